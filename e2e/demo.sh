@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# make demo: the local environment, the CRDs, the operator in the background, examples/ applied
+# and waited for, then how to look at it and how to stop.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$E2E_DIR/proc.sh"
+
+"$E2E_DIR/cluster-up.sh"
+. "$STATE_DIR/env"
+kubectl apply --server-side --force-conflicts -f "$REPO_DIR/crds/" >/dev/null
+for crd in $(kubectl get -f "$REPO_DIR/crds/" -o name | grep customresourcedefinition); do
+  kubectl wait --for=condition=Established "$crd" --timeout=60s >/dev/null
+done
+PROC_LOG="$STATE_DIR/operator.log" start_process operator "$REPO_DIR/target/debug/framaspace-operator" run
+kubectl apply -k "$REPO_DIR/examples/"
+spaces=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep associationspace)
+log "waiting for the example spaces to be Ready"
+# shellcheck disable=SC2086
+kubectl wait --for=condition=Ready $spaces --timeout=180s
+echo
+kubectl get spaces -o wide
+cat <<TXT
+
+The demo runs. Look at it with:
+  . $STATE_DIR/env
+  kubectl get framaspace                      # every Framaspace object
+  kubectl describe space collectif-velo       # conditions and events
+  kubectl get all -n space-collectif-velo     # what one space becomes
+  tail -f $STATE_DIR/operator.log             # the operator's log
+
+Stop everything with: make demo-stop   (or make cluster-down)
+TXT

@@ -1,0 +1,21 @@
+# Shared paths for the e2e scripts. Sourced, never executed.
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
+# shellcheck source=versions.env
+. "$E2E_DIR/versions.env"
+FRAMASPACE_CACHE="${FRAMASPACE_CACHE:-$HOME/.cache/framaspace}"
+STATE_DIR="${FRAMASPACE_STATE:-$E2E_DIR/.state}"
+
+K8S_BIN="$FRAMASPACE_CACHE/bin/kubernetes-$KUBERNETES_VERSION-kwok-$KWOK_VERSION"
+ETCD_BIN="$FRAMASPACE_CACHE/bin/etcd-$ETCD_VERSION"
+MINIO_BIN="$FRAMASPACE_CACHE/bin/minio-$MINIO_VERSION"
+HELM_BIN="$FRAMASPACE_CACHE/bin/helm-$HELM_VERSION"
+GARAGE_BIN="$FRAMASPACE_CACHE/bin/garage-$GARAGE_VERSION"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# PATH with every pinned tool first, so the scripts and the tests never pick a system kubectl.
+tools_path() {
+  printf '%s' "$K8S_BIN:$ETCD_BIN:$MINIO_BIN:$HELM_BIN:$GARAGE_BIN/bin"
+}

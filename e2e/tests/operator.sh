@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# The operator binary against the local control plane: CRDs, examples converging, idempotency,
+# refusal of invalid input, repair of drift, crash recovery, suspension and deletion.
+. "$(dirname "$0")/lib.sh"
+
+OPERATOR="$REPO_DIR/target/debug/framaspace-operator"
+OP_LOG="$STATE_DIR/logs/operator.log"
+AUDIT="$STATE_DIR/logs/audit.log"
+OP_AGENT="framaspace-operator/"
+
+start_operator() {
+  RUST_LOG=info,framaspace_operator=debug start_process operator "$OPERATOR" run --log-format json --resync-seconds 600
+}
+kill_operator() {
+  local pid; read -r pid _ < "$STATE_DIR/pids/operator"
+  kill -KILL "$pid"; rm -f "$STATE_DIR/pids/operator"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+jsonpath() { kubectl get "$1" -o "jsonpath=$2" 2>/dev/null; }
+phase() { jsonpath "space/$1" '{.status.phase}'; }
+ready_reason() { jsonpath "space/$1" '{.status.conditions[?(@.type=="Ready")].reason}'; }
+reconciles() { grep -c "\"message\":\"reconciled\".*\"space\":\"$1\"" "$OP_LOG" 2>/dev/null || true; }
+last_reconcile() { grep "\"message\":\"reconciled\".*\"space\":\"$1\"" "$OP_LOG" | tail -n 1; }
+# Every object of a space with its resourceVersion, one per line, sorted.
+children_versions() {
+  local ns=space-$1
+  { kubectl get namespace "$ns" -o jsonpath='{.kind}/{.metadata.name} {.metadata.resourceVersion}{"\n"}'
+    kubectl -n "$ns" get secret,configmap,deployment,service,ingress,networkpolicy,resourcequota,limitrange \
+      -l app.kubernetes.io/managed-by=framaspace-operator \
+      -o jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.resourceVersion}{"\n"}{end}'
+  } | sort
+}
+reconciled_since() { test "$(reconciles "$1")" -gt "$2"; }
+phase_is() { test "$(phase "$1")" = "$2"; }
+operator_writes() { grep -c "\"userAgent\":\"$OP_AGENT" "$AUDIT" 2>/dev/null || true; }
+credentials_digest() { kubectl -n "space-$1" get secret nextcloud-credentials -o json | jq -cS .data | sha256sum | cut -d' ' -f1; }
+
+section "installation"
+check "the CRDs and the admission policy install" kubectl apply --server-side --force-conflicts -f "$REPO_DIR/crds/"
+for crd in associationspaces spaceclasses databasepools cachepools storagepools officebackends previewbackends; do
+  check "CRD $crd.frama.space is Established" kubectl wait --for=condition=Established "crd/$crd.frama.space" --timeout=30s
+done
+check "kubectl explain documents the fields" bash -c "kubectl explain space.spec.quota | grep -q 'shared by all accounts'"
+check "the admission policy type-checks" bash -c "kubectl get validatingadmissionpolicy associationspace-class-limits.frama.space -o json | jq -e '(.status.typeChecking.expressionWarnings // []) | length == 0'"
+
+start_operator
+section "examples converge"
+check "kubectl apply -k examples/ (the GitOps path)" kubectl apply -k "$REPO_DIR/examples/"
+for s in collectif-velo jardins-partages; do
+  check "kubectl wait --for=condition=Ready space/$s" kubectl wait --for=condition=Ready "space/$s" --timeout=120s
+  check_eq "space/$s is in phase Ready" "Ready" "$(phase "$s")"
+  check_eq "space/$s reports its URL" "https://$s.frama.space" "$(jsonpath "space/$s" '{.status.url}')"
+  for obj in secret/nextcloud-credentials configmap/nextcloud-config deployment/nextcloud service/nextcloud \
+             ingress/nextcloud networkpolicy/nextcloud resourcequota/space-quota limitrange/space-limits; do
+    check "space/$s has $obj" kubectl -n "space-$s" get "$obj"
+  done
+  check_eq "the namespace of $s is owned by the space" "AssociationSpace/$s" "$(jsonpath "namespace/space-$s" '{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')"
+  node=$(kubectl -n "space-$s" get pods -l app.kubernetes.io/name=nextcloud -o jsonpath='{.items[0].spec.nodeName}')
+  check_eq "the Nextcloud pod of $s runs on a web node" "web" "$(jsonpath "node/$node" '{.metadata.labels.frama\.space/node-pool}')"
+  check_eq "the credentials Secret of $s holds 8 generated keys" "8" "$(kubectl -n "space-$s" get secret nextcloud-credentials -o json | jq '.data | length')"
+  check_eq "conditions DatabaseReady/CacheReady/StorageReady stay Unknown until provisioning exists" "Unknown Unknown Unknown" \
+    "$(jsonpath "space/$s" '{.status.conditions[?(@.type=="DatabaseReady")].status} {.status.conditions[?(@.type=="CacheReady")].status} {.status.conditions[?(@.type=="StorageReady")].status}')"
+done
+check_eq "the spec quota wins over the class default" "20Gi" "$(jsonpath space/collectif-velo '{.status.quota}')"
+check_eq "the class default fills an empty quota" "40Gi" "$(jsonpath space/jardins-partages '{.status.quota}')"
+check_eq "spec.office is honoured" "onlyoffice" "$(jsonpath space/jardins-partages '{.status.office}')"
+check "the Ingress carries the class's TLS issuer" bash -c "kubectl -n space-collectif-velo get ingress nextcloud -o json | jq -e '.metadata.annotations[\"cert-manager.io/cluster-issuer\"] == \"letsencrypt\" and .spec.tls[0].hosts[0] == \"collectif-velo.frama.space\"'"
+check "the config sets the account limit of the space" bash -c "kubectl -n space-collectif-velo get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}' | grep -q \"'one-click-instance.user-limit' => 25,\""
+check "an Event tells the space is ready" bash -c "kubectl get events -n default --field-selector involvedObject.name=collectif-velo -o json | jq -e '[.items[] | select(.reason==\"SpaceReady\")] | length >= 1'"
+
+section "a reconcile with nothing changed writes nothing"
+s=collectif-velo
+sleep 2   # let the last status writes of the start-up settle
+before=$(children_versions $s)
+count=$(reconciles $s)
+kubectl annotate space $s e2e.frama.space/poke="$(date +%s%N)" --overwrite >/dev/null
+space_rv=$(jsonpath space/$s '{.metadata.resourceVersion}')
+writes_before=$(operator_writes)
+check "the operator reconciled $s again" eventually 30 reconciled_since $s "$count"
+check_eq "no child's resourceVersion changed" "$before" "$(children_versions $s)"
+check_eq "the space's status was not rewritten (resourceVersion unchanged)" "$space_rv" "$(jsonpath space/$s '{.metadata.resourceVersion}')"
+check "the operator logged 0 writes and no status write" bash -c "echo '$(last_reconcile $s)' | jq -e '.writes == 0 and .status_written == false'"
+check_eq "the API server's audit log shows no write by the operator" "$writes_before" "$(operator_writes)"
+
+section "invalid manifests are refused and create nothing"
+spaces_before=$(kubectl get spaces -o name | sort)
+namespaces_before=$(kubectl get namespaces -l app.kubernetes.io/managed-by=framaspace-operator -o name | sort)
+for f in "$E2E_DIR"/tests/invalid/*.yaml; do
+  expect=$(sed -n 's/^# expect: //p' "$f")
+  what=$(basename "$f" .yaml | cut -d- -f2- | tr - ' ')
+  if out=$(kubectl apply -f "$f" 2>&1); then
+    fail "refused: $what" "the API server accepted it: $out"
+  elif grep -qF -- "$expect" <<<"$out"; then
+    pass "refused: $what"
+  else
+    fail "refused: $what (with a message naming the field)" "expected: $expect" "got:      $out"
+  fi
+done
+out=$(kubectl patch space jardins-partages --type merge -p '{"spec":{"spaceClassName":"premium"}}' 2>&1) && fail "refused: change of spaceClassName" "$out" || \
+  { grep -qF "spec.spaceClassName is immutable" <<<"$out" && pass "refused: change of the immutable spec.spaceClassName" || fail "refused: change of spaceClassName" "$out"; }
+out=$(kubectl patch space collectif-velo --type merge -p '{"spec":{"spaceClassName":"standard"}}' 2>&1) && fail "refused: adding spaceClassName later" "$out" || \
+  { grep -qF "spec.spaceClassName cannot be added or removed" <<<"$out" && pass "refused: adding spaceClassName after creation" || fail "refused: adding spaceClassName" "$out"; }
+out=$(kubectl apply -f - 2>&1 <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: broken }
+spec:
+  baseDomain: frama.space
+  nextcloud: { version: 31.0.9-apache }
+  limits: { maxQuota: 10Gi, defaultQuota: 40Gi, maxAccounts: 50, defaultMaxAccounts: 50 }
+YAML
+) && fail "refused: a class whose default quota exceeds its maximum" "$out" || \
+  { grep -qF "limits.defaultQuota must not exceed limits.maxQuota" <<<"$out" && pass "refused: a class whose default quota exceeds its maximum" || fail "refused: class limits" "$out"; }
+check_eq "no space was created by the refused manifests" "$spaces_before" "$(kubectl get spaces -o name | sort)"
+check_eq "no namespace was created by the refused manifests" "$namespaces_before" "$(kubectl get namespaces -l app.kubernetes.io/managed-by=framaspace-operator -o name | sort)"
+
+section "drift is repaired"
+ns=space-collectif-velo
+image=$(kubectl -n $ns get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')
+svc_uid=$(kubectl -n $ns get service nextcloud -o jsonpath='{.metadata.uid}')
+admin_pw=$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.admin-password}')
+kubectl -n $ns delete service nextcloud >/dev/null
+check "a deleted Service is re-created" eventually 30 bash -c "u=\$(kubectl -n $ns get service nextcloud -o jsonpath='{.metadata.uid}') && [ -n \"\$u\" ] && [ \"\$u\" != $svc_uid ]"
+kubectl -n $ns set image deployment/nextcloud nextcloud=registry.invalid/tampered:1 >/dev/null
+check "an edited Deployment image is restored" eventually 30 bash -c "[ \"\$(kubectl -n $ns get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')\" = '$image' ]"
+kubectl -n $ns scale deployment nextcloud --replicas=3 >/dev/null
+check "a scaled Deployment is set back to 1 replica" eventually 30 bash -c "[ \"\$(kubectl -n $ns get deployment nextcloud -o jsonpath='{.spec.replicas}')\" = 1 ]"
+kubectl -n $ns patch configmap nextcloud-config --type merge -p '{"data":{"framaspace.config.php":"<?php // tampered"}}' >/dev/null
+check "an edited config fragment is restored" eventually 30 bash -c "kubectl -n $ns get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}' | grep -q trusted_domains"
+kubectl -n $ns patch secret nextcloud-credentials --type json -p '[{"op":"remove","path":"/data/redis-password"}]' >/dev/null
+check "a credential removed from the Secret is generated again" eventually 30 bash -c "[ -n \"\$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.redis-password}')\" ]"
+check_eq "the other credentials are kept, never regenerated" "$admin_pw" "$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.admin-password}')"
+check "the space is Ready after the repairs" kubectl wait --for=condition=Ready space/collectif-velo --timeout=60s
+
+section "SIGKILL during provisioning, then restart"
+digest=$(credentials_digest collectif-velo)
+RESTART=20
+for i in $(seq 1 $RESTART); do
+  printf -- '---\napiVersion: frama.space/v1alpha1\nkind: AssociationSpace\nmetadata: { name: restart-%s }\nspec: { displayName: "Restart %s", contactEmail: "a%s@restart.example" }\n' "$i" "$i" "$i"
+done | kubectl apply -f - >/dev/null
+first_namespace() { kubectl get namespaces -l 'frama.space/space in (restart-1,restart-2,restart-3,restart-4,restart-5)' -o name | grep -q .; }
+eventually 30 first_namespace
+kill_operator
+provisioned=$(kubectl get deployments -A -l app.kubernetes.io/managed-by=framaspace-operator -o name | grep -c restart || true)
+echo "       (SIGKILL with $provisioned of $RESTART new Deployments written)"
+start_operator
+for i in $(seq 1 $RESTART); do
+  kubectl wait --for=condition=Ready "space/restart-$i" --timeout=120s >/dev/null 2>&1 || fail "restart-$i converges to Ready after the restart"
+done
+check_eq "all $RESTART spaces created around the crash are Ready" "$RESTART" "$(kubectl get spaces -o json | jq '[.items[] | select(.metadata.name | startswith("restart-")) | select(.status.phase == "Ready")] | length')"
+spaces=$(kubectl get spaces -o name | wc -l)
+check_eq "one namespace per space, no orphan" "$spaces" "$(kubectl get namespaces -l app.kubernetes.io/managed-by=framaspace-operator -o name | wc -l)"
+check_eq "one Deployment per space, no duplicate" "$spaces" "$(kubectl get deployments -A -l app.kubernetes.io/managed-by=framaspace-operator -o name | wc -l)"
+check_eq "one credentials Secret per space" "$spaces" "$(kubectl get secrets -A -l app.kubernetes.io/managed-by=framaspace-operator -o name | wc -l)"
+check "one ReplicaSet per new space" bash -c "for i in \$(seq 1 $RESTART); do [ \$(kubectl -n space-restart-\$i get replicasets -o name | wc -l) = 1 ] || exit 1; done"
+check_eq "credentials survive the restart unchanged" "$digest" "$(credentials_digest collectif-velo)"
+
+section "suspension"
+kubectl patch space restart-1 --type merge -p '{"spec":{"suspended":true}}' >/dev/null
+check "suspended: true gives phase Suspended" eventually 60 phase_is restart-1 Suspended
+check_eq "the Deployment has 0 replicas" "0" "$(kubectl -n space-restart-1 get deployment nextcloud -o jsonpath='{.spec.replicas}')"
+no_pods() { test -z "$(kubectl -n "$1" get pods -o name)"; }
+check "its pods are gone" eventually 60 no_pods space-restart-1
+check_eq "the Ready condition says why" "Suspended" "$(ready_reason restart-1)"
+check "the Secret and config are kept" kubectl -n space-restart-1 get secret/nextcloud-credentials configmap/nextcloud-config
+kubectl patch space restart-1 --type merge -p '{"spec":{"suspended":false}}' >/dev/null
+check "suspended: false brings it back to Ready" kubectl wait --for=condition=Ready space/restart-1 --timeout=90s
+check_eq "with 1 replica" "1" "$(kubectl -n space-restart-1 get deployment nextcloud -o jsonpath='{.spec.replicas}')"
+
+section "a space whose class does not exist yet waits, then converges"
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: late-class }
+spec: { displayName: Late, contactEmail: late@example.org, spaceClassName: premium }
+YAML
+check "it is Pending with reason ClassNotFound" eventually 30 bash -c "[ \"\$(kubectl get space late-class -o jsonpath='{.status.phase}/{.status.conditions[?(@.type==\"Ready\")].reason}')\" = Pending/ClassNotFound ]"
+check "nothing is created for it meanwhile" bash -c "! kubectl get namespace space-late-class"
+sed -e 's/name: standard/name: premium/' -e 's/default: true/default: false/' -e 's/baseDomain: frama.space/baseDomain: premium.frama.space/' \
+  "$REPO_DIR/examples/spaceclass-standard.yaml" | kubectl apply -f - >/dev/null
+check "it becomes Ready once the class exists" kubectl wait --for=condition=Ready space/late-class --timeout=90s
+check_eq "under the class's domain" "https://late-class.premium.frama.space" "$(jsonpath space/late-class '{.status.url}')"
+
+section "deletion"
+check "deleting a space completes (the finalizer is released)" kubectl delete space restart-2 --wait=true --timeout=120s
+check "its namespace is gone" bash -c "! kubectl get namespace space-restart-2"
+check "no object of it remains" bash -c "[ -z \"\$(kubectl get all,secrets,configmaps -A -l frama.space/space=restart-2 -o name)\" ]"
+check "the operator log has no secret value" bash -c "! grep -qF \"\$(kubectl -n space-collectif-velo get secret nextcloud-credentials -o jsonpath='{.data.admin-password}' | base64 -d)\" '$OP_LOG'"
+
+stop_process operator
+summary

@@ -1,0 +1,223 @@
+//! `SpaceClass`: defaults and limits shared by a family of spaces.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::conditions::{Condition, conditions_schema};
+use super::space::OfficeSuite;
+
+/// Defaults and limits for spaces: Nextcloud image, base domain, app allow-list, quota and
+/// account limits, resources, node placement, ingress. One class may be marked default.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "frama.space",
+    version = "v1alpha1",
+    kind = "SpaceClass",
+    plural = "spaceclasses",
+    singular = "spaceclass",
+    shortname = "spc",
+    category = "framaspace",
+    status = "SpaceClassStatus",
+    derive = "PartialEq",
+    doc = "Defaults and limits shared by a family of Framaspace spaces.",
+    printcolumn(name = "Default", type_ = "boolean", json_path = ".spec.default", description = "Used by spaces that name no class"),
+    printcolumn(name = "Domain", type_ = "string", json_path = ".spec.baseDomain", description = "Spaces are <name>.<baseDomain>"),
+    printcolumn(name = "Version", type_ = "string", json_path = ".spec.nextcloud.version", description = "Nextcloud version"),
+    printcolumn(name = "Max-Quota", type_ = "string", json_path = ".spec.limits.maxQuota"),
+    printcolumn(name = "Spaces", type_ = "integer", json_path = ".status.spaces", description = "Spaces using the class"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("size(self.metadata.name) <= 63").message("metadata.name must be at most 63 characters"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceClassSpec {
+    /// Marks the class used by spaces whose `spaceClassName` is empty. Exactly one class should be default;
+    /// with several, spaces without a class are refused a class and report it.
+    #[serde(default)]
+    pub default: bool,
+
+    /// DNS domain under which each space gets `<space name>.<baseDomain>`.
+    #[schemars(
+        length(min = 3, max = 200),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+    )]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.baseDomain is immutable: changing it would move every space of the class to another host"))]
+    pub base_domain: String,
+
+    /// Nextcloud image and version run by every space of the class.
+    pub nextcloud: NextcloudImage,
+
+    /// Storage and account limits, with the defaults spaces get when they ask for nothing.
+    pub limits: SpaceLimits,
+
+    /// Office suite of spaces that do not choose one.
+    #[serde(default = "default_office")]
+    pub default_office: OfficeSuite,
+
+    /// Nextcloud apps validated by the platform, enabled in every space of the class alike.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "set"))]
+    pub apps: Vec<AppId>,
+
+    /// Compute resources of the Nextcloud container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Nodes the Nextcloud pods run on (web nodes).
+    #[serde(default)]
+    pub placement: NodePlacement,
+
+    /// How spaces are exposed.
+    #[serde(default)]
+    pub ingress: IngressSettings,
+
+    /// Hard limits of each space namespace (a ResourceQuota `spec.hard`, e.g. `pods: "10"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32))]
+    pub namespace_quota: BTreeMap<String, String>,
+}
+
+fn default_office() -> OfficeSuite {
+    OfficeSuite::Collabora
+}
+
+/// A Nextcloud app id (`calendar`, `richdocuments`, ...).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(transparent)]
+pub struct AppId(
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z][a-z0-9_]*$"))] pub String,
+);
+
+/// Container image of Nextcloud.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NextcloudImage {
+    /// Image repository, without tag (e.g. `docker.io/library/nextcloud`).
+    #[serde(default = "default_image")]
+    #[schemars(
+        length(min = 1, max = 255),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9._/:]*[a-z0-9])?$")
+    )]
+    pub image: String,
+    /// Image tag, the Nextcloud version and variant (e.g. `31.0.9-apache`).
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    )]
+    pub version: String,
+}
+
+fn default_image() -> String {
+    "docker.io/library/nextcloud".to_string()
+}
+
+/// Limits a space may ask for, and what it gets when it asks for nothing.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("quantity(self.defaultQuota).compareTo(quantity(self.maxQuota)) <= 0").message("limits.defaultQuota must not exceed limits.maxQuota"))]
+#[x_kube(validation = Rule::new("self.defaultMaxAccounts <= self.maxAccounts").message("limits.defaultMaxAccounts must not exceed limits.maxAccounts"))]
+pub struct SpaceLimits {
+    /// Largest storage quota a space of the class may have (e.g. `50Gi`).
+    #[schemars(
+        length(max = 20),
+        regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
+    )]
+    pub max_quota: String,
+    /// Quota of a space that does not set `spec.quota` (e.g. `40Gi`).
+    #[schemars(
+        length(max = 20),
+        regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
+    )]
+    pub default_quota: String,
+    /// Largest account limit a space of the class may have.
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_accounts: i32,
+    /// Account limit of a space that does not set `spec.maxAccounts`.
+    #[schemars(range(min = 1, max = 10000))]
+    pub default_max_accounts: i32,
+}
+
+/// Where the pods of a space may run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodePlacement {
+    /// Node labels the pods require (default: `frama.space/node-pool: web`).
+    #[serde(default = "default_web_selector")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints the pods tolerate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+}
+
+impl Default for NodePlacement {
+    fn default() -> Self {
+        NodePlacement {
+            node_selector: default_web_selector(),
+            tolerations: Vec::new(),
+        }
+    }
+}
+
+fn default_web_selector() -> BTreeMap<String, String> {
+    BTreeMap::from([("frama.space/node-pool".to_string(), "web".to_string())])
+}
+
+/// How spaces are published.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSettings {
+    /// IngressClass of the spaces' Ingress objects (cluster default when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub class_name: Option<String>,
+    /// cert-manager ClusterIssuer that signs the spaces' certificates; no TLS section when empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub tls_issuer: Option<String>,
+    /// Largest upload accepted by the ingress controller (nginx `proxy-body-size`), e.g. `16G`.
+    #[serde(default = "default_upload")]
+    #[schemars(length(max = 10), regex(pattern = r"^[0-9]+[kKmMgG]?$"))]
+    pub max_upload_size: String,
+    /// Namespace of the ingress controller, the only one allowed to reach the spaces' pods.
+    #[serde(default = "default_ingress_namespace")]
+    #[schemars(length(min = 1, max = 63))]
+    pub controller_namespace: String,
+}
+
+impl Default for IngressSettings {
+    fn default() -> Self {
+        IngressSettings {
+            class_name: None,
+            tls_issuer: None,
+            max_upload_size: default_upload(),
+            controller_namespace: default_ingress_namespace(),
+        }
+    }
+}
+
+fn default_upload() -> String {
+    "16G".to_string()
+}
+
+fn default_ingress_namespace() -> String {
+    "ingress-nginx".to_string()
+}
+
+/// Observed state of a class.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceClassStatus {
+    /// Number of spaces using the class.
+    #[serde(default)]
+    pub spaces: i64,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions of the class.
+    #[serde(default)]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,106 @@
+//! `DatabasePool`: a PostgreSQL server spaces are placed on.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
+
+/// A PostgreSQL server on which the operator creates one role and one database (or schema) per space.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "frama.space",
+    version = "v1alpha1",
+    kind = "DatabasePool",
+    plural = "databasepools",
+    singular = "databasepool",
+    shortname = "dbpool",
+    category = "framaspace",
+    status = "PoolStatus",
+    derive = "PartialEq",
+    doc = "A PostgreSQL server that holds the databases of Framaspace spaces.",
+    printcolumn(name = "Host", type_ = "string", json_path = ".spec.host"),
+    printcolumn(name = "Isolation", type_ = "string", json_path = ".spec.isolation"),
+    printcolumn(
+        name = "Assigned",
+        type_ = "integer",
+        json_path = ".status.assignedSpaces"
+    ),
+    printcolumn(name = "Free", type_ = "integer", json_path = ".status.freeCapacity"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabasePoolSpec {
+    /// Host the operator connects to with the admin credentials.
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+    /// Port of the admin endpoint.
+    #[serde(default = "default_pg_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Host the spaces connect to (e.g. a PgBouncer in front of the server); defaults to `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub tenant_host: Option<String>,
+    /// Port of the tenant endpoint; defaults to `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub tenant_port: Option<i32>,
+    /// Secret with keys `username` and `password` of a role with CREATEROLE and CREATEDB.
+    pub admin_secret_ref: AdminSecretRef,
+    /// `database`: one database per space, CONNECT revoked from PUBLIC. `schema`: one schema per space
+    /// in `sharedDatabase`, for pools with many small spaces.
+    #[serde(default)]
+    pub isolation: DatabaseIsolation,
+    /// Database that holds the per-space schemas when `isolation` is `schema`.
+    #[serde(default = "default_shared_database")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z_][a-z0-9_]*$"))]
+    pub shared_database: String,
+    /// TLS mode toward the server (`disable`, `prefer`, `require`, `verify-full`).
+    #[serde(default)]
+    pub ssl_mode: SslMode,
+    /// How many spaces the pool takes.
+    pub capacity: PoolCapacity,
+    /// Most admin operations run at once against this server (default 4), so a burst of new spaces
+    /// never opens hundreds of admin connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub max_concurrent_operations: Option<i32>,
+}
+
+fn default_pg_port() -> i32 {
+    5432
+}
+
+fn default_shared_database() -> String {
+    "framaspace".to_string()
+}
+
+/// How spaces are separated on a PostgreSQL server.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseIsolation {
+    #[default]
+    Database,
+    Schema,
+}
+
+/// libpq TLS modes the operator supports.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+    VerifyFull,
+}

@@ -1,0 +1,45 @@
+//! The `frama.space/v1alpha1` API: one module per kind, plus the pieces they share.
+
+// `#[kube(printcolumn(..), printcolumn(..))]` repeats `type_ = ...` by design; clippy reads the
+// derive's arguments as duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
+pub mod admission;
+pub mod backend;
+pub mod cache_pool;
+pub mod class;
+pub mod conditions;
+pub mod database_pool;
+pub mod office_backend;
+pub mod pool;
+pub mod preview_backend;
+pub mod quantity;
+pub mod space;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+pub use cache_pool::CachePool;
+pub use class::SpaceClass;
+pub use database_pool::DatabasePool;
+pub use office_backend::OfficeBackend;
+pub use preview_backend::PreviewBackend;
+pub use space::AssociationSpace;
+pub use storage_pool::StoragePool;
+
+pub mod storage_pool;
+
+pub const GROUP: &str = "frama.space";
+
+/// Every CRD of the API with the file name it is written to under `crds/`.
+pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
+    vec![
+        ("associationspace", AssociationSpace::crd()),
+        ("spaceclass", SpaceClass::crd()),
+        ("databasepool", DatabasePool::crd()),
+        ("cachepool", CachePool::crd()),
+        ("storagepool", StoragePool::crd()),
+        ("officebackend", OfficeBackend::crd()),
+        ("previewbackend", PreviewBackend::crd()),
+    ]
+}

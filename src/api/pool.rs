@@ -1,0 +1,50 @@
+//! Pieces shared by the three pool kinds (DatabasePool, CachePool, StoragePool).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::conditions::{Condition, conditions_schema};
+
+/// Secret with the pool's admin credentials, in the operator's own namespace: pools are
+/// cluster-scoped, and no other namespace may hold credentials the operator acts with.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSecretRef {
+    /// Name of the Secret in the operator's namespace.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub name: String,
+}
+
+/// How many spaces a pool may hold.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolCapacity {
+    /// Maximum number of spaces placed on the pool; placement prefers the pool with the most room.
+    #[schemars(range(min = 0, max = 1000000))]
+    pub max_spaces: i32,
+}
+
+/// Observed state of a pool, computed from the spaces placed on it (never a counter that drifts).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStatus {
+    /// Spaces placed on the pool.
+    #[serde(default)]
+    pub assigned_spaces: i64,
+    /// Spaces that can still be placed on it.
+    #[serde(default)]
+    pub free_capacity: i64,
+    /// Version the server reported at the last health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`: the operator reaches the server with the admin credentials.
+    #[serde(default)]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,275 @@
+//! `AssociationSpace`: one tenant, its Nextcloud, its data and its access.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::conditions::{Condition, conditions_schema};
+
+/// Names that would collide with platform hosts under the base domain (`www.frama.space`,
+/// the office and preview backends, ...). Kept in one place: the CRD rule is built from it.
+pub const RESERVED_NAMES: &[&str] = &[
+    "www",
+    "api",
+    "admin",
+    "mail",
+    "smtp",
+    "imap",
+    "webmail",
+    "status",
+    "support",
+    "docs",
+    "help",
+    "office",
+    "collabora",
+    "onlyoffice",
+    "preview",
+    "imaginary",
+    "portal",
+    "signup",
+    "static",
+    "cdn",
+];
+
+/// The longest space name: it becomes `space-<name>` (namespace), `space_<name>` (PostgreSQL role,
+/// at most 63 bytes) and the first label of the host.
+pub const MAX_NAME_LENGTH: usize = 40;
+
+/// A Framaspace space: a Nextcloud instance for one association, reachable at
+/// `https://<name>.<class baseDomain>`, with its own database, cache namespace and bucket.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "frama.space",
+    version = "v1alpha1",
+    kind = "AssociationSpace",
+    plural = "associationspaces",
+    singular = "associationspace",
+    shortname = "space",
+    shortname = "spaces",
+    category = "framaspace",
+    status = "AssociationSpaceStatus",
+    derive = "PartialEq",
+    doc = "A Framaspace space: one Nextcloud instance for one association, with its own database, cache namespace and bucket.",
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.url", description = "Address of the space"),
+    printcolumn(name = "Class", type_ = "string", json_path = ".status.spaceClass", description = "SpaceClass in use"),
+    printcolumn(name = "Office", type_ = "string", json_path = ".status.office", description = "Office suite in use", priority = 1),
+    printcolumn(name = "Quota", type_ = "string", json_path = ".status.quota", description = "Storage quota in force", priority = 1),
+    printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace", description = "Namespace of the workload", priority = 1),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the space serves its users"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    selectable = ".spec.spaceClassName",
+    validation = Rule::new("self.metadata.name.matches('^[a-z]([a-z0-9-]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter (lowercase letters, digits and '-'): it becomes the first label of the space's host name"),
+    validation = Rule::new("size(self.metadata.name) <= 40").message("metadata.name must be at most 40 characters: it also names the namespace space-<name> and the database role space_<name>"),
+    validation = Rule::new("!(self.metadata.name in ['www', 'api', 'admin', 'mail', 'smtp', 'imap', 'webmail', 'status', 'support', 'docs', 'help', 'office', 'collabora', 'onlyoffice', 'preview', 'imaginary', 'portal', 'signup', 'static', 'cdn'])").message("metadata.name is reserved: its host would collide with a platform service under the base domain"),
+    validation = Rule::new("!self.metadata.name.startsWith('xn--')").message("metadata.name must not start with 'xn--' (punycode): it would be shown as a different name in browsers"),
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.spaceClassName) == has(oldSelf.spaceClassName)").message("spec.spaceClassName cannot be added or removed after creation: the class fixes the host name and the placement"))]
+pub struct AssociationSpaceSpec {
+    /// Name of the association as shown to its members (Nextcloud theming name).
+    #[schemars(length(min = 1, max = 100))]
+    pub display_name: String,
+
+    /// E-mail address of the first administrator; the account is created with it.
+    #[schemars(length(max = 254), regex(pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"))]
+    pub contact_email: String,
+
+    /// SpaceClass that provides defaults and limits. Omit it to use the class marked default.
+    /// Immutable: the class decides the host name and where the space's data lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.spaceClassName is immutable: the class fixes the host name and the placement"))]
+    pub space_class_name: Option<String>,
+
+    /// Office suite for online editing: `collabora`, `onlyoffice` or `none`. Defaults to the class's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "office_schema")]
+    pub office: Option<OfficeSuite>,
+
+    /// Storage shared by all accounts of the space (e.g. `40Gi`), at most the class's `limits.maxQuota`.
+    /// Defaults to the class's `limits.defaultQuota`. Enforced as the bucket's hard quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 20),
+        regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
+    )]
+    #[x_kube(validation = Rule::new("!isQuantity(self) || quantity(self).isGreaterThan(quantity('0'))").message("spec.quota must be greater than zero"))]
+    pub quota: Option<String>,
+
+    /// Maximum number of accounts, at most the class's `limits.maxAccounts`. Defaults to the class's
+    /// `limits.defaultMaxAccounts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_accounts: Option<i32>,
+
+    /// When true, the Nextcloud workload is scaled to zero; data, credentials and configuration are kept.
+    #[serde(default)]
+    pub suspended: bool,
+
+    /// What deleting the space does to its data: `Retain` (default) revokes the space's credentials and
+    /// keeps its database, cache keys and bucket; `Delete` removes them.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// An optional office suite, without the `null` member schemars adds to optional enums (the API
+/// server would list "null" among the supported values in its error message).
+pub fn office_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": ["collabora", "onlyoffice", "none"] })
+}
+
+/// Office suite wired into a space.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OfficeSuite {
+    Collabora,
+    Onlyoffice,
+    None,
+}
+
+impl OfficeSuite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfficeSuite::Collabora => "collabora",
+            OfficeSuite::Onlyoffice => "onlyoffice",
+            OfficeSuite::None => "none",
+        }
+    }
+}
+
+/// What happens to a space's data when the space is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Keep the database, cache keys and bucket; revoke the space's credentials.
+    #[default]
+    Retain,
+    /// Drop the database and role, delete the cache user and keys, empty and delete the bucket.
+    Delete,
+}
+
+/// Lifecycle phase, a summary of the conditions for people and dashboards.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum SpacePhase {
+    /// Waiting for something outside the space (its class, a pool).
+    Pending,
+    /// Objects are being created and have not all become ready yet.
+    Provisioning,
+    /// The space serves its users.
+    Ready,
+    /// The space was ready and something it depends on is not any more.
+    Degraded,
+    /// Scaled to zero on request; everything is kept.
+    Suspended,
+    /// Deletion is in progress.
+    Deleting,
+}
+
+impl SpacePhase {
+    pub const ALL: [SpacePhase; 6] = [
+        SpacePhase::Pending,
+        SpacePhase::Provisioning,
+        SpacePhase::Ready,
+        SpacePhase::Degraded,
+        SpacePhase::Suspended,
+        SpacePhase::Deleting,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpacePhase::Pending => "Pending",
+            SpacePhase::Provisioning => "Provisioning",
+            SpacePhase::Ready => "Ready",
+            SpacePhase::Degraded => "Degraded",
+            SpacePhase::Suspended => "Suspended",
+            SpacePhase::Deleting => "Deleting",
+        }
+    }
+}
+
+/// Pools and backends a space was placed on. Decided once, then kept.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Placement {
+    /// DatabasePool holding the space's database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_pool: Option<String>,
+    /// CachePool holding the space's Redis user and keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_pool: Option<String>,
+    /// StoragePool holding the space's bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_pool: Option<String>,
+    /// OfficeBackend serving the space's documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office_backend: Option<String>,
+    /// PreviewBackend computing the space's thumbnails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_backend: Option<String>,
+}
+
+/// Observed state of a space, written only by the operator.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociationSpaceStatus {
+    /// Lifecycle phase: Pending, Provisioning, Ready, Degraded, Suspended or Deleting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<SpacePhase>,
+    /// Public address of the space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Namespace that holds the space's workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// SpaceClass in use (the default class when the spec names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_class: Option<String>,
+    /// Office suite in force after defaulting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office: Option<OfficeSuite>,
+    /// Storage quota in force after defaulting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<String>,
+    /// Account limit in force after defaulting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_accounts: Option<i32>,
+    /// Pools and backends the space was placed on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Placed, DatabaseReady, CacheReady, StorageReady, WorkloadReady, IngressReady, OfficeReady.
+    #[serde(default)]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::quantity::SIZE_PATTERN;
+
+    #[test]
+    fn reserved_names_match_the_crd_rule() {
+        let crd = serde_json::to_string(&<AssociationSpace as kube::CustomResourceExt>::crd())
+            .unwrap_or_default();
+        for name in RESERVED_NAMES {
+            assert!(
+                crd.contains(&format!("'{name}'")),
+                "{name} missing from the CRD rule"
+            );
+        }
+        assert!(crd.contains(&format!("size(self.metadata.name) <= {MAX_NAME_LENGTH}")));
+    }
+
+    #[test]
+    fn quota_pattern_is_the_parser_grammar() {
+        let crd = serde_json::to_string(&<AssociationSpace as kube::CustomResourceExt>::crd())
+            .unwrap_or_default();
+        assert!(crd.contains(&SIZE_PATTERN.replace('\\', "\\\\")));
+    }
+}

@@ -1,0 +1,119 @@
+//! Caches of the objects the operator creates for spaces, and the watch streams that fill them
+//! and trigger the owning space. Only metadata is cached, except for Deployments whose status is
+//! needed (and whose pod template is dropped from the cache: it is never read back).
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use futures::Stream;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use kube::core::{ObjectMeta, PartialObjectMeta};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::api::AssociationSpace;
+use crate::render::names::{MANAGED_BY_SELECTOR, SPACE_LABEL};
+
+pub type MetaStore<K> = Store<PartialObjectMeta<K>>;
+
+pub struct ChildStores {
+    pub namespaces: MetaStore<Namespace>,
+    pub secrets: MetaStore<Secret>,
+    pub config_maps: MetaStore<ConfigMap>,
+    pub deployments: Store<Deployment>,
+    pub services: MetaStore<Service>,
+    pub ingresses: MetaStore<Ingress>,
+    pub network_policies: MetaStore<NetworkPolicy>,
+    pub resource_quotas: MetaStore<ResourceQuota>,
+    pub limit_ranges: MetaStore<LimitRange>,
+}
+
+/// The space an owned object belongs to, from its label.
+pub fn owning_space<K: Resource>(obj: &K) -> Option<ObjectRef<AssociationSpace>> {
+    obj.labels()
+        .get(SPACE_LABEL)
+        .map(|name| ObjectRef::new(name))
+}
+
+fn owned_objects() -> watcher::Config {
+    watcher::Config::default().labels(MANAGED_BY_SELECTOR)
+}
+
+/// A metadata-only watch of one owned kind, reflected into a store.
+pub fn meta_watch<K>(
+    client: &Client,
+) -> (
+    MetaStore<K>,
+    impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(
+        Api::<PartialObjectMeta<K>>::all(client.clone()),
+        owned_objects(),
+    )
+    .default_backoff()
+    .modify(|o| o.managed_fields_mut().clear())
+    .reflect(writer)
+    .touched_objects();
+    (reader, stream)
+}
+
+/// The Deployment watch keeps status and metadata only.
+pub fn deployment_watch(
+    client: &Client,
+) -> (
+    Store<Deployment>,
+    impl Stream<Item = Result<Deployment, watcher::Error>> + Send + 'static,
+) {
+    let (reader, writer) = reflector::store();
+    let stream = watcher(Api::<Deployment>::all(client.clone()), owned_objects())
+        .default_backoff()
+        .modify(|d| {
+            d.managed_fields_mut().clear();
+            if let Some(spec) = d.spec.as_mut() {
+                spec.template = Default::default();
+            }
+        })
+        .reflect(writer)
+        .touched_objects();
+    (reader, stream)
+}
+
+pub fn get_meta<K>(store: &MetaStore<K>, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>
+where
+    K: Resource<DynamicType = ()> + Clone,
+{
+    let mut r = ObjectRef::<PartialObjectMeta<K>>::new(name);
+    if let Some(ns) = namespace {
+        r = r.within(ns);
+    }
+    store.get(&r).map(|o| o.metadata.clone())
+}
+
+impl ChildStores {
+    /// Waits until every cache holds its initial list, so a reconcile never mistakes a cold cache
+    /// for missing objects.
+    pub async fn wait_until_ready(&self, timeout: Duration) -> bool {
+        let all = async {
+            let _ = self.namespaces.wait_until_ready().await;
+            let _ = self.secrets.wait_until_ready().await;
+            let _ = self.config_maps.wait_until_ready().await;
+            let _ = self.deployments.wait_until_ready().await;
+            let _ = self.services.wait_until_ready().await;
+            let _ = self.ingresses.wait_until_ready().await;
+            let _ = self.network_policies.wait_until_ready().await;
+            let _ = self.resource_quotas.wait_until_ready().await;
+            let _ = self.limit_ranges.wait_until_ready().await;
+        };
+        tokio::time::timeout(timeout, all).await.is_ok()
+    }
+}

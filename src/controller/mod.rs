@@ -1,0 +1,123 @@
+//! Controllers and what they share: the client, the caches of owned objects, the apply tracker,
+//! the event recorder.
+
+pub mod apply;
+pub mod children;
+pub mod space;
+pub mod space_status;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+
+use crate::api::SpaceClass;
+use crate::error::Result;
+use apply::ApplyTracker;
+use children::ChildStores;
+
+pub const USER_AGENT: &str = concat!("framaspace-operator/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub concurrency: u16,
+    pub resync: Duration,
+}
+
+pub struct Context {
+    pub client: Client,
+    pub config: Config,
+    pub classes: Store<SpaceClass>,
+    pub children: ChildStores,
+    pub applier: ApplyTracker,
+    pub recorder: Recorder,
+    failures: Mutex<HashMap<String, usize>>,
+}
+
+impl Context {
+    /// Delay before retrying an object after its `n`-th consecutive transient failure: exponential
+    /// from 1 s to 5 min with jitter, so a pool outage does not make every space retry in step.
+    pub fn retry_delay(&self, key: &str) -> Duration {
+        let attempt = match self.failures.lock() {
+            Ok(mut f) => {
+                let n = f.entry(key.to_string()).or_insert(0);
+                *n += 1;
+                *n
+            }
+            Err(_) => 1,
+        };
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(300))
+            .with_jitter()
+            .without_max_times()
+            .build()
+            .nth(attempt - 1)
+            .unwrap_or(Duration::from_secs(300))
+    }
+
+    pub fn clear_failures(&self, key: &str) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.remove(key);
+        }
+    }
+
+    /// The periodic resync interval, jittered by ±10 % so 10,000 spaces do not resync in bursts.
+    pub fn resync_delay(&self) -> Duration {
+        let base = self.config.resync.as_millis() as u64;
+        let spread = base / 5;
+        let offset = if spread == 0 {
+            0
+        } else {
+            getrandom::u64().unwrap_or(0) % spread
+        };
+        Duration::from_millis(base - base / 10 + offset)
+    }
+}
+
+/// Runs every controller until a termination signal.
+pub async fn run(config: Config) -> Result<()> {
+    let mut kube_config = kube::Config::infer().await?;
+    // Named in the API server's audit log and metrics, so its writes can be told from others'.
+    kube_config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
+    // 429 (priority and fairness), 503 and 504 are retried with backoff by the client itself.
+    kube_config.default_retry = true;
+    let client = Client::try_from(kube_config)?;
+    let reporter = Reporter {
+        controller: crate::render::names::FIELD_MANAGER.to_string(),
+        instance: std::env::var("POD_NAME")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok()),
+    };
+    tracing::info!(
+        concurrency = config.concurrency,
+        resync_s = config.resync.as_secs(),
+        "starting framaspace-operator"
+    );
+    space::run(client, reporter, config).await
+}
+
+pub(crate) fn new_context(
+    client: Client,
+    reporter: Reporter,
+    config: Config,
+    classes: Store<SpaceClass>,
+    children: ChildStores,
+) -> Arc<Context> {
+    Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        config,
+        classes,
+        children,
+        applier: ApplyTracker::default(),
+        failures: Mutex::new(HashMap::new()),
+    })
+}

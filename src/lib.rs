@@ -1,0 +1,8 @@
+//! framaspace-operator: Framaspace Nextcloud spaces as Kubernetes custom resources.
+
+pub mod api;
+pub mod controller;
+pub mod error;
+pub mod manifests;
+pub mod render;
+pub mod telemetry;

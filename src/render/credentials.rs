@@ -1,0 +1,224 @@
+//! Generated credentials of a space. Generated once with the operating system's CSPRNG; an
+//! existing value is always kept, so a restored or hand-set Secret is never overwritten.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+pub const ADMIN_PASSWORD: &str = "admin-password";
+pub const NEXTCLOUD_SECRET: &str = "nextcloud-secret";
+pub const PASSWORD_SALT: &str = "nextcloud-passwordsalt";
+pub const INSTANCE_ID: &str = "nextcloud-instanceid";
+pub const DATABASE_PASSWORD: &str = "database-password";
+pub const REDIS_PASSWORD: &str = "redis-password";
+pub const S3_ACCESS_KEY: &str = "s3-access-key";
+pub const S3_SECRET_KEY: &str = "s3-secret-key";
+
+#[derive(Debug, Error)]
+#[error("the operating system's random generator failed: {0}")]
+pub struct RandomError(String);
+
+/// What each key holds: its length and alphabet.
+struct KeySpec {
+    key: &'static str,
+    prefix: &'static str,
+    length: usize,
+    alphabet: &'static [u8],
+}
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+const KEYS: &[KeySpec] = &[
+    KeySpec {
+        key: ADMIN_PASSWORD,
+        prefix: "",
+        length: 32,
+        alphabet: ALNUM,
+    },
+    KeySpec {
+        key: NEXTCLOUD_SECRET,
+        prefix: "",
+        length: 48,
+        alphabet: ALNUM,
+    },
+    KeySpec {
+        key: PASSWORD_SALT,
+        prefix: "",
+        length: 30,
+        alphabet: ALNUM,
+    },
+    // Nextcloud expects an instance id that starts with "oc" and is lowercase alphanumeric.
+    KeySpec {
+        key: INSTANCE_ID,
+        prefix: "oc",
+        length: 10,
+        alphabet: LOWER_ALNUM,
+    },
+    KeySpec {
+        key: DATABASE_PASSWORD,
+        prefix: "",
+        length: 40,
+        alphabet: ALNUM,
+    },
+    KeySpec {
+        key: REDIS_PASSWORD,
+        prefix: "",
+        length: 40,
+        alphabet: ALNUM,
+    },
+    KeySpec {
+        key: S3_ACCESS_KEY,
+        prefix: "FS",
+        length: 18,
+        alphabet: UPPER_ALNUM,
+    },
+    KeySpec {
+        key: S3_SECRET_KEY,
+        prefix: "",
+        length: 40,
+        alphabet: ALNUM,
+    },
+];
+
+/// Every key the credentials Secret holds.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|k| k.key)
+}
+
+/// Source of random bytes; the OS generator in production, a fixed one in tests.
+pub trait RandomSource {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError>;
+}
+
+pub struct OsRandom;
+
+impl RandomSource for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
+        getrandom::fill(buf).map_err(|e| RandomError(e.to_string()))
+    }
+}
+
+/// A uniformly random string over `alphabet` (rejection sampling: no modulo bias).
+fn random_string(
+    rng: &mut dyn RandomSource,
+    length: usize,
+    alphabet: &[u8],
+) -> Result<String, RandomError> {
+    let limit = 256 - (256 % alphabet.len());
+    let mut out = String::with_capacity(length);
+    let mut buf = [0u8; 64];
+    while out.len() < length {
+        rng.fill(&mut buf)?;
+        for &b in buf.iter().filter(|&&b| (b as usize) < limit) {
+            if out.len() == length {
+                break;
+            }
+            out.push(alphabet[b as usize % alphabet.len()] as char);
+        }
+    }
+    Ok(out)
+}
+
+/// The full set of credentials: every existing non-empty value kept byte for byte, only missing
+/// ones generated. Keys the operator does not know are kept too (they may be someone's).
+pub fn complete(
+    existing: &BTreeMap<String, Vec<u8>>,
+    rng: &mut dyn RandomSource,
+) -> Result<BTreeMap<String, Vec<u8>>, RandomError> {
+    let mut out = existing.clone();
+    for spec in KEYS {
+        if existing.get(spec.key).is_none_or(|v| v.is_empty()) {
+            let value = format!(
+                "{}{}",
+                spec.prefix,
+                random_string(rng, spec.length, spec.alphabet)?
+            );
+            out.insert(spec.key.to_string(), value.into_bytes());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `existing` already holds every key, so nothing needs to be generated or written.
+pub fn is_complete(existing_keys: &[&str]) -> bool {
+    KEYS.iter().all(|k| existing_keys.contains(&k.key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counter(u8);
+    impl RandomSource for Counter {
+        fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
+            for b in buf {
+                *b = self.0;
+                self.0 = self.0.wrapping_add(1);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn generates_every_key_with_its_shape() {
+        let creds = complete(&BTreeMap::new(), &mut OsRandom).expect("random");
+        assert_eq!(creds.len(), KEYS.len());
+        assert_eq!(creds[ADMIN_PASSWORD].len(), 32);
+        let id = String::from_utf8(creds[INSTANCE_ID].clone()).expect("ascii");
+        assert!(id.starts_with("oc") && id.len() == 12);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
+        assert!(
+            creds[S3_ACCESS_KEY]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
+    }
+
+    #[test]
+    fn existing_values_are_never_regenerated() {
+        let existing = BTreeMap::from([
+            (ADMIN_PASSWORD.to_string(), vec![0xff, 0x00, b'k']),
+            (REDIS_PASSWORD.to_string(), Vec::new()),
+            ("restored-extra".to_string(), b"x".to_vec()),
+        ]);
+        let creds = complete(&existing, &mut OsRandom).expect("random");
+        assert_eq!(
+            creds[ADMIN_PASSWORD],
+            vec![0xff, 0x00, b'k'],
+            "kept byte for byte, even when not UTF-8"
+        );
+        assert_eq!(
+            creds[REDIS_PASSWORD].len(),
+            40,
+            "an empty value counts as missing"
+        );
+        assert_eq!(creds["restored-extra"], b"x".to_vec());
+    }
+
+    #[test]
+    fn two_spaces_never_share_a_password() {
+        let a = complete(&BTreeMap::new(), &mut OsRandom).expect("random");
+        let b = complete(&BTreeMap::new(), &mut OsRandom).expect("random");
+        assert_ne!(a[DATABASE_PASSWORD], b[DATABASE_PASSWORD]);
+    }
+
+    #[test]
+    fn sampling_has_no_modulo_bias() {
+        // Bytes at or above the largest multiple of the alphabet size must be skipped.
+        let s = random_string(&mut Counter(240), 20, ALNUM).expect("random");
+        // 240..=247 map to the end of the alphabet, 248..=255 are rejected, then 0.. restart at 'A'.
+        assert!(s.starts_with("23456789AB"), "{s}");
+    }
+
+    #[test]
+    fn completeness() {
+        let all: Vec<&str> = keys().collect();
+        assert!(is_complete(&all));
+        assert!(!is_complete(&all[1..]));
+    }
+}

@@ -1,0 +1,7 @@
+//! Pure functions from specs to desired state: no I/O, unit-tested without a cluster.
+
+pub mod config;
+pub mod credentials;
+pub mod names;
+pub mod objects;
+pub mod resolve;

@@ -1,0 +1,86 @@
+//! Names and labels derived from a space's name. One place, so every module agrees.
+
+use std::collections::BTreeMap;
+
+pub const FIELD_MANAGER: &str = "framaspace-operator";
+pub const FINALIZER: &str = "frama.space/cleanup";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=framaspace-operator";
+pub const SPACE_LABEL: &str = "frama.space/space";
+/// Hash of what the operator last applied to an object, kept for people and for drift checks.
+pub const APPLIED_HASH_ANNOTATION: &str = "frama.space/applied-hash";
+pub const CONFIG_HASH_ANNOTATION: &str = "frama.space/config-hash";
+
+pub const NEXTCLOUD: &str = "nextcloud";
+pub const CREDENTIALS_SECRET: &str = "nextcloud-credentials";
+pub const CONFIG_MAP: &str = "nextcloud-config";
+pub const TLS_SECRET: &str = "nextcloud-tls";
+pub const RESOURCE_QUOTA: &str = "space-quota";
+pub const LIMIT_RANGE: &str = "space-limits";
+
+pub fn namespace(space: &str) -> String {
+    format!("space-{space}")
+}
+
+pub fn host(space: &str, base_domain: &str) -> String {
+    format!("{space}.{base_domain}")
+}
+
+pub fn url(host: &str) -> String {
+    format!("https://{host}")
+}
+
+/// Labels on every object the operator creates for a space: the selector its watches use, and
+/// the way back from an object to its space.
+pub fn labels(space: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY_LABEL.to_string(), FIELD_MANAGER.to_string()),
+        (
+            "app.kubernetes.io/part-of".to_string(),
+            "framaspace".to_string(),
+        ),
+        (SPACE_LABEL.to_string(), space.to_string()),
+    ])
+}
+
+/// Labels that select the Nextcloud pods of a space (stable: a Deployment selector is immutable).
+pub fn pod_selector(space: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), NEXTCLOUD.to_string()),
+        ("app.kubernetes.io/instance".to_string(), space.to_string()),
+    ])
+}
+
+pub fn pod_labels(space: &str) -> BTreeMap<String, String> {
+    let mut l = labels(space);
+    l.extend(pod_selector(space));
+    l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::space::MAX_NAME_LENGTH;
+
+    #[test]
+    fn longest_name_fits_every_derived_name() {
+        let name = "a".repeat(MAX_NAME_LENGTH);
+        assert!(namespace(&name).len() <= 63, "namespace is a DNS label");
+        assert!(
+            format!("space_{name}").len() <= 63,
+            "PostgreSQL identifiers are at most 63 bytes"
+        );
+        assert!(host(&name, "frama.space").split('.').all(|l| l.len() <= 63));
+    }
+
+    #[test]
+    fn derived_names() {
+        assert_eq!(namespace("mon-asso"), "space-mon-asso");
+        assert_eq!(
+            url(&host("mon-asso", "frama.space")),
+            "https://mon-asso.frama.space"
+        );
+        assert_eq!(labels("x").get(SPACE_LABEL).map(String::as_str), Some("x"));
+        assert!(pod_labels("x").contains_key("app.kubernetes.io/instance"));
+    }
+}

@@ -1,0 +1,666 @@
+//! The Kubernetes objects of one space, as the operator wants them. Pure: no I/O, so every object
+//! is unit-tested from a spec. Each object carries only the fields the operator owns (server-side
+//! apply semantics), leaving the rest to Kubernetes defaults and to other field managers.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, HTTPGetAction, KeyToPath, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceQuota, ResourceQuotaSpec, Secret,
+    SecretKeySelector, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
+    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::config::{self, SECRET_ENV};
+use super::credentials;
+use super::names::{self, CONFIG_HASH_ANNOTATION};
+use super::resolve::ResolvedSpace;
+
+const CONFIG_DIR: &str = "/var/www/html/config";
+const HTTP_PORT: i32 = 80;
+/// www-data in the official Nextcloud image.
+const WWW_DATA: i64 = 33;
+
+pub fn owner_reference(space: &ResolvedSpace) -> OwnerReference {
+    OwnerReference {
+        api_version: "frama.space/v1alpha1".into(),
+        kind: "AssociationSpace".into(),
+        name: space.name.clone(),
+        uid: space.uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+fn meta(space: &ResolvedSpace, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(space.namespace.clone()),
+        labels: Some(names::labels(&space.name)),
+        owner_references: Some(vec![owner_reference(space)]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The namespace that holds the space; owned by the space so Kubernetes collects it with it.
+pub fn namespace(space: &ResolvedSpace) -> Namespace {
+    let mut labels = names::labels(&space.name);
+    // Pod Security Admission: the Nextcloud image runs as a normal web server, nothing more.
+    labels.insert(
+        "pod-security.kubernetes.io/enforce".into(),
+        "baseline".into(),
+    );
+    labels.insert("frama.space/component".into(), "space".into());
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(space.namespace.clone()),
+            labels: Some(labels),
+            annotations: Some(BTreeMap::from([(
+                "frama.space/url".to_string(),
+                names::url(&space.host),
+            )])),
+            owner_references: Some(vec![owner_reference(space)]),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
+/// `data`, not `stringData`: server-side apply tracks ownership of `data` keys, while
+/// `stringData` is folded into `data` on write and would look like a change on every apply.
+pub fn credentials_secret(space: &ResolvedSpace, data: BTreeMap<String, Vec<u8>>) -> Secret {
+    let mut metadata = meta(space, names::CREDENTIALS_SECRET);
+    // Key names only, so people can see what the Secret holds without reading a value.
+    metadata.annotations = Some(BTreeMap::from([(
+        "frama.space/keys".to_string(),
+        data.keys().cloned().collect::<Vec<_>>().join(","),
+    )]));
+    Secret {
+        metadata,
+        type_: Some("Opaque".into()),
+        data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
+        ..Secret::default()
+    }
+}
+
+pub fn config_map(space: &ResolvedSpace, files: BTreeMap<String, String>) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(space, names::CONFIG_MAP),
+        data: Some(files),
+        ..ConfigMap::default()
+    }
+}
+
+fn secret_env(name: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: names::CREDENTIALS_SECRET.into(),
+                key: key.into(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+fn plain_env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: Some(value.to_string()),
+        ..EnvVar::default()
+    }
+}
+
+fn http_probe(period: i32, timeout: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some("/status.php".into()),
+            port: IntOrString::String("http".into()),
+            http_headers: None,
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(timeout),
+        failure_threshold: Some(failures),
+        ..Probe::default()
+    }
+}
+
+pub fn deployment(space: &ResolvedSpace, config_files: &BTreeMap<String, String>) -> Deployment {
+    let mut env: Vec<EnvVar> = SECRET_ENV
+        .iter()
+        .map(|(name, key)| secret_env(name, key))
+        .collect();
+    env.extend([
+        plain_env("NEXTCLOUD_ADMIN_USER", "admin"),
+        secret_env("NEXTCLOUD_ADMIN_PASSWORD", credentials::ADMIN_PASSWORD),
+        plain_env("NEXTCLOUD_TRUSTED_DOMAINS", &space.host),
+        plain_env("FRAMASPACE_ADMIN_EMAIL", &space.contact_email),
+        plain_env("FRAMASPACE_SPACE", &space.name),
+    ]);
+    // One mount per fragment: Nextcloud writes config.php itself in the same directory.
+    let mounts: Vec<VolumeMount> = config_files
+        .keys()
+        .map(|file| VolumeMount {
+            name: "config".into(),
+            mount_path: format!("{CONFIG_DIR}/{file}"),
+            sub_path: Some(file.clone()),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        })
+        .chain(std::iter::once(VolumeMount {
+            name: "html".into(),
+            mount_path: "/var/www/html".into(),
+            ..VolumeMount::default()
+        }))
+        .collect();
+    let container = Container {
+        name: names::NEXTCLOUD.into(),
+        image: Some(format!(
+            "{}:{}",
+            space.class.nextcloud.image, space.class.nextcloud.version
+        )),
+        image_pull_policy: Some("IfNotPresent".into()),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: HTTP_PORT,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        env: Some(env),
+        volume_mounts: Some(mounts),
+        resources: space.class.resources.clone(),
+        // `occ upgrade` runs at start-up and may take long on a large space: the startup probe
+        // allows an hour before liveness takes over, so a slow upgrade is never killed midway.
+        startup_probe: Some(http_probe(10, 5, 360)),
+        liveness_probe: Some(http_probe(30, 10, 5)),
+        readiness_probe: Some(http_probe(10, 5, 3)),
+        ..Container::default()
+    };
+    let mut template_annotations = BTreeMap::new();
+    template_annotations.insert(
+        CONFIG_HASH_ANNOTATION.to_string(),
+        config::hash(config_files),
+    );
+    let placement = &space.class.placement;
+    Deployment {
+        metadata: meta(space, names::NEXTCLOUD),
+        spec: Some(DeploymentSpec {
+            replicas: Some(if space.suspended { 0 } else { 1 }),
+            selector: LabelSelector {
+                match_labels: Some(names::pod_selector(&space.name)),
+                ..LabelSelector::default()
+            },
+            // Two Nextcloud versions must never run against one database during an upgrade.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                ..DeploymentStrategy::default()
+            }),
+            revision_history_limit: Some(3),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(names::pod_labels(&space.name)),
+                    annotations: Some(template_annotations),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    volumes: Some(vec![
+                        Volume {
+                            name: "config".into(),
+                            config_map: Some(ConfigMapVolumeSource {
+                                name: names::CONFIG_MAP.into(),
+                                items: Some(
+                                    config_files
+                                        .keys()
+                                        .map(|k| KeyToPath {
+                                            key: k.clone(),
+                                            path: k.clone(),
+                                            mode: None,
+                                        })
+                                        .collect(),
+                                ),
+                                ..ConfigMapVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                        Volume {
+                            name: "html".into(),
+                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            ..Volume::default()
+                        },
+                    ]),
+                    node_selector: Some(placement.node_selector.clone()),
+                    tolerations: (!placement.tolerations.is_empty())
+                        .then(|| placement.tolerations.clone()),
+                    security_context: Some(PodSecurityContext {
+                        fs_group: Some(WWW_DATA),
+                        ..PodSecurityContext::default()
+                    }),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+pub fn service(space: &ResolvedSpace) -> Service {
+    Service {
+        metadata: meta(space, names::NEXTCLOUD),
+        spec: Some(ServiceSpec {
+            selector: Some(names::pod_selector(&space.name)),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: HTTP_PORT,
+                target_port: Some(IntOrString::String("http".into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+pub fn ingress(space: &ResolvedSpace) -> Ingress {
+    let settings = &space.class.ingress;
+    let mut annotations = BTreeMap::from([
+        (
+            "nginx.ingress.kubernetes.io/proxy-body-size".to_string(),
+            settings.max_upload_size.clone(),
+        ),
+        // Large uploads stream to Nextcloud instead of filling the controller's disk first.
+        (
+            "nginx.ingress.kubernetes.io/proxy-request-buffering".to_string(),
+            "off".to_string(),
+        ),
+    ]);
+    if let Some(issuer) = &settings.tls_issuer {
+        annotations.insert("cert-manager.io/cluster-issuer".into(), issuer.clone());
+    }
+    let mut metadata = meta(space, names::NEXTCLOUD);
+    metadata.annotations = Some(annotations);
+    Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: settings.class_name.clone(),
+            tls: settings.tls_issuer.as_ref().map(|_| {
+                vec![IngressTLS {
+                    hosts: Some(vec![space.host.clone()]),
+                    secret_name: Some(names::TLS_SECRET.into()),
+                }]
+            }),
+            rules: Some(vec![IngressRule {
+                host: Some(space.host.clone()),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some("/".into()),
+                        path_type: "Prefix".into(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend {
+                                name: names::NEXTCLOUD.into(),
+                                port: Some(ServiceBackendPort {
+                                    name: Some("http".into()),
+                                    number: None,
+                                }),
+                            }),
+                            resource: None,
+                        },
+                    }],
+                }),
+            }]),
+            ..IngressSpec::default()
+        }),
+        ..Ingress::default()
+    }
+}
+
+fn namespace_peer(label: &str, values: &[&str]) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: label.into(),
+                operator: "In".into(),
+                values: Some(values.iter().map(|v| v.to_string()).collect()),
+            }]),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        protocol: Some(protocol.into()),
+        port: Some(IntOrString::Int(number)),
+        end_port: None,
+    }
+}
+
+/// Least privilege on the network: in, only the ingress controller and the office backends (WOPI
+/// callbacks); out, DNS, the office and preview backends, and the TCP ports of the space's pools.
+pub fn network_policy(space: &ResolvedSpace, pool_ports: &[i32]) -> NetworkPolicy {
+    let mut egress = vec![
+        NetworkPolicyEgressRule {
+            to: Some(vec![namespace_peer(
+                "kubernetes.io/metadata.name",
+                &["kube-system"],
+            )]),
+            ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
+        },
+        NetworkPolicyEgressRule {
+            to: Some(vec![namespace_peer(
+                "frama.space/component",
+                &["office", "preview"],
+            )]),
+            ports: None,
+        },
+    ];
+    if !pool_ports.is_empty() {
+        egress.push(NetworkPolicyEgressRule {
+            to: None,
+            ports: Some(pool_ports.iter().map(|p| port("TCP", *p)).collect()),
+        });
+    }
+    NetworkPolicy {
+        metadata: meta(space, names::NEXTCLOUD),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![
+                    namespace_peer(
+                        "kubernetes.io/metadata.name",
+                        &[space.class.ingress.controller_namespace.as_str()],
+                    ),
+                    namespace_peer("frama.space/component", &["office"]),
+                ]),
+                ports: Some(vec![port("TCP", HTTP_PORT)]),
+            }]),
+            egress: Some(egress),
+        }),
+    }
+}
+
+/// Namespace limits when the class sets none: one Nextcloud pod plus room for `occ` Jobs.
+pub fn default_namespace_quota() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("pods".to_string(), "10".to_string()),
+        ("requests.cpu".to_string(), "4".to_string()),
+        ("requests.memory".to_string(), "8Gi".to_string()),
+        ("limits.memory".to_string(), "16Gi".to_string()),
+        ("services.loadbalancers".to_string(), "0".to_string()),
+        ("services.nodeports".to_string(), "0".to_string()),
+    ])
+}
+
+pub fn resource_quota(space: &ResolvedSpace) -> ResourceQuota {
+    let hard = if space.class.namespace_quota.is_empty() {
+        default_namespace_quota()
+    } else {
+        space.class.namespace_quota.clone()
+    };
+    ResourceQuota {
+        metadata: meta(space, names::RESOURCE_QUOTA),
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(hard.into_iter().map(|(k, v)| (k, Quantity(v))).collect()),
+            ..ResourceQuotaSpec::default()
+        }),
+        ..ResourceQuota::default()
+    }
+}
+
+/// Defaults for containers that set no resources (the `occ` Jobs), so the ResourceQuota never
+/// refuses them for lack of requests.
+pub fn limit_range(space: &ResolvedSpace) -> LimitRange {
+    let q = |pairs: &[(&str, &str)]| -> BTreeMap<String, Quantity> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+            .collect()
+    };
+    LimitRange {
+        metadata: meta(space, names::LIMIT_RANGE),
+        spec: Some(LimitRangeSpec {
+            limits: vec![LimitRangeItem {
+                type_: "Container".into(),
+                default_request: Some(q(&[("cpu", "100m"), ("memory", "256Mi")])),
+                default: Some(q(&[("memory", "1Gi")])),
+                ..LimitRangeItem::default()
+            }],
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::resolve::{ResolvedSpace, resolve, tests as fixtures};
+
+    fn resolved() -> ResolvedSpace {
+        resolve(
+            &fixtures::space("mon-asso"),
+            &fixtures::class("standard", true),
+        )
+        .expect("resolves")
+    }
+
+    #[test]
+    fn every_namespaced_object_is_labelled_owned_and_in_the_space_namespace() {
+        let s = resolved();
+        let files = config::render(&s);
+        let metas = [
+            credentials_secret(&s, BTreeMap::new()).metadata,
+            config_map(&s, files.clone()).metadata,
+            deployment(&s, &files).metadata,
+            service(&s).metadata,
+            ingress(&s).metadata,
+            network_policy(&s, &[]).metadata,
+            resource_quota(&s).metadata,
+            limit_range(&s).metadata,
+        ];
+        for m in metas {
+            assert_eq!(m.namespace.as_deref(), Some("space-mon-asso"));
+            let labels = m.labels.unwrap_or_default();
+            assert_eq!(
+                labels.get(names::MANAGED_BY_LABEL).map(String::as_str),
+                Some("framaspace-operator")
+            );
+            assert_eq!(
+                labels.get(names::SPACE_LABEL).map(String::as_str),
+                Some("mon-asso")
+            );
+            let owner = &m.owner_references.unwrap_or_default()[0];
+            assert_eq!(
+                (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+                ("AssociationSpace", "uid-1", Some(true))
+            );
+        }
+    }
+
+    #[test]
+    fn namespace_is_owned_by_the_space() {
+        let ns = namespace(&resolved());
+        assert_eq!(ns.metadata.name.as_deref(), Some("space-mon-asso"));
+        assert_eq!(
+            ns.metadata.owner_references.unwrap_or_default()[0].name,
+            "mon-asso"
+        );
+    }
+
+    #[test]
+    fn deployment_runs_the_class_image_on_web_nodes() {
+        let s = resolved();
+        let d = deployment(&s, &config::render(&s));
+        let spec = d.spec.expect("spec");
+        assert_eq!(spec.replicas, Some(1));
+        assert_eq!(
+            spec.strategy.and_then(|s| s.type_).as_deref(),
+            Some("Recreate")
+        );
+        let pod = spec.template.spec.expect("pod");
+        assert_eq!(
+            pod.node_selector
+                .unwrap_or_default()
+                .get("frama.space/node-pool")
+                .map(String::as_str),
+            Some("web")
+        );
+        let c = &pod.containers[0];
+        assert_eq!(
+            c.image.as_deref(),
+            Some("docker.io/library/nextcloud:31.0.9-apache")
+        );
+        let startup = c.startup_probe.as_ref().expect("startup probe");
+        let budget = startup.period_seconds.unwrap_or(10) * startup.failure_threshold.unwrap_or(3);
+        assert!(
+            budget >= 3600,
+            "an occ upgrade gets at least an hour, got {budget}s"
+        );
+        let mounts = c.volume_mounts.clone().unwrap_or_default();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.mount_path == "/var/www/html/config/framaspace.config.php")
+        );
+        let env = c.env.clone().unwrap_or_default();
+        let admin = env
+            .iter()
+            .find(|e| e.name == "NEXTCLOUD_ADMIN_PASSWORD")
+            .expect("admin password env");
+        assert!(
+            admin.value.is_none(),
+            "secrets come from the Secret, never inline"
+        );
+    }
+
+    #[test]
+    fn suspended_space_has_zero_replicas() {
+        let mut s = resolved();
+        s.suspended = true;
+        assert_eq!(
+            deployment(&s, &config::render(&s))
+                .spec
+                .and_then(|s| s.replicas),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn config_change_changes_the_pod_template() {
+        let s = resolved();
+        let a = deployment(&s, &config::render(&s));
+        let mut t = s.clone();
+        t.max_accounts = 3;
+        let b = deployment(&t, &config::render(&t));
+        let hash = |d: &Deployment| {
+            d.spec
+                .as_ref()
+                .and_then(|s| s.template.metadata.as_ref())
+                .and_then(|m| m.annotations.clone())
+        };
+        assert_ne!(hash(&a), hash(&b));
+    }
+
+    #[test]
+    fn ingress_uses_class_settings() {
+        let mut s = resolved();
+        s.class.ingress.class_name = Some("nginx".into());
+        s.class.ingress.tls_issuer = Some("letsencrypt".into());
+        let i = ingress(&s);
+        let ann = i.metadata.annotations.unwrap_or_default();
+        assert_eq!(
+            ann.get("cert-manager.io/cluster-issuer")
+                .map(String::as_str),
+            Some("letsencrypt")
+        );
+        assert_eq!(
+            ann.get("nginx.ingress.kubernetes.io/proxy-body-size")
+                .map(String::as_str),
+            Some("16G")
+        );
+        let spec = i.spec.expect("spec");
+        assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+        assert_eq!(
+            spec.tls.unwrap_or_default()[0].hosts,
+            Some(vec!["mon-asso.frama.space".to_string()])
+        );
+        assert_eq!(
+            spec.rules.unwrap_or_default()[0].host.as_deref(),
+            Some("mon-asso.frama.space")
+        );
+    }
+
+    #[test]
+    fn ingress_without_issuer_has_no_tls() {
+        let i = ingress(&resolved());
+        assert!(i.spec.and_then(|s| s.tls).is_none());
+        assert!(
+            !i.metadata
+                .annotations
+                .unwrap_or_default()
+                .contains_key("cert-manager.io/cluster-issuer")
+        );
+    }
+
+    #[test]
+    fn network_policy_admits_only_the_ingress_controller_and_office() {
+        let np = network_policy(&resolved(), &[5432, 6379]);
+        let spec = np.spec.expect("spec");
+        let from = spec.ingress.unwrap_or_default()[0]
+            .from
+            .clone()
+            .unwrap_or_default();
+        let json = serde_json::to_string(&from).unwrap_or_default();
+        assert!(json.contains("ingress-nginx") && json.contains("office"));
+        assert_eq!(from.len(), 2);
+        let egress = spec.egress.unwrap_or_default();
+        assert_eq!(egress.len(), 3, "DNS, backends and the pool ports");
+        assert_eq!(
+            network_policy(&resolved(), &[])
+                .spec
+                .and_then(|s| s.egress)
+                .map(|e| e.len()),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn class_namespace_quota_replaces_the_default() {
+        let mut s = resolved();
+        assert!(
+            resource_quota(&s)
+                .spec
+                .and_then(|s| s.hard)
+                .unwrap_or_default()
+                .contains_key("requests.cpu")
+        );
+        s.class.namespace_quota = BTreeMap::from([("pods".to_string(), "3".to_string())]);
+        let hard = resource_quota(&s)
+            .spec
+            .and_then(|s| s.hard)
+            .unwrap_or_default();
+        assert_eq!(hard.len(), 1);
+        assert_eq!(hard.get("pods"), Some(&Quantity("3".into())));
+    }
+}
