@@ -23,7 +23,7 @@ crds: build
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --all-features -- -D warnings
 
 unit:
 	$(CARGO) test --locked

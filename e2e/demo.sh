@@ -26,7 +26,7 @@ The demo runs. Look at it with:
   kubectl get framaspace                      # every Framaspace object
   kubectl describe space collectif-velo       # conditions and events
   kubectl get all -n space-collectif-velo     # what one space becomes
-  tail -f $STATE_DIR/operator.log             # the operator's log
+X
 
 Stop everything with: make demo-stop   (or make cluster-down)
 TXT

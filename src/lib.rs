@@ -4,5 +4,6 @@ pub mod api;
 pub mod controller;
 pub mod error;
 pub mod manifests;
+pub mod provision;
 pub mod render;
 pub mod telemetry;

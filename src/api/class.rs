@@ -29,6 +29,7 @@ use super::space::OfficeSuite;
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.nextcloud.version", description = "Nextcloud version"),
     printcolumn(name = "Max-Quota", type_ = "string", json_path = ".spec.limits.maxQuota"),
     printcolumn(name = "Spaces", type_ = "integer", json_path = ".status.spaces", description = "Spaces using the class"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("size(self.metadata.name) <= 63").message("metadata.name must be at most 63 characters"),
 )]

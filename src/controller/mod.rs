@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod children;
+pub mod class;
 pub mod space;
 pub mod space_status;
 

@@ -93,6 +93,7 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
     )
     .with_config(controller_config);
     let spaces = controller.store();
+    let class_status = tokio::spawn(super::class::run(ctx.client.clone(), spaces.clone()));
     controller
         .watches_stream(class_stream, move |class| spaces_of_class(&spaces, &class))
         .watches_stream(ns_stream, |o| children::owning_space(&o))
@@ -112,6 +113,7 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
             }
         })
         .await;
+    class_status.abort();
     Ok(())
 }
 

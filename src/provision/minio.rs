@@ -1,0 +1,475 @@
+//! MinIO: a bucket per space with a hard quota, a user whose only policy is that bucket, all
+//! through the MinIO admin API (`/minio/admin/v3`, SigV4-signed, some bodies madmin-encrypted).
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::madmin;
+use super::s3::SignedClient;
+use super::{ProvisionError, System, Writes};
+
+const ADMIN: &str = "/minio/admin/v3";
+
+pub struct MinioAdmin {
+    client: SignedClient,
+    endpoint: String,
+    region: String,
+    admin_secret: String,
+}
+
+/// A space's share of the store.
+pub struct Bucket<'a> {
+    pub bucket: &'a str,
+    pub access_key: &'a str,
+    pub secret_key: &'a str,
+    pub quota_bytes: u64,
+}
+
+/// Only what Nextcloud's object store needs, on its own bucket.
+pub fn policy(bucket: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                "Resource": [format!("arn:aws:s3:::{bucket}")]
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+                "Resource": [format!("arn:aws:s3:::{bucket}/*")]
+            }
+        ]
+    })
+}
+
+/// A policy with its `Action` and `Resource` lists sorted: MinIO stores them as sets and prints them
+/// in any order, so two policies are the same when their normalised forms are equal.
+pub fn normalize_policy(policy: &Value) -> Value {
+    match policy {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("Action" | "Resource", Value::Array(items)) => {
+                            let mut items = items.clone();
+                            items.sort_by_key(|a| a.to_string());
+                            Value::Array(items)
+                        }
+                        ("Action" | "Resource", Value::String(s)) => {
+                            Value::Array(vec![Value::String(s.clone())])
+                        }
+                        _ => normalize_policy(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(normalize_policy).collect()),
+        other => other.clone(),
+    }
+}
+
+fn policy_name(bucket: &str) -> String {
+    format!("framaspace-{bucket}")
+}
+
+fn failed(operation: &'static str, message: String) -> ProvisionError {
+    ProvisionError::Failed {
+        system: System::Minio,
+        operation,
+        message,
+    }
+}
+
+impl MinioAdmin {
+    pub fn new(
+        endpoint: &str,
+        region: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<Self, ProvisionError> {
+        Ok(MinioAdmin {
+            client: SignedClient::new(endpoint, region, access_key, secret_key, System::Minio)?,
+            endpoint: endpoint.into(),
+            region: region.into(),
+            admin_secret: secret_key.into(),
+        })
+    }
+
+    async fn admin(
+        &self,
+        operation: &'static str,
+        method: Method,
+        call: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<super::s3::Reply, ProvisionError> {
+        self.client
+            .send(
+                operation,
+                method,
+                &format!("{ADMIN}/{call}"),
+                query,
+                body,
+                &[],
+            )
+            .await
+    }
+
+    fn encrypted(&self, value: &Value) -> Result<Vec<u8>, ProvisionError> {
+        madmin::encrypt(&self.admin_secret, value.to_string().as_bytes())
+            .map_err(|e| failed("encrypt the request", e.to_string()))
+    }
+
+    pub async fn server_version(&self) -> Result<String, ProvisionError> {
+        let reply = self
+            .admin("check health", Method::GET, "info", &[], Vec::new())
+            .await?;
+        let reply = self.client.expect_success("check health", reply)?;
+        let info: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+        Ok(info
+            .pointer("/servers/0/version")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string())
+    }
+
+    /// Whether the space's own key reaches its bucket (a read).
+    pub async fn key_works(&self, b: &Bucket<'_>) -> Result<bool, ProvisionError> {
+        let own = SignedClient::new(
+            &self.endpoint,
+            &self.region,
+            b.access_key,
+            b.secret_key,
+            System::Minio,
+        )?;
+        let reply = match own
+            .send(
+                "check the space's key",
+                Method::HEAD,
+                &format!("/{}", b.bucket),
+                &[],
+                Vec::new(),
+                &[],
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(ProvisionError::Unauthorized { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        Ok(reply.status.is_success())
+    }
+
+    pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        let mut writes = Writes::default();
+        // The bucket.
+        let head = self
+            .client
+            .send(
+                "read the bucket",
+                Method::HEAD,
+                &format!("/{}", b.bucket),
+                &[],
+                Vec::new(),
+                &[],
+            )
+            .await?;
+        if head.status == StatusCode::NOT_FOUND {
+            let reply = self
+                .client
+                .send(
+                    "create the bucket",
+                    Method::PUT,
+                    &format!("/{}", b.bucket),
+                    &[],
+                    Vec::new(),
+                    &[],
+                )
+                .await?;
+            self.client.expect_success("create the bucket", reply)?;
+            writes.add(1);
+        } else {
+            self.client.expect_success("read the bucket", head)?;
+        }
+        // Its hard quota.
+        let reply = self
+            .admin(
+                "read the bucket quota",
+                Method::GET,
+                "get-bucket-quota",
+                &[("bucket", b.bucket)],
+                Vec::new(),
+            )
+            .await?;
+        let current: Value = serde_json::from_slice(
+            &self
+                .client
+                .expect_success("read the bucket quota", reply)?
+                .body,
+        )
+        .unwrap_or(Value::Null);
+        let size = current
+            .get("size")
+            .or_else(|| current.get("quota"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if size != b.quota_bytes || current.get("quotatype").and_then(Value::as_str) != Some("hard")
+        {
+            let body =
+                json!({ "quota": b.quota_bytes, "size": b.quota_bytes, "quotatype": "hard" })
+                    .to_string()
+                    .into_bytes();
+            let reply = self
+                .admin(
+                    "set the bucket quota",
+                    Method::PUT,
+                    "set-bucket-quota",
+                    &[("bucket", b.bucket)],
+                    body,
+                )
+                .await?;
+            self.client.expect_success("set the bucket quota", reply)?;
+            writes.add(1);
+        }
+        // The policy that names only this bucket.
+        let name = policy_name(b.bucket);
+        let wanted = policy(b.bucket);
+        let reply = self
+            .admin(
+                "read the policy",
+                Method::GET,
+                "info-canned-policy",
+                &[("name", &name), ("v", "2")],
+                Vec::new(),
+            )
+            .await?;
+        let existing: Option<Value> = if reply.status.is_success() {
+            serde_json::from_slice::<Value>(&reply.body)
+                .ok()
+                .and_then(|v| v.get("Policy").cloned().or(Some(v)))
+        } else {
+            None
+        };
+        if existing.as_ref().map(normalize_policy) != Some(normalize_policy(&wanted)) {
+            let reply = self
+                .admin(
+                    "set the policy",
+                    Method::PUT,
+                    "add-canned-policy",
+                    &[("name", &name)],
+                    wanted.to_string().into_bytes(),
+                )
+                .await?;
+            self.client.expect_success("set the policy", reply)?;
+            writes.add(1);
+        }
+        // The user, enabled, with that policy and the space's secret.
+        let reply = self
+            .admin(
+                "read the user",
+                Method::GET,
+                "user-info",
+                &[("accessKey", b.access_key)],
+                Vec::new(),
+            )
+            .await?;
+        let user: Option<Value> = reply
+            .status
+            .is_success()
+            .then(|| serde_json::from_slice(&reply.body).unwrap_or(Value::Null));
+        let secret_ok = user.is_some() && self.key_works(b).await?;
+        let enabled = user
+            .as_ref()
+            .and_then(|u| u.get("status"))
+            .and_then(Value::as_str)
+            == Some("enabled");
+        if user.is_none() || !secret_ok || !enabled {
+            let body =
+                self.encrypted(&json!({ "secretKey": b.secret_key, "status": "enabled" }))?;
+            let reply = self
+                .admin(
+                    "create the user",
+                    Method::PUT,
+                    "add-user",
+                    &[("accessKey", b.access_key)],
+                    body,
+                )
+                .await?;
+            self.client.expect_success("create the user", reply)?;
+            writes.add(1);
+        }
+        let attached = user
+            .as_ref()
+            .and_then(|u| u.get("policyName"))
+            .and_then(Value::as_str)
+            .is_some_and(|p| p.split(',').any(|p| p == name));
+        if !attached {
+            let reply = self
+                .admin(
+                    "attach the policy",
+                    Method::PUT,
+                    "set-user-or-group-policy",
+                    &[
+                        ("policyName", &name),
+                        ("userOrGroup", b.access_key),
+                        ("isGroup", "false"),
+                    ],
+                    Vec::new(),
+                )
+                .await?;
+            self.client.expect_success("attach the policy", reply)?;
+            writes.add(1);
+        }
+        Ok(writes)
+    }
+
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, ProvisionError> {
+        let head = self
+            .client
+            .send(
+                "read the bucket",
+                Method::HEAD,
+                &format!("/{bucket}"),
+                &[],
+                Vec::new(),
+                &[],
+            )
+            .await?;
+        Ok(head.status.is_success())
+    }
+
+    /// Retain: the user is disabled; the bucket and its objects stay.
+    pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        let reply = self
+            .admin(
+                "read the user",
+                Method::GET,
+                "user-info",
+                &[("accessKey", b.access_key)],
+                Vec::new(),
+            )
+            .await?;
+        if !reply.status.is_success() {
+            return Ok(Writes(0));
+        }
+        let user: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+        if user.get("status").and_then(Value::as_str) == Some("disabled") {
+            return Ok(Writes(0));
+        }
+        let reply = self
+            .admin(
+                "disable the user",
+                Method::PUT,
+                "set-user-status",
+                &[("accessKey", b.access_key), ("status", "disabled")],
+                Vec::new(),
+            )
+            .await?;
+        self.client.expect_success("disable the user", reply)?;
+        Ok(Writes(1))
+    }
+
+    /// Delete: the bucket with every object, the user and its policy.
+    pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        let mut writes = Writes::default();
+        let head = self
+            .client
+            .send(
+                "read the bucket",
+                Method::HEAD,
+                &format!("/{}", b.bucket),
+                &[],
+                Vec::new(),
+                &[],
+            )
+            .await?;
+        if head.status.is_success() {
+            writes.add(self.client.empty_bucket(b.bucket).await?);
+            let reply = self
+                .client
+                .send(
+                    "delete the bucket",
+                    Method::DELETE,
+                    &format!("/{}", b.bucket),
+                    &[],
+                    Vec::new(),
+                    &[],
+                )
+                .await?;
+            self.client.expect_success("delete the bucket", reply)?;
+            writes.add(1);
+        }
+        let reply = self
+            .admin(
+                "read the user",
+                Method::GET,
+                "user-info",
+                &[("accessKey", b.access_key)],
+                Vec::new(),
+            )
+            .await?;
+        if reply.status.is_success() {
+            let reply = self
+                .admin(
+                    "remove the user",
+                    Method::DELETE,
+                    "remove-user",
+                    &[("accessKey", b.access_key)],
+                    Vec::new(),
+                )
+                .await?;
+            self.client.expect_success("remove the user", reply)?;
+            writes.add(1);
+        }
+        let name = policy_name(b.bucket);
+        let reply = self
+            .admin(
+                "read the policy",
+                Method::GET,
+                "info-canned-policy",
+                &[("name", &name), ("v", "2")],
+                Vec::new(),
+            )
+            .await?;
+        if reply.status.is_success() {
+            let reply = self
+                .admin(
+                    "remove the policy",
+                    Method::DELETE,
+                    "remove-canned-policy",
+                    &[("name", &name)],
+                    Vec::new(),
+                )
+                .await?;
+            self.client.expect_success("remove the policy", reply)?;
+            writes.add(1);
+        }
+        Ok(writes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_compare_as_sets() {
+        let stored = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}]});
+        let wanted = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": ["arn:aws:s3:::b/*"]}]});
+        assert_eq!(normalize_policy(&stored), normalize_policy(&wanted));
+        let other = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]});
+        assert_ne!(normalize_policy(&other), normalize_policy(&wanted));
+    }
+
+    #[test]
+    fn policy_names_only_its_bucket() {
+        let p = policy("space-a").to_string();
+        assert!(p.contains("arn:aws:s3:::space-a\"") && p.contains("arn:aws:s3:::space-a/*"));
+        assert!(
+            !p.contains("s3:*") && !p.contains("DeleteBucket") && !p.contains("PutBucketPolicy")
+        );
+    }
+}

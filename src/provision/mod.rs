@@ -1,0 +1,104 @@
+//! External systems: each space's share of a PostgreSQL server, a Redis server and an S3 store,
+//! created, checked, revoked and removed with the pool's admin credentials. Every `ensure_*` reads
+//! first and writes only what differs, so provisioning twice in a row writes nothing.
+
+pub mod garage;
+pub mod madmin;
+pub mod minio;
+pub mod postgres;
+pub mod redis;
+pub mod s3;
+pub mod sigv4;
+
+use thiserror::Error;
+
+/// Which system an error came from, for conditions, metrics and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum System {
+    Postgres,
+    Redis,
+    Minio,
+    Garage,
+}
+
+impl System {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            System::Postgres => "postgres",
+            System::Redis => "redis",
+            System::Minio => "minio",
+            System::Garage => "garage",
+        }
+    }
+}
+
+/// A failure of an external system. Messages carry the operation and the server's words, never a
+/// credential: SQL with passwords is never echoed, and HTTP bodies are trimmed to the error code.
+#[derive(Debug, Error)]
+pub enum ProvisionError {
+    #[error("{system} is unreachable: {message}", system = .system.as_str())]
+    Unreachable { system: System, message: String },
+    #[error("{system} refused the admin credentials: {message}", system = .system.as_str())]
+    Unauthorized { system: System, message: String },
+    #[error("{system} failed to {operation}: {message}", system = .system.as_str())]
+    Failed {
+        system: System,
+        operation: &'static str,
+        message: String,
+    },
+}
+
+impl ProvisionError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ProvisionError::Unreachable { .. } => "PoolUnreachable",
+            ProvisionError::Unauthorized { .. } => "PoolCredentialsRefused",
+            ProvisionError::Failed { .. } => "ProvisioningFailed",
+        }
+    }
+}
+
+/// What an `ensure_*` call did: the number of writes it made (0 when everything was in place).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Writes(pub u32);
+
+impl Writes {
+    pub fn add(&mut self, n: u32) {
+        self.0 += n;
+    }
+}
+
+/// The identifiers a space uses in every system, derived from its name (a DNS label that starts
+/// with a letter, at most 40 characters, so every derived name is valid everywhere).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantNames {
+    /// PostgreSQL role, database and schema (`space_<name>` with `_` for `-`).
+    pub sql: String,
+    /// Redis ACL user (`space-<name>`).
+    pub redis_user: String,
+    /// Redis key and channel prefix (`space-<name>:`), also Nextcloud's `memcache_customprefix`.
+    pub redis_prefix: String,
+}
+
+impl TenantNames {
+    pub fn new(space: &str) -> Self {
+        TenantNames {
+            sql: format!("space_{}", space.replace('-', "_")),
+            redis_user: format!("space-{space}"),
+            redis_prefix: format!("space-{space}:"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_names() {
+        let n = TenantNames::new("mon-asso");
+        assert_eq!(n.sql, "space_mon_asso");
+        assert_eq!(n.redis_user, "space-mon-asso");
+        assert_eq!(n.redis_prefix, "space-mon-asso:");
+    }
+}

@@ -1,0 +1,567 @@
+//! PostgreSQL: one role per space, and either an owned database (CONNECT revoked from PUBLIC) or
+//! an owned schema in a shared database (the role's search_path set to it).
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{ConnectOptions, Connection, PgPool, Row};
+
+use super::{ProvisionError, System, TenantNames, Writes};
+use crate::api::database_pool::{DatabaseIsolation, SslMode};
+
+/// Where and how to reach a server as its admin.
+#[derive(Clone, Debug)]
+pub struct PgTarget {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    pub ssl_mode: SslMode,
+    pub isolation: DatabaseIsolation,
+    pub shared_database: String,
+    pub max_connections: u32,
+}
+
+/// An admin connection pool to one server; its size bounds the concurrent admin operations.
+pub struct PgAdmin {
+    target: PgTarget,
+    admin: PgPool,
+    shared: Option<PgPool>,
+}
+
+fn ssl(mode: SslMode) -> PgSslMode {
+    match mode {
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require => PgSslMode::Require,
+        SslMode::VerifyFull => PgSslMode::VerifyFull,
+    }
+}
+
+fn classify(operation: &'static str, e: sqlx::Error) -> ProvisionError {
+    match &e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
+            ProvisionError::Unreachable {
+                system: System::Postgres,
+                message: e.to_string(),
+            }
+        }
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("28P01") | Some("28000")) =>
+        {
+            ProvisionError::Unauthorized {
+                system: System::Postgres,
+                message: db.message().to_string(),
+            }
+        }
+        // Database errors are the server's words about the statement, which never carries a
+        // password here (passwords are only sent inside statements whose errors are mapped below).
+        sqlx::Error::Database(db) => ProvisionError::Failed {
+            system: System::Postgres,
+            operation,
+            message: db.message().to_string(),
+        },
+        _ => ProvisionError::Failed {
+            system: System::Postgres,
+            operation,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// `"ident"`: identifiers are derived from validated names, quoted anyway.
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Utility statements (CREATE ROLE, GRANT, ...) take no bind parameters; theirs are built only from
+/// [`ident`] and [`literal`], which quote everything they embed.
+fn audited(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}
+
+/// A string literal for the few utility statements that take no bind parameters (passwords).
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl PgTarget {
+    fn options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.username)
+            .password(&self.password)
+            .database(database)
+            .ssl_mode(ssl(self.ssl_mode))
+            .application_name("framaspace-operator")
+            .disable_statement_logging()
+    }
+}
+
+impl PgAdmin {
+    pub async fn connect(target: PgTarget) -> Result<Self, ProvisionError> {
+        let pool = |db: &str| {
+            PgPoolOptions::new()
+                .max_connections(target.max_connections.max(1))
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(10))
+                .idle_timeout(Duration::from_secs(60))
+                .connect_lazy_with(target.options(db))
+        };
+        let admin = pool("postgres");
+        let shared = matches!(target.isolation, DatabaseIsolation::Schema)
+            .then(|| pool(&target.shared_database));
+        let me = PgAdmin {
+            target,
+            admin,
+            shared,
+        };
+        me.server_version().await?;
+        Ok(me)
+    }
+
+    /// Health check: the server answers the admin with its version.
+    pub async fn server_version(&self) -> Result<String, ProvisionError> {
+        let row = sqlx::query("SELECT current_setting('server_version')")
+            .fetch_one(&self.admin)
+            .await
+            .map_err(|e| classify("check health", e))?;
+        row.try_get::<String, _>(0)
+            .map_err(|e| classify("check health", e))
+    }
+
+    /// Host, port and database name the space's Nextcloud uses.
+    pub fn database_of(&self, names: &TenantNames) -> String {
+        match self.target.isolation {
+            DatabaseIsolation::Database => names.sql.clone(),
+            DatabaseIsolation::Schema => self.target.shared_database.clone(),
+        }
+    }
+
+    async fn exec(
+        &self,
+        pool: &PgPool,
+        operation: &'static str,
+        sql: String,
+    ) -> Result<(), ProvisionError> {
+        sqlx::raw_sql(audited(sql))
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(operation, e))
+    }
+
+    /// The role with LOGIN and the given password, its database or schema, and nothing for anyone else.
+    pub async fn ensure(
+        &self,
+        names: &TenantNames,
+        password: &str,
+    ) -> Result<Writes, ProvisionError> {
+        let mut writes = Writes::default();
+        writes.add(self.ensure_role(names, password).await?);
+        match self.target.isolation {
+            DatabaseIsolation::Database => writes.add(self.ensure_database(names).await?),
+            DatabaseIsolation::Schema => writes.add(self.ensure_schema(names).await?),
+        }
+        Ok(writes)
+    }
+
+    async fn ensure_role(
+        &self,
+        names: &TenantNames,
+        password: &str,
+    ) -> Result<u32, ProvisionError> {
+        let role = &names.sql;
+        let row = sqlx::query("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
+            .bind(role)
+            .fetch_optional(&self.admin)
+            .await
+            .map_err(|e| classify("read the role", e))?;
+        match row {
+            None => {
+                let sql = format!(
+                    "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 50 PASSWORD {}",
+                    ident(role),
+                    literal(password)
+                );
+                // The statement holds the password: its error is reported without it.
+                sqlx::raw_sql(audited(sql))
+                    .execute(&self.admin)
+                    .await
+                    .map_err(|e| match classify("create the role", e) {
+                        ProvisionError::Failed {
+                            system, operation, ..
+                        } => ProvisionError::Failed {
+                            system,
+                            operation,
+                            message: "CREATE ROLE failed".into(),
+                        },
+                        other => other,
+                    })?;
+                Ok(1)
+            }
+            Some(r) => {
+                let mut writes = 0;
+                let can_login: bool = r.try_get(0).map_err(|e| classify("read the role", e))?;
+                if !can_login {
+                    self.exec(
+                        &self.admin,
+                        "re-enable the role",
+                        format!("ALTER ROLE {} LOGIN", ident(role)),
+                    )
+                    .await?;
+                    writes += 1;
+                }
+                if !self.password_works(names, password).await? {
+                    let sql = format!("ALTER ROLE {} PASSWORD {}", ident(role), literal(password));
+                    sqlx::raw_sql(audited(sql))
+                        .execute(&self.admin)
+                        .await
+                        .map_err(|_| ProvisionError::Failed {
+                            system: System::Postgres,
+                            operation: "set the role's password",
+                            message: "ALTER ROLE failed".into(),
+                        })?;
+                    writes += 1;
+                }
+                Ok(writes)
+            }
+        }
+    }
+
+    /// Whether the space's own credentials log in (a read: nothing is written to check it).
+    pub async fn password_works(
+        &self,
+        names: &TenantNames,
+        password: &str,
+    ) -> Result<bool, ProvisionError> {
+        let db = self.database_of(names);
+        let options = self
+            .target
+            .options(&db)
+            .username(&names.sql)
+            .password(password);
+        match sqlx::PgConnection::connect_with(&options).await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                Ok(true)
+            }
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("28P01") => Ok(false),
+            // The database may not exist yet on first provisioning: the password is checked next time.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => Ok(true),
+            Err(e) => Err(classify("check the space's credentials", e)),
+        }
+    }
+
+    async fn ensure_database(&self, names: &TenantNames) -> Result<u32, ProvisionError> {
+        let db = &names.sql;
+        let mut writes = 0;
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+        )
+        .bind(db)
+        .fetch_optional(&self.admin)
+        .await
+        .map_err(|e| classify("read the database", e))?;
+        match owner {
+            None => {
+                self.exec(
+                    &self.admin,
+                    "create the database",
+                    format!(
+                        "CREATE DATABASE {} OWNER {} ENCODING 'UTF8'",
+                        ident(db),
+                        ident(&names.sql)
+                    ),
+                )
+                .await?;
+                writes += 1;
+            }
+            Some(o) if o != names.sql => {
+                self.exec(
+                    &self.admin,
+                    "set the database owner",
+                    format!(
+                        "ALTER DATABASE {} OWNER TO {}",
+                        ident(db),
+                        ident(&names.sql)
+                    ),
+                )
+                .await?;
+                writes += 1;
+            }
+            Some(_) => {}
+        }
+        let public_connect: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
+             WHERE d.datname = $1 AND a.grantee = 0 AND a.privilege_type IN ('CONNECT', 'TEMPORARY')",
+        )
+        .bind(db)
+        .fetch_one(&self.admin)
+        .await
+        .map_err(|e| classify("read the database privileges", e))?;
+        if public_connect > 0 {
+            self.exec(
+                &self.admin,
+                "revoke PUBLIC access",
+                format!(
+                    "REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC",
+                    ident(db)
+                ),
+            )
+            .await?;
+            writes += 1;
+        }
+        Ok(writes)
+    }
+
+    async fn ensure_schema(&self, names: &TenantNames) -> Result<u32, ProvisionError> {
+        let shared_db = &self.target.shared_database;
+        let mut writes = 0;
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(shared_db)
+                .fetch_optional(&self.admin)
+                .await
+                .map_err(|e| classify("read the shared database", e))?;
+        if exists.is_none() {
+            self.exec(
+                &self.admin,
+                "create the shared database",
+                format!("CREATE DATABASE {} ENCODING 'UTF8'", ident(shared_db)),
+            )
+            .await?;
+            self.exec(
+                &self.admin,
+                "revoke PUBLIC access",
+                format!("REVOKE ALL ON DATABASE {} FROM PUBLIC", ident(shared_db)),
+            )
+            .await?;
+            writes += 2;
+        }
+        let Some(shared) = &self.shared else {
+            return Ok(writes);
+        };
+        let role = &names.sql;
+        let can_connect: bool =
+            sqlx::query_scalar("SELECT has_database_privilege($1, $2, 'CONNECT')")
+                .bind(role)
+                .bind(shared_db)
+                .fetch_one(&self.admin)
+                .await
+                .map_err(|e| classify("read the shared database privileges", e))?;
+        if !can_connect {
+            self.exec(
+                &self.admin,
+                "grant CONNECT",
+                format!(
+                    "GRANT CONNECT ON DATABASE {} TO {}",
+                    ident(shared_db),
+                    ident(role)
+                ),
+            )
+            .await?;
+            writes += 1;
+        }
+        let public_create: bool =
+            sqlx::query_scalar("SELECT has_schema_privilege('public', 'public', 'CREATE')")
+                .fetch_one(shared)
+                .await
+                .map_err(|e| classify("read the public schema privileges", e))?;
+        if public_create {
+            self.exec(
+                shared,
+                "lock the public schema",
+                "REVOKE ALL ON SCHEMA public FROM PUBLIC".to_string(),
+            )
+            .await?;
+            writes += 1;
+        }
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = $1",
+        )
+        .bind(role)
+        .fetch_optional(shared)
+        .await
+        .map_err(|e| classify("read the schema", e))?;
+        match owner {
+            None => {
+                self.exec(
+                    shared,
+                    "create the schema",
+                    format!(
+                        "CREATE SCHEMA {} AUTHORIZATION {}",
+                        ident(role),
+                        ident(role)
+                    ),
+                )
+                .await?;
+                writes += 1;
+            }
+            Some(o) if &o != role => {
+                self.exec(
+                    shared,
+                    "set the schema owner",
+                    format!("ALTER SCHEMA {} OWNER TO {}", ident(role), ident(role)),
+                )
+                .await?;
+                writes += 1;
+            }
+            Some(_) => {}
+        }
+        let expected = format!("search_path={role}");
+        let settings: Option<Vec<String>> = sqlx::query_scalar(
+            "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole JOIN pg_database d ON d.oid = s.setdatabase \
+             WHERE r.rolname = $1 AND d.datname = $2",
+        )
+        .bind(role)
+        .bind(shared_db)
+        .fetch_optional(&self.admin)
+        .await
+        .map_err(|e| classify("read the role's search_path", e))?;
+        if !settings.unwrap_or_default().contains(&expected) {
+            self.exec(
+                &self.admin,
+                "set the search_path",
+                format!(
+                    "ALTER ROLE {} IN DATABASE {} SET search_path = {}",
+                    ident(role),
+                    ident(shared_db),
+                    ident(role)
+                ),
+            )
+            .await?;
+            writes += 1;
+        }
+        Ok(writes)
+    }
+
+    /// Retain: the role can no longer log in and its sessions end; every row is kept.
+    pub async fn revoke(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
+        let role = &names.sql;
+        let can_login: Option<bool> =
+            sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
+                .bind(role)
+                .fetch_optional(&self.admin)
+                .await
+                .map_err(|e| classify("read the role", e))?;
+        let mut writes = Writes::default();
+        if can_login == Some(true) {
+            self.exec(
+                &self.admin,
+                "disable the role",
+                format!("ALTER ROLE {} NOLOGIN", ident(role)),
+            )
+            .await?;
+            writes.add(1);
+        }
+        writes.add(self.terminate_sessions(role).await?);
+        Ok(writes)
+    }
+
+    async fn terminate_sessions(&self, role: &str) -> Result<u32, ProvisionError> {
+        let killed: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1",
+        )
+        .bind(role)
+        .fetch_one(&self.admin)
+        .await
+        .map_err(|e| classify("end the role's sessions", e))?;
+        Ok(u32::from(killed > 0))
+    }
+
+    /// Delete: the database or schema and the role go, even with sessions still open.
+    pub async fn drop(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
+        let role = &names.sql;
+        let mut writes = Writes::default();
+        let role_exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
+                .bind(role)
+                .fetch_optional(&self.admin)
+                .await
+                .map_err(|e| classify("read the role", e))?;
+        if role_exists.is_some() {
+            // No new session may start while the data is dropped.
+            self.exec(
+                &self.admin,
+                "disable the role",
+                format!("ALTER ROLE {} NOLOGIN", ident(role)),
+            )
+            .await?;
+            writes.add(1);
+            writes.add(self.terminate_sessions(role).await?);
+        }
+        match self.target.isolation {
+            DatabaseIsolation::Database => {
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                        .bind(role)
+                        .fetch_optional(&self.admin)
+                        .await
+                        .map_err(|e| classify("read the database", e))?;
+                if exists.is_some() {
+                    self.exec(
+                        &self.admin,
+                        "drop the database",
+                        format!("DROP DATABASE {} WITH (FORCE)", ident(role)),
+                    )
+                    .await?;
+                    writes.add(1);
+                }
+            }
+            DatabaseIsolation::Schema => {
+                if let (Some(shared), Some(_)) = (&self.shared, role_exists) {
+                    self.exec(
+                        shared,
+                        "drop the schema",
+                        format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(role)),
+                    )
+                    .await?;
+                    self.exec(
+                        shared,
+                        "drop what the role owns",
+                        format!("DROP OWNED BY {}", ident(role)),
+                    )
+                    .await?;
+                    writes.add(2);
+                }
+            }
+        }
+        if role_exists.is_some() {
+            if let Some(shared) = &self.shared {
+                // Privileges granted on the shared database are dependencies of the role.
+                self.exec(
+                    shared,
+                    "revoke the shared database",
+                    format!(
+                        "REVOKE ALL ON DATABASE {} FROM {}",
+                        ident(&self.target.shared_database),
+                        ident(role)
+                    ),
+                )
+                .await?;
+            }
+            self.exec(
+                &self.admin,
+                "drop the role",
+                format!("DROP ROLE IF EXISTS {}", ident(role)),
+            )
+            .await?;
+            writes.add(1);
+        }
+        Ok(writes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("space_a"), "\"space_a\"");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+}
