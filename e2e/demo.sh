@@ -11,6 +11,7 @@ kubectl apply --server-side --force-conflicts -f "$REPO_DIR/crds/" >/dev/null
 for crd in $(kubectl get -f "$REPO_DIR/crds/" -o name | grep customresourcedefinition); do
   kubectl wait --for=condition=Established "$crd" --timeout=60s >/dev/null
 done
+"$E2E_DIR/admin-secrets.sh"
 PROC_LOG="$STATE_DIR/operator.log" start_process operator "$REPO_DIR/target/debug/framaspace-operator" run
 kubectl apply -k "$REPO_DIR/examples/"
 spaces=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep associationspace)

@@ -14,11 +14,7 @@ pub enum Error {
     Kube(#[source] kube::Error),
     /// The body of a failed Secret write is never shown: it could echo a credential back.
     #[error("writing Secret {namespace}/{name} failed with HTTP status {code}")]
-    SecretWrite {
-        namespace: String,
-        name: String,
-        code: u16,
-    },
+    SecretWrite { namespace: String, name: String, code: u16 },
     #[error("encoding {what}: {source}")]
     Encode {
         what: &'static str,
@@ -29,6 +25,12 @@ pub enum Error {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Random(#[from] RandomError),
+    #[error("{kind} {name}: {message}")]
+    Pool { kind: &'static str, name: String, message: String },
+    #[error(transparent)]
+    Provision(#[from] crate::provision::ProvisionError),
+    #[error(transparent)]
+    Placement(#[from] crate::placement::PlacementError),
     #[error("{0} is still terminating")]
     StillTerminating(String),
 }
@@ -53,6 +55,9 @@ impl Error {
             Error::Spec(e) => e.reason(),
             Error::Random(_) => "RandomGeneratorFailed",
             Error::StillTerminating(_) => "Terminating",
+            Error::Pool { .. } => "PoolMisconfigured",
+            Error::Provision(e) => e.reason(),
+            Error::Placement(e) => e.reason(),
         }
     }
 

@@ -4,6 +4,7 @@ pub mod api;
 pub mod controller;
 pub mod error;
 pub mod manifests;
+pub mod placement;
 pub mod provision;
 pub mod render;
 pub mod telemetry;

@@ -10,11 +10,7 @@ use framaspace_operator::manifests;
 use framaspace_operator::telemetry::{self, LogFormat};
 
 #[derive(Parser)]
-#[command(
-    name = "framaspace-operator",
-    version,
-    about = "Kubernetes operator for Framaspace Nextcloud spaces"
-)]
+#[command(name = "framaspace-operator", version, about = "Kubernetes operator for Framaspace Nextcloud spaces")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,12 +33,7 @@ enum Command {
 #[derive(clap::Args)]
 struct RunArgs {
     /// Log format.
-    #[arg(
-        long,
-        env = "FRAMASPACE_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
+    #[arg(long, env = "FRAMASPACE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
     /// Spaces reconciled at once.
     #[arg(long, env = "FRAMASPACE_CONCURRENCY", default_value_t = 16)]
@@ -50,6 +41,12 @@ struct RunArgs {
     /// Seconds between two full checks of a space when nothing triggers one (jittered by ±10 %).
     #[arg(long, env = "FRAMASPACE_RESYNC_SECONDS", default_value_t = 600)]
     resync_seconds: u64,
+    /// Namespace of the operator, where the pools' admin Secrets live.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "framaspace-system")]
+    namespace: String,
+    /// Seconds between two health checks of each pool.
+    #[arg(long, env = "FRAMASPACE_POOL_CHECK_SECONDS", default_value_t = 30)]
+    pool_check_seconds: u64,
 }
 
 fn main() -> ExitCode {
@@ -68,10 +65,7 @@ fn main() -> ExitCode {
         },
         Command::Run(args) => {
             telemetry::init_logging(args.log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");
@@ -81,6 +75,8 @@ fn main() -> ExitCode {
             let config = Config {
                 concurrency: args.concurrency,
                 resync: std::time::Duration::from_secs(args.resync_seconds),
+                namespace: args.namespace,
+                pool_check: std::time::Duration::from_secs(args.pool_check_seconds.max(1)),
             };
             match runtime.block_on(controller::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -11,24 +11,10 @@ pub enum LogFormat {
 }
 
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,kube=warn,tower=warn,hyper=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn,tower=warn,hyper=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Text => registry
-            .with(
-                fmt::layer()
-                    .with_target(false)
-                    .with_ansi(std::io::stdout().is_terminal()),
-            )
-            .init(),
-        LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
-            )
-            .init(),
+        LogFormat::Text => registry.with(fmt::layer().with_target(false).with_ansi(std::io::stdout().is_terminal())).init(),
+        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true).with_current_span(true)).init(),
     }
 }

@@ -10,13 +10,9 @@ fn crds_directory_matches_the_code() {
     let mut expected_files: Vec<String> = Vec::new();
     for (stem, yaml) in documents {
         let file = format!("{stem}.yaml");
-        let on_disk = std::fs::read_to_string(dir.join(&file))
-            .unwrap_or_else(|e| panic!("crds/{file}: {e}; run `make crds`"));
+        let on_disk = std::fs::read_to_string(dir.join(&file)).unwrap_or_else(|e| panic!("crds/{file}: {e}; run `make crds`"));
         let generated = format!("{}{}", framaspace_operator::manifests::HEADER, yaml);
-        assert!(
-            on_disk == generated,
-            "crds/{file} differs from the code: run `make crds` and commit crds/"
-        );
+        assert!(on_disk == generated, "crds/{file} differs from the code: run `make crds` and commit crds/");
         expected_files.push(file);
     }
     let mut present: Vec<String> = std::fs::read_dir(&dir)
@@ -25,8 +21,5 @@ fn crds_directory_matches_the_code() {
         .collect();
     present.sort();
     expected_files.sort();
-    assert_eq!(
-        present, expected_files,
-        "crds/ holds files the code does not generate"
-    );
+    assert_eq!(present, expected_files, "crds/ holds files the code does not generate");
 }

@@ -14,9 +14,7 @@ use reqwest::Method;
 use sqlx::{Connection, PgConnection};
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run `make cluster-up` and `. e2e/.state/env`")
-    })
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `make cluster-up` and `. e2e/.state/env`"))
 }
 
 /// A name unique to this run, so reruns against the same servers never meet old state.
@@ -43,122 +41,59 @@ fn pg_target(isolation: DatabaseIsolation, shared: &str) -> PgTarget {
     }
 }
 
-async fn connect_as(
-    role: &str,
-    password: &str,
-    database: &str,
-) -> Result<PgConnection, sqlx::Error> {
-    let url = format!(
-        "postgres://{role}:{password}@{}:{}/{database}?sslmode=disable",
-        env("FRAMASPACE_PG_HOST"),
-        env("FRAMASPACE_PG_PORT")
-    );
+async fn connect_as(role: &str, password: &str, database: &str) -> Result<PgConnection, sqlx::Error> {
+    let url =
+        format!("postgres://{role}:{password}@{}:{}/{database}?sslmode=disable", env("FRAMASPACE_PG_HOST"), env("FRAMASPACE_PG_PORT"));
     PgConnection::connect(&url).await
 }
 
 async fn pg_isolation(isolation: DatabaseIsolation) {
     let shared = unique("framaspace_shared_");
-    let admin = PgAdmin::connect(pg_target(isolation, &shared))
-        .await
-        .expect("admin connects");
-    let (a, b) = (
-        TenantNames::new(&unique("a")),
-        TenantNames::new(&unique("b")),
-    );
+    let admin = PgAdmin::connect(pg_target(isolation, &shared)).await.expect("admin connects");
+    let (a, b) = (TenantNames::new(&unique("a")), TenantNames::new(&unique("b")));
     let (pa, pb) = (random_hex(32), random_hex(32));
     assert!(admin.ensure(&a, &pa).await.expect("ensure a").0 > 0);
     admin.ensure(&b, &pb).await.expect("ensure b");
-    assert_eq!(
-        admin.ensure(&a, &pa).await.expect("ensure a again"),
-        Writes(0),
-        "provisioning twice writes nothing"
-    );
+    assert_eq!(admin.ensure(&a, &pa).await.expect("ensure a again"), Writes(0), "provisioning twice writes nothing");
 
     let (db_a, db_b) = (admin.database_of(&a), admin.database_of(&b));
-    let mut ca = connect_as(&a.sql, &pa, &db_a)
-        .await
-        .expect("a reaches its database");
-    sqlx::raw_sql("CREATE TABLE files (id int); INSERT INTO files VALUES (1), (2)")
-        .execute(&mut ca)
-        .await
-        .expect("a writes");
-    let mut cb = connect_as(&b.sql, &pb, &db_b)
-        .await
-        .expect("b reaches its database");
+    let mut ca = connect_as(&a.sql, &pa, &db_a).await.expect("a reaches its database");
+    sqlx::raw_sql("CREATE TABLE files (id int); INSERT INTO files VALUES (1), (2)").execute(&mut ca).await.expect("a writes");
+    let mut cb = connect_as(&b.sql, &pb, &db_b).await.expect("b reaches its database");
     match isolation {
         DatabaseIsolation::Database => {
-            assert!(
-                connect_as(&a.sql, &pa, &db_b).await.is_err(),
-                "a is refused on b's database"
-            );
-            assert!(
-                connect_as(&b.sql, &pb, &db_a).await.is_err(),
-                "b is refused on a's database"
-            );
+            assert!(connect_as(&a.sql, &pa, &db_b).await.is_err(), "a is refused on b's database");
+            assert!(connect_as(&b.sql, &pb, &db_a).await.is_err(), "b is refused on a's database");
         }
         DatabaseIsolation::Schema => {
             let q = format!("SELECT count(*) FROM {}.files", a.sql);
-            let err = sqlx::raw_sql(sqlx::AssertSqlSafe(q))
-                .execute(&mut cb)
-                .await
-                .expect_err("b cannot read a's schema");
+            let err = sqlx::raw_sql(sqlx::AssertSqlSafe(q)).execute(&mut cb).await.expect_err("b cannot read a's schema");
             assert!(err.to_string().contains("permission denied"), "{err}");
-            let err = sqlx::raw_sql("CREATE TABLE public.intrusion (id int)")
-                .execute(&mut cb)
-                .await
-                .expect_err("no table in public");
+            let err = sqlx::raw_sql("CREATE TABLE public.intrusion (id int)").execute(&mut cb).await.expect_err("no table in public");
             assert!(err.to_string().contains("permission denied"), "{err}");
         }
     }
-    assert!(
-        connect_as(&a.sql, &pb, &db_a).await.is_err(),
-        "a wrong password is refused"
-    );
-    assert!(
-        admin
-            .ensure(&a, "a-new-password-0123456789")
-            .await
-            .expect("password change")
-            .0
-            > 0,
-        "a changed password is applied"
-    );
-    assert!(
-        connect_as(&a.sql, "a-new-password-0123456789", &db_a)
-            .await
-            .is_ok()
-    );
+    assert!(connect_as(&a.sql, &pb, &db_a).await.is_err(), "a wrong password is refused");
+    assert!(admin.ensure(&a, "a-new-password-0123456789").await.expect("password change").0 > 0, "a changed password is applied");
+    assert!(connect_as(&a.sql, "a-new-password-0123456789", &db_a).await.is_ok());
     admin.ensure(&a, &pa).await.expect("password back");
     drop(ca);
 
     // Retain: no login, data kept; ensuring again gives the data back.
     admin.revoke(&a).await.expect("revoke a");
-    assert!(
-        connect_as(&a.sql, &pa, &db_a).await.is_err(),
-        "a revoked role cannot log in"
-    );
+    assert!(connect_as(&a.sql, &pa, &db_a).await.is_err(), "a revoked role cannot log in");
     admin.ensure(&a, &pa).await.expect("re-create a");
     let mut ca = connect_as(&a.sql, &pa, &db_a).await.expect("a is back");
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM files")
-        .fetch_one(&mut ca)
-        .await
-        .expect("a reads its rows");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM files").fetch_one(&mut ca).await.expect("a reads its rows");
     assert_eq!(rows, 2, "Retain kept every row");
     drop(ca);
 
     // Delete, with b's session still open.
-    assert!(admin.drop(&b).await.expect("drop b").0 > 0);
+    assert!(admin.remove(&b).await.expect("drop b").0 > 0);
     assert!(connect_as(&b.sql, &pb, &db_b).await.is_err(), "b is gone");
-    assert!(
-        sqlx::raw_sql("SELECT 1").execute(&mut cb).await.is_err(),
-        "b's open session was ended"
-    );
-    assert_eq!(
-        admin.drop(&b).await.expect("drop b again"),
-        Writes(0),
-        "dropping twice writes nothing"
-    );
-    admin.drop(&a).await.expect("clean a");
+    assert!(sqlx::raw_sql("SELECT 1").execute(&mut cb).await.is_err(), "b's open session was ended");
+    assert_eq!(admin.remove(&b).await.expect("drop b again"), Writes(0), "dropping twice writes nothing");
+    admin.remove(&a).await.expect("clean a");
 }
 
 #[tokio::test]
@@ -182,10 +117,7 @@ async fn postgres_wrong_admin_password_is_reported() {
     }
 }
 
-async fn redis_as(
-    user: &str,
-    password: &str,
-) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+async fn redis_as(user: &str, password: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     let c = redis::Client::open(url(
         &env("FRAMASPACE_REDIS_HOST"),
         env("FRAMASPACE_REDIS_PORT").parse().expect("port"),
@@ -207,106 +139,47 @@ async fn redis_acl_isolation() {
         max_concurrent: 4,
     };
     let admin = RedisAdmin::connect(&target).await.expect("admin connects");
-    let (a, b) = (
-        TenantNames::new(&unique("a")),
-        TenantNames::new(&unique("b")),
-    );
+    let (a, b) = (TenantNames::new(&unique("a")), TenantNames::new(&unique("b")));
     let (pa, pb) = (random_hex(40), random_hex(40));
     assert_eq!(admin.ensure(&a, &pa).await.expect("ensure a"), Writes(1));
     admin.ensure(&b, &pb).await.expect("ensure b");
-    assert_eq!(
-        admin.ensure(&a, &pa).await.expect("ensure a again"),
-        Writes(0),
-        "provisioning twice writes nothing"
-    );
+    assert_eq!(admin.ensure(&a, &pa).await.expect("ensure a again"), Writes(0), "provisioning twice writes nothing");
 
     let mut ca = redis_as(&a.redis_user, &pa).await.expect("a logs in");
     let mut cb = redis_as(&b.redis_user, &pb).await.expect("b logs in");
     let key_a = format!("{}cache", a.redis_prefix);
     let key_b = format!("{}cache", b.redis_prefix);
-    let _: () = redis::cmd("SET")
-        .arg(&key_a)
-        .arg("1")
-        .query_async(&mut ca)
-        .await
-        .expect("a writes its key");
-    let _: () = redis::cmd("SET")
-        .arg(&key_b)
-        .arg("2")
-        .query_async(&mut cb)
-        .await
-        .expect("b writes its key");
-    let denied =
-        |r: redis::RedisResult<redis::Value>| r.err().and_then(|e| e.code().map(String::from));
+    let _: () = redis::cmd("SET").arg(&key_a).arg("1").query_async(&mut ca).await.expect("a writes its key");
+    let _: () = redis::cmd("SET").arg(&key_b).arg("2").query_async(&mut cb).await.expect("b writes its key");
+    let denied = |r: redis::RedisResult<redis::Value>| r.err().and_then(|e| e.code().map(String::from));
+    assert_eq!(denied(redis::cmd("GET").arg(&key_b).query_async(&mut ca).await).as_deref(), Some("NOPERM"), "a cannot read b's key");
     assert_eq!(
-        denied(redis::cmd("GET").arg(&key_b).query_async(&mut ca).await).as_deref(),
-        Some("NOPERM"),
-        "a cannot read b's key"
-    );
-    assert_eq!(
-        denied(
-            redis::cmd("SET")
-                .arg("unprefixed")
-                .arg("x")
-                .query_async(&mut ca)
-                .await
-        )
-        .as_deref(),
+        denied(redis::cmd("SET").arg("unprefixed").arg("x").query_async(&mut ca).await).as_deref(),
         Some("NOPERM"),
         "a cannot write outside its prefix"
     );
-    for forbidden in [
-        &["FLUSHALL"][..],
-        &["CONFIG", "GET", "*"],
-        &["KEYS", "*"],
-        &["SCAN", "0"],
-        &["ACL", "LIST"],
-        &["CLIENT", "LIST"],
-    ] {
+    for forbidden in [&["FLUSHALL"][..], &["CONFIG", "GET", "*"], &["KEYS", "*"], &["SCAN", "0"], &["ACL", "LIST"], &["CLIENT", "LIST"]] {
         let mut c = redis::cmd(forbidden[0]);
         for arg in &forbidden[1..] {
             c.arg(*arg);
         }
-        assert_eq!(
-            denied(c.query_async(&mut ca).await).as_deref(),
-            Some("NOPERM"),
-            "{forbidden:?} is denied"
-        );
+        assert_eq!(denied(c.query_async(&mut ca).await).as_deref(), Some("NOPERM"), "{forbidden:?} is denied");
     }
-    assert!(
-        redis_as(&a.redis_user, &pb).await.is_err(),
-        "a wrong password is refused"
-    );
+    assert!(redis_as(&a.redis_user, &pb).await.is_err(), "a wrong password is refused");
     drop((ca, cb));
 
     admin.revoke(&a).await.expect("revoke a");
-    assert!(
-        redis_as(&a.redis_user, &pa).await.is_err(),
-        "a revoked user cannot log in"
-    );
-    let mut root = redis_as(&target.username, &target.password)
-        .await
-        .expect("admin");
-    let kept: Option<String> = redis::cmd("GET")
-        .arg(&key_a)
-        .query_async(&mut root)
-        .await
-        .expect("admin reads");
+    assert!(redis_as(&a.redis_user, &pa).await.is_err(), "a revoked user cannot log in");
+    let mut root = redis_as(&target.username, &target.password).await.expect("admin");
+    let kept: Option<String> = redis::cmd("GET").arg(&key_a).query_async(&mut root).await.expect("admin reads");
     assert_eq!(kept.as_deref(), Some("1"), "Retain keeps the keys");
     admin.ensure(&a, &pa).await.expect("re-enable a");
     assert!(redis_as(&a.redis_user, &pa).await.is_ok(), "a is back");
 
     admin.delete(&b).await.expect("delete b");
-    let gone: Option<String> = redis::cmd("GET")
-        .arg(&key_b)
-        .query_async(&mut root)
-        .await
-        .expect("admin reads");
+    let gone: Option<String> = redis::cmd("GET").arg(&key_b).query_async(&mut root).await.expect("admin reads");
     assert_eq!(gone, None, "Delete removes the keys");
-    assert!(
-        admin.get_user(&b.redis_user).await.expect("read").is_none(),
-        "Delete removes the user"
-    );
+    assert!(admin.get_user(&b.redis_user).await.expect("read").is_none(), "Delete removes the user");
     admin.delete(&a).await.expect("clean a");
 }
 
@@ -344,196 +217,69 @@ impl Store {
 }
 
 /// The S3 side shared by both providers: isolation, quota, Retain, Delete.
-async fn s3_isolation(
-    store: Store,
-    system: System,
-    endpoint: &str,
-    region: &str,
-    secret_len: usize,
-) {
+async fn s3_isolation(store: Store, system: System, endpoint: &str, region: &str, secret_len: usize) {
     let ensure = async |b: &Bucket<'_>| store.ensure(b).await;
     let revoke = async |b: &Bucket<'_>| store.revoke(b).await;
     let delete = async |b: &Bucket<'_>| store.delete(b).await;
     let exists = async |n: &str| store.exists(n).await;
     let (name_a, name_b) = (unique("space-a"), unique("space-b"));
-    let (ka, kb) = (
-        format!("GK{}", random_hex(24)),
-        format!("GK{}", random_hex(24)),
-    );
+    let (ka, kb) = (format!("GK{}", random_hex(24)), format!("GK{}", random_hex(24)));
     let (sa, sb) = (random_hex(secret_len), random_hex(secret_len));
     let quota = 1 << 20;
-    let a = Bucket {
-        bucket: &name_a,
-        access_key: &ka,
-        secret_key: &sa,
-        quota_bytes: quota,
-    };
-    let b = Bucket {
-        bucket: &name_b,
-        access_key: &kb,
-        secret_key: &sb,
-        quota_bytes: quota,
-    };
+    let a = Bucket { bucket: &name_a, access_key: &ka, secret_key: &sa, quota_bytes: quota };
+    let b = Bucket { bucket: &name_b, access_key: &kb, secret_key: &sb, quota_bytes: quota };
     assert!(ensure(&a).await.expect("ensure a").0 > 0);
     ensure(&b).await.expect("ensure b");
-    assert_eq!(
-        ensure(&a).await.expect("ensure a again"),
-        Writes(0),
-        "provisioning twice writes nothing"
-    );
+    assert_eq!(ensure(&a).await.expect("ensure a again"), Writes(0), "provisioning twice writes nothing");
 
     let client_a = SignedClient::new(endpoint, region, &ka, &sa, system).expect("client");
     let put = async |c: &SignedClient, bucket: &str, key: &str, size: usize| {
-        c.send(
-            "put",
-            Method::PUT,
-            &format!("/{bucket}/{key}"),
-            &[],
-            vec![b'x'; size],
-            &[],
-        )
-        .await
-        .map(|r| r.status.as_u16())
-        .unwrap_or(0)
+        c.send("put", Method::PUT, &format!("/{bucket}/{key}"), &[], vec![b'x'; size], &[]).await.map(|r| r.status.as_u16()).unwrap_or(0)
     };
     let get = async |c: &SignedClient, bucket: &str, key: &str| {
-        c.send(
-            "get",
-            Method::GET,
-            &format!("/{bucket}/{key}"),
-            &[],
-            Vec::new(),
-            &[],
-        )
-        .await
-        .map(|r| r.status.as_u16())
-        .unwrap_or(0)
+        c.send("get", Method::GET, &format!("/{bucket}/{key}"), &[], Vec::new(), &[]).await.map(|r| r.status.as_u16()).unwrap_or(0)
     };
-    assert_eq!(
-        put(&client_a, &name_a, "doc.odt", 1000).await,
-        200,
-        "a writes its bucket"
-    );
-    assert_eq!(
-        get(&client_a, &name_a, "doc.odt").await,
-        200,
-        "a reads its bucket"
-    );
+    assert_eq!(put(&client_a, &name_a, "doc.odt", 1000).await, 200, "a writes its bucket");
+    assert_eq!(get(&client_a, &name_a, "doc.odt").await, 200, "a reads its bucket");
     let client_b = SignedClient::new(endpoint, region, &kb, &sb, system).expect("client");
-    assert_eq!(
-        put(&client_b, &name_b, "b.txt", 10).await,
-        200,
-        "b writes its bucket"
-    );
-    assert_eq!(
-        put(&client_a, &name_b, "intrusion", 10).await,
-        403,
-        "a cannot write b's bucket"
-    );
-    assert_eq!(
-        get(&client_a, &name_b, "b.txt").await,
-        403,
-        "a cannot read b's bucket"
-    );
-    let listing = client_a
-        .send("list", Method::GET, "/", &[], Vec::new(), &[])
-        .await
-        .expect("list buckets");
-    assert!(
-        !String::from_utf8_lossy(&listing.body).contains(&name_b),
-        "a does not see b's bucket"
-    );
+    assert_eq!(put(&client_b, &name_b, "b.txt", 10).await, 200, "b writes its bucket");
+    assert_eq!(put(&client_a, &name_b, "intrusion", 10).await, 403, "a cannot write b's bucket");
+    assert_eq!(get(&client_a, &name_b, "b.txt").await, 403, "a cannot read b's bucket");
+    let listing = client_a.send("list", Method::GET, "/", &[], Vec::new(), &[]).await.expect("list buckets");
+    assert!(!String::from_utf8_lossy(&listing.body).contains(&name_b), "a does not see b's bucket");
     let over = put(&client_a, &name_a, "too-big.bin", 2 << 20).await;
-    assert!(
-        (400..500).contains(&over),
-        "an upload above the quota is refused (got {over})"
-    );
+    assert!((400..500).contains(&over), "an upload above the quota is refused (got {over})");
     let wrong = SignedClient::new(endpoint, region, &ka, &sb, system).expect("client");
-    assert_eq!(
-        get(&wrong, &name_a, "doc.odt").await,
-        403,
-        "a wrong secret is refused"
-    );
+    assert_eq!(get(&wrong, &name_a, "doc.odt").await, 403, "a wrong secret is refused");
 
     revoke(&a).await.expect("revoke a");
     let after = get(&client_a, &name_a, "doc.odt").await;
-    assert!(
-        after == 403 || after == 0,
-        "a revoked key is refused (got {after})"
-    );
+    assert!(after == 403 || after == 0, "a revoked key is refused (got {after})");
     ensure(&a).await.expect("re-create a");
-    assert_eq!(
-        get(&client_a, &name_a, "doc.odt").await,
-        200,
-        "Retain kept the object and the same key works again"
-    );
+    assert_eq!(get(&client_a, &name_a, "doc.odt").await, 200, "Retain kept the object and the same key works again");
 
     assert!(delete(&b).await.expect("delete b").0 > 0);
-    assert!(
-        !exists(&name_b).await.expect("read b"),
-        "Delete removed the bucket with its objects"
-    );
-    assert_ne!(
-        get(&client_b, &name_b, "b.txt").await,
-        200,
-        "b's key reads nothing any more"
-    );
-    assert_eq!(
-        delete(&b).await.expect("delete b again"),
-        Writes(0),
-        "deleting twice writes nothing"
-    );
-    assert!(
-        exists(&name_a).await.expect("read a"),
-        "a's bucket is untouched"
-    );
+    assert!(!exists(&name_b).await.expect("read b"), "Delete removed the bucket with its objects");
+    assert_ne!(get(&client_b, &name_b, "b.txt").await, 200, "b's key reads nothing any more");
+    assert_eq!(delete(&b).await.expect("delete b again"), Writes(0), "deleting twice writes nothing");
+    assert!(exists(&name_a).await.expect("read a"), "a's bucket is untouched");
     delete(&a).await.expect("clean a");
 }
 
 #[tokio::test]
 async fn minio_bucket_isolation_and_quota() {
     let endpoint = env("FRAMASPACE_MINIO_URL");
-    let admin = MinioAdmin::new(
-        &endpoint,
-        "us-east-1",
-        &env("FRAMASPACE_MINIO_ACCESS_KEY"),
-        &env("FRAMASPACE_MINIO_SECRET_KEY"),
-    )
-    .expect("admin");
-    admin
-        .server_version()
-        .await
-        .expect("MinIO answers its admin");
-    s3_isolation(
-        Store::Minio(admin),
-        System::Minio,
-        &endpoint,
-        "us-east-1",
-        40,
-    )
-    .await;
+    let admin =
+        MinioAdmin::new(&endpoint, "us-east-1", &env("FRAMASPACE_MINIO_ACCESS_KEY"), &env("FRAMASPACE_MINIO_SECRET_KEY")).expect("admin");
+    admin.server_version().await.expect("MinIO answers its admin");
+    s3_isolation(Store::Minio(admin), System::Minio, &endpoint, "us-east-1", 40).await;
 }
 
 #[tokio::test]
 async fn garage_bucket_isolation_and_quota() {
     let endpoint = env("FRAMASPACE_GARAGE_S3_URL");
-    let admin = GarageAdmin::new(
-        &env("FRAMASPACE_GARAGE_ADMIN_URL"),
-        &env("FRAMASPACE_GARAGE_ADMIN_TOKEN"),
-        &endpoint,
-        "garage",
-    )
-    .expect("admin");
-    admin
-        .server_version()
-        .await
-        .expect("Garage answers its admin");
-    s3_isolation(
-        Store::Garage(admin),
-        System::Garage,
-        &endpoint,
-        "garage",
-        64,
-    )
-    .await;
+    let admin =
+        GarageAdmin::new(&env("FRAMASPACE_GARAGE_ADMIN_URL"), &env("FRAMASPACE_GARAGE_ADMIN_TOKEN"), &endpoint, "garage").expect("admin");
+    admin.server_version().await.expect("Garage answers its admin");
+    s3_isolation(Store::Garage(admin), System::Garage, &endpoint, "garage", 64).await;
 }

@@ -7,9 +7,7 @@
 //! Nothing runs in the operator's process, so the API server refuses bad input even when the
 //! operator is down.
 
-use k8s_openapi::api::admissionregistration::v1::{
-    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
-};
+use k8s_openapi::api::admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding};
 use serde_json::json;
 
 pub const POLICY_NAME: &str = "associationspace-class-limits.frama.space";
@@ -80,9 +78,6 @@ mod tests {
         let binding = class_limits_binding().expect("binding deserializes");
         let spec = policy.spec.expect("spec");
         assert_eq!(spec.validations.map(|v| v.len()), Some(2));
-        assert_eq!(
-            binding.spec.and_then(|s| s.policy_name),
-            Some(POLICY_NAME.to_string())
-        );
+        assert_eq!(binding.spec.and_then(|s| s.policy_name), Some(POLICY_NAME.to_string()));
     }
 }

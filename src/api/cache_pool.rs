@@ -20,22 +20,10 @@ use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
     derive = "PartialEq",
     doc = "A Redis server that holds the cache and file locks of Framaspace spaces.",
     printcolumn(name = "Host", type_ = "string", json_path = ".spec.host"),
-    printcolumn(
-        name = "Assigned",
-        type_ = "integer",
-        json_path = ".status.assignedSpaces"
-    ),
+    printcolumn(name = "Assigned", type_ = "integer", json_path = ".status.assignedSpaces"),
     printcolumn(name = "Free", type_ = "integer", json_path = ".status.freeCapacity"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CachePoolSpec {

@@ -41,10 +41,7 @@ pub struct SpaceClassSpec {
     pub default: bool,
 
     /// DNS domain under which each space gets `<space name>.<baseDomain>`.
-    #[schemars(
-        length(min = 3, max = 200),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
-    )]
+    #[schemars(length(min = 3, max = 200), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.baseDomain is immutable: changing it would move every space of the class to another host"))]
     pub base_domain: String,
 
@@ -75,6 +72,11 @@ pub struct SpaceClassSpec {
     #[serde(default)]
     pub ingress: IngressSettings,
 
+    /// Labels of the pools (DatabasePool, CachePool, StoragePool) the spaces of the class may be
+    /// placed on; every pool when empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+
     /// Hard limits of each space namespace (a ResourceQuota `spec.hard`, e.g. `pods: "10"`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32))]
@@ -88,9 +90,7 @@ fn default_office() -> OfficeSuite {
 /// A Nextcloud app id (`calendar`, `richdocuments`, ...).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(transparent)]
-pub struct AppId(
-    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z][a-z0-9_]*$"))] pub String,
-);
+pub struct AppId(#[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z][a-z0-9_]*$"))] pub String);
 
 /// Container image of Nextcloud.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
@@ -98,16 +98,10 @@ pub struct AppId(
 pub struct NextcloudImage {
     /// Image repository, without tag (e.g. `docker.io/library/nextcloud`).
     #[serde(default = "default_image")]
-    #[schemars(
-        length(min = 1, max = 255),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9._/:]*[a-z0-9])?$")
-    )]
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-z0-9]([-a-z0-9._/:]*[a-z0-9])?$"))]
     pub image: String,
     /// Image tag, the Nextcloud version and variant (e.g. `31.0.9-apache`).
-    #[schemars(
-        length(min = 1, max = 128),
-        regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-    )]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
     pub version: String,
 }
 
@@ -122,16 +116,10 @@ fn default_image() -> String {
 #[x_kube(validation = Rule::new("self.defaultMaxAccounts <= self.maxAccounts").message("limits.defaultMaxAccounts must not exceed limits.maxAccounts"))]
 pub struct SpaceLimits {
     /// Largest storage quota a space of the class may have (e.g. `50Gi`).
-    #[schemars(
-        length(max = 20),
-        regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
-    )]
+    #[schemars(length(max = 20), regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"))]
     pub max_quota: String,
     /// Quota of a space that does not set `spec.quota` (e.g. `40Gi`).
-    #[schemars(
-        length(max = 20),
-        regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
-    )]
+    #[schemars(length(max = 20), regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"))]
     pub default_quota: String,
     /// Largest account limit a space of the class may have.
     #[schemars(range(min = 1, max = 10000))]
@@ -155,10 +143,7 @@ pub struct NodePlacement {
 
 impl Default for NodePlacement {
     fn default() -> Self {
-        NodePlacement {
-            node_selector: default_web_selector(),
-            tolerations: Vec::new(),
-        }
+        NodePlacement { node_selector: default_web_selector(), tolerations: Vec::new() }
     }
 }
 

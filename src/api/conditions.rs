@@ -34,12 +34,7 @@ pub struct Condition {
 }
 
 impl Condition {
-    pub fn new(
-        type_: &str,
-        status: ConditionStatus,
-        reason: &str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(type_: &str, status: ConditionStatus, reason: &str, message: impl Into<String>) -> Self {
         Condition {
             type_: type_.to_string(),
             status,
@@ -57,28 +52,19 @@ impl Condition {
 
 /// Current time as Kubernetes prints it: RFC 3339 in UTC with second precision.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Merges freshly computed conditions into the previous ones. A condition whose status did not
 /// change keeps its `lastTransitionTime`, so recomputing the same state produces an identical
 /// status and no write.
-pub fn merge_conditions(
-    previous: &[Condition],
-    fresh: Vec<Condition>,
-    generation: Option<i64>,
-    now: &str,
-) -> Vec<Condition> {
+pub fn merge_conditions(previous: &[Condition], fresh: Vec<Condition>, generation: Option<i64>, now: &str) -> Vec<Condition> {
     fresh
         .into_iter()
         .map(|mut c| {
             c.observed_generation = generation;
             c.last_transition_time = match previous.iter().find(|p| p.type_ == c.type_) {
-                Some(p) if p.status == c.status && !p.last_transition_time.is_empty() => {
-                    p.last_transition_time.clone()
-                }
+                Some(p) if p.status == c.status && !p.last_transition_time.is_empty() => p.last_transition_time.clone(),
                 _ => now.to_string(),
             };
             c
@@ -95,10 +81,7 @@ pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditio
 pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let mut schema = generator.subschema_for::<Vec<Condition>>();
     schema.insert("x-kubernetes-list-type".into(), "map".into());
-    schema.insert(
-        "x-kubernetes-list-map-keys".into(),
-        serde_json::json!(["type"]),
-    );
+    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
     schema
 }
 
@@ -112,12 +95,7 @@ mod tests {
         old.last_transition_time = "2026-01-01T00:00:00Z".into();
         let merged = merge_conditions(
             &[old],
-            vec![Condition::new(
-                "Ready",
-                ConditionStatus::True,
-                "Available",
-                "still ok",
-            )],
+            vec![Condition::new("Ready", ConditionStatus::True, "Available", "still ok")],
             Some(3),
             "2026-02-02T00:00:00Z",
         );
@@ -130,17 +108,8 @@ mod tests {
     fn changed_status_moves_transition_time() {
         let mut old = Condition::new("Ready", ConditionStatus::False, "Progressing", "");
         old.last_transition_time = "2026-01-01T00:00:00Z".into();
-        let merged = merge_conditions(
-            &[old],
-            vec![Condition::new(
-                "Ready",
-                ConditionStatus::True,
-                "Available",
-                "",
-            )],
-            None,
-            "2026-02-02T00:00:00Z",
-        );
+        let merged =
+            merge_conditions(&[old], vec![Condition::new("Ready", ConditionStatus::True, "Available", "")], None, "2026-02-02T00:00:00Z");
         assert_eq!(merged[0].last_transition_time, "2026-02-02T00:00:00Z");
     }
 

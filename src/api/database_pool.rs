@@ -21,22 +21,10 @@ use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
     doc = "A PostgreSQL server that holds the databases of Framaspace spaces.",
     printcolumn(name = "Host", type_ = "string", json_path = ".spec.host"),
     printcolumn(name = "Isolation", type_ = "string", json_path = ".spec.isolation"),
-    printcolumn(
-        name = "Assigned",
-        type_ = "integer",
-        json_path = ".status.assignedSpaces"
-    ),
+    printcolumn(name = "Assigned", type_ = "integer", json_path = ".status.assignedSpaces"),
     printcolumn(name = "Free", type_ = "integer", json_path = ".status.freeCapacity"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DatabasePoolSpec {

@@ -22,31 +22,11 @@ use super::backend::{BackendPods, BackendScaling, BackendStatus};
     doc = "A Collabora Online or OnlyOffice server pool shared by Framaspace spaces.",
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
     printcolumn(name = "Host", type_ = "string", json_path = ".spec.host"),
-    printcolumn(
-        name = "Assigned",
-        type_ = "integer",
-        json_path = ".status.assignedSpaces"
-    ),
-    printcolumn(
-        name = "Desired",
-        type_ = "integer",
-        json_path = ".status.desiredReplicas"
-    ),
-    printcolumn(
-        name = "Ready-Replicas",
-        type_ = "integer",
-        json_path = ".status.readyReplicas"
-    ),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Assigned", type_ = "integer", json_path = ".status.assignedSpaces"),
+    printcolumn(name = "Desired", type_ = "integer", json_path = ".status.desiredReplicas"),
+    printcolumn(name = "Ready-Replicas", type_ = "integer", json_path = ".status.readyReplicas"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OfficeBackendSpec {
@@ -54,10 +34,7 @@ pub struct OfficeBackendSpec {
     #[serde(rename = "type")]
     pub type_: OfficeBackendType,
     /// Public host of the office server (its own Ingress).
-    #[schemars(
-        length(min = 3, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
-    )]
+    #[schemars(length(min = 3, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"))]
     pub host: String,
     /// Container image with tag; a pinned default per type when empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,10 +11,7 @@ use super::conditions::{Condition, conditions_schema};
 #[serde(rename_all = "camelCase")]
 pub struct AdminSecretRef {
     /// Name of the Secret in the operator's namespace.
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    )]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
     pub name: String,
 }
 

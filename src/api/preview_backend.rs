@@ -20,31 +20,11 @@ use super::backend::{BackendPods, BackendScaling, BackendStatus};
     status = "BackendStatus",
     derive = "PartialEq",
     doc = "An Imaginary thumbnail server pool shared by Framaspace spaces.",
-    printcolumn(
-        name = "Assigned",
-        type_ = "integer",
-        json_path = ".status.assignedSpaces"
-    ),
-    printcolumn(
-        name = "Desired",
-        type_ = "integer",
-        json_path = ".status.desiredReplicas"
-    ),
-    printcolumn(
-        name = "Ready-Replicas",
-        type_ = "integer",
-        json_path = ".status.readyReplicas"
-    ),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Assigned", type_ = "integer", json_path = ".status.assignedSpaces"),
+    printcolumn(name = "Desired", type_ = "integer", json_path = ".status.desiredReplicas"),
+    printcolumn(name = "Ready-Replicas", type_ = "integer", json_path = ".status.readyReplicas"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewBackendSpec {

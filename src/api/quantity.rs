@@ -3,9 +3,7 @@
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error(
-    "{0:?} is not a size: use a number with an optional suffix Ki, Mi, Gi, Ti, Pi, k, M, G, T or P"
-)]
+#[error("{0:?} is not a size: use a number with an optional suffix Ki, Mi, Gi, Ti, Pi, k, M, G, T or P")]
 pub struct QuantityError(pub String);
 
 /// Same grammar as the CRD pattern on size fields, so a value the API server accepted always parses.
@@ -14,9 +12,7 @@ pub const SIZE_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
 /// Parses a size into bytes. Fractions are allowed (`1.5Gi`) and rounded down to a whole byte.
 pub fn parse_bytes(s: &str) -> Result<u64, QuantityError> {
     let err = || QuantityError(s.to_string());
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (number, suffix) = s.split_at(split);
     let multiplier: u64 = match suffix {
         "" => 1,
@@ -46,9 +42,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, QuantityError> {
         let numerator: u128 = digits.parse().map_err(|_| err())?;
         let denominator = 10u128.pow(digits.len() as u32);
         let extra = numerator * u128::from(multiplier) / denominator;
-        bytes = bytes
-            .checked_add(u64::try_from(extra).map_err(|_| err())?)
-            .ok_or_else(err)?;
+        bytes = bytes.checked_add(u64::try_from(extra).map_err(|_| err())?).ok_or_else(err)?;
     }
     Ok(bytes)
 }
@@ -68,18 +62,7 @@ mod tests {
 
     #[test]
     fn rejects_what_the_schema_rejects() {
-        for bad in [
-            "",
-            "Gi",
-            "40GB",
-            "4 0Gi",
-            "-1Gi",
-            "1..5Gi",
-            "1.Gi",
-            ".5Gi",
-            "40gi",
-            "99999999999999999999Pi",
-        ] {
+        for bad in ["", "Gi", "40GB", "4 0Gi", "-1Gi", "1..5Gi", "1.Gi", ".5Gi", "40gi", "99999999999999999999Pi"] {
             assert!(parse_bytes(bad).is_err(), "{bad} should not parse");
         }
     }

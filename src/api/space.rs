@@ -78,10 +78,7 @@ pub struct AssociationSpaceSpec {
     /// SpaceClass that provides defaults and limits. Omit it to use the class marked default.
     /// Immutable: the class decides the host name and where the space's data lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = 63),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    )]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.spaceClassName is immutable: the class fixes the host name and the placement"))]
     pub space_class_name: Option<String>,
 
@@ -93,10 +90,7 @@ pub struct AssociationSpaceSpec {
     /// Storage shared by all accounts of the space (e.g. `40Gi`), at most the class's `limits.maxQuota`.
     /// Defaults to the class's `limits.defaultQuota`. Enforced as the bucket's hard quota.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(max = 20),
-        regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
-    )]
+    #[schemars(length(max = 20), regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"))]
     #[x_kube(validation = Rule::new("!isQuantity(self) || quantity(self).isGreaterThan(quantity('0'))").message("spec.quota must be greater than zero"))]
     pub quota: Option<String>,
 
@@ -255,21 +249,16 @@ mod tests {
 
     #[test]
     fn reserved_names_match_the_crd_rule() {
-        let crd = serde_json::to_string(&<AssociationSpace as kube::CustomResourceExt>::crd())
-            .unwrap_or_default();
+        let crd = serde_json::to_string(&<AssociationSpace as kube::CustomResourceExt>::crd()).unwrap_or_default();
         for name in RESERVED_NAMES {
-            assert!(
-                crd.contains(&format!("'{name}'")),
-                "{name} missing from the CRD rule"
-            );
+            assert!(crd.contains(&format!("'{name}'")), "{name} missing from the CRD rule");
         }
         assert!(crd.contains(&format!("size(self.metadata.name) <= {MAX_NAME_LENGTH}")));
     }
 
     #[test]
     fn quota_pattern_is_the_parser_grammar() {
-        let crd = serde_json::to_string(&<AssociationSpace as kube::CustomResourceExt>::crd())
-            .unwrap_or_default();
+        let crd = serde_json::to_string(&<AssociationSpace as kube::CustomResourceExt>::crd()).unwrap_or_default();
         assert!(crd.contains(&SIZE_PATTERN.replace('\\', "\\\\")));
     }
 }

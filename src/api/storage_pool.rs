@@ -22,22 +22,10 @@ use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
     doc = "An S3 object store that holds the files of Framaspace spaces.",
     printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
     printcolumn(name = "Endpoint", type_ = "string", json_path = ".spec.endpoint"),
-    printcolumn(
-        name = "Assigned",
-        type_ = "integer",
-        json_path = ".status.assignedSpaces"
-    ),
+    printcolumn(name = "Assigned", type_ = "integer", json_path = ".status.assignedSpaces"),
     printcolumn(name = "Free", type_ = "integer", json_path = ".status.freeCapacity"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct StoragePoolSpec {

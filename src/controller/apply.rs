@@ -66,47 +66,27 @@ fn version(meta: &ObjectMeta, signal: ChangeSignal) -> Option<String> {
 
 /// Hash of the desired object; stamped on it as an annotation so people can see what was applied.
 pub fn desired_hash<K: Serialize>(obj: &K) -> Result<String> {
-    let bytes = serde_json::to_vec(obj).map_err(|source| Error::Encode {
-        what: "desired object",
-        source,
-    })?;
+    let bytes = serde_json::to_vec(obj).map_err(|source| Error::Encode { what: "desired object", source })?;
     Ok(hex(&Sha256::digest(&bytes)[..12]))
 }
 
 impl ApplyTracker {
     fn key<K: Resource<DynamicType = ()>>(obj: &K) -> Key {
-        Key {
-            kind: K::kind(&()).to_string(),
-            namespace: obj.meta().namespace.clone(),
-            name: obj.meta().name.clone().unwrap_or_default(),
-        }
+        Key { kind: K::kind(&()).to_string(), namespace: obj.meta().namespace.clone(), name: obj.meta().name.clone().unwrap_or_default() }
     }
 
     /// True when `live` is exactly what the operator last applied for `desired_hash`.
-    fn is_current(
-        &self,
-        key: &Key,
-        desired_hash: &str,
-        live: Option<&ObjectMeta>,
-        signal: ChangeSignal,
-    ) -> bool {
+    fn is_current(&self, key: &Key, desired_hash: &str, live: Option<&ObjectMeta>, signal: ChangeSignal) -> bool {
         let Some(live) = live else { return false };
         if live.deletion_timestamp.is_some() {
             return false;
         }
-        let live_hash = live
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(APPLIED_HASH_ANNOTATION));
+        let live_hash = live.annotations.as_ref().and_then(|a| a.get(APPLIED_HASH_ANNOTATION));
         let Ok(records) = self.records.lock() else {
             return false;
         };
         match (records.get(key), version(live, signal)) {
-            (Some(r), Some(v)) => {
-                r.hash == desired_hash
-                    && live_hash.map(String::as_str) == Some(desired_hash)
-                    && r.version == v
-            }
+            (Some(r), Some(v)) => r.hash == desired_hash && live_hash.map(String::as_str) == Some(desired_hash) && r.version == v,
             _ => false,
         }
     }
@@ -119,21 +99,9 @@ impl ApplyTracker {
 
     /// True when `live` carries the hash and version of the operator's last apply, whatever the
     /// desired state is now (for objects whose desired state is derived from their own content).
-    pub fn untouched_since_applied<K: Resource<DynamicType = ()>>(
-        &self,
-        live: &ObjectMeta,
-        signal: ChangeSignal,
-    ) -> bool {
-        let key = Key {
-            kind: K::kind(&()).to_string(),
-            namespace: live.namespace.clone(),
-            name: live.name.clone().unwrap_or_default(),
-        };
-        let Some(hash) = live
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(APPLIED_HASH_ANNOTATION))
-        else {
+    pub fn untouched_since_applied<K: Resource<DynamicType = ()>>(&self, live: &ObjectMeta, signal: ChangeSignal) -> bool {
+        let key = Key { kind: K::kind(&()).to_string(), namespace: live.namespace.clone(), name: live.name.clone().unwrap_or_default() };
+        let Some(hash) = live.annotations.as_ref().and_then(|a| a.get(APPLIED_HASH_ANNOTATION)) else {
             return false;
         };
         self.is_current(&key, hash, Some(live), signal)
@@ -142,21 +110,12 @@ impl ApplyTracker {
     /// Forgets every object of a space namespace, e.g. once the namespace is gone.
     pub fn forget_namespace(&self, namespace: &str) {
         if let Ok(mut records) = self.records.lock() {
-            records.retain(|k, _| {
-                k.namespace.as_deref() != Some(namespace)
-                    && !(k.kind == "Namespace" && k.name == namespace)
-            });
+            records.retain(|k, _| k.namespace.as_deref() != Some(namespace) && !(k.kind == "Namespace" && k.name == namespace));
         }
     }
 
     /// Applies `desired` with the operator's field manager unless `live` shows it is already in place.
-    pub async fn apply<K>(
-        &self,
-        api: &Api<K>,
-        mut desired: K,
-        live: Option<&ObjectMeta>,
-        signal: ChangeSignal,
-    ) -> Result<Applied>
+    pub async fn apply<K>(&self, api: &Api<K>, mut desired: K, live: Option<&ObjectMeta>, signal: ChangeSignal) -> Result<Applied>
     where
         K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
     {
@@ -165,22 +124,14 @@ impl ApplyTracker {
         if self.is_current(&key, &hash, live, signal) {
             return Ok(Applied::Unchanged);
         }
-        desired
-            .meta_mut()
-            .annotations
-            .get_or_insert_with(Default::default)
-            .insert(APPLIED_HASH_ANNOTATION.into(), hash.clone());
+        desired.meta_mut().annotations.get_or_insert_with(Default::default).insert(APPLIED_HASH_ANNOTATION.into(), hash.clone());
         // force: the operator is the authority on the fields it sets; a manual edit of one of them is drift to repair.
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let result = api.patch(&key.name, &params, &Patch::Apply(&desired)).await;
         let applied = match result {
             Ok(obj) => obj,
             Err(kube::Error::Api(status)) if K::kind(&()) == "Secret" => {
-                return Err(Error::SecretWrite {
-                    namespace: key.namespace.unwrap_or_default(),
-                    name: key.name,
-                    code: status.code,
-                });
+                return Err(Error::SecretWrite { namespace: key.namespace.unwrap_or_default(), name: key.name, code: status.code });
             }
             Err(e) => return Err(e.into()),
         };
@@ -200,133 +151,56 @@ mod tests {
             namespace: Some("space-a".into()),
             resource_version: Some(rv.into()),
             generation: Some(generation),
-            annotations: hash
-                .map(|h| BTreeMap::from([(APPLIED_HASH_ANNOTATION.to_string(), h.to_string())])),
+            annotations: hash.map(|h| BTreeMap::from([(APPLIED_HASH_ANNOTATION.to_string(), h.to_string())])),
             ..ObjectMeta::default()
         }
     }
 
     fn key() -> Key {
-        Key {
-            kind: "Deployment".into(),
-            namespace: Some("space-a".into()),
-            name: "nextcloud".into(),
-        }
+        Key { kind: "Deployment".into(), namespace: Some("space-a".into()), name: "nextcloud".into() }
     }
 
     #[test]
     fn unknown_object_is_applied() {
         let t = ApplyTracker::default();
         assert!(
-            !t.is_current(
-                &key(),
-                "h1",
-                Some(&meta("5", 1, Some("h1"))),
-                ChangeSignal::ResourceVersion
-            ),
+            !t.is_current(&key(), "h1", Some(&meta("5", 1, Some("h1"))), ChangeSignal::ResourceVersion),
             "nothing remembered yet: apply once"
         );
-        assert!(
-            !t.is_current(&key(), "h1", None, ChangeSignal::ResourceVersion),
-            "missing object"
-        );
+        assert!(!t.is_current(&key(), "h1", None, ChangeSignal::ResourceVersion), "missing object");
     }
 
     #[test]
     fn remembered_object_is_skipped_until_it_changes() {
         let t = ApplyTracker::default();
-        t.remember(
-            key(),
-            "h1".into(),
-            &meta("5", 1, Some("h1")),
-            ChangeSignal::ResourceVersion,
-        );
-        assert!(t.is_current(
-            &key(),
-            "h1",
-            Some(&meta("5", 1, Some("h1"))),
-            ChangeSignal::ResourceVersion
-        ));
-        assert!(
-            !t.is_current(
-                &key(),
-                "h2",
-                Some(&meta("5", 1, Some("h1"))),
-                ChangeSignal::ResourceVersion
-            ),
-            "desired changed"
-        );
-        assert!(
-            !t.is_current(
-                &key(),
-                "h1",
-                Some(&meta("6", 1, Some("h1"))),
-                ChangeSignal::ResourceVersion
-            ),
-            "edited by someone"
-        );
+        t.remember(key(), "h1".into(), &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
+        assert!(t.is_current(&key(), "h1", Some(&meta("5", 1, Some("h1"))), ChangeSignal::ResourceVersion));
+        assert!(!t.is_current(&key(), "h2", Some(&meta("5", 1, Some("h1"))), ChangeSignal::ResourceVersion), "desired changed");
+        assert!(!t.is_current(&key(), "h1", Some(&meta("6", 1, Some("h1"))), ChangeSignal::ResourceVersion), "edited by someone");
     }
 
     #[test]
     fn generation_signal_ignores_status_churn() {
         let t = ApplyTracker::default();
-        t.remember(
-            key(),
-            "h1".into(),
-            &meta("5", 1, Some("h1")),
-            ChangeSignal::Generation,
-        );
-        assert!(
-            t.is_current(
-                &key(),
-                "h1",
-                Some(&meta("9", 1, Some("h1"))),
-                ChangeSignal::Generation
-            ),
-            "status update only"
-        );
-        assert!(
-            !t.is_current(
-                &key(),
-                "h1",
-                Some(&meta("10", 2, Some("h1"))),
-                ChangeSignal::Generation
-            ),
-            "spec edited"
-        );
+        t.remember(key(), "h1".into(), &meta("5", 1, Some("h1")), ChangeSignal::Generation);
+        assert!(t.is_current(&key(), "h1", Some(&meta("9", 1, Some("h1"))), ChangeSignal::Generation), "status update only");
+        assert!(!t.is_current(&key(), "h1", Some(&meta("10", 2, Some("h1"))), ChangeSignal::Generation), "spec edited");
     }
 
     #[test]
     fn terminating_object_is_never_current() {
         let t = ApplyTracker::default();
-        t.remember(
-            key(),
-            "h1".into(),
-            &meta("5", 1, Some("h1")),
-            ChangeSignal::ResourceVersion,
-        );
+        t.remember(key(), "h1".into(), &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
         let mut m = meta("5", 1, Some("h1"));
-        m.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            jiff::Timestamp::UNIX_EPOCH,
-        ));
+        m.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH));
         assert!(!t.is_current(&key(), "h1", Some(&m), ChangeSignal::ResourceVersion));
     }
 
     #[test]
     fn forgetting_a_namespace_drops_its_records() {
         let t = ApplyTracker::default();
-        t.remember(
-            key(),
-            "h1".into(),
-            &meta("5", 1, Some("h1")),
-            ChangeSignal::ResourceVersion,
-        );
+        t.remember(key(), "h1".into(), &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
         t.forget_namespace("space-a");
-        assert!(!t.is_current(
-            &key(),
-            "h1",
-            Some(&meta("5", 1, Some("h1"))),
-            ChangeSignal::ResourceVersion
-        ));
+        assert!(!t.is_current(&key(), "h1", Some(&meta("5", 1, Some("h1"))), ChangeSignal::ResourceVersion));
     }
 }

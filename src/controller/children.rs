@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -24,7 +22,7 @@ pub type MetaStore<K> = Store<PartialObjectMeta<K>>;
 
 pub struct ChildStores {
     pub namespaces: MetaStore<Namespace>,
-    pub secrets: MetaStore<Secret>,
+    pub secrets: Store<Secret>,
     pub config_maps: MetaStore<ConfigMap>,
     pub deployments: Store<Deployment>,
     pub services: MetaStore<Service>,
@@ -36,9 +34,7 @@ pub struct ChildStores {
 
 /// The space an owned object belongs to, from its label.
 pub fn owning_space<K: Resource>(obj: &K) -> Option<ObjectRef<AssociationSpace>> {
-    obj.labels()
-        .get(SPACE_LABEL)
-        .map(|name| ObjectRef::new(name))
+    obj.labels().get(SPACE_LABEL).map(|name| ObjectRef::new(name))
 }
 
 fn owned_objects() -> watcher::Config {
@@ -46,34 +42,49 @@ fn owned_objects() -> watcher::Config {
 }
 
 /// A metadata-only watch of one owned kind, reflected into a store.
-pub fn meta_watch<K>(
-    client: &Client,
-) -> (
-    MetaStore<K>,
-    impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
-)
+pub fn meta_watch<K>(client: &Client) -> (MetaStore<K>, impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = watcher(
-        Api::<PartialObjectMeta<K>>::all(client.clone()),
-        owned_objects(),
-    )
-    .default_backoff()
-    .modify(|o| o.managed_fields_mut().clear())
-    .reflect(writer)
-    .touched_objects();
+    let stream = watcher(Api::<PartialObjectMeta<K>>::all(client.clone()), owned_objects())
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects();
+    (reader, stream)
+}
+
+/// A full watch of one owned kind (for Secrets, whose values the operator needs), reflected into a store.
+pub fn full_watch<K>(client: &Client) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(Api::<K>::all(client.clone()), owned_objects())
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects();
+    (reader, stream)
+}
+
+/// A full watch of every object of a kind (the pools), reflected into a store.
+pub fn cluster_watch<K>(client: &Client) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects();
     (reader, stream)
 }
 
 /// The Deployment watch keeps status and metadata only.
-pub fn deployment_watch(
-    client: &Client,
-) -> (
-    Store<Deployment>,
-    impl Stream<Item = Result<Deployment, watcher::Error>> + Send + 'static,
-) {
+pub fn deployment_watch(client: &Client) -> (Store<Deployment>, impl Stream<Item = Result<Deployment, watcher::Error>> + Send + 'static) {
     let (reader, writer) = reflector::store();
     let stream = watcher(Api::<Deployment>::all(client.clone()), owned_objects())
         .default_backoff()

@@ -29,73 +29,39 @@ struct ClassContext {
 }
 
 /// The status of `class`, given every space and every class. Pure.
-pub fn compute(
-    class: &SpaceClass,
-    spaces: &[Arc<AssociationSpace>],
-    classes: &[Arc<SpaceClass>],
-    now: &str,
-) -> SpaceClassStatus {
+pub fn compute(class: &SpaceClass, spaces: &[Arc<AssociationSpace>], classes: &[Arc<SpaceClass>], now: &str) -> SpaceClassStatus {
     let name = class.name_any();
     let count = spaces
         .iter()
         .filter(|s| s.metadata.deletion_timestamp.is_none())
-        .filter(|s| {
-            s.status.as_ref().and_then(|st| st.space_class.as_deref()) == Some(name.as_str())
-        })
+        .filter(|s| s.status.as_ref().and_then(|st| st.space_class.as_deref()) == Some(name.as_str()))
         .count() as i64;
-    let mut defaults: Vec<String> = classes
-        .iter()
-        .filter(|c| c.spec.default)
-        .map(|c| c.name_any())
-        .collect();
+    let mut defaults: Vec<String> = classes.iter().filter(|c| c.spec.default).map(|c| c.name_any()).collect();
     defaults.sort();
     let ready = if class.spec.default && defaults.len() > 1 {
         Condition::new(
             "Ready",
             ConditionStatus::False,
             "DuplicateDefault",
-            format!(
-                "several classes are marked default ({}): spaces that name no class wait until only one is",
-                defaults.join(", ")
-            ),
+            format!("several classes are marked default ({}): spaces that name no class wait until only one is", defaults.join(", ")),
         )
     } else {
-        Condition::new(
-            "Ready",
-            ConditionStatus::True,
-            "Valid",
-            format!("used by {count} space(s)"),
-        )
+        Condition::new("Ready", ConditionStatus::True, "Valid", format!("used by {count} space(s)"))
     };
     let previous = class.status.clone().unwrap_or_default();
     SpaceClassStatus {
         spaces: count,
         observed_generation: class.metadata.generation,
-        conditions: merge_conditions(
-            &previous.conditions,
-            vec![ready],
-            class.metadata.generation,
-            now,
-        ),
+        conditions: merge_conditions(&previous.conditions, vec![ready], class.metadata.generation, now),
     }
 }
 
 async fn reconcile(class: Arc<SpaceClass>, ctx: Arc<ClassContext>) -> Result<Action> {
-    let status = compute(
-        &class,
-        &ctx.spaces.state(),
-        &ctx.classes.state(),
-        &now_rfc3339(),
-    );
+    let status = compute(&class, &ctx.spaces.state(), &ctx.classes.state(), &now_rfc3339());
     if class.status.as_ref() != Some(&status) {
-        let patch =
-            json!({ "apiVersion": "frama.space/v1alpha1", "kind": "SpaceClass", "status": status });
+        let patch = json!({ "apiVersion": "frama.space/v1alpha1", "kind": "SpaceClass", "status": status });
         Api::<SpaceClass>::all(ctx.client.clone())
-            .patch_status(
-                &class.name_any(),
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
+            .patch_status(&class.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
             .await?;
     }
     Ok(Action::await_change())
@@ -107,26 +73,14 @@ fn error_policy(_: Arc<SpaceClass>, error: &Error, _: Arc<ClassContext>) -> Acti
 }
 
 pub async fn run(client: Client, spaces: Store<AssociationSpace>) {
-    let controller = Controller::new(
-        Api::<SpaceClass>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let controller = Controller::new(Api::<SpaceClass>::all(client.clone()), watcher::Config::default());
     let classes = controller.store();
     let ticks = futures::stream::unfold((), |()| async {
         tokio::time::sleep(RECOUNT).await;
         Some(((), ()))
     });
-    let ctx = Arc::new(ClassContext {
-        client,
-        spaces,
-        classes,
-    });
-    controller
-        .reconcile_all_on(ticks)
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+    let ctx = Arc::new(ClassContext { client, spaces, classes });
+    controller.reconcile_all_on(ticks).shutdown_on_signal().run(reconcile, error_policy, ctx).for_each(|_| async {}).await;
 }
 
 #[cfg(test)]
@@ -137,21 +91,14 @@ mod tests {
 
     fn space_of(name: &str, class: &str) -> Arc<AssociationSpace> {
         let mut s = fixtures::space(name);
-        s.status = Some(AssociationSpaceStatus {
-            space_class: Some(class.into()),
-            ..Default::default()
-        });
+        s.status = Some(AssociationSpaceStatus { space_class: Some(class.into()), ..Default::default() });
         Arc::new(s)
     }
 
     #[test]
     fn counts_the_spaces_that_use_the_class() {
         let standard = fixtures::class("standard", true);
-        let spaces = vec![
-            space_of("a", "standard"),
-            space_of("b", "standard"),
-            space_of("c", "premium"),
-        ];
+        let spaces = vec![space_of("a", "standard"), space_of("b", "standard"), space_of("c", "premium")];
         let classes = vec![Arc::new(standard.clone())];
         let status = compute(&standard, &spaces, &classes, "2026-11-21T00:00:00Z");
         assert_eq!(status.spaces, 2);
@@ -166,9 +113,6 @@ mod tests {
         assert_eq!(status.conditions[0].reason, "DuplicateDefault");
         assert!(status.conditions[0].message.contains("a, b"));
         let not_default = fixtures::class("c", false);
-        assert_eq!(
-            compute(&not_default, &[], &classes, "x").conditions[0].reason,
-            "Valid"
-        );
+        assert_eq!(compute(&not_default, &[], &classes, "x").conditions[0].reason, "Valid");
     }
 }

@@ -2,8 +2,10 @@
 //! the event recorder.
 
 pub mod apply;
+pub mod backing;
 pub mod children;
 pub mod class;
+pub mod pools;
 pub mod space;
 pub mod space_status;
 
@@ -27,6 +29,10 @@ pub const USER_AGENT: &str = concat!("framaspace-operator/", env!("CARGO_PKG_VER
 pub struct Config {
     pub concurrency: u16,
     pub resync: Duration,
+    /// Namespace of the operator, which holds the pools' admin Secrets.
+    pub namespace: String,
+    /// Interval between two health checks of a pool.
+    pub pool_check: Duration,
 }
 
 pub struct Context {
@@ -36,6 +42,11 @@ pub struct Context {
     pub children: ChildStores,
     pub applier: ApplyTracker,
     pub recorder: Recorder,
+    pub pools: Arc<pools::PoolRegistry>,
+    /// Placements chosen but not yet recorded on their namespace.
+    pub placing: tokio::sync::Mutex<HashMap<String, crate::api::space::Placement>>,
+    /// External checks recently made, by `<space>/<system>`: (hash of inputs, when).
+    pub verified: Mutex<HashMap<String, (u64, std::time::Instant)>>,
     failures: Mutex<HashMap<String, usize>>,
 }
 
@@ -71,11 +82,7 @@ impl Context {
     pub fn resync_delay(&self) -> Duration {
         let base = self.config.resync.as_millis() as u64;
         let spread = base / 5;
-        let offset = if spread == 0 {
-            0
-        } else {
-            getrandom::u64().unwrap_or(0) % spread
-        };
+        let offset = if spread == 0 { 0 } else { getrandom::u64().unwrap_or(0) % spread };
         Duration::from_millis(base - base / 10 + offset)
     }
 }
@@ -84,24 +91,15 @@ impl Context {
 pub async fn run(config: Config) -> Result<()> {
     let mut kube_config = kube::Config::infer().await?;
     // Named in the API server's audit log and metrics, so its writes can be told from others'.
-    kube_config.headers.push((
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static(USER_AGENT),
-    ));
+    kube_config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
     // 429 (priority and fairness), 503 and 504 are retried with backoff by the client itself.
     kube_config.default_retry = true;
     let client = Client::try_from(kube_config)?;
     let reporter = Reporter {
         controller: crate::render::names::FIELD_MANAGER.to_string(),
-        instance: std::env::var("POD_NAME")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok()),
+        instance: std::env::var("POD_NAME").ok().or_else(|| std::env::var("HOSTNAME").ok()),
     };
-    tracing::info!(
-        concurrency = config.concurrency,
-        resync_s = config.resync.as_secs(),
-        "starting framaspace-operator"
-    );
+    tracing::info!(concurrency = config.concurrency, resync_s = config.resync.as_secs(), "starting framaspace-operator");
     space::run(client, reporter, config).await
 }
 
@@ -111,6 +109,7 @@ pub(crate) fn new_context(
     config: Config,
     classes: Store<SpaceClass>,
     children: ChildStores,
+    pools: Arc<pools::PoolRegistry>,
 ) -> Arc<Context> {
     Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
@@ -119,6 +118,9 @@ pub(crate) fn new_context(
         classes,
         children,
         applier: ApplyTracker::default(),
+        pools,
+        placing: tokio::sync::Mutex::default(),
+        verified: Mutex::default(),
         failures: Mutex::new(HashMap::new()),
     })
 }

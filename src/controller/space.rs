@@ -1,5 +1,6 @@
-//! The AssociationSpace controller: from one space to its namespace, credentials, configuration,
-//! Nextcloud workload, exposure and limits, then a status that says how far it got.
+//! The AssociationSpace controller: from one space to its placement, namespace, credentials,
+//! database, cache user, bucket, configuration, Nextcloud workload, exposure and limits, then a
+//! status that says how far it got.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::{Event, EventType, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -18,52 +19,70 @@ use serde_json::json;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::apply::{Applied, ChangeSignal};
+use super::backing;
 use super::children::{self, ChildStores, get_meta};
-use super::space_status::{
-    self, INGRESS_READY, Observation, StepFailure, WORKLOAD_READY, WorkloadObservation,
-};
+use super::pools::{self, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, PoolRegistry, STORAGE_POOL_ANNOTATION};
+use super::space_status::{self, INGRESS_READY, Observation, StepFailure, WORKLOAD_READY, WorkloadObservation};
 use super::{Config, Context};
 use crate::api::conditions::{self, ConditionStatus, now_rfc3339};
-use crate::api::space::{AssociationSpaceStatus, SpacePhase};
-use crate::api::{AssociationSpace, SpaceClass};
+use crate::api::space::{AssociationSpaceStatus, Placement, SpacePhase};
+use crate::api::{AssociationSpace, CachePool, DatabasePool, SpaceClass, StoragePool};
 use crate::error::{Error, Result};
+use crate::render::bindings::Bindings;
 use crate::render::credentials::{self, OsRandom};
 use crate::render::names::{self, FIELD_MANAGER, FINALIZER};
 use crate::render::objects;
 use crate::render::resolve::{self, ResolvedSpace};
-use kube::runtime::events::Reporter;
 
 /// Spaces whose reconcile depends on `class`: those naming it, and those naming none (the
 /// default class may have changed).
-fn spaces_of_class(
-    spaces: &Store<AssociationSpace>,
-    class: &SpaceClass,
-) -> Vec<ObjectRef<AssociationSpace>> {
+fn spaces_of_class(spaces: &Store<AssociationSpace>, class: &SpaceClass) -> Vec<ObjectRef<AssociationSpace>> {
     let name = class.name_any();
     spaces
         .state()
         .iter()
-        .filter(|s| match &s.spec.space_class_name {
-            Some(c) => *c == name,
-            None => true,
-        })
+        .filter(|s| s.spec.space_class_name.as_ref().is_none_or(|c| *c == name))
         .map(|s| ObjectRef::from_obj(s.as_ref()))
         .collect()
 }
 
+/// Spaces affected by a pool's change: those placed on it, and those still waiting for a pool.
+fn spaces_of_pool(
+    spaces: &Store<AssociationSpace>,
+    namespaces: &children::MetaStore<Namespace>,
+    annotation: &str,
+    pool: &str,
+) -> Vec<ObjectRef<AssociationSpace>> {
+    let mut refs: Vec<ObjectRef<AssociationSpace>> = namespaces
+        .state()
+        .iter()
+        .filter(|ns| ns.annotations().get(annotation).map(String::as_str) == Some(pool))
+        .filter_map(|ns| children::owning_space(ns.as_ref()))
+        .collect();
+    refs.extend(
+        spaces
+            .state()
+            .iter()
+            .filter(|s| {
+                let placed =
+                    s.status.as_ref().and_then(|st| conditions::find(&st.conditions, space_status::PLACED)).is_some_and(|c| c.is_true());
+                !placed
+            })
+            .map(|s| ObjectRef::from_obj(s.as_ref())),
+    );
+    refs
+}
+
 pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<()> {
     let (classes, class_writer) = reflector::store::<SpaceClass>();
-    let class_stream = watcher(
-        Api::<SpaceClass>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(|c| c.managed_fields_mut().clear())
-    .reflect(class_writer)
-    .touched_objects();
+    let class_stream = watcher(Api::<SpaceClass>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(|c| c.managed_fields_mut().clear())
+        .reflect(class_writer)
+        .touched_objects();
 
     let (namespaces, ns_stream) = children::meta_watch::<Namespace>(&client);
-    let (secrets, secret_stream) = children::meta_watch::<Secret>(&client);
+    let (secrets, secret_stream) = children::full_watch::<Secret>(&client);
     let (config_maps, cm_stream) = children::meta_watch(&client);
     let (deployments, deploy_stream) = children::deployment_watch(&client);
     let (services, svc_stream) = children::meta_watch(&client);
@@ -71,31 +90,41 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
     let (network_policies, np_stream) = children::meta_watch(&client);
     let (resource_quotas, rq_stream) = children::meta_watch(&client);
     let (limit_ranges, lr_stream) = children::meta_watch(&client);
-    let stores = ChildStores {
-        namespaces,
-        secrets,
-        config_maps,
-        deployments,
-        services,
-        ingresses,
-        network_policies,
-        resource_quotas,
-        limit_ranges,
-    };
+    let stores =
+        ChildStores { namespaces, secrets, config_maps, deployments, services, ingresses, network_policies, resource_quotas, limit_ranges };
 
-    let controller_config = ControllerConfig::default()
-        .concurrency(config.concurrency)
-        .debounce(Duration::from_millis(200));
-    let ctx = super::new_context(client.clone(), reporter, config, classes, stores);
-    let controller = Controller::new(
-        Api::<AssociationSpace>::all(client),
-        watcher::Config::default(),
-    )
-    .with_config(controller_config);
+    let (databases, db_stream) = children::cluster_watch::<DatabasePool>(&client);
+    let (caches, cache_stream) = children::cluster_watch::<CachePool>(&client);
+    let (storages, storage_stream) = children::cluster_watch::<StoragePool>(&client);
+    let (admin_secrets, w) = reflector::store::<Secret>();
+    let admin_stream = watcher(Api::<Secret>::namespaced(client.clone(), &config.namespace), watcher::Config::default())
+        .default_backoff()
+        .reflect(w)
+        .applied_objects();
+    let registry = Arc::new(PoolRegistry::new(config.namespace.clone(), databases, caches, storages, admin_secrets));
+
+    let controller_config = ControllerConfig::default().concurrency(config.concurrency).debounce(Duration::from_millis(200));
+    let pool_check = config.pool_check;
+    let ctx = super::new_context(client.clone(), reporter, config, classes, stores, registry.clone());
+    let controller =
+        Controller::new(Api::<AssociationSpace>::all(client.clone()), watcher::Config::default()).with_config(controller_config);
     let spaces = controller.store();
-    let class_status = tokio::spawn(super::class::run(ctx.client.clone(), spaces.clone()));
+    let ns_store = ctx.children.namespaces.clone();
+    let background = [
+        tokio::spawn(super::class::run(client.clone(), spaces.clone())),
+        tokio::spawn(pools::run_pool_controller::<DatabasePool>(client.clone(), registry.clone(), ns_store.clone(), pool_check)),
+        tokio::spawn(pools::run_pool_controller::<CachePool>(client.clone(), registry.clone(), ns_store.clone(), pool_check)),
+        tokio::spawn(pools::run_pool_controller::<StoragePool>(client.clone(), registry.clone(), ns_store.clone(), pool_check)),
+        // The admin Secrets only need to be cached; a rotation is picked up at the next use.
+        tokio::spawn(admin_stream.for_each(|_| async {})),
+    ];
+    let (s1, s2, s3, s4) = (spaces.clone(), spaces.clone(), spaces.clone(), spaces.clone());
+    let (n1, n2, n3) = (ns_store.clone(), ns_store.clone(), ns_store);
     controller
-        .watches_stream(class_stream, move |class| spaces_of_class(&spaces, &class))
+        .watches_stream(class_stream, move |class| spaces_of_class(&s1, &class))
+        .watches_stream(db_stream, move |p| spaces_of_pool(&s2, &n1, DATABASE_POOL_ANNOTATION, &p.name_any()))
+        .watches_stream(cache_stream, move |p| spaces_of_pool(&s3, &n2, CACHE_POOL_ANNOTATION, &p.name_any()))
+        .watches_stream(storage_stream, move |p| spaces_of_pool(&s4, &n3, STORAGE_POOL_ANNOTATION, &p.name_any()))
         .watches_stream(ns_stream, |o| children::owning_space(&o))
         .watches_stream(secret_stream, |o| children::owning_space(&o))
         .watches_stream(cm_stream, |o| children::owning_space(&o))
@@ -113,7 +142,9 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
             }
         })
         .await;
-    class_status.abort();
+    for task in background {
+        task.abort();
+    }
     Ok(())
 }
 
@@ -122,15 +153,9 @@ async fn reconcile(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Result<Ac
     let span = info_span!("reconcile", space = %name, generation = space.metadata.generation.unwrap_or_default());
     async move {
         if !ctx.children.wait_until_ready(Duration::from_secs(60)).await {
-            return Err(Error::StillTerminating(
-                "the caches of owned objects (initial sync)".into(),
-            ));
+            return Err(Error::StillTerminating("the caches of owned objects (initial sync)".into()));
         }
-        let result = if space.metadata.deletion_timestamp.is_some() {
-            finalize(&space, &ctx).await
-        } else {
-            converge(&space, &ctx).await
-        };
+        let result = if space.metadata.deletion_timestamp.is_some() { finalize(&space, &ctx).await } else { converge(&space, &ctx).await };
         if result.is_ok() {
             ctx.clear_failures(&name);
         }
@@ -166,67 +191,41 @@ async fn set_finalizer(space: &AssociationSpace, ctx: &Context, present: bool) -
         "kind": "AssociationSpace",
         "metadata": { "name": space.name_any(), "finalizers": finalizers }
     });
-    space_api(ctx)
-        .patch(
-            &space.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+    space_api(ctx).patch(&space.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
     Ok(())
 }
 
 /// Writes the status when it differs from the stored one; at most one status write per reconcile.
 /// Returns whether it wrote.
-async fn write_status(
-    space: &AssociationSpace,
-    ctx: &Context,
-    status: AssociationSpaceStatus,
-) -> Result<bool> {
+async fn write_status(space: &AssociationSpace, ctx: &Context, status: AssociationSpaceStatus) -> Result<bool> {
     let previous = space.status.clone().unwrap_or_default();
     if previous == status {
         return Ok(false);
     }
     announce(space, ctx, &previous, &status).await;
     let patch = json!({ "apiVersion": "frama.space/v1alpha1", "kind": "AssociationSpace", "status": status });
-    space_api(ctx)
-        .patch_status(
-            &space.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+    space_api(ctx).patch_status(&space.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
     Ok(true)
 }
 
 /// An Event when the Ready condition changes, for `kubectl describe` and `kubectl get events`.
-async fn announce(
-    space: &AssociationSpace,
-    ctx: &Context,
-    previous: &AssociationSpaceStatus,
-    status: &AssociationSpaceStatus,
-) {
+async fn announce(space: &AssociationSpace, ctx: &Context, previous: &AssociationSpaceStatus, status: &AssociationSpaceStatus) {
     let before = conditions::find(&previous.conditions, space_status::READY);
-    let Some(after) = conditions::find(&status.conditions, space_status::READY) else {
-        return;
-    };
+    let Some(after) = conditions::find(&status.conditions, space_status::READY) else { return };
     if before.is_some_and(|b| b.status == after.status && b.reason == after.reason) {
         return;
     }
     let type_ = match (after.status, status.phase) {
-        (ConditionStatus::True, _)
-        | (_, Some(SpacePhase::Provisioning | SpacePhase::Suspended | SpacePhase::Deleting)) => {
+        (ConditionStatus::True, _) | (_, Some(SpacePhase::Provisioning | SpacePhase::Suspended | SpacePhase::Deleting)) => {
             EventType::Normal
         }
         _ => EventType::Warning,
     };
-    let event = Event {
-        type_,
-        reason: after.reason.clone(),
-        note: Some(after.message.clone()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
+    publish(space, ctx, type_, &after.reason, &after.message).await;
+}
+
+async fn publish(space: &AssociationSpace, ctx: &Context, type_: EventType, reason: &str, note: &str) {
+    let event = Event { type_, reason: reason.to_string(), note: Some(note.to_string()), action: "Reconcile".into(), secondary: None };
     if let Err(e) = ctx.recorder.publish(&event, &space.object_ref(&())).await {
         warn!(error = %e, "could not publish event");
     }
@@ -234,9 +233,7 @@ async fn announce(
 
 fn observe_workload(ctx: &Context, namespace: &str) -> WorkloadObservation {
     let key = ObjectRef::<Deployment>::new(names::NEXTCLOUD).within(namespace);
-    let Some(d) = ctx.children.deployments.get(&key) else {
-        return WorkloadObservation::default();
-    };
+    let Some(d) = ctx.children.deployments.get(&key) else { return WorkloadObservation::default() };
     let status = d.status.clone().unwrap_or_default();
     WorkloadObservation {
         exists: true,
@@ -250,8 +247,7 @@ fn observe_workload(ctx: &Context, namespace: &str) -> WorkloadObservation {
 
 async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     let classes = ctx.classes.state();
-    let resolved =
-        resolve::choose_class(space, &classes).and_then(|class| resolve::resolve(space, class));
+    let resolved = resolve::choose_class(space, &classes).and_then(|class| resolve::resolve(space, class));
     let previous = space.status.clone().unwrap_or_default();
     let generation = space.metadata.generation;
     let resolved = match resolved {
@@ -260,6 +256,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
             // Nothing that runs is touched: an invalid spec or a missing class only shows in status.
             let o = Observation {
                 generation,
+                backing: Vec::new(),
                 deleting: false,
                 resolved: Err(&e),
                 workload: WorkloadObservation::default(),
@@ -275,21 +272,43 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     if !has_finalizer(space) {
         set_finalizer(space, ctx, true).await?;
     }
-    let (writes, outcome) = apply_children(&resolved, ctx).await;
-    let failure = outcome.as_ref().err().map(|(condition, e)| StepFailure {
-        condition,
-        reason: e.reason().to_string(),
-        message: e.to_string(),
-    });
-    let ingress_exists = writes.ingress_applied
-        || get_meta(
-            &ctx.children.ingresses,
-            Some(&resolved.namespace),
-            names::NEXTCLOUD,
-        )
-        .is_some();
+    let ns_meta = get_meta(&ctx.children.namespaces, None, &resolved.namespace);
+    let (placement, placement_errors) = backing::place(ctx, &resolved, backing::recorded(space, ns_meta.as_ref())).await;
+    let bindings = backing::bindings(ctx, &resolved, &placement);
+
+    let mut writes = Writes::default();
+    let mut provisioned = None;
+    let mut outcome = apply_namespace(&resolved, ctx, &placement, &mut writes).await.map_err(|e| (WORKLOAD_READY, e));
+    if outcome.is_ok() {
+        backing::settled(ctx, &resolved.name).await;
+        outcome = match ensure_credentials(&resolved, ctx, &placement).await {
+            Ok((applied, creds)) => {
+                writes.add(applied);
+                let p = backing::provision(ctx, &resolved, &placement, &placement_errors, &creds).await;
+                writes.count += p.writes as usize;
+                provisioned = Some(p);
+                Ok(())
+            }
+            Err(e) => Err((WORKLOAD_READY, e)),
+        };
+    }
+    if outcome.is_ok() {
+        outcome = apply_workload(&resolved, ctx, &bindings, &mut writes).await.map_err(|e| (WORKLOAD_READY, e));
+    }
+    if outcome.is_ok() {
+        outcome = apply_exposure(&resolved, ctx, &bindings, &mut writes).await.map_err(|e| (INGRESS_READY, e));
+    }
+
+    let failure =
+        outcome.as_ref().err().map(|(condition, e)| StepFailure { condition, reason: e.reason().to_string(), message: e.to_string() });
+    let ingress_exists = writes.ingress_applied || get_meta(&ctx.children.ingresses, Some(&resolved.namespace), names::NEXTCLOUD).is_some();
+    let (backing_conditions, provision_failure) = match provisioned {
+        Some(p) => (p.conditions, p.failure),
+        None => (previous.conditions.iter().filter(|c| is_backing(&c.type_)).cloned().collect(), None),
+    };
     let o = Observation {
         generation,
+        backing: backing_conditions,
         deleting: false,
         resolved: Ok(&resolved),
         workload: observe_workload(ctx, &resolved.namespace),
@@ -297,16 +316,21 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
         failure,
         previous: &previous,
     };
-    let status_written =
-        write_status(space, ctx, space_status::compute(&o, &now_rfc3339())).await?;
+    let mut status = space_status::compute(&o, &now_rfc3339());
+    status.placement = Some(placement).filter(|p| *p != Placement::default());
+    let status_written = write_status(space, ctx, status).await?;
     if writes.count > 0 {
         info!(writes = writes.count, "applied");
     }
     debug!(space = %space.name_any(), writes = writes.count, status_written, "reconciled");
-    match outcome {
-        Ok(()) => Ok(Action::requeue(ctx.resync_delay())),
-        Err((_, e)) => Err(e),
+    match (outcome, provision_failure) {
+        (Err((_, e)), _) | (Ok(()), Some(e)) => Err(e),
+        (Ok(()), None) => Ok(Action::requeue(ctx.resync_delay())),
     }
+}
+
+fn is_backing(type_: &str) -> bool {
+    [space_status::PLACED, space_status::DATABASE_READY, space_status::CACHE_READY, space_status::STORAGE_READY].contains(&type_)
 }
 
 #[derive(Default)]
@@ -323,211 +347,139 @@ impl Writes {
     }
 }
 
-/// Applies every child object, stopping at the first failure; returns the condition it affects.
-async fn apply_children(
-    space: &ResolvedSpace,
-    ctx: &Context,
-) -> (Writes, std::result::Result<(), (&'static str, Error)>) {
-    let mut writes = Writes::default();
-    let result = apply_workload(space, ctx, &mut writes)
-        .await
-        .map_err(|e| (WORKLOAD_READY, e));
-    let result = match result {
-        Ok(()) => apply_exposure(space, ctx, &mut writes)
-            .await
-            .map_err(|e| (INGRESS_READY, e)),
-        Err(e) => Err(e),
-    };
-    (writes, result)
-}
-
-async fn apply_workload(space: &ResolvedSpace, ctx: &Context, writes: &mut Writes) -> Result<()> {
-    let c = &ctx.children;
+async fn apply_namespace(space: &ResolvedSpace, ctx: &Context, placement: &Placement, writes: &mut Writes) -> Result<()> {
     let ns = space.namespace.as_str();
-    let client = &ctx.client;
-    let ns_meta = get_meta(&c.namespaces, None, ns);
-    if ns_meta
-        .as_ref()
-        .is_some_and(|m| m.deletion_timestamp.is_some())
-    {
+    let ns_meta = get_meta(&ctx.children.namespaces, None, ns);
+    if ns_meta.as_ref().is_some_and(|m| m.deletion_timestamp.is_some()) {
         // A space re-created under the name of one being deleted waits for the old namespace.
         return Err(Error::StillTerminating(format!("namespace {ns}")));
     }
-    writes.add(
-        ctx.applier
-            .apply(
-                &Api::all(client.clone()),
-                objects::namespace(space),
-                ns_meta.as_ref(),
-                ChangeSignal::ResourceVersion,
-            )
-            .await?,
-    );
-    writes.add(ensure_credentials(space, ctx).await?);
+    let desired = objects::namespace(space, backing::annotations(placement));
+    writes.add(ctx.applier.apply(&Api::all(ctx.client.clone()), desired, ns_meta.as_ref(), ChangeSignal::ResourceVersion).await?);
+    Ok(())
+}
 
-    let files = crate::render::config::render(space);
+async fn apply_workload(space: &ResolvedSpace, ctx: &Context, bindings: &Bindings, writes: &mut Writes) -> Result<()> {
+    let c = &ctx.children;
+    let ns = space.namespace.as_str();
+    let files = crate::render::config::render(space, bindings);
     let live = get_meta(&c.config_maps, Some(ns), names::CONFIG_MAP);
     writes.add(
         ctx.applier
-            .apply(
-                &Api::namespaced(client.clone(), ns),
-                objects::config_map(space, files.clone()),
-                live.as_ref(),
-                ChangeSignal::ResourceVersion,
-            )
+            .apply(&ns_api(ctx, ns), objects::config_map(space, files.clone()), live.as_ref(), ChangeSignal::ResourceVersion)
             .await?,
     );
-    let live = get_meta_of_deployment(ctx, ns);
+    let live = c.deployments.get(&ObjectRef::<Deployment>::new(names::NEXTCLOUD).within(ns)).map(|d| d.metadata.clone());
     writes.add(
-        ctx.applier
-            .apply(
-                &Api::namespaced(client.clone(), ns),
-                objects::deployment(space, &files),
-                live.as_ref(),
-                ChangeSignal::Generation,
-            )
-            .await?,
+        ctx.applier.apply(&ns_api(ctx, ns), objects::deployment(space, bindings, &files), live.as_ref(), ChangeSignal::Generation).await?,
     );
-    let live = get_meta(&c.resource_quotas, Some(ns), names::RESOURCE_QUOTA);
     // A ResourceQuota's status changes with every pod; its spec bumps no generation, so the
     // resourceVersion is the only signal, at the price of one no-op apply after pod churn.
-    writes.add(
-        ctx.applier
-            .apply(
-                &Api::namespaced(client.clone(), ns),
-                objects::resource_quota(space),
-                live.as_ref(),
-                ChangeSignal::ResourceVersion,
-            )
-            .await?,
-    );
+    let live = get_meta(&c.resource_quotas, Some(ns), names::RESOURCE_QUOTA);
+    writes.add(ctx.applier.apply(&ns_api(ctx, ns), objects::resource_quota(space), live.as_ref(), ChangeSignal::ResourceVersion).await?);
     let live = get_meta(&c.limit_ranges, Some(ns), names::LIMIT_RANGE);
-    writes.add(
-        ctx.applier
-            .apply(
-                &Api::namespaced(client.clone(), ns),
-                objects::limit_range(space),
-                live.as_ref(),
-                ChangeSignal::ResourceVersion,
-            )
-            .await?,
-    );
+    writes.add(ctx.applier.apply(&ns_api(ctx, ns), objects::limit_range(space), live.as_ref(), ChangeSignal::ResourceVersion).await?);
     Ok(())
 }
 
-async fn apply_exposure(space: &ResolvedSpace, ctx: &Context, writes: &mut Writes) -> Result<()> {
+async fn apply_exposure(space: &ResolvedSpace, ctx: &Context, bindings: &Bindings, writes: &mut Writes) -> Result<()> {
     let c = &ctx.children;
     let ns = space.namespace.as_str();
-    let client = &ctx.client;
     let live = get_meta(&c.services, Some(ns), names::NEXTCLOUD);
-    writes.add(
-        ctx.applier
-            .apply(
-                &Api::namespaced(client.clone(), ns),
-                objects::service(space),
-                live.as_ref(),
-                ChangeSignal::ResourceVersion,
-            )
-            .await?,
-    );
+    writes.add(ctx.applier.apply(&ns_api(ctx, ns), objects::service(space), live.as_ref(), ChangeSignal::ResourceVersion).await?);
     let live = get_meta(&c.ingresses, Some(ns), names::NEXTCLOUD);
-    let applied = ctx
-        .applier
-        .apply(
-            &Api::namespaced(client.clone(), ns),
-            objects::ingress(space),
-            live.as_ref(),
-            ChangeSignal::Generation,
-        )
-        .await?;
+    let applied = ctx.applier.apply(&ns_api(ctx, ns), objects::ingress(space), live.as_ref(), ChangeSignal::Generation).await?;
     writes.ingress_applied = applied == Applied::Written;
     writes.add(applied);
     let live = get_meta(&c.network_policies, Some(ns), names::NEXTCLOUD);
-    writes.add(
-        ctx.applier
-            .apply(
-                &Api::namespaced(client.clone(), ns),
-                objects::network_policy(space, &[]),
-                live.as_ref(),
-                ChangeSignal::Generation,
-            )
-            .await?,
-    );
+    writes
+        .add(ctx.applier.apply(&ns_api(ctx, ns), objects::network_policy(space, bindings), live.as_ref(), ChangeSignal::Generation).await?);
     Ok(())
 }
 
-fn get_meta_of_deployment(ctx: &Context, ns: &str) -> Option<kube::core::ObjectMeta> {
-    ctx.children
-        .deployments
-        .get(&ObjectRef::<Deployment>::new(names::NEXTCLOUD).within(ns))
-        .map(|d| d.metadata.clone())
+fn ns_api<K>(ctx: &Context, ns: &str) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    Api::namespaced(ctx.client.clone(), ns)
 }
 
-/// The credentials Secret: read only when the cache shows it changed since the operator wrote it,
-/// completed with what is missing, never regenerated.
-async fn ensure_credentials(space: &ResolvedSpace, ctx: &Context) -> Result<Applied> {
+fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
+    secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()
+}
+
+/// The credentials of the space. When the cached Secret is the one the operator last wrote, its
+/// values are used as they are. Otherwise the Secret is read from the API server (the cache may
+/// lag behind a write, and generating from a stale view would replace live credentials),
+/// completed with what is missing, never regenerated, and applied.
+async fn ensure_credentials(space: &ResolvedSpace, ctx: &Context, placement: &Placement) -> Result<(Applied, BTreeMap<String, Vec<u8>>)> {
     let ns = space.namespace.as_str();
-    let live = get_meta(&ctx.children.secrets, Some(ns), names::CREDENTIALS_SECRET);
-    if live.as_ref().is_some_and(|m| {
-        ctx.applier
-            .untouched_since_applied::<Secret>(m, ChangeSignal::ResourceVersion)
-    }) {
-        return Ok(Applied::Unchanged);
+    let cached = ctx.children.secrets.get(&ObjectRef::new(names::CREDENTIALS_SECRET).within(ns));
+    let storage = backing::storage_provider(ctx, placement);
+    if let Some(s) = &cached
+        && ctx.applier.untouched_since_applied::<Secret>(&s.metadata, ChangeSignal::ResourceVersion)
+    {
+        let data = secret_data(s);
+        // Still complete for the current placement (a StoragePool may have been assigned since).
+        if credentials::complete(&data, storage, &mut credentials::NoRandom).is_ok() {
+            return Ok((Applied::Unchanged, data));
+        }
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let existing: BTreeMap<String, Vec<u8>> = match live {
-        Some(_) => api
-            .get_opt(names::CREDENTIALS_SECRET)
-            .await?
-            .and_then(|s| s.data)
-            .map(|d| d.into_iter().map(|(k, v)| (k, v.0)).collect())
-            .unwrap_or_default(),
-        None => BTreeMap::new(),
-    };
-    let data = credentials::complete(&existing, &mut OsRandom)?;
-    ctx.applier
-        .apply(
-            &api,
-            objects::credentials_secret(space, data),
-            live.as_ref(),
-            ChangeSignal::ResourceVersion,
-        )
-        .await
+    let existing = api.get_opt(names::CREDENTIALS_SECRET).await?.map(|s| secret_data(&s)).unwrap_or_default();
+    let data = credentials::complete(&existing, storage, &mut OsRandom)?;
+    let live = cached.map(|s| s.metadata.clone());
+    let applied =
+        ctx.applier.apply(&api, objects::credentials_secret(space, data.clone()), live.as_ref(), ChangeSignal::ResourceVersion).await?;
+    Ok((applied, data))
 }
 
-/// Deletion: the namespace goes first and the finalizer last, so the space stays visible (phase
-/// Deleting) until everything it owned is gone.
+/// Deletion: the space's data is released according to its policy, then its namespace goes, and
+/// the finalizer last, so the space stays visible (phase Deleting) until everything is done.
 async fn finalize(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     if !has_finalizer(space) {
         return Ok(Action::await_change());
     }
     let name = space.name_any();
     let ns = names::namespace(&name);
+    let ns_meta = get_meta(&ctx.children.namespaces, None, &ns);
+    let placement = backing::recorded(space, ns_meta.as_ref());
+    let creds =
+        ctx.children.secrets.get(&ObjectRef::new(names::CREDENTIALS_SECRET).within(&ns)).map(|s| secret_data(&s)).unwrap_or_default();
+    let quota = space.status.as_ref().and_then(|s| s.quota.as_deref()).and_then(|q| crate::api::quantity::parse_bytes(q).ok()).unwrap_or(0);
+    let released = backing::release(ctx, &name, space.spec.deletion_policy, &placement, &creds, quota).await;
+
     let previous = space.status.clone().unwrap_or_default();
     let mut status = previous.clone();
     status.phase = Some(SpacePhase::Deleting);
-    let ready = conditions::Condition::new(
-        space_status::READY,
-        ConditionStatus::False,
-        "Deleting",
-        format!("deleting namespace {ns}"),
-    );
-    let mut fresh: Vec<_> = previous
-        .conditions
-        .iter()
-        .filter(|c| c.type_ != space_status::READY)
-        .cloned()
-        .collect();
+    let ready = match &released {
+        Ok(_) => conditions::Condition::new(
+            space_status::READY,
+            ConditionStatus::False,
+            "Deleting",
+            format!("{:?} policy applied; deleting namespace {ns}", space.spec.deletion_policy),
+        ),
+        Err(e) => {
+            conditions::Condition::new(space_status::READY, ConditionStatus::False, e.reason(), format!("releasing the space's data: {e}"))
+        }
+    };
+    let mut fresh: Vec<_> = previous.conditions.iter().filter(|c| c.type_ != space_status::READY).cloned().collect();
     fresh.insert(0, ready);
-    status.conditions = conditions::merge_conditions(
-        &previous.conditions,
-        fresh,
-        space.metadata.generation,
-        &now_rfc3339(),
-    );
+    status.conditions = conditions::merge_conditions(&previous.conditions, fresh, space.metadata.generation, &now_rfc3339());
     write_status(space, ctx, status).await?;
+    let (_, skipped) = released?;
+    for pool in skipped {
+        publish(
+            space,
+            ctx,
+            EventType::Warning,
+            "PoolMissing",
+            &format!("{pool} no longer exists: its share of the space was left as it is"),
+        )
+        .await;
+    }
 
-    match get_meta(&ctx.children.namespaces, None, &ns) {
+    match ns_meta {
         Some(meta) => {
             if meta.deletion_timestamp.is_none() {
                 let api: Api<Namespace> = Api::all(ctx.client.clone());

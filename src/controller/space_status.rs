@@ -37,6 +37,8 @@ pub struct StepFailure {
 /// Everything the status depends on.
 pub struct Observation<'a> {
     pub generation: Option<i64>,
+    /// Placed, DatabaseReady, CacheReady and StorageReady, from the backing-services step.
+    pub backing: Vec<Condition>,
     pub deleting: bool,
     pub resolved: Result<&'a ResolvedSpace, &'a SpecError>,
     pub workload: WorkloadObservation,
@@ -45,121 +47,47 @@ pub struct Observation<'a> {
     pub previous: &'a AssociationSpaceStatus,
 }
 
-fn cond(
-    type_: &str,
-    status: ConditionStatus,
-    reason: &str,
-    message: impl Into<String>,
-) -> Condition {
+fn cond(type_: &str, status: ConditionStatus, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(type_, status, reason, message)
 }
 
 fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation) -> Condition {
     use ConditionStatus::*;
     if !w.exists {
-        return cond(
-            WORKLOAD_READY,
-            False,
-            "Creating",
-            "the Nextcloud Deployment is being created",
-        );
+        return cond(WORKLOAD_READY, False, "Creating", "the Nextcloud Deployment is being created");
     }
     if w.observed_generation < w.generation {
-        return cond(
-            WORKLOAD_READY,
-            False,
-            "RollingOut",
-            "the Nextcloud Deployment has not observed its latest change yet",
-        );
+        return cond(WORKLOAD_READY, False, "RollingOut", "the Nextcloud Deployment has not observed its latest change yet");
     }
     if space.suspended {
         return if w.replicas == 0 {
-            cond(
-                WORKLOAD_READY,
-                True,
-                "Suspended",
-                "scaled to zero on request; data and configuration are kept",
-            )
+            cond(WORKLOAD_READY, True, "Suspended", "scaled to zero on request; data and configuration are kept")
         } else {
-            cond(
-                WORKLOAD_READY,
-                False,
-                "ScalingDown",
-                format!("{} Nextcloud pod(s) still running", w.replicas),
-            )
+            cond(WORKLOAD_READY, False, "ScalingDown", format!("{} Nextcloud pod(s) still running", w.replicas))
         };
     }
     if w.ready_replicas >= 1 && w.updated_replicas >= 1 {
-        cond(
-            WORKLOAD_READY,
-            True,
-            "Available",
-            format!(
-                "{}/{} Nextcloud pod(s) ready",
-                w.ready_replicas,
-                w.replicas.max(1)
-            ),
-        )
+        cond(WORKLOAD_READY, True, "Available", format!("{}/{} Nextcloud pod(s) ready", w.ready_replicas, w.replicas.max(1)))
     } else {
-        cond(
-            WORKLOAD_READY,
-            False,
-            "PodsNotReady",
-            format!(
-                "{}/{} Nextcloud pod(s) ready",
-                w.ready_replicas,
-                w.replicas.max(1)
-            ),
-        )
+        cond(WORKLOAD_READY, False, "PodsNotReady", format!("{}/{} Nextcloud pod(s) ready", w.ready_replicas, w.replicas.max(1)))
     }
 }
 
-/// Conditions of the backing services and office wiring, which this release does not provision.
-fn not_provisioned(space: &ResolvedSpace) -> Vec<Condition> {
-    use ConditionStatus::*;
-    let mut out = vec![
-        cond(
-            PLACED,
-            Unknown,
-            "ProvisioningNotEnabled",
-            "this operator release does not place spaces on pools yet",
-        ),
-        cond(
-            DATABASE_READY,
-            Unknown,
-            "ProvisioningNotEnabled",
-            "no DatabasePool is assigned: the database is not managed by the operator yet",
-        ),
-        cond(
-            CACHE_READY,
-            Unknown,
-            "ProvisioningNotEnabled",
-            "no CachePool is assigned: the Redis user is not managed by the operator yet",
-        ),
-        cond(
-            STORAGE_READY,
-            Unknown,
-            "ProvisioningNotEnabled",
-            "no StoragePool is assigned: the bucket is not managed by the operator yet",
-        ),
-    ];
-    out.push(match space.office {
-        OfficeSuite::None => cond(OFFICE_READY, True, "Disabled", "office: none, no online editing"),
+/// Office wiring, which this release does not manage yet.
+fn office_condition(space: &ResolvedSpace) -> Condition {
+    match space.office {
+        OfficeSuite::None => cond(OFFICE_READY, ConditionStatus::True, "Disabled", "office: none, no online editing"),
         suite => cond(
             OFFICE_READY,
-            Unknown,
+            ConditionStatus::Unknown,
             "NoBackendAssigned",
             format!("no {} OfficeBackend is assigned: office backends are not managed by the operator yet", suite.as_str()),
         ),
-    });
-    out
+    }
 }
 
 fn was_ready(previous: &AssociationSpaceStatus) -> bool {
-    matches!(
-        previous.phase,
-        Some(SpacePhase::Ready) | Some(SpacePhase::Degraded)
-    )
+    matches!(previous.phase, Some(SpacePhase::Ready) | Some(SpacePhase::Degraded))
 }
 
 pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
@@ -170,13 +98,7 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
     let (fresh, phase) = match o.resolved {
         Err(e) => {
             // Keep every other condition as it was: an invalid spec changes nothing that runs.
-            let mut kept: Vec<Condition> = o
-                .previous
-                .conditions
-                .iter()
-                .filter(|c| c.type_ != READY)
-                .cloned()
-                .collect();
+            let mut kept: Vec<Condition> = o.previous.conditions.iter().filter(|c| c.type_ != READY).cloned().collect();
             kept.push(cond(READY, False, e.reason(), e.to_string()));
             let phase = if o.deleting {
                 SpacePhase::Deleting
@@ -195,22 +117,13 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             status.quota = Some(space.quota.clone());
             status.max_accounts = Some(space.max_accounts);
 
-            let mut conditions = not_provisioned(space);
+            let mut conditions = o.backing.clone();
+            conditions.push(office_condition(space));
             conditions.push(workload_condition(space, &o.workload));
             conditions.push(if o.ingress_exists {
-                cond(
-                    INGRESS_READY,
-                    True,
-                    "Configured",
-                    format!("{} is routed to the Nextcloud Service", space.host),
-                )
+                cond(INGRESS_READY, True, "Configured", format!("{} is routed to the Nextcloud Service", space.host))
             } else {
-                cond(
-                    INGRESS_READY,
-                    False,
-                    "Creating",
-                    "the Ingress is being created",
-                )
+                cond(INGRESS_READY, False, "Creating", "the Ingress is being created")
             });
             if let Some(f) = &o.failure
                 && let Some(c) = conditions.iter_mut().find(|c| c.type_ == f.condition)
@@ -218,61 +131,25 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                 *c = cond(f.condition, False, &f.reason, f.message.clone());
             }
             let blocking = conditions.iter().find(|c| c.status == False).cloned();
-            let workload_ok = conditions
-                .iter()
-                .any(|c| c.type_ == WORKLOAD_READY && c.is_true());
-            let ingress_ok = conditions
-                .iter()
-                .any(|c| c.type_ == INGRESS_READY && c.is_true());
+            let workload_ok = conditions.iter().any(|c| c.type_ == WORKLOAD_READY && c.is_true());
+            let ingress_ok = conditions.iter().any(|c| c.type_ == INGRESS_READY && c.is_true());
             let (ready, phase) = if o.deleting {
-                (
-                    cond(READY, False, "Deleting", "the space is being deleted"),
-                    SpacePhase::Deleting,
-                )
+                (cond(READY, False, "Deleting", "the space is being deleted"), SpacePhase::Deleting)
             } else if space.suspended {
                 // Suspension is what was asked for, so it is the phase even while pods still stop;
                 // WorkloadReady tells whether the scale-down is complete.
                 let message = match &blocking {
-                    Some(b) => format!(
-                        "the space is suspended (spec.suspended is true); {}: {}",
-                        b.type_, b.message
-                    ),
+                    Some(b) => format!("the space is suspended (spec.suspended is true); {}: {}", b.type_, b.message),
                     None => "the space is suspended: spec.suspended is true".to_string(),
                 };
-                (
-                    cond(READY, False, "Suspended", message),
-                    SpacePhase::Suspended,
-                )
+                (cond(READY, False, "Suspended", message), SpacePhase::Suspended)
             } else if let Some(b) = blocking {
-                let phase = if was_ready(o.previous) {
-                    SpacePhase::Degraded
-                } else {
-                    SpacePhase::Provisioning
-                };
-                (
-                    cond(
-                        READY,
-                        False,
-                        &b.reason,
-                        format!("{}: {}", b.type_, b.message),
-                    ),
-                    phase,
-                )
+                let phase = if was_ready(o.previous) { SpacePhase::Degraded } else { SpacePhase::Provisioning };
+                (cond(READY, False, &b.reason, format!("{}: {}", b.type_, b.message)), phase)
             } else if workload_ok && ingress_ok {
-                (
-                    cond(
-                        READY,
-                        True,
-                        "SpaceReady",
-                        format!("{} serves its users", names::url(&space.host)),
-                    ),
-                    SpacePhase::Ready,
-                )
+                (cond(READY, True, "SpaceReady", format!("{} serves its users", names::url(&space.host))), SpacePhase::Ready)
             } else {
-                (
-                    cond(READY, False, "Provisioning", "waiting for the workload"),
-                    SpacePhase::Provisioning,
-                )
+                (cond(READY, False, "Provisioning", "waiting for the workload"), SpacePhase::Provisioning)
             };
             conditions.insert(0, ready);
             (conditions, phase)
@@ -296,23 +173,17 @@ mod tests {
     }
 
     fn ready_workload() -> WorkloadObservation {
-        WorkloadObservation {
-            exists: true,
-            generation: 1,
-            observed_generation: 1,
-            replicas: 1,
-            ready_replicas: 1,
-            updated_replicas: 1,
-        }
+        WorkloadObservation { exists: true, generation: 1, observed_generation: 1, replicas: 1, ready_replicas: 1, updated_replicas: 1 }
     }
 
-    fn observe<'a>(
-        space: &'a ResolvedSpace,
-        previous: &'a AssociationSpaceStatus,
-        workload: WorkloadObservation,
-    ) -> Observation<'a> {
+    fn backing_ok() -> Vec<Condition> {
+        [PLACED, DATABASE_READY, CACHE_READY, STORAGE_READY].iter().map(|t| cond(t, ConditionStatus::True, "Provisioned", "")).collect()
+    }
+
+    fn observe<'a>(space: &'a ResolvedSpace, previous: &'a AssociationSpaceStatus, workload: WorkloadObservation) -> Observation<'a> {
         Observation {
             generation: Some(1),
+            backing: backing_ok(),
             deleting: false,
             resolved: Ok(space),
             workload,
@@ -323,9 +194,7 @@ mod tests {
     }
 
     fn status_of(s: &AssociationSpaceStatus, t: &str) -> ConditionStatus {
-        find(&s.conditions, t)
-            .map(|c| c.status)
-            .unwrap_or(ConditionStatus::Unknown)
+        find(&s.conditions, t).map(|c| c.status).unwrap_or(ConditionStatus::Unknown)
     }
 
     #[test]
@@ -335,27 +204,17 @@ mod tests {
         let s = compute(&observe(&space, &prev, ready_workload()), NOW);
         assert_eq!(s.phase, Some(SpacePhase::Ready));
         assert_eq!(status_of(&s, READY), ConditionStatus::True);
-        assert_eq!(status_of(&s, DATABASE_READY), ConditionStatus::Unknown);
+        assert_eq!(status_of(&s, DATABASE_READY), ConditionStatus::True);
         assert_eq!(s.url.as_deref(), Some("https://a.frama.space"));
         assert_eq!(s.observed_generation, Some(1));
-        assert!(
-            s.conditions
-                .iter()
-                .all(|c| c.observed_generation == Some(1) && c.last_transition_time == NOW)
-        );
+        assert!(s.conditions.iter().all(|c| c.observed_generation == Some(1) && c.last_transition_time == NOW));
     }
 
     #[test]
     fn recomputing_the_same_state_is_identical() {
         let space = resolved();
-        let first = compute(
-            &observe(&space, &AssociationSpaceStatus::default(), ready_workload()),
-            NOW,
-        );
-        let second = compute(
-            &observe(&space, &first, ready_workload()),
-            "2026-11-21T11:00:00Z",
-        );
+        let first = compute(&observe(&space, &AssociationSpaceStatus::default(), ready_workload()), NOW);
+        let second = compute(&observe(&space, &first, ready_workload()), "2026-11-21T11:00:00Z");
         assert_eq!(first, second, "no status write when nothing changed");
     }
 
@@ -367,10 +226,7 @@ mod tests {
         w.ready_replicas = 0;
         let s = compute(&observe(&space, &prev, w.clone()), NOW);
         assert_eq!(s.phase, Some(SpacePhase::Provisioning));
-        assert_eq!(
-            find(&s.conditions, READY).map(|c| c.reason.as_str()),
-            Some("PodsNotReady")
-        );
+        assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some("PodsNotReady"));
         let ready = compute(&observe(&space, &prev, ready_workload()), NOW);
         let degraded = compute(&observe(&space, &ready, w), NOW);
         assert_eq!(degraded.phase, Some(SpacePhase::Degraded));
@@ -383,23 +239,13 @@ mod tests {
         let prev = AssociationSpaceStatus::default();
         let mut w = ready_workload();
         let s = compute(&observe(&space, &prev, w.clone()), NOW);
-        assert_eq!(
-            find(&s.conditions, WORKLOAD_READY).map(|c| c.reason.as_str()),
-            Some("ScalingDown")
-        );
-        assert_eq!(
-            s.phase,
-            Some(SpacePhase::Suspended),
-            "suspension shows at once, while pods stop"
-        );
+        assert_eq!(find(&s.conditions, WORKLOAD_READY).map(|c| c.reason.as_str()), Some("ScalingDown"));
+        assert_eq!(s.phase, Some(SpacePhase::Suspended), "suspension shows at once, while pods stop");
         w.replicas = 0;
         w.ready_replicas = 0;
         let s = compute(&observe(&space, &prev, w), NOW);
         assert_eq!(s.phase, Some(SpacePhase::Suspended));
-        assert_eq!(
-            find(&s.conditions, READY).map(|c| c.reason.as_str()),
-            Some("Suspended")
-        );
+        assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some("Suspended"));
     }
 
     #[test]
@@ -407,33 +253,20 @@ mod tests {
         let space = resolved();
         let prev = AssociationSpaceStatus::default();
         let mut o = observe(&space, &prev, ready_workload());
-        o.failure = Some(StepFailure {
-            condition: INGRESS_READY,
-            reason: "Forbidden".into(),
-            message: "no".into(),
-        });
+        o.failure = Some(StepFailure { condition: INGRESS_READY, reason: "Forbidden".into(), message: "no".into() });
         let s = compute(&o, NOW);
         assert_eq!(status_of(&s, INGRESS_READY), ConditionStatus::False);
-        assert_eq!(
-            find(&s.conditions, READY).map(|c| c.reason.as_str()),
-            Some("Forbidden")
-        );
+        assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some("Forbidden"));
     }
 
     #[test]
     fn invalid_spec_keeps_other_conditions_and_waits() {
         let space = resolved();
-        let ready = compute(
-            &observe(&space, &AssociationSpaceStatus::default(), ready_workload()),
-            NOW,
-        );
-        let err = SpecError::QuotaAboveClassMaximum {
-            quota: "60Gi".into(),
-            max: "50Gi".into(),
-            class: "c".into(),
-        };
+        let ready = compute(&observe(&space, &AssociationSpaceStatus::default(), ready_workload()), NOW);
+        let err = SpecError::QuotaAboveClassMaximum { quota: "60Gi".into(), max: "50Gi".into(), class: "c".into() };
         let o = Observation {
             generation: Some(2),
+            backing: backing_ok(),
             deleting: false,
             resolved: Err(&err),
             workload: ready_workload(),
@@ -443,22 +276,11 @@ mod tests {
         };
         let s = compute(&o, NOW);
         assert_eq!(s.phase, Some(SpacePhase::Degraded));
-        assert_eq!(
-            find(&s.conditions, READY).map(|c| c.reason.as_str()),
-            Some("QuotaAboveClassMaximum")
-        );
-        assert_eq!(
-            status_of(&s, WORKLOAD_READY),
-            ConditionStatus::True,
-            "the running workload is untouched"
-        );
+        assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some("QuotaAboveClassMaximum"));
+        assert_eq!(status_of(&s, WORKLOAD_READY), ConditionStatus::True, "the running workload is untouched");
         let missing = SpecError::ClassNotFound("x".into());
         let fresh = AssociationSpaceStatus::default();
-        let o = Observation {
-            resolved: Err(&missing),
-            previous: &fresh,
-            ..o
-        };
+        let o = Observation { resolved: Err(&missing), previous: &fresh, ..o };
         assert_eq!(compute(&o, NOW).phase, Some(SpacePhase::Pending));
     }
 
@@ -468,9 +290,6 @@ mod tests {
         space.office = OfficeSuite::None;
         let prev = AssociationSpaceStatus::default();
         let s = compute(&observe(&space, &prev, ready_workload()), NOW);
-        assert_eq!(
-            find(&s.conditions, OFFICE_READY).map(|c| c.reason.as_str()),
-            Some("Disabled")
-        );
+        assert_eq!(find(&s.conditions, OFFICE_READY).map(|c| c.reason.as_str()), Some("Disabled"));
     }
 }

@@ -20,20 +20,11 @@ pub struct GarageAdmin {
 }
 
 fn failed(operation: &'static str, message: String) -> ProvisionError {
-    ProvisionError::Failed {
-        system: System::Garage,
-        operation,
-        message,
-    }
+    ProvisionError::Failed { system: System::Garage, operation, message }
 }
 
 impl GarageAdmin {
-    pub fn new(
-        admin_url: &str,
-        token: &str,
-        s3_endpoint: &str,
-        region: &str,
-    ) -> Result<Self, ProvisionError> {
+    pub fn new(admin_url: &str, token: &str, s3_endpoint: &str, region: &str) -> Result<Self, ProvisionError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
@@ -57,45 +48,30 @@ impl GarageAdmin {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> Result<Option<Value>, ProvisionError> {
-        let mut req = self
-            .http
-            .request(method, format!("{}/v2/{call}", self.admin_url))
-            .bearer_auth(&self.token)
-            .query(query);
+        let mut req = self.http.request(method, format!("{}/v2/{call}", self.admin_url)).bearer_auth(&self.token).query(query);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.map_err(|e| ProvisionError::Unreachable {
-            system: System::Garage,
-            message: e.without_url().to_string(),
-        })?;
+        let resp =
+            req.send().await.map_err(|e| ProvisionError::Unreachable { system: System::Garage, message: e.without_url().to_string() })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         match status {
             s if s.is_success() => Ok(Some(serde_json::from_str(&text).unwrap_or(Value::Null))),
             StatusCode::NOT_FOUND => Ok(None),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(ProvisionError::Unauthorized {
-                system: System::Garage,
-                message: format!("HTTP {}", status.as_u16()),
-            }),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Err(ProvisionError::Unauthorized { system: System::Garage, message: format!("HTTP {}", status.as_u16()) })
+            }
             // Garage's error bodies are `{"code": ..., "message": ...}`; the code is enough and never echoes a secret.
             _ => {
-                let code = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get("code").and_then(Value::as_str).map(String::from));
-                Err(failed(
-                    operation,
-                    code.unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
-                ))
+                let code = serde_json::from_str::<Value>(&text).ok().and_then(|v| v.get("code").and_then(Value::as_str).map(String::from));
+                Err(failed(operation, code.unwrap_or_else(|| format!("HTTP {}", status.as_u16()))))
             }
         }
     }
 
     pub async fn server_version(&self) -> Result<String, ProvisionError> {
-        let health = self
-            .call("check health", Method::GET, "GetClusterHealth", &[], None)
-            .await?
-            .unwrap_or(Value::Null);
+        let health = self.call("check health", Method::GET, "GetClusterHealth", &[], None).await?.unwrap_or(Value::Null);
         match health.get("status").and_then(Value::as_str) {
             Some("healthy") | Some("degraded") => {}
             other => {
@@ -105,15 +81,8 @@ impl GarageAdmin {
                 });
             }
         }
-        let status = self
-            .call("check health", Method::GET, "GetClusterStatus", &[], None)
-            .await?
-            .unwrap_or(Value::Null);
-        Ok(status
-            .pointer("/nodes/0/garageVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string())
+        let status = self.call("check health", Method::GET, "GetClusterStatus", &[], None).await?.unwrap_or(Value::Null);
+        Ok(status.pointer("/nodes/0/garageVersion").and_then(Value::as_str).unwrap_or("unknown").to_string())
     }
 
     pub async fn bucket_exists(&self, name: &str) -> Result<bool, ProvisionError> {
@@ -121,14 +90,7 @@ impl GarageAdmin {
     }
 
     async fn bucket(&self, name: &str) -> Result<Option<Value>, ProvisionError> {
-        self.call(
-            "read the bucket",
-            Method::GET,
-            "GetBucketInfo",
-            &[("globalAlias", name)],
-            None,
-        )
-        .await
+        self.call("read the bucket", Method::GET, "GetBucketInfo", &[("globalAlias", name)], None).await
     }
 
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
@@ -137,22 +99,12 @@ impl GarageAdmin {
             Some(v) => v,
             None => {
                 writes.add(1);
-                self.call(
-                    "create the bucket",
-                    Method::POST,
-                    "CreateBucket",
-                    &[],
-                    Some(json!({ "globalAlias": b.bucket })),
-                )
-                .await?
-                .ok_or_else(|| failed("create the bucket", "no bucket returned".into()))?
+                self.call("create the bucket", Method::POST, "CreateBucket", &[], Some(json!({ "globalAlias": b.bucket })))
+                    .await?
+                    .ok_or_else(|| failed("create the bucket", "no bucket returned".into()))?
             }
         };
-        let id = bucket
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| failed("read the bucket", "no id".into()))?
-            .to_string();
+        let id = bucket.get("id").and_then(Value::as_str).ok_or_else(|| failed("read the bucket", "no id".into()))?.to_string();
         if bucket.pointer("/quotas/maxSize").and_then(Value::as_u64) != Some(b.quota_bytes) {
             self.call(
                 "set the bucket quota",
@@ -164,42 +116,19 @@ impl GarageAdmin {
             .await?;
             writes.add(1);
         }
-        let key = self
-            .call(
-                "read the key",
-                Method::GET,
-                "GetKeyInfo",
-                &[("id", b.access_key), ("showSecretKey", "true")],
-                None,
-            )
-            .await?;
-        let secret_matches = key
-            .as_ref()
-            .and_then(|k| k.get("secretAccessKey"))
-            .and_then(Value::as_str)
-            == Some(b.secret_key);
+        let key = self.call("read the key", Method::GET, "GetKeyInfo", &[("id", b.access_key), ("showSecretKey", "true")], None).await?;
+        let secret_matches = key.as_ref().and_then(|k| k.get("secretAccessKey")).and_then(Value::as_str) == Some(b.secret_key);
         if key.is_some() && !secret_matches {
             // A key's secret cannot be changed: replace the key with the space's own.
-            self.call(
-                "replace the key",
-                Method::POST,
-                "DeleteKey",
-                &[("id", b.access_key)],
-                None,
-            )
-            .await?;
+            self.call("replace the key", Method::POST, "DeleteKey", &[("id", b.access_key)], None).await?;
             writes.add(1);
         }
         if key.is_none() || !secret_matches {
             let body = json!({ "accessKeyId": b.access_key, "secretAccessKey": b.secret_key, "name": b.bucket });
-            self.call("import the key", Method::POST, "ImportKey", &[], Some(body))
-                .await
-                .map_err(|e| match e {
-                    ProvisionError::Failed { operation, .. } => {
-                        failed(operation, "ImportKey refused".into())
-                    }
-                    other => other,
-                })?;
+            self.call("import the key", Method::POST, "ImportKey", &[], Some(body)).await.map_err(|e| match e {
+                ProvisionError::Failed { operation, .. } => failed(operation, "ImportKey refused".into()),
+                other => other,
+            })?;
             writes.add(1);
         }
         let allowed = bucket
@@ -208,22 +137,11 @@ impl GarageAdmin {
             .into_iter()
             .flatten()
             .find(|k| k.get("accessKeyId").and_then(Value::as_str) == Some(b.access_key))
-            .map(|k| {
-                (
-                    k.pointer("/permissions/read").and_then(Value::as_bool),
-                    k.pointer("/permissions/write").and_then(Value::as_bool),
-                )
-            });
+            .map(|k| (k.pointer("/permissions/read").and_then(Value::as_bool), k.pointer("/permissions/write").and_then(Value::as_bool)));
         if allowed != Some((Some(true), Some(true))) || !secret_matches {
-            let body = json!({ "bucketId": id, "accessKeyId": b.access_key, "permissions": { "read": true, "write": true, "owner": false } });
-            self.call(
-                "allow the key on the bucket",
-                Method::POST,
-                "AllowBucketKey",
-                &[],
-                Some(body),
-            )
-            .await?;
+            let body =
+                json!({ "bucketId": id, "accessKeyId": b.access_key, "permissions": { "read": true, "write": true, "owner": false } });
+            self.call("allow the key on the bucket", Method::POST, "AllowBucketKey", &[], Some(body)).await?;
             writes.add(1);
         }
         Ok(writes)
@@ -247,39 +165,15 @@ impl GarageAdmin {
         }
         let id = bucket.get("id").and_then(Value::as_str).unwrap_or_default();
         let body = json!({ "bucketId": id, "accessKeyId": b.access_key, "permissions": { "read": true, "write": true, "owner": true } });
-        self.call(
-            "deny the key on the bucket",
-            Method::POST,
-            "DenyBucketKey",
-            &[],
-            Some(body),
-        )
-        .await?;
+        self.call("deny the key on the bucket", Method::POST, "DenyBucketKey", &[], Some(body)).await?;
         Ok(Writes(1))
     }
 
     async fn delete_key(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        if self
-            .call(
-                "read the key",
-                Method::GET,
-                "GetKeyInfo",
-                &[("id", b.access_key)],
-                None,
-            )
-            .await?
-            .is_none()
-        {
+        if self.call("read the key", Method::GET, "GetKeyInfo", &[("id", b.access_key)], None).await?.is_none() {
             return Ok(Writes(0));
         }
-        self.call(
-            "remove the key",
-            Method::POST,
-            "DeleteKey",
-            &[("id", b.access_key)],
-            None,
-        )
-        .await?;
+        self.call("remove the key", Method::POST, "DeleteKey", &[("id", b.access_key)], None).await?;
         Ok(Writes(1))
     }
 
@@ -289,27 +183,10 @@ impl GarageAdmin {
         if let Some(bucket) = self.bucket(b.bucket).await? {
             // The space's key may have been revoked already: bring it back to empty the bucket.
             writes.add(self.ensure(b).await?.0);
-            let own = SignedClient::new(
-                &self.s3_endpoint,
-                &self.region,
-                b.access_key,
-                b.secret_key,
-                System::Garage,
-            )?;
+            let own = SignedClient::new(&self.s3_endpoint, &self.region, b.access_key, b.secret_key, System::Garage)?;
             writes.add(own.empty_bucket(b.bucket).await?);
-            let id = bucket
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            self.call(
-                "delete the bucket",
-                Method::POST,
-                "DeleteBucket",
-                &[("id", &id)],
-                None,
-            )
-            .await?;
+            let id = bucket.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            self.call("delete the bucket", Method::POST, "DeleteBucket", &[("id", &id)], None).await?;
             writes.add(1);
         }
         writes.add(self.delete_key(b).await?.0);

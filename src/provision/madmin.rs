@@ -58,56 +58,26 @@ fn stream_aad(cipher: &Aes256Gcm, prefix: &[u8]) -> Result<Vec<u8>, aes_gcm::Err
 }
 
 /// Encrypts with explicit salt and nonce (for tests); use [`encrypt`] otherwise.
-pub fn encrypt_with(
-    secret: &str,
-    plaintext: &[u8],
-    salt: [u8; SALT_LEN],
-    nonce: [u8; NONCE_PREFIX_LEN],
-) -> Result<Vec<u8>, MadminError> {
+pub fn encrypt_with(secret: &str, plaintext: &[u8], salt: [u8; SALT_LEN], nonce: [u8; NONCE_PREFIX_LEN]) -> Result<Vec<u8>, MadminError> {
     let key = derive_key(secret, &salt)?;
     let cipher = Aes256Gcm::new_from_slice(&key).map_err(|_| MadminError::Seal)?;
-    let mut out = Vec::with_capacity(
-        SALT_LEN + 1 + NONCE_PREFIX_LEN + plaintext.len() + 16 * (1 + plaintext.len() / FRAGMENT),
-    );
+    let mut out = Vec::with_capacity(SALT_LEN + 1 + NONCE_PREFIX_LEN + plaintext.len() + 16 * (1 + plaintext.len() / FRAGMENT));
     out.extend_from_slice(&salt);
     out.push(ARGON2ID_AES_GCM);
     out.extend_from_slice(&nonce);
     // Every fragment but the last is full; the last may be empty.
-    let (mut aad, mut counter) = (
-        stream_aad(&cipher, &nonce).map_err(|_| MadminError::Seal)?,
-        1u32,
-    );
-    let full = if plaintext.is_empty() {
-        0
-    } else {
-        (plaintext.len() - 1) / FRAGMENT
-    };
+    let (mut aad, mut counter) = (stream_aad(&cipher, &nonce).map_err(|_| MadminError::Seal)?, 1u32);
+    let full = if plaintext.is_empty() { 0 } else { (plaintext.len() - 1) / FRAGMENT };
     for chunk in plaintext.chunks(FRAGMENT).take(full) {
         let n = fragment_nonce(&nonce, counter);
-        let sealed = cipher
-            .encrypt(
-                Nonce::from_slice(&n),
-                Payload {
-                    msg: chunk,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| MadminError::Seal)?;
+        let sealed = cipher.encrypt(Nonce::from_slice(&n), Payload { msg: chunk, aad: &aad }).map_err(|_| MadminError::Seal)?;
         out.extend_from_slice(&sealed);
         counter += 1;
     }
     let last = &plaintext[full * FRAGMENT..];
     aad[0] = 0x80;
     let n = fragment_nonce(&nonce, counter);
-    let sealed = cipher
-        .encrypt(
-            Nonce::from_slice(&n),
-            Payload {
-                msg: last,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| MadminError::Seal)?;
+    let sealed = cipher.encrypt(Nonce::from_slice(&n), Payload { msg: last, aad: &aad }).map_err(|_| MadminError::Seal)?;
     out.extend_from_slice(&sealed);
     Ok(out)
 }
@@ -131,42 +101,19 @@ pub fn decrypt(secret: &str, data: &[u8]) -> Result<Vec<u8>, MadminError> {
     let prefix = &data[SALT_LEN + 1..header];
     let body = &data[header..];
     let sealed_fragment = FRAGMENT + 16;
-    let full = if body.len() <= sealed_fragment {
-        0
-    } else {
-        (body.len() - 1) / sealed_fragment
-    };
+    let full = if body.len() <= sealed_fragment { 0 } else { (body.len() - 1) / sealed_fragment };
     let mut out = Vec::with_capacity(body.len());
-    let (mut aad, mut counter) = (
-        stream_aad(&cipher, prefix).map_err(|_| MadminError::Open)?,
-        1u32,
-    );
+    let (mut aad, mut counter) = (stream_aad(&cipher, prefix).map_err(|_| MadminError::Open)?, 1u32);
     for chunk in body.chunks(sealed_fragment).take(full) {
         let n = fragment_nonce(prefix, counter);
-        out.extend(
-            cipher
-                .decrypt(
-                    Nonce::from_slice(&n),
-                    Payload {
-                        msg: chunk,
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| MadminError::Open)?,
-        );
+        out.extend(cipher.decrypt(Nonce::from_slice(&n), Payload { msg: chunk, aad: &aad }).map_err(|_| MadminError::Open)?);
         counter += 1;
     }
     aad[0] = 0x80;
     let n = fragment_nonce(prefix, counter);
     out.extend(
         cipher
-            .decrypt(
-                Nonce::from_slice(&n),
-                Payload {
-                    msg: &body[full * sealed_fragment..],
-                    aad: &aad,
-                },
-            )
+            .decrypt(Nonce::from_slice(&n), Payload { msg: &body[full * sealed_fragment..], aad: &aad })
             .map_err(|_| MadminError::Open)?,
     );
     Ok(out)
@@ -181,16 +128,8 @@ mod tests {
         for len in [0usize, 1, 100, FRAGMENT, FRAGMENT + 1, 3 * FRAGMENT + 17] {
             let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let sealed = encrypt_with("secret", &plain, [7; 32], [9; 8]).expect("encrypts");
-            assert_eq!(
-                sealed.len(),
-                41 + len + 16 * (1 + len.saturating_sub(1) / FRAGMENT),
-                "len {len}"
-            );
-            assert_eq!(
-                decrypt("secret", &sealed).expect("decrypts"),
-                plain,
-                "len {len}"
-            );
+            assert_eq!(sealed.len(), 41 + len + 16 * (1 + len.saturating_sub(1) / FRAGMENT), "len {len}");
+            assert_eq!(decrypt("secret", &sealed).expect("decrypts"), plain, "len {len}");
         }
     }
 
@@ -207,10 +146,7 @@ mod tests {
         let plain = vec![5u8; 2 * FRAGMENT + 3];
         let sealed = encrypt("right", &plain).expect("encrypts");
         assert!(decrypt("wrong", &sealed).is_err());
-        assert!(
-            decrypt("right", &sealed[..sealed.len() - (FRAGMENT + 16 + 3)]).is_err(),
-            "a dropped last fragment"
-        );
+        assert!(decrypt("right", &sealed[..sealed.len() - (FRAGMENT + 16 + 3)]).is_err(), "a dropped last fragment");
         let mut tampered = sealed.clone();
         tampered[50] ^= 1;
         assert!(decrypt("right", &tampered).is_err());

@@ -57,9 +57,7 @@ pub fn normalize_policy(policy: &Value) -> Value {
                             items.sort_by_key(|a| a.to_string());
                             Value::Array(items)
                         }
-                        ("Action" | "Resource", Value::String(s)) => {
-                            Value::Array(vec![Value::String(s.clone())])
-                        }
+                        ("Action" | "Resource", Value::String(s)) => Value::Array(vec![Value::String(s.clone())]),
                         _ => normalize_policy(v),
                     };
                     (k.clone(), v)
@@ -76,20 +74,11 @@ fn policy_name(bucket: &str) -> String {
 }
 
 fn failed(operation: &'static str, message: String) -> ProvisionError {
-    ProvisionError::Failed {
-        system: System::Minio,
-        operation,
-        message,
-    }
+    ProvisionError::Failed { system: System::Minio, operation, message }
 }
 
 impl MinioAdmin {
-    pub fn new(
-        endpoint: &str,
-        region: &str,
-        access_key: &str,
-        secret_key: &str,
-    ) -> Result<Self, ProvisionError> {
+    pub fn new(endpoint: &str, region: &str, access_key: &str, secret_key: &str) -> Result<Self, ProvisionError> {
         Ok(MinioAdmin {
             client: SignedClient::new(endpoint, region, access_key, secret_key, System::Minio)?,
             endpoint: endpoint.into(),
@@ -106,56 +95,24 @@ impl MinioAdmin {
         query: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<super::s3::Reply, ProvisionError> {
-        self.client
-            .send(
-                operation,
-                method,
-                &format!("{ADMIN}/{call}"),
-                query,
-                body,
-                &[],
-            )
-            .await
+        self.client.send(operation, method, &format!("{ADMIN}/{call}"), query, body, &[]).await
     }
 
     fn encrypted(&self, value: &Value) -> Result<Vec<u8>, ProvisionError> {
-        madmin::encrypt(&self.admin_secret, value.to_string().as_bytes())
-            .map_err(|e| failed("encrypt the request", e.to_string()))
+        madmin::encrypt(&self.admin_secret, value.to_string().as_bytes()).map_err(|e| failed("encrypt the request", e.to_string()))
     }
 
     pub async fn server_version(&self) -> Result<String, ProvisionError> {
-        let reply = self
-            .admin("check health", Method::GET, "info", &[], Vec::new())
-            .await?;
+        let reply = self.admin("check health", Method::GET, "info", &[], Vec::new()).await?;
         let reply = self.client.expect_success("check health", reply)?;
         let info: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-        Ok(info
-            .pointer("/servers/0/version")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string())
+        Ok(info.pointer("/servers/0/version").and_then(Value::as_str).unwrap_or("unknown").to_string())
     }
 
     /// Whether the space's own key reaches its bucket (a read).
     pub async fn key_works(&self, b: &Bucket<'_>) -> Result<bool, ProvisionError> {
-        let own = SignedClient::new(
-            &self.endpoint,
-            &self.region,
-            b.access_key,
-            b.secret_key,
-            System::Minio,
-        )?;
-        let reply = match own
-            .send(
-                "check the space's key",
-                Method::HEAD,
-                &format!("/{}", b.bucket),
-                &[],
-                Vec::new(),
-                &[],
-            )
-            .await
-        {
+        let own = SignedClient::new(&self.endpoint, &self.region, b.access_key, b.secret_key, System::Minio)?;
+        let reply = match own.send("check the space's key", Method::HEAD, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await {
             Ok(r) => r,
             Err(ProvisionError::Unauthorized { .. }) => return Ok(false),
             Err(e) => return Err(e),
@@ -166,157 +123,60 @@ impl MinioAdmin {
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let mut writes = Writes::default();
         // The bucket.
-        let head = self
-            .client
-            .send(
-                "read the bucket",
-                Method::HEAD,
-                &format!("/{}", b.bucket),
-                &[],
-                Vec::new(),
-                &[],
-            )
-            .await?;
+        let head = self.client.send("read the bucket", Method::HEAD, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
         if head.status == StatusCode::NOT_FOUND {
-            let reply = self
-                .client
-                .send(
-                    "create the bucket",
-                    Method::PUT,
-                    &format!("/{}", b.bucket),
-                    &[],
-                    Vec::new(),
-                    &[],
-                )
-                .await?;
+            let reply = self.client.send("create the bucket", Method::PUT, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
             self.client.expect_success("create the bucket", reply)?;
             writes.add(1);
         } else {
             self.client.expect_success("read the bucket", head)?;
         }
         // Its hard quota.
-        let reply = self
-            .admin(
-                "read the bucket quota",
-                Method::GET,
-                "get-bucket-quota",
-                &[("bucket", b.bucket)],
-                Vec::new(),
-            )
-            .await?;
-        let current: Value = serde_json::from_slice(
-            &self
-                .client
-                .expect_success("read the bucket quota", reply)?
-                .body,
-        )
-        .unwrap_or(Value::Null);
-        let size = current
-            .get("size")
-            .or_else(|| current.get("quota"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        if size != b.quota_bytes || current.get("quotatype").and_then(Value::as_str) != Some("hard")
-        {
-            let body =
-                json!({ "quota": b.quota_bytes, "size": b.quota_bytes, "quotatype": "hard" })
-                    .to_string()
-                    .into_bytes();
-            let reply = self
-                .admin(
-                    "set the bucket quota",
-                    Method::PUT,
-                    "set-bucket-quota",
-                    &[("bucket", b.bucket)],
-                    body,
-                )
-                .await?;
+        let reply = self.admin("read the bucket quota", Method::GET, "get-bucket-quota", &[("bucket", b.bucket)], Vec::new()).await?;
+        let current: Value =
+            serde_json::from_slice(&self.client.expect_success("read the bucket quota", reply)?.body).unwrap_or(Value::Null);
+        let size = current.get("size").or_else(|| current.get("quota")).and_then(Value::as_u64).unwrap_or(0);
+        if size != b.quota_bytes || current.get("quotatype").and_then(Value::as_str) != Some("hard") {
+            let body = json!({ "quota": b.quota_bytes, "size": b.quota_bytes, "quotatype": "hard" }).to_string().into_bytes();
+            let reply = self.admin("set the bucket quota", Method::PUT, "set-bucket-quota", &[("bucket", b.bucket)], body).await?;
             self.client.expect_success("set the bucket quota", reply)?;
             writes.add(1);
         }
         // The policy that names only this bucket.
         let name = policy_name(b.bucket);
         let wanted = policy(b.bucket);
-        let reply = self
-            .admin(
-                "read the policy",
-                Method::GET,
-                "info-canned-policy",
-                &[("name", &name), ("v", "2")],
-                Vec::new(),
-            )
-            .await?;
+        let reply = self.admin("read the policy", Method::GET, "info-canned-policy", &[("name", &name), ("v", "2")], Vec::new()).await?;
         let existing: Option<Value> = if reply.status.is_success() {
-            serde_json::from_slice::<Value>(&reply.body)
-                .ok()
-                .and_then(|v| v.get("Policy").cloned().or(Some(v)))
+            serde_json::from_slice::<Value>(&reply.body).ok().and_then(|v| v.get("Policy").cloned().or(Some(v)))
         } else {
             None
         };
         if existing.as_ref().map(normalize_policy) != Some(normalize_policy(&wanted)) {
-            let reply = self
-                .admin(
-                    "set the policy",
-                    Method::PUT,
-                    "add-canned-policy",
-                    &[("name", &name)],
-                    wanted.to_string().into_bytes(),
-                )
-                .await?;
+            let reply =
+                self.admin("set the policy", Method::PUT, "add-canned-policy", &[("name", &name)], wanted.to_string().into_bytes()).await?;
             self.client.expect_success("set the policy", reply)?;
             writes.add(1);
         }
         // The user, enabled, with that policy and the space's secret.
-        let reply = self
-            .admin(
-                "read the user",
-                Method::GET,
-                "user-info",
-                &[("accessKey", b.access_key)],
-                Vec::new(),
-            )
-            .await?;
-        let user: Option<Value> = reply
-            .status
-            .is_success()
-            .then(|| serde_json::from_slice(&reply.body).unwrap_or(Value::Null));
+        let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
+        let user: Option<Value> = reply.status.is_success().then(|| serde_json::from_slice(&reply.body).unwrap_or(Value::Null));
         let secret_ok = user.is_some() && self.key_works(b).await?;
-        let enabled = user
-            .as_ref()
-            .and_then(|u| u.get("status"))
-            .and_then(Value::as_str)
-            == Some("enabled");
+        let enabled = user.as_ref().and_then(|u| u.get("status")).and_then(Value::as_str) == Some("enabled");
         if user.is_none() || !secret_ok || !enabled {
-            let body =
-                self.encrypted(&json!({ "secretKey": b.secret_key, "status": "enabled" }))?;
-            let reply = self
-                .admin(
-                    "create the user",
-                    Method::PUT,
-                    "add-user",
-                    &[("accessKey", b.access_key)],
-                    body,
-                )
-                .await?;
+            let body = self.encrypted(&json!({ "secretKey": b.secret_key, "status": "enabled" }))?;
+            let reply = self.admin("create the user", Method::PUT, "add-user", &[("accessKey", b.access_key)], body).await?;
             self.client.expect_success("create the user", reply)?;
             writes.add(1);
         }
-        let attached = user
-            .as_ref()
-            .and_then(|u| u.get("policyName"))
-            .and_then(Value::as_str)
-            .is_some_and(|p| p.split(',').any(|p| p == name));
+        let attached =
+            user.as_ref().and_then(|u| u.get("policyName")).and_then(Value::as_str).is_some_and(|p| p.split(',').any(|p| p == name));
         if !attached {
             let reply = self
                 .admin(
                     "attach the policy",
                     Method::PUT,
                     "set-user-or-group-policy",
-                    &[
-                        ("policyName", &name),
-                        ("userOrGroup", b.access_key),
-                        ("isGroup", "false"),
-                    ],
+                    &[("policyName", &name), ("userOrGroup", b.access_key), ("isGroup", "false")],
                     Vec::new(),
                 )
                 .await?;
@@ -327,31 +187,13 @@ impl MinioAdmin {
     }
 
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, ProvisionError> {
-        let head = self
-            .client
-            .send(
-                "read the bucket",
-                Method::HEAD,
-                &format!("/{bucket}"),
-                &[],
-                Vec::new(),
-                &[],
-            )
-            .await?;
+        let head = self.client.send("read the bucket", Method::HEAD, &format!("/{bucket}"), &[], Vec::new(), &[]).await?;
         Ok(head.status.is_success())
     }
 
     /// Retain: the user is disabled; the bucket and its objects stay.
     pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        let reply = self
-            .admin(
-                "read the user",
-                Method::GET,
-                "user-info",
-                &[("accessKey", b.access_key)],
-                Vec::new(),
-            )
-            .await?;
+        let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
         if !reply.status.is_success() {
             return Ok(Writes(0));
         }
@@ -360,13 +202,7 @@ impl MinioAdmin {
             return Ok(Writes(0));
         }
         let reply = self
-            .admin(
-                "disable the user",
-                Method::PUT,
-                "set-user-status",
-                &[("accessKey", b.access_key), ("status", "disabled")],
-                Vec::new(),
-            )
+            .admin("disable the user", Method::PUT, "set-user-status", &[("accessKey", b.access_key), ("status", "disabled")], Vec::new())
             .await?;
         self.client.expect_success("disable the user", reply)?;
         Ok(Writes(1))
@@ -375,75 +211,23 @@ impl MinioAdmin {
     /// Delete: the bucket with every object, the user and its policy.
     pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let mut writes = Writes::default();
-        let head = self
-            .client
-            .send(
-                "read the bucket",
-                Method::HEAD,
-                &format!("/{}", b.bucket),
-                &[],
-                Vec::new(),
-                &[],
-            )
-            .await?;
+        let head = self.client.send("read the bucket", Method::HEAD, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
         if head.status.is_success() {
             writes.add(self.client.empty_bucket(b.bucket).await?);
-            let reply = self
-                .client
-                .send(
-                    "delete the bucket",
-                    Method::DELETE,
-                    &format!("/{}", b.bucket),
-                    &[],
-                    Vec::new(),
-                    &[],
-                )
-                .await?;
+            let reply = self.client.send("delete the bucket", Method::DELETE, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
             self.client.expect_success("delete the bucket", reply)?;
             writes.add(1);
         }
-        let reply = self
-            .admin(
-                "read the user",
-                Method::GET,
-                "user-info",
-                &[("accessKey", b.access_key)],
-                Vec::new(),
-            )
-            .await?;
+        let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
         if reply.status.is_success() {
-            let reply = self
-                .admin(
-                    "remove the user",
-                    Method::DELETE,
-                    "remove-user",
-                    &[("accessKey", b.access_key)],
-                    Vec::new(),
-                )
-                .await?;
+            let reply = self.admin("remove the user", Method::DELETE, "remove-user", &[("accessKey", b.access_key)], Vec::new()).await?;
             self.client.expect_success("remove the user", reply)?;
             writes.add(1);
         }
         let name = policy_name(b.bucket);
-        let reply = self
-            .admin(
-                "read the policy",
-                Method::GET,
-                "info-canned-policy",
-                &[("name", &name), ("v", "2")],
-                Vec::new(),
-            )
-            .await?;
+        let reply = self.admin("read the policy", Method::GET, "info-canned-policy", &[("name", &name), ("v", "2")], Vec::new()).await?;
         if reply.status.is_success() {
-            let reply = self
-                .admin(
-                    "remove the policy",
-                    Method::DELETE,
-                    "remove-canned-policy",
-                    &[("name", &name)],
-                    Vec::new(),
-                )
-                .await?;
+            let reply = self.admin("remove the policy", Method::DELETE, "remove-canned-policy", &[("name", &name)], Vec::new()).await?;
             self.client.expect_success("remove the policy", reply)?;
             writes.add(1);
         }
@@ -468,8 +252,6 @@ mod tests {
     fn policy_names_only_its_bucket() {
         let p = policy("space-a").to_string();
         assert!(p.contains("arn:aws:s3:::space-a\"") && p.contains("arn:aws:s3:::space-a/*"));
-        assert!(
-            !p.contains("s3:*") && !p.contains("DeleteBucket") && !p.contains("PutBucketPolicy")
-        );
+        assert!(!p.contains("s3:*") && !p.contains("DeleteBucket") && !p.contains("PutBucketPolicy"));
     }
 }

@@ -41,11 +41,7 @@ pub enum ProvisionError {
     #[error("{system} refused the admin credentials: {message}", system = .system.as_str())]
     Unauthorized { system: System, message: String },
     #[error("{system} failed to {operation}: {message}", system = .system.as_str())]
-    Failed {
-        system: System,
-        operation: &'static str,
-        message: String,
-    },
+    Failed { system: System, operation: &'static str, message: String },
 }
 
 impl ProvisionError {

@@ -41,31 +41,15 @@ fn ssl(mode: SslMode) -> PgSslMode {
 fn classify(operation: &'static str, e: sqlx::Error) -> ProvisionError {
     match &e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
-            ProvisionError::Unreachable {
-                system: System::Postgres,
-                message: e.to_string(),
-            }
+            ProvisionError::Unreachable { system: System::Postgres, message: e.to_string() }
         }
-        sqlx::Error::Database(db)
-            if matches!(db.code().as_deref(), Some("28P01") | Some("28000")) =>
-        {
-            ProvisionError::Unauthorized {
-                system: System::Postgres,
-                message: db.message().to_string(),
-            }
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("28P01") | Some("28000")) => {
+            ProvisionError::Unauthorized { system: System::Postgres, message: db.message().to_string() }
         }
         // Database errors are the server's words about the statement, which never carries a
         // password here (passwords are only sent inside statements whose errors are mapped below).
-        sqlx::Error::Database(db) => ProvisionError::Failed {
-            system: System::Postgres,
-            operation,
-            message: db.message().to_string(),
-        },
-        _ => ProvisionError::Failed {
-            system: System::Postgres,
-            operation,
-            message: e.to_string(),
-        },
+        sqlx::Error::Database(db) => ProvisionError::Failed { system: System::Postgres, operation, message: db.message().to_string() },
+        _ => ProvisionError::Failed { system: System::Postgres, operation, message: e.to_string() },
     }
 }
 
@@ -110,13 +94,8 @@ impl PgAdmin {
                 .connect_lazy_with(target.options(db))
         };
         let admin = pool("postgres");
-        let shared = matches!(target.isolation, DatabaseIsolation::Schema)
-            .then(|| pool(&target.shared_database));
-        let me = PgAdmin {
-            target,
-            admin,
-            shared,
-        };
+        let shared = matches!(target.isolation, DatabaseIsolation::Schema).then(|| pool(&target.shared_database));
+        let me = PgAdmin { target, admin, shared };
         me.server_version().await?;
         Ok(me)
     }
@@ -127,8 +106,7 @@ impl PgAdmin {
             .fetch_one(&self.admin)
             .await
             .map_err(|e| classify("check health", e))?;
-        row.try_get::<String, _>(0)
-            .map_err(|e| classify("check health", e))
+        row.try_get::<String, _>(0).map_err(|e| classify("check health", e))
     }
 
     /// Host, port and database name the space's Nextcloud uses.
@@ -139,25 +117,12 @@ impl PgAdmin {
         }
     }
 
-    async fn exec(
-        &self,
-        pool: &PgPool,
-        operation: &'static str,
-        sql: String,
-    ) -> Result<(), ProvisionError> {
-        sqlx::raw_sql(audited(sql))
-            .execute(pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(operation, e))
+    async fn exec(&self, pool: &PgPool, operation: &'static str, sql: String) -> Result<(), ProvisionError> {
+        sqlx::raw_sql(audited(sql)).execute(pool).await.map(|_| ()).map_err(|e| classify(operation, e))
     }
 
     /// The role with LOGIN and the given password, its database or schema, and nothing for anyone else.
-    pub async fn ensure(
-        &self,
-        names: &TenantNames,
-        password: &str,
-    ) -> Result<Writes, ProvisionError> {
+    pub async fn ensure(&self, names: &TenantNames, password: &str) -> Result<Writes, ProvisionError> {
         let mut writes = Writes::default();
         writes.add(self.ensure_role(names, password).await?);
         match self.target.isolation {
@@ -167,11 +132,7 @@ impl PgAdmin {
         Ok(writes)
     }
 
-    async fn ensure_role(
-        &self,
-        names: &TenantNames,
-        password: &str,
-    ) -> Result<u32, ProvisionError> {
+    async fn ensure_role(&self, names: &TenantNames, password: &str) -> Result<u32, ProvisionError> {
         let role = &names.sql;
         let row = sqlx::query("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
             .bind(role)
@@ -186,43 +147,28 @@ impl PgAdmin {
                     literal(password)
                 );
                 // The statement holds the password: its error is reported without it.
-                sqlx::raw_sql(audited(sql))
-                    .execute(&self.admin)
-                    .await
-                    .map_err(|e| match classify("create the role", e) {
-                        ProvisionError::Failed {
-                            system, operation, ..
-                        } => ProvisionError::Failed {
-                            system,
-                            operation,
-                            message: "CREATE ROLE failed".into(),
-                        },
-                        other => other,
-                    })?;
+                sqlx::raw_sql(audited(sql)).execute(&self.admin).await.map_err(|e| match classify("create the role", e) {
+                    ProvisionError::Failed { system, operation, .. } => {
+                        ProvisionError::Failed { system, operation, message: "CREATE ROLE failed".into() }
+                    }
+                    other => other,
+                })?;
                 Ok(1)
             }
             Some(r) => {
                 let mut writes = 0;
                 let can_login: bool = r.try_get(0).map_err(|e| classify("read the role", e))?;
                 if !can_login {
-                    self.exec(
-                        &self.admin,
-                        "re-enable the role",
-                        format!("ALTER ROLE {} LOGIN", ident(role)),
-                    )
-                    .await?;
+                    self.exec(&self.admin, "re-enable the role", format!("ALTER ROLE {} LOGIN", ident(role))).await?;
                     writes += 1;
                 }
                 if !self.password_works(names, password).await? {
                     let sql = format!("ALTER ROLE {} PASSWORD {}", ident(role), literal(password));
-                    sqlx::raw_sql(audited(sql))
-                        .execute(&self.admin)
-                        .await
-                        .map_err(|_| ProvisionError::Failed {
-                            system: System::Postgres,
-                            operation: "set the role's password",
-                            message: "ALTER ROLE failed".into(),
-                        })?;
+                    sqlx::raw_sql(audited(sql)).execute(&self.admin).await.map_err(|_| ProvisionError::Failed {
+                        system: System::Postgres,
+                        operation: "set the role's password",
+                        message: "ALTER ROLE failed".into(),
+                    })?;
                     writes += 1;
                 }
                 Ok(writes)
@@ -231,17 +177,9 @@ impl PgAdmin {
     }
 
     /// Whether the space's own credentials log in (a read: nothing is written to check it).
-    pub async fn password_works(
-        &self,
-        names: &TenantNames,
-        password: &str,
-    ) -> Result<bool, ProvisionError> {
+    pub async fn password_works(&self, names: &TenantNames, password: &str) -> Result<bool, ProvisionError> {
         let db = self.database_of(names);
-        let options = self
-            .target
-            .options(&db)
-            .username(&names.sql)
-            .password(password);
+        let options = self.target.options(&db).username(&names.sql).password(password);
         match sqlx::PgConnection::connect_with(&options).await {
             Ok(conn) => {
                 let _ = conn.close().await;
@@ -257,38 +195,24 @@ impl PgAdmin {
     async fn ensure_database(&self, names: &TenantNames) -> Result<u32, ProvisionError> {
         let db = &names.sql;
         let mut writes = 0;
-        let owner: Option<String> = sqlx::query_scalar(
-            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
-        )
-        .bind(db)
-        .fetch_optional(&self.admin)
-        .await
-        .map_err(|e| classify("read the database", e))?;
+        let owner: Option<String> = sqlx::query_scalar("SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1")
+            .bind(db)
+            .fetch_optional(&self.admin)
+            .await
+            .map_err(|e| classify("read the database", e))?;
         match owner {
             None => {
                 self.exec(
                     &self.admin,
                     "create the database",
-                    format!(
-                        "CREATE DATABASE {} OWNER {} ENCODING 'UTF8'",
-                        ident(db),
-                        ident(&names.sql)
-                    ),
+                    format!("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'", ident(db), ident(&names.sql)),
                 )
                 .await?;
                 writes += 1;
             }
             Some(o) if o != names.sql => {
-                self.exec(
-                    &self.admin,
-                    "set the database owner",
-                    format!(
-                        "ALTER DATABASE {} OWNER TO {}",
-                        ident(db),
-                        ident(&names.sql)
-                    ),
-                )
-                .await?;
+                self.exec(&self.admin, "set the database owner", format!("ALTER DATABASE {} OWNER TO {}", ident(db), ident(&names.sql)))
+                    .await?;
                 writes += 1;
             }
             Some(_) => {}
@@ -302,15 +226,8 @@ impl PgAdmin {
         .await
         .map_err(|e| classify("read the database privileges", e))?;
         if public_connect > 0 {
-            self.exec(
-                &self.admin,
-                "revoke PUBLIC access",
-                format!(
-                    "REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC",
-                    ident(db)
-                ),
-            )
-            .await?;
+            self.exec(&self.admin, "revoke PUBLIC access", format!("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC", ident(db)))
+                .await?;
             writes += 1;
         }
         Ok(writes)
@@ -319,93 +236,50 @@ impl PgAdmin {
     async fn ensure_schema(&self, names: &TenantNames) -> Result<u32, ProvisionError> {
         let shared_db = &self.target.shared_database;
         let mut writes = 0;
-        let exists: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-                .bind(shared_db)
-                .fetch_optional(&self.admin)
-                .await
-                .map_err(|e| classify("read the shared database", e))?;
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(shared_db)
+            .fetch_optional(&self.admin)
+            .await
+            .map_err(|e| classify("read the shared database", e))?;
         if exists.is_none() {
-            self.exec(
-                &self.admin,
-                "create the shared database",
-                format!("CREATE DATABASE {} ENCODING 'UTF8'", ident(shared_db)),
-            )
-            .await?;
-            self.exec(
-                &self.admin,
-                "revoke PUBLIC access",
-                format!("REVOKE ALL ON DATABASE {} FROM PUBLIC", ident(shared_db)),
-            )
-            .await?;
+            self.exec(&self.admin, "create the shared database", format!("CREATE DATABASE {} ENCODING 'UTF8'", ident(shared_db))).await?;
+            self.exec(&self.admin, "revoke PUBLIC access", format!("REVOKE ALL ON DATABASE {} FROM PUBLIC", ident(shared_db))).await?;
             writes += 2;
         }
         let Some(shared) = &self.shared else {
             return Ok(writes);
         };
         let role = &names.sql;
-        let can_connect: bool =
-            sqlx::query_scalar("SELECT has_database_privilege($1, $2, 'CONNECT')")
-                .bind(role)
-                .bind(shared_db)
-                .fetch_one(&self.admin)
-                .await
-                .map_err(|e| classify("read the shared database privileges", e))?;
+        let can_connect: bool = sqlx::query_scalar("SELECT has_database_privilege($1, $2, 'CONNECT')")
+            .bind(role)
+            .bind(shared_db)
+            .fetch_one(&self.admin)
+            .await
+            .map_err(|e| classify("read the shared database privileges", e))?;
         if !can_connect {
-            self.exec(
-                &self.admin,
-                "grant CONNECT",
-                format!(
-                    "GRANT CONNECT ON DATABASE {} TO {}",
-                    ident(shared_db),
-                    ident(role)
-                ),
-            )
-            .await?;
+            self.exec(&self.admin, "grant CONNECT", format!("GRANT CONNECT ON DATABASE {} TO {}", ident(shared_db), ident(role))).await?;
             writes += 1;
         }
-        let public_create: bool =
-            sqlx::query_scalar("SELECT has_schema_privilege('public', 'public', 'CREATE')")
-                .fetch_one(shared)
-                .await
-                .map_err(|e| classify("read the public schema privileges", e))?;
+        let public_create: bool = sqlx::query_scalar("SELECT has_schema_privilege('public', 'public', 'CREATE')")
+            .fetch_one(shared)
+            .await
+            .map_err(|e| classify("read the public schema privileges", e))?;
         if public_create {
-            self.exec(
-                shared,
-                "lock the public schema",
-                "REVOKE ALL ON SCHEMA public FROM PUBLIC".to_string(),
-            )
-            .await?;
+            self.exec(shared, "lock the public schema", "REVOKE ALL ON SCHEMA public FROM PUBLIC".to_string()).await?;
             writes += 1;
         }
-        let owner: Option<String> = sqlx::query_scalar(
-            "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = $1",
-        )
-        .bind(role)
-        .fetch_optional(shared)
-        .await
-        .map_err(|e| classify("read the schema", e))?;
+        let owner: Option<String> = sqlx::query_scalar("SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = $1")
+            .bind(role)
+            .fetch_optional(shared)
+            .await
+            .map_err(|e| classify("read the schema", e))?;
         match owner {
             None => {
-                self.exec(
-                    shared,
-                    "create the schema",
-                    format!(
-                        "CREATE SCHEMA {} AUTHORIZATION {}",
-                        ident(role),
-                        ident(role)
-                    ),
-                )
-                .await?;
+                self.exec(shared, "create the schema", format!("CREATE SCHEMA {} AUTHORIZATION {}", ident(role), ident(role))).await?;
                 writes += 1;
             }
             Some(o) if &o != role => {
-                self.exec(
-                    shared,
-                    "set the schema owner",
-                    format!("ALTER SCHEMA {} OWNER TO {}", ident(role), ident(role)),
-                )
-                .await?;
+                self.exec(shared, "set the schema owner", format!("ALTER SCHEMA {} OWNER TO {}", ident(role), ident(role))).await?;
                 writes += 1;
             }
             Some(_) => {}
@@ -424,12 +298,7 @@ impl PgAdmin {
             self.exec(
                 &self.admin,
                 "set the search_path",
-                format!(
-                    "ALTER ROLE {} IN DATABASE {} SET search_path = {}",
-                    ident(role),
-                    ident(shared_db),
-                    ident(role)
-                ),
+                format!("ALTER ROLE {} IN DATABASE {} SET search_path = {}", ident(role), ident(shared_db), ident(role)),
             )
             .await?;
             writes += 1;
@@ -440,20 +309,14 @@ impl PgAdmin {
     /// Retain: the role can no longer log in and its sessions end; every row is kept.
     pub async fn revoke(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
         let role = &names.sql;
-        let can_login: Option<bool> =
-            sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
-                .bind(role)
-                .fetch_optional(&self.admin)
-                .await
-                .map_err(|e| classify("read the role", e))?;
+        let can_login: Option<bool> = sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
+            .bind(role)
+            .fetch_optional(&self.admin)
+            .await
+            .map_err(|e| classify("read the role", e))?;
         let mut writes = Writes::default();
         if can_login == Some(true) {
-            self.exec(
-                &self.admin,
-                "disable the role",
-                format!("ALTER ROLE {} NOLOGIN", ident(role)),
-            )
-            .await?;
+            self.exec(&self.admin, "disable the role", format!("ALTER ROLE {} NOLOGIN", ident(role))).await?;
             writes.add(1);
         }
         writes.add(self.terminate_sessions(role).await?);
@@ -461,69 +324,45 @@ impl PgAdmin {
     }
 
     async fn terminate_sessions(&self, role: &str) -> Result<u32, ProvisionError> {
-        let killed: i64 = sqlx::query_scalar(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1",
-        )
-        .bind(role)
-        .fetch_one(&self.admin)
-        .await
-        .map_err(|e| classify("end the role's sessions", e))?;
+        let killed: i64 = sqlx::query_scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1")
+            .bind(role)
+            .fetch_one(&self.admin)
+            .await
+            .map_err(|e| classify("end the role's sessions", e))?;
         Ok(u32::from(killed > 0))
     }
 
     /// Delete: the database or schema and the role go, even with sessions still open.
-    pub async fn drop(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
+    pub async fn remove(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
         let role = &names.sql;
         let mut writes = Writes::default();
-        let role_exists: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
-                .bind(role)
-                .fetch_optional(&self.admin)
-                .await
-                .map_err(|e| classify("read the role", e))?;
+        let role_exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
+            .bind(role)
+            .fetch_optional(&self.admin)
+            .await
+            .map_err(|e| classify("read the role", e))?;
         if role_exists.is_some() {
             // No new session may start while the data is dropped.
-            self.exec(
-                &self.admin,
-                "disable the role",
-                format!("ALTER ROLE {} NOLOGIN", ident(role)),
-            )
-            .await?;
+            self.exec(&self.admin, "disable the role", format!("ALTER ROLE {} NOLOGIN", ident(role))).await?;
             writes.add(1);
             writes.add(self.terminate_sessions(role).await?);
         }
         match self.target.isolation {
             DatabaseIsolation::Database => {
-                let exists: Option<i32> =
-                    sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-                        .bind(role)
-                        .fetch_optional(&self.admin)
-                        .await
-                        .map_err(|e| classify("read the database", e))?;
+                let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                    .bind(role)
+                    .fetch_optional(&self.admin)
+                    .await
+                    .map_err(|e| classify("read the database", e))?;
                 if exists.is_some() {
-                    self.exec(
-                        &self.admin,
-                        "drop the database",
-                        format!("DROP DATABASE {} WITH (FORCE)", ident(role)),
-                    )
-                    .await?;
+                    self.exec(&self.admin, "drop the database", format!("DROP DATABASE {} WITH (FORCE)", ident(role))).await?;
                     writes.add(1);
                 }
             }
             DatabaseIsolation::Schema => {
                 if let (Some(shared), Some(_)) = (&self.shared, role_exists) {
-                    self.exec(
-                        shared,
-                        "drop the schema",
-                        format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(role)),
-                    )
-                    .await?;
-                    self.exec(
-                        shared,
-                        "drop what the role owns",
-                        format!("DROP OWNED BY {}", ident(role)),
-                    )
-                    .await?;
+                    self.exec(shared, "drop the schema", format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(role))).await?;
+                    self.exec(shared, "drop what the role owns", format!("DROP OWNED BY {}", ident(role))).await?;
                     writes.add(2);
                 }
             }
@@ -534,20 +373,11 @@ impl PgAdmin {
                 self.exec(
                     shared,
                     "revoke the shared database",
-                    format!(
-                        "REVOKE ALL ON DATABASE {} FROM {}",
-                        ident(&self.target.shared_database),
-                        ident(role)
-                    ),
+                    format!("REVOKE ALL ON DATABASE {} FROM {}", ident(&self.target.shared_database), ident(role)),
                 )
                 .await?;
             }
-            self.exec(
-                &self.admin,
-                "drop the role",
-                format!("DROP ROLE IF EXISTS {}", ident(role)),
-            )
-            .await?;
+            self.exec(&self.admin, "drop the role", format!("DROP ROLE IF EXISTS {}", ident(role))).await?;
             writes.add(1);
         }
         Ok(writes)

@@ -36,35 +36,17 @@ pub struct RedisAdmin {
 
 fn classify(operation: &'static str, e: redis::RedisError) -> ProvisionError {
     if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
-        ProvisionError::Unreachable {
-            system: System::Redis,
-            message: e.to_string(),
-        }
-    } else if matches!(
-        e.code(),
-        Some("WRONGPASS") | Some("NOAUTH") | Some("NOPERM")
-    ) {
-        ProvisionError::Unauthorized {
-            system: System::Redis,
-            message: e.code().unwrap_or("refused").to_string(),
-        }
+        ProvisionError::Unreachable { system: System::Redis, message: e.to_string() }
+    } else if matches!(e.code(), Some("WRONGPASS") | Some("NOAUTH") | Some("NOPERM")) {
+        ProvisionError::Unauthorized { system: System::Redis, message: e.code().unwrap_or("refused").to_string() }
     } else {
-        ProvisionError::Failed {
-            system: System::Redis,
-            operation,
-            message: e.to_string(),
-        }
+        ProvisionError::Failed { system: System::Redis, operation, message: e.to_string() }
     }
 }
 
 pub fn url(host: &str, port: u16, tls: bool, username: &str, password: &str) -> String {
     let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-    format!(
-        "{}://{}:{}@{host}:{port}",
-        if tls { "rediss" } else { "redis" },
-        enc(username),
-        enc(password)
-    )
+    format!("{}://{}:{}@{host}:{port}", if tls { "rediss" } else { "redis" }, enc(username), enc(password))
 }
 
 /// The fields of `ACL GETUSER` that say what a user may do.
@@ -96,21 +78,14 @@ fn texts(v: &Value) -> Vec<String> {
 pub fn parse_acl_user(v: &Value) -> Option<AclUser> {
     let pairs: Vec<(String, &Value)> = match v {
         Value::Nil => return None,
-        Value::Array(items) => items
-            .chunks(2)
-            .filter(|c| c.len() == 2)
-            .map(|c| (text(&c[0]), &c[1]))
-            .collect(),
+        Value::Array(items) => items.chunks(2).filter(|c| c.len() == 2).map(|c| (text(&c[0]), &c[1])).collect(),
         Value::Map(items) => items.iter().map(|(k, v)| (text(k), v)).collect(),
         _ => return None,
     };
     let fields: HashMap<String, &Value> = pairs.into_iter().collect();
     Some(AclUser {
         flags: fields.get("flags").map(|v| texts(v)).unwrap_or_default(),
-        passwords: fields
-            .get("passwords")
-            .map(|v| texts(v))
-            .unwrap_or_default(),
+        passwords: fields.get("passwords").map(|v| texts(v)).unwrap_or_default(),
         commands: fields.get("commands").map(|v| text(v)).unwrap_or_default(),
         keys: fields.get("keys").map(|v| text(v)).unwrap_or_default(),
         channels: fields.get("channels").map(|v| text(v)).unwrap_or_default(),
@@ -119,76 +94,39 @@ pub fn parse_acl_user(v: &Value) -> Option<AclUser> {
 
 impl RedisAdmin {
     pub async fn connect(target: &RedisTarget) -> Result<Self, ProvisionError> {
-        let client = redis::Client::open(url(
-            &target.host,
-            target.port,
-            target.tls,
-            &target.username,
-            &target.password,
-        ))
-        .map_err(|e| classify("open a connection", e))?;
+        let client = redis::Client::open(url(&target.host, target.port, target.tls, &target.username, &target.password))
+            .map_err(|e| classify("open a connection", e))?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(10)));
-        let connection = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| classify("connect", e))?;
-        Ok(RedisAdmin {
-            connection,
-            limit: Semaphore::new(target.max_concurrent.max(1)),
-            canonical_commands: OnceLock::new(),
-        })
+        let connection = client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| classify("connect", e))?;
+        Ok(RedisAdmin { connection, limit: Semaphore::new(target.max_concurrent.max(1)), canonical_commands: OnceLock::new() })
     }
 
-    async fn cmd<T: redis::FromRedisValue>(
-        &self,
-        operation: &'static str,
-        c: &redis::Cmd,
-    ) -> Result<T, ProvisionError> {
-        let _permit = self
-            .limit
-            .acquire()
-            .await
-            .map_err(|_| ProvisionError::Failed {
-                system: System::Redis,
-                operation,
-                message: "shutting down".into(),
-            })?;
+    async fn cmd<T: redis::FromRedisValue>(&self, operation: &'static str, c: &redis::Cmd) -> Result<T, ProvisionError> {
+        let _permit = self.limit.acquire().await.map_err(|_| ProvisionError::Failed {
+            system: System::Redis,
+            operation,
+            message: "shutting down".into(),
+        })?;
         let mut con = self.connection.clone();
-        c.query_async(&mut con)
-            .await
-            .map_err(|e| classify(operation, e))
+        c.query_async(&mut con).await.map_err(|e| classify(operation, e))
     }
 
     pub async fn server_version(&self) -> Result<String, ProvisionError> {
-        let info: String = self
-            .cmd("check health", redis::cmd("INFO").arg("server"))
-            .await?;
-        Ok(info
-            .lines()
-            .find_map(|l| l.strip_prefix("redis_version:"))
-            .unwrap_or("unknown")
-            .trim()
-            .to_string())
+        let info: String = self.cmd("check health", redis::cmd("INFO").arg("server")).await?;
+        Ok(info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap_or("unknown").trim().to_string())
     }
 
     pub async fn get_user(&self, user: &str) -> Result<Option<AclUser>, ProvisionError> {
-        let v: Value = self
-            .cmd("read the user", redis::cmd("ACL").arg("GETUSER").arg(user))
-            .await?;
+        let v: Value = self.cmd("read the user", redis::cmd("ACL").arg("GETUSER").arg(user)).await?;
         Ok(parse_acl_user(&v))
     }
 
     fn setuser(user: &str, names: &TenantNames, password: &str) -> redis::Cmd {
         let mut c = redis::cmd("ACL");
-        c.arg("SETUSER")
-            .arg(user)
-            .arg("reset")
-            .arg("on")
-            .arg(format!(">{password}"));
-        c.arg(format!("~{}*", names.redis_prefix))
-            .arg(format!("&{}*", names.redis_prefix));
+        c.arg("SETUSER").arg(user).arg("reset").arg("on").arg(format!(">{password}"));
+        c.arg(format!("~{}*", names.redis_prefix)).arg(format!("&{}*", names.redis_prefix));
         for rule in COMMAND_RULES {
             c.arg(*rule);
         }
@@ -201,18 +139,11 @@ impl RedisAdmin {
             && u.passwords == [sha256_hex(password.as_bytes())]
             && u.keys == format!("~{}*", names.redis_prefix)
             && u.channels == format!("&{}*", names.redis_prefix)
-            && self
-                .canonical_commands
-                .get()
-                .is_some_and(|c| *c == u.commands)
+            && self.canonical_commands.get().is_some_and(|c| *c == u.commands)
     }
 
     /// The space's user, enabled, with its password and only its prefix.
-    pub async fn ensure(
-        &self,
-        names: &TenantNames,
-        password: &str,
-    ) -> Result<Writes, ProvisionError> {
+    pub async fn ensure(&self, names: &TenantNames, password: &str) -> Result<Writes, ProvisionError> {
         let user = &names.redis_user;
         if let Some(u) = self.get_user(user).await?
             && self.is_current(&u, names, password)
@@ -220,19 +151,12 @@ impl RedisAdmin {
             return Ok(Writes(0));
         }
         // The rules are built from the password: the error never echoes the command.
-        let _: () = self
-            .cmd("set the user", &Self::setuser(user, names, password))
-            .await
-            .map_err(|e| match e {
-                ProvisionError::Failed {
-                    system, operation, ..
-                } => ProvisionError::Failed {
-                    system,
-                    operation,
-                    message: "ACL SETUSER failed".into(),
-                },
-                other => other,
-            })?;
+        let _: () = self.cmd("set the user", &Self::setuser(user, names, password)).await.map_err(|e| match e {
+            ProvisionError::Failed { system, operation, .. } => {
+                ProvisionError::Failed { system, operation, message: "ACL SETUSER failed".into() }
+            }
+            other => other,
+        })?;
         if self.canonical_commands.get().is_none()
             && let Some(u) = self.get_user(user).await?
         {
@@ -249,21 +173,11 @@ impl RedisAdmin {
         };
         let mut writes = Writes::default();
         if u.flags.iter().any(|f| f == "on") {
-            let _: () = self
-                .cmd(
-                    "disable the user",
-                    redis::cmd("ACL").arg("SETUSER").arg(user).arg("off"),
-                )
-                .await?;
+            let _: () = self.cmd("disable the user", redis::cmd("ACL").arg("SETUSER").arg(user).arg("off")).await?;
             writes.add(1);
         }
-        let killed: i64 = self
-            .cmd(
-                "close the user's connections",
-                redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user),
-            )
-            .await
-            .unwrap_or(0);
+        let killed: i64 =
+            self.cmd("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
         writes.add(u32::from(killed > 0));
         Ok(writes)
     }
@@ -273,41 +187,19 @@ impl RedisAdmin {
         let user = &names.redis_user;
         let mut writes = Writes::default();
         if self.get_user(user).await?.is_some() {
-            let _: i64 = self
-                .cmd(
-                    "delete the user",
-                    redis::cmd("ACL").arg("DELUSER").arg(user),
-                )
-                .await?;
-            let _: i64 = self
-                .cmd(
-                    "close the user's connections",
-                    redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user),
-                )
-                .await
-                .unwrap_or(0);
+            let _: i64 = self.cmd("delete the user", redis::cmd("ACL").arg("DELUSER").arg(user)).await?;
+            let _: i64 =
+                self.cmd("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
             writes.add(1);
         }
         let pattern = format!("{}*", names.redis_prefix);
         let mut cursor: u64 = 0;
         loop {
-            let (next, keys): (u64, Vec<String>) = self
-                .cmd(
-                    "list the keys",
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000),
-                )
-                .await?;
+            let (next, keys): (u64, Vec<String>) =
+                self.cmd("list the keys", redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000)).await?;
             if !keys.is_empty() {
                 let mut con = self.connection.clone();
-                let _: i64 = con
-                    .unlink(&keys)
-                    .await
-                    .map_err(|e| classify("delete the keys", e))?;
+                let _: i64 = con.unlink(&keys).await.map_err(|e| classify("delete the keys", e))?;
                 writes.add(1);
             }
             if next == 0 {
@@ -347,10 +239,7 @@ mod tests {
 
     #[test]
     fn url_encodes_credentials() {
-        assert_eq!(
-            url("h", 1, false, "a@b", "p:w/"),
-            "redis://a%40b:p%3Aw%2F@h:1"
-        );
+        assert_eq!(url("h", 1, false, "a@b", "p:w/"), "redis://a%40b:p%3Aw%2F@h:1");
         assert!(url("h", 1, true, "u", "p").starts_with("rediss://"));
     }
 }

@@ -10,18 +10,11 @@ use crate::render::config::hex;
 type HmacSha256 = Hmac<Sha256>;
 
 /// RFC 3986 unreserved characters stay as they are; everything else is percent-encoded.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 pub fn uri_encode(s: &str, keep_slash: bool) -> String {
     if keep_slash {
-        s.split('/')
-            .map(|seg| utf8_percent_encode(seg, UNRESERVED).to_string())
-            .collect::<Vec<_>>()
-            .join("/")
+        s.split('/').map(|seg| utf8_percent_encode(seg, UNRESERVED).to_string()).collect::<Vec<_>>().join("/")
     } else {
         utf8_percent_encode(s, UNRESERVED).to_string()
     }
@@ -33,8 +26,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
@@ -55,30 +47,13 @@ pub struct Request<'a> {
 }
 
 /// The headers to add: `x-amz-date`, `x-amz-content-sha256` and `authorization`.
-pub fn sign(
-    req: &Request<'_>,
-    creds: &Credentials<'_>,
-    region: &str,
-    service: &str,
-    amz_date: &str,
-) -> Vec<(String, String)> {
+pub fn sign(req: &Request<'_>, creds: &Credentials<'_>, region: &str, service: &str, amz_date: &str) -> Vec<(String, String)> {
     let date = &amz_date[..8];
-    let mut query: Vec<(String, String)> = req
-        .query
-        .iter()
-        .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
-        .collect();
+    let mut query: Vec<(String, String)> = req.query.iter().map(|(k, v)| (uri_encode(k, false), uri_encode(v, false))).collect();
     query.sort();
-    let canonical_query = query
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let canonical_query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let signed_headers = "host;x-amz-content-sha256;x-amz-date";
-    let canonical_headers = format!(
-        "host:{}\nx-amz-content-sha256:{}\nx-amz-date:{}\n",
-        req.host, req.payload_sha256, amz_date
-    );
+    let canonical_headers = format!("host:{}\nx-amz-content-sha256:{}\nx-amz-date:{}\n", req.host, req.payload_sha256, amz_date);
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         req.method,
@@ -89,14 +64,8 @@ pub fn sign(
         req.payload_sha256
     );
     let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    );
-    let k_date = hmac(
-        format!("AWS4{}", creds.secret_key).as_bytes(),
-        date.as_bytes(),
-    );
+    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
+    let k_date = hmac(format!("AWS4{}", creds.secret_key).as_bytes(), date.as_bytes());
     let k_region = hmac(&k_date, region.as_bytes());
     let k_service = hmac(&k_region, service.as_bytes());
     let k_signing = hmac(&k_service, b"aws4_request");
@@ -106,18 +75,13 @@ pub fn sign(
         ("x-amz-content-sha256".into(), req.payload_sha256.into()),
         (
             "authorization".into(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-                creds.access_key
-            ),
+            format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}", creds.access_key),
         ),
     ]
 }
 
 pub fn amz_date_now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y%m%dT%H%M%SZ")
-        .to_string()
+    jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -132,10 +96,7 @@ mod tests {
         let k_region = hmac(&k_date, b"us-east-1");
         let k_service = hmac(&k_region, b"iam");
         let k_signing = hmac(&k_service, b"aws4_request");
-        assert_eq!(
-            hex(&k_signing),
-            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
-        );
+        assert_eq!(hex(&k_signing), "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
     }
 
     #[test]
@@ -143,17 +104,8 @@ mod tests {
         assert_eq!(uri_encode("a b/c~d", true), "a%20b/c~d");
         assert_eq!(uri_encode("a/b=c", false), "a%2Fb%3Dc");
         let headers = sign(
-            &Request {
-                method: "GET",
-                host: "h:9000",
-                path: "/",
-                query: &[],
-                payload_sha256: &sha256_hex(b""),
-            },
-            &Credentials {
-                access_key: "AK",
-                secret_key: "SK",
-            },
+            &Request { method: "GET", host: "h:9000", path: "/", query: &[], payload_sha256: &sha256_hex(b"") },
+            &Credentials { access_key: "AK", secret_key: "SK" },
             "us-east-1",
             "s3",
             "20261121T120000Z",

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::bindings::Bindings;
 use super::credentials;
 use super::resolve::ResolvedSpace;
 
@@ -16,6 +17,25 @@ pub const SECRET_ENV: &[(&str, &str)] = &[
     ("FRAMASPACE_PASSWORDSALT", credentials::PASSWORD_SALT),
     ("FRAMASPACE_INSTANCEID", credentials::INSTANCE_ID),
 ];
+pub const DATABASE_ENV: &[(&str, &str)] = &[("FRAMASPACE_DB_PASSWORD", credentials::DATABASE_PASSWORD)];
+pub const CACHE_ENV: &[(&str, &str)] = &[("FRAMASPACE_REDIS_PASSWORD", credentials::REDIS_PASSWORD)];
+pub const STORAGE_ENV: &[(&str, &str)] =
+    &[("FRAMASPACE_S3_KEY", credentials::S3_ACCESS_KEY), ("FRAMASPACE_S3_SECRET", credentials::S3_SECRET_KEY)];
+
+/// Every (variable, Secret key) the Deployment needs for what the space is bound to.
+pub fn secret_env(bindings: &Bindings) -> Vec<(&'static str, &'static str)> {
+    let mut env = SECRET_ENV.to_vec();
+    if bindings.database.is_some() {
+        env.extend_from_slice(DATABASE_ENV);
+    }
+    if bindings.cache.is_some() {
+        env.extend_from_slice(CACHE_ENV);
+    }
+    if bindings.storage.is_some() {
+        env.extend_from_slice(STORAGE_ENV);
+    }
+    env
+}
 
 /// A PHP single-quoted string literal: only `\` and `'` need escaping there.
 pub fn php_string(s: &str) -> String {
@@ -23,8 +43,7 @@ pub fn php_string(s: &str) -> String {
 }
 
 fn fragment(comment: &str, entries: &[(&str, String)]) -> String {
-    let mut out =
-        String::from("<?php\n// Written by framaspace-operator; edits are overwritten.\n");
+    let mut out = String::from("<?php\n// Written by framaspace-operator; edits are overwritten.\n");
     out.push_str(&format!("// {comment}\n$CONFIG = array (\n"));
     for (key, value) in entries {
         out.push_str(&format!("  {} => {},\n", php_string(key), value));
@@ -34,13 +53,11 @@ fn fragment(comment: &str, entries: &[(&str, String)]) -> String {
 }
 
 fn placeholder(comment: &str) -> String {
-    format!(
-        "<?php\n// Written by framaspace-operator; edits are overwritten.\n// {comment}\n$CONFIG = array ();\n"
-    )
+    format!("<?php\n// Written by framaspace-operator; edits are overwritten.\n// {comment}\n$CONFIG = array ();\n")
 }
 
 /// Every fragment of the space, by file name (also the ConfigMap key).
-pub fn render(space: &ResolvedSpace) -> BTreeMap<String, String> {
+pub fn render(space: &ResolvedSpace, bindings: &Bindings) -> BTreeMap<String, String> {
     let host = php_string(&space.host);
     let mut files = BTreeMap::new();
     files.insert(
@@ -52,19 +69,13 @@ pub fn render(space: &ResolvedSpace) -> BTreeMap<String, String> {
                 ("secret", "getenv('FRAMASPACE_SECRET')".into()),
                 ("passwordsalt", "getenv('FRAMASPACE_PASSWORDSALT')".into()),
                 ("trusted_domains", format!("array (0 => {host})")),
-                (
-                    "overwrite.cli.url",
-                    php_string(&format!("https://{}", space.host)),
-                ),
+                ("overwrite.cli.url", php_string(&format!("https://{}", space.host))),
                 ("overwritehost", host.clone()),
                 ("overwriteprotocol", "'https'".into()),
                 // Apps are chosen by the platform for every space alike, never from the app store.
                 ("appstoreenabled", "false".into()),
                 ("one-click-instance", "true".into()),
-                (
-                    "one-click-instance.user-limit",
-                    space.max_accounts.to_string(),
-                ),
+                ("one-click-instance.user-limit", space.max_accounts.to_string()),
                 ("default_language", "'fr'".into()),
                 ("default_locale", "'fr_FR'".into()),
                 ("default_phone_region", "'FR'".into()),
@@ -74,20 +85,61 @@ pub fn render(space: &ResolvedSpace) -> BTreeMap<String, String> {
             ],
         ),
     );
-    files.insert(
-        "database.config.php".to_string(),
-        placeholder("Database: no DatabasePool is assigned to this space yet; see the DatabaseReady condition."),
-    );
-    files.insert(
-        "redis.config.php".to_string(),
-        placeholder("Cache and file locking: no CachePool is assigned to this space yet; see the CacheReady condition."),
-    );
-    files.insert(
-        "objectstore.config.php".to_string(),
-        placeholder(
-            "Files: no StoragePool is assigned to this space yet; see the StorageReady condition.",
+    let database = match &bindings.database {
+        Some(db) => fragment(
+            "Database: the space's own role and database (or schema) on its DatabasePool.",
+            &[
+                ("dbtype", "'pgsql'".into()),
+                ("dbhost", php_string(&format!("{}:{}", db.host, db.port))),
+                ("dbname", php_string(&db.database)),
+                ("dbuser", php_string(&db.user)),
+                ("dbpassword", "getenv('FRAMASPACE_DB_PASSWORD')".into()),
+                ("dbtableprefix", "'oc_'".into()),
+            ],
         ),
-    );
+        None => placeholder("Database: no DatabasePool is assigned to this space yet; see the DatabaseReady condition."),
+    };
+    files.insert("database.config.php".to_string(), database);
+    let redis = match &bindings.cache {
+        Some(c) => fragment(
+            "Cache and file locking: the space's ACL user on its CachePool, limited to its key prefix.",
+            &[
+                ("memcache.distributed", "'\\OC\\Memcache\\Redis'".into()),
+                ("memcache.locking", "'\\OC\\Memcache\\Redis'".into()),
+                ("memcache_customprefix", php_string(&c.prefix)),
+                (
+                    "redis",
+                    format!(
+                        "array ('host' => {}, 'port' => {}, 'user' => {}, 'password' => getenv('FRAMASPACE_REDIS_PASSWORD'){})",
+                        php_string(&if c.tls { format!("tls://{}", c.host) } else { c.host.clone() }),
+                        c.port,
+                        php_string(&c.user),
+                        if c.tls { ", 'ssl_context' => array ('verify_peer' => true)" } else { "" }
+                    ),
+                ),
+            ],
+        ),
+        None => placeholder("Cache and file locking: no CachePool is assigned to this space yet; see the CacheReady condition."),
+    };
+    files.insert("redis.config.php".to_string(), redis);
+    let objectstore = match &bindings.storage {
+        Some(st) => fragment(
+            "Files: the space's bucket on its StoragePool, with a key allowed on that bucket only.",
+            &[(
+                "objectstore",
+                format!(
+                    "array ('class' => '\\OC\\Files\\ObjectStore\\S3', 'arguments' => array ('bucket' => {}, 'hostname' => {}, 'port' => {}, 'use_ssl' => {}, 'region' => {}, 'key' => getenv('FRAMASPACE_S3_KEY'), 'secret' => getenv('FRAMASPACE_S3_SECRET'), 'use_path_style' => true, 'autocreate' => false))",
+                    php_string(&st.bucket),
+                    php_string(&st.host),
+                    st.port,
+                    st.use_ssl,
+                    php_string(&st.region)
+                ),
+            )],
+        ),
+        None => placeholder("Files: no StoragePool is assigned to this space yet; see the StorageReady condition."),
+    };
+    files.insert("objectstore.config.php".to_string(), objectstore);
     files.insert(
         "office.config.php".to_string(),
         placeholder(&format!(
@@ -120,11 +172,47 @@ mod tests {
     use crate::render::resolve::{resolve, tests as fixtures};
 
     fn resolved() -> ResolvedSpace {
-        resolve(
-            &fixtures::space("mon-asso"),
-            &fixtures::class("standard", true),
-        )
-        .expect("resolves")
+        resolve(&fixtures::space("mon-asso"), &fixtures::class("standard", true)).expect("resolves")
+    }
+
+    fn bound() -> Bindings {
+        use crate::render::bindings::*;
+        Bindings {
+            database: Some(DatabaseBinding {
+                host: "pg".into(),
+                port: 5432,
+                database: "space_mon_asso".into(),
+                user: "space_mon_asso".into(),
+            }),
+            cache: Some(CacheBinding {
+                host: "redis".into(),
+                port: 6379,
+                tls: false,
+                user: "space-mon-asso".into(),
+                prefix: "space-mon-asso:".into(),
+            }),
+            storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr", "space-mon-asso"),
+        }
+    }
+
+    #[test]
+    fn bound_services_are_configured_with_secrets_from_the_environment() {
+        let files = render(&resolved(), &bound());
+        let db = &files["database.config.php"];
+        assert!(
+            db.contains("'dbtype' => 'pgsql',") && db.contains("'dbhost' => 'pg:5432',") && db.contains("'dbuser' => 'space_mon_asso',")
+        );
+        assert!(db.contains("'dbpassword' => getenv('FRAMASPACE_DB_PASSWORD'),"));
+        let redis = &files["redis.config.php"];
+        assert!(redis.contains("'memcache_customprefix' => 'space-mon-asso:',"), "{redis}");
+        assert!(redis.contains("'user' => 'space-mon-asso', 'password' => getenv('FRAMASPACE_REDIS_PASSWORD')"), "{redis}");
+        assert!(redis.contains(r"'memcache.locking' => '\OC\Memcache\Redis',"), "{redis}");
+        let s3 = &files["objectstore.config.php"];
+        assert!(s3.contains("'bucket' => 'space-mon-asso'") && s3.contains("'port' => 443") && s3.contains("'use_ssl' => true"), "{s3}");
+        assert!(s3.contains("'key' => getenv('FRAMASPACE_S3_KEY')"));
+        let env: Vec<&str> = secret_env(&bound()).iter().map(|(n, _)| *n).collect();
+        assert!(env.contains(&"FRAMASPACE_DB_PASSWORD") && env.contains(&"FRAMASPACE_S3_SECRET"));
+        assert_eq!(secret_env(&Bindings::default()).len(), SECRET_ENV.len());
     }
 
     #[test]
@@ -135,7 +223,7 @@ mod tests {
 
     #[test]
     fn main_fragment_has_host_and_user_limit() {
-        let files = render(&resolved());
+        let files = render(&resolved(), &Bindings::default());
         let main = &files["framaspace.config.php"];
         assert!(main.starts_with("<?php\n"));
         assert!(main.contains("'trusted_domains' => array (0 => 'mon-asso.frama.space'),"));
@@ -147,13 +235,8 @@ mod tests {
 
     #[test]
     fn backing_services_are_placeholders_until_assigned() {
-        let files = render(&resolved());
-        for f in [
-            "database.config.php",
-            "redis.config.php",
-            "objectstore.config.php",
-            "office.config.php",
-        ] {
+        let files = render(&resolved(), &Bindings::default());
+        for f in ["database.config.php", "redis.config.php", "objectstore.config.php", "office.config.php"] {
             assert!(files[f].contains("$CONFIG = array ();"), "{f}");
         }
     }
@@ -161,18 +244,18 @@ mod tests {
     #[test]
     fn every_secret_env_names_a_credential() {
         let keys: Vec<&str> = credentials::keys().collect();
-        for (_, key) in SECRET_ENV {
+        for (_, key) in SECRET_ENV.iter().chain(DATABASE_ENV).chain(CACHE_ENV).chain(STORAGE_ENV) {
             assert!(keys.contains(key));
         }
     }
 
     #[test]
     fn hash_follows_content() {
-        let a = render(&resolved());
+        let a = render(&resolved(), &Bindings::default());
         let mut s = resolved();
         s.max_accounts = 10;
-        let b = render(&s);
-        assert_eq!(hash(&a), hash(&render(&resolved())));
+        let b = render(&s, &Bindings::default());
+        assert_eq!(hash(&a), hash(&render(&resolved(), &Bindings::default())));
         assert_ne!(hash(&a), hash(&b));
     }
 }

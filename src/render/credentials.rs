@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
+use crate::api::storage_pool::StorageProvider;
+
 pub const ADMIN_PASSWORD: &str = "admin-password";
 pub const NEXTCLOUD_SECRET: &str = "nextcloud-secret";
 pub const PASSWORD_SALT: &str = "nextcloud-passwordsalt";
@@ -28,63 +30,34 @@ struct KeySpec {
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const HEX: &[u8] = b"0123456789abcdef";
 
 const KEYS: &[KeySpec] = &[
-    KeySpec {
-        key: ADMIN_PASSWORD,
-        prefix: "",
-        length: 32,
-        alphabet: ALNUM,
-    },
-    KeySpec {
-        key: NEXTCLOUD_SECRET,
-        prefix: "",
-        length: 48,
-        alphabet: ALNUM,
-    },
-    KeySpec {
-        key: PASSWORD_SALT,
-        prefix: "",
-        length: 30,
-        alphabet: ALNUM,
-    },
+    KeySpec { key: ADMIN_PASSWORD, prefix: "", length: 32, alphabet: ALNUM },
+    KeySpec { key: NEXTCLOUD_SECRET, prefix: "", length: 48, alphabet: ALNUM },
+    KeySpec { key: PASSWORD_SALT, prefix: "", length: 30, alphabet: ALNUM },
     // Nextcloud expects an instance id that starts with "oc" and is lowercase alphanumeric.
-    KeySpec {
-        key: INSTANCE_ID,
-        prefix: "oc",
-        length: 10,
-        alphabet: LOWER_ALNUM,
-    },
-    KeySpec {
-        key: DATABASE_PASSWORD,
-        prefix: "",
-        length: 40,
-        alphabet: ALNUM,
-    },
-    KeySpec {
-        key: REDIS_PASSWORD,
-        prefix: "",
-        length: 40,
-        alphabet: ALNUM,
-    },
-    KeySpec {
-        key: S3_ACCESS_KEY,
-        prefix: "FS",
-        length: 18,
-        alphabet: UPPER_ALNUM,
-    },
-    KeySpec {
-        key: S3_SECRET_KEY,
-        prefix: "",
-        length: 40,
-        alphabet: ALNUM,
-    },
+    KeySpec { key: INSTANCE_ID, prefix: "oc", length: 10, alphabet: LOWER_ALNUM },
+    KeySpec { key: DATABASE_PASSWORD, prefix: "", length: 40, alphabet: ALNUM },
+    KeySpec { key: REDIS_PASSWORD, prefix: "", length: 40, alphabet: ALNUM },
 ];
 
-/// Every key the credentials Secret holds.
+/// S3 keys fit the store that holds the bucket: Garage imports only `GK` + 24 hex ids with 64-hex
+/// secrets, MinIO takes secrets of at most 40 characters. Both accept the `GK` id form.
+fn s3_keys(provider: StorageProvider) -> [KeySpec; 2] {
+    let secret_length = match provider {
+        StorageProvider::Minio => 40,
+        StorageProvider::Garage => 64,
+    };
+    [
+        KeySpec { key: S3_ACCESS_KEY, prefix: "GK", length: 24, alphabet: HEX },
+        KeySpec { key: S3_SECRET_KEY, prefix: "", length: secret_length, alphabet: HEX },
+    ]
+}
+
+/// Every key the credentials Secret holds (the S3 keys once the space has a StoragePool).
 pub fn keys() -> impl Iterator<Item = &'static str> {
-    KEYS.iter().map(|k| k.key)
+    KEYS.iter().map(|k| k.key).chain([S3_ACCESS_KEY, S3_SECRET_KEY])
 }
 
 /// Source of random bytes; the OS generator in production, a fixed one in tests.
@@ -94,6 +67,15 @@ pub trait RandomSource {
 
 pub struct OsRandom;
 
+/// A source that fails: `complete` with it succeeds only when nothing is missing.
+pub struct NoRandom;
+
+impl RandomSource for NoRandom {
+    fn fill(&mut self, _: &mut [u8]) -> Result<(), RandomError> {
+        Err(RandomError("nothing may be generated here".into()))
+    }
+}
+
 impl RandomSource for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
         getrandom::fill(buf).map_err(|e| RandomError(e.to_string()))
@@ -101,11 +83,7 @@ impl RandomSource for OsRandom {
 }
 
 /// A uniformly random string over `alphabet` (rejection sampling: no modulo bias).
-fn random_string(
-    rng: &mut dyn RandomSource,
-    length: usize,
-    alphabet: &[u8],
-) -> Result<String, RandomError> {
+fn random_string(rng: &mut dyn RandomSource, length: usize, alphabet: &[u8]) -> Result<String, RandomError> {
     let limit = 256 - (256 % alphabet.len());
     let mut out = String::with_capacity(length);
     let mut buf = [0u8; 64];
@@ -125,25 +103,18 @@ fn random_string(
 /// ones generated. Keys the operator does not know are kept too (they may be someone's).
 pub fn complete(
     existing: &BTreeMap<String, Vec<u8>>,
+    storage: Option<StorageProvider>,
     rng: &mut dyn RandomSource,
 ) -> Result<BTreeMap<String, Vec<u8>>, RandomError> {
     let mut out = existing.clone();
-    for spec in KEYS {
+    let s3 = storage.map(s3_keys);
+    for spec in KEYS.iter().chain(s3.iter().flatten()) {
         if existing.get(spec.key).is_none_or(|v| v.is_empty()) {
-            let value = format!(
-                "{}{}",
-                spec.prefix,
-                random_string(rng, spec.length, spec.alphabet)?
-            );
+            let value = format!("{}{}", spec.prefix, random_string(rng, spec.length, spec.alphabet)?);
             out.insert(spec.key.to_string(), value.into_bytes());
         }
     }
     Ok(out)
-}
-
-/// Whether `existing` already holds every key, so nothing needs to be generated or written.
-pub fn is_complete(existing_keys: &[&str]) -> bool {
-    KEYS.iter().all(|k| existing_keys.contains(&k.key))
 }
 
 #[cfg(test)]
@@ -163,20 +134,18 @@ mod tests {
 
     #[test]
     fn generates_every_key_with_its_shape() {
-        let creds = complete(&BTreeMap::new(), &mut OsRandom).expect("random");
-        assert_eq!(creds.len(), KEYS.len());
+        let creds = complete(&BTreeMap::new(), Some(StorageProvider::Garage), &mut OsRandom).expect("random");
+        assert_eq!(creds.len(), KEYS.len() + 2);
+        assert!(creds[S3_ACCESS_KEY].starts_with(b"GK") && creds[S3_ACCESS_KEY].len() == 26);
+        assert_eq!(creds[S3_SECRET_KEY].len(), 64);
+        let minio = complete(&BTreeMap::new(), Some(StorageProvider::Minio), &mut OsRandom).expect("random");
+        assert_eq!(minio[S3_SECRET_KEY].len(), 40, "MinIO secrets are at most 40 characters");
+        assert!(!complete(&BTreeMap::new(), None, &mut OsRandom).expect("random").contains_key(S3_ACCESS_KEY));
         assert_eq!(creds[ADMIN_PASSWORD].len(), 32);
         let id = String::from_utf8(creds[INSTANCE_ID].clone()).expect("ascii");
         assert!(id.starts_with("oc") && id.len() == 12);
-        assert!(
-            id.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        );
-        assert!(
-            creds[S3_ACCESS_KEY]
-                .iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        );
+        assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(creds[S3_SECRET_KEY].iter().all(|c| c.is_ascii_hexdigit()));
     }
 
     #[test]
@@ -186,24 +155,16 @@ mod tests {
             (REDIS_PASSWORD.to_string(), Vec::new()),
             ("restored-extra".to_string(), b"x".to_vec()),
         ]);
-        let creds = complete(&existing, &mut OsRandom).expect("random");
-        assert_eq!(
-            creds[ADMIN_PASSWORD],
-            vec![0xff, 0x00, b'k'],
-            "kept byte for byte, even when not UTF-8"
-        );
-        assert_eq!(
-            creds[REDIS_PASSWORD].len(),
-            40,
-            "an empty value counts as missing"
-        );
+        let creds = complete(&existing, None, &mut OsRandom).expect("random");
+        assert_eq!(creds[ADMIN_PASSWORD], vec![0xff, 0x00, b'k'], "kept byte for byte, even when not UTF-8");
+        assert_eq!(creds[REDIS_PASSWORD].len(), 40, "an empty value counts as missing");
         assert_eq!(creds["restored-extra"], b"x".to_vec());
     }
 
     #[test]
     fn two_spaces_never_share_a_password() {
-        let a = complete(&BTreeMap::new(), &mut OsRandom).expect("random");
-        let b = complete(&BTreeMap::new(), &mut OsRandom).expect("random");
+        let a = complete(&BTreeMap::new(), None, &mut OsRandom).expect("random");
+        let b = complete(&BTreeMap::new(), None, &mut OsRandom).expect("random");
         assert_ne!(a[DATABASE_PASSWORD], b[DATABASE_PASSWORD]);
     }
 
@@ -213,12 +174,5 @@ mod tests {
         let s = random_string(&mut Counter(240), 20, ALNUM).expect("random");
         // 240..=247 map to the end of the alphabet, 248..=255 are rejected, then 0.. restart at 'A'.
         assert!(s.starts_with("23456789AB"), "{s}");
-    }
-
-    #[test]
-    fn completeness() {
-        let all: Vec<&str> = keys().collect();
-        assert!(is_complete(&all));
-        assert!(!is_complete(&all[1..]));
     }
 }

@@ -35,10 +35,7 @@ pub fn url(host: &str) -> String {
 pub fn labels(space: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY_LABEL.to_string(), FIELD_MANAGER.to_string()),
-        (
-            "app.kubernetes.io/part-of".to_string(),
-            "framaspace".to_string(),
-        ),
+        ("app.kubernetes.io/part-of".to_string(), "framaspace".to_string()),
         (SPACE_LABEL.to_string(), space.to_string()),
     ])
 }
@@ -66,20 +63,14 @@ mod tests {
     fn longest_name_fits_every_derived_name() {
         let name = "a".repeat(MAX_NAME_LENGTH);
         assert!(namespace(&name).len() <= 63, "namespace is a DNS label");
-        assert!(
-            format!("space_{name}").len() <= 63,
-            "PostgreSQL identifiers are at most 63 bytes"
-        );
+        assert!(format!("space_{name}").len() <= 63, "PostgreSQL identifiers are at most 63 bytes");
         assert!(host(&name, "frama.space").split('.').all(|l| l.len() <= 63));
     }
 
     #[test]
     fn derived_names() {
         assert_eq!(namespace("mon-asso"), "space-mon-asso");
-        assert_eq!(
-            url(&host("mon-asso", "frama.space")),
-            "https://mon-asso.frama.space"
-        );
+        assert_eq!(url(&host("mon-asso", "frama.space")), "https://mon-asso.frama.space");
         assert_eq!(labels("x").get(SPACE_LABEL).map(String::as_str), Some("x"));
         assert!(pod_labels("x").contains_key("app.kubernetes.io/instance"));
     }

@@ -7,24 +7,21 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, KeyToPath, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceQuota, ResourceQuotaSpec, Secret,
-    SecretKeySelector, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath,
+    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceQuota,
+    ResourceQuotaSpec, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
-    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec, IngressTLS,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
     ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::config::{self, SECRET_ENV};
+use super::bindings::Bindings;
+use super::config;
 use super::credentials;
 use super::names::{self, CONFIG_HASH_ANNOTATION};
 use super::resolve::ResolvedSpace;
@@ -55,23 +52,22 @@ fn meta(space: &ResolvedSpace, name: &str) -> ObjectMeta {
     }
 }
 
-/// The namespace that holds the space; owned by the space so Kubernetes collects it with it.
-pub fn namespace(space: &ResolvedSpace) -> Namespace {
+/// The namespace that holds the space; owned by the space so Kubernetes collects it with it. Its
+/// annotations record the placement, so a space restored without status keeps its pools.
+pub fn namespace(space: &ResolvedSpace, placement_annotations: BTreeMap<String, String>) -> Namespace {
     let mut labels = names::labels(&space.name);
     // Pod Security Admission: the Nextcloud image runs as a normal web server, nothing more.
-    labels.insert(
-        "pod-security.kubernetes.io/enforce".into(),
-        "baseline".into(),
-    );
+    labels.insert("pod-security.kubernetes.io/enforce".into(), "baseline".into());
     labels.insert("frama.space/component".into(), "space".into());
     Namespace {
         metadata: ObjectMeta {
             name: Some(space.namespace.clone()),
             labels: Some(labels),
-            annotations: Some(BTreeMap::from([(
-                "frama.space/url".to_string(),
-                names::url(&space.host),
-            )])),
+            annotations: Some({
+                let mut a = placement_annotations;
+                a.insert("frama.space/url".to_string(), names::url(&space.host));
+                a
+            }),
             owner_references: Some(vec![owner_reference(space)]),
             ..ObjectMeta::default()
         },
@@ -84,10 +80,7 @@ pub fn namespace(space: &ResolvedSpace) -> Namespace {
 pub fn credentials_secret(space: &ResolvedSpace, data: BTreeMap<String, Vec<u8>>) -> Secret {
     let mut metadata = meta(space, names::CREDENTIALS_SECRET);
     // Key names only, so people can see what the Secret holds without reading a value.
-    metadata.annotations = Some(BTreeMap::from([(
-        "frama.space/keys".to_string(),
-        data.keys().cloned().collect::<Vec<_>>().join(","),
-    )]));
+    metadata.annotations = Some(BTreeMap::from([("frama.space/keys".to_string(), data.keys().cloned().collect::<Vec<_>>().join(","))]));
     Secret {
         metadata,
         type_: Some("Opaque".into()),
@@ -97,22 +90,14 @@ pub fn credentials_secret(space: &ResolvedSpace, data: BTreeMap<String, Vec<u8>>
 }
 
 pub fn config_map(space: &ResolvedSpace, files: BTreeMap<String, String>) -> ConfigMap {
-    ConfigMap {
-        metadata: meta(space, names::CONFIG_MAP),
-        data: Some(files),
-        ..ConfigMap::default()
-    }
+    ConfigMap { metadata: meta(space, names::CONFIG_MAP), data: Some(files), ..ConfigMap::default() }
 }
 
 fn secret_env(name: &str, key: &str) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: names::CREDENTIALS_SECRET.into(),
-                key: key.into(),
-                optional: Some(false),
-            }),
+            secret_key_ref: Some(SecretKeySelector { name: names::CREDENTIALS_SECRET.into(), key: key.into(), optional: Some(false) }),
             ..EnvVarSource::default()
         }),
         ..EnvVar::default()
@@ -120,11 +105,7 @@ fn secret_env(name: &str, key: &str) -> EnvVar {
 }
 
 fn plain_env(name: &str, value: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value: Some(value.to_string()),
-        ..EnvVar::default()
-    }
+    EnvVar { name: name.to_string(), value: Some(value.to_string()), ..EnvVar::default() }
 }
 
 fn http_probe(period: i32, timeout: i32, failures: i32) -> Probe {
@@ -142,11 +123,8 @@ fn http_probe(period: i32, timeout: i32, failures: i32) -> Probe {
     }
 }
 
-pub fn deployment(space: &ResolvedSpace, config_files: &BTreeMap<String, String>) -> Deployment {
-    let mut env: Vec<EnvVar> = SECRET_ENV
-        .iter()
-        .map(|(name, key)| secret_env(name, key))
-        .collect();
+pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTreeMap<String, String>) -> Deployment {
+    let mut env: Vec<EnvVar> = config::secret_env(bindings).iter().map(|(name, key)| secret_env(name, key)).collect();
     env.extend([
         plain_env("NEXTCLOUD_ADMIN_USER", "admin"),
         secret_env("NEXTCLOUD_ADMIN_PASSWORD", credentials::ADMIN_PASSWORD),
@@ -164,18 +142,11 @@ pub fn deployment(space: &ResolvedSpace, config_files: &BTreeMap<String, String>
             read_only: Some(true),
             ..VolumeMount::default()
         })
-        .chain(std::iter::once(VolumeMount {
-            name: "html".into(),
-            mount_path: "/var/www/html".into(),
-            ..VolumeMount::default()
-        }))
+        .chain(std::iter::once(VolumeMount { name: "html".into(), mount_path: "/var/www/html".into(), ..VolumeMount::default() }))
         .collect();
     let container = Container {
         name: names::NEXTCLOUD.into(),
-        image: Some(format!(
-            "{}:{}",
-            space.class.nextcloud.image, space.class.nextcloud.version
-        )),
+        image: Some(format!("{}:{}", space.class.nextcloud.image, space.class.nextcloud.version)),
         image_pull_policy: Some("IfNotPresent".into()),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
@@ -194,24 +165,15 @@ pub fn deployment(space: &ResolvedSpace, config_files: &BTreeMap<String, String>
         ..Container::default()
     };
     let mut template_annotations = BTreeMap::new();
-    template_annotations.insert(
-        CONFIG_HASH_ANNOTATION.to_string(),
-        config::hash(config_files),
-    );
+    template_annotations.insert(CONFIG_HASH_ANNOTATION.to_string(), config::hash(config_files));
     let placement = &space.class.placement;
     Deployment {
         metadata: meta(space, names::NEXTCLOUD),
         spec: Some(DeploymentSpec {
             replicas: Some(if space.suspended { 0 } else { 1 }),
-            selector: LabelSelector {
-                match_labels: Some(names::pod_selector(&space.name)),
-                ..LabelSelector::default()
-            },
+            selector: LabelSelector { match_labels: Some(names::pod_selector(&space.name)), ..LabelSelector::default() },
             // Two Nextcloud versions must never run against one database during an upgrade.
-            strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".into()),
-                ..DeploymentStrategy::default()
-            }),
+            strategy: Some(DeploymentStrategy { type_: Some("Recreate".into()), ..DeploymentStrategy::default() }),
             revision_history_limit: Some(3),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
@@ -227,32 +189,17 @@ pub fn deployment(space: &ResolvedSpace, config_files: &BTreeMap<String, String>
                             config_map: Some(ConfigMapVolumeSource {
                                 name: names::CONFIG_MAP.into(),
                                 items: Some(
-                                    config_files
-                                        .keys()
-                                        .map(|k| KeyToPath {
-                                            key: k.clone(),
-                                            path: k.clone(),
-                                            mode: None,
-                                        })
-                                        .collect(),
+                                    config_files.keys().map(|k| KeyToPath { key: k.clone(), path: k.clone(), mode: None }).collect(),
                                 ),
                                 ..ConfigMapVolumeSource::default()
                             }),
                             ..Volume::default()
                         },
-                        Volume {
-                            name: "html".into(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
+                        Volume { name: "html".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
                     ]),
                     node_selector: Some(placement.node_selector.clone()),
-                    tolerations: (!placement.tolerations.is_empty())
-                        .then(|| placement.tolerations.clone()),
-                    security_context: Some(PodSecurityContext {
-                        fs_group: Some(WWW_DATA),
-                        ..PodSecurityContext::default()
-                    }),
+                    tolerations: (!placement.tolerations.is_empty()).then(|| placement.tolerations.clone()),
+                    security_context: Some(PodSecurityContext { fs_group: Some(WWW_DATA), ..PodSecurityContext::default() }),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
                     ..PodSpec::default()
@@ -285,15 +232,9 @@ pub fn service(space: &ResolvedSpace) -> Service {
 pub fn ingress(space: &ResolvedSpace) -> Ingress {
     let settings = &space.class.ingress;
     let mut annotations = BTreeMap::from([
-        (
-            "nginx.ingress.kubernetes.io/proxy-body-size".to_string(),
-            settings.max_upload_size.clone(),
-        ),
+        ("nginx.ingress.kubernetes.io/proxy-body-size".to_string(), settings.max_upload_size.clone()),
         // Large uploads stream to Nextcloud instead of filling the controller's disk first.
-        (
-            "nginx.ingress.kubernetes.io/proxy-request-buffering".to_string(),
-            "off".to_string(),
-        ),
+        ("nginx.ingress.kubernetes.io/proxy-request-buffering".to_string(), "off".to_string()),
     ]);
     if let Some(issuer) = &settings.tls_issuer {
         annotations.insert("cert-manager.io/cluster-issuer".into(), issuer.clone());
@@ -304,12 +245,10 @@ pub fn ingress(space: &ResolvedSpace) -> Ingress {
         metadata,
         spec: Some(IngressSpec {
             ingress_class_name: settings.class_name.clone(),
-            tls: settings.tls_issuer.as_ref().map(|_| {
-                vec![IngressTLS {
-                    hosts: Some(vec![space.host.clone()]),
-                    secret_name: Some(names::TLS_SECRET.into()),
-                }]
-            }),
+            tls: settings
+                .tls_issuer
+                .as_ref()
+                .map(|_| vec![IngressTLS { hosts: Some(vec![space.host.clone()]), secret_name: Some(names::TLS_SECRET.into()) }]),
             rules: Some(vec![IngressRule {
                 host: Some(space.host.clone()),
                 http: Some(HTTPIngressRuleValue {
@@ -319,10 +258,7 @@ pub fn ingress(space: &ResolvedSpace) -> Ingress {
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
                                 name: names::NEXTCLOUD.into(),
-                                port: Some(ServiceBackendPort {
-                                    name: Some("http".into()),
-                                    number: None,
-                                }),
+                                port: Some(ServiceBackendPort { name: Some("http".into()), number: None }),
                             }),
                             resource: None,
                         },
@@ -350,37 +286,22 @@ fn namespace_peer(label: &str, values: &[&str]) -> NetworkPolicyPeer {
 }
 
 fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
-    NetworkPolicyPort {
-        protocol: Some(protocol.into()),
-        port: Some(IntOrString::Int(number)),
-        end_port: None,
-    }
+    NetworkPolicyPort { protocol: Some(protocol.into()), port: Some(IntOrString::Int(number)), end_port: None }
 }
 
 /// Least privilege on the network: in, only the ingress controller and the office backends (WOPI
 /// callbacks); out, DNS, the office and preview backends, and the TCP ports of the space's pools.
-pub fn network_policy(space: &ResolvedSpace, pool_ports: &[i32]) -> NetworkPolicy {
+pub fn network_policy(space: &ResolvedSpace, bindings: &Bindings) -> NetworkPolicy {
+    let pool_ports = bindings.egress_ports();
     let mut egress = vec![
         NetworkPolicyEgressRule {
-            to: Some(vec![namespace_peer(
-                "kubernetes.io/metadata.name",
-                &["kube-system"],
-            )]),
+            to: Some(vec![namespace_peer("kubernetes.io/metadata.name", &["kube-system"])]),
             ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
         },
-        NetworkPolicyEgressRule {
-            to: Some(vec![namespace_peer(
-                "frama.space/component",
-                &["office", "preview"],
-            )]),
-            ports: None,
-        },
+        NetworkPolicyEgressRule { to: Some(vec![namespace_peer("frama.space/component", &["office", "preview"])]), ports: None },
     ];
     if !pool_ports.is_empty() {
-        egress.push(NetworkPolicyEgressRule {
-            to: None,
-            ports: Some(pool_ports.iter().map(|p| port("TCP", *p)).collect()),
-        });
+        egress.push(NetworkPolicyEgressRule { to: None, ports: Some(pool_ports.iter().map(|p| port("TCP", *p)).collect()) });
     }
     NetworkPolicy {
         metadata: meta(space, names::NEXTCLOUD),
@@ -389,10 +310,7 @@ pub fn network_policy(space: &ResolvedSpace, pool_ports: &[i32]) -> NetworkPolic
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![
-                    namespace_peer(
-                        "kubernetes.io/metadata.name",
-                        &[space.class.ingress.controller_namespace.as_str()],
-                    ),
+                    namespace_peer("kubernetes.io/metadata.name", &[space.class.ingress.controller_namespace.as_str()]),
                     namespace_peer("frama.space/component", &["office"]),
                 ]),
                 ports: Some(vec![port("TCP", HTTP_PORT)]),
@@ -415,11 +333,7 @@ pub fn default_namespace_quota() -> BTreeMap<String, String> {
 }
 
 pub fn resource_quota(space: &ResolvedSpace) -> ResourceQuota {
-    let hard = if space.class.namespace_quota.is_empty() {
-        default_namespace_quota()
-    } else {
-        space.class.namespace_quota.clone()
-    };
+    let hard = if space.class.namespace_quota.is_empty() { default_namespace_quota() } else { space.class.namespace_quota.clone() };
     ResourceQuota {
         metadata: meta(space, names::RESOURCE_QUOTA),
         spec: Some(ResourceQuotaSpec {
@@ -434,10 +348,7 @@ pub fn resource_quota(space: &ResolvedSpace) -> ResourceQuota {
 /// refuses them for lack of requests.
 pub fn limit_range(space: &ResolvedSpace) -> LimitRange {
     let q = |pairs: &[(&str, &str)]| -> BTreeMap<String, Quantity> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
     };
     LimitRange {
         metadata: meta(space, names::LIMIT_RANGE),
@@ -455,130 +366,89 @@ pub fn limit_range(space: &ResolvedSpace) -> LimitRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::bindings::{Bindings, DatabaseBinding};
     use crate::render::resolve::{ResolvedSpace, resolve, tests as fixtures};
 
+    fn deployment(s: &ResolvedSpace, files: &BTreeMap<String, String>) -> Deployment {
+        super::deployment(s, &Bindings::default(), files)
+    }
+
+    fn render(s: &ResolvedSpace) -> BTreeMap<String, String> {
+        config::render(s, &Bindings::default())
+    }
+
     fn resolved() -> ResolvedSpace {
-        resolve(
-            &fixtures::space("mon-asso"),
-            &fixtures::class("standard", true),
-        )
-        .expect("resolves")
+        resolve(&fixtures::space("mon-asso"), &fixtures::class("standard", true)).expect("resolves")
     }
 
     #[test]
     fn every_namespaced_object_is_labelled_owned_and_in_the_space_namespace() {
         let s = resolved();
-        let files = config::render(&s);
+        let files = render(&s);
         let metas = [
             credentials_secret(&s, BTreeMap::new()).metadata,
             config_map(&s, files.clone()).metadata,
             deployment(&s, &files).metadata,
             service(&s).metadata,
             ingress(&s).metadata,
-            network_policy(&s, &[]).metadata,
+            network_policy(&s, &Bindings::default()).metadata,
             resource_quota(&s).metadata,
             limit_range(&s).metadata,
         ];
         for m in metas {
             assert_eq!(m.namespace.as_deref(), Some("space-mon-asso"));
             let labels = m.labels.unwrap_or_default();
-            assert_eq!(
-                labels.get(names::MANAGED_BY_LABEL).map(String::as_str),
-                Some("framaspace-operator")
-            );
-            assert_eq!(
-                labels.get(names::SPACE_LABEL).map(String::as_str),
-                Some("mon-asso")
-            );
+            assert_eq!(labels.get(names::MANAGED_BY_LABEL).map(String::as_str), Some("framaspace-operator"));
+            assert_eq!(labels.get(names::SPACE_LABEL).map(String::as_str), Some("mon-asso"));
             let owner = &m.owner_references.unwrap_or_default()[0];
-            assert_eq!(
-                (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
-                ("AssociationSpace", "uid-1", Some(true))
-            );
+            assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("AssociationSpace", "uid-1", Some(true)));
         }
     }
 
     #[test]
     fn namespace_is_owned_by_the_space() {
-        let ns = namespace(&resolved());
+        let ns = namespace(&resolved(), BTreeMap::from([("frama.space/database-pool".to_string(), "pg-1".to_string())]));
+        assert_eq!(ns.metadata.annotations.as_ref().and_then(|a| a.get("frama.space/database-pool")).map(String::as_str), Some("pg-1"));
         assert_eq!(ns.metadata.name.as_deref(), Some("space-mon-asso"));
-        assert_eq!(
-            ns.metadata.owner_references.unwrap_or_default()[0].name,
-            "mon-asso"
-        );
+        assert_eq!(ns.metadata.owner_references.unwrap_or_default()[0].name, "mon-asso");
     }
 
     #[test]
     fn deployment_runs_the_class_image_on_web_nodes() {
         let s = resolved();
-        let d = deployment(&s, &config::render(&s));
+        let d = deployment(&s, &render(&s));
         let spec = d.spec.expect("spec");
         assert_eq!(spec.replicas, Some(1));
-        assert_eq!(
-            spec.strategy.and_then(|s| s.type_).as_deref(),
-            Some("Recreate")
-        );
+        assert_eq!(spec.strategy.and_then(|s| s.type_).as_deref(), Some("Recreate"));
         let pod = spec.template.spec.expect("pod");
-        assert_eq!(
-            pod.node_selector
-                .unwrap_or_default()
-                .get("frama.space/node-pool")
-                .map(String::as_str),
-            Some("web")
-        );
+        assert_eq!(pod.node_selector.unwrap_or_default().get("frama.space/node-pool").map(String::as_str), Some("web"));
         let c = &pod.containers[0];
-        assert_eq!(
-            c.image.as_deref(),
-            Some("docker.io/library/nextcloud:31.0.9-apache")
-        );
+        assert_eq!(c.image.as_deref(), Some("docker.io/library/nextcloud:31.0.9-apache"));
         let startup = c.startup_probe.as_ref().expect("startup probe");
         let budget = startup.period_seconds.unwrap_or(10) * startup.failure_threshold.unwrap_or(3);
-        assert!(
-            budget >= 3600,
-            "an occ upgrade gets at least an hour, got {budget}s"
-        );
+        assert!(budget >= 3600, "an occ upgrade gets at least an hour, got {budget}s");
         let mounts = c.volume_mounts.clone().unwrap_or_default();
-        assert!(
-            mounts
-                .iter()
-                .any(|m| m.mount_path == "/var/www/html/config/framaspace.config.php")
-        );
+        assert!(mounts.iter().any(|m| m.mount_path == "/var/www/html/config/framaspace.config.php"));
         let env = c.env.clone().unwrap_or_default();
-        let admin = env
-            .iter()
-            .find(|e| e.name == "NEXTCLOUD_ADMIN_PASSWORD")
-            .expect("admin password env");
-        assert!(
-            admin.value.is_none(),
-            "secrets come from the Secret, never inline"
-        );
+        let admin = env.iter().find(|e| e.name == "NEXTCLOUD_ADMIN_PASSWORD").expect("admin password env");
+        assert!(admin.value.is_none(), "secrets come from the Secret, never inline");
     }
 
     #[test]
     fn suspended_space_has_zero_replicas() {
         let mut s = resolved();
         s.suspended = true;
-        assert_eq!(
-            deployment(&s, &config::render(&s))
-                .spec
-                .and_then(|s| s.replicas),
-            Some(0)
-        );
+        assert_eq!(deployment(&s, &render(&s)).spec.and_then(|s| s.replicas), Some(0));
     }
 
     #[test]
     fn config_change_changes_the_pod_template() {
         let s = resolved();
-        let a = deployment(&s, &config::render(&s));
+        let a = deployment(&s, &render(&s));
         let mut t = s.clone();
         t.max_accounts = 3;
-        let b = deployment(&t, &config::render(&t));
-        let hash = |d: &Deployment| {
-            d.spec
-                .as_ref()
-                .and_then(|s| s.template.metadata.as_ref())
-                .and_then(|m| m.annotations.clone())
-        };
+        let b = deployment(&t, &render(&t));
+        let hash = |d: &Deployment| d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.annotations.clone());
         assert_ne!(hash(&a), hash(&b));
     }
 
@@ -589,77 +459,44 @@ mod tests {
         s.class.ingress.tls_issuer = Some("letsencrypt".into());
         let i = ingress(&s);
         let ann = i.metadata.annotations.unwrap_or_default();
-        assert_eq!(
-            ann.get("cert-manager.io/cluster-issuer")
-                .map(String::as_str),
-            Some("letsencrypt")
-        );
-        assert_eq!(
-            ann.get("nginx.ingress.kubernetes.io/proxy-body-size")
-                .map(String::as_str),
-            Some("16G")
-        );
+        assert_eq!(ann.get("cert-manager.io/cluster-issuer").map(String::as_str), Some("letsencrypt"));
+        assert_eq!(ann.get("nginx.ingress.kubernetes.io/proxy-body-size").map(String::as_str), Some("16G"));
         let spec = i.spec.expect("spec");
         assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
-        assert_eq!(
-            spec.tls.unwrap_or_default()[0].hosts,
-            Some(vec!["mon-asso.frama.space".to_string()])
-        );
-        assert_eq!(
-            spec.rules.unwrap_or_default()[0].host.as_deref(),
-            Some("mon-asso.frama.space")
-        );
+        assert_eq!(spec.tls.unwrap_or_default()[0].hosts, Some(vec!["mon-asso.frama.space".to_string()]));
+        assert_eq!(spec.rules.unwrap_or_default()[0].host.as_deref(), Some("mon-asso.frama.space"));
     }
 
     #[test]
     fn ingress_without_issuer_has_no_tls() {
         let i = ingress(&resolved());
         assert!(i.spec.and_then(|s| s.tls).is_none());
-        assert!(
-            !i.metadata
-                .annotations
-                .unwrap_or_default()
-                .contains_key("cert-manager.io/cluster-issuer")
-        );
+        assert!(!i.metadata.annotations.unwrap_or_default().contains_key("cert-manager.io/cluster-issuer"));
     }
 
     #[test]
     fn network_policy_admits_only_the_ingress_controller_and_office() {
-        let np = network_policy(&resolved(), &[5432, 6379]);
+        let bindings = Bindings {
+            database: Some(DatabaseBinding { host: "pg".into(), port: 5432, database: "d".into(), user: "u".into() }),
+            ..Bindings::default()
+        };
+        let np = network_policy(&resolved(), &bindings);
         let spec = np.spec.expect("spec");
-        let from = spec.ingress.unwrap_or_default()[0]
-            .from
-            .clone()
-            .unwrap_or_default();
+        let from = spec.ingress.unwrap_or_default()[0].from.clone().unwrap_or_default();
         let json = serde_json::to_string(&from).unwrap_or_default();
         assert!(json.contains("ingress-nginx") && json.contains("office"));
         assert_eq!(from.len(), 2);
         let egress = spec.egress.unwrap_or_default();
         assert_eq!(egress.len(), 3, "DNS, backends and the pool ports");
-        assert_eq!(
-            network_policy(&resolved(), &[])
-                .spec
-                .and_then(|s| s.egress)
-                .map(|e| e.len()),
-            Some(2)
-        );
+        assert_eq!(network_policy(&resolved(), &Bindings::default()).spec.and_then(|s| s.egress).map(|e| e.len()), Some(2));
     }
 
     #[test]
     fn class_namespace_quota_replaces_the_default() {
         let mut s = resolved();
-        assert!(
-            resource_quota(&s)
-                .spec
-                .and_then(|s| s.hard)
-                .unwrap_or_default()
-                .contains_key("requests.cpu")
-        );
+        assert!(resource_quota(&s).spec.and_then(|s| s.hard).unwrap_or_default().contains_key("requests.cpu"));
         s.class.namespace_quota = BTreeMap::from([("pods".to_string(), "3".to_string())]);
-        let hard = resource_quota(&s)
-            .spec
-            .and_then(|s| s.hard)
-            .unwrap_or_default();
+        let hard = resource_quota(&s).spec.and_then(|s| s.hard).unwrap_or_default();
         assert_eq!(hard.len(), 1);
         assert_eq!(hard.get("pods"), Some(&Quantity("3".into())));
     }

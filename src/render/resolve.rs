@@ -19,22 +19,11 @@ pub enum SpecError {
     #[error("several SpaceClasses are marked default ({0}); name one in spec.spaceClassName")]
     AmbiguousDefaultClass(String),
     #[error("spec.quota {quota} is above the maximum {max} of SpaceClass {class}")]
-    QuotaAboveClassMaximum {
-        quota: String,
-        max: String,
-        class: String,
-    },
+    QuotaAboveClassMaximum { quota: String, max: String, class: String },
     #[error("spec.maxAccounts {accounts} is above the maximum {max} of SpaceClass {class}")]
-    AccountsAboveClassMaximum {
-        accounts: i32,
-        max: i32,
-        class: String,
-    },
+    AccountsAboveClassMaximum { accounts: i32, max: i32, class: String },
     #[error("{field}: {message}")]
-    InvalidValue {
-        field: &'static str,
-        message: String,
-    },
+    InvalidValue { field: &'static str, message: String },
 }
 
 impl SpecError {
@@ -53,30 +42,16 @@ impl SpecError {
     /// A missing class may appear later (GitOps applies objects in any order): the space waits
     /// in Pending. The others are errors in what was written.
     pub fn is_waiting(&self) -> bool {
-        matches!(
-            self,
-            SpecError::ClassNotFound(_) | SpecError::NoDefaultClass
-        )
+        matches!(self, SpecError::ClassNotFound(_) | SpecError::NoDefaultClass)
     }
 }
 
 /// The class a space uses: the one it names, else the only default class.
-pub fn choose_class<'a>(
-    space: &AssociationSpace,
-    classes: &'a [std::sync::Arc<SpaceClass>],
-) -> Result<&'a SpaceClass, SpecError> {
+pub fn choose_class<'a>(space: &AssociationSpace, classes: &'a [std::sync::Arc<SpaceClass>]) -> Result<&'a SpaceClass, SpecError> {
     if let Some(name) = &space.spec.space_class_name {
-        return classes
-            .iter()
-            .find(|c| &c.name_any() == name)
-            .map(|c| c.as_ref())
-            .ok_or_else(|| SpecError::ClassNotFound(name.clone()));
+        return classes.iter().find(|c| &c.name_any() == name).map(|c| c.as_ref()).ok_or_else(|| SpecError::ClassNotFound(name.clone()));
     }
-    let defaults: Vec<&SpaceClass> = classes
-        .iter()
-        .filter(|c| c.spec.default)
-        .map(|c| c.as_ref())
-        .collect();
+    let defaults: Vec<&SpaceClass> = classes.iter().filter(|c| c.spec.default).map(|c| c.as_ref()).collect();
     match defaults.as_slice() {
         [] => Err(SpecError::NoDefaultClass),
         [one] => Ok(one),
@@ -109,38 +84,18 @@ pub struct ResolvedSpace {
 pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedSpace, SpecError> {
     let class_name = class.name_any();
     let limits = &class.spec.limits;
-    let invalid = |field: &'static str| {
-        move |e: crate::api::quantity::QuantityError| SpecError::InvalidValue {
-            field,
-            message: e.to_string(),
-        }
-    };
+    let invalid =
+        |field: &'static str| move |e: crate::api::quantity::QuantityError| SpecError::InvalidValue { field, message: e.to_string() };
 
-    let quota = space
-        .spec
-        .quota
-        .clone()
-        .unwrap_or_else(|| limits.default_quota.clone());
+    let quota = space.spec.quota.clone().unwrap_or_else(|| limits.default_quota.clone());
     let quota_bytes = parse_bytes(&quota).map_err(invalid("spec.quota"))?;
-    let max_bytes =
-        parse_bytes(&limits.max_quota).map_err(invalid("spaceclass.spec.limits.maxQuota"))?;
+    let max_bytes = parse_bytes(&limits.max_quota).map_err(invalid("spaceclass.spec.limits.maxQuota"))?;
     if quota_bytes > max_bytes {
-        return Err(SpecError::QuotaAboveClassMaximum {
-            quota,
-            max: limits.max_quota.clone(),
-            class: class_name,
-        });
+        return Err(SpecError::QuotaAboveClassMaximum { quota, max: limits.max_quota.clone(), class: class_name });
     }
-    let max_accounts = space
-        .spec
-        .max_accounts
-        .unwrap_or(limits.default_max_accounts);
+    let max_accounts = space.spec.max_accounts.unwrap_or(limits.default_max_accounts);
     if max_accounts > limits.max_accounts {
-        return Err(SpecError::AccountsAboveClassMaximum {
-            accounts: max_accounts,
-            max: limits.max_accounts,
-            class: class_name,
-        });
+        return Err(SpecError::AccountsAboveClassMaximum { accounts: max_accounts, max: limits.max_accounts, class: class_name });
     }
     let name = space.name_any();
     Ok(ResolvedSpace {
@@ -163,9 +118,7 @@ pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedS
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::api::class::{
-        IngressSettings, NextcloudImage, NodePlacement, SpaceClassSpec, SpaceLimits,
-    };
+    use crate::api::class::{IngressSettings, NextcloudImage, NodePlacement, SpaceClassSpec, SpaceLimits};
     use crate::api::space::AssociationSpaceSpec;
     use std::sync::Arc;
 
@@ -175,22 +128,15 @@ pub(crate) mod tests {
             SpaceClassSpec {
                 default,
                 base_domain: "frama.space".into(),
-                nextcloud: NextcloudImage {
-                    image: "docker.io/library/nextcloud".into(),
-                    version: "31.0.9-apache".into(),
-                },
-                limits: SpaceLimits {
-                    max_quota: "50Gi".into(),
-                    default_quota: "40Gi".into(),
-                    max_accounts: 50,
-                    default_max_accounts: 50,
-                },
+                nextcloud: NextcloudImage { image: "docker.io/library/nextcloud".into(), version: "31.0.9-apache".into() },
+                limits: SpaceLimits { max_quota: "50Gi".into(), default_quota: "40Gi".into(), max_accounts: 50, default_max_accounts: 50 },
                 default_office: OfficeSuite::Collabora,
                 apps: vec![],
                 resources: None,
                 placement: NodePlacement::default(),
                 ingress: IngressSettings::default(),
                 namespace_quota: Default::default(),
+                pool_selector: None,
             },
         )
     }
@@ -232,60 +178,30 @@ pub(crate) mod tests {
         s.spec.max_accounts = Some(5);
         s.spec.office = Some(OfficeSuite::Onlyoffice);
         let r = resolve(&s, &class("standard", true)).expect("resolves");
-        assert_eq!(
-            (r.quota.as_str(), r.max_accounts, r.office),
-            ("10Gi", 5, OfficeSuite::Onlyoffice)
-        );
+        assert_eq!((r.quota.as_str(), r.max_accounts, r.office), ("10Gi", 5, OfficeSuite::Onlyoffice));
     }
 
     #[test]
     fn limits_of_the_class_are_enforced() {
         let mut s = space("a");
         s.spec.quota = Some("51Gi".into());
-        assert_eq!(
-            resolve(&s, &class("c", true))
-                .map(|_| ())
-                .unwrap_err()
-                .reason(),
-            "QuotaAboveClassMaximum"
-        );
+        assert_eq!(resolve(&s, &class("c", true)).map(|_| ()).unwrap_err().reason(), "QuotaAboveClassMaximum");
         s.spec.quota = Some("50Gi".into());
         s.spec.max_accounts = Some(51);
-        assert_eq!(
-            resolve(&s, &class("c", true))
-                .map(|_| ())
-                .unwrap_err()
-                .reason(),
-            "AccountsAboveClassMaximum"
-        );
+        assert_eq!(resolve(&s, &class("c", true)).map(|_| ()).unwrap_err().reason(), "AccountsAboveClassMaximum");
     }
 
     #[test]
     fn class_choice() {
         let classes = vec![Arc::new(class("a", false)), Arc::new(class("b", true))];
-        assert_eq!(
-            choose_class(&space("x"), &classes).map(|c| c.name_any()),
-            Ok("b".into())
-        );
+        assert_eq!(choose_class(&space("x"), &classes).map(|c| c.name_any()), Ok("b".into()));
         let mut named = space("x");
         named.spec.space_class_name = Some("a".into());
-        assert_eq!(
-            choose_class(&named, &classes).map(|c| c.name_any()),
-            Ok("a".into())
-        );
+        assert_eq!(choose_class(&named, &classes).map(|c| c.name_any()), Ok("a".into()));
         named.spec.space_class_name = Some("zz".into());
-        assert_eq!(
-            choose_class(&named, &classes).map(|_| ()),
-            Err(SpecError::ClassNotFound("zz".into()))
-        );
-        assert_eq!(
-            choose_class(&space("x"), &classes[..1]).map(|_| ()),
-            Err(SpecError::NoDefaultClass)
-        );
+        assert_eq!(choose_class(&named, &classes).map(|_| ()), Err(SpecError::ClassNotFound("zz".into())));
+        assert_eq!(choose_class(&space("x"), &classes[..1]).map(|_| ()), Err(SpecError::NoDefaultClass));
         let two = vec![Arc::new(class("b", true)), Arc::new(class("a", true))];
-        assert_eq!(
-            choose_class(&space("x"), &two).map(|_| ()),
-            Err(SpecError::AmbiguousDefaultClass("a, b".into()))
-        );
+        assert_eq!(choose_class(&space("x"), &two).map(|_| ()), Err(SpecError::AmbiguousDefaultClass("a, b".into())));
     }
 }

@@ -1,0 +1,419 @@
+//! A space's backing services: placement on pools (decided once, recorded on the namespace),
+//! provisioning of its database, Redis user and bucket, the conditions that say how that went,
+//! and their release on deletion according to the space's deletion policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Instant;
+
+use kube::ResourceExt;
+use kube::core::ObjectMeta;
+use kube::core::{Selector, SelectorExt};
+
+use super::Context;
+use super::pools::{self, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, PoolKind, STORAGE_POOL_ANNOTATION, is_ready};
+use crate::api::conditions::{Condition, ConditionStatus};
+use crate::api::database_pool::DatabaseIsolation;
+use crate::api::pool::PoolStatus;
+use crate::api::space::{AssociationSpace, DeletionPolicy, Placement};
+use crate::api::storage_pool::StorageProvider;
+use crate::api::{CachePool, DatabasePool, StoragePool};
+use crate::error::{Error, Result};
+use crate::placement::{self, Candidate, PlacementError};
+use crate::provision::TenantNames;
+use crate::provision::minio::Bucket;
+use crate::render::bindings::{Bindings, CacheBinding, DatabaseBinding, StorageBinding};
+use crate::render::credentials;
+use crate::render::resolve::ResolvedSpace;
+
+use super::space_status::{CACHE_READY, DATABASE_READY, PLACED, STORAGE_READY};
+
+/// The placement recorded for a space: the namespace's annotations win over the status, so a space
+/// restored without its status (GitOps) keeps its pools and never lands on an empty database.
+pub fn recorded(space: &AssociationSpace, namespace: Option<&ObjectMeta>) -> Placement {
+    let from_status = space.status.as_ref().and_then(|s| s.placement.clone()).unwrap_or_default();
+    let annotations = namespace.and_then(|m| m.annotations.clone()).unwrap_or_default();
+    let get = |key: &str, fallback: &Option<String>| annotations.get(key).cloned().or_else(|| fallback.clone());
+    Placement {
+        database_pool: get(DATABASE_POOL_ANNOTATION, &from_status.database_pool),
+        cache_pool: get(CACHE_POOL_ANNOTATION, &from_status.cache_pool),
+        storage_pool: get(STORAGE_POOL_ANNOTATION, &from_status.storage_pool),
+        office_backend: from_status.office_backend,
+        preview_backend: from_status.preview_backend,
+    }
+}
+
+pub fn annotations(p: &Placement) -> BTreeMap<String, String> {
+    [(DATABASE_POOL_ANNOTATION, &p.database_pool), (CACHE_POOL_ANNOTATION, &p.cache_pool), (STORAGE_POOL_ANNOTATION, &p.storage_pool)]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+fn candidates<K: PoolKind>(pools: &[std::sync::Arc<K>]) -> Vec<(String, BTreeMap<String, String>, bool, i64)> {
+    pools.iter().map(|p| (p.name_any(), p.labels().clone(), is_ready(p.pool_status()), p.max_spaces())).collect()
+}
+
+fn choose_one<K: PoolKind>(
+    ctx: &Context,
+    pools: &[std::sync::Arc<K>],
+    pending: &HashMap<String, Placement>,
+    pick: fn(&Placement) -> &Option<String>,
+    selector: &Option<Selector>,
+) -> std::result::Result<String, PlacementError> {
+    let mut assigned = pools::assignments(&ctx.children.namespaces, K::ANNOTATION);
+    for p in pending.values() {
+        if let Some(name) = pick(p) {
+            *assigned.entry(name.clone()).or_insert(0) += 1;
+        }
+    }
+    let owned = candidates(pools);
+    let c: Vec<Candidate<'_>> = owned.iter().map(|(n, l, r, m)| Candidate { name: n, labels: l, ready: *r, max_spaces: *m }).collect();
+    placement::choose(K::KIND, &c, &assigned, |labels| selector.as_ref().is_none_or(|s| s.matches(labels))).map(str::to_string)
+}
+
+/// Completes the recorded placement with a choice for every kind still missing. Choices are made
+/// under one lock and held as pending until the namespace records them, so concurrent reconciles
+/// never overfill a pool.
+pub async fn place(ctx: &Context, space: &ResolvedSpace, recorded: Placement) -> (Placement, Vec<PlacementError>) {
+    let mut placement = recorded;
+    let selector = space.class.pool_selector.clone().and_then(|s| Selector::try_from(s).ok());
+    let mut errors = Vec::new();
+    let mut pending = ctx.placing.lock().await;
+    pending.remove(&space.name);
+    if placement.database_pool.is_none() {
+        match choose_one(ctx, &ctx.pools.databases.state(), &pending, |p| &p.database_pool, &selector) {
+            Ok(n) => placement.database_pool = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    if placement.cache_pool.is_none() {
+        match choose_one(ctx, &ctx.pools.caches.state(), &pending, |p| &p.cache_pool, &selector) {
+            Ok(n) => placement.cache_pool = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    if placement.storage_pool.is_none() {
+        match choose_one(ctx, &ctx.pools.storages.state(), &pending, |p| &p.storage_pool, &selector) {
+            Ok(n) => placement.storage_pool = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    pending.insert(space.name.clone(), placement.clone());
+    (placement, errors)
+}
+
+/// Forgets the in-flight choice once the namespace carries it.
+pub async fn settled(ctx: &Context, space: &str) {
+    ctx.placing.lock().await.remove(space);
+}
+
+pub fn storage_provider(ctx: &Context, placement: &Placement) -> Option<StorageProvider> {
+    placement.storage_pool.as_deref().and_then(|n| ctx.pools.storage_pool(n).ok()).map(|p| p.spec.provider)
+}
+
+/// Where the space's services are, from the placement and the pools' specs.
+pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> Bindings {
+    let names = TenantNames::new(&space.name);
+    let database = placement.database_pool.as_deref().and_then(|n| ctx.pools.database_pool(n).ok()).map(|p| DatabaseBinding {
+        host: p.spec.tenant_host.clone().unwrap_or_else(|| p.spec.host.clone()),
+        port: p.spec.tenant_port.unwrap_or(p.spec.port),
+        database: match p.spec.isolation {
+            DatabaseIsolation::Database => names.sql.clone(),
+            DatabaseIsolation::Schema => p.spec.shared_database.clone(),
+        },
+        user: names.sql.clone(),
+    });
+    let cache = placement.cache_pool.as_deref().and_then(|n| ctx.pools.cache_pool(n).ok()).map(|p| CacheBinding {
+        host: p.spec.host.clone(),
+        port: p.spec.port,
+        tls: p.spec.tls,
+        user: names.redis_user.clone(),
+        prefix: names.redis_prefix.clone(),
+    });
+    let storage = placement
+        .storage_pool
+        .as_deref()
+        .and_then(|n| ctx.pools.storage_pool(n).ok())
+        .and_then(|p| StorageBinding::from_endpoint(&p.spec.endpoint, &p.spec.region, &bucket_name(&p, &space.name)));
+    Bindings { database, cache, storage }
+}
+
+pub fn bucket_name(pool: &StoragePool, space: &str) -> String {
+    format!("{}{space}", pool.spec.bucket_prefix)
+}
+
+fn text(creds: &BTreeMap<String, Vec<u8>>, key: &str) -> String {
+    creds.get(key).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default()
+}
+
+/// The outcome of provisioning: conditions, writes, and the first transient failure (for backoff).
+pub struct Provisioned {
+    pub conditions: Vec<Condition>,
+    pub writes: u32,
+    pub failure: Option<Error>,
+}
+
+fn ready_since(status: Option<&PoolStatus>) -> String {
+    status.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).map(|c| c.last_transition_time.clone()).unwrap_or_default()
+}
+
+/// Skips an external check made recently with the same inputs. The inputs include when the pool
+/// last became Ready, so a pool that comes back after an outage (a restarted Redis forgets its
+/// in-memory users) is checked again at once.
+fn recently_verified(ctx: &Context, key: &str, inputs: u64) -> bool {
+    let ttl = ctx.config.resync / 2;
+    ctx.verified.lock().ok().and_then(|m| m.get(key).copied()).is_some_and(|(h, at)| h == inputs && at.elapsed() < ttl)
+}
+
+fn mark_verified(ctx: &Context, key: String, inputs: u64) {
+    if let Ok(mut m) = ctx.verified.lock() {
+        m.insert(key, (inputs, Instant::now()));
+    }
+}
+
+fn hash_of(parts: &[&str]) -> u64 {
+    let mut h = DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+fn cond(type_: &str, status: ConditionStatus, reason: &str, message: impl Into<String>) -> Condition {
+    Condition::new(type_, status, reason, message)
+}
+
+/// Provisions what is placed; a kind without a pool or with an unhealthy pool gets a False
+/// condition and no call (the pool's own health check triggers the space again when it recovers).
+pub async fn provision(
+    ctx: &Context,
+    space: &ResolvedSpace,
+    placement: &Placement,
+    errors: &[PlacementError],
+    creds: &BTreeMap<String, Vec<u8>>,
+) -> Provisioned {
+    use ConditionStatus::*;
+    let names = TenantNames::new(&space.name);
+    let mut out = Provisioned { conditions: Vec::new(), writes: 0, failure: None };
+    out.conditions.push(match errors.first() {
+        None => cond(
+            PLACED,
+            True,
+            "Placed",
+            format!(
+                "database on {}, cache on {}, files on {}",
+                placement.database_pool.as_deref().unwrap_or("-"),
+                placement.cache_pool.as_deref().unwrap_or("-"),
+                placement.storage_pool.as_deref().unwrap_or("-")
+            ),
+        ),
+        Some(e) => cond(PLACED, False, e.reason(), errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")),
+    });
+
+    let record = |type_: &str, result: Result<u32>, pool: &str, out: &mut Provisioned| match result {
+        Ok(w) => {
+            out.writes += w;
+            out.conditions.push(cond(type_, True, "Provisioned", format!("provisioned on {pool}")));
+        }
+        Err(e) => {
+            out.conditions.push(cond(type_, False, e.reason(), e.to_string()));
+            if out.failure.is_none() {
+                out.failure = Some(e);
+            }
+        }
+    };
+
+    // Database.
+    match placement.database_pool.as_deref() {
+        None => out.conditions.push(cond(DATABASE_READY, False, "NotPlaced", "no DatabasePool is assigned")),
+        Some(pool) => match ctx.pools.database_pool(pool) {
+            Ok(p) if !is_ready(p.status.as_ref()) => {
+                out.conditions.push(not_ready(DATABASE_READY, DatabasePool::KIND, pool, p.status.as_ref()))
+            }
+            Ok(p) => {
+                let password = text(creds, credentials::DATABASE_PASSWORD);
+                let inputs =
+                    hash_of(&[pool, &password, &ready_since(p.status.as_ref()), &p.metadata.generation.unwrap_or_default().to_string()]);
+                let key = format!("{}/postgres", space.name);
+                let result = if recently_verified(ctx, &key, inputs) {
+                    Ok(0)
+                } else {
+                    match ctx.pools.postgres(pool).await {
+                        Ok(admin) => admin.ensure(&names, &password).await.map(|w| w.0).map_err(Error::from),
+                        Err(e) => Err(e),
+                    }
+                };
+                if result.is_ok() {
+                    mark_verified(ctx, key, inputs);
+                }
+                record(DATABASE_READY, result, pool, &mut out);
+            }
+            Err(e) => record(DATABASE_READY, Err(e), pool, &mut out),
+        },
+    }
+    // Cache.
+    match placement.cache_pool.as_deref() {
+        None => out.conditions.push(cond(CACHE_READY, False, "NotPlaced", "no CachePool is assigned")),
+        Some(pool) => match ctx.pools.cache_pool(pool) {
+            Ok(p) if !is_ready(p.status.as_ref()) => out.conditions.push(not_ready(CACHE_READY, CachePool::KIND, pool, p.status.as_ref())),
+            Ok(p) => {
+                let password = text(creds, credentials::REDIS_PASSWORD);
+                let inputs =
+                    hash_of(&[pool, &password, &ready_since(p.status.as_ref()), &p.metadata.generation.unwrap_or_default().to_string()]);
+                let key = format!("{}/redis", space.name);
+                let result = if recently_verified(ctx, &key, inputs) {
+                    Ok(0)
+                } else {
+                    match ctx.pools.redis(pool).await {
+                        Ok(admin) => admin.ensure(&names, &password).await.map(|w| w.0).map_err(Error::from),
+                        Err(e) => Err(e),
+                    }
+                };
+                if result.is_ok() {
+                    mark_verified(ctx, key, inputs);
+                }
+                record(CACHE_READY, result, pool, &mut out);
+            }
+            Err(e) => record(CACHE_READY, Err(e), pool, &mut out),
+        },
+    }
+    // Files.
+    match placement.storage_pool.as_deref() {
+        None => out.conditions.push(cond(STORAGE_READY, False, "NotPlaced", "no StoragePool is assigned")),
+        Some(pool) => match ctx.pools.storage_pool(pool) {
+            Ok(p) if !is_ready(p.status.as_ref()) => {
+                out.conditions.push(not_ready(STORAGE_READY, StoragePool::KIND, pool, p.status.as_ref()))
+            }
+            Ok(p) => {
+                let (access, secret) = (text(creds, credentials::S3_ACCESS_KEY), text(creds, credentials::S3_SECRET_KEY));
+                let bucket = bucket_name(&p, &space.name);
+                let quota = space.quota_bytes.to_string();
+                let inputs = hash_of(&[
+                    pool,
+                    &access,
+                    &secret,
+                    &quota,
+                    &ready_since(p.status.as_ref()),
+                    &p.metadata.generation.unwrap_or_default().to_string(),
+                ]);
+                let key = format!("{}/s3", space.name);
+                let result = if recently_verified(ctx, &key, inputs) {
+                    Ok(0)
+                } else {
+                    let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes: space.quota_bytes };
+                    match ctx.pools.s3(pool).await {
+                        Ok(admin) => admin.ensure(&b).await.map(|w| w.0).map_err(Error::from),
+                        Err(e) => Err(e),
+                    }
+                };
+                if result.is_ok() {
+                    mark_verified(ctx, key, inputs);
+                }
+                record(STORAGE_READY, result, pool, &mut out);
+            }
+            Err(e) => record(STORAGE_READY, Err(e), pool, &mut out),
+        },
+    }
+    out
+}
+
+fn not_ready(type_: &str, kind: &str, pool: &str, status: Option<&PoolStatus>) -> Condition {
+    let why = status
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| format!("{}: {}", c.reason, c.message))
+        .unwrap_or_else(|| "not checked yet".into());
+    cond(type_, ConditionStatus::False, "PoolNotReady", format!("{kind} {pool} is not Ready ({why})"))
+}
+
+/// On deletion: Retain revokes the space's access and keeps its data; Delete removes the data.
+/// A pool object that no longer exists cannot be reached and is skipped (reported by the caller).
+pub async fn release(
+    ctx: &Context,
+    space: &str,
+    policy: DeletionPolicy,
+    placement: &Placement,
+    creds: &BTreeMap<String, Vec<u8>>,
+    quota_bytes: u64,
+) -> Result<(u32, Vec<String>)> {
+    let names = TenantNames::new(space);
+    let mut writes = 0;
+    let mut skipped = Vec::new();
+    if let Some(pool) = placement.database_pool.as_deref() {
+        if ctx.pools.database_pool(pool).is_ok() {
+            let admin = ctx.pools.postgres(pool).await?;
+            writes += match policy {
+                DeletionPolicy::Retain => admin.revoke(&names).await?.0,
+                DeletionPolicy::Delete => admin.remove(&names).await?.0,
+            };
+        } else {
+            skipped.push(format!("DatabasePool {pool}"));
+        }
+    }
+    if let Some(pool) = placement.cache_pool.as_deref() {
+        if ctx.pools.cache_pool(pool).is_ok() {
+            let admin = ctx.pools.redis(pool).await?;
+            writes += match policy {
+                DeletionPolicy::Retain => admin.revoke(&names).await?.0,
+                DeletionPolicy::Delete => admin.delete(&names).await?.0,
+            };
+        } else {
+            skipped.push(format!("CachePool {pool}"));
+        }
+    }
+    if let Some(pool) = placement.storage_pool.as_deref() {
+        match ctx.pools.storage_pool(pool) {
+            Ok(p) => {
+                let admin = ctx.pools.s3(pool).await?;
+                let (access, secret) = (text(creds, credentials::S3_ACCESS_KEY), text(creds, credentials::S3_SECRET_KEY));
+                let bucket = bucket_name(&p, space);
+                let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes };
+                writes += match policy {
+                    DeletionPolicy::Retain => admin.revoke(&b).await?.0,
+                    DeletionPolicy::Delete => admin.delete(&b).await?.0,
+                };
+            }
+            Err(_) => skipped.push(format!("StoragePool {pool}")),
+        }
+    }
+    if let Ok(mut v) = ctx.verified.lock() {
+        v.retain(|k, _| !k.starts_with(&format!("{space}/")));
+    }
+    Ok((writes, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::space::AssociationSpaceStatus;
+    use crate::render::resolve::tests as fixtures;
+
+    #[test]
+    fn namespace_annotations_win_over_status() {
+        let mut space = fixtures::space("a");
+        space.status = Some(AssociationSpaceStatus {
+            placement: Some(Placement {
+                database_pool: Some("from-status".into()),
+                cache_pool: Some("redis-1".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let ns = ObjectMeta {
+            annotations: Some(BTreeMap::from([(DATABASE_POOL_ANNOTATION.to_string(), "from-namespace".to_string())])),
+            ..Default::default()
+        };
+        let p = recorded(&space, Some(&ns));
+        assert_eq!(p.database_pool.as_deref(), Some("from-namespace"));
+        assert_eq!(p.cache_pool.as_deref(), Some("redis-1"), "status fills what the namespace does not say");
+        let restored = recorded(&fixtures::space("a"), Some(&ns));
+        assert_eq!(restored.database_pool.as_deref(), Some("from-namespace"), "a restore without status keeps its pool");
+    }
+
+    #[test]
+    fn annotations_round_trip() {
+        let p = Placement { database_pool: Some("pg".into()), storage_pool: Some("s3".into()), ..Default::default() };
+        let a = annotations(&p);
+        assert_eq!(a.len(), 2);
+        let ns = ObjectMeta { annotations: Some(a), ..Default::default() };
+        assert_eq!(recorded(&fixtures::space("x"), Some(&ns)), p);
+    }
+}

@@ -1,0 +1,345 @@
+//! Pools: admin clients for each DatabasePool, CachePool and StoragePool (built from the pool spec
+//! and its admin Secret, rebuilt when either changes), and the controllers that report each pool's
+//! health, spaces assigned and free capacity. Assignments are counted from the placement
+//! annotations of the space namespaces, never kept as counters that drift.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tokio::sync::Mutex;
+use tracing::warn;
+
+use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
+use crate::api::pool::PoolStatus;
+use crate::api::storage_pool::StorageProvider;
+use crate::api::{CachePool, DatabasePool, StoragePool};
+use crate::error::{Error, Result};
+use crate::provision::garage::GarageAdmin;
+use crate::provision::minio::{Bucket, MinioAdmin};
+use crate::provision::postgres::{PgAdmin, PgTarget};
+use crate::provision::redis::{RedisAdmin, RedisTarget};
+use crate::provision::{ProvisionError, Writes};
+use crate::render::names::FIELD_MANAGER;
+
+pub const DATABASE_POOL_ANNOTATION: &str = "frama.space/database-pool";
+pub const CACHE_POOL_ANNOTATION: &str = "frama.space/cache-pool";
+pub const STORAGE_POOL_ANNOTATION: &str = "frama.space/storage-pool";
+
+/// Either S3 provider, behind the calls the operator makes.
+pub enum S3Admin {
+    Minio(MinioAdmin),
+    Garage(GarageAdmin),
+}
+
+impl S3Admin {
+    pub async fn server_version(&self) -> Result<String, ProvisionError> {
+        match self {
+            S3Admin::Minio(a) => a.server_version().await,
+            S3Admin::Garage(a) => a.server_version().await,
+        }
+    }
+    pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        match self {
+            S3Admin::Minio(a) => a.ensure(b).await,
+            S3Admin::Garage(a) => a.ensure(b).await,
+        }
+    }
+    pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        match self {
+            S3Admin::Minio(a) => a.revoke(b).await,
+            S3Admin::Garage(a) => a.revoke(b).await,
+        }
+    }
+    pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        match self {
+            S3Admin::Minio(a) => a.delete(b).await,
+            S3Admin::Garage(a) => a.delete(b).await,
+        }
+    }
+}
+
+type Cached<T> = Mutex<HashMap<String, (String, Arc<T>)>>;
+
+pub struct PoolRegistry {
+    pub namespace: String,
+    pub databases: Store<DatabasePool>,
+    pub caches: Store<CachePool>,
+    pub storages: Store<StoragePool>,
+    admin_secrets: Store<Secret>,
+    pg: Cached<PgAdmin>,
+    redis: Cached<RedisAdmin>,
+    s3: Cached<S3Admin>,
+}
+
+fn pool_error(kind: &'static str, name: &str, message: impl Into<String>) -> Error {
+    Error::Pool { kind, name: name.to_string(), message: message.into() }
+}
+
+impl PoolRegistry {
+    pub fn new(
+        namespace: String,
+        databases: Store<DatabasePool>,
+        caches: Store<CachePool>,
+        storages: Store<StoragePool>,
+        admin_secrets: Store<Secret>,
+    ) -> Self {
+        PoolRegistry {
+            namespace,
+            databases,
+            caches,
+            storages,
+            admin_secrets,
+            pg: Mutex::default(),
+            redis: Mutex::default(),
+            s3: Mutex::default(),
+        }
+    }
+
+    /// A key of a pool's admin Secret, and the Secret's version (to rebuild clients on rotation).
+    fn admin_value(&self, kind: &'static str, pool: &str, secret: &str, key: &str) -> Result<(String, String)> {
+        let s = self
+            .admin_secrets
+            .get(&ObjectRef::new(secret).within(&self.namespace))
+            .ok_or_else(|| pool_error(kind, pool, format!("admin Secret {}/{secret} not found", self.namespace)))?;
+        let value = s
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .and_then(|v| String::from_utf8(v.0.clone()).ok())
+            .ok_or_else(|| pool_error(kind, pool, format!("admin Secret {}/{secret} has no key {key:?}", self.namespace)))?;
+        Ok((value, s.resource_version().unwrap_or_default()))
+    }
+
+    async fn cached<T, F>(cache: &Cached<T>, name: &str, fingerprint: String, build: F) -> Result<Arc<T>>
+    where
+        F: AsyncFnOnce() -> Result<T, ProvisionError>,
+    {
+        let mut map = cache.lock().await;
+        if let Some((fp, client)) = map.get(name)
+            && *fp == fingerprint
+        {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(build().await?);
+        map.insert(name.to_string(), (fingerprint, client.clone()));
+        Ok(client)
+    }
+
+    pub fn database_pool(&self, name: &str) -> Result<Arc<DatabasePool>> {
+        self.databases.get(&ObjectRef::new(name)).ok_or_else(|| pool_error("DatabasePool", name, "not found"))
+    }
+    pub fn cache_pool(&self, name: &str) -> Result<Arc<CachePool>> {
+        self.caches.get(&ObjectRef::new(name)).ok_or_else(|| pool_error("CachePool", name, "not found"))
+    }
+    pub fn storage_pool(&self, name: &str) -> Result<Arc<StoragePool>> {
+        self.storages.get(&ObjectRef::new(name)).ok_or_else(|| pool_error("StoragePool", name, "not found"))
+    }
+
+    pub async fn postgres(&self, name: &str) -> Result<Arc<PgAdmin>> {
+        let pool = self.database_pool(name)?;
+        let s = &pool.spec;
+        let (user, _) = self.admin_value("DatabasePool", name, &s.admin_secret_ref.name, "username")?;
+        let (password, version) = self.admin_value("DatabasePool", name, &s.admin_secret_ref.name, "password")?;
+        let fingerprint = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
+        let target = PgTarget {
+            host: s.host.clone(),
+            port: u16::try_from(s.port).unwrap_or(5432),
+            username: user,
+            password,
+            ssl_mode: s.ssl_mode,
+            isolation: s.isolation,
+            shared_database: s.shared_database.clone(),
+            max_connections: u32::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4),
+        };
+        Self::cached(&self.pg, name, fingerprint, async || PgAdmin::connect(target).await).await
+    }
+
+    pub async fn redis(&self, name: &str) -> Result<Arc<RedisAdmin>> {
+        let pool = self.cache_pool(name)?;
+        let s = &pool.spec;
+        let (user, _) = self.admin_value("CachePool", name, &s.admin_secret_ref.name, "username")?;
+        let (password, version) = self.admin_value("CachePool", name, &s.admin_secret_ref.name, "password")?;
+        let fingerprint = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
+        let target = RedisTarget {
+            host: s.host.clone(),
+            port: u16::try_from(s.port).unwrap_or(6379),
+            tls: s.tls,
+            username: user,
+            password,
+            max_concurrent: usize::try_from(s.max_concurrent_operations.unwrap_or(8)).unwrap_or(8),
+        };
+        Self::cached(&self.redis, name, fingerprint, async || RedisAdmin::connect(&target).await).await
+    }
+
+    pub async fn s3(&self, name: &str) -> Result<Arc<S3Admin>> {
+        let pool = self.storage_pool(name)?;
+        let s = &pool.spec;
+        let admin_endpoint = s.admin_endpoint.clone().unwrap_or_else(|| s.endpoint.clone());
+        let (fingerprint, admin) = match s.provider {
+            StorageProvider::Minio => {
+                let (access, _) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "accessKey")?;
+                let (secret, version) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "secretKey")?;
+                let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
+                (fp, MinioAdmin::new(&admin_endpoint, &s.region, &access, &secret).map(S3Admin::Minio))
+            }
+            StorageProvider::Garage => {
+                let (token, version) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "token")?;
+                let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
+                (fp, GarageAdmin::new(&admin_endpoint, &token, &s.endpoint, &s.region).map(S3Admin::Garage))
+            }
+        };
+        Self::cached(&self.s3, name, fingerprint, async || admin).await
+    }
+}
+
+/// What the three pool kinds share for their status controller.
+pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static {
+    const KIND: &'static str;
+    const ANNOTATION: &'static str;
+    fn max_spaces(&self) -> i64;
+    fn pool_status(&self) -> Option<&PoolStatus>;
+    fn health(registry: &PoolRegistry, name: &str) -> impl Future<Output = Result<String>> + Send;
+}
+
+impl PoolKind for DatabasePool {
+    const KIND: &'static str = "DatabasePool";
+    const ANNOTATION: &'static str = DATABASE_POOL_ANNOTATION;
+    fn max_spaces(&self) -> i64 {
+        i64::from(self.spec.capacity.max_spaces)
+    }
+    fn pool_status(&self) -> Option<&PoolStatus> {
+        self.status.as_ref()
+    }
+    async fn health(registry: &PoolRegistry, name: &str) -> Result<String> {
+        Ok(registry.postgres(name).await?.server_version().await?)
+    }
+}
+
+impl PoolKind for CachePool {
+    const KIND: &'static str = "CachePool";
+    const ANNOTATION: &'static str = CACHE_POOL_ANNOTATION;
+    fn max_spaces(&self) -> i64 {
+        i64::from(self.spec.capacity.max_spaces)
+    }
+    fn pool_status(&self) -> Option<&PoolStatus> {
+        self.status.as_ref()
+    }
+    async fn health(registry: &PoolRegistry, name: &str) -> Result<String> {
+        Ok(registry.redis(name).await?.server_version().await?)
+    }
+}
+
+impl PoolKind for StoragePool {
+    const KIND: &'static str = "StoragePool";
+    const ANNOTATION: &'static str = STORAGE_POOL_ANNOTATION;
+    fn max_spaces(&self) -> i64 {
+        i64::from(self.spec.capacity.max_spaces)
+    }
+    fn pool_status(&self) -> Option<&PoolStatus> {
+        self.status.as_ref()
+    }
+    async fn health(registry: &PoolRegistry, name: &str) -> Result<String> {
+        Ok(registry.s3(name).await?.server_version().await?)
+    }
+}
+
+/// Spaces placed on each pool of a kind, from the namespaces' placement annotations.
+pub fn assignments(namespaces: &Store<PartialObjectMeta<Namespace>>, annotation: &str) -> HashMap<String, i64> {
+    let mut counts = HashMap::new();
+    for ns in namespaces.state() {
+        if let Some(pool) = ns.annotations().get(annotation) {
+            *counts.entry(pool.clone()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Whether a pool reported itself Ready at its last health check.
+pub fn is_ready(status: Option<&PoolStatus>) -> bool {
+    status.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).is_some_and(|c| c.is_true())
+}
+
+struct PoolContext {
+    client: Client,
+    registry: Arc<PoolRegistry>,
+    namespaces: Store<PartialObjectMeta<Namespace>>,
+    interval: Duration,
+}
+
+async fn reconcile_pool<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Result<Action> {
+    let name = pool.name_any();
+    let assigned = assignments(&ctx.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
+    let previous = pool.pool_status().cloned().unwrap_or_default();
+    let (ready, version) = match K::health(&ctx.registry, &name).await {
+        Ok(v) => (
+            Condition::new(
+                "Ready",
+                ConditionStatus::True,
+                "Reachable",
+                format!("the operator reaches the server with its admin credentials ({v})"),
+            ),
+            Some(v),
+        ),
+        Err(e) => (Condition::new("Ready", ConditionStatus::False, e.reason(), e.to_string()), previous.server_version.clone()),
+    };
+    let status = PoolStatus {
+        assigned_spaces: assigned,
+        free_capacity: (pool.max_spaces() - assigned).max(0),
+        server_version: version,
+        observed_generation: pool.meta().generation,
+        conditions: merge_conditions(&previous.conditions, vec![ready], pool.meta().generation, &now_rfc3339()),
+    };
+    if pool.pool_status() != Some(&status) {
+        let patch = json!({ "apiVersion": K::api_version(&()), "kind": K::KIND, "status": status });
+        Api::<K>::all(ctx.client.clone()).patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    }
+    Ok(Action::requeue(ctx.interval))
+}
+
+fn pool_error_policy<K: PoolKind>(pool: Arc<K>, error: &Error, ctx: Arc<PoolContext>) -> Action {
+    warn!(kind = K::KIND, pool = %pool.name_any(), error = %error, "pool status update failed");
+    Action::requeue(ctx.interval)
+}
+
+/// Runs the status controller of one pool kind; `ticks` re-counts assignments between health checks.
+pub async fn run_pool_controller<K: PoolKind>(
+    client: Client,
+    registry: Arc<PoolRegistry>,
+    namespaces: Store<PartialObjectMeta<Namespace>>,
+    interval: Duration,
+) {
+    let ctx = Arc::new(PoolContext { client: client.clone(), registry, namespaces, interval });
+    Controller::new(Api::<K>::all(client), watcher::Config::default())
+        .shutdown_on_signal()
+        .run(reconcile_pool::<K>, pool_error_policy::<K>, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::conditions::Condition;
+
+    #[test]
+    fn readiness_comes_from_the_ready_condition() {
+        let mut s = PoolStatus::default();
+        assert!(!is_ready(Some(&s)));
+        s.conditions.push(Condition::new("Ready", ConditionStatus::True, "Reachable", ""));
+        assert!(is_ready(Some(&s)));
+        assert!(!is_ready(None));
+    }
+}

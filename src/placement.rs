@@ -1,0 +1,99 @@
+//! Pool choice: for each pool kind, the allowed, healthy pool with the most free capacity. Pure.
+
+use std::collections::{BTreeMap, HashMap};
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PlacementError {
+    #[error("no {kind} exists that the class allows")]
+    NoPool { kind: &'static str },
+    #[error("no {kind} that the class allows is Ready")]
+    NoneReady { kind: &'static str },
+    #[error("every {kind} that the class allows is full")]
+    NoCapacity { kind: &'static str },
+}
+
+impl PlacementError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PlacementError::NoPool { .. } => "NoPool",
+            PlacementError::NoneReady { .. } => "NoPoolReady",
+            PlacementError::NoCapacity { .. } => "NoCapacity",
+        }
+    }
+}
+
+/// A pool as placement sees it.
+#[derive(Clone, Debug)]
+pub struct Candidate<'a> {
+    pub name: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    pub ready: bool,
+    pub max_spaces: i64,
+}
+
+/// The pool with the most room among those `allowed` accepts; ties go to the first name, so the
+/// choice is deterministic. `assigned` counts the spaces already placed (including decisions in
+/// flight).
+pub fn choose<'a>(
+    kind: &'static str,
+    candidates: &[Candidate<'a>],
+    assigned: &HashMap<String, i64>,
+    allowed: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> Result<&'a str, PlacementError> {
+    let allowed: Vec<&Candidate<'a>> = candidates.iter().filter(|c| allowed(c.labels)).collect();
+    if allowed.is_empty() {
+        return Err(PlacementError::NoPool { kind });
+    }
+    let ready: Vec<&&Candidate<'a>> = allowed.iter().filter(|c| c.ready).collect();
+    if ready.is_empty() {
+        return Err(PlacementError::NoneReady { kind });
+    }
+    ready
+        .iter()
+        .map(|c| (c.max_spaces - assigned.get(c.name).copied().unwrap_or(0), c.name))
+        .filter(|(free, _)| *free > 0)
+        .max_by(|(fa, na), (fb, nb)| fa.cmp(fb).then(nb.cmp(na)))
+        .map(|(_, name)| name)
+        .ok_or(PlacementError::NoCapacity { kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn most_free_capacity_wins_and_ties_are_deterministic() {
+        let (l1, l2, l3) = (labels(&[]), labels(&[]), labels(&[]));
+        let c = [
+            Candidate { name: "pg-b", labels: &l1, ready: true, max_spaces: 100 },
+            Candidate { name: "pg-a", labels: &l2, ready: true, max_spaces: 100 },
+            Candidate { name: "pg-c", labels: &l3, ready: true, max_spaces: 50 },
+        ];
+        let assigned = HashMap::from([("pg-b".to_string(), 10)]);
+        assert_eq!(choose("DatabasePool", &c, &assigned, |_| true), Ok("pg-a"));
+        let assigned = HashMap::new();
+        assert_eq!(choose("DatabasePool", &c, &assigned, |_| true), Ok("pg-a"), "a tie goes to the first name");
+    }
+
+    #[test]
+    fn unready_disallowed_and_full_pools_are_skipped() {
+        let (eu, us) = (labels(&[("region", "eu")]), labels(&[("region", "us")]));
+        let c = [
+            Candidate { name: "big-us", labels: &us, ready: true, max_spaces: 1000 },
+            Candidate { name: "eu-down", labels: &eu, ready: false, max_spaces: 1000 },
+            Candidate { name: "eu-up", labels: &eu, ready: true, max_spaces: 2 },
+        ];
+        let eu_only = |l: &BTreeMap<String, String>| l.get("region").map(String::as_str) == Some("eu");
+        assert_eq!(choose("CachePool", &c, &HashMap::new(), eu_only), Ok("eu-up"));
+        let full = HashMap::from([("eu-up".to_string(), 2)]);
+        assert_eq!(choose("CachePool", &c, &full, eu_only), Err(PlacementError::NoCapacity { kind: "CachePool" }));
+        assert_eq!(choose("CachePool", &c[..2], &HashMap::new(), eu_only), Err(PlacementError::NoneReady { kind: "CachePool" }));
+        assert_eq!(choose("CachePool", &c[..1], &HashMap::new(), eu_only), Err(PlacementError::NoPool { kind: "CachePool" }));
+    }
+}

@@ -1,0 +1,89 @@
+//! Where a space's backing services live once it is placed and provisioned: what its Nextcloud
+//! configuration, environment and network policy point at.
+
+/// The space's database: host and port as the space reaches them (maybe a PgBouncer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseBinding {
+    pub host: String,
+    pub port: i32,
+    pub database: String,
+    pub user: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheBinding {
+    pub host: String,
+    pub port: i32,
+    pub tls: bool,
+    pub user: String,
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageBinding {
+    pub host: String,
+    pub port: i32,
+    pub use_ssl: bool,
+    pub region: String,
+    pub bucket: String,
+}
+
+impl StorageBinding {
+    /// From an endpoint URL such as `https://s3.example:9000`.
+    pub fn from_endpoint(endpoint: &str, region: &str, bucket: &str) -> Option<Self> {
+        let (scheme, rest) = endpoint.split_once("://")?;
+        let use_ssl = scheme == "https";
+        let authority = rest.trim_end_matches('/');
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().ok()?),
+            None => (authority.to_string(), if use_ssl { 443 } else { 80 }),
+        };
+        Some(StorageBinding { host, port, use_ssl, region: region.into(), bucket: bucket.into() })
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bindings {
+    pub database: Option<DatabaseBinding>,
+    pub cache: Option<CacheBinding>,
+    pub storage: Option<StorageBinding>,
+}
+
+impl Bindings {
+    /// TCP ports the space's pods must reach outside the cluster.
+    pub fn egress_ports(&self) -> Vec<i32> {
+        let mut ports: Vec<i32> =
+            [self.database.as_ref().map(|d| d.port), self.cache.as_ref().map(|c| c.port), self.storage.as_ref().map(|s| s.port)]
+                .into_iter()
+                .flatten()
+                .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse() {
+        let s = StorageBinding::from_endpoint("http://127.0.0.1:29000", "us-east-1", "b").expect("parses");
+        assert_eq!((s.host.as_str(), s.port, s.use_ssl), ("127.0.0.1", 29000, false));
+        let s = StorageBinding::from_endpoint("https://s3.frama.space/", "r", "b").expect("parses");
+        assert_eq!((s.host.as_str(), s.port, s.use_ssl), ("s3.frama.space", 443, true));
+        assert!(StorageBinding::from_endpoint("s3.frama.space", "r", "b").is_none());
+    }
+
+    #[test]
+    fn egress_ports_are_unique() {
+        let b = Bindings {
+            database: Some(DatabaseBinding { host: "h".into(), port: 5432, database: "d".into(), user: "u".into() }),
+            cache: None,
+            storage: Some(StorageBinding { host: "h".into(), port: 5432, use_ssl: false, region: "r".into(), bucket: "b".into() }),
+        };
+        assert_eq!(b.egress_ports(), vec![5432]);
+        assert!(Bindings::default().egress_ports().is_empty());
+    }
+}
