@@ -7,10 +7,7 @@ set -euo pipefail
 
 "$E2E_DIR/cluster-up.sh"
 . "$STATE_DIR/env"
-kubectl apply --server-side --force-conflicts -f "$REPO_DIR/crds/" >/dev/null
-for crd in $(kubectl get -f "$REPO_DIR/crds/" -o name | grep customresourcedefinition); do
-  kubectl wait --for=condition=Established "$crd" --timeout=60s >/dev/null
-done
+"$E2E_DIR/install-crds.sh"
 "$E2E_DIR/admin-secrets.sh"
 PROC_LOG="$STATE_DIR/operator.log" start_process operator "$REPO_DIR/target/debug/framaspace-operator" run
 kubectl apply -k "$REPO_DIR/examples/"

@@ -9,7 +9,7 @@ AUDIT="$STATE_DIR/logs/audit.log"
 OP_AGENT="framaspace-operator/"
 
 start_operator() {
-  RUST_LOG=info,framaspace_operator=debug start_process operator "$OPERATOR" run --log-format json --resync-seconds 600
+  RUST_LOG=info,framaspace_operator=debug start_process operator "$OPERATOR" run --log-format json --resync-seconds 600 --pool-check-seconds 3
 }
 kill_operator() {
   local pid; read -r pid _ < "$STATE_DIR/pids/operator"
@@ -36,13 +36,14 @@ operator_writes() { grep -c "\"userAgent\":\"$OP_AGENT" "$AUDIT" 2>/dev/null || 
 credentials_digest() { kubectl -n "space-$1" get secret nextcloud-credentials -o json | jq -cS .data | sha256sum | cut -d' ' -f1; }
 
 section "installation"
-check "the CRDs and the admission policy install" kubectl apply --server-side --force-conflicts -f "$REPO_DIR/crds/"
+check "the CRDs and the admission policy install and serve" "$E2E_DIR/install-crds.sh"
 for crd in associationspaces spaceclasses databasepools cachepools storagepools officebackends previewbackends; do
   check "CRD $crd.frama.space is Established" kubectl wait --for=condition=Established "crd/$crd.frama.space" --timeout=30s
 done
 check "kubectl explain documents the fields" bash -c "kubectl explain space.spec.quota | grep -q 'shared by all accounts'"
 check "the admission policy type-checks" bash -c "kubectl get validatingadmissionpolicy associationspace-class-limits.frama.space -o json | jq -e '(.status.typeChecking.expressionWarnings // []) | length == 0'"
 
+check "the pools' admin Secrets are created in framaspace-system" "$E2E_DIR/admin-secrets.sh"
 start_operator
 section "examples converge"
 check "kubectl apply -k examples/ (the GitOps path)" kubectl apply -k "$REPO_DIR/examples/"
@@ -57,9 +58,9 @@ for s in collectif-velo jardins-partages; do
   check_eq "the namespace of $s is owned by the space" "AssociationSpace/$s" "$(jsonpath "namespace/space-$s" '{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')"
   node=$(kubectl -n "space-$s" get pods -l app.kubernetes.io/name=nextcloud -o jsonpath='{.items[0].spec.nodeName}')
   check_eq "the Nextcloud pod of $s runs on a web node" "web" "$(jsonpath "node/$node" '{.metadata.labels.frama\.space/node-pool}')"
-  check_eq "the credentials Secret of $s holds 8 generated keys" "8" "$(kubectl -n "space-$s" get secret nextcloud-credentials -o json | jq '.data | length')"
-  check_eq "conditions DatabaseReady/CacheReady/StorageReady stay Unknown until provisioning exists" "Unknown Unknown Unknown" \
-    "$(jsonpath "space/$s" '{.status.conditions[?(@.type=="DatabaseReady")].status} {.status.conditions[?(@.type=="CacheReady")].status} {.status.conditions[?(@.type=="StorageReady")].status}')"
+  check_eq "the credentials Secret of $s holds its 8 generated keys (6 + the S3 key pair)" "8" "$(kubectl -n "space-$s" get secret nextcloud-credentials -o json | jq '.data | length')"
+  check_eq "space/$s is Placed with its database, cache and bucket provisioned" "True True True True" \
+    "$(jsonpath "space/$s" '{.status.conditions[?(@.type=="Placed")].status} {.status.conditions[?(@.type=="DatabaseReady")].status} {.status.conditions[?(@.type=="CacheReady")].status} {.status.conditions[?(@.type=="StorageReady")].status}')"
 done
 check_eq "the spec quota wins over the class default" "20Gi" "$(jsonpath space/collectif-velo '{.status.quota}')"
 check_eq "the class default fills an empty quota" "40Gi" "$(jsonpath space/jardins-partages '{.status.quota}')"
@@ -188,6 +189,8 @@ check "deleting a space completes (the finalizer is released)" kubectl delete sp
 check "its namespace is gone" bash -c "! kubectl get namespace space-restart-2"
 check "no object of it remains" bash -c "[ -z \"\$(kubectl get all,secrets,configmaps -A -l frama.space/space=restart-2 -o name)\" ]"
 check "the operator log has no secret value" bash -c "! grep -qF \"\$(kubectl -n space-collectif-velo get secret nextcloud-credentials -o jsonpath='{.data.admin-password}' | base64 -d)\" '$OP_LOG'"
+
+. "$E2E_DIR/tests/backing.sh"
 
 stop_process operator
 summary

@@ -75,8 +75,19 @@ fn choose_one<K: PoolKind>(
 /// Completes the recorded placement with a choice for every kind still missing. Choices are made
 /// under one lock and held as pending until the namespace records them, so concurrent reconciles
 /// never overfill a pool.
-pub async fn place(ctx: &Context, space: &ResolvedSpace, recorded: Placement) -> (Placement, Vec<PlacementError>) {
+pub async fn place(
+    ctx: &Context,
+    space: &ResolvedSpace,
+    recorded: Placement,
+    retained: Option<Placement>,
+) -> (Placement, Vec<PlacementError>) {
     let mut placement = recorded;
+    // A space re-created after a Retain deletion goes back to the pools that kept its data.
+    if let Some(r) = retained {
+        placement.database_pool = placement.database_pool.or(r.database_pool.filter(|p| ctx.pools.database_pool(p).is_ok()));
+        placement.cache_pool = placement.cache_pool.or(r.cache_pool.filter(|p| ctx.pools.cache_pool(p).is_ok()));
+        placement.storage_pool = placement.storage_pool.or(r.storage_pool.filter(|p| ctx.pools.storage_pool(p).is_ok()));
+    }
     let selector = space.class.pool_selector.clone().and_then(|s| Selector::try_from(s).ok());
     let mut errors = Vec::new();
     let mut pending = ctx.placing.lock().await;
@@ -101,6 +112,50 @@ pub async fn place(ctx: &Context, space: &ResolvedSpace, recorded: Placement) ->
     }
     pending.insert(space.name.clone(), placement.clone());
     (placement, errors)
+}
+
+/// Where retained spaces' data stays after the space is deleted, so a space re-created under the
+/// same name goes back to its database, cache user and bucket instead of empty new ones.
+pub const RETAINED_LEDGER: &str = "framaspace-retained-placements";
+
+fn ledger_api(ctx: &Context) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap> {
+    kube::Api::namespaced(ctx.client.clone(), &ctx.pools.namespace)
+}
+
+/// The placement a retained space of this name had, if any.
+pub async fn retained_placement(ctx: &Context, space: &str) -> Result<Option<Placement>> {
+    let cm = ledger_api(ctx).get_opt(RETAINED_LEDGER).await?;
+    Ok(cm.and_then(|c| c.data).and_then(|d| d.get(space).cloned()).and_then(|v| serde_json::from_str(&v).ok()))
+}
+
+/// Records (Some) or forgets (None) a retained placement; a merge patch touches only this key.
+pub async fn record_retained(ctx: &Context, space: &str, placement: Option<&Placement>) -> Result<()> {
+    use kube::api::{Patch, PatchParams, PostParams};
+    let api = ledger_api(ctx);
+    let value = match placement {
+        Some(p) => serde_json::Value::String(serde_json::to_string(p).map_err(|source| Error::Encode { what: "placement", source })?),
+        None => serde_json::Value::Null,
+    };
+    if placement.is_none() && api.get_opt(RETAINED_LEDGER).await?.is_none() {
+        return Ok(());
+    }
+    if api.get_opt(RETAINED_LEDGER).await?.is_none() {
+        let cm = k8s_openapi::api::core::v1::ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(RETAINED_LEDGER.into()),
+                namespace: Some(ctx.pools.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            ..Default::default()
+        };
+        match api.create(&PostParams::default(), &cm).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    api.patch(RETAINED_LEDGER, &PatchParams::default(), &Patch::Merge(serde_json::json!({ "data": { space: value } }))).await?;
+    Ok(())
 }
 
 /// Forgets the in-flight choice once the namespace carries it.

@@ -273,7 +273,12 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
         set_finalizer(space, ctx, true).await?;
     }
     let ns_meta = get_meta(&ctx.children.namespaces, None, &resolved.namespace);
-    let (placement, placement_errors) = backing::place(ctx, &resolved, backing::recorded(space, ns_meta.as_ref())).await;
+    let recorded = backing::recorded(space, ns_meta.as_ref());
+    let complete = recorded.database_pool.is_some() && recorded.cache_pool.is_some() && recorded.storage_pool.is_some();
+    // Only a space that is not fully placed looks for data a former space of its name retained.
+    let retained = if complete { None } else { backing::retained_placement(ctx, &resolved.name).await? };
+    let had_retained = retained.is_some();
+    let (placement, placement_errors) = backing::place(ctx, &resolved, recorded, retained).await;
     let bindings = backing::bindings(ctx, &resolved, &placement);
 
     let mut writes = Writes::default();
@@ -281,6 +286,10 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     let mut outcome = apply_namespace(&resolved, ctx, &placement, &mut writes).await.map_err(|e| (WORKLOAD_READY, e));
     if outcome.is_ok() {
         backing::settled(ctx, &resolved.name).await;
+        if had_retained {
+            // The namespace now records the placement: the ledger entry has done its job.
+            backing::record_retained(ctx, &resolved.name, None).await?;
+        }
         outcome = match ensure_credentials(&resolved, ctx, &placement).await {
             Ok((applied, creds)) => {
                 writes.add(applied);
@@ -434,20 +443,56 @@ async fn ensure_credentials(space: &ResolvedSpace, ctx: &Context, placement: &Pl
     Ok((applied, data))
 }
 
-/// Deletion: the space's data is released according to its policy, then its namespace goes, and
-/// the finalizer last, so the space stays visible (phase Deleting) until everything is done.
+/// Deletion: the space's data is released according to its policy, once, while its namespace and
+/// credentials exist; then the namespace goes, and the finalizer last, so the space stays visible
+/// (phase Deleting) until everything is done.
 async fn finalize(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     if !has_finalizer(space) {
         return Ok(Action::await_change());
     }
     let name = space.name_any();
     let ns = names::namespace(&name);
-    let ns_meta = get_meta(&ctx.children.namespaces, None, &ns);
-    let placement = backing::recorded(space, ns_meta.as_ref());
-    let creds =
-        ctx.children.secrets.get(&ObjectRef::new(names::CREDENTIALS_SECRET).within(&ns)).map(|s| secret_data(&s)).unwrap_or_default();
+    match get_meta(&ctx.children.namespaces, None, &ns) {
+        Some(meta) if meta.deletion_timestamp.is_none() => {
+            release(space, ctx, &ns, &meta).await?;
+            let api: Api<Namespace> = Api::all(ctx.client.clone());
+            match api.delete(&ns, &DeleteParams::background()).await {
+                Ok(_) => info!(namespace = %ns, "deleting namespace"),
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(Action::requeue(Duration::from_secs(5)))
+        }
+        // The namespace watch triggers the next reconcile when it is gone; the requeue is a safety net.
+        Some(_) => Ok(Action::requeue(Duration::from_secs(5))),
+        None => {
+            ctx.applier.forget_namespace(&ns);
+            set_finalizer(space, ctx, false).await?;
+            info!("space deleted");
+            Ok(Action::await_change())
+        }
+    }
+}
+
+/// Applies the deletion policy to the space's data and says so in its status.
+async fn release(space: &AssociationSpace, ctx: &Context, ns: &str, ns_meta: &kube::core::ObjectMeta) -> Result<()> {
+    let name = space.name_any();
+    let placement = backing::recorded(space, Some(ns_meta));
+    let creds = match ctx.children.secrets.get(&ObjectRef::new(names::CREDENTIALS_SECRET).within(ns)) {
+        Some(s) => secret_data(&s),
+        None => Api::<Secret>::namespaced(ctx.client.clone(), ns)
+            .get_opt(names::CREDENTIALS_SECRET)
+            .await?
+            .map(|s| secret_data(&s))
+            .unwrap_or_default(),
+    };
     let quota = space.status.as_ref().and_then(|s| s.quota.as_deref()).and_then(|q| crate::api::quantity::parse_bytes(q).ok()).unwrap_or(0);
-    let released = backing::release(ctx, &name, space.spec.deletion_policy, &placement, &creds, quota).await;
+    let policy = space.spec.deletion_policy;
+    let released = backing::release(ctx, &name, policy, &placement, &creds, quota).await;
+    if released.is_ok() {
+        let keep = (policy == crate::api::space::DeletionPolicy::Retain && placement != Placement::default()).then_some(&placement);
+        backing::record_retained(ctx, &name, keep).await?;
+    }
 
     let previous = space.status.clone().unwrap_or_default();
     let mut status = previous.clone();
@@ -457,7 +502,7 @@ async fn finalize(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
             space_status::READY,
             ConditionStatus::False,
             "Deleting",
-            format!("{:?} policy applied; deleting namespace {ns}", space.spec.deletion_policy),
+            format!("{policy:?} policy applied; deleting namespace {ns}"),
         ),
         Err(e) => {
             conditions::Condition::new(space_status::READY, ConditionStatus::False, e.reason(), format!("releasing the space's data: {e}"))
@@ -478,25 +523,5 @@ async fn finalize(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
         )
         .await;
     }
-
-    match ns_meta {
-        Some(meta) => {
-            if meta.deletion_timestamp.is_none() {
-                let api: Api<Namespace> = Api::all(ctx.client.clone());
-                match api.delete(&ns, &DeleteParams::background()).await {
-                    Ok(_) => info!(namespace = %ns, "deleting namespace"),
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            // The namespace watch triggers the next reconcile when it is gone; the requeue is a safety net.
-            Ok(Action::requeue(Duration::from_secs(5)))
-        }
-        None => {
-            ctx.applier.forget_namespace(&ns);
-            set_finalizer(space, ctx, false).await?;
-            info!("space deleted");
-            Ok(Action::await_change())
-        }
-    }
+    Ok(())
 }

@@ -121,6 +121,9 @@ impl MinioAdmin {
     }
 
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        if b.access_key.is_empty() || b.secret_key.is_empty() {
+            return Err(failed("create the user", "the space has no S3 key in its credentials".into()));
+        }
         let mut writes = Writes::default();
         // The bucket.
         let head = self.client.send("read the bucket", Method::HEAD, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
@@ -193,6 +196,9 @@ impl MinioAdmin {
 
     /// Retain: the user is disabled; the bucket and its objects stay.
     pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        if b.access_key.is_empty() {
+            return Ok(Writes(0));
+        }
         let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
         if !reply.status.is_success() {
             return Ok(Writes(0));
@@ -219,7 +225,7 @@ impl MinioAdmin {
             writes.add(1);
         }
         let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
-        if reply.status.is_success() {
+        if !b.access_key.is_empty() && reply.status.is_success() {
             let reply = self.admin("remove the user", Method::DELETE, "remove-user", &[("accessKey", b.access_key)], Vec::new()).await?;
             self.client.expect_success("remove the user", reply)?;
             writes.add(1);

@@ -1,0 +1,135 @@
+# Backing services, sourced by operator.sh with the operator running: pools and placement,
+# isolation between spaces, deletion policies, a pool outage, and no secret in logs or events.
+
+pg_admin() { PGPASSWORD="$FRAMASPACE_PG_PASSWORD" psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U postgres -d postgres -tAqc "$1" 2>&1; }
+cred() { kubectl -n "space-$1" get secret nextcloud-credentials -o jsonpath="{.data.$2}" | base64 -d; }
+role() { echo "space_${1//-/_}"; }
+pg_as() { PGPASSWORD="$(cred "$1" database-password)" psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U "$(role "$1")" -d "$2" -tAqc "$3" 2>&1; }
+redis_as() { REDISCLI_AUTH="$2" redis-cli --no-auth-warning --user "$1" -h 127.0.0.1 -p "$FRAMASPACE_REDIS_PORT" "${@:3}" 2>&1; }
+redis_admin() { redis_as admin "$FRAMASPACE_REDIS_PASSWORD" "$@"; }
+storage_pool() { jsonpath "space/$1" '{.status.placement.storagePool}'; }
+s3_endpoint() { kubectl get storagepool "$1" -o jsonpath='{.spec.endpoint}'; }
+s3_region() { kubectl get storagepool "$1" -o jsonpath='{.spec.region}'; }
+# s3_as SPACE METHOD PATH [DATA_FILE]: HTTP status of a request signed with the space's own key.
+s3_as() {
+  local pool endpoint region; pool=$(storage_pool "$1"); endpoint=$(s3_endpoint "$pool"); region=$(s3_region "$pool")
+  local body=(); [ -n "${4:-}" ] && body=(--data-binary "@$4")
+  curl -s -o /dev/null -w '%{http_code}' -X "$2" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    --aws-sigv4 "aws:amz:$region:s3" --user "$(cred "$1" s3-access-key):$(cred "$1" s3-secret-key)" "${body[@]}" "$endpoint$3"
+}
+# Objects in a bucket, through the pool's admin credentials.
+bucket_objects() {
+  local pool=$1 bucket=$2
+  case "$(kubectl get storagepool "$pool" -o jsonpath='{.spec.provider}')" in
+    minio) curl -s -H "x-amz-content-sha256: $EMPTY_SHA256" --aws-sigv4 "aws:amz:us-east-1:s3" \
+             --user "$FRAMASPACE_MINIO_ACCESS_KEY:$FRAMASPACE_MINIO_SECRET_KEY" "$FRAMASPACE_MINIO_URL/$bucket?list-type=2" | grep -o '<Key>' | wc -l ;;
+    garage) curl -s -H "Authorization: Bearer $FRAMASPACE_GARAGE_ADMIN_TOKEN" "$FRAMASPACE_GARAGE_ADMIN_URL/v2/GetBucketInfo?globalAlias=$bucket" | jq -r '.objects // "none"' ;;
+  esac
+}
+EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+pool_ready() { test "$(kubectl get "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = "$2"; }
+condition_is() { test "$(jsonpath "space/$1" "{.status.conditions[?(@.type==\"$2\")].status}/{.status.conditions[?(@.type==\"$2\")].reason}")" = "$3"; }
+
+section "pools and placement"
+for p in databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage; do
+  check "$p is Ready (the operator reaches it with its admin Secret)" kubectl wait --for=condition=Ready "$p" --timeout=60s
+done
+check_eq "the spaces are spread over both StoragePools (most free capacity first)" "s3-garage s3-minio" \
+  "$(for s in collectif-velo jardins-partages; do storage_pool $s; echo; done | sort | xargs)"
+check_eq "placement is recorded on the namespace too" "$(storage_pool collectif-velo)" \
+  "$(kubectl get namespace space-collectif-velo -o jsonpath='{.metadata.annotations.frama\.space/storage-pool}')"
+assigned_is() { test "$(kubectl get databasepool pg-1 -o jsonpath='{.status.assignedSpaces}')" = "$1"; }
+spaces_now=$(kubectl get spaces -o json | jq '[.items[] | select(.status.placement.databasePool == "pg-1")] | length')
+check "DatabasePool pg-1 counts the $spaces_now spaces placed on it" eventually 30 assigned_is "$spaces_now"
+check "the config points Nextcloud at its database, cache and bucket" bash -c "kubectl -n space-collectif-velo get configmap nextcloud-config -o json \
+  | jq -r '.data[\"database.config.php\"] + .data[\"redis.config.php\"] + .data[\"objectstore.config.php\"]' \
+  | grep -q \"'dbhost' => '127.0.0.1:25432'\" "
+
+section "each space reaches only its own data"
+A=collectif-velo; B=jardins-partages
+check "A's role writes its own database" bash -c "$(declare -f cred role pg_as); pg_as $A $(role $A) 'CREATE TABLE IF NOT EXISTS kept (i int); INSERT INTO kept VALUES (42)'"
+check "A's role is refused on B's database" bash -c "$(declare -f cred role pg_as); ! pg_as $A $(role $B) 'select 1'"
+check "B's role is refused on A's database" bash -c "$(declare -f cred role pg_as); ! pg_as $B $(role $A) 'select 1'"
+check "A's role cannot create roles or databases" bash -c "$(declare -f cred role pg_as); pg_as $A $(role $A) 'CREATE DATABASE intrusion' | grep -q 'permission denied'"
+check_eq "A's Redis user writes under its prefix" "OK" "$(redis_as "space-$A" "$(cred $A redis-password)" SET "space-$A:kept" 1)"
+check "A's Redis user is refused on B's keys" bash -c "REDISCLI_AUTH='$(cred $A redis-password)' redis-cli --no-auth-warning --user space-$A -p $FRAMASPACE_REDIS_PORT GET space-$B:x | grep -q NOPERM"
+check "A's Redis user cannot run admin commands" bash -c "REDISCLI_AUTH='$(cred $A redis-password)' redis-cli --no-auth-warning --user space-$A -p $FRAMASPACE_REDIS_PORT CONFIG GET '*' | grep -q NOPERM"
+echo 'office document' > "$STATE_DIR/doc.txt"
+check_eq "A's S3 key writes its bucket" "200" "$(s3_as $A PUT "/space-$A/doc.txt" "$STATE_DIR/doc.txt")"
+check_eq "B's S3 key writes its bucket" "200" "$(s3_as $B PUT "/space-$B/doc.txt" "$STATE_DIR/doc.txt")"
+# A's key against B's bucket, on B's store (the same store or another one: refused either way).
+s3_cross() {
+  local pool endpoint region; pool=$(storage_pool "$2"); endpoint=$(s3_endpoint "$pool"); region=$(s3_region "$pool")
+  curl -s -o /dev/null -w '%{http_code}' -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    --aws-sigv4 "aws:amz:$region:s3" --user "$(cred "$1" s3-access-key):$(cred "$1" s3-secret-key)" "$endpoint/space-$2/doc.txt"
+}
+check_eq "A's S3 key is refused on B's bucket" "403" "$(s3_cross $A $B)"
+check_eq "B's S3 key is refused on A's bucket" "403" "$(s3_cross $B $A)"
+
+section "deletion policy Retain keeps the data and blocks the space"
+check_eq "B writes a row before deletion" "" "$(pg_as $B "$(role $B)" 'CREATE TABLE kept (i int); INSERT INTO kept VALUES (7)')"
+old_pw=$(cred $B database-password); old_redis=$(cred $B redis-password); b_pool=$(storage_pool $B)
+redis_as "space-$B" "$old_redis" SET "space-$B:kept" 1 >/dev/null
+check "deleting B (Retain) completes" kubectl delete space $B --wait=true --timeout=120s
+check "B's role can no longer log in" bash -c "! PGPASSWORD='$old_pw' psql -h 127.0.0.1 -p $FRAMASPACE_PG_PORT -U $(role $B) -d $(role $B) -tAc 'select 1'"
+check_eq "B's database is kept" "1" "$(pg_admin "select count(*) from pg_database where datname = '$(role $B)'")"
+check_eq "B's Redis user is off" "off" "$(redis_admin ACL GETUSER "space-$B" | sed -n '/^flags$/{n;p}')"
+check_eq "B's Redis keys are kept" "1" "$(redis_admin GET "space-$B:kept")"
+check_eq "B's object is kept in its bucket" "1" "$(bucket_objects "$b_pool" "space-$B")"
+kubectl apply -k "$REPO_DIR/examples/" >/dev/null
+check "B re-created under the same name becomes Ready" kubectl wait --for=condition=Ready space/$B --timeout=120s
+check_eq "and gets its rows back (with its new credentials)" "7" "$(pg_as $B "$(role $B)" 'select i from kept')"
+check_eq "and its object" "200" "$(s3_as $B GET "/space-$B/doc.txt")"
+
+section "deletion policy Delete removes the data, even with a session open"
+C=a-supprimer
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: $C }
+spec: { displayName: "À supprimer", contactEmail: "c@example.org", deletionPolicy: Delete }
+YAML
+check "space $C becomes Ready" kubectl wait --for=condition=Ready space/$C --timeout=120s
+c_pool=$(storage_pool $C)
+pg_as $C "$(role $C)" 'CREATE TABLE t (i int)' >/dev/null
+redis_as "space-$C" "$(cred $C redis-password)" SET "space-$C:k" 1 >/dev/null
+s3_as $C PUT "/space-$C/doc.txt" "$STATE_DIR/doc.txt" >/dev/null
+PGPASSWORD="$(cred $C database-password)" setsid psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U "$(role $C)" -d "$(role $C)" -c 'select pg_sleep(300)' >/dev/null 2>&1 &
+live_session=$!
+sleep 1
+check "deleting $C (Delete) completes with a session open" kubectl delete space $C --wait=true --timeout=120s
+kill "$live_session" 2>/dev/null
+check_eq "its database is gone" "0" "$(pg_admin "select count(*) from pg_database where datname = '$(role $C)'")"
+check_eq "its role is gone" "0" "$(pg_admin "select count(*) from pg_roles where rolname = '$(role $C)'")"
+check "its Redis user is gone" bash -c "[ -z \"\$(REDISCLI_AUTH=$FRAMASPACE_REDIS_PASSWORD redis-cli --no-auth-warning --user admin -p $FRAMASPACE_REDIS_PORT ACL GETUSER space-$C)\" ]"
+check_eq "its Redis keys are gone" "" "$(redis_admin GET "space-$C:k")"
+check "its bucket is gone" bash -c "$(declare -f bucket_objects); EMPTY_SHA256=$EMPTY_SHA256; r=\$(bucket_objects $c_pool space-$C); [ \"\$r\" = 0 ] || [ \"\$r\" = none ]"
+
+section "a pool that goes down, then comes back"
+stop_process postgres
+check "DatabasePool pg-1 turns Ready=False" eventually 30 pool_ready databasepool/pg-1 False
+check_eq "with a reason that says why" "PoolUnreachable" "$(kubectl get databasepool pg-1 -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}')"
+check "the spaces on it report DatabaseReady=False/PoolNotReady" eventually 30 condition_is collectif-velo DatabaseReady False/PoolNotReady
+check "and are Degraded" eventually 30 phase_is collectif-velo Degraded
+before=$(reconciles collectif-velo); sleep 10; during=$(( $(reconciles collectif-velo) - before ))
+check "no hot loop while it is down ($during reconciles of a space in 10 s)" test "$during" -le 10
+"$E2E_DIR/cluster-up.sh" >/dev/null 2>&1
+check "pg-1 is Ready again once PostgreSQL is back" eventually 60 pool_ready databasepool/pg-1 True
+check "the space converges to Ready again" kubectl wait --for=condition=Ready space/collectif-velo --timeout=90s
+check_eq "without a duplicate database" "1" "$(pg_admin "select count(*) from pg_database where datname = 'space_collectif_velo'")"
+check_eq "and its data is there" "42" "$(pg_as collectif-velo space_collectif_velo 'select i from kept')"
+
+section "no secret value in the operator's log, Events or status"
+secrets_json=$(kubectl get secrets -A -l app.kubernetes.io/managed-by=framaspace-operator -o json)
+values=$( { jq -r '.items[].data | to_entries[] | select(.key != "nextcloud-instanceid") | .value' <<<"$secrets_json" | while read -r v; do echo "$v" | base64 -d; echo; done
+  printf '%s\n' "$FRAMASPACE_PG_PASSWORD" "$FRAMASPACE_REDIS_PASSWORD" "$FRAMASPACE_MINIO_SECRET_KEY" "$FRAMASPACE_GARAGE_ADMIN_TOKEN"; } | sort -u)
+haystack="$STATE_DIR/haystack.txt"
+{ cat "$OP_LOG"; kubectl get events -A -o json; kubectl get spaces,databasepools,cachepools,storagepools -o json; } > "$haystack"
+leaks=0; count=0
+while read -r v; do
+  [ ${#v} -ge 16 ] || continue
+  count=$((count + 1))
+  grep -qF -- "$v" "$haystack" && leaks=$((leaks + 1))
+done <<<"$values"
+check "some generated secrets were checked ($count)" test "$count" -ge 20
+check_eq "none of the $count generated secrets appears anywhere" "0" "$leaks"
