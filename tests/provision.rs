@@ -52,9 +52,13 @@ async fn pg_isolation(isolation: DatabaseIsolation) {
     let admin = PgAdmin::connect(pg_target(isolation, &shared)).await.expect("admin connects");
     let (a, b) = (TenantNames::new(&unique("a")), TenantNames::new(&unique("b")));
     let (pa, pb) = (random_hex(32), random_hex(32));
+    let t = std::time::Instant::now();
     assert!(admin.ensure(&a, &pa).await.expect("ensure a").0 > 0);
+    let first = t.elapsed();
     admin.ensure(&b, &pb).await.expect("ensure b");
+    let t = std::time::Instant::now();
     assert_eq!(admin.ensure(&a, &pa).await.expect("ensure a again"), Writes(0), "provisioning twice writes nothing");
+    eprintln!("figure: postgres {isolation:?}: provision one space {first:?}, check an unchanged one {:?}", t.elapsed());
 
     let (db_a, db_b) = (admin.database_of(&a), admin.database_of(&b));
     let mut ca = connect_as(&a.sql, &pa, &db_a).await.expect("a reaches its database");
@@ -141,9 +145,13 @@ async fn redis_acl_isolation() {
     let admin = RedisAdmin::connect(&target).await.expect("admin connects");
     let (a, b) = (TenantNames::new(&unique("a")), TenantNames::new(&unique("b")));
     let (pa, pb) = (random_hex(40), random_hex(40));
+    let t = std::time::Instant::now();
     assert_eq!(admin.ensure(&a, &pa).await.expect("ensure a"), Writes(1));
+    let first = t.elapsed();
     admin.ensure(&b, &pb).await.expect("ensure b");
+    let t = std::time::Instant::now();
     assert_eq!(admin.ensure(&a, &pa).await.expect("ensure a again"), Writes(0), "provisioning twice writes nothing");
+    eprintln!("figure: redis: provision one space {first:?}, check an unchanged one {:?}", t.elapsed());
 
     let mut ca = redis_as(&a.redis_user, &pa).await.expect("a logs in");
     let mut cb = redis_as(&b.redis_user, &pb).await.expect("b logs in");
@@ -228,9 +236,13 @@ async fn s3_isolation(store: Store, system: System, endpoint: &str, region: &str
     let quota = 1 << 20;
     let a = Bucket { bucket: &name_a, access_key: &ka, secret_key: &sa, quota_bytes: quota };
     let b = Bucket { bucket: &name_b, access_key: &kb, secret_key: &sb, quota_bytes: quota };
+    let t = std::time::Instant::now();
     assert!(ensure(&a).await.expect("ensure a").0 > 0);
+    let first = t.elapsed();
     ensure(&b).await.expect("ensure b");
+    let t = std::time::Instant::now();
     assert_eq!(ensure(&a).await.expect("ensure a again"), Writes(0), "provisioning twice writes nothing");
+    eprintln!("figure: {}: provision one space {first:?}, check an unchanged one {:?}", system.as_str(), t.elapsed());
 
     let client_a = SignedClient::new(endpoint, region, &ka, &sa, system).expect("client");
     let put = async |c: &SignedClient, bucket: &str, key: &str, size: usize| {

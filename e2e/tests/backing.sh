@@ -119,6 +119,30 @@ check "the space converges to Ready again" kubectl wait --for=condition=Ready sp
 check_eq "without a duplicate database" "1" "$(pg_admin "select count(*) from pg_database where datname = 'space_collectif_velo'")"
 check_eq "and its data is there" "42" "$(pg_as collectif-velo space_collectif_velo 'select i from kept')"
 
+section "placement is decided once, and survives a lost status"
+placement_is() { test "$(jsonpath "space/$1" '{.status.placement}')" = "$2"; }
+before=$(jsonpath space/collectif-velo '{.status.placement}')
+kubectl patch space collectif-velo --subresource=status --type=json -p '[{"op":"remove","path":"/status/placement"}]' >/dev/null
+check "a status that lost its placement (a restore) gets it back from the namespace" eventually 30 placement_is collectif-velo "$before"
+check_eq "and the space stays on the same database" "1" "$(pg_admin "select count(*) from pg_database where datname = 'space_collectif_velo'")"
+
+section "a space that cannot be placed says so"
+sed -e 's/name: standard/name: isolated/' -e 's/default: true/default: false/' -e 's/baseDomain: frama.space/baseDomain: isolated.frama.space/' \
+  "$REPO_DIR/examples/spaceclass-standard.yaml" > "$STATE_DIR/isolated-class.yaml"
+printf '  poolSelector:\n    matchLabels: { frama.space/tier: none }\n' >> "$STATE_DIR/isolated-class.yaml"
+kubectl apply -f "$STATE_DIR/isolated-class.yaml" >/dev/null
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: sans-pool }
+spec: { displayName: Sans pool, contactEmail: s@example.org, spaceClassName: isolated }
+YAML
+check "Placed=False with reason NoPool when the class allows no pool" eventually 30 condition_is sans-pool Placed False/NoPool
+check_eq "the message names what is missing" "no DatabasePool exists that the class allows" \
+  "$(jsonpath space/sans-pool '{.status.conditions[?(@.type=="Placed")].message}' | cut -d';' -f1)"
+check_eq "nothing is created on a pool for it" "0" "$(pg_admin "select count(*) from pg_roles where rolname = 'space_sans_pool'")"
+check "it can still be deleted" kubectl delete space sans-pool --wait=true --timeout=60s
+
 section "no secret value in the operator's log, Events or status"
 secrets_json=$(kubectl get secrets -A -l app.kubernetes.io/managed-by=framaspace-operator -o json)
 values=$( { jq -r '.items[].data | to_entries[] | select(.key != "nextcloud-instanceid") | .value' <<<"$secrets_json" | while read -r v; do echo "$v" | base64 -d; echo; done

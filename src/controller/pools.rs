@@ -19,7 +19,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tracing::warn;
 
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
@@ -38,35 +38,51 @@ pub const DATABASE_POOL_ANNOTATION: &str = "frama.space/database-pool";
 pub const CACHE_POOL_ANNOTATION: &str = "frama.space/cache-pool";
 pub const STORAGE_POOL_ANNOTATION: &str = "frama.space/storage-pool";
 
-/// Either S3 provider, behind the calls the operator makes.
-pub enum S3Admin {
+/// Either S3 provider, behind the calls the operator makes, at most `maxConcurrentOperations`
+/// of them at once per store.
+pub struct S3Admin {
+    provider: S3Provider,
+    limit: Semaphore,
+}
+
+enum S3Provider {
     Minio(MinioAdmin),
     Garage(GarageAdmin),
 }
 
 impl S3Admin {
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ProvisionError> {
+        self.limit
+            .acquire()
+            .await
+            .map_err(|_| ProvisionError::Unreachable { system: crate::provision::System::Minio, message: "shutting down".into() })
+    }
     pub async fn server_version(&self) -> Result<String, ProvisionError> {
-        match self {
-            S3Admin::Minio(a) => a.server_version().await,
-            S3Admin::Garage(a) => a.server_version().await,
+        let _p = self.permit().await?;
+        match &self.provider {
+            S3Provider::Minio(a) => a.server_version().await,
+            S3Provider::Garage(a) => a.server_version().await,
         }
     }
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        match self {
-            S3Admin::Minio(a) => a.ensure(b).await,
-            S3Admin::Garage(a) => a.ensure(b).await,
+        let _p = self.permit().await?;
+        match &self.provider {
+            S3Provider::Minio(a) => a.ensure(b).await,
+            S3Provider::Garage(a) => a.ensure(b).await,
         }
     }
     pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        match self {
-            S3Admin::Minio(a) => a.revoke(b).await,
-            S3Admin::Garage(a) => a.revoke(b).await,
+        let _p = self.permit().await?;
+        match &self.provider {
+            S3Provider::Minio(a) => a.revoke(b).await,
+            S3Provider::Garage(a) => a.revoke(b).await,
         }
     }
     pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        match self {
-            S3Admin::Minio(a) => a.delete(b).await,
-            S3Admin::Garage(a) => a.delete(b).await,
+        let _p = self.permit().await?;
+        match &self.provider {
+            S3Provider::Minio(a) => a.delete(b).await,
+            S3Provider::Garage(a) => a.delete(b).await,
         }
     }
 }
@@ -193,15 +209,16 @@ impl PoolRegistry {
                 let (access, _) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "accessKey")?;
                 let (secret, version) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "secretKey")?;
                 let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
-                (fp, MinioAdmin::new(&admin_endpoint, &s.region, &access, &secret).map(S3Admin::Minio))
+                (fp, MinioAdmin::new(&admin_endpoint, &s.region, &access, &secret).map(S3Provider::Minio))
             }
             StorageProvider::Garage => {
                 let (token, version) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "token")?;
                 let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
-                (fp, GarageAdmin::new(&admin_endpoint, &token, &s.endpoint, &s.region).map(S3Admin::Garage))
+                (fp, GarageAdmin::new(&admin_endpoint, &token, &s.endpoint, &s.region).map(S3Provider::Garage))
             }
         };
-        Self::cached(&self.s3, name, fingerprint, async || admin).await
+        let limit = usize::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4).max(1);
+        Self::cached(&self.s3, name, fingerprint, async || admin.map(|provider| S3Admin { provider, limit: Semaphore::new(limit) })).await
     }
 }
 

@@ -27,6 +27,9 @@ pub struct PgAdmin {
     target: PgTarget,
     admin: PgPool,
     shared: Option<PgPool>,
+    /// Bounds whole operations (admin connections plus the space's own login check), so a burst of
+    /// new spaces never holds more than `max_connections` operations against the server at once.
+    limit: tokio::sync::Semaphore,
 }
 
 fn ssl(mode: SslMode) -> PgSslMode {
@@ -95,7 +98,8 @@ impl PgAdmin {
         };
         let admin = pool("postgres");
         let shared = matches!(target.isolation, DatabaseIsolation::Schema).then(|| pool(&target.shared_database));
-        let me = PgAdmin { target, admin, shared };
+        let limit = tokio::sync::Semaphore::new(target.max_connections.max(1) as usize);
+        let me = PgAdmin { target, admin, shared, limit };
         me.server_version().await?;
         Ok(me)
     }
@@ -122,7 +126,12 @@ impl PgAdmin {
     }
 
     /// The role with LOGIN and the given password, its database or schema, and nothing for anyone else.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ProvisionError> {
+        self.limit.acquire().await.map_err(|_| ProvisionError::Unreachable { system: System::Postgres, message: "shutting down".into() })
+    }
+
     pub async fn ensure(&self, names: &TenantNames, password: &str) -> Result<Writes, ProvisionError> {
+        let _permit = self.permit().await?;
         let mut writes = Writes::default();
         writes.add(self.ensure_role(names, password).await?);
         match self.target.isolation {
@@ -308,6 +317,7 @@ impl PgAdmin {
 
     /// Retain: the role can no longer log in and its sessions end; every row is kept.
     pub async fn revoke(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
+        let _permit = self.permit().await?;
         let role = &names.sql;
         let can_login: Option<bool> = sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
             .bind(role)
@@ -334,6 +344,7 @@ impl PgAdmin {
 
     /// Delete: the database or schema and the role go, even with sessions still open.
     pub async fn remove(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
+        let _permit = self.permit().await?;
         let role = &names.sql;
         let mut writes = Writes::default();
         let role_exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
