@@ -264,111 +264,123 @@ pub async fn provision(
         Some(e) => cond(PLACED, False, e.reason(), errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")),
     });
 
-    let record = |type_: &str, result: Result<u32>, pool: &str, out: &mut Provisioned| match result {
+    let state = |r: Result<(Option<PoolStatus>, Option<i64>)>| r.map(|(status, generation)| (status, generation.unwrap_or_default()));
+
+    let pool = placement.database_pool.as_deref();
+    let password = text(creds, credentials::DATABASE_PASSWORD);
+    let lookup = pool.map(|n| state(ctx.pools.database_pool(n).map(|p| (p.status.clone(), p.metadata.generation))));
+    let ensure = async |pool: &str| Ok(ctx.pools.postgres(pool).await?.ensure(&names, &password).await?.0);
+    step(
+        ctx,
+        &mut out,
+        Step { condition: DATABASE_READY, kind: DatabasePool::KIND, key: format!("{}/postgres", space.name) },
+        pool,
+        lookup,
+        &[&password],
+        ensure,
+    )
+    .await;
+
+    let pool = placement.cache_pool.as_deref();
+    let password = text(creds, credentials::REDIS_PASSWORD);
+    let lookup = pool.map(|n| state(ctx.pools.cache_pool(n).map(|p| (p.status.clone(), p.metadata.generation))));
+    let ensure = async |pool: &str| Ok(ctx.pools.redis(pool).await?.ensure(&names, &password).await?.0);
+    step(
+        ctx,
+        &mut out,
+        Step { condition: CACHE_READY, kind: CachePool::KIND, key: format!("{}/redis", space.name) },
+        pool,
+        lookup,
+        &[&password],
+        ensure,
+    )
+    .await;
+
+    let pool = placement.storage_pool.as_deref();
+    let (access, secret) = (text(creds, credentials::S3_ACCESS_KEY), text(creds, credentials::S3_SECRET_KEY));
+    let bucket = pool.and_then(|n| ctx.pools.storage_pool(n).ok()).map(|p| bucket_name(&p, &space.name)).unwrap_or_default();
+    let lookup = pool.map(|n| state(ctx.pools.storage_pool(n).map(|p| (p.status.clone(), p.metadata.generation))));
+    let quota = space.quota_bytes.to_string();
+    let ensure = async |pool: &str| {
+        let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes: space.quota_bytes };
+        Ok(ctx.pools.s3(pool).await?.ensure(&b).await?.0)
+    };
+    step(
+        ctx,
+        &mut out,
+        Step { condition: STORAGE_READY, kind: StoragePool::KIND, key: format!("{}/s3", space.name) },
+        pool,
+        lookup,
+        &[&access, &secret, &quota],
+        ensure,
+    )
+    .await;
+    out
+}
+
+/// One kind of backing service of a space: the condition it sets, its pool kind, and the key of its
+/// recent-verification record.
+struct Step {
+    condition: &'static str,
+    kind: &'static str,
+    key: String,
+}
+
+/// Provisions one kind of backing service: no pool, a missing or unhealthy pool, or the outcome of
+/// `ensure`, each recorded as the step's condition. `ensure` is skipped when the same inputs were
+/// verified recently.
+async fn step(
+    ctx: &Context,
+    out: &mut Provisioned,
+    step: Step,
+    pool: Option<&str>,
+    lookup: Option<Result<(Option<PoolStatus>, i64)>>,
+    inputs: &[&str],
+    ensure: impl AsyncFnOnce(&str) -> Result<u32>,
+) {
+    use ConditionStatus::*;
+    let (pool, lookup) = match (pool, lookup) {
+        (Some(pool), Some(lookup)) => (pool, lookup),
+        _ => {
+            out.conditions.push(cond(step.condition, False, "NotPlaced", format!("no {} is assigned", step.kind)));
+            return;
+        }
+    };
+    let result = match lookup {
+        Err(e) => Err(e),
+        Ok((status, _)) if !is_ready(status.as_ref()) => {
+            out.conditions.push(not_ready(step.condition, step.kind, pool, status.as_ref()));
+            return;
+        }
+        Ok((status, generation)) => {
+            let generation = generation.to_string();
+            let ready = ready_since(status.as_ref());
+            let mut parts = vec![pool, generation.as_str(), ready.as_str()];
+            parts.extend_from_slice(inputs);
+            let fingerprint = hash_of(&parts);
+            if recently_verified(ctx, &step.key, fingerprint) {
+                Ok(0)
+            } else {
+                let result = ensure(pool).await;
+                if result.is_ok() {
+                    mark_verified(ctx, step.key, fingerprint);
+                }
+                result
+            }
+        }
+    };
+    match result {
         Ok(w) => {
             out.writes += w;
-            out.conditions.push(cond(type_, True, "Provisioned", format!("provisioned on {pool}")));
+            out.conditions.push(cond(step.condition, True, "Provisioned", format!("provisioned on {pool}")));
         }
         Err(e) => {
-            out.conditions.push(cond(type_, False, e.reason(), e.to_string()));
+            out.conditions.push(cond(step.condition, False, e.reason(), e.to_string()));
             if out.failure.is_none() {
                 out.failure = Some(e);
             }
         }
-    };
-
-    // Database.
-    match placement.database_pool.as_deref() {
-        None => out.conditions.push(cond(DATABASE_READY, False, "NotPlaced", "no DatabasePool is assigned")),
-        Some(pool) => match ctx.pools.database_pool(pool) {
-            Ok(p) if !is_ready(p.status.as_ref()) => {
-                out.conditions.push(not_ready(DATABASE_READY, DatabasePool::KIND, pool, p.status.as_ref()))
-            }
-            Ok(p) => {
-                let password = text(creds, credentials::DATABASE_PASSWORD);
-                let inputs =
-                    hash_of(&[pool, &password, &ready_since(p.status.as_ref()), &p.metadata.generation.unwrap_or_default().to_string()]);
-                let key = format!("{}/postgres", space.name);
-                let result = if recently_verified(ctx, &key, inputs) {
-                    Ok(0)
-                } else {
-                    match ctx.pools.postgres(pool).await {
-                        Ok(admin) => admin.ensure(&names, &password).await.map(|w| w.0).map_err(Error::from),
-                        Err(e) => Err(e),
-                    }
-                };
-                if result.is_ok() {
-                    mark_verified(ctx, key, inputs);
-                }
-                record(DATABASE_READY, result, pool, &mut out);
-            }
-            Err(e) => record(DATABASE_READY, Err(e), pool, &mut out),
-        },
     }
-    // Cache.
-    match placement.cache_pool.as_deref() {
-        None => out.conditions.push(cond(CACHE_READY, False, "NotPlaced", "no CachePool is assigned")),
-        Some(pool) => match ctx.pools.cache_pool(pool) {
-            Ok(p) if !is_ready(p.status.as_ref()) => out.conditions.push(not_ready(CACHE_READY, CachePool::KIND, pool, p.status.as_ref())),
-            Ok(p) => {
-                let password = text(creds, credentials::REDIS_PASSWORD);
-                let inputs =
-                    hash_of(&[pool, &password, &ready_since(p.status.as_ref()), &p.metadata.generation.unwrap_or_default().to_string()]);
-                let key = format!("{}/redis", space.name);
-                let result = if recently_verified(ctx, &key, inputs) {
-                    Ok(0)
-                } else {
-                    match ctx.pools.redis(pool).await {
-                        Ok(admin) => admin.ensure(&names, &password).await.map(|w| w.0).map_err(Error::from),
-                        Err(e) => Err(e),
-                    }
-                };
-                if result.is_ok() {
-                    mark_verified(ctx, key, inputs);
-                }
-                record(CACHE_READY, result, pool, &mut out);
-            }
-            Err(e) => record(CACHE_READY, Err(e), pool, &mut out),
-        },
-    }
-    // Files.
-    match placement.storage_pool.as_deref() {
-        None => out.conditions.push(cond(STORAGE_READY, False, "NotPlaced", "no StoragePool is assigned")),
-        Some(pool) => match ctx.pools.storage_pool(pool) {
-            Ok(p) if !is_ready(p.status.as_ref()) => {
-                out.conditions.push(not_ready(STORAGE_READY, StoragePool::KIND, pool, p.status.as_ref()))
-            }
-            Ok(p) => {
-                let (access, secret) = (text(creds, credentials::S3_ACCESS_KEY), text(creds, credentials::S3_SECRET_KEY));
-                let bucket = bucket_name(&p, &space.name);
-                let quota = space.quota_bytes.to_string();
-                let inputs = hash_of(&[
-                    pool,
-                    &access,
-                    &secret,
-                    &quota,
-                    &ready_since(p.status.as_ref()),
-                    &p.metadata.generation.unwrap_or_default().to_string(),
-                ]);
-                let key = format!("{}/s3", space.name);
-                let result = if recently_verified(ctx, &key, inputs) {
-                    Ok(0)
-                } else {
-                    let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes: space.quota_bytes };
-                    match ctx.pools.s3(pool).await {
-                        Ok(admin) => admin.ensure(&b).await.map(|w| w.0).map_err(Error::from),
-                        Err(e) => Err(e),
-                    }
-                };
-                if result.is_ok() {
-                    mark_verified(ctx, key, inputs);
-                }
-                record(STORAGE_READY, result, pool, &mut out);
-            }
-            Err(e) => record(STORAGE_READY, Err(e), pool, &mut out),
-        },
-    }
-    out
 }
 
 fn not_ready(type_: &str, kind: &str, pool: &str, status: Option<&PoolStatus>) -> Condition {

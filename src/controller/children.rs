@@ -3,7 +3,6 @@
 //! needed (and whose pod template is dropped from the cache: it is never read back).
 
 use std::fmt::Debug;
-use std::time::Duration;
 
 use futures::Stream;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -20,6 +19,7 @@ use crate::render::names::{MANAGED_BY_SELECTOR, SPACE_LABEL};
 
 pub type MetaStore<K> = Store<PartialObjectMeta<K>>;
 
+#[derive(Clone)]
 pub struct ChildStores {
     pub namespaces: MetaStore<Namespace>,
     pub secrets: Store<Secret>,
@@ -37,7 +37,8 @@ pub fn owning_space<K: Resource>(obj: &K) -> Option<ObjectRef<AssociationSpace>>
     obj.labels().get(SPACE_LABEL).map(|name| ObjectRef::new(name))
 }
 
-fn owned_objects() -> watcher::Config {
+/// The objects the operator creates, by their managed-by label.
+pub fn owned_objects() -> watcher::Config {
     watcher::Config::default().labels(MANAGED_BY_SELECTOR)
 }
 
@@ -55,27 +56,14 @@ where
     (reader, stream)
 }
 
-/// A full watch of one owned kind (for Secrets, whose values the operator needs), reflected into a store.
-pub fn full_watch<K>(client: &Client) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+/// A full watch of a kind, reflected into a store: the owned Secrets (whose values the operator
+/// needs) with `owned_objects()`, the pools with every object.
+pub fn full_watch<K>(client: &Client, config: watcher::Config) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = watcher(Api::<K>::all(client.clone()), owned_objects())
-        .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
-        .reflect(writer)
-        .touched_objects();
-    (reader, stream)
-}
-
-/// A full watch of every object of a kind (the pools), reflected into a store.
-pub fn cluster_watch<K>(client: &Client) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+    let stream = watcher(Api::<K>::all(client.clone()), config)
         .default_backoff()
         .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
@@ -112,19 +100,16 @@ where
 
 impl ChildStores {
     /// Waits until every cache holds its initial list, so a reconcile never mistakes a cold cache
-    /// for missing objects.
-    pub async fn wait_until_ready(&self, timeout: Duration) -> bool {
-        let all = async {
-            let _ = self.namespaces.wait_until_ready().await;
-            let _ = self.secrets.wait_until_ready().await;
-            let _ = self.config_maps.wait_until_ready().await;
-            let _ = self.deployments.wait_until_ready().await;
-            let _ = self.services.wait_until_ready().await;
-            let _ = self.ingresses.wait_until_ready().await;
-            let _ = self.network_policies.wait_until_ready().await;
-            let _ = self.resource_quotas.wait_until_ready().await;
-            let _ = self.limit_ranges.wait_until_ready().await;
-        };
-        tokio::time::timeout(timeout, all).await.is_ok()
+    /// for missing objects. Only one task may wait (see `controller::caches_ready`).
+    pub async fn wait_until_ready(&self) {
+        let _ = self.namespaces.wait_until_ready().await;
+        let _ = self.secrets.wait_until_ready().await;
+        let _ = self.config_maps.wait_until_ready().await;
+        let _ = self.deployments.wait_until_ready().await;
+        let _ = self.services.wait_until_ready().await;
+        let _ = self.ingresses.wait_until_ready().await;
+        let _ = self.network_policies.wait_until_ready().await;
+        let _ = self.resource_quotas.wait_until_ready().await;
+        let _ = self.limit_ranges.wait_until_ready().await;
     }
 }

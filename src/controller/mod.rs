@@ -43,6 +43,8 @@ pub struct Context {
     pub applier: ApplyTracker,
     pub recorder: Recorder,
     pub pools: Arc<pools::PoolRegistry>,
+    /// Becomes true once every cache has its initial list.
+    pub ready: tokio::sync::watch::Receiver<bool>,
     /// Placements chosen but not yet recorded on their namespace.
     pub placing: tokio::sync::Mutex<HashMap<String, crate::api::space::Placement>>,
     /// External checks recently made, by `<space>/<system>`: (hash of inputs, when).
@@ -70,6 +72,11 @@ impl Context {
             .build()
             .nth(attempt - 1)
             .unwrap_or(Duration::from_secs(300))
+    }
+
+    /// Waits until every cache the reconciler reads holds its initial list (see [`caches_ready`]).
+    pub async fn wait_until_ready(&self, timeout: Duration) -> bool {
+        wait_for_gate(&self.ready, timeout).await
     }
 
     pub fn clear_failures(&self, key: &str) {
@@ -110,6 +117,7 @@ pub(crate) fn new_context(
     classes: Store<SpaceClass>,
     children: ChildStores,
     pools: Arc<pools::PoolRegistry>,
+    ready: tokio::sync::watch::Receiver<bool>,
 ) -> Arc<Context> {
     Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
@@ -119,8 +127,29 @@ pub(crate) fn new_context(
         children,
         applier: ApplyTracker::default(),
         pools,
+        ready,
         placing: tokio::sync::Mutex::default(),
         verified: Mutex::default(),
         failures: Mutex::new(HashMap::new()),
     })
+}
+
+/// Opens the gate once every cache holds its initial list. kube's `Store::wait_until_ready` wakes
+/// only the last task that polled it, so the caches are awaited here, one waiter each, and every
+/// reconciler waits on the gate instead (a `watch` channel wakes all of its waiters).
+pub async fn caches_ready(
+    classes: Store<SpaceClass>,
+    pools: Arc<pools::PoolRegistry>,
+    children: ChildStores,
+    gate: tokio::sync::watch::Sender<bool>,
+) {
+    let _ = classes.wait_until_ready().await;
+    pools.wait_until_ready().await;
+    children.wait_until_ready().await;
+    let _ = gate.send(true);
+}
+
+pub async fn wait_for_gate(gate: &tokio::sync::watch::Receiver<bool>, timeout: Duration) -> bool {
+    let mut gate = gate.clone();
+    matches!(tokio::time::timeout(timeout, gate.wait_for(|open| *open)).await, Ok(Ok(_)))
 }

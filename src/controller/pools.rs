@@ -154,6 +154,15 @@ impl PoolRegistry {
         Ok(client)
     }
 
+    /// Waits until the pools and their admin Secrets are cached (a pool checked earlier would look
+    /// misconfigured). Only one task may wait (see `controller::caches_ready`).
+    pub async fn wait_until_ready(&self) {
+        let _ = self.databases.wait_until_ready().await;
+        let _ = self.caches.wait_until_ready().await;
+        let _ = self.storages.wait_until_ready().await;
+        let _ = self.admin_secrets.wait_until_ready().await;
+    }
+
     pub fn database_pool(&self, name: &str) -> Result<Arc<DatabasePool>> {
         self.databases.get(&ObjectRef::new(name)).ok_or_else(|| pool_error("DatabasePool", name, "not found"))
     }
@@ -291,12 +300,16 @@ pub fn is_ready(status: Option<&PoolStatus>) -> bool {
 
 struct PoolContext {
     client: Client,
+    ready: tokio::sync::watch::Receiver<bool>,
     registry: Arc<PoolRegistry>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
     interval: Duration,
 }
 
 async fn reconcile_pool<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Result<Action> {
+    if !super::wait_for_gate(&ctx.ready, Duration::from_secs(60)).await {
+        return Err(Error::StillTerminating("the initial sync of the caches".into()));
+    }
     let name = pool.name_any();
     let assigned = assignments(&ctx.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
     let previous = pool.pool_status().cloned().unwrap_or_default();
@@ -337,8 +350,9 @@ pub async fn run_pool_controller<K: PoolKind>(
     registry: Arc<PoolRegistry>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
     interval: Duration,
+    ready: tokio::sync::watch::Receiver<bool>,
 ) {
-    let ctx = Arc::new(PoolContext { client: client.clone(), registry, namespaces, interval });
+    let ctx = Arc::new(PoolContext { client: client.clone(), ready, registry, namespaces, interval });
     Controller::new(Api::<K>::all(client), watcher::Config::default())
         .shutdown_on_signal()
         .run(reconcile_pool::<K>, pool_error_policy::<K>, ctx)

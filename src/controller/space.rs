@@ -82,7 +82,7 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
         .touched_objects();
 
     let (namespaces, ns_stream) = children::meta_watch::<Namespace>(&client);
-    let (secrets, secret_stream) = children::full_watch::<Secret>(&client);
+    let (secrets, secret_stream) = children::full_watch::<Secret>(&client, children::owned_objects());
     let (config_maps, cm_stream) = children::meta_watch(&client);
     let (deployments, deploy_stream) = children::deployment_watch(&client);
     let (services, svc_stream) = children::meta_watch(&client);
@@ -93,9 +93,9 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
     let stores =
         ChildStores { namespaces, secrets, config_maps, deployments, services, ingresses, network_policies, resource_quotas, limit_ranges };
 
-    let (databases, db_stream) = children::cluster_watch::<DatabasePool>(&client);
-    let (caches, cache_stream) = children::cluster_watch::<CachePool>(&client);
-    let (storages, storage_stream) = children::cluster_watch::<StoragePool>(&client);
+    let (databases, db_stream) = children::full_watch::<DatabasePool>(&client, watcher::Config::default());
+    let (caches, cache_stream) = children::full_watch::<CachePool>(&client, watcher::Config::default());
+    let (storages, storage_stream) = children::full_watch::<StoragePool>(&client, watcher::Config::default());
     let (admin_secrets, w) = reflector::store::<Secret>();
     let admin_stream = watcher(Api::<Secret>::namespaced(client.clone(), &config.namespace), watcher::Config::default())
         .default_backoff()
@@ -105,16 +105,37 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
 
     let controller_config = ControllerConfig::default().concurrency(config.concurrency).debounce(Duration::from_millis(200));
     let pool_check = config.pool_check;
-    let ctx = super::new_context(client.clone(), reporter, config, classes, stores, registry.clone());
+    let (gate, ready) = tokio::sync::watch::channel(false);
+    let caches = tokio::spawn(super::caches_ready(classes.clone(), registry.clone(), stores.clone(), gate));
+    let ctx = super::new_context(client.clone(), reporter, config, classes, stores, registry.clone(), ready.clone());
     let controller =
         Controller::new(Api::<AssociationSpace>::all(client.clone()), watcher::Config::default()).with_config(controller_config);
     let spaces = controller.store();
     let ns_store = ctx.children.namespaces.clone();
     let background = [
+        caches,
         tokio::spawn(super::class::run(client.clone(), spaces.clone())),
-        tokio::spawn(pools::run_pool_controller::<DatabasePool>(client.clone(), registry.clone(), ns_store.clone(), pool_check)),
-        tokio::spawn(pools::run_pool_controller::<CachePool>(client.clone(), registry.clone(), ns_store.clone(), pool_check)),
-        tokio::spawn(pools::run_pool_controller::<StoragePool>(client.clone(), registry.clone(), ns_store.clone(), pool_check)),
+        tokio::spawn(pools::run_pool_controller::<DatabasePool>(
+            client.clone(),
+            registry.clone(),
+            ns_store.clone(),
+            pool_check,
+            ready.clone(),
+        )),
+        tokio::spawn(pools::run_pool_controller::<CachePool>(
+            client.clone(),
+            registry.clone(),
+            ns_store.clone(),
+            pool_check,
+            ready.clone(),
+        )),
+        tokio::spawn(pools::run_pool_controller::<StoragePool>(
+            client.clone(),
+            registry.clone(),
+            ns_store.clone(),
+            pool_check,
+            ready.clone(),
+        )),
         // The admin Secrets only need to be cached; a rotation is picked up at the next use.
         tokio::spawn(admin_stream.for_each(|_| async {})),
     ];
@@ -152,8 +173,10 @@ async fn reconcile(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Result<Ac
     let name = space.name_any();
     let span = info_span!("reconcile", space = %name, generation = space.metadata.generation.unwrap_or_default());
     async move {
-        if !ctx.children.wait_until_ready(Duration::from_secs(60)).await {
-            return Err(Error::StillTerminating("the caches of owned objects (initial sync)".into()));
+        // A cold cache would read as missing objects, classes or pools: a space would render
+        // without its bindings and roll its pods for nothing.
+        if !ctx.wait_until_ready(Duration::from_secs(60)).await {
+            return Err(Error::StillTerminating("the initial sync of the caches".into()));
         }
         let result = if space.metadata.deletion_timestamp.is_some() { finalize(&space, &ctx).await } else { converge(&space, &ctx).await };
         if result.is_ok() {
