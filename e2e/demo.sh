@@ -9,7 +9,8 @@ set -euo pipefail
 . "$STATE_DIR/env"
 "$E2E_DIR/install-crds.sh"
 "$E2E_DIR/admin-secrets.sh"
-PROC_LOG="$STATE_DIR/operator.log" start_process operator "$REPO_DIR/target/debug/framaspace-operator" run
+PROC_LOG="$STATE_DIR/operator.log" start_process operator "$REPO_DIR/target/debug/framaspace-operator" run \
+  --metrics-address 127.0.0.1:28080
 kubectl apply -k "$REPO_DIR/examples/"
 spaces=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep associationspace)
 log "waiting for the example spaces to be Ready"

@@ -44,6 +44,9 @@ struct RunArgs {
     /// Namespace of the operator, where the pools' admin Secrets live.
     #[arg(long, env = "POD_NAMESPACE", default_value = "framaspace-system")]
     namespace: String,
+    /// Address of the `/metrics`, `/healthz` and `/readyz` endpoints.
+    #[arg(long, env = "FRAMASPACE_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    metrics_address: std::net::SocketAddr,
     /// Seconds between two health checks of each pool.
     #[arg(long, env = "FRAMASPACE_POOL_CHECK_SECONDS", default_value_t = 30)]
     pool_check_seconds: u64,
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
                 resync: std::time::Duration::from_secs(args.resync_seconds),
                 namespace: args.namespace,
                 pool_check: std::time::Duration::from_secs(args.pool_check_seconds.max(1)),
+                metrics_address: args.metrics_address,
             };
             match runtime.block_on(controller::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,7 @@
-//! Logging: human-readable by default, JSON lines on request (for log pipelines).
+//! Logging (human-readable by default, JSON lines on request), metrics and the probe endpoints.
+
+pub mod metrics;
+pub mod server;
 
 use std::io::IsTerminal;
 

@@ -261,6 +261,12 @@ async fn s3_isolation(store: Store, system: System, endpoint: &str, region: &str
     assert!(!String::from_utf8_lossy(&listing.body).contains(&name_b), "a does not see b's bucket");
     let over = put(&client_a, &name_a, "too-big.bin", 2 << 20).await;
     assert!((400..500).contains(&over), "an upload above the quota is refused (got {over})");
+    let created = client_a.send("create", Method::PUT, &format!("/{}", unique("intruder-bucket-")), &[], Vec::new(), &[]).await;
+    assert_eq!(created.map(|r| r.status.as_u16()).unwrap_or(0), 403, "a space's key cannot create buckets");
+    if system == System::Minio {
+        let admin = client_a.send("admin", Method::GET, "/minio/admin/v3/info", &[], Vec::new(), &[]).await;
+        assert_eq!(admin.map(|r| r.status.as_u16()).unwrap_or(0), 403, "a space's key cannot use the admin API");
+    }
     let wrong = SignedClient::new(endpoint, region, &ka, &sb, system).expect("client");
     assert_eq!(get(&wrong, &name_a, "doc.odt").await, 403, "a wrong secret is refused");
 

@@ -9,8 +9,10 @@ AUDIT="$STATE_DIR/logs/audit.log"
 OP_AGENT="framaspace-operator/"
 
 start_operator() {
-  RUST_LOG=info,framaspace_operator=debug start_process operator "$OPERATOR" run --log-format json --resync-seconds 600 --pool-check-seconds 3
+  RUST_LOG=info,framaspace_operator=debug start_process operator "$OPERATOR" run --log-format json --resync-seconds 600 --pool-check-seconds 3 \
+    --metrics-address "127.0.0.1:$METRICS_PORT"
 }
+METRICS_PORT=28080
 kill_operator() {
   local pid; read -r pid _ < "$STATE_DIR/pids/operator"
   kill -KILL "$pid"; rm -f "$STATE_DIR/pids/operator"
@@ -191,6 +193,22 @@ check "no object of it remains" bash -c "[ -z \"\$(kubectl get all,secrets,confi
 check "the operator log has no secret value" bash -c "! grep -qF \"\$(kubectl -n space-collectif-velo get secret nextcloud-credentials -o jsonpath='{.data.admin-password}' | base64 -d)\" '$OP_LOG'"
 
 . "$E2E_DIR/tests/backing.sh"
+
+section "metrics and probes"
+METRICS="http://127.0.0.1:$METRICS_PORT"
+check_eq "/healthz answers ok" "ok" "$(curl -sf "$METRICS/healthz")"
+check_eq "/readyz answers ok once the caches are synced" "ok" "$(curl -sf "$METRICS/readyz")"
+curl -sf "$METRICS/metrics" > "$STATE_DIR/metrics.txt"
+check "/metrics passes promtool check metrics" bash -c "promtool check metrics < '$STATE_DIR/metrics.txt'"
+metric() { grep -F "$1" "$STATE_DIR/metrics.txt" | grep -v '^#' | awk '{print $NF}' | head -1; }
+check "successful space reconciles are counted" test "$(metric 'framaspace_reconciles_total{controller="space",result="success"}' | cut -d. -f1)" -gt 0
+ready_spaces=$(kubectl get spaces -o json | jq '[.items[] | select(.status.phase == "Ready")] | length')
+ready_metric_is() { test "$(curl -sf "$METRICS/metrics" | grep -F 'framaspace_spaces{phase="Ready"}' | awk '{print $NF}' | cut -d. -f1)" = "$1"; }
+check "framaspace_spaces{phase=\"Ready\"} counts the $ready_spaces Ready spaces" eventually 30 ready_metric_is "$ready_spaces"
+check_eq "pool health is exported" "1" "$(metric 'framaspace_pool_ready{kind="DatabasePool",pool="pg-1"}')"
+check "external calls are timed by system and operation" test -n "$(metric 'framaspace_external_call_duration_seconds_count{system="postgres",operation="ensure"}')"
+check "the PostgreSQL outage was counted as errors" test -n "$(metric 'framaspace_external_call_errors_total{system="postgres",operation="health",reason="PoolUnreachable"}')"
+check "no label carries a space name" bash -c "! grep -v '^#' '$STATE_DIR/metrics.txt' | grep -q 'collectif-velo'"
 
 stop_process operator
 summary

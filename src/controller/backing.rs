@@ -273,7 +273,7 @@ pub async fn provision(
     step(
         ctx,
         &mut out,
-        Step { condition: DATABASE_READY, kind: DatabasePool::KIND, key: format!("{}/postgres", space.name) },
+        Step { condition: DATABASE_READY, kind: DatabasePool::KIND, system: DatabasePool::SYSTEM, key: format!("{}/postgres", space.name) },
         pool,
         lookup,
         &[&password],
@@ -288,7 +288,7 @@ pub async fn provision(
     step(
         ctx,
         &mut out,
-        Step { condition: CACHE_READY, kind: CachePool::KIND, key: format!("{}/redis", space.name) },
+        Step { condition: CACHE_READY, kind: CachePool::KIND, system: CachePool::SYSTEM, key: format!("{}/redis", space.name) },
         pool,
         lookup,
         &[&password],
@@ -308,7 +308,7 @@ pub async fn provision(
     step(
         ctx,
         &mut out,
-        Step { condition: STORAGE_READY, kind: StoragePool::KIND, key: format!("{}/s3", space.name) },
+        Step { condition: STORAGE_READY, kind: StoragePool::KIND, system: StoragePool::SYSTEM, key: format!("{}/s3", space.name) },
         pool,
         lookup,
         &[&access, &secret, &quota],
@@ -323,6 +323,7 @@ pub async fn provision(
 struct Step {
     condition: &'static str,
     kind: &'static str,
+    system: &'static str,
     key: String,
 }
 
@@ -361,7 +362,9 @@ async fn step(
             if recently_verified(ctx, &step.key, fingerprint) {
                 Ok(0)
             } else {
+                let started = Instant::now();
                 let result = ensure(pool).await;
+                ctx.metrics.external_call(step.system, "ensure", started.elapsed(), result.as_ref().err().map(|e| e.reason()));
                 if result.is_ok() {
                     mark_verified(ctx, step.key, fingerprint);
                 }

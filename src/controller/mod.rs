@@ -33,6 +33,8 @@ pub struct Config {
     pub namespace: String,
     /// Interval between two health checks of a pool.
     pub pool_check: Duration,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub metrics_address: std::net::SocketAddr,
 }
 
 pub struct Context {
@@ -45,6 +47,7 @@ pub struct Context {
     pub pools: Arc<pools::PoolRegistry>,
     /// Becomes true once every cache has its initial list.
     pub ready: tokio::sync::watch::Receiver<bool>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     /// Placements chosen but not yet recorded on their namespace.
     pub placing: tokio::sync::Mutex<HashMap<String, crate::api::space::Placement>>,
     /// External checks recently made, by `<space>/<system>`: (hash of inputs, when).
@@ -110,15 +113,22 @@ pub async fn run(config: Config) -> Result<()> {
     space::run(client, reporter, config).await
 }
 
+/// The caches a reconciler reads, and the gate that says they are filled.
+pub(crate) struct Caches {
+    pub classes: Store<SpaceClass>,
+    pub children: ChildStores,
+    pub pools: Arc<pools::PoolRegistry>,
+    pub ready: tokio::sync::watch::Receiver<bool>,
+}
+
 pub(crate) fn new_context(
     client: Client,
     reporter: Reporter,
     config: Config,
-    classes: Store<SpaceClass>,
-    children: ChildStores,
-    pools: Arc<pools::PoolRegistry>,
-    ready: tokio::sync::watch::Receiver<bool>,
+    caches: Caches,
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
 ) -> Arc<Context> {
+    let Caches { classes, children, pools, ready } = caches;
     Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
         client,
@@ -128,6 +138,7 @@ pub(crate) fn new_context(
         applier: ApplyTracker::default(),
         pools,
         ready,
+        metrics,
         placing: tokio::sync::Mutex::default(),
         verified: Mutex::default(),
         failures: Mutex::new(HashMap::new()),

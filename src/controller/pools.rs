@@ -234,6 +234,8 @@ impl PoolRegistry {
 /// What the three pool kinds share for their status controller.
 pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static {
     const KIND: &'static str;
+    /// The system name in metrics.
+    const SYSTEM: &'static str;
     const ANNOTATION: &'static str;
     fn max_spaces(&self) -> i64;
     fn pool_status(&self) -> Option<&PoolStatus>;
@@ -242,6 +244,7 @@ pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Seri
 
 impl PoolKind for DatabasePool {
     const KIND: &'static str = "DatabasePool";
+    const SYSTEM: &'static str = "postgres";
     const ANNOTATION: &'static str = DATABASE_POOL_ANNOTATION;
     fn max_spaces(&self) -> i64 {
         i64::from(self.spec.capacity.max_spaces)
@@ -256,6 +259,7 @@ impl PoolKind for DatabasePool {
 
 impl PoolKind for CachePool {
     const KIND: &'static str = "CachePool";
+    const SYSTEM: &'static str = "redis";
     const ANNOTATION: &'static str = CACHE_POOL_ANNOTATION;
     fn max_spaces(&self) -> i64 {
         i64::from(self.spec.capacity.max_spaces)
@@ -270,6 +274,7 @@ impl PoolKind for CachePool {
 
 impl PoolKind for StoragePool {
     const KIND: &'static str = "StoragePool";
+    const SYSTEM: &'static str = "s3";
     const ANNOTATION: &'static str = STORAGE_POOL_ANNOTATION;
     fn max_spaces(&self) -> i64 {
         i64::from(self.spec.capacity.max_spaces)
@@ -300,6 +305,7 @@ pub fn is_ready(status: Option<&PoolStatus>) -> bool {
 
 struct PoolContext {
     client: Client,
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
     ready: tokio::sync::watch::Receiver<bool>,
     registry: Arc<PoolRegistry>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
@@ -307,13 +313,22 @@ struct PoolContext {
 }
 
 async fn reconcile_pool<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Result<Action> {
+    let metrics = ctx.metrics.clone();
+    metrics.reconcile(K::KIND, reconcile_pool_once(pool, ctx)).await
+}
+
+async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Result<Action> {
     if !super::wait_for_gate(&ctx.ready, Duration::from_secs(60)).await {
         return Err(Error::StillTerminating("the initial sync of the caches".into()));
     }
     let name = pool.name_any();
     let assigned = assignments(&ctx.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
     let previous = pool.pool_status().cloned().unwrap_or_default();
-    let (ready, version) = match K::health(&ctx.registry, &name).await {
+    let started = std::time::Instant::now();
+    let health = K::health(&ctx.registry, &name).await;
+    ctx.metrics.external_call(K::SYSTEM, "health", started.elapsed(), health.as_ref().err().map(|e| e.reason()));
+    ctx.metrics.set_pool(K::KIND, &name, pool.max_spaces(), assigned, health.is_ok());
+    let (ready, version) = match health {
         Ok(v) => (
             Condition::new(
                 "Ready",
@@ -351,8 +366,9 @@ pub async fn run_pool_controller<K: PoolKind>(
     namespaces: Store<PartialObjectMeta<Namespace>>,
     interval: Duration,
     ready: tokio::sync::watch::Receiver<bool>,
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
 ) {
-    let ctx = Arc::new(PoolContext { client: client.clone(), ready, registry, namespaces, interval });
+    let ctx = Arc::new(PoolContext { client: client.clone(), metrics, ready, registry, namespaces, interval });
     Controller::new(Api::<K>::all(client), watcher::Config::default())
         .shutdown_on_signal()
         .run(reconcile_pool::<K>, pool_error_policy::<K>, ctx)

@@ -106,14 +106,32 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
     let controller_config = ControllerConfig::default().concurrency(config.concurrency).debounce(Duration::from_millis(200));
     let pool_check = config.pool_check;
     let (gate, ready) = tokio::sync::watch::channel(false);
+    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
+    let metrics_address = config.metrics_address;
     let caches = tokio::spawn(super::caches_ready(classes.clone(), registry.clone(), stores.clone(), gate));
-    let ctx = super::new_context(client.clone(), reporter, config, classes, stores, registry.clone(), ready.clone());
+    let ctx = super::new_context(
+        client.clone(),
+        reporter,
+        config,
+        super::Caches { classes, children: stores, pools: registry.clone(), ready: ready.clone() },
+        metrics.clone(),
+    );
     let controller =
         Controller::new(Api::<AssociationSpace>::all(client.clone()), watcher::Config::default()).with_config(controller_config);
     let spaces = controller.store();
     let ns_store = ctx.children.namespaces.clone();
+    let server = {
+        let (metrics, ready) = (metrics.clone(), ready.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::telemetry::server::serve(metrics_address, metrics, ready).await {
+                warn!(error = %e, "the metrics endpoint stopped");
+            }
+        })
+    };
     let background = [
         caches,
+        server,
+        tokio::spawn(count_phases(spaces.clone(), metrics.clone())),
         tokio::spawn(super::class::run(client.clone(), spaces.clone())),
         tokio::spawn(pools::run_pool_controller::<DatabasePool>(
             client.clone(),
@@ -121,6 +139,7 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
             ns_store.clone(),
             pool_check,
             ready.clone(),
+            metrics.clone(),
         )),
         tokio::spawn(pools::run_pool_controller::<CachePool>(
             client.clone(),
@@ -128,6 +147,7 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
             ns_store.clone(),
             pool_check,
             ready.clone(),
+            metrics.clone(),
         )),
         tokio::spawn(pools::run_pool_controller::<StoragePool>(
             client.clone(),
@@ -135,6 +155,7 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
             ns_store.clone(),
             pool_check,
             ready.clone(),
+            metrics.clone(),
         )),
         // The admin Secrets only need to be cached; a rotation is picked up at the next use.
         tokio::spawn(admin_stream.for_each(|_| async {})),
@@ -169,7 +190,24 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
     Ok(())
 }
 
+/// Keeps the spaces-by-phase gauges current (every phase, zero included, so dashboards show them).
+async fn count_phases(spaces: Store<AssociationSpace>, metrics: Arc<crate::telemetry::metrics::Metrics>) {
+    loop {
+        let all = spaces.state();
+        for phase in SpacePhase::ALL {
+            let count = all.iter().filter(|s| s.status.as_ref().and_then(|st| st.phase) == Some(phase)).count();
+            metrics.set_spaces(phase.as_str(), count as i64);
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}
+
 async fn reconcile(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Result<Action> {
+    let metrics = ctx.metrics.clone();
+    metrics.reconcile("space", reconcile_space(space, ctx)).await
+}
+
+async fn reconcile_space(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Result<Action> {
     let name = space.name_any();
     let span = info_span!("reconcile", space = %name, generation = space.metadata.generation.unwrap_or_default());
     async move {

@@ -1,0 +1,215 @@
+//! Prometheus metrics, all prefixed `framaspace_`. No label grows with the number of spaces:
+//! labels are controllers, results, phases, pool kinds and names, systems and operations.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    pub controller: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub controller: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    pub phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub kind: String,
+    pub pool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub system: String,
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallErrorLabels {
+    pub system: String,
+    pub operation: String,
+    pub reason: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn reconcile_buckets() -> Histogram {
+    // 5 ms .. ~41 s
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+fn call_buckets() -> Histogram {
+    // 1 ms .. ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    reconciles: Family<ResultLabels, Counter>,
+    reconcile_duration: HistogramFamily<ControllerLabels>,
+    in_flight: Family<ControllerLabels, Gauge>,
+    spaces: Family<PhaseLabels, Gauge>,
+    pool_capacity: Family<PoolLabels, Gauge>,
+    pool_assigned: Family<PoolLabels, Gauge>,
+    pool_ready: Family<PoolLabels, Gauge>,
+    call_duration: HistogramFamily<CallLabels>,
+    call_errors: Family<CallErrorLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("framaspace");
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        registry.register("reconciles", "Reconciles by controller and result (success, error)", reconciles.clone());
+        let reconcile_duration: HistogramFamily<ControllerLabels> = Family::new_with_constructor(reconcile_buckets);
+        registry.register("reconcile_duration_seconds", "Duration of reconciles by controller", reconcile_duration.clone());
+        let in_flight = Family::<ControllerLabels, Gauge>::default();
+        registry.register("reconciles_in_flight", "Reconciles running now, by controller", in_flight.clone());
+        let spaces = Family::<PhaseLabels, Gauge>::default();
+        registry.register("spaces", "AssociationSpaces by phase", spaces.clone());
+        let pool_capacity = Family::<PoolLabels, Gauge>::default();
+        registry.register("pool_capacity_spaces", "Spaces a pool may hold", pool_capacity.clone());
+        let pool_assigned = Family::<PoolLabels, Gauge>::default();
+        registry.register("pool_assigned_spaces", "Spaces placed on a pool", pool_assigned.clone());
+        let pool_ready = Family::<PoolLabels, Gauge>::default();
+        registry.register("pool_ready", "1 when the operator reaches the pool with its admin credentials", pool_ready.clone());
+        let call_duration: HistogramFamily<CallLabels> = Family::new_with_constructor(call_buckets);
+        registry.register("external_call_duration_seconds", "Duration of calls to PostgreSQL, Redis and S3 stores", call_duration.clone());
+        let call_errors = Family::<CallErrorLabels, Counter>::default();
+        registry.register("external_call_errors", "Failed calls to PostgreSQL, Redis and S3 stores, by reason", call_errors.clone());
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            in_flight,
+            spaces,
+            pool_capacity,
+            pool_assigned,
+            pool_ready,
+            call_duration,
+            call_errors,
+        }
+    }
+
+    /// Counts a reconcile around `f`: in flight while it runs, then its duration and result.
+    pub async fn reconcile<T, E>(&self, controller: &str, f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        let labels = ControllerLabels { controller: controller.to_string() };
+        self.in_flight.get_or_create(&labels).inc();
+        let started = std::time::Instant::now();
+        let result = f.await;
+        self.in_flight.get_or_create(&labels).dec();
+        self.reconcile_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+        let outcome = if result.is_ok() { "success" } else { "error" };
+        self.reconciles.get_or_create(&ResultLabels { controller: controller.to_string(), result: outcome.to_string() }).inc();
+        result
+    }
+
+    /// Records a call to an external system.
+    pub fn external_call(&self, system: &str, operation: &str, elapsed: Duration, error_reason: Option<&str>) {
+        let labels = CallLabels { system: system.to_string(), operation: operation.to_string() };
+        self.call_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        if let Some(reason) = error_reason {
+            self.call_errors
+                .get_or_create(&CallErrorLabels {
+                    system: system.to_string(),
+                    operation: operation.to_string(),
+                    reason: reason.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    pub fn set_spaces(&self, phase: &str, count: i64) {
+        self.spaces.get_or_create(&PhaseLabels { phase: phase.to_string() }).set(count);
+    }
+
+    pub fn set_pool(&self, kind: &str, pool: &str, capacity: i64, assigned: i64, ready: bool) {
+        let labels = PoolLabels { kind: kind.to_string(), pool: pool.to_string() };
+        self.pool_capacity.get_or_create(&labels).set(capacity);
+        self.pool_assigned.get_or_create(&labels).set(assigned);
+        self.pool_ready.get_or_create(&labels).set(i64::from(ready));
+    }
+
+    /// The Prometheus text format (0.0.4), which every scraper and `promtool check metrics` read.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(to_prometheus_text(&out))
+    }
+}
+
+/// OpenMetrics to the Prometheus text format: a counter family is named with its `_total` suffix
+/// in `# HELP`/`# TYPE`, and there is no `# EOF` or `# UNIT` line.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> =
+        openmetrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.strip_suffix(" counter")).collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reconciles_and_calls_are_exported() {
+        let m = Metrics::new();
+        let _: Result<(), ()> = m.reconcile("space", async { Ok(()) }).await;
+        let _: Result<(), ()> = m.reconcile("space", async { Err(()) }).await;
+        m.external_call("postgres", "ensure", Duration::from_millis(12), Some("PoolUnreachable"));
+        m.set_spaces("Ready", 3);
+        m.set_pool("DatabasePool", "pg-1", 500, 2, true);
+        let text = m.encode().expect("encodes");
+        assert!(text.contains(r#"framaspace_reconciles_total{controller="space",result="success"} 1"#), "{text}");
+        assert!(text.contains(r#"framaspace_reconciles_total{controller="space",result="error"} 1"#));
+        assert!(text.contains(r#"framaspace_reconciles_in_flight{controller="space"} 0"#));
+        assert!(text.contains(r#"framaspace_external_call_errors_total{system="postgres",operation="ensure",reason="PoolUnreachable"} 1"#));
+        assert!(text.contains(r#"framaspace_spaces{phase="Ready"} 3"#));
+        assert!(text.contains(r#"framaspace_pool_assigned_spaces{kind="DatabasePool",pool="pg-1"} 2"#));
+        assert!(text.contains("framaspace_reconcile_duration_seconds_bucket"));
+        assert!(text.contains("# TYPE framaspace_reconciles_total counter"), "{text}");
+        assert!(text.contains("# HELP framaspace_reconciles_total "));
+        assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn openmetrics_counters_get_their_total_name() {
+        let om = "# HELP x_calls Calls.\n# TYPE x_calls counter\nx_calls_total 3\n# HELP x_up Up.\n# TYPE x_up gauge\nx_up 1\n# EOF\n";
+        assert_eq!(
+            to_prometheus_text(om),
+            "# HELP x_calls_total Calls.\n# TYPE x_calls_total counter\nx_calls_total 3\n# HELP x_up Up.\n# TYPE x_up gauge\nx_up 1\n"
+        );
+    }
+}
