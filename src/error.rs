@@ -29,8 +29,6 @@ pub enum Error {
     Pool { kind: &'static str, name: String, message: String },
     #[error(transparent)]
     Provision(#[from] crate::provision::ProvisionError),
-    #[error(transparent)]
-    Placement(#[from] crate::placement::PlacementError),
     #[error("{0} is still terminating")]
     StillTerminating(String),
 }
@@ -57,7 +55,6 @@ impl Error {
             Error::StillTerminating(_) => "Terminating",
             Error::Pool { .. } => "PoolMisconfigured",
             Error::Provision(e) => e.reason(),
-            Error::Placement(e) => e.reason(),
         }
     }
 
