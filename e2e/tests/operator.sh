@@ -73,6 +73,13 @@ class_counts() { test "$(jsonpath "spaceclass/$1" '{.status.spaces}/{.status.con
 check "SpaceClass standard counts its 2 spaces and is Ready" eventually 60 class_counts standard 2
 check "an Event tells the space is ready" bash -c "kubectl get events -n default --field-selector involvedObject.name=collectif-velo -o json | jq -e '[.items[] | select(.reason==\"SpaceReady\")] | length >= 1'"
 
+section "GitOps tools and the operator do not fight"
+check "a GitOps server-side apply of a space succeeds without conflict" \
+  kubectl apply --server-side --field-manager=flux -f "$REPO_DIR/examples/space-collectif-velo.yaml"
+check_eq "the operator's finalizer survives it" "frama.space/cleanup" "$(jsonpath space/collectif-velo '{.metadata.finalizers[0]}')"
+check "the operator never owns a spec field" bash -c "! kubectl get space collectif-velo --show-managed-fields -o json | jq -e '.metadata.managedFields[] | select(.manager == \"framaspace-operator\") | .fieldsV1 | has(\"f:spec\")'"
+check "the space stays Ready" kubectl wait --for=condition=Ready space/collectif-velo --timeout=30s
+
 section "a reconcile with nothing changed writes nothing"
 s=collectif-velo
 sleep 2   # let the last status writes of the start-up settle
