@@ -359,15 +359,21 @@ fn pool_error_policy<K: PoolKind>(pool: Arc<K>, error: &Error, ctx: Arc<PoolCont
     Action::requeue(ctx.interval)
 }
 
-/// Runs the status controller of one pool kind; `ticks` re-counts assignments between health checks.
-pub async fn run_pool_controller<K: PoolKind>(
-    client: Client,
-    registry: Arc<PoolRegistry>,
-    namespaces: Store<PartialObjectMeta<Namespace>>,
-    interval: Duration,
-    ready: tokio::sync::watch::Receiver<bool>,
-    metrics: Arc<crate::telemetry::metrics::Metrics>,
-) {
+/// What every pool status controller needs.
+#[derive(Clone)]
+pub struct PoolControllerArgs {
+    pub client: Client,
+    pub registry: Arc<PoolRegistry>,
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// Between two health checks (and re-counts of the assigned spaces).
+    pub interval: Duration,
+    pub ready: tokio::sync::watch::Receiver<bool>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
+}
+
+/// Runs the status controller of one pool kind.
+pub async fn run_pool_controller<K: PoolKind>(args: PoolControllerArgs) {
+    let PoolControllerArgs { client, registry, namespaces, interval, ready, metrics } = args;
     let ctx = Arc::new(PoolContext { client: client.clone(), metrics, ready, registry, namespaces, interval });
     Controller::new(Api::<K>::all(client), watcher::Config::default())
         .shutdown_on_signal()

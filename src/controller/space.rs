@@ -128,35 +128,22 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
             }
         })
     };
+    let pool_controllers = pools::PoolControllerArgs {
+        client: client.clone(),
+        registry: registry.clone(),
+        namespaces: ns_store.clone(),
+        interval: pool_check,
+        ready: ready.clone(),
+        metrics: metrics.clone(),
+    };
     let background = [
         caches,
         server,
         tokio::spawn(count_phases(spaces.clone(), metrics.clone())),
         tokio::spawn(super::class::run(client.clone(), spaces.clone())),
-        tokio::spawn(pools::run_pool_controller::<DatabasePool>(
-            client.clone(),
-            registry.clone(),
-            ns_store.clone(),
-            pool_check,
-            ready.clone(),
-            metrics.clone(),
-        )),
-        tokio::spawn(pools::run_pool_controller::<CachePool>(
-            client.clone(),
-            registry.clone(),
-            ns_store.clone(),
-            pool_check,
-            ready.clone(),
-            metrics.clone(),
-        )),
-        tokio::spawn(pools::run_pool_controller::<StoragePool>(
-            client.clone(),
-            registry.clone(),
-            ns_store.clone(),
-            pool_check,
-            ready.clone(),
-            metrics.clone(),
-        )),
+        tokio::spawn(pools::run_pool_controller::<DatabasePool>(pool_controllers.clone())),
+        tokio::spawn(pools::run_pool_controller::<CachePool>(pool_controllers.clone())),
+        tokio::spawn(pools::run_pool_controller::<StoragePool>(pool_controllers)),
         // The admin Secrets only need to be cached; a rotation is picked up at the next use.
         tokio::spawn(admin_stream.for_each(|_| async {})),
     ];
