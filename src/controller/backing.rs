@@ -136,10 +136,11 @@ pub async fn record_retained(ctx: &Context, space: &str, placement: Option<&Plac
         Some(p) => serde_json::Value::String(serde_json::to_string(p).map_err(|source| Error::Encode { what: "placement", source })?),
         None => serde_json::Value::Null,
     };
-    if placement.is_none() && api.get_opt(RETAINED_LEDGER).await?.is_none() {
+    let exists = api.get_opt(RETAINED_LEDGER).await?.is_some();
+    if placement.is_none() && !exists {
         return Ok(());
     }
-    if api.get_opt(RETAINED_LEDGER).await?.is_none() {
+    if !exists {
         let cm = k8s_openapi::api::core::v1::ConfigMap {
             metadata: ObjectMeta {
                 name: Some(RETAINED_LEDGER.into()),
@@ -298,8 +299,9 @@ pub async fn provision(
 
     let pool = placement.storage_pool.as_deref();
     let (access, secret) = (text(creds, credentials::S3_ACCESS_KEY), text(creds, credentials::S3_SECRET_KEY));
-    let bucket = pool.and_then(|n| ctx.pools.storage_pool(n).ok()).map(|p| bucket_name(&p, &space.name)).unwrap_or_default();
-    let lookup = pool.map(|n| state(ctx.pools.storage_pool(n).map(|p| (p.status.clone(), p.metadata.generation))));
+    let found = pool.map(|n| ctx.pools.storage_pool(n));
+    let bucket = found.as_ref().and_then(|r| r.as_ref().ok()).map(|p| bucket_name(p, &space.name)).unwrap_or_default();
+    let lookup = found.map(|r| state(r.map(|p| (p.status.clone(), p.metadata.generation))));
     let quota = space.quota_bytes.to_string();
     let ensure = async |pool: &str| {
         let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes: space.quota_bytes };

@@ -478,7 +478,7 @@ async fn ensure_credentials(space: &ResolvedSpace, ctx: &Context, placement: &Pl
     {
         let data = secret_data(s);
         // Still complete for the current placement (a StoragePool may have been assigned since).
-        if credentials::complete(&data, storage, &mut credentials::NoRandom).is_ok() {
+        if credentials::is_complete(&data, storage) {
             return Ok((Applied::Unchanged, data));
         }
     }

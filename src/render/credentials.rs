@@ -67,15 +67,6 @@ pub trait RandomSource {
 
 pub struct OsRandom;
 
-/// A source that fails: `complete` with it succeeds only when nothing is missing.
-pub struct NoRandom;
-
-impl RandomSource for NoRandom {
-    fn fill(&mut self, _: &mut [u8]) -> Result<(), RandomError> {
-        Err(RandomError("nothing may be generated here".into()))
-    }
-}
-
 impl RandomSource for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
         getrandom::fill(buf).map_err(|e| RandomError(e.to_string()))
@@ -97,6 +88,12 @@ fn random_string(rng: &mut dyn RandomSource, length: usize, alphabet: &[u8]) -> 
         }
     }
     Ok(out)
+}
+
+/// Whether `existing` already holds every key the space needs (nothing to generate or write).
+pub fn is_complete(existing: &BTreeMap<String, Vec<u8>>, storage: Option<StorageProvider>) -> bool {
+    let s3 = storage.map(s3_keys);
+    KEYS.iter().chain(s3.iter().flatten()).all(|spec| existing.get(spec.key).is_some_and(|v| !v.is_empty()))
 }
 
 /// The full set of credentials: every existing non-empty value kept byte for byte, only missing
@@ -159,6 +156,16 @@ mod tests {
         assert_eq!(creds[ADMIN_PASSWORD], vec![0xff, 0x00, b'k'], "kept byte for byte, even when not UTF-8");
         assert_eq!(creds[REDIS_PASSWORD].len(), 40, "an empty value counts as missing");
         assert_eq!(creds["restored-extra"], b"x".to_vec());
+    }
+
+    #[test]
+    fn completeness_follows_the_storage_provider() {
+        let base = complete(&BTreeMap::new(), None, &mut OsRandom).expect("random");
+        assert!(is_complete(&base, None));
+        assert!(!is_complete(&base, Some(StorageProvider::Minio)), "a StoragePool adds the S3 keys");
+        let mut empty = base.clone();
+        empty.insert(ADMIN_PASSWORD.into(), Vec::new());
+        assert!(!is_complete(&empty, None), "an empty value counts as missing");
     }
 
     #[test]
