@@ -19,7 +19,7 @@ build:
 	$(CARGO) build --locked
 
 crds: build
-	$(OPERATOR) crds --dir crds
+	$(OPERATOR) crds --dir crds --chart charts/framaspace-operator
 
 lint:
 	$(CARGO) fmt --check

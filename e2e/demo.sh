@@ -7,10 +7,10 @@ set -euo pipefail
 
 "$E2E_DIR/cluster-up.sh"
 . "$STATE_DIR/env"
-"$E2E_DIR/install-crds.sh"
+"$E2E_DIR/install.sh"
 "$E2E_DIR/admin-secrets.sh"
-PROC_LOG="$STATE_DIR/operator.log" start_process operator "$REPO_DIR/target/debug/framaspace-operator" run \
-  --metrics-address 127.0.0.1:28080
+mapfile -t operator < <(operator_command --metrics-address 127.0.0.1:28080 --identity demo)
+PROC_LOG="$STATE_DIR/operator.log" start_process operator "${operator[@]}"
 kubectl apply -k "$REPO_DIR/examples/"
 spaces=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep associationspace)
 log "waiting for the example spaces to be Ready"

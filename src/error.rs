@@ -31,6 +31,14 @@ pub enum Error {
     Provision(#[from] crate::provision::ProvisionError),
     #[error("{0} is still terminating")]
     StillTerminating(String),
+    #[error("leader election: {0}")]
+    LeaderElection(#[from] kube_lease_manager::LeaseManagerError),
+    #[error("leadership lost: {0}")]
+    LeadershipLost(String),
+    #[error("{0}")]
+    Identity(String),
+    #[error("cannot serve the metrics endpoint: {0}")]
+    MetricsEndpoint(#[source] std::io::Error),
 }
 
 impl From<kube::Error> for Error {
@@ -55,6 +63,10 @@ impl Error {
             Error::StillTerminating(_) => "Terminating",
             Error::Pool { .. } => "PoolMisconfigured",
             Error::Provision(e) => e.reason(),
+            Error::LeaderElection(_) => "LeaderElectionFailed",
+            Error::LeadershipLost(_) => "LeadershipLost",
+            Error::Identity(_) => "UnknownIdentity",
+            Error::MetricsEndpoint(_) => "MetricsEndpointFailed",
         }
     }
 

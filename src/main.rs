@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use framaspace_operator::controller::leader::{self, LeaderElection};
 use framaspace_operator::controller::{self, Config};
 use framaspace_operator::manifests;
 use framaspace_operator::telemetry::{self, LogFormat};
@@ -25,6 +26,9 @@ enum Command {
         /// Directory to write `<kind>.yaml` files into (the repository's `crds/`).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Also write the chart's generated files (`files/crds/`, `files/admission-policy.yaml`) under this chart directory.
+        #[arg(long)]
+        chart: Option<PathBuf>,
     },
     /// Print the version.
     Version,
@@ -50,6 +54,25 @@ struct RunArgs {
     /// Seconds between two health checks of each pool.
     #[arg(long, env = "FRAMASPACE_POOL_CHECK_SECONDS", default_value_t = 30)]
     pool_check_seconds: u64,
+    /// Elect a leader on a Lease in --namespace, so that of several replicas only one reconciles.
+    #[arg(long, env = "FRAMASPACE_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// Name of the Lease.
+    #[arg(long, env = "FRAMASPACE_LEASE_NAME", default_value = "framaspace-operator")]
+    lease_name: String,
+    /// Seconds a lease stays valid after its last renewal: how long a standby waits when the leader dies.
+    #[arg(long, env = "FRAMASPACE_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    lease_duration_seconds: u64,
+    /// Seconds before expiry at which the leader renews; also the clock skew tolerated between nodes.
+    #[arg(long, env = "FRAMASPACE_LEASE_GRACE_SECONDS", default_value_t = 5)]
+    lease_grace_seconds: u64,
+    /// ClusterRole to bind to the operator in each space namespace for its Secrets, so that its own
+    /// ClusterRole needs no right on Secrets cluster-wide (the Helm chart sets it).
+    #[arg(long, env = "FRAMASPACE_SECRET_ACCESS_ROLE")]
+    secret_access_role: Option<String>,
+    /// Identity in the lease (default: the pod name, or host and process id).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -59,7 +82,10 @@ fn main() -> ExitCode {
             println!("framaspace-operator {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Crds { dir } => match manifests::write(dir.as_deref()) {
+        Command::Crds { dir, chart } => match manifests::write(dir.as_deref()).and_then(|()| match chart {
+            Some(chart) => manifests::write_chart(&chart),
+            None => Ok(()),
+        }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -67,7 +93,19 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => {
-            telemetry::init_logging(args.log_format);
+            let leader_election = args.leader_elect.then(|| LeaderElection {
+                lease_name: args.lease_name.clone(),
+                namespace: args.namespace.clone(),
+                identity: args.identity.clone().unwrap_or_else(leader::default_identity),
+                duration_seconds: args.lease_duration_seconds,
+                grace_seconds: args.lease_grace_seconds,
+            });
+            if let Some(Err(e)) = leader_election.as_ref().map(LeaderElection::validate) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            // Dropped last, so spans still buffered are exported after the runtime stops.
+            let _telemetry = telemetry::init(args.log_format);
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
@@ -81,8 +119,13 @@ fn main() -> ExitCode {
                 namespace: args.namespace,
                 pool_check: std::time::Duration::from_secs(args.pool_check_seconds.max(1)),
                 metrics_address: args.metrics_address,
+                leader_election,
+                secret_access_role: args.secret_access_role.filter(|r| !r.is_empty()),
             };
-            match runtime.block_on(controller::run(config)) {
+            let result = runtime.block_on(controller::run(config));
+            // Reconcilers still finishing after a forced stop must not hold the process.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "operator stopped");

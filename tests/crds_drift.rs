@@ -23,3 +23,22 @@ fn crds_directory_matches_the_code() {
     expected_files.sort();
     assert_eq!(present, expected_files, "crds/ holds files the code does not generate");
 }
+
+#[test]
+fn chart_files_match_the_code() {
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/framaspace-operator");
+    let files = framaspace_operator::manifests::chart_files().expect("manifests render");
+    for (path, generated) in &files {
+        let on_disk =
+            std::fs::read_to_string(chart.join(path)).unwrap_or_else(|e| panic!("charts/framaspace-operator/{path}: {e}; run `make crds`"));
+        assert!(&on_disk == generated, "charts/framaspace-operator/{path} differs from the code: run `make crds` and commit it");
+    }
+    let mut present: Vec<String> = std::fs::read_dir(chart.join("files/crds"))
+        .expect("files/crds exists")
+        .filter_map(|e| e.ok().map(|e| format!("files/crds/{}", e.file_name().to_string_lossy())))
+        .collect();
+    present.sort();
+    let mut expected: Vec<String> = files.into_iter().map(|(p, _)| p).filter(|p| p.starts_with("files/crds/")).collect();
+    expected.sort();
+    assert_eq!(present, expected, "files/crds/ holds files the code does not generate");
+}

@@ -9,6 +9,7 @@ use std::time::Instant;
 use kube::ResourceExt;
 use kube::core::ObjectMeta;
 use kube::core::{Selector, SelectorExt};
+use tracing::Instrument;
 
 use super::Context;
 use super::pools::{self, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, PoolKind, STORAGE_POOL_ANNOTATION, is_ready};
@@ -365,7 +366,8 @@ async fn step(
                 Ok(0)
             } else {
                 let started = Instant::now();
-                let result = ensure(pool).await;
+                let span = tracing::info_span!("external_call", system = step.system, operation = "ensure", pool);
+                let result = ensure(pool).instrument(span).await;
                 ctx.metrics.external_call(step.system, "ensure", started.elapsed(), result.as_ref().err().map(|e| e.reason()));
                 if result.is_ok() {
                     mark_verified(ctx, step.key, fingerprint);

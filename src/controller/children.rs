@@ -1,13 +1,16 @@
 //! Caches of the objects the operator creates for spaces, and the watch streams that fill them
 //! and trigger the owning space. Only metadata is cached, except for Deployments whose status is
-//! needed (and whose pod template is dropped from the cache: it is never read back).
+//! needed (and whose pod template is dropped from the cache: it is never read back). Secrets are
+//! not watched at all: that would need the right to read every Secret of the cluster; they are
+//! read when a space is reconciled, through a RoleBinding in its own namespace.
 
 use std::fmt::Debug;
 
 use futures::Stream;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -22,7 +25,7 @@ pub type MetaStore<K> = Store<PartialObjectMeta<K>>;
 #[derive(Clone)]
 pub struct ChildStores {
     pub namespaces: MetaStore<Namespace>,
-    pub secrets: Store<Secret>,
+    pub role_bindings: MetaStore<RoleBinding>,
     pub config_maps: MetaStore<ConfigMap>,
     pub deployments: Store<Deployment>,
     pub services: MetaStore<Service>,
@@ -56,8 +59,7 @@ where
     (reader, stream)
 }
 
-/// A full watch of a kind, reflected into a store: the owned Secrets (whose values the operator
-/// needs) with `owned_objects()`, the pools with every object.
+/// A full watch of a kind, reflected into a store.
 pub fn full_watch<K>(client: &Client, config: watcher::Config) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -103,7 +105,7 @@ impl ChildStores {
     /// for missing objects. Only one task may wait (see `controller::caches_ready`).
     pub async fn wait_until_ready(&self) {
         let _ = self.namespaces.wait_until_ready().await;
-        let _ = self.secrets.wait_until_ready().await;
+        let _ = self.role_bindings.wait_until_ready().await;
         let _ = self.config_maps.wait_until_ready().await;
         let _ = self.deployments.wait_until_ready().await;
         let _ = self.services.wait_until_ready().await;

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod backing;
 pub mod children;
 pub mod class;
+pub mod leader;
 pub mod pools;
 pub mod space;
 pub mod space_status;
@@ -14,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
+use kube::{Api, Client};
 
 use crate::api::SpaceClass;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use apply::ApplyTracker;
 use children::ChildStores;
 
@@ -35,6 +36,12 @@ pub struct Config {
     pub pool_check: Duration,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     pub metrics_address: std::net::SocketAddr,
+    /// `None`: this process reconciles alone, without a lease.
+    pub leader_election: Option<leader::LeaderElection>,
+    /// The ClusterRole giving access to a namespace's Secrets, bound to the operator in each space
+    /// namespace. `None` when the operator's own role already reaches them (an administrator's
+    /// kubeconfig in development).
+    pub secret_access_role: Option<String>,
 }
 
 pub struct Context {
@@ -48,6 +55,8 @@ pub struct Context {
     /// Becomes true once every cache has its initial list.
     pub ready: tokio::sync::watch::Receiver<bool>,
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
+    /// The RoleBinding subject and role that give the operator each space's Secrets.
+    pub secret_access: Option<crate::render::objects::SecretAccess>,
     /// Placements chosen but not yet recorded on their namespace.
     pub placing: tokio::sync::Mutex<HashMap<String, crate::api::space::Placement>>,
     /// External checks recently made, by `<space>/<system>`: (hash of inputs, when).
@@ -97,7 +106,8 @@ impl Context {
     }
 }
 
-/// Runs every controller until a termination signal.
+/// Runs every controller until a termination signal, or, with leader election, while this process
+/// holds the lease. Losing the lease is an error: the process exits and comes back as a standby.
 pub async fn run(config: Config) -> Result<()> {
     let mut kube_config = kube::Config::infer().await?;
     // Named in the API server's audit log and metrics, so its writes can be told from others'.
@@ -110,7 +120,93 @@ pub async fn run(config: Config) -> Result<()> {
         instance: std::env::var("POD_NAME").ok().or_else(|| std::env::var("HOSTNAME").ok()),
     };
     tracing::info!(concurrency = config.concurrency, resync_s = config.resync.as_secs(), "starting framaspace-operator");
-    space::run(client, reporter, config).await
+    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
+    let (gate, caches_ready) = tokio::sync::watch::channel(false);
+    let (leading_tx, leading) = tokio::sync::watch::channel(false);
+    let probes = crate::telemetry::server::Probes { metrics: metrics.clone(), leading, caches_ready: caches_ready.clone() };
+    // Bound before anything else so a port in use stops the process instead of running it blind.
+    let listener = tokio::net::TcpListener::bind(config.metrics_address).await.map_err(Error::MetricsEndpoint)?;
+    let server = tokio::spawn(async move {
+        if let Err(e) = crate::telemetry::server::serve(listener, probes).await {
+            tracing::warn!(error = %e, "the metrics endpoint stopped");
+        }
+    });
+    let shared = Shared { client: client.clone(), reporter, metrics: metrics.clone(), gate, caches_ready };
+    let result = match config.leader_election.clone() {
+        None => {
+            let _ = leading_tx.send(true);
+            metrics.set_leader(true);
+            let (stop, stopped) = futures::channel::oneshot::channel();
+            let signal = tokio::spawn(async move {
+                termination_signal().await;
+                let _ = stop.send(());
+            });
+            let result = space::run(shared, config, stopped).await;
+            signal.abort();
+            result
+        }
+        Some(election) => lead_then_run(shared, config, election, leading_tx).await,
+    };
+    server.abort();
+    result
+}
+
+/// What the controllers share beyond their configuration.
+pub(crate) struct Shared {
+    pub client: Client,
+    pub reporter: Reporter,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
+    pub gate: tokio::sync::watch::Sender<bool>,
+    pub caches_ready: tokio::sync::watch::Receiver<bool>,
+}
+
+async fn lead_then_run(
+    shared: Shared,
+    config: Config,
+    election: leader::LeaderElection,
+    leading: tokio::sync::watch::Sender<bool>,
+) -> Result<()> {
+    let Some(mut leadership) = leader::acquire(shared.client.clone(), &election, termination_signal()).await? else {
+        tracing::info!("stopped before becoming the leader");
+        return Ok(());
+    };
+    let _ = leading.send(true);
+    shared.metrics.set_leader(true);
+    let (stop, stopped) = futures::channel::oneshot::channel();
+    let watchdog = tokio::spawn(async move {
+        let lost = tokio::select! {
+            _ = termination_signal() => None,
+            reason = leadership.lost() => Some(reason),
+        };
+        let _ = stop.send(());
+        (leadership, lost)
+    });
+    let result = space::run(shared, config, stopped).await;
+    let (leadership, lost) = watchdog.await.map_err(|e| Error::LeadershipLost(format!("the lease watchdog ended: {e}")))?;
+    if let Some(reason) = lost {
+        return Err(Error::LeadershipLost(reason));
+    }
+    if let Err(e) = leadership.release().await {
+        tracing::warn!(error = %e, "the lease could not be released; the standby takes over when it expires");
+    }
+    result
+}
+
+/// SIGINT or SIGTERM.
+pub async fn termination_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the operator");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// The caches a reconciler reads, and the gate that says they are filled.
@@ -119,6 +215,23 @@ pub(crate) struct Caches {
     pub children: ChildStores,
     pub pools: Arc<pools::PoolRegistry>,
     pub ready: tokio::sync::watch::Receiver<bool>,
+    pub secret_access: Option<crate::render::objects::SecretAccess>,
+}
+
+/// Who the API server says this process is: the subject of the per-namespace Secret access.
+pub async fn secret_access(client: &Client, role: Option<&str>) -> Result<Option<crate::render::objects::SecretAccess>> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let Some(role) = role else { return Ok(None) };
+    let review =
+        Api::<SelfSubjectReview>::all(client.clone()).create(&kube::api::PostParams::default(), &SelfSubjectReview::default()).await?;
+    let username = review.status.and_then(|s| s.user_info).and_then(|u| u.username).filter(|u| !u.is_empty());
+    match username {
+        Some(user) => {
+            tracing::info!(user = %user, role, "Secrets of space namespaces are reached through per-namespace RoleBindings");
+            Ok(Some(crate::render::objects::SecretAccess::for_user(role.to_string(), &user)))
+        }
+        None => Err(Error::Identity("the API server did not say who this process is (SelfSubjectReview)".into())),
+    }
 }
 
 pub(crate) fn new_context(
@@ -128,8 +241,9 @@ pub(crate) fn new_context(
     caches: Caches,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
 ) -> Arc<Context> {
-    let Caches { classes, children, pools, ready } = caches;
+    let Caches { classes, children, pools, ready, secret_access } = caches;
     Arc::new(Context {
+        secret_access,
         recorder: Recorder::new(client.clone(), reporter),
         client,
         config,

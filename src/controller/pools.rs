@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::sync::{Mutex, Semaphore};
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::pool::PoolStatus;
@@ -314,7 +314,8 @@ struct PoolContext {
 
 async fn reconcile_pool<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Result<Action> {
     let metrics = ctx.metrics.clone();
-    metrics.reconcile(K::KIND, reconcile_pool_once(pool, ctx)).await
+    let span = tracing::info_span!("reconcile", controller = K::KIND, pool = %pool.name_any());
+    metrics.reconcile(K::KIND, reconcile_pool_once(pool, ctx)).instrument(span).await
 }
 
 async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Result<Action> {
@@ -325,7 +326,8 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
     let assigned = assignments(&ctx.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
     let previous = pool.pool_status().cloned().unwrap_or_default();
     let started = std::time::Instant::now();
-    let health = K::health(&ctx.registry, &name).await;
+    let span = tracing::info_span!("external_call", system = K::SYSTEM, operation = "health", pool = %name);
+    let health = K::health(&ctx.registry, &name).instrument(span).await;
     ctx.metrics.external_call(K::SYSTEM, "health", started.elapsed(), health.as_ref().err().map(|e| e.reason()));
     ctx.metrics.set_pool(K::KIND, &name, pool.max_spaces(), assigned, health.is_ok());
     let (ready, version) = match health {

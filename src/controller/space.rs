@@ -9,12 +9,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Reporter};
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -73,7 +73,9 @@ fn spaces_of_pool(
     refs
 }
 
-pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<()> {
+pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::channel::oneshot::Receiver<()>) -> Result<()> {
+    let super::Shared { client, reporter, metrics, gate, caches_ready: ready } = shared;
+    let secret_access = super::secret_access(&client, config.secret_access_role.as_deref()).await?;
     let (classes, class_writer) = reflector::store::<SpaceClass>();
     let class_stream = watcher(Api::<SpaceClass>::all(client.clone()), watcher::Config::default())
         .default_backoff()
@@ -82,7 +84,7 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
         .touched_objects();
 
     let (namespaces, ns_stream) = children::meta_watch::<Namespace>(&client);
-    let (secrets, secret_stream) = children::full_watch::<Secret>(&client, children::owned_objects());
+    let (role_bindings, rb_stream) = children::meta_watch(&client);
     let (config_maps, cm_stream) = children::meta_watch(&client);
     let (deployments, deploy_stream) = children::deployment_watch(&client);
     let (services, svc_stream) = children::meta_watch(&client);
@@ -90,8 +92,17 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
     let (network_policies, np_stream) = children::meta_watch(&client);
     let (resource_quotas, rq_stream) = children::meta_watch(&client);
     let (limit_ranges, lr_stream) = children::meta_watch(&client);
-    let stores =
-        ChildStores { namespaces, secrets, config_maps, deployments, services, ingresses, network_policies, resource_quotas, limit_ranges };
+    let stores = ChildStores {
+        namespaces,
+        role_bindings,
+        config_maps,
+        deployments,
+        services,
+        ingresses,
+        network_policies,
+        resource_quotas,
+        limit_ranges,
+    };
 
     let (databases, db_stream) = children::full_watch::<DatabasePool>(&client, watcher::Config::default());
     let (caches, cache_stream) = children::full_watch::<CachePool>(&client, watcher::Config::default());
@@ -105,29 +116,18 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
 
     let controller_config = ControllerConfig::default().concurrency(config.concurrency).debounce(Duration::from_millis(200));
     let pool_check = config.pool_check;
-    let (gate, ready) = tokio::sync::watch::channel(false);
-    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
-    let metrics_address = config.metrics_address;
     let caches = tokio::spawn(super::caches_ready(classes.clone(), registry.clone(), stores.clone(), gate));
     let ctx = super::new_context(
         client.clone(),
         reporter,
         config,
-        super::Caches { classes, children: stores, pools: registry.clone(), ready: ready.clone() },
+        super::Caches { classes, children: stores, pools: registry.clone(), ready: ready.clone(), secret_access },
         metrics.clone(),
     );
     let controller =
         Controller::new(Api::<AssociationSpace>::all(client.clone()), watcher::Config::default()).with_config(controller_config);
     let spaces = controller.store();
     let ns_store = ctx.children.namespaces.clone();
-    let server = {
-        let (metrics, ready) = (metrics.clone(), ready.clone());
-        tokio::spawn(async move {
-            if let Err(e) = crate::telemetry::server::serve(metrics_address, metrics, ready).await {
-                warn!(error = %e, "the metrics endpoint stopped");
-            }
-        })
-    };
     let pool_controllers = pools::PoolControllerArgs {
         client: client.clone(),
         registry: registry.clone(),
@@ -138,7 +138,6 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
     };
     let background = [
         caches,
-        server,
         tokio::spawn(count_phases(spaces.clone(), metrics.clone())),
         tokio::spawn(super::class::run(client.clone(), spaces.clone())),
         tokio::spawn(pools::run_pool_controller::<DatabasePool>(pool_controllers.clone())),
@@ -155,7 +154,7 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
         .watches_stream(cache_stream, move |p| spaces_of_pool(&s3, &n2, CACHE_POOL_ANNOTATION, &p.name_any()))
         .watches_stream(storage_stream, move |p| spaces_of_pool(&s4, &n3, STORAGE_POOL_ANNOTATION, &p.name_any()))
         .watches_stream(ns_stream, |o| children::owning_space(&o))
-        .watches_stream(secret_stream, |o| children::owning_space(&o))
+        .watches_stream(rb_stream, |o| children::owning_space(&o))
         .watches_stream(cm_stream, |o| children::owning_space(&o))
         .watches_stream(deploy_stream, |o| children::owning_space(&o))
         .watches_stream(svc_stream, |o| children::owning_space(&o))
@@ -163,7 +162,9 @@ pub async fn run(client: Client, reporter: Reporter, config: Config) -> Result<(
         .watches_stream(np_stream, |o| children::owning_space(&o))
         .watches_stream(rq_stream, |o| children::owning_space(&o))
         .watches_stream(lr_stream, |o| children::owning_space(&o))
-        .shutdown_on_signal()
+        .graceful_shutdown_on(async move {
+            let _ = stop.await;
+        })
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
@@ -413,7 +414,28 @@ async fn apply_namespace(space: &ResolvedSpace, ctx: &Context, placement: &Place
     }
     let desired = objects::namespace(space, backing::annotations(placement));
     writes.add(ctx.applier.apply(&Api::all(ctx.client.clone()), desired, ns_meta.as_ref(), ChangeSignal::ResourceVersion).await?);
+    if let Some(access) = &ctx.secret_access {
+        let live = get_meta(&ctx.children.role_bindings, Some(ns), names::OPERATOR_ACCESS);
+        let desired = objects::operator_access(space, access);
+        writes.add(ctx.applier.apply(&ns_api(ctx, ns), desired, live.as_ref(), ChangeSignal::ResourceVersion).await?);
+    }
     Ok(())
+}
+
+/// Reads the space's credentials Secret. Right after its RoleBinding is created the API server's
+/// authorizer may not know it yet for a moment: a refusal is retried briefly before it counts.
+async fn read_credentials(ctx: &Context, ns: &str) -> Result<Option<Secret>> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let mut attempts = 0;
+    loop {
+        match api.get_opt(names::CREDENTIALS_SECRET).await {
+            Err(kube::Error::Api(s)) if s.code == 403 && ctx.secret_access.is_some() && attempts < 20 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 async fn apply_workload(space: &ResolvedSpace, ctx: &Context, bindings: &Bindings, writes: &mut Writes) -> Result<()> {
@@ -465,75 +487,54 @@ fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
     secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()
 }
 
-/// The credentials of the space. When the cached Secret is the one the operator last wrote, its
-/// values are used as they are. Otherwise the Secret is read from the API server (the cache may
-/// lag behind a write, and generating from a stale view would replace live credentials),
-/// completed with what is missing, never regenerated, and applied.
+/// The credentials of the space, read from the API server at each reconcile (one GET, never a
+/// write when nothing changed). An existing Secret is the source of truth: it is completed with
+/// what is missing, never regenerated, and applied only when it is not what the operator last wrote.
 async fn ensure_credentials(space: &ResolvedSpace, ctx: &Context, placement: &Placement) -> Result<(Applied, BTreeMap<String, Vec<u8>>)> {
     let ns = space.namespace.as_str();
-    let cached = ctx.children.secrets.get(&ObjectRef::new(names::CREDENTIALS_SECRET).within(ns));
+    let current = read_credentials(ctx, ns).await?;
     let storage = backing::storage_provider(ctx, placement);
-    if let Some(s) = &cached
+    let existing = current.as_ref().map(secret_data).unwrap_or_default();
+    if let Some(s) = &current
         && ctx.applier.untouched_since_applied::<Secret>(&s.metadata, ChangeSignal::ResourceVersion)
-    {
-        let data = secret_data(s);
         // Still complete for the current placement (a StoragePool may have been assigned since).
-        if credentials::is_complete(&data, storage) {
-            return Ok((Applied::Unchanged, data));
-        }
+        && credentials::is_complete(&existing, storage)
+    {
+        return Ok((Applied::Unchanged, existing));
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let existing = api.get_opt(names::CREDENTIALS_SECRET).await?.map(|s| secret_data(&s)).unwrap_or_default();
     let data = credentials::complete(&existing, storage, &mut OsRandom)?;
-    let live = cached.map(|s| s.metadata.clone());
+    let live = current.map(|s| s.metadata);
     let applied =
         ctx.applier.apply(&api, objects::credentials_secret(space, data.clone()), live.as_ref(), ChangeSignal::ResourceVersion).await?;
     Ok((applied, data))
 }
 
-/// Deletion: the space's data is released according to its policy, once, while its namespace and
-/// credentials exist; then the namespace goes, and the finalizer last, so the space stays visible
-/// (phase Deleting) until everything is done.
+/// Deletion: the space's data is released according to its policy while its namespace and
+/// credentials exist, then the finalizer goes and Kubernetes' garbage collector deletes the
+/// namespace the space owns. The operator needs no right to delete namespaces, so it can never
+/// delete one that is not a space's.
 async fn finalize(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     if !has_finalizer(space) {
         return Ok(Action::await_change());
     }
     let name = space.name_any();
     let ns = names::namespace(&name);
-    match get_meta(&ctx.children.namespaces, None, &ns) {
-        Some(meta) if meta.deletion_timestamp.is_none() => {
-            release(space, ctx, &ns, &meta).await?;
-            let api: Api<Namespace> = Api::all(ctx.client.clone());
-            match api.delete(&ns, &DeleteParams::background()).await {
-                Ok(_) => info!(namespace = %ns, "deleting namespace"),
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
-            Ok(Action::requeue(Duration::from_secs(5)))
-        }
-        // The namespace watch triggers the next reconcile when it is gone; the requeue is a safety net.
-        Some(_) => Ok(Action::requeue(Duration::from_secs(5))),
-        None => {
-            ctx.applier.forget_namespace(&ns);
-            set_finalizer(space, ctx, false).await?;
-            info!("space deleted");
-            Ok(Action::await_change())
-        }
+    // Also while the namespace terminates (a foreground deletion collects it before the space).
+    if let Some(meta) = get_meta(&ctx.children.namespaces, None, &ns) {
+        release(space, ctx, &ns, &meta).await?;
     }
+    ctx.applier.forget_namespace(&ns);
+    set_finalizer(space, ctx, false).await?;
+    info!(namespace = %ns, "space deleted; its namespace is collected");
+    Ok(Action::await_change())
 }
 
 /// Applies the deletion policy to the space's data and says so in its status.
 async fn release(space: &AssociationSpace, ctx: &Context, ns: &str, ns_meta: &kube::core::ObjectMeta) -> Result<()> {
     let name = space.name_any();
     let placement = backing::recorded(space, Some(ns_meta));
-    let creds = match ctx.children.secrets.get(&ObjectRef::new(names::CREDENTIALS_SECRET).within(ns)) {
-        Some(s) => secret_data(&s),
-        None => Api::<Secret>::namespaced(ctx.client.clone(), ns)
-            .get_opt(names::CREDENTIALS_SECRET)
-            .await?
-            .map(|s| secret_data(&s))
-            .unwrap_or_default(),
-    };
+    let creds = read_credentials(ctx, ns).await?.map(|s| secret_data(&s)).unwrap_or_default();
     let quota = space.status.as_ref().and_then(|s| s.quota.as_deref()).and_then(|q| crate::api::quantity::parse_bytes(q).ok()).unwrap_or(0);
     let policy = space.spec.deletion_policy;
     let released = backing::release(ctx, &name, policy, &placement, &creds, quota).await;
@@ -550,7 +551,7 @@ async fn release(space: &AssociationSpace, ctx: &Context, ns: &str, ns_meta: &ku
             space_status::READY,
             ConditionStatus::False,
             "Deleting",
-            format!("{policy:?} policy applied; deleting namespace {ns}"),
+            format!("{policy:?} policy applied; namespace {ns} is deleted with the space"),
         ),
         Err(e) => {
             conditions::Condition::new(space_status::READY, ConditionStatus::False, e.reason(), format!("releasing the space's data: {e}"))

@@ -14,6 +14,8 @@ pub const CONFIG_HASH_ANNOTATION: &str = "frama.space/config-hash";
 pub const NEXTCLOUD: &str = "nextcloud";
 pub const CREDENTIALS_SECRET: &str = "nextcloud-credentials";
 pub const CONFIG_MAP: &str = "nextcloud-config";
+/// The RoleBinding that lets the operator read and write the Secrets of a space's namespace.
+pub const OPERATOR_ACCESS: &str = "framaspace-operator-secrets";
 pub const TLS_SECRET: &str = "nextcloud-tls";
 pub const RESOURCE_QUOTA: &str = "space-quota";
 pub const LIMIT_RANGE: &str = "space-limits";

@@ -16,6 +16,7 @@ use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
     ServiceBackendPort,
 };
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -86,6 +87,39 @@ pub fn credentials_secret(space: &ResolvedSpace, data: BTreeMap<String, Vec<u8>>
         type_: Some("Opaque".into()),
         data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
         ..Secret::default()
+    }
+}
+
+/// Grants the operator the Secrets of this namespace (through `access.cluster_role`), so its own
+/// role needs no cluster-wide right on Secrets.
+pub fn operator_access(space: &ResolvedSpace, access: &SecretAccess) -> RoleBinding {
+    RoleBinding {
+        metadata: meta(space, names::OPERATOR_ACCESS),
+        role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: access.cluster_role.clone() },
+        subjects: Some(vec![access.subject.clone()]),
+    }
+}
+
+/// Who the operator is and the ClusterRole that gives it a namespace's Secrets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretAccess {
+    pub cluster_role: String,
+    pub subject: Subject,
+}
+
+impl SecretAccess {
+    /// The RBAC subject of an authenticated user name: a ServiceAccount for
+    /// `system:serviceaccount:<namespace>:<name>`, a User otherwise.
+    pub fn for_user(cluster_role: String, username: &str) -> Self {
+        let subject = match username.strip_prefix("system:serviceaccount:").and_then(|rest| rest.split_once(':')) {
+            Some((namespace, name)) => {
+                Subject { kind: "ServiceAccount".into(), name: name.into(), namespace: Some(namespace.into()), api_group: None }
+            }
+            None => {
+                Subject { kind: "User".into(), name: username.into(), api_group: Some("rbac.authorization.k8s.io".into()), namespace: None }
+            }
+        };
+        SecretAccess { cluster_role, subject }
     }
 }
 
@@ -382,6 +416,27 @@ mod tests {
     }
 
     #[test]
+    fn the_secret_access_binding_names_the_operator_as_authenticated() {
+        let s = resolved();
+        let sa = operator_access(
+            &s,
+            &SecretAccess::for_user("fs-secrets".into(), "system:serviceaccount:framaspace-system:framaspace-operator"),
+        );
+        assert_eq!(sa.role_ref.kind, "ClusterRole");
+        assert_eq!(sa.role_ref.name, "fs-secrets");
+        let subject = &sa.subjects.unwrap_or_default()[0];
+        assert_eq!((subject.kind.as_str(), subject.name.as_str()), ("ServiceAccount", "framaspace-operator"));
+        assert_eq!(subject.namespace.as_deref(), Some("framaspace-system"));
+        assert_eq!(subject.api_group, None);
+
+        let user = SecretAccess::for_user("fs-secrets".into(), "kubernetes-admin").subject;
+        assert_eq!((user.kind.as_str(), user.name.as_str(), user.namespace.as_deref()), ("User", "kubernetes-admin", None));
+        assert_eq!(user.api_group.as_deref(), Some("rbac.authorization.k8s.io"));
+        // A malformed service-account name is not split into a wrong subject.
+        assert_eq!(SecretAccess::for_user("r".into(), "system:serviceaccount:only-namespace").subject.kind, "User");
+    }
+
+    #[test]
     fn every_namespaced_object_is_labelled_owned_and_in_the_space_namespace() {
         let s = resolved();
         let files = render(&s);
@@ -394,6 +449,7 @@ mod tests {
             network_policy(&s, &Bindings::default()).metadata,
             resource_quota(&s).metadata,
             limit_range(&s).metadata,
+            operator_access(&s, &SecretAccess::for_user("r".into(), "u")).metadata,
         ];
         for m in metas {
             assert_eq!(m.namespace.as_deref(), Some("space-mon-asso"));

@@ -68,6 +68,7 @@ pub struct Metrics {
     pool_ready: Family<PoolLabels, Gauge>,
     call_duration: HistogramFamily<CallLabels>,
     call_errors: Family<CallErrorLabels, Counter>,
+    leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -97,7 +98,10 @@ impl Metrics {
         registry.register("external_call_duration_seconds", "Duration of calls to PostgreSQL, Redis and S3 stores", call_duration.clone());
         let call_errors = Family::<CallErrorLabels, Counter>::default();
         registry.register("external_call_errors", "Failed calls to PostgreSQL, Redis and S3 stores, by reason", call_errors.clone());
+        let leader = Gauge::default();
+        registry.register("leader", "1 while this process holds the lease and runs the controllers", leader.clone());
         Metrics {
+            leader,
             registry,
             reconciles,
             reconcile_duration,
@@ -139,6 +143,10 @@ impl Metrics {
         }
     }
 
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
     pub fn set_spaces(&self, phase: &str, count: i64) {
         self.spaces.get_or_create(&PhaseLabels { phase: phase.to_string() }).set(count);
     }
@@ -154,7 +162,11 @@ impl Metrics {
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
-        Ok(to_prometheus_text(&out))
+        let mut text = to_prometheus_text(&out);
+        if let Some(stats) = super::process::current() {
+            super::process::encode(&stats, &mut text)?;
+        }
+        Ok(text)
     }
 }
 
