@@ -135,6 +135,7 @@ debian_packages() {
   command -v jq >/dev/null || missing+=(jq)
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v promtool >/dev/null || missing+=(prometheus)
+  command -v python3 >/dev/null || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -25,7 +25,9 @@ The demo runs. Look at it with:
   kubectl get framaspace                      # every Framaspace object
   kubectl describe space collectif-velo       # conditions and events
   kubectl get all -n space-collectif-velo     # what one space becomes
-X
+  kubectl -n framaspace-system get lease framaspace-operator   # who leads
+  curl -s 127.0.0.1:28080/metrics | grep ^framaspace_          # the operator's metrics
+  tail -f $STATE_DIR/operator.log             # its log (it runs as the chart's ServiceAccount)
 
 Stop everything with: make demo-stop   (or make cluster-down)
 TXT

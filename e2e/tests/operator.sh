@@ -219,6 +219,15 @@ check_eq "pool health is exported" "1" "$(metric 'framaspace_pool_ready{kind="Da
 check "external calls are timed by system and operation" test -n "$(metric 'framaspace_external_call_duration_seconds_count{system="postgres",operation="ensure"}')"
 check "the PostgreSQL outage was counted as errors" test -n "$(metric 'framaspace_external_call_errors_total{system="postgres",operation="health",reason="PoolUnreachable"}')"
 check "no label carries a space name" bash -c "! grep -v '^#' '$STATE_DIR/metrics.txt' | grep -q 'collectif-velo'"
+check_eq "the operator reports that it leads" "1" "$(metric 'framaspace_leader ')"
+check "process memory and CPU are exported" bash -c "grep -q '^process_resident_memory_bytes [1-9]' '$STATE_DIR/metrics.txt' && grep -q '^process_cpu_seconds_total ' '$STATE_DIR/metrics.txt'"
+# Every series the Grafana dashboard and the alert rules query must exist in a real scrape.
+CHART_FILES="$REPO_DIR/charts/framaspace-operator/files"
+used_names=$(cat "$CHART_FILES/dashboard.json" "$CHART_FILES/alerts.yaml" | grep -oE '\b(framaspace|process)_[a-z_]+' | sort -u)
+check "the dashboard and the alerts query some metrics ($(echo "$used_names" | wc -l))" test "$(echo "$used_names" | wc -l)" -ge 10
+for name in $used_names; do
+  check "$name (dashboard/alerts) exists in the scrape" grep -qE "^$name(\{| )" "$STATE_DIR/metrics.txt"
+done
 
 stop_process operator
 summary

@@ -10,7 +10,10 @@ use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+/// How often a standby looks at the lease.
+const RETRY_PERIOD: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug)]
 pub struct LeaderElection {
@@ -57,25 +60,38 @@ pub struct Leadership {
     renewal: JoinHandle<String>,
 }
 
-/// Waits until this process holds the lease. Returns `None` when `cancel` completes first.
-pub async fn acquire(client: Client, params: &LeaderElection, cancel: impl Future<Output = ()>) -> Result<Option<Leadership>> {
-    let manager = LeaseManagerBuilder::new(client, &params.lease_name)
+async fn lease_manager(client: &Client, params: &LeaderElection) -> Result<LeaseManager> {
+    Ok(LeaseManagerBuilder::new(client.clone(), &params.lease_name)
         .with_namespace(&params.namespace)
         .with_identity(&params.identity)
         .with_duration(params.duration_seconds)
         .with_grace(params.grace_seconds)
         .build()
-        .await?;
-    let manager = Arc::new(manager);
+        .await?)
+}
+
+/// Waits until this process holds the lease. Returns `None` when `cancel` completes first.
+pub async fn acquire(client: Client, params: &LeaderElection, cancel: impl Future<Output = ()>) -> Result<Option<Leadership>> {
     info!(lease = %params.lease_name, identity = %params.identity, "waiting for leadership");
     tokio::pin!(cancel);
     let mut failures: u32 = 0;
-    loop {
+    let manager = loop {
+        // The lease crate re-reads a lease held by another only once it would have expired; a
+        // fresh manager every retry period reads it now, so a lease released by a graceful
+        // shutdown is taken at once (client-go's standbys poll the same way).
+        let attempt = async {
+            let manager = lease_manager(&client, params).await?;
+            match tokio::time::timeout(RETRY_PERIOD, manager.changed()).await {
+                Ok(Ok(true)) => Ok(Some(manager)),
+                Ok(Ok(false)) | Err(_) => Ok(None),
+                Ok(Err(e)) => Err(crate::error::Error::from(e)),
+            }
+        };
         tokio::select! {
             _ = &mut cancel => return Ok(None),
-            changed = manager.changed() => match changed {
-                Ok(true) => break,
-                Ok(false) => {}
+            result = attempt => match result {
+                Ok(Some(manager)) => break manager,
+                Ok(None) => failures = 0,
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     warn!(error = %e, "cannot read the lease; retrying");
@@ -83,7 +99,8 @@ pub async fn acquire(client: Client, params: &LeaderElection, cancel: impl Futur
                 }
             },
         }
-    }
+    };
+    let manager = Arc::new(manager);
     info!(lease = %params.lease_name, identity = %params.identity, "became the leader");
     let renewing = manager.clone();
     let renewal = tokio::spawn(async move {
@@ -110,7 +127,9 @@ impl Leadership {
     /// Gives the lease up so a standby need not wait for it to expire.
     pub async fn release(self) -> Result<()> {
         self.renewal.abort();
-        self.manager.release().await.map_err(Error::from)
+        self.manager.release().await?;
+        info!("released the lease");
+        Ok(())
     }
 }
 

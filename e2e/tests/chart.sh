@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The Helm chart as platform engineers use it: lint, render, server dry-run, install (with two
+# replicas under the restricted Pod Security Standard); the operator's least privilege, the signup
+# portal's role, and leader election between two operator processes, with traces exported.
+. "$(dirname "$0")/lib.sh"
+
+CHART="$REPO_DIR/charts/framaspace-operator"
+NS=framaspace-system
+SA="system:serviceaccount:$NS:framaspace-operator"
+PORTAL="system:serviceaccount:signup:portal"
+OP_KUBECONFIG="$STATE_DIR/operator.kubeconfig"
+
+section "lint and render"
+check "helm lint --strict" helm lint --strict "$CHART"
+all_options=(--set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,portal.serviceAccount=signup/portal)
+check "helm template renders with every option" bash -c "helm template framaspace-operator '$CHART' -n $NS --kube-version $KUBERNETES_VERSION ${all_options[*]} > '$STATE_DIR/chart.yaml'"
+check_eq "it renders the CRDs, RBAC, Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and admission policy" \
+  "ClusterRole:3 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:7 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:1 ValidatingAdmissionPolicyBinding:1" \
+  "$(grep '^kind:' "$STATE_DIR/chart.yaml" | sort | uniq -c | awk '{printf "%s%s:%s", sep, $3, $1; sep=" "}')"
+helm template framaspace-operator "$CHART" -n $NS --kube-version "$KUBERNETES_VERSION" --show-only templates/prometheusrule.yaml "${all_options[@]}" \
+  | sed -n '/^spec:/,$p' | tail -n +2 | sed 's/^  //' > "$STATE_DIR/rules.yaml"
+check "the PrometheusRule's rules pass promtool check rules" promtool check rules "$STATE_DIR/rules.yaml"
+check "files/alerts.yaml passes promtool check rules" promtool check rules "$CHART/files/alerts.yaml"
+check "the dashboard is valid JSON with panels" bash -c "helm template x '$CHART' --kube-version $KUBERNETES_VERSION --show-only templates/dashboard.yaml | grep -q 'grafana_dashboard: \"1\"' && jq -e '.panels | length > 10' '$CHART/files/dashboard.json'"
+check "more than one replica without leader election is refused" bash -c \
+  "helm template x '$CHART' --kube-version $KUBERNETES_VERSION --set operator.leaderElection.enabled=false 2>&1 | grep -q 'two leaders would fight'"
+
+section "install into the local control plane"
+check "helm install (CRDs, admission policy, RBAC) succeeds and serves" "$E2E_DIR/install.sh"
+check "admin Secrets of the pools" "$E2E_DIR/admin-secrets.sh"
+check "pools and class of examples/" kubectl apply -f "$REPO_DIR/examples/pools.yaml" -f "$REPO_DIR/examples/spaceclass-standard.yaml"
+check "the rendered chart passes kubectl apply --dry-run=server" bash -c \
+  "helm template framaspace-operator '$CHART' -n $NS --kube-version $KUBERNETES_VERSION --set portal.serviceAccount=signup/portal | kubectl apply --dry-run=server -f - >/dev/null"
+check "the CRDs survive a chart uninstall (helm.sh/resource-policy: keep)" bash -c \
+  "[ \"\$(kubectl get crd -o json | jq '[.items[] | select(.spec.group == \"frama.space\") | select(.metadata.annotations[\"helm.sh/resource-policy\"] == \"keep\")] | length')\" = 7 ]"
+kubectl create namespace chart-ha --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace chart-ha --overwrite pod-security.kubernetes.io/enforce=restricted >/dev/null
+check "helm install --wait of a 2-replica release in a namespace enforcing the restricted Pod Security Standard" \
+  helm upgrade --install ha "$CHART" -n chart-ha --set crds.install=false,admissionPolicy.enabled=false,portal.rbac.create=false --wait --timeout 120s
+check_eq "its two operator pods are Ready" "2" "$(kubectl -n chart-ha get deployment ha-framaspace-operator -o jsonpath='{.status.readyReplicas}')"
+check "the pods run as non-root with a read-only root file system, no privilege escalation and no capability" bash -c \
+  "kubectl -n chart-ha get pods -l app.kubernetes.io/instance=ha -o json | jq -e '[.items[].spec | .securityContext.runAsNonRoot == true and (.containers[0].securityContext | .readOnlyRootFilesystem == true and .allowPrivilegeEscalation == false and .capabilities.drop == [\"ALL\"])] | length == 2 and all'"
+check "helm uninstall of that release" helm uninstall ha -n chart-ha --wait --timeout 60s
+kubectl delete namespace chart-ha --wait=false >/dev/null 2>&1
+
+section "the operator's rights are the least it needs"
+can() { kubectl auth can-i "$@" 2>/dev/null; }
+check_eq "it cannot read Secrets in kube-system" "no" "$(can get secrets -n kube-system --as "$SA")"
+check_eq "it cannot list Secrets cluster-wide" "no" "$(can list secrets --all-namespaces --as "$SA")"
+check "a real request for a Secret of another namespace is refused (Forbidden)" bash -c \
+  "kubectl --kubeconfig '$OP_KUBECONFIG' get secrets -n kube-system 2>&1 | grep -q Forbidden"
+check_eq "it reads the admin Secrets of its own namespace" "yes" "$(can list secrets -n $NS --as "$SA")"
+check_eq "it cannot delete a namespace (the garbage collector deletes a space's)" "no" "$(can delete namespaces --as "$SA")"
+check_eq "it cannot create pods" "no" "$(can create pods -n default --as "$SA")"
+check_eq "it cannot bind cluster-admin" "no" "$(can bind clusterrole/cluster-admin --as "$SA")"
+check_eq "it can bind only the space-secrets role" "yes" "$(can bind clusterrole/framaspace-operator-space-secrets --as "$SA")"
+check_eq "it cannot update or delete a space's spec" "no no" "$(can update associationspaces --as "$SA") $(can delete associationspaces --as "$SA")"
+
+section "the signup portal's role"
+kubectl create namespace signup --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n signup create serviceaccount portal --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+check "helm upgrade binds the portal role to signup/portal" \
+  helm upgrade framaspace-operator "$CHART" -n $NS --reuse-values --set portal.serviceAccount=signup/portal --wait --timeout 60s
+portal_space() {
+  kubectl --as "$PORTAL" create -f - <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: portal-made }
+spec: { displayName: Made by the portal, contactEmail: admin@portal-made.example }
+YAML
+}
+check "the portal creates a space" eventually 20 portal_space
+check "the portal reads, lists and watches spaces" bash -c \
+  "kubectl --as '$PORTAL' get space portal-made -o name && kubectl --as '$PORTAL' get spaces -o name && timeout 2 kubectl --as '$PORTAL' get spaces --watch -o name; [ \$? -eq 124 ]"
+check "the portal cannot delete a space (Forbidden)" bash -c "kubectl --as '$PORTAL' delete space portal-made 2>&1 | grep -q Forbidden"
+check "the portal cannot change a space (Forbidden)" bash -c \
+  "kubectl --as '$PORTAL' patch space portal-made --type merge -p '{\"spec\":{\"suspended\":true}}' 2>&1 | grep -q Forbidden"
+check "the portal cannot read a Secret (Forbidden)" bash -c "kubectl --as '$PORTAL' -n $NS get secret pg-1-admin 2>&1 | grep -q Forbidden"
+
+section "leader election: two operator processes"
+stop_process operator   # the operator suite's, if any
+OTLP_PORT=24318
+OTLP_FILE="$STATE_DIR/otlp-received.bin"
+rm -f "$OTLP_FILE"
+start_process otlp-receiver python3 "$E2E_DIR/tests/otlp-receiver.py" "$OTLP_PORT" "$OTLP_FILE"
+port_of() { case $1 in op-a) echo 28081 ;; op-b) echo 28082 ;; esac; }
+start_replica() {
+  local cmd; mapfile -t cmd < <(operator_command --log-format json --identity "$1" --metrics-address "127.0.0.1:$(port_of "$1")" \
+    --lease-duration-seconds 6 --lease-grace-seconds 2 --resync-seconds 600 --pool-check-seconds 5)
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT" OTEL_BSP_SCHEDULE_DELAY=500 start_process "$1" "${cmd[@]}"
+}
+leader_metric() { curl -sf "http://127.0.0.1:$(port_of "$1")/metrics" | awk '$1 == "framaspace_leader" {print $2}'; }
+reconciles_of() { curl -sf "http://127.0.0.1:$(port_of "$1")/metrics" | awk '$1 ~ /^framaspace_reconciles_total/ {s += $2} END {print s + 0}'; }
+holder() { kubectl -n $NS get lease framaspace-operator -o jsonpath='{.spec.holderIdentity}'; }
+one_leader() { [ "$(leader_metric op-a)$(leader_metric op-b)" = 10 ] || [ "$(leader_metric op-a)$(leader_metric op-b)" = 01 ]; }
+start_replica op-a
+start_replica op-b
+check "exactly one of the two processes leads" eventually 30 one_leader
+if [ "$(leader_metric op-a)" = 1 ]; then leader=op-a; standby=op-b; else leader=op-b; standby=op-a; fi
+check_eq "the Lease names the leader" "$leader" "$(holder)"
+check "the leader reconciles (the portal's space becomes Ready)" kubectl wait --for=condition=Ready space/portal-made --timeout=90s
+check_eq "the standby has reconciled nothing" "0" "$(reconciles_of $standby)"
+check_eq "the standby answers /readyz (it is healthy, waiting)" "ok: standby" "$(curl -sf "http://127.0.0.1:$(port_of $standby)/readyz")"
+
+read -r leader_pid _ < "$STATE_DIR/pids/$leader"
+kill -KILL "$leader_pid"; rm -f "$STATE_DIR/pids/$leader"
+killed_at=$(date +%s.%N)
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: after-failover }
+spec: { displayName: Created after the leader died, contactEmail: admin@after-failover.example }
+YAML
+standby_leads() { [ "$(leader_metric "$standby")" = 1 ]; }
+check "after SIGKILL of the leader, the standby takes over (lease 6 s)" eventually 30 standby_leads
+took_over_at=$(date +%s.%N)
+check "it converges a space created after the kill" kubectl wait --for=condition=Ready space/after-failover --timeout=90s
+ready_at=$(date +%s.%N)
+check_eq "the Lease names the new leader" "$standby" "$(holder)"
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+echo "  failover after SIGKILL: leader in $(seconds_between "$killed_at" "$took_over_at") s, new space Ready $(seconds_between "$killed_at" "$ready_at") s after the kill"
+
+start_replica "$leader"   # back as the standby
+old_leader=$leader; leader=$standby; standby=$old_leader
+check "the restarted process waits as the standby" eventually 20 bash -c "[ \"\$(curl -sf http://127.0.0.1:$(port_of "$standby")/readyz)\" = 'ok: standby' ]"
+stopped_at=$(date +%s.%N)
+stop_process "$leader"
+released_or_taken() { local h; h=$(holder); [ -z "$h" ] || [ "$h" = "$standby" ]; }
+check "SIGTERM releases the lease (no holder, or already the standby)" released_or_taken
+check "after SIGTERM the leader releases the lease and the standby takes over" eventually 30 standby_leads
+echo "  handover after SIGTERM: $(seconds_between "$stopped_at" "$(date +%s.%N)") s"
+
+section "traces"
+check "spans were exported over OTLP/HTTP to /v1/traces" eventually 20 grep -q "/v1/traces" "$OTLP_FILE"
+check "the export names the service and carries reconcile and external-call spans" bash -c \
+  "grep -aq framaspace-operator '$OTLP_FILE' && grep -aq reconcile '$OTLP_FILE' && grep -aq external_call '$OTLP_FILE'"
+
+check "the spaces of this suite are deleted by the leader" kubectl delete space portal-made after-failover --wait=true --timeout=90s
+stop_process "$standby"
+stop_process otlp-receiver
+summary
