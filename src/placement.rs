@@ -15,6 +15,12 @@ pub enum PlacementError {
 }
 
 impl PlacementError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PlacementError::NoPool { kind } | PlacementError::NoneReady { kind } | PlacementError::NoCapacity { kind } => kind,
+        }
+    }
+
     pub fn reason(&self) -> &'static str {
         match self {
             PlacementError::NoPool { .. } => "NoPool",

@@ -60,7 +60,8 @@ for s in collectif-velo jardins-partages; do
   check_eq "the namespace of $s is owned by the space" "AssociationSpace/$s" "$(jsonpath "namespace/space-$s" '{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')"
   node=$(kubectl -n "space-$s" get pods -l app.kubernetes.io/name=nextcloud -o jsonpath='{.items[0].spec.nodeName}')
   check_eq "the Nextcloud pod of $s runs on a web node" "web" "$(jsonpath "node/$node" '{.metadata.labels.frama\.space/node-pool}')"
-  check_eq "the credentials Secret of $s holds its 8 generated keys (6 + the S3 key pair)" "8" "$(kubectl -n "space-$s" get secret nextcloud-credentials -o json | jq '.data | length')"
+  keys=8; [ "$s" = jardins-partages ] && keys=9   # + the OnlyOffice JWT of its backend
+  check_eq "the credentials Secret of $s holds its $keys keys (6 generated, the S3 key pair, the JWT for OnlyOffice)" "$keys" "$(kubectl -n "space-$s" get secret nextcloud-credentials -o json | jq '.data | length')"
   check_eq "space/$s is Placed with its database, cache and bucket provisioned" "True True True True" \
     "$(jsonpath "space/$s" '{.status.conditions[?(@.type=="Placed")].status} {.status.conditions[?(@.type=="DatabaseReady")].status} {.status.conditions[?(@.type=="CacheReady")].status} {.status.conditions[?(@.type=="StorageReady")].status}')"
 done

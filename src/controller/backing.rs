@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::placement::{self, Candidate, PlacementError};
 use crate::provision::TenantNames;
 use crate::provision::minio::Bucket;
-use crate::render::bindings::{Bindings, CacheBinding, DatabaseBinding, StorageBinding};
+use crate::render::bindings::{Bindings, CacheBinding, DatabaseBinding, OfficeBinding, PreviewBinding, StorageBinding};
 use crate::render::credentials;
 use crate::render::resolve::ResolvedSpace;
 
@@ -39,23 +39,56 @@ pub fn recorded(space: &AssociationSpace, namespace: Option<&ObjectMeta>) -> Pla
         database_pool: get(DATABASE_POOL_ANNOTATION, &from_status.database_pool),
         cache_pool: get(CACHE_POOL_ANNOTATION, &from_status.cache_pool),
         storage_pool: get(STORAGE_POOL_ANNOTATION, &from_status.storage_pool),
-        office_backend: from_status.office_backend,
-        preview_backend: from_status.preview_backend,
+        office_backend: get(super::backends::OFFICE_ANNOTATION, &from_status.office_backend),
+        preview_backend: get(super::backends::PREVIEW_ANNOTATION, &from_status.preview_backend),
     }
 }
 
 pub fn annotations(p: &Placement) -> BTreeMap<String, String> {
-    [(DATABASE_POOL_ANNOTATION, &p.database_pool), (CACHE_POOL_ANNOTATION, &p.cache_pool), (STORAGE_POOL_ANNOTATION, &p.storage_pool)]
-        .into_iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
-        .collect()
+    [
+        (DATABASE_POOL_ANNOTATION, &p.database_pool),
+        (CACHE_POOL_ANNOTATION, &p.cache_pool),
+        (STORAGE_POOL_ANNOTATION, &p.storage_pool),
+        (super::backends::OFFICE_ANNOTATION, &p.office_backend),
+        (super::backends::PREVIEW_ANNOTATION, &p.preview_backend),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+    .collect()
 }
 
-fn candidates<K: PoolKind>(pools: &[std::sync::Arc<K>]) -> Vec<(String, BTreeMap<String, String>, bool, i64)> {
-    pools.iter().map(|p| (p.name_any(), p.labels().clone(), is_ready(p.pool_status()), p.max_spaces())).collect()
+/// Office and preview backends are optional for a space to serve its files: their placement
+/// errors show in OfficeReady, not in Placed.
+pub fn is_backend_error(e: &PlacementError) -> bool {
+    matches!(e.kind(), "OfficeBackend" | "PreviewBackend")
 }
 
-fn choose_one<K: PoolKind>(
+/// What placement needs of a pool or backend kind.
+pub trait Placeable: kube::Resource<DynamicType = ()> {
+    const KIND: &'static str;
+    /// The namespace annotation recording a space's choice.
+    const ANNOTATION: &'static str;
+    fn max_spaces(&self) -> i64;
+    /// Ready to receive spaces.
+    fn is_placeable(&self) -> bool;
+}
+
+impl<K: PoolKind> Placeable for K {
+    const KIND: &'static str = <K as PoolKind>::KIND;
+    const ANNOTATION: &'static str = <K as PoolKind>::ANNOTATION;
+    fn max_spaces(&self) -> i64 {
+        PoolKind::max_spaces(self)
+    }
+    fn is_placeable(&self) -> bool {
+        is_ready(self.pool_status())
+    }
+}
+
+fn candidates<K: Placeable>(pools: &[std::sync::Arc<K>]) -> Vec<(String, BTreeMap<String, String>, bool, i64)> {
+    pools.iter().map(|p| (p.name_any(), p.labels().clone(), p.is_placeable(), p.max_spaces())).collect()
+}
+
+fn choose_one<K: Placeable>(
     ctx: &Context,
     pools: &[std::sync::Arc<K>],
     pending: &HashMap<String, Placement>,
@@ -108,6 +141,30 @@ pub async fn place(
     if placement.storage_pool.is_none() {
         match choose_one(ctx, &ctx.pools.storages.state(), &pending, |p| &p.storage_pool, &selector) {
             Ok(n) => placement.storage_pool = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    // Office and preview backends, unlike pools, follow the spec: a space that switches suites
+    // moves to a backend of the other type, and `office: none` leaves its backend.
+    let office = ctx.backends.offices.state();
+    let fits = |name: &String| office.iter().any(|b| b.name_any() == *name && super::backends::serves(b, space.office));
+    if placement.office_backend.as_ref().is_some_and(|b| !fits(b)) {
+        placement.office_backend = None;
+    }
+    if placement.office_backend.is_none() && space.office != crate::api::space::OfficeSuite::None {
+        let candidates: Vec<_> = office.iter().filter(|b| super::backends::serves(b, space.office)).cloned().collect();
+        match choose_one(ctx, &candidates, &pending, |p| &p.office_backend, &selector) {
+            Ok(n) => placement.office_backend = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    let previews = ctx.backends.previews.state();
+    if placement.preview_backend.as_ref().is_some_and(|b| !previews.iter().any(|p| p.name_any() == *b)) {
+        placement.preview_backend = None;
+    }
+    if placement.preview_backend.is_none() {
+        match choose_one(ctx, &previews, &pending, |p| &p.preview_backend, &selector) {
+            Ok(n) => placement.preview_backend = Some(n),
             Err(e) => errors.push(e),
         }
     }
@@ -193,7 +250,17 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
         .as_deref()
         .and_then(|n| ctx.pools.storage_pool(n).ok())
         .and_then(|p| StorageBinding::from_endpoint(&p.spec.endpoint, &p.spec.region, &bucket_name(&p, &space.name)));
-    Bindings { database, cache, storage }
+    let office = placement.office_backend.as_deref().and_then(|n| ctx.backends.office(n)).map(|b| OfficeBinding {
+        suite: space.office,
+        backend: b.name_any(),
+        url: crate::render::backends::office_url(&b),
+    });
+    let preview = placement
+        .preview_backend
+        .as_deref()
+        .filter(|n| ctx.backends.preview(n).is_some())
+        .map(|n| PreviewBinding { backend: n.to_string(), url: crate::render::backends::preview_url(n, &ctx.pools.namespace) });
+    Bindings { database, cache, storage, office, preview }
 }
 
 pub fn bucket_name(pool: &StoragePool, space: &str) -> String {
@@ -275,7 +342,12 @@ pub async fn provision(
     step(
         ctx,
         &mut out,
-        Step { condition: DATABASE_READY, kind: DatabasePool::KIND, system: DatabasePool::SYSTEM, key: format!("{}/postgres", space.name) },
+        Step {
+            condition: DATABASE_READY,
+            kind: <DatabasePool as PoolKind>::KIND,
+            system: <DatabasePool as PoolKind>::SYSTEM,
+            key: format!("{}/postgres", space.name),
+        },
         pool,
         lookup,
         &[&password],
@@ -290,7 +362,12 @@ pub async fn provision(
     step(
         ctx,
         &mut out,
-        Step { condition: CACHE_READY, kind: CachePool::KIND, system: CachePool::SYSTEM, key: format!("{}/redis", space.name) },
+        Step {
+            condition: CACHE_READY,
+            kind: <CachePool as PoolKind>::KIND,
+            system: <CachePool as PoolKind>::SYSTEM,
+            key: format!("{}/redis", space.name),
+        },
         pool,
         lookup,
         &[&password],
@@ -311,7 +388,12 @@ pub async fn provision(
     step(
         ctx,
         &mut out,
-        Step { condition: STORAGE_READY, kind: StoragePool::KIND, system: StoragePool::SYSTEM, key: format!("{}/s3", space.name) },
+        Step {
+            condition: STORAGE_READY,
+            kind: <StoragePool as PoolKind>::KIND,
+            system: <StoragePool as PoolKind>::SYSTEM,
+            key: format!("{}/s3", space.name),
+        },
         pool,
         lookup,
         &[&access, &secret, &quota],

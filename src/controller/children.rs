@@ -8,6 +8,7 @@ use std::fmt::Debug;
 
 use futures::Stream;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::RoleBinding;
@@ -33,6 +34,8 @@ pub struct ChildStores {
     pub network_policies: MetaStore<NetworkPolicy>,
     pub resource_quotas: MetaStore<ResourceQuota>,
     pub limit_ranges: MetaStore<LimitRange>,
+    /// The occ Jobs, with status (their pod template is dropped from the cache).
+    pub jobs: Store<Job>,
 }
 
 /// The space an owned object belongs to, from its label.
@@ -89,6 +92,22 @@ pub fn deployment_watch(client: &Client) -> (Store<Deployment>, impl Stream<Item
     (reader, stream)
 }
 
+/// The occ Job watch keeps status and metadata only.
+pub fn job_watch(client: &Client) -> (Store<Job>, impl Stream<Item = Result<Job, watcher::Error>> + Send + 'static) {
+    let (reader, writer) = reflector::store();
+    let stream = watcher(Api::<Job>::all(client.clone()), owned_objects())
+        .default_backoff()
+        .modify(|j| {
+            j.managed_fields_mut().clear();
+            if let Some(spec) = j.spec.as_mut() {
+                spec.template = Default::default();
+            }
+        })
+        .reflect(writer)
+        .touched_objects();
+    (reader, stream)
+}
+
 pub fn get_meta<K>(store: &MetaStore<K>, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>
 where
     K: Resource<DynamicType = ()> + Clone,
@@ -113,5 +132,6 @@ impl ChildStores {
         let _ = self.network_policies.wait_until_ready().await;
         let _ = self.resource_quotas.wait_until_ready().await;
         let _ = self.limit_ranges.wait_until_ready().await;
+        let _ = self.jobs.wait_until_ready().await;
     }
 }

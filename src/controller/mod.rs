@@ -2,10 +2,12 @@
 //! the event recorder.
 
 pub mod apply;
+pub mod backends;
 pub mod backing;
 pub mod children;
 pub mod class;
 pub mod leader;
+pub mod office;
 pub mod pools;
 pub mod space;
 pub mod space_status;
@@ -55,6 +57,7 @@ pub struct Context {
     /// Becomes true once every cache has its initial list.
     pub ready: tokio::sync::watch::Receiver<bool>,
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
+    pub backends: backends::BackendStores,
     /// The RoleBinding subject and role that give the operator each space's Secrets.
     pub secret_access: Option<crate::render::objects::SecretAccess>,
     /// Placements chosen but not yet recorded on their namespace.
@@ -216,6 +219,7 @@ pub(crate) struct Caches {
     pub pools: Arc<pools::PoolRegistry>,
     pub ready: tokio::sync::watch::Receiver<bool>,
     pub secret_access: Option<crate::render::objects::SecretAccess>,
+    pub backends: backends::BackendStores,
 }
 
 /// Who the API server says this process is: the subject of the per-namespace Secret access.
@@ -241,8 +245,9 @@ pub(crate) fn new_context(
     caches: Caches,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
 ) -> Arc<Context> {
-    let Caches { classes, children, pools, ready, secret_access } = caches;
+    let Caches { classes, children, pools, ready, secret_access, backends } = caches;
     Arc::new(Context {
+        backends,
         secret_access,
         recorder: Recorder::new(client.clone(), reporter),
         client,
@@ -266,11 +271,13 @@ pub async fn caches_ready(
     classes: Store<SpaceClass>,
     pools: Arc<pools::PoolRegistry>,
     children: ChildStores,
+    backends: backends::BackendStores,
     gate: tokio::sync::watch::Sender<bool>,
 ) {
     let _ = classes.wait_until_ready().await;
     pools.wait_until_ready().await;
     children.wait_until_ready().await;
+    backends.wait_until_ready().await;
     let _ = gate.send(true);
 }
 

@@ -124,6 +124,11 @@ impl PoolRegistry {
         }
     }
 
+    /// A Secret of the operator's namespace, from the cache.
+    pub fn operator_secret(&self, name: &str) -> Option<Arc<Secret>> {
+        self.admin_secrets.get(&ObjectRef::new(name).within(&self.namespace))
+    }
+
     /// A key of a pool's admin Secret, and the Secret's version (to rebuild clients on rotation).
     fn admin_value(&self, kind: &'static str, pool: &str, secret: &str, key: &str) -> Result<(String, String)> {
         let s = self

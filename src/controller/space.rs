@@ -21,12 +21,13 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::apply::{Applied, ChangeSignal};
 use super::backing;
 use super::children::{self, ChildStores, get_meta};
+use super::office;
 use super::pools::{self, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, PoolRegistry, STORAGE_POOL_ANNOTATION};
-use super::space_status::{self, INGRESS_READY, Observation, StepFailure, WORKLOAD_READY, WorkloadObservation};
+use super::space_status::{self, INGRESS_READY, OFFICE_READY, Observation, StepFailure, WORKLOAD_READY, WorkloadObservation};
 use super::{Config, Context};
 use crate::api::conditions::{self, ConditionStatus, now_rfc3339};
 use crate::api::space::{AssociationSpaceStatus, Placement, SpacePhase};
-use crate::api::{AssociationSpace, CachePool, DatabasePool, SpaceClass, StoragePool};
+use crate::api::{AssociationSpace, CachePool, DatabasePool, OfficeBackend, PreviewBackend, SpaceClass, StoragePool};
 use crate::error::{Error, Result};
 use crate::render::bindings::Bindings;
 use crate::render::credentials::{self, OsRandom};
@@ -92,6 +93,7 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
     let (network_policies, np_stream) = children::meta_watch(&client);
     let (resource_quotas, rq_stream) = children::meta_watch(&client);
     let (limit_ranges, lr_stream) = children::meta_watch(&client);
+    let (jobs, job_stream) = children::job_watch(&client);
     let stores = ChildStores {
         namespaces,
         role_bindings,
@@ -102,6 +104,7 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         network_policies,
         resource_quotas,
         limit_ranges,
+        jobs,
     };
 
     let (databases, db_stream) = children::full_watch::<DatabasePool>(&client, watcher::Config::default());
@@ -116,12 +119,15 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
 
     let controller_config = ControllerConfig::default().concurrency(config.concurrency).debounce(Duration::from_millis(200));
     let pool_check = config.pool_check;
-    let caches = tokio::spawn(super::caches_ready(classes.clone(), registry.clone(), stores.clone(), gate));
+    let (offices, office_stream) = children::full_watch::<OfficeBackend>(&client, watcher::Config::default());
+    let (previews, preview_stream) = children::full_watch::<PreviewBackend>(&client, watcher::Config::default());
+    let backend_stores = super::backends::BackendStores { offices: offices.clone(), previews: previews.clone() };
+    let caches = tokio::spawn(super::caches_ready(classes.clone(), registry.clone(), stores.clone(), backend_stores.clone(), gate));
     let ctx = super::new_context(
         client.clone(),
         reporter,
         config,
-        super::Caches { classes, children: stores, pools: registry.clone(), ready: ready.clone(), secret_access },
+        super::Caches { classes, children: stores, pools: registry.clone(), ready: ready.clone(), secret_access, backends: backend_stores },
         metrics.clone(),
     );
     let controller =
@@ -143,6 +149,8 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         tokio::spawn(pools::run_pool_controller::<DatabasePool>(pool_controllers.clone())),
         tokio::spawn(pools::run_pool_controller::<CachePool>(pool_controllers.clone())),
         tokio::spawn(pools::run_pool_controller::<StoragePool>(pool_controllers)),
+        tokio::spawn(super::backends::run(ctx.clone(), offices, office_stream)),
+        tokio::spawn(super::backends::run(ctx.clone(), previews, preview_stream)),
         // The admin Secrets only need to be cached; a rotation is picked up at the next use.
         tokio::spawn(admin_stream.for_each(|_| async {})),
     ];
@@ -162,6 +170,7 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         .watches_stream(np_stream, |o| children::owning_space(&o))
         .watches_stream(rq_stream, |o| children::owning_space(&o))
         .watches_stream(lr_stream, |o| children::owning_space(&o))
+        .watches_stream(job_stream, |o| children::owning_space(&o))
         .graceful_shutdown_on(async move {
             let _ = stop.await;
         })
@@ -311,6 +320,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
                 workload: WorkloadObservation::default(),
                 ingress_exists: false,
                 failure: None,
+                office: None,
                 previous: &previous,
             };
             write_status(space, ctx, space_status::compute(&o, &now_rfc3339())).await?;
@@ -339,10 +349,11 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
             // The namespace now records the placement: the ledger entry has done its job.
             backing::record_retained(ctx, &resolved.name, None).await?;
         }
-        outcome = match ensure_credentials(&resolved, ctx, &placement).await {
+        outcome = match ensure_credentials(&resolved, ctx, &placement, &bindings).await {
             Ok((applied, creds)) => {
                 writes.add(applied);
-                let p = backing::provision(ctx, &resolved, &placement, &placement_errors, &creds).await;
+                let pool_errors: Vec<_> = placement_errors.iter().filter(|e| !backing::is_backend_error(e)).cloned().collect();
+                let p = backing::provision(ctx, &resolved, &placement, &pool_errors, &creds).await;
                 writes.count += p.writes as usize;
                 provisioned = Some(p);
                 Ok(())
@@ -355,6 +366,16 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     }
     if outcome.is_ok() {
         outcome = apply_exposure(&resolved, ctx, &bindings, &mut writes).await.map_err(|e| (INGRESS_READY, e));
+    }
+    let mut office = None;
+    if outcome.is_ok() {
+        match office::wire(space, &resolved, ctx, &bindings, &placement_errors, &previous).await {
+            Ok((condition, w)) => {
+                writes.count += w;
+                office = Some(condition);
+            }
+            Err(e) => outcome = Err((OFFICE_READY, e)),
+        }
     }
 
     let failure =
@@ -372,6 +393,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
         workload: observe_workload(ctx, &resolved.namespace),
         ingress_exists,
         failure,
+        office,
         previous: &previous,
     };
     let mut status = space_status::compute(&o, &now_rfc3339());
@@ -490,20 +512,36 @@ fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
 /// The credentials of the space, read from the API server at each reconcile (one GET, never a
 /// write when nothing changed). An existing Secret is the source of truth: it is completed with
 /// what is missing, never regenerated, and applied only when it is not what the operator last wrote.
-async fn ensure_credentials(space: &ResolvedSpace, ctx: &Context, placement: &Placement) -> Result<(Applied, BTreeMap<String, Vec<u8>>)> {
+async fn ensure_credentials(
+    space: &ResolvedSpace,
+    ctx: &Context,
+    placement: &Placement,
+    bindings: &Bindings,
+) -> Result<(Applied, BTreeMap<String, Vec<u8>>)> {
     let ns = space.namespace.as_str();
     let current = read_credentials(ctx, ns).await?;
     let storage = backing::storage_provider(ctx, placement);
     let existing = current.as_ref().map(secret_data).unwrap_or_default();
+    // The OnlyOffice JWT is the backend's, copied while the space uses that backend, removed after.
+    let jwt = bindings
+        .office
+        .as_ref()
+        .filter(|o| o.suite == crate::api::space::OfficeSuite::Onlyoffice)
+        .and_then(|o| super::backends::office_jwt(ctx, &o.backend));
     if let Some(s) = &current
         && ctx.applier.untouched_since_applied::<Secret>(&s.metadata, ChangeSignal::ResourceVersion)
         // Still complete for the current placement (a StoragePool may have been assigned since).
         && credentials::is_complete(&existing, storage)
+        && existing.get(credentials::ONLYOFFICE_JWT) == jwt.as_ref()
     {
         return Ok((Applied::Unchanged, existing));
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let data = credentials::complete(&existing, storage, &mut OsRandom)?;
+    let mut data = credentials::complete(&existing, storage, &mut OsRandom)?;
+    match jwt {
+        Some(jwt) => data.insert(credentials::ONLYOFFICE_JWT.to_string(), jwt),
+        None => data.remove(credentials::ONLYOFFICE_JWT),
+    };
     let live = current.map(|s| s.metadata);
     let applied =
         ctx.applier.apply(&api, objects::credentials_secret(space, data.clone()), live.as_ref(), ChangeSignal::ResourceVersion).await?;

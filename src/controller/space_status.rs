@@ -2,7 +2,7 @@
 //! rule is unit-tested; the reconciler only gathers the observation and writes the result.
 
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
-use crate::api::space::{AssociationSpaceStatus, OfficeSuite, SpacePhase};
+use crate::api::space::{AssociationSpaceStatus, SpacePhase};
 use crate::render::names;
 use crate::render::resolve::{ResolvedSpace, SpecError};
 
@@ -44,6 +44,8 @@ pub struct Observation<'a> {
     pub workload: WorkloadObservation,
     pub ingress_exists: bool,
     pub failure: Option<StepFailure>,
+    /// OfficeReady from the office step, when it ran.
+    pub office: Option<Condition>,
     pub previous: &'a AssociationSpaceStatus,
 }
 
@@ -73,18 +75,21 @@ fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation) -> Conditi
     }
 }
 
-/// Office wiring, which this release does not manage yet.
-fn office_condition(space: &ResolvedSpace) -> Condition {
-    match space.office {
-        OfficeSuite::None => cond(OFFICE_READY, ConditionStatus::True, "Disabled", "office: none, no online editing"),
-        suite => cond(
-            OFFICE_READY,
-            ConditionStatus::Unknown,
-            "NoBackendAssigned",
-            format!("no {} OfficeBackend is assigned: office backends are not managed by the operator yet", suite.as_str()),
-        ),
+/// OfficeReady before the office step has run (an earlier step failed): what it was, or pending.
+fn office_condition(space: &ResolvedSpace, previous: &AssociationSpaceStatus) -> Condition {
+    match previous.conditions.iter().find(|c| c.type_ == OFFICE_READY) {
+        Some(c) if previous.office == Some(space.office) => c.clone(),
+        _ => cond(OFFICE_READY, ConditionStatus::Unknown, "Pending", format!("office suite {} is not wired yet", space.office.as_str())),
     }
 }
+
+/// Office wiring in progress or waiting for a backend leaves the space serving its files: only a
+/// failed occ Job makes it not Ready.
+fn blocks_readiness(c: &Condition) -> bool {
+    c.status == ConditionStatus::False && (c.type_ != OFFICE_READY || c.reason == OCC_FAILED)
+}
+
+pub const OCC_FAILED: &str = "OccFailed";
 
 fn was_ready(previous: &AssociationSpaceStatus) -> bool {
     matches!(previous.phase, Some(SpacePhase::Ready) | Some(SpacePhase::Degraded))
@@ -118,7 +123,7 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             status.max_accounts = Some(space.max_accounts);
 
             let mut conditions = o.backing.clone();
-            conditions.push(office_condition(space));
+            conditions.push(o.office.clone().unwrap_or_else(|| office_condition(space, o.previous)));
             conditions.push(workload_condition(space, &o.workload));
             conditions.push(if o.ingress_exists {
                 cond(INGRESS_READY, True, "Configured", format!("{} is routed to the Nextcloud Service", space.host))
@@ -130,7 +135,7 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             {
                 *c = cond(f.condition, False, &f.reason, f.message.clone());
             }
-            let blocking = conditions.iter().find(|c| c.status == False).cloned();
+            let blocking = conditions.iter().find(|c| blocks_readiness(c)).cloned();
             let workload_ok = conditions.iter().any(|c| c.type_ == WORKLOAD_READY && c.is_true());
             let ingress_ok = conditions.iter().any(|c| c.type_ == INGRESS_READY && c.is_true());
             let (ready, phase) = if o.deleting {
@@ -189,6 +194,7 @@ mod tests {
             workload,
             ingress_exists: true,
             failure: None,
+            office: None,
             previous,
         }
     }
@@ -272,6 +278,7 @@ mod tests {
             workload: ready_workload(),
             ingress_exists: true,
             failure: None,
+            office: None,
             previous: &ready,
         };
         let s = compute(&o, NOW);
@@ -285,11 +292,30 @@ mod tests {
     }
 
     #[test]
-    fn office_none_is_ready_and_disabled() {
-        let mut space = resolved();
-        space.office = OfficeSuite::None;
+    fn office_wiring_in_progress_keeps_the_space_ready_but_a_failed_occ_job_does_not() {
+        let space = resolved();
+        let prev = AssociationSpaceStatus::default();
+        let mut o = observe(&space, &prev, ready_workload());
+        o.office = Some(cond(OFFICE_READY, ConditionStatus::False, "Configuring", "occ Job occ-office-1 is running"));
+        let s = compute(&o, NOW);
+        assert_eq!(s.phase, Some(SpacePhase::Ready));
+        assert_eq!(find(&s.conditions, OFFICE_READY).map(|c| c.reason.as_str()), Some("Configuring"));
+        o.office = Some(cond(OFFICE_READY, ConditionStatus::False, OCC_FAILED, "occ Job occ-office-1 failed"));
+        let s = compute(&o, NOW);
+        assert_eq!(s.phase, Some(SpacePhase::Provisioning));
+        assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some(OCC_FAILED));
+    }
+
+    #[test]
+    fn office_condition_is_pending_until_the_step_runs_and_kept_after() {
+        let space = resolved();
         let prev = AssociationSpaceStatus::default();
         let s = compute(&observe(&space, &prev, ready_workload()), NOW);
-        assert_eq!(find(&s.conditions, OFFICE_READY).map(|c| c.reason.as_str()), Some("Disabled"));
+        assert_eq!(find(&s.conditions, OFFICE_READY).map(|c| (c.status, c.reason.as_str())), Some((ConditionStatus::Unknown, "Pending")));
+        let mut o = observe(&space, &prev, ready_workload());
+        o.office = Some(cond(OFFICE_READY, ConditionStatus::True, "Configured", "done"));
+        let configured = compute(&o, NOW);
+        let again = compute(&observe(&space, &configured, ready_workload()), NOW);
+        assert_eq!(find(&again.conditions, OFFICE_READY).map(|c| c.reason.as_str()), Some("Configured"));
     }
 }

@@ -42,11 +42,48 @@ impl StorageBinding {
     }
 }
 
+/// The office server a space uses: its suite and public URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfficeBinding {
+    pub suite: OfficeSuite,
+    pub backend: String,
+    pub url: String,
+}
+
+/// The Imaginary server computing the space's thumbnails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviewBinding {
+    pub backend: String,
+    pub url: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bindings {
     pub database: Option<DatabaseBinding>,
     pub cache: Option<CacheBinding>,
     pub storage: Option<StorageBinding>,
+    pub office: Option<OfficeBinding>,
+    pub preview: Option<PreviewBinding>,
+}
+
+/// The `occ` commands that wire the suite into Nextcloud: enable its app, disable the other. The
+/// OnlyOffice server and JWT come from the system configuration (office.config.php); Collabora's
+/// address lives in the richdocuments app's configuration, set here.
+pub fn office_commands(suite: OfficeSuite, office: Option<&OfficeBinding>) -> Vec<String> {
+    match (suite, office) {
+        (OfficeSuite::Collabora, Some(o)) => vec![
+            "app:disable onlyoffice".into(),
+            "app:enable richdocuments".into(),
+            format!("config:app:set richdocuments wopi_url --value={}", o.url),
+            format!("config:app:set richdocuments public_wopi_url --value={}", o.url),
+            "richdocuments:activate-config".into(),
+        ],
+        (OfficeSuite::Onlyoffice, Some(_)) => {
+            vec!["app:disable richdocuments".into(), "app:enable onlyoffice".into(), "onlyoffice:documentserver --check".into()]
+        }
+        (OfficeSuite::None, _) => vec!["app:disable richdocuments".into(), "app:disable onlyoffice".into()],
+        (_, None) => Vec::new(),
+    }
 }
 
 impl Bindings {
@@ -63,9 +100,25 @@ impl Bindings {
     }
 }
 
+use crate::api::space::OfficeSuite;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn office_commands_enable_one_suite_and_disable_the_other() {
+        let c = OfficeBinding { suite: OfficeSuite::Collabora, backend: "c".into(), url: "https://office.frama.space".into() };
+        let cmds = office_commands(OfficeSuite::Collabora, Some(&c));
+        assert_eq!(cmds[..2], ["app:disable onlyoffice".to_string(), "app:enable richdocuments".to_string()]);
+        assert!(cmds.contains(&"config:app:set richdocuments wopi_url --value=https://office.frama.space".to_string()));
+        let o = OfficeBinding { suite: OfficeSuite::Onlyoffice, backend: "o".into(), url: "https://oo.frama.space".into() };
+        let cmds = office_commands(OfficeSuite::Onlyoffice, Some(&o));
+        assert_eq!(cmds[..2], ["app:disable richdocuments".to_string(), "app:enable onlyoffice".to_string()]);
+        assert!(!cmds.iter().any(|c| c.contains("jwt")), "the JWT never appears in a command");
+        assert_eq!(office_commands(OfficeSuite::None, None), ["app:disable richdocuments", "app:disable onlyoffice"]);
+        assert!(office_commands(OfficeSuite::Collabora, None).is_empty(), "nothing to run before a backend is assigned");
+    }
 
     #[test]
     fn endpoints_parse() {
@@ -82,6 +135,7 @@ mod tests {
             database: Some(DatabaseBinding { host: "h".into(), port: 5432, database: "d".into(), user: "u".into() }),
             cache: None,
             storage: Some(StorageBinding { host: "h".into(), port: 5432, use_ssl: false, region: "r".into(), bucket: "b".into() }),
+            ..Bindings::default()
         };
         assert_eq!(b.egress_ports(), vec![5432]);
         assert!(Bindings::default().egress_ports().is_empty());

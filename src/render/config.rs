@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::bindings::Bindings;
 use super::credentials;
 use super::resolve::ResolvedSpace;
+use crate::api::space::OfficeSuite;
 
 /// Environment variables the fragments read; the Deployment sets them from the credentials Secret.
 pub const SECRET_ENV: &[(&str, &str)] = &[
@@ -34,8 +35,17 @@ pub fn secret_env(bindings: &Bindings) -> Vec<(&'static str, &'static str)> {
     if bindings.storage.is_some() {
         env.extend_from_slice(STORAGE_ENV);
     }
+    if bindings.office.as_ref().is_some_and(|o| o.suite == OfficeSuite::Onlyoffice) {
+        env.extend_from_slice(ONLYOFFICE_ENV);
+    }
     env
 }
+
+pub const ONLYOFFICE_ENV: &[(&str, &str)] = &[("FRAMASPACE_ONLYOFFICE_JWT", credentials::ONLYOFFICE_JWT)];
+
+/// Thumbnails of images, PDFs and office documents are computed by Imaginary; text and Markdown stay local.
+const PREVIEW_PROVIDERS: &[&str] =
+    &["OC\\Preview\\Imaginary", "OC\\Preview\\ImaginaryPDF", "OC\\Preview\\MarkDown", "OC\\Preview\\TXT", "OC\\Preview\\OpenDocument"];
 
 /// A PHP single-quoted string literal: only `\` and `'` need escaping there.
 pub fn php_string(s: &str) -> String {
@@ -140,13 +150,43 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings) -> BTreeMap<String, St
         None => placeholder("Files: no StoragePool is assigned to this space yet; see the StorageReady condition."),
     };
     files.insert("objectstore.config.php".to_string(), objectstore);
-    files.insert(
-        "office.config.php".to_string(),
-        placeholder(&format!(
-            "Office suite {}: no backend is assigned to this space yet; see the OfficeReady condition.",
-            space.office.as_str()
+    let office = match (&bindings.office, space.office) {
+        (_, OfficeSuite::None) => placeholder("Office suite: none, online editing is disabled (richdocuments and onlyoffice apps off)."),
+        (Some(o), OfficeSuite::Onlyoffice) => fragment(
+            &format!("Office suite onlyoffice: OfficeBackend {}; the JWT is shared with its spaces only.", o.backend),
+            &[(
+                "onlyoffice",
+                format!(
+                    "array ('DocumentServerUrl' => {}, 'jwt_secret' => getenv('FRAMASPACE_ONLYOFFICE_JWT'), 'jwt_header' => 'Authorization')",
+                    php_string(&format!("{}/", o.url.trim_end_matches('/')))
+                ),
+            )],
+        ),
+        (Some(o), _) => placeholder(&format!(
+            "Office suite collabora: OfficeBackend {} at {} (set in the richdocuments app by an occ Job).",
+            o.backend, o.url
         )),
-    );
+        (None, suite) => placeholder(&format!(
+            "Office suite {}: no backend is assigned to this space yet; see the OfficeReady condition.",
+            suite.as_str()
+        )),
+    };
+    files.insert("office.config.php".to_string(), office);
+    let preview = match &bindings.preview {
+        Some(p) => fragment(
+            &format!("Previews: thumbnails computed by PreviewBackend {}.", p.backend),
+            &[
+                ("enable_previews", "true".to_string()),
+                (
+                    "enabledPreviewProviders",
+                    format!("array ({})", PREVIEW_PROVIDERS.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ")),
+                ),
+                ("preview_imaginary_url", php_string(&p.url)),
+            ],
+        ),
+        None => placeholder("Previews: no PreviewBackend is assigned to this space yet; Nextcloud's built-in providers apply."),
+    };
+    files.insert("preview.config.php".to_string(), preview);
     files
 }
 
@@ -192,7 +232,37 @@ mod tests {
                 prefix: "space-mon-asso:".into(),
             }),
             storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr", "space-mon-asso"),
+            office: None,
+            preview: None,
         }
+    }
+
+    #[test]
+    fn office_and_previews_follow_their_backends() {
+        use crate::render::bindings::{OfficeBinding, PreviewBinding};
+        let mut space = resolved();
+        space.office = OfficeSuite::Onlyoffice;
+        let mut b = bound();
+        b.office = Some(OfficeBinding { suite: OfficeSuite::Onlyoffice, backend: "oo-1".into(), url: "https://oo.frama.space".into() });
+        b.preview = Some(PreviewBinding { backend: "img-1".into(), url: "http://preview-img-1.fs.svc:9000".into() });
+        let files = render(&space, &b);
+        let office = &files["office.config.php"];
+        assert!(office.contains("'DocumentServerUrl' => 'https://oo.frama.space/'"), "{office}");
+        assert!(office.contains("'jwt_secret' => getenv('FRAMASPACE_ONLYOFFICE_JWT')"));
+        assert!(secret_env(&b).contains(&("FRAMASPACE_ONLYOFFICE_JWT", credentials::ONLYOFFICE_JWT)));
+        let preview = &files["preview.config.php"];
+        assert!(preview.contains("'preview_imaginary_url' => 'http://preview-img-1.fs.svc:9000'"), "{preview}");
+        assert!(preview.contains("'OC\\Preview\\Imaginary'"), "{preview}");
+
+        space.office = OfficeSuite::Collabora;
+        b.office = Some(OfficeBinding { suite: OfficeSuite::Collabora, backend: "c-1".into(), url: "https://office.frama.space".into() });
+        let files = render(&space, &b);
+        assert!(!files["office.config.php"].contains("onlyoffice' =>"));
+        assert!(!secret_env(&b).iter().any(|(name, _)| *name == "FRAMASPACE_ONLYOFFICE_JWT"), "a Collabora space gets no JWT");
+
+        space.office = OfficeSuite::None;
+        b.office = None;
+        assert!(render(&space, &b)["office.config.php"].contains("online editing is disabled"));
     }
 
     #[test]
@@ -236,7 +306,7 @@ mod tests {
     #[test]
     fn backing_services_are_placeholders_until_assigned() {
         let files = render(&resolved(), &Bindings::default());
-        for f in ["database.config.php", "redis.config.php", "objectstore.config.php", "office.config.php"] {
+        for f in ["database.config.php", "redis.config.php", "objectstore.config.php", "office.config.php", "preview.config.php"] {
             assert!(files[f].contains("$CONFIG = array ();"), "{f}");
         }
     }

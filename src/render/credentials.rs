@@ -15,6 +15,8 @@ pub const DATABASE_PASSWORD: &str = "database-password";
 pub const REDIS_PASSWORD: &str = "redis-password";
 pub const S3_ACCESS_KEY: &str = "s3-access-key";
 pub const S3_SECRET_KEY: &str = "s3-secret-key";
+/// Copied from the OnlyOffice backend's Secret while the space uses it; never generated here.
+pub const ONLYOFFICE_JWT: &str = "onlyoffice-jwt-secret";
 
 #[derive(Debug, Error)]
 #[error("the operating system's random generator failed: {0}")]
@@ -71,6 +73,11 @@ impl RandomSource for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
         getrandom::fill(buf).map_err(|e| RandomError(e.to_string()))
     }
+}
+
+/// A shared secret for signing office requests (OnlyOffice JWT): 48 alphanumerics, 285 bits.
+pub fn office_jwt(rng: &mut dyn RandomSource) -> Result<String, RandomError> {
+    random_string(rng, 48, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 }
 
 /// A uniformly random string over `alphabet` (rejection sampling: no modulo bias).

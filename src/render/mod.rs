@@ -1,5 +1,6 @@
 //! Pure functions from specs to desired state: no I/O, unit-tested without a cluster.
 
+pub mod backends;
 pub mod bindings;
 pub mod config;
 pub mod credentials;

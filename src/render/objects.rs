@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath,
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceQuota,
-    ResourceQuotaSpec, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ResourceQuotaSpec, Secret, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec, IngressTLS,
@@ -20,6 +21,7 @@ use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use sha2::Digest;
 
 use super::bindings::Bindings;
 use super::config;
@@ -157,7 +159,9 @@ fn http_probe(period: i32, timeout: i32, failures: i32) -> Probe {
     }
 }
 
-pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTreeMap<String, String>) -> Deployment {
+/// The Nextcloud container of the space: its image, the environment from its Secret, its config
+/// fragments. The occ Jobs run the same container with another command.
+fn nextcloud_container(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTreeMap<String, String>) -> Container {
     let mut env: Vec<EnvVar> = config::secret_env(bindings).iter().map(|(name, key)| secret_env(name, key)).collect();
     env.extend([
         plain_env("NEXTCLOUD_ADMIN_USER", "admin"),
@@ -178,29 +182,59 @@ pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTr
         })
         .chain(std::iter::once(VolumeMount { name: "html".into(), mount_path: "/var/www/html".into(), ..VolumeMount::default() }))
         .collect();
-    let container = Container {
+    Container {
         name: names::NEXTCLOUD.into(),
         image: Some(format!("{}:{}", space.class.nextcloud.image, space.class.nextcloud.version)),
         image_pull_policy: Some("IfNotPresent".into()),
+        env: Some(env),
+        volume_mounts: Some(mounts),
+        resources: space.class.resources.clone(),
+        ..Container::default()
+    }
+}
+
+fn nextcloud_pod(space: &ResolvedSpace, config_files: &BTreeMap<String, String>, container: Container) -> PodSpec {
+    let placement = &space.class.placement;
+    PodSpec {
+        containers: vec![container],
+        volumes: Some(vec![
+            Volume {
+                name: "config".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: names::CONFIG_MAP.into(),
+                    items: Some(config_files.keys().map(|k| KeyToPath { key: k.clone(), path: k.clone(), mode: None }).collect()),
+                    ..ConfigMapVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+            Volume { name: "html".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
+        ]),
+        node_selector: Some(placement.node_selector.clone()),
+        tolerations: (!placement.tolerations.is_empty()).then(|| placement.tolerations.clone()),
+        security_context: Some(PodSecurityContext { fs_group: Some(WWW_DATA), ..PodSecurityContext::default() }),
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        ..PodSpec::default()
+    }
+}
+
+pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTreeMap<String, String>) -> Deployment {
+    let container = Container {
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
             container_port: HTTP_PORT,
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),
-        env: Some(env),
-        volume_mounts: Some(mounts),
-        resources: space.class.resources.clone(),
         // `occ upgrade` runs at start-up and may take long on a large space: the startup probe
         // allows an hour before liveness takes over, so a slow upgrade is never killed midway.
         startup_probe: Some(http_probe(10, 5, 360)),
         liveness_probe: Some(http_probe(30, 10, 5)),
         readiness_probe: Some(http_probe(10, 5, 3)),
-        ..Container::default()
+        ..nextcloud_container(space, bindings, config_files)
     };
     let mut template_annotations = BTreeMap::new();
     template_annotations.insert(CONFIG_HASH_ANNOTATION.to_string(), config::hash(config_files));
-    let placement = &space.class.placement;
     Deployment {
         metadata: meta(space, names::NEXTCLOUD),
         spec: Some(DeploymentSpec {
@@ -215,34 +249,78 @@ pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTr
                     annotations: Some(template_annotations),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    volumes: Some(vec![
-                        Volume {
-                            name: "config".into(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: names::CONFIG_MAP.into(),
-                                items: Some(
-                                    config_files.keys().map(|k| KeyToPath { key: k.clone(), path: k.clone(), mode: None }).collect(),
-                                ),
-                                ..ConfigMapVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                        Volume { name: "html".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
-                    ]),
-                    node_selector: Some(placement.node_selector.clone()),
-                    tolerations: (!placement.tolerations.is_empty()).then(|| placement.tolerations.clone()),
-                    security_context: Some(PodSecurityContext { fs_group: Some(WWW_DATA), ..PodSecurityContext::default() }),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    ..PodSpec::default()
-                }),
+                spec: Some(nextcloud_pod(space, config_files, container)),
             },
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
     }
+}
+
+/// Label of occ Jobs, valued with what they configure (`office`).
+pub const OCC_LABEL: &str = "frama.space/occ";
+/// Annotation holding the commands of an occ Job, for people and for the operator.
+pub const OCC_COMMANDS_ANNOTATION: &str = "frama.space/occ-commands";
+
+/// A Job running `occ` commands in the space's own Nextcloud container (image, environment and
+/// configuration), once Nextcloud reports itself installed. Named after a hash of its commands:
+/// the same commands are never run twice, new ones get a new Job.
+pub fn occ_job(
+    space: &ResolvedSpace,
+    bindings: &Bindings,
+    config_files: &BTreeMap<String, String>,
+    purpose: &str,
+    commands: &[String],
+) -> Job {
+    let joined = commands.join("\n");
+    let name = occ_job_name(purpose, commands);
+    let script = occ_script(commands);
+    let container = Container {
+        command: Some(vec!["/bin/sh".into(), "-c".into(), script]),
+        security_context: Some(SecurityContext { run_as_user: Some(WWW_DATA), run_as_group: Some(WWW_DATA), ..SecurityContext::default() }),
+        ..nextcloud_container(space, bindings, config_files)
+    };
+    let mut pod = nextcloud_pod(space, config_files, container);
+    pod.restart_policy = Some("Never".into());
+    let mut metadata = meta(space, &name);
+    metadata.labels.get_or_insert_default().insert(OCC_LABEL.into(), purpose.into());
+    metadata.annotations = Some(BTreeMap::from([(OCC_COMMANDS_ANNOTATION.to_string(), joined)]));
+    Job {
+        metadata,
+        spec: Some(JobSpec {
+            // Failed pods are retried by the Job controller with exponential backoff (10 s, 20 s, ...).
+            backoff_limit: Some(4),
+            active_deadline_seconds: Some(3600),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(names::labels(&space.name)), ..ObjectMeta::default() }),
+                spec: Some(pod),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
+pub fn occ_job_name(purpose: &str, commands: &[String]) -> String {
+    let digest = sha2::Sha256::digest(commands.join("\n").as_bytes());
+    format!("occ-{purpose}-{}", &config::hex(&digest[..5]))
+}
+
+/// Waits for the installation (a new space's Nextcloud installs itself at its first start), then
+/// runs each command, stopping at the first failure. `app:disable` of an app that is not enabled
+/// is not a failure.
+fn occ_script(commands: &[String]) -> String {
+    let mut script = String::from(
+        "set -eu\ncd /var/www/html\nuntil php occ status --output=json 2>/dev/null | grep -q '\"installed\":true'; do sleep 5; done\n",
+    );
+    for c in commands {
+        if c.starts_with("app:disable ") {
+            script.push_str(&format!("php occ {c} || true\n"));
+        } else {
+            script.push_str(&format!("php occ {c}\n"));
+        }
+    }
+    script
 }
 
 pub fn service(space: &ResolvedSpace) -> Service {
@@ -319,6 +397,22 @@ fn namespace_peer(label: &str, values: &[&str]) -> NetworkPolicyPeer {
     }
 }
 
+/// The pods of the office or preview backends, wherever the operator runs them.
+fn backend_pods_peer(components: &[&str]) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector::default()),
+        pod_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: super::backends::COMPONENT_LABEL.into(),
+                operator: "In".into(),
+                values: Some(components.iter().map(|v| v.to_string()).collect()),
+            }]),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
 fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
     NetworkPolicyPort { protocol: Some(protocol.into()), port: Some(IntOrString::Int(number)), end_port: None }
 }
@@ -332,7 +426,7 @@ pub fn network_policy(space: &ResolvedSpace, bindings: &Bindings) -> NetworkPoli
             to: Some(vec![namespace_peer("kubernetes.io/metadata.name", &["kube-system"])]),
             ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
         },
-        NetworkPolicyEgressRule { to: Some(vec![namespace_peer("frama.space/component", &["office", "preview"])]), ports: None },
+        NetworkPolicyEgressRule { to: Some(vec![backend_pods_peer(&["office", "preview"])]), ports: None },
     ];
     if !pool_ports.is_empty() {
         egress.push(NetworkPolicyEgressRule { to: None, ports: Some(pool_ports.iter().map(|p| port("TCP", *p)).collect()) });
@@ -345,7 +439,7 @@ pub fn network_policy(space: &ResolvedSpace, bindings: &Bindings) -> NetworkPoli
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![
                     namespace_peer("kubernetes.io/metadata.name", &[space.class.ingress.controller_namespace.as_str()]),
-                    namespace_peer("frama.space/component", &["office"]),
+                    backend_pods_peer(&["office"]),
                 ]),
                 ports: Some(vec![port("TCP", HTTP_PORT)]),
             }]),

@@ -69,6 +69,14 @@ pub struct Metrics {
     call_duration: HistogramFamily<CallLabels>,
     call_errors: Family<CallErrorLabels, Counter>,
     leader: Gauge,
+    backend_replicas: Family<ReplicaLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReplicaLabels {
+    pub kind: String,
+    pub backend: String,
+    pub state: String,
 }
 
 impl Default for Metrics {
@@ -98,9 +106,12 @@ impl Metrics {
         registry.register("external_call_duration_seconds", "Duration of calls to PostgreSQL, Redis and S3 stores", call_duration.clone());
         let call_errors = Family::<CallErrorLabels, Counter>::default();
         registry.register("external_call_errors", "Failed calls to PostgreSQL, Redis and S3 stores, by reason", call_errors.clone());
+        let backend_replicas = Family::<ReplicaLabels, Gauge>::default();
+        registry.register("backend_replicas", "Replicas of an office or preview backend, desired and ready", backend_replicas.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this process holds the lease and runs the controllers", leader.clone());
         Metrics {
+            backend_replicas,
             leader,
             registry,
             reconciles,
@@ -140,6 +151,13 @@ impl Metrics {
                     reason: reason.to_string(),
                 })
                 .inc();
+        }
+    }
+
+    pub fn set_backend_replicas(&self, kind: &str, backend: &str, desired: i32, ready: i32) {
+        for (state, value) in [("desired", desired), ("ready", ready)] {
+            let labels = ReplicaLabels { kind: kind.to_string(), backend: backend.to_string(), state: state.to_string() };
+            self.backend_replicas.get_or_create(&labels).set(i64::from(value));
         }
     }
 

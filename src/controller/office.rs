@@ -1,0 +1,178 @@
+//! A space's office wiring: the `occ` commands of its suite run once per change in a Job with the
+//! space's own image, environment and configuration, never two at once for a space; progress and
+//! result in the OfficeReady condition and in Events.
+
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{Api, DeleteParams};
+use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
+
+use super::Context;
+use super::apply::{Applied, ChangeSignal};
+use super::space_status::{OCC_FAILED, OFFICE_READY};
+use crate::api::AssociationSpace;
+use crate::api::conditions::{Condition, ConditionStatus};
+use crate::api::space::{AssociationSpaceStatus, OfficeSuite};
+use crate::error::Result;
+use crate::placement::PlacementError;
+use crate::render::bindings::{Bindings, office_commands};
+use crate::render::objects::{self, OCC_LABEL, occ_job_name};
+use crate::render::resolve::ResolvedSpace;
+
+const PURPOSE: &str = "office";
+
+/// Where a Job stands, from its status conditions.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobState {
+    Running,
+    Succeeded,
+    Failed(String),
+}
+
+pub fn job_state(job: &Job) -> JobState {
+    let conditions = job.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let holds = |t: &str| conditions.iter().find(|c| c.type_ == t && c.status == "True");
+    if holds("Complete").is_some() {
+        JobState::Succeeded
+    } else if let Some(c) = holds("Failed") {
+        JobState::Failed(c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default()))
+    } else {
+        JobState::Running
+    }
+}
+
+fn office(status: ConditionStatus, reason: &str, message: impl Into<String>) -> Condition {
+    Condition::new(OFFICE_READY, status, reason, message)
+}
+
+/// Wires the space's office suite; returns OfficeReady and the number of API writes.
+pub async fn wire(
+    space: &AssociationSpace,
+    resolved: &ResolvedSpace,
+    ctx: &Context,
+    bindings: &Bindings,
+    placement_errors: &[PlacementError],
+    previous: &AssociationSpaceStatus,
+) -> Result<(Condition, usize)> {
+    use ConditionStatus::*;
+    let suite = resolved.office;
+    if suite != OfficeSuite::None && bindings.office.is_none() {
+        let why = placement_errors.iter().find(|e| e.kind() == "OfficeBackend");
+        let (reason, message) = match why {
+            Some(e) => (e.reason(), format!("no {} backend: {e}", suite.as_str())),
+            None => ("NoBackendAssigned", format!("no {} OfficeBackend is assigned yet", suite.as_str())),
+        };
+        return Ok((office(False, reason, message), 0));
+    }
+    if let Some(o) = &bindings.office
+        && suite == OfficeSuite::Onlyoffice
+        && super::backends::office_jwt(ctx, &o.backend).is_none()
+    {
+        return Ok((office(False, "WaitingForBackend", format!("OfficeBackend {} has not created its JWT Secret yet", o.backend)), 0));
+    }
+    if resolved.suspended {
+        return Ok((office(Unknown, "Suspended", "the space is suspended; its office wiring resumes with it"), 0));
+    }
+    let commands = office_commands(suite, bindings.office.as_ref());
+    let name = occ_job_name(PURPOSE, &commands);
+    let ns = resolved.namespace.as_str();
+    let jobs: Vec<_> = ctx
+        .children
+        .jobs
+        .state()
+        .into_iter()
+        .filter(|j| j.namespace().as_deref() == Some(ns) && j.labels().get(OCC_LABEL).map(String::as_str) == Some(PURPOSE))
+        .collect();
+    let target = match &bindings.office {
+        Some(o) => format!("{} via OfficeBackend {}", suite.as_str(), o.backend),
+        None => "apps disabled".to_string(),
+    };
+    let was = previous.conditions.iter().find(|c| c.type_ == OFFICE_READY).map(|c| c.reason.clone()).unwrap_or_default();
+    if let Some(job) = jobs.iter().find(|j| j.name_any() == name) {
+        let condition = match job_state(job) {
+            JobState::Succeeded if suite == OfficeSuite::None => {
+                office(True, "Disabled", "office: none; richdocuments and onlyoffice are disabled")
+            }
+            JobState::Succeeded => office(True, "Configured", format!("{target}; occ Job {name} completed")),
+            JobState::Running => office(False, "Configuring", format!("occ Job {name} is running ({target})")),
+            JobState::Failed(why) => office(False, OCC_FAILED, format!("occ Job {name} failed: {why}; kubectl -n {ns} logs job/{name}")),
+        };
+        if condition.reason != was {
+            match condition.reason.as_str() {
+                "Configured" | "Disabled" => publish(space, ctx, EventType::Normal, "OfficeConfigured", &condition.message).await,
+                OCC_FAILED => publish(space, ctx, EventType::Warning, "OccJobFailed", &condition.message).await,
+                _ => {}
+            }
+        }
+        return Ok((condition, 0));
+    }
+    if let Some(active) = jobs.iter().find(|j| job_state(j) == JobState::Running) {
+        let message = format!("waiting for occ Job {} to finish before running {name}", active.name_any());
+        return Ok((office(False, "Configuring", message), 0));
+    }
+    // Finished Jobs of earlier configurations have done their work; only the current one is kept.
+    let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
+    let mut writes = 0;
+    for old in &jobs {
+        let params = DeleteParams::background();
+        match api.delete(&old.name_any(), &params).await {
+            Ok(_) => writes += 1,
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let files = crate::render::config::render(resolved, bindings);
+    let job = objects::occ_job(resolved, bindings, &files, PURPOSE, &commands);
+    if ctx.applier.apply(&api, job, None, ChangeSignal::Generation).await? == Applied::Written {
+        writes += 1;
+    }
+    publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; "))).await;
+    Ok((office(False, "Configuring", format!("occ Job {name} created ({target})")), writes))
+}
+
+async fn publish(space: &AssociationSpace, ctx: &Context, type_: EventType, reason: &str, note: &str) {
+    let event = kube::runtime::events::Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note.to_string()),
+        action: "ConfigureOffice".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &space.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not publish event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
+
+    fn job(conditions: &[(&str, &str)]) -> Job {
+        Job {
+            status: Some(JobStatus {
+                conditions: Some(
+                    conditions
+                        .iter()
+                        .map(|(t, s)| JobCondition {
+                            type_: t.to_string(),
+                            status: s.to_string(),
+                            message: Some("boom".into()),
+                            ..JobCondition::default()
+                        })
+                        .collect(),
+                ),
+                ..JobStatus::default()
+            }),
+            ..Job::default()
+        }
+    }
+
+    #[test]
+    fn job_states_come_from_conditions() {
+        assert_eq!(job_state(&Job::default()), JobState::Running);
+        assert_eq!(job_state(&job(&[("Complete", "True")])), JobState::Succeeded);
+        assert_eq!(job_state(&job(&[("Failed", "True")])), JobState::Failed("boom".into()));
+        assert_eq!(job_state(&job(&[("Failed", "False"), ("SuccessCriteriaMet", "True")])), JobState::Running);
+    }
+}
