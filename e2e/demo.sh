@@ -13,11 +13,16 @@ mapfile -t operator < <(operator_command --metrics-address 127.0.0.1:28080 --ide
 PROC_LOG="$STATE_DIR/operator.log" start_process operator "${operator[@]}"
 kubectl apply -k "$REPO_DIR/examples/"
 spaces=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep associationspace)
-log "waiting for the example spaces to be Ready"
+backends=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep -E 'officebackend|previewbackend')
+log "waiting for the example spaces and backends to be Ready"
 # shellcheck disable=SC2086
-kubectl wait --for=condition=Ready $spaces --timeout=180s
+kubectl wait --for=condition=Ready $spaces $backends --timeout=180s
+office_wired() { ! kubectl get spaces -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="OfficeReady")].status}{"\n"}{end}' | grep -qv True; }
+wait_for "operator: the office suites to be wired (occ Jobs)" 120 office_wired
 echo
 kubectl get spaces -o wide
+echo
+kubectl get officebackends,previewbackends
 cat <<TXT
 
 The demo runs. Look at it with:
@@ -25,6 +30,9 @@ The demo runs. Look at it with:
   kubectl get framaspace                      # every Framaspace object
   kubectl describe space collectif-velo       # conditions and events
   kubectl get all -n space-collectif-velo     # what one space becomes
+  kubectl get jobs -n space-jardins-partages  # the occ Job that wired OnlyOffice
+  kubectl patch space collectif-velo --type merge -p '{"spec":{"office":"onlyoffice"}}'   # switch suites
+  kubectl get space collectif-velo -w -o custom-columns='NAME:.metadata.name,OFFICE:.status.office,BACKEND:.status.placement.officeBackend,OFFICE-READY:.status.conditions[?(@.type=="OfficeReady")].reason'
   kubectl -n framaspace-system get lease framaspace-operator   # who leads
   curl -s 127.0.0.1:28080/metrics | grep ^framaspace_          # the operator's metrics
   tail -f $STATE_DIR/operator.log             # its log (it runs as the chart's ServiceAccount)

@@ -166,8 +166,8 @@ done
 check_eq "all $RESTART spaces created around the crash are Ready" "$RESTART" "$(kubectl get spaces -o json | jq '[.items[] | select(.metadata.name | startswith("restart-")) | select(.status.phase == "Ready")] | length')"
 spaces=$(kubectl get spaces -o name | wc -l)
 check_eq "one namespace per space, no orphan" "$spaces" "$(kubectl get namespaces -l app.kubernetes.io/managed-by=framaspace-operator -o name | wc -l)"
-check_eq "one Deployment per space, no duplicate" "$spaces" "$(kubectl get deployments -A -l app.kubernetes.io/managed-by=framaspace-operator -o name | wc -l)"
-check_eq "one credentials Secret per space" "$spaces" "$(kubectl get secrets -A -l app.kubernetes.io/managed-by=framaspace-operator -o name | wc -l)"
+check_eq "one Deployment per space, no duplicate" "$spaces" "$(kubectl get deployments -A -l frama.space/space -o name | wc -l)"
+check_eq "one credentials Secret per space" "$spaces" "$(kubectl get secrets -A -l frama.space/space -o name | wc -l)"
 check "one ReplicaSet per new space" bash -c "for i in \$(seq 1 $RESTART); do [ \$(kubectl -n space-restart-\$i get replicasets -o name | wc -l) = 1 ] || exit 1; done"
 check_eq "credentials survive the restart unchanged" "$digest" "$(credentials_digest collectif-velo)"
 
@@ -175,7 +175,7 @@ section "suspension"
 kubectl patch space restart-1 --type merge -p '{"spec":{"suspended":true}}' >/dev/null
 check "suspended: true gives phase Suspended" eventually 60 phase_is restart-1 Suspended
 check_eq "the Deployment has 0 replicas" "0" "$(kubectl -n space-restart-1 get deployment nextcloud -o jsonpath='{.spec.replicas}')"
-no_pods() { test -z "$(kubectl -n "$1" get pods -o name)"; }
+no_pods() { test -z "$(kubectl -n "$1" get pods -l app.kubernetes.io/name=nextcloud -o name)"; }
 check "its pods are gone" eventually 60 no_pods space-restart-1
 check_eq "the Ready condition says why" "Suspended" "$(ready_reason restart-1)"
 check "the Secret and config are kept" kubectl -n space-restart-1 get secret/nextcloud-credentials configmap/nextcloud-config
