@@ -14,6 +14,7 @@ help:
 	@echo "make cluster-down  stop it and remove its state"
 	@echo "make crds          regenerate crds/ from the Rust types"
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
+	@echo "make bench N=1000  scale benchmark against the local environment (make cluster-up first)"
 
 build:
 	$(CARGO) build --locked
@@ -50,3 +51,8 @@ demo: build
 
 demo-stop:
 	e2e/cluster-down.sh
+
+# The scale benchmark (never part of `make test`): `make cluster-up`, then `make bench N=1000`.
+N ?= 10000
+bench:
+	bench/run.sh $(N)

@@ -22,8 +22,7 @@ tools_path() {
 
 # How the suites and the demo run the operator: as the Helm chart's ServiceAccount (e2e/install.sh
 # writes its kubeconfig), with the chart's Secret access role and lease. Extra arguments follow.
-OPERATOR_BIN="$REPO_DIR/target/debug/framaspace-operator"
 operator_command() {
-  printf '%s\n' env "KUBECONFIG=$STATE_DIR/operator.kubeconfig" "$OPERATOR_BIN" run \
+  printf '%s\n' env "KUBECONFIG=$STATE_DIR/operator.kubeconfig" "${OPERATOR_BIN:-$REPO_DIR/target/debug/framaspace-operator}" run \
     --secret-access-role framaspace-operator-space-secrets --lease-name framaspace-operator "$@"
 }

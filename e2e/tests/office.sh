@@ -87,10 +87,15 @@ section "office: none"
 new_space office-none none
 check "a space with office: none is Ready" kubectl wait --for=condition=Ready space/office-none --timeout=120s
 check "OfficeReady says Disabled" eventually 60 bash -c "[ \"\$(kubectl get space office-none -o jsonpath='{.status.conditions[?(@.type==\"OfficeReady\")].reason}')\" = Disabled ]"
-check "its occ Job disabled both apps" bash -c \
-  "kubectl -n space-office-none get jobs -l frama.space/occ=office -o json | jq -r '.items[0].metadata.annotations[\"frama.space/occ-commands\"]' | tr '\\n' ' ' | grep -q 'app:disable richdocuments app:disable onlyoffice'"
+check_eq "a new space never had an office app: no occ Job" "0" "$(kubectl -n space-office-none get jobs -o name | wc -l)"
 check_eq "it has no office backend" "" "$(jsonpath space/office-none '{.status.placement.officeBackend}')"
 check "its config enables neither app" bash -c "kubectl -n space-office-none get configmap nextcloud-config -o jsonpath='{.data.office\\.config\\.php}' | grep -q 'online editing is disabled'"
+check "switching office-1 (OnlyOffice) to none" kubectl patch space office-1 --type merge -p '{"spec":{"office":"none"}}'
+check "OfficeReady of office-1 says Disabled" eventually 60 bash -c "[ \"\$(kubectl get space office-1 -o jsonpath='{.status.conditions[?(@.type==\"OfficeReady\")].reason}')\" = Disabled ]"
+check "an occ Job disabled both apps" bash -c \
+  "kubectl -n space-office-1 get jobs -l frama.space/occ=office -o json | jq -r '.items[0].metadata.annotations[\"frama.space/occ-commands\"]' | tr '\\n' ' ' | grep -q 'app:disable richdocuments app:disable onlyoffice'"
+check "its JWT is removed with its OnlyOffice backend" bash -c "kubectl -n space-office-1 get secret nextcloud-credentials -o json | jq -e '.data | has(\"onlyoffice-jwt-secret\") | not'"
+check "onlyoffice-1 counts 0 spaces" eventually 60 bash -c "[ \"\$(kubectl get officebackend onlyoffice-1 -o jsonpath='{.status.assignedSpaces}')\" = 0 ]"
 
 section "scaling down, never below minReplicas"
 check "deleting 4 Collabora spaces" kubectl delete space office-2 office-3 office-4 office-5 --wait=true --timeout=120s

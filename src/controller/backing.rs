@@ -451,7 +451,8 @@ async fn step(
                 let span = tracing::info_span!("external_call", system = step.system, operation = "ensure", pool);
                 let result = ensure(pool).instrument(span).await;
                 ctx.metrics.external_call(step.system, "ensure", started.elapsed(), result.as_ref().err().map(|e| e.reason()));
-                if result.is_ok() {
+                if let Ok(w) = &result {
+                    ctx.metrics.external_writes(step.system, *w);
                     mark_verified(ctx, step.key, fingerprint);
                 }
                 result

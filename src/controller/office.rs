@@ -83,6 +83,15 @@ pub async fn wire(
         .into_iter()
         .filter(|j| j.namespace().as_deref() == Some(ns) && j.labels().get(OCC_LABEL).map(String::as_str) == Some(PURPOSE))
         .collect();
+    // A new space's Nextcloud has neither app enabled: `office: none` needs a Job only to undo an
+    // earlier suite.
+    let wired_before = previous
+        .conditions
+        .iter()
+        .any(|c| c.type_ == OFFICE_READY && ["Configured", "Configuring", OCC_FAILED].contains(&c.reason.as_str()));
+    if suite == OfficeSuite::None && jobs.is_empty() && !wired_before {
+        return Ok((office(True, "Disabled", "office: none; no office app was ever enabled"), 0));
+    }
     let target = match &bindings.office {
         Some(o) => format!("{} via OfficeBackend {}", suite.as_str(), o.backend),
         None => "apps disabled".to_string(),

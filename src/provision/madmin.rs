@@ -1,8 +1,11 @@
 //! The encrypted request bodies of the MinIO admin API (`add-user`, policy attachment, ...).
 //!
 //! MinIO encrypts these bodies with the requester's secret key, as its Go client `madmin` does:
-//! `salt (32) || algorithm id (1) || nonce (8) || sealed stream`. The key is Argon2id(secret key,
-//! salt; t=1, m=64 MiB, p=4) and the stream is the "sio" construction: fragments of 16 KiB, each
+//! `salt (32) || algorithm id (1) || nonce (8) || sealed stream`. The key is PBKDF2-HMAC-SHA256
+//! (secret key, salt, 8192 rounds; algorithm 0x02, madmin's FIPS mode) for what the operator sends:
+//! MinIO serialises Argon2id (64 MiB) derivations behind one lock, which at thousands of spaces
+//! made its admin API the bottleneck. Bodies MinIO sends back may use Argon2id(secret key, salt;
+//! t=1, m=64 MiB, p=4) (algorithm 0x00); both are read. The stream is the "sio" construction: fragments of 16 KiB, each
 //! sealed with AES-256-GCM under the nonce `nonce || little-endian u32 counter`. Counter 0 seals an
 //! empty message whose tag becomes the stream's associated data; fragments use counters 1, 2, ...
 //! with associated data `0x00 || tag`, except the last, `0x80 || tag` (truncation resistance).
@@ -16,6 +19,8 @@ use thiserror::Error;
 const SALT_LEN: usize = 32;
 const NONCE_PREFIX_LEN: usize = 8;
 const ARGON2ID_AES_GCM: u8 = 0x00;
+const PBKDF2_AES_GCM: u8 = 0x02;
+const PBKDF2_ROUNDS: u32 = 8192;
 const FRAGMENT: usize = 16 * 1024;
 
 #[derive(Debug, Error)]
@@ -30,7 +35,12 @@ pub enum MadminError {
     Random(String),
 }
 
-fn derive_key(secret: &str, salt: &[u8]) -> Result<[u8; 32], MadminError> {
+fn derive_key(algorithm: u8, secret: &str, salt: &[u8]) -> Result<[u8; 32], MadminError> {
+    if algorithm == PBKDF2_AES_GCM {
+        let mut key = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), salt, PBKDF2_ROUNDS, &mut key);
+        return Ok(key);
+    }
     let params = Params::new(64 * 1024, 1, 4, Some(32)).map_err(|_| MadminError::Kdf)?;
     let mut key = [0u8; 32];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -59,11 +69,21 @@ fn stream_aad(cipher: &Aes256Gcm, prefix: &[u8]) -> Result<Vec<u8>, aes_gcm::Err
 
 /// Encrypts with explicit salt and nonce (for tests); use [`encrypt`] otherwise.
 pub fn encrypt_with(secret: &str, plaintext: &[u8], salt: [u8; SALT_LEN], nonce: [u8; NONCE_PREFIX_LEN]) -> Result<Vec<u8>, MadminError> {
-    let key = derive_key(secret, &salt)?;
+    seal(PBKDF2_AES_GCM, secret, plaintext, salt, nonce)
+}
+
+fn seal(
+    algorithm: u8,
+    secret: &str,
+    plaintext: &[u8],
+    salt: [u8; SALT_LEN],
+    nonce: [u8; NONCE_PREFIX_LEN],
+) -> Result<Vec<u8>, MadminError> {
+    let key = derive_key(algorithm, secret, &salt)?;
     let cipher = Aes256Gcm::new_from_slice(&key).map_err(|_| MadminError::Seal)?;
     let mut out = Vec::with_capacity(SALT_LEN + 1 + NONCE_PREFIX_LEN + plaintext.len() + 16 * (1 + plaintext.len() / FRAGMENT));
     out.extend_from_slice(&salt);
-    out.push(ARGON2ID_AES_GCM);
+    out.push(algorithm);
     out.extend_from_slice(&nonce);
     // Every fragment but the last is full; the last may be empty.
     let (mut aad, mut counter) = (stream_aad(&cipher, &nonce).map_err(|_| MadminError::Seal)?, 1u32);
@@ -93,10 +113,10 @@ pub fn encrypt(secret: &str, plaintext: &[u8]) -> Result<Vec<u8>, MadminError> {
 /// Decrypts a body MinIO encrypted for us (e.g. a listing of service accounts).
 pub fn decrypt(secret: &str, data: &[u8]) -> Result<Vec<u8>, MadminError> {
     let header = SALT_LEN + 1 + NONCE_PREFIX_LEN;
-    if data.len() < header + 16 || data[SALT_LEN] != ARGON2ID_AES_GCM {
+    if data.len() < header + 16 || ![ARGON2ID_AES_GCM, PBKDF2_AES_GCM].contains(&data[SALT_LEN]) {
         return Err(MadminError::Open);
     }
-    let key = derive_key(secret, &data[..SALT_LEN])?;
+    let key = derive_key(data[SALT_LEN], secret, &data[..SALT_LEN])?;
     let cipher = Aes256Gcm::new_from_slice(&key).map_err(|_| MadminError::Open)?;
     let prefix = &data[SALT_LEN + 1..header];
     let body = &data[header..];
@@ -137,8 +157,18 @@ mod tests {
     fn header_layout() {
         let sealed = encrypt_with("k", b"{}", [1; 32], [2; 8]).expect("encrypts");
         assert_eq!(&sealed[..32], &[1; 32]);
-        assert_eq!(sealed[32], ARGON2ID_AES_GCM);
+        assert_eq!(sealed[32], PBKDF2_AES_GCM, "PBKDF2: MinIO derives it without its Argon2 lock");
         assert_eq!(&sealed[33..41], &[2; 8]);
+    }
+
+    #[test]
+    fn argon2id_bodies_from_minio_are_read_too() {
+        let sealed = seal(ARGON2ID_AES_GCM, "k", b"{\"a\":1}", [3; 32], [4; 8]).expect("encrypts");
+        assert_eq!(sealed[32], ARGON2ID_AES_GCM);
+        assert_eq!(decrypt("k", &sealed).expect("decrypts"), b"{\"a\":1}");
+        let mut unknown = sealed.clone();
+        unknown[32] = 0x01;
+        assert!(decrypt("k", &unknown).is_err(), "ChaCha20 bodies are not produced for AES-capable clients");
     }
 
     #[test]

@@ -70,6 +70,12 @@ pub struct Metrics {
     call_errors: Family<CallErrorLabels, Counter>,
     leader: Gauge,
     backend_replicas: Family<ReplicaLabels, Gauge>,
+    external_writes: Family<SystemLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SystemLabels {
+    pub system: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -106,11 +112,18 @@ impl Metrics {
         registry.register("external_call_duration_seconds", "Duration of calls to PostgreSQL, Redis and S3 stores", call_duration.clone());
         let call_errors = Family::<CallErrorLabels, Counter>::default();
         registry.register("external_call_errors", "Failed calls to PostgreSQL, Redis and S3 stores, by reason", call_errors.clone());
+        let external_writes = Family::<SystemLabels, Counter>::default();
+        registry.register(
+            "external_writes",
+            "Changes made on PostgreSQL, Redis and S3 stores (0 when everything is in place)",
+            external_writes.clone(),
+        );
         let backend_replicas = Family::<ReplicaLabels, Gauge>::default();
         registry.register("backend_replicas", "Replicas of an office or preview backend, desired and ready", backend_replicas.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this process holds the lease and runs the controllers", leader.clone());
         Metrics {
+            external_writes,
             backend_replicas,
             leader,
             registry,
@@ -151,6 +164,12 @@ impl Metrics {
                     reason: reason.to_string(),
                 })
                 .inc();
+        }
+    }
+
+    pub fn external_writes(&self, system: &str, writes: u32) {
+        if writes > 0 {
+            self.external_writes.get_or_create(&SystemLabels { system: system.to_string() }).inc_by(u64::from(writes));
         }
     }
 

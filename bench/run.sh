@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# make bench N=...: the scale benchmark against the local environment (run `make cluster-up` first).
+# Pools reserved to the bench (PostgreSQL with schema isolation, Redis, MinIO), a class `bench`,
+# the operator (release build, the chart's ServiceAccount) and N spaces created at a steady rate;
+# figures are printed one a line, the CSV and the PNG go to bench/out/.
+set -euo pipefail
+. "$(dirname "$0")/../e2e/lib.sh"
+. "$E2E_DIR/proc.sh"
+[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
+. "$STATE_DIR/env"
+N=${1:-10000}
+RATE=${RATE:-25}
+RESYNC=${RESYNC:-120}
+CONCURRENCY=${CONCURRENCY:-32}
+OUT="$REPO_DIR/bench/out"
+mkdir -p "$OUT"
+
+log "building the release binaries"
+cargo build --release --locked --features bench --bins
+"$E2E_DIR/install.sh"
+"$E2E_DIR/admin-secrets.sh"
+psql_admin() { PGPASSWORD="$FRAMASPACE_PG_PASSWORD" psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U "$FRAMASPACE_PG_USER" -d postgres -qAt "$@"; }
+psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'framaspace_bench'" | grep -q 1 || psql_admin -c "CREATE DATABASE framaspace_bench"
+capacity=$((N + 1000))
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: DatabasePool
+metadata: { name: bench-pg, labels: { bench.frama.space/pool: "true" } }
+spec:
+  host: 127.0.0.1
+  port: $FRAMASPACE_PG_PORT
+  adminSecretRef: { name: pg-1-admin }
+  isolation: schema
+  sharedDatabase: framaspace_bench
+  sslMode: disable
+  capacity: { maxSpaces: $capacity }
+  maxConcurrentOperations: 8
+---
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: bench-redis, labels: { bench.frama.space/pool: "true" } }
+spec:
+  host: 127.0.0.1
+  port: $FRAMASPACE_REDIS_PORT
+  adminSecretRef: { name: redis-1-admin }
+  capacity: { maxSpaces: $capacity }
+---
+apiVersion: frama.space/v1alpha1
+kind: StoragePool
+metadata: { name: bench-minio, labels: { bench.frama.space/pool: "true" } }
+spec:
+  provider: minio
+  endpoint: $FRAMASPACE_MINIO_URL
+  region: us-east-1
+  adminSecretRef: { name: s3-minio-admin }
+  capacity: { maxSpaces: $capacity }
+  maxConcurrentOperations: 4
+---
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: bench }
+spec:
+  baseDomain: bench.frama.space
+  nextcloud: { image: docker.io/library/nextcloud, version: 31.0.9-apache }
+  limits: { maxQuota: 50Gi, defaultQuota: 10Gi, maxAccounts: 50, defaultMaxAccounts: 50 }
+  defaultOffice: none
+  placement: { nodeSelector: { frama.space/node-pool: web } }
+  ingress: { className: nginx, maxUploadSize: 1G, controllerNamespace: ingress-nginx }
+  poolSelector: { matchLabels: { bench.frama.space/pool: "true" } }
+YAML
+for p in dbpool/bench-pg cachepool/bench-redis stpool/bench-minio; do kubectl wait --for=condition=Ready "$p" --timeout=120s >/dev/null 2>&1 || true; done
+
+stop_process operator
+stop_process bench-operator
+mapfile -t cmd < <(OPERATOR_BIN="$REPO_DIR/target/release/framaspace-operator" operator_command \
+  --log-format json --identity bench --metrics-address 127.0.0.1:28084 --resync-seconds "$RESYNC" --concurrency "$CONCURRENCY")
+PROC_LOG="$OUT/operator.log" start_process bench-operator "${cmd[@]}"
+read -r pid _ < "$STATE_DIR/pids/bench-operator"
+wait_for "bench-operator: its metrics endpoint" 60 curl -sf http://127.0.0.1:28084/readyz
+
+"$REPO_DIR/target/release/framaspace-bench" --count "$N" --rate "$RATE" --class bench --operator-pid "$pid" \
+  --metrics http://127.0.0.1:28084/metrics --audit-log "$STATE_DIR/logs/audit.log" --resync-seconds "$RESYNC" --out "$OUT" \
+  | tee "$OUT/figures-$N.txt"
+stop_process bench-operator
+log "figures in bench/out/figures-$N.txt, chart in bench/out/ready-$N.png; the spaces stay until 'make cluster-down'"

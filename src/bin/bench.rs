@@ -1,0 +1,383 @@
+//! `make bench`: N spaces created through the API at a steady rate against the local environment,
+//! with what the operator costs measured from outside it: time until all are Ready, single-space
+//! latency with N existing, memory, API writes (the API server's audit log), a no-op resync, and
+//! the floor (the same objects written by a minimal client at full parallelism).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+
+use framaspace_operator::api::AssociationSpace;
+use framaspace_operator::api::space::AssociationSpaceSpec;
+
+#[derive(Parser)]
+struct Args {
+    /// Spaces to create.
+    #[arg(long, default_value_t = 10_000)]
+    count: usize,
+    /// Creations per second.
+    #[arg(long, default_value_t = 25.0)]
+    rate: f64,
+    /// SpaceClass of the bench spaces.
+    #[arg(long, default_value = "bench")]
+    class: String,
+    /// Process id of the operator, for its memory.
+    #[arg(long)]
+    operator_pid: u32,
+    /// The operator's /metrics URL.
+    #[arg(long)]
+    metrics: String,
+    /// The API server's audit log.
+    #[arg(long)]
+    audit_log: PathBuf,
+    /// The operator's resync period (the no-op resync is waited for).
+    #[arg(long)]
+    resync_seconds: u64,
+    /// Single spaces created one by one once the N exist, for the latency percentiles.
+    #[arg(long, default_value_t = 30)]
+    latency_samples: usize,
+    /// Directory for the CSV and the PNG.
+    #[arg(long, default_value = "bench/out")]
+    out: PathBuf,
+}
+
+/// Ready times of the spaces seen by a watch, by name.
+type ReadyTimes = Arc<Mutex<HashMap<String, Instant>>>;
+
+fn is_ready(s: &AssociationSpace) -> bool {
+    s.status.as_ref().is_some_and(|st| {
+        st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == framaspace_operator::api::conditions::ConditionStatus::True)
+    })
+}
+
+fn space(name: &str, class: &str) -> AssociationSpace {
+    let mut s = AssociationSpace::new(
+        name,
+        AssociationSpaceSpec {
+            display_name: format!("Bench {name}"),
+            contact_email: format!("admin@{name}.example"),
+            space_class_name: Some(class.to_string()),
+            office: Some(framaspace_operator::api::space::OfficeSuite::None),
+            quota: None,
+            max_accounts: None,
+            suspended: false,
+            deletion_policy: Default::default(),
+        },
+    );
+    s.labels_mut().insert("bench.frama.space/run".into(), "1".into());
+    s
+}
+
+/// Resident memory of a process, in bytes.
+fn rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Write requests by the operator in the audit log so far (its user agent; create, update, patch, delete).
+fn operator_writes(audit: &Path) -> u64 {
+    let Ok(file) = std::fs::File::open(audit) else { return 0 };
+    let mut n = 0;
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        if !line.contains("\"userAgent\":\"framaspace-operator/") {
+            continue;
+        }
+        if ["\"verb\":\"create\"", "\"verb\":\"update\"", "\"verb\":\"patch\"", "\"verb\":\"delete\""].iter().any(|v| line.contains(v)) {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Sum of the samples of a metric family in a Prometheus text scrape (label filter: substring).
+async fn metric(http: &reqwest::Client, url: &str, name: &str, filter: &str) -> f64 {
+    let Ok(body) = async { http.get(url).send().await?.text().await }.await else { return f64::NAN };
+    body.lines()
+        .filter(|l| !l.starts_with('#') && l.starts_with(name) && l.contains(filter))
+        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn chart(rows: &[(f64, usize, usize)], total: usize, png: &Path) -> Result<(), String> {
+    use plotters::prelude::*;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1000, 600)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let t_max = rows.last().map(|r| r.0).unwrap_or(1.0).max(1.0);
+        let mut c = ChartBuilder::on(&root)
+            .caption(format!("framaspace-operator: {total} spaces created and Ready over time"), ("sans-serif", 24))
+            .margin(20)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..t_max, 0usize..total.max(1))
+            .map_err(|e| e.to_string())?;
+        c.configure_mesh().x_desc("seconds since the first creation").y_desc("spaces").draw().map_err(|e| e.to_string())?;
+        c.draw_series(LineSeries::new(rows.iter().map(|r| (r.0, r.1)), &BLUE))
+            .map_err(|e| e.to_string())?
+            .label("created")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+        c.draw_series(LineSeries::new(rows.iter().map(|r| (r.0, r.2)), GREEN.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label("Ready")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN));
+        c.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    let mut opts = resvg::usvg::Options::default();
+    opts.fontdb_mut().load_system_fonts();
+    let tree = resvg::usvg::Tree::from_str(&svg, &opts).map_err(|e| e.to_string())?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or("empty chart")?;
+    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap.save_png(png).map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.out)?;
+    let client = Client::try_default().await?;
+    let spaces: Api<AssociationSpace> = Api::all(client.clone());
+    let http = reqwest::Client::new();
+    let ready: ReadyTimes = Arc::default();
+    {
+        let (ready, client) = (ready.clone(), client.clone());
+        let cfg = watcher::Config::default().labels("bench.frama.space/run=1");
+        tokio::spawn(async move {
+            let mut stream = watcher(spaces_api(client), cfg).default_backoff().applied_objects().boxed();
+            while let Ok(Some(s)) = stream.try_next().await {
+                if is_ready(&s)
+                    && let Ok(mut r) = ready.lock()
+                {
+                    r.entry(s.name_any()).or_insert_with(Instant::now);
+                }
+            }
+        });
+    }
+    let n = args.count;
+    println!("bench: {n} spaces at {} per second, class {}", args.rate, args.class);
+    let writes_before = operator_writes(&args.audit_log);
+    let started = Instant::now();
+    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let creator = {
+        let (spaces, created, class, rate) = (spaces.clone(), created.clone(), args.class.clone(), args.rate);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            let limit = Arc::new(tokio::sync::Semaphore::new(32));
+            for i in 0..n {
+                tick.tick().await;
+                let (spaces, created, class) = (spaces.clone(), created.clone(), class.clone());
+                let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                tokio::spawn(async move {
+                    let name = format!("bench-{i}");
+                    let params = PatchParams::apply("framaspace-bench");
+                    if let Err(e) = spaces.patch(&name, &params, &Patch::Apply(&space(&name, &class))).await {
+                        eprintln!("creating {name}: {e}");
+                    }
+                    created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    drop(permit);
+                });
+            }
+        })
+    };
+    let mut csv = std::fs::File::create(args.out.join(format!("ready-{n}.csv")))?;
+    writeln!(csv, "seconds,created,ready,operator_rss_bytes")?;
+    let mut rows = Vec::new();
+    let mut peak = 0u64;
+    let deadline = Duration::from_secs(3 * 3600);
+    let all_ready = loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let t = started.elapsed();
+        let c = created.load(std::sync::atomic::Ordering::Relaxed);
+        let r = ready.lock().map(|m| m.len()).unwrap_or(0);
+        let mem = rss(args.operator_pid).unwrap_or(0);
+        peak = peak.max(mem);
+        writeln!(csv, "{:.1},{c},{r},{mem}", t.as_secs_f64())?;
+        rows.push((t.as_secs_f64(), c, r));
+        if r >= n {
+            break Some(t);
+        }
+        if t > deadline {
+            break None;
+        }
+    };
+    creator.await?;
+    let Some(all_ready) = all_ready else {
+        return Err(format!("not all spaces Ready after {deadline:?}").into());
+    };
+    let writes_create = operator_writes(&args.audit_log) - writes_before;
+    println!("all {n} spaces Ready in: {:.1} s", all_ready.as_secs_f64());
+    println!("spaces per second: {:.1}", n as f64 / all_ready.as_secs_f64());
+    println!("API writes per new space: {:.2} ({writes_create} writes by the operator)", writes_create as f64 / n as f64);
+    if let Err(e) = chart(&rows, n, &args.out.join(format!("ready-{n}.png"))) {
+        eprintln!("chart: {e}");
+    }
+
+    // Steady memory: once everything is Ready and the queue has drained.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let steady = rss(args.operator_pid).unwrap_or(0);
+    println!("operator peak RSS: {:.0} MiB", peak as f64 / 1048576.0);
+    println!("operator steady RSS: {:.0} MiB", steady as f64 / 1048576.0);
+
+    // Latency of single spaces with N existing.
+    let mut latencies = Vec::new();
+    for k in 0..args.latency_samples {
+        let name = format!("bench-single-{k}");
+        let t0 = Instant::now();
+        spaces.create(&PostParams::default(), &space(&name, &args.class)).await?;
+        loop {
+            if let Some(t) = ready.lock().ok().and_then(|m| m.get(&name).copied()) {
+                latencies.push(t.saturating_duration_since(t0).as_secs_f64());
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(120) {
+                return Err(format!("{name} not Ready after 120 s").into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "create->Ready with {n} existing: p50 {:.2} s, p95 {:.2} s, p99 {:.2} s ({} samples)",
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 99.0),
+        latencies.len()
+    );
+
+    // A full no-op resync: every space reconciled once by its periodic timer.
+    let total = (n + args.latency_samples) as f64;
+    let reconciled = |http: reqwest::Client, url: String| async move {
+        metric(&http, &url, "framaspace_reconciles_total", "controller=\"space\"").await
+    };
+    let (r0, cpu0) =
+        (reconciled(http.clone(), args.metrics.clone()).await, metric(&http, &args.metrics, "process_cpu_seconds_total", "").await);
+    let ext0 = metric(&http, &args.metrics, "framaspace_external_writes_total", "").await;
+    let w0 = operator_writes(&args.audit_log);
+    let wait_until = Instant::now() + Duration::from_secs(args.resync_seconds * 2 + 120);
+    let mut first: Option<Instant> = None;
+    let last = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let r = reconciled(http.clone(), args.metrics.clone()).await;
+        if first.is_none() && r > r0 {
+            first = Some(Instant::now());
+        }
+        if r - r0 >= total {
+            break Some(Instant::now());
+        }
+        if Instant::now() > wait_until {
+            break None;
+        }
+    };
+    let cpu = metric(&http, &args.metrics, "process_cpu_seconds_total", "").await - cpu0;
+    let ext = metric(&http, &args.metrics, "framaspace_external_writes_total", "").await - ext0;
+    let writes = operator_writes(&args.audit_log) - w0;
+    match (first, last) {
+        (Some(f), Some(l)) => println!(
+            "no-op resync of {} spaces: spread over {:.1} s (jittered timers), {:.1} s of operator CPU",
+            total,
+            l.duration_since(f).as_secs_f64(),
+            cpu
+        ),
+        _ => println!("no-op resync: not every space was reconciled within {} s", args.resync_seconds * 2 + 120),
+    }
+    println!("API writes during the no-op resync: {writes}");
+    println!("external writes during the no-op resync: {ext}");
+    // The floor: the same Kubernetes objects for N spaces, written by a minimal client at full
+    // parallelism (no provisioning, no status, no waiting for pods).
+    let floor = floor(&client, &args.class, n).await?;
+    println!("floor: the same objects for {n} spaces written in: {:.1} s", floor.as_secs_f64());
+    println!("operator / floor: {:.2}", all_ready.as_secs_f64() / floor.as_secs_f64());
+    Ok(())
+}
+
+async fn floor(client: &Client, class: &str, n: usize) -> Result<Duration, Box<dyn std::error::Error>> {
+    use framaspace_operator::render::{bindings::Bindings, config, objects, resolve};
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service};
+    use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    use kube::Resource;
+    let class = Api::<framaspace_operator::api::SpaceClass>::all(client.clone()).get(class).await?;
+    let params = PatchParams::apply("framaspace-bench-floor");
+    let started = Instant::now();
+    let results: Vec<Result<(), kube::Error>> = futures::stream::iter(0..n)
+        .map(|i| {
+            let (client, class, params) = (client.clone(), class.clone(), params.clone());
+            async move {
+                let name = format!("floor-{i}");
+                let mut space =
+                    resolve::resolve(&space(&name, &class.name_any()), &class).map_err(|e| kube::Error::Service(e.to_string().into()))?;
+                space.namespace = format!("floor-{i}");
+                let bindings = Bindings::default();
+                let files = config::render(&space, &bindings);
+                let access = objects::SecretAccess::for_user("bench".into(), "system:serviceaccount:bench:bench");
+                let ns = space.namespace.clone();
+                // No owner: the garbage collector would delete objects whose owner does not exist.
+                fn orphan<K: Resource>(mut o: K) -> K {
+                    o.meta_mut().owner_references = None;
+                    o
+                }
+                Api::<Namespace>::all(client.clone())
+                    .patch(&ns, &params, &Patch::Apply(orphan(objects::namespace(&space, Default::default()))))
+                    .await?;
+                let secret = objects::credentials_secret(
+                    &space,
+                    framaspace_operator::render::credentials::complete(
+                        &Default::default(),
+                        None,
+                        &mut framaspace_operator::render::credentials::OsRandom,
+                    )
+                    .unwrap_or_default(),
+                );
+                macro_rules! put {
+                    ($kind:ty, $obj:expr) => {{
+                        let o = orphan($obj);
+                        let name = o.name_any();
+                        Api::<$kind>::namespaced(client.clone(), &ns).patch(&name, &params, &Patch::Apply(&o)).await?;
+                    }};
+                }
+                put!(Secret, secret);
+                put!(RoleBinding, objects::operator_access(&space, &access));
+                put!(ConfigMap, objects::config_map(&space, files.clone()));
+                put!(Deployment, objects::deployment(&space, &bindings, &files));
+                put!(Service, objects::service(&space));
+                put!(Ingress, objects::ingress(&space));
+                put!(NetworkPolicy, objects::network_policy(&space, &bindings));
+                put!(ResourceQuota, objects::resource_quota(&space));
+                put!(LimitRange, objects::limit_range(&space));
+                Ok(())
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+        return Err(format!("floor: {e}").into());
+    }
+    Ok(elapsed)
+}
+
+fn spaces_api(client: Client) -> Api<AssociationSpace> {
+    Api::all(client)
+}
