@@ -68,8 +68,6 @@ spec:
   ingress: { className: nginx, maxUploadSize: 1G, controllerNamespace: ingress-nginx }
   poolSelector: { matchLabels: { bench.frama.space/pool: "true" } }
 YAML
-for p in dbpool/bench-pg cachepool/bench-redis stpool/bench-minio; do kubectl wait --for=condition=Ready "$p" --timeout=120s >/dev/null 2>&1 || true; done
-
 stop_process operator
 stop_process bench-operator
 mapfile -t cmd < <(OPERATOR_BIN="$REPO_DIR/target/release/framaspace-operator" operator_command \
@@ -77,6 +75,7 @@ mapfile -t cmd < <(OPERATOR_BIN="$REPO_DIR/target/release/framaspace-operator" o
 PROC_LOG="$OUT/operator.log" start_process bench-operator "${cmd[@]}"
 read -r pid _ < "$STATE_DIR/pids/bench-operator"
 wait_for "bench-operator: its metrics endpoint" 60 curl -sf http://127.0.0.1:28084/readyz
+for p in dbpool/bench-pg cachepool/bench-redis stpool/bench-minio; do kubectl wait --for=condition=Ready "$p" --timeout=120s >/dev/null; done
 
 "$REPO_DIR/target/release/framaspace-bench" --count "$N" --rate "$RATE" --class bench --operator-pid "$pid" \
   --metrics http://127.0.0.1:28084/metrics --audit-log "$STATE_DIR/logs/audit.log" --resync-seconds "$RESYNC" --out "$OUT" \

@@ -290,11 +290,7 @@ fn error_policy<K: BackendKind>(backend: Arc<K>, error: &Error, ctx: Arc<Backend
 
 /// Runs the controller of one backend kind: triggered by the backend, its Deployment (replicas
 /// becoming ready) and the space namespaces (assignments). Stopped by aborting its task.
-pub async fn run<K: BackendKind>(
-    ctx: Arc<Context>,
-    backends: Store<K>,
-    stream: impl futures::Stream<Item = std::result::Result<K, watcher::Error>> + Send + 'static,
-) {
+pub async fn run<K: BackendKind>(ctx: Arc<Context>) {
     // Assignments change with the space namespaces' annotations; a second metadata-only watch
     // (the space controller consumes its own) keeps the scaling immediate.
     let (ns_store, namespaces) = super::children::meta_watch::<k8s_openapi::api::core::v1::Namespace>(&ctx.client);
@@ -333,7 +329,7 @@ pub async fn run<K: BackendKind>(
         refs.extend(before.filter(|b| Some(b) != now.as_ref()).map(|b| ObjectRef::new(&b)));
         refs
     };
-    Controller::for_stream(stream, backends)
+    Controller::new(Api::<K>::all(bctx.ctx.client.clone()), watcher::Config::default())
         .watches_stream(backend_deployments, move |d| by_label(d.labels(), desired::BACKEND_LABEL))
         .watches_stream(namespaces, moved)
         .run(reconcile::<K>, error_policy::<K>, bctx)

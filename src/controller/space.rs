@@ -121,7 +121,7 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
     let pool_check = config.pool_check;
     let (offices, office_stream) = children::full_watch::<OfficeBackend>(&client, watcher::Config::default());
     let (previews, preview_stream) = children::full_watch::<PreviewBackend>(&client, watcher::Config::default());
-    let backend_stores = super::backends::BackendStores { offices: offices.clone(), previews: previews.clone() };
+    let backend_stores = super::backends::BackendStores { offices, previews };
     let caches = tokio::spawn(super::caches_ready(classes.clone(), registry.clone(), stores.clone(), backend_stores.clone(), gate));
     let ctx = super::new_context(
         client.clone(),
@@ -149,8 +149,12 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         tokio::spawn(pools::run_pool_controller::<DatabasePool>(pool_controllers.clone())),
         tokio::spawn(pools::run_pool_controller::<CachePool>(pool_controllers.clone())),
         tokio::spawn(pools::run_pool_controller::<StoragePool>(pool_controllers)),
-        tokio::spawn(super::backends::run(ctx.clone(), offices, office_stream)),
-        tokio::spawn(super::backends::run(ctx.clone(), previews, preview_stream)),
+        // The spaces' view of the backends (placement, bindings) is only cached; each backend
+        // controller has its own watch (kube's store readiness wakes one waiter only).
+        tokio::spawn(office_stream.for_each(|_| async {})),
+        tokio::spawn(preview_stream.for_each(|_| async {})),
+        tokio::spawn(super::backends::run::<OfficeBackend>(ctx.clone())),
+        tokio::spawn(super::backends::run::<PreviewBackend>(ctx.clone())),
         // The admin Secrets only need to be cached; a rotation is picked up at the next use.
         tokio::spawn(admin_stream.for_each(|_| async {})),
     ];
