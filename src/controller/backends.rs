@@ -190,7 +190,11 @@ async fn ensure_jwt(backend: &OfficeBackend, ctx: &Context) -> Result<usize> {
     {
         Ok(_) => Ok(1),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(0),
-        Err(_) => Err(Error::SecretWrite { namespace: ctx.pools.namespace.clone(), name, code: 0 }),
+        // The body of a failed Secret write is never shown: it could echo the token back.
+        Err(e) => {
+            let code = if let kube::Error::Api(s) = &e { s.code } else { 0 };
+            Err(Error::SecretWrite { namespace: ctx.pools.namespace.clone(), name, code })
+        }
     }
 }
 
