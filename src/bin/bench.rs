@@ -166,7 +166,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (ready, client) = (ready.clone(), client.clone());
         let cfg = watcher::Config::default().labels("bench.frama.space/run=1");
         tokio::spawn(async move {
-            let mut stream = watcher(spaces_api(client), cfg).default_backoff().applied_objects().boxed();
+            let mut stream = watcher(Api::<AssociationSpace>::all(client), cfg).default_backoff().applied_objects().boxed();
             while let Ok(Some(s)) = stream.try_next().await {
                 if is_ready(&s)
                     && let Ok(mut r) = ready.lock()
@@ -271,18 +271,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // last spaces changed settle (pool and class counts are refreshed every 30 s).
     tokio::time::sleep(Duration::from_secs(40)).await;
     let total = (n + args.latency_samples) as f64;
-    let reconciled = |http: reqwest::Client, url: String| async move {
-        metric(&http, &url, "framaspace_reconciles_total", "controller=\"space\"").await
-    };
-    let (r0, cpu0) =
-        (reconciled(http.clone(), args.metrics.clone()).await, metric(&http, &args.metrics, "process_cpu_seconds_total", "").await);
+    const SPACE: &str = "controller=\"space\"";
+    let r0 = metric(&http, &args.metrics, "framaspace_reconciles_total", SPACE).await;
+    let cpu0 = metric(&http, &args.metrics, "process_cpu_seconds_total", "").await;
     let ext0 = metric(&http, &args.metrics, "framaspace_external_writes_total", "").await;
     let w0 = operator_writes(&args.audit_log);
     let window_start = Instant::now();
     let wait_until = window_start + Duration::from_secs(args.resync_seconds * 2 + 120);
     let last = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let r = reconciled(http.clone(), args.metrics.clone()).await;
+        let r = metric(&http, &args.metrics, "framaspace_reconciles_total", SPACE).await;
         if r - r0 >= total {
             break Some(Instant::now());
         }
@@ -379,8 +377,4 @@ async fn floor(client: &Client, class: &str, n: usize) -> Result<Duration, Box<d
         return Err(format!("floor: {e}").into());
     }
     Ok(elapsed)
-}
-
-fn spaces_api(client: Client) -> Api<AssociationSpace> {
-    Api::all(client)
 }

@@ -126,6 +126,21 @@ fn written(applied: super::apply::Applied) -> usize {
     usize::from(applied == super::apply::Applied::Written)
 }
 
+/// Applies a backend's Deployment and Service; returns the number of writes.
+async fn apply_workload(
+    bctx: &BackendContext,
+    name: &str,
+    deployment: Deployment,
+    service: k8s_openapi::api::core::v1::Service,
+) -> Result<usize> {
+    let ctx = &bctx.ctx;
+    let live = bctx.live_deployment(name).map(|d| d.metadata.clone());
+    let mut writes = written(ctx.applier.apply(&api(ctx), deployment, live.as_ref(), ChangeSignal::Generation).await?);
+    let live = get_meta(&ctx.children.services, Some(&ctx.pools.namespace), name);
+    writes += written(ctx.applier.apply(&api(ctx), service, live.as_ref(), ChangeSignal::ResourceVersion).await?);
+    Ok(writes)
+}
+
 impl BackendKind for OfficeBackend {
     fn scaling(&self) -> &BackendScaling {
         &self.spec.scaling
@@ -147,12 +162,8 @@ impl BackendKind for OfficeBackend {
         domains.sort();
         let (deployment, service, ingress) = desired::office_objects(self, ns, replicas, &domains);
         let name = self.workload();
-        let c = &ctx.children;
-        let live = bctx.live_deployment(&name).map(|d| d.metadata.clone());
-        writes += written(ctx.applier.apply(&api(ctx), deployment, live.as_ref(), ChangeSignal::Generation).await?);
-        let live = get_meta(&c.services, Some(ns), &name);
-        writes += written(ctx.applier.apply(&api(ctx), service, live.as_ref(), ChangeSignal::ResourceVersion).await?);
-        let live = get_meta(&c.ingresses, Some(ns), &name);
+        writes += apply_workload(bctx, &name, deployment, service).await?;
+        let live = get_meta(&ctx.children.ingresses, Some(ns), &name);
         writes += written(ctx.applier.apply(&api(ctx), ingress, live.as_ref(), ChangeSignal::Generation).await?);
         Ok(writes)
     }
@@ -220,12 +231,7 @@ impl BackendKind for PreviewBackend {
         let ctx = &bctx.ctx;
         let ns = ctx.pools.namespace.as_str();
         let (deployment, service) = desired::preview_objects(self, ns, replicas);
-        let name = self.workload();
-        let live = bctx.live_deployment(&name).map(|d| d.metadata.clone());
-        let mut writes = written(ctx.applier.apply(&api(ctx), deployment, live.as_ref(), ChangeSignal::Generation).await?);
-        let live = get_meta(&ctx.children.services, Some(ns), &name);
-        writes += written(ctx.applier.apply(&api(ctx), service, live.as_ref(), ChangeSignal::ResourceVersion).await?);
-        Ok(writes)
+        apply_workload(bctx, &self.workload(), deployment, service).await
     }
 }
 

@@ -95,6 +95,12 @@ fn choose_one<K: Placeable>(
     pick: fn(&Placement) -> &Option<String>,
     selector: &Option<Selector>,
 ) -> std::result::Result<String, PlacementError> {
+    let allowed = |labels: &BTreeMap<String, String>| selector.as_ref().is_none_or(|s| s.matches(labels));
+    // Counting assignments walks every namespace: not when nothing could be chosen anyway (a kind
+    // with no object, e.g. no PreviewBackend, would cost that walk on every reconcile).
+    if !pools.iter().any(|p| allowed(p.labels())) {
+        return Err(PlacementError::NoPool { kind: K::KIND });
+    }
     let mut assigned = pools::assignments(&ctx.children.namespaces, K::ANNOTATION);
     for p in pending.values() {
         if let Some(name) = pick(p) {
@@ -103,7 +109,7 @@ fn choose_one<K: Placeable>(
     }
     let owned = candidates(pools);
     let c: Vec<Candidate<'_>> = owned.iter().map(|(n, l, r, m)| Candidate { name: n, labels: l, ready: *r, max_spaces: *m }).collect();
-    placement::choose(K::KIND, &c, &assigned, |labels| selector.as_ref().is_none_or(|s| s.matches(labels))).map(str::to_string)
+    placement::choose(K::KIND, &c, &assigned, allowed).map(str::to_string)
 }
 
 /// Completes the recorded placement with a choice for every kind still missing. Choices are made

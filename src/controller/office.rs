@@ -3,12 +3,13 @@
 //! result in the OfficeReady condition and in Events.
 
 use k8s_openapi::api::batch::v1::Job;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::events::EventType;
-use kube::{Resource, ResourceExt};
 
 use super::Context;
 use super::apply::{Applied, ChangeSignal};
+use super::space::publish;
 use super::space_status::{OCC_FAILED, OFFICE_READY};
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, ConditionStatus};
@@ -18,8 +19,11 @@ use crate::placement::PlacementError;
 use crate::render::bindings::{Bindings, office_commands};
 use crate::render::objects::{self, OCC_LABEL, occ_job_name};
 use crate::render::resolve::ResolvedSpace;
+use kube::runtime::reflector::ObjectRef;
 
 const PURPOSE: &str = "office";
+/// The action of this step's Events.
+const ACTION: &str = "ConfigureOffice";
 
 /// Where a Job stands, from its status conditions.
 #[derive(Debug, PartialEq, Eq)]
@@ -76,20 +80,24 @@ pub async fn wire(
     let commands = office_commands(suite, bindings.office.as_ref());
     let name = occ_job_name(PURPOSE, &commands);
     let ns = resolved.namespace.as_str();
-    let jobs: Vec<_> = ctx
-        .children
-        .jobs
-        .state()
-        .into_iter()
-        .filter(|j| j.namespace().as_deref() == Some(ns) && j.labels().get(OCC_LABEL).map(String::as_str) == Some(PURPOSE))
-        .collect();
     // A new space's Nextcloud has neither app enabled: `office: none` needs a Job only to undo an
     // earlier suite.
     let wired_before = previous
         .conditions
         .iter()
         .any(|c| c.type_ == OFFICE_READY && ["Configured", "Configuring", OCC_FAILED].contains(&c.reason.as_str()));
-    if suite == OfficeSuite::None && jobs.is_empty() && !wired_before {
+    // The Job of the current commands, by name; the namespace's other occ Jobs are only looked
+    // for when it does not exist yet (a configuration change), not at every reconcile.
+    let current = ctx.children.jobs.get(&ObjectRef::new(&name).within(ns));
+    let others = || -> Vec<_> {
+        ctx.children
+            .jobs
+            .state()
+            .into_iter()
+            .filter(|j| j.namespace().as_deref() == Some(ns) && j.labels().get(OCC_LABEL).map(String::as_str) == Some(PURPOSE))
+            .collect()
+    };
+    if suite == OfficeSuite::None && !wired_before && current.is_none() && others().is_empty() {
         return Ok((office(True, "Disabled", "office: none; no office app was ever enabled"), 0));
     }
     let target = match &bindings.office {
@@ -97,8 +105,8 @@ pub async fn wire(
         None => "apps disabled".to_string(),
     };
     let was = previous.conditions.iter().find(|c| c.type_ == OFFICE_READY).map(|c| c.reason.clone()).unwrap_or_default();
-    if let Some(job) = jobs.iter().find(|j| j.name_any() == name) {
-        let condition = match job_state(job) {
+    if let Some(job) = current {
+        let condition = match job_state(&job) {
             JobState::Succeeded if suite == OfficeSuite::None => {
                 office(True, "Disabled", "office: none; richdocuments and onlyoffice are disabled")
             }
@@ -108,13 +116,14 @@ pub async fn wire(
         };
         if condition.reason != was {
             match condition.reason.as_str() {
-                "Configured" | "Disabled" => publish(space, ctx, EventType::Normal, "OfficeConfigured", &condition.message).await,
-                OCC_FAILED => publish(space, ctx, EventType::Warning, "OccJobFailed", &condition.message).await,
+                "Configured" | "Disabled" => publish(space, ctx, EventType::Normal, "OfficeConfigured", &condition.message, ACTION).await,
+                OCC_FAILED => publish(space, ctx, EventType::Warning, "OccJobFailed", &condition.message, ACTION).await,
                 _ => {}
             }
         }
         return Ok((condition, 0));
     }
+    let jobs = others();
     if let Some(active) = jobs.iter().find(|j| job_state(j) == JobState::Running) {
         let message = format!("waiting for occ Job {} to finish before running {name}", active.name_any());
         return Ok((office(False, "Configuring", message), 0));
@@ -135,21 +144,8 @@ pub async fn wire(
     if ctx.applier.apply(&api, job, None, ChangeSignal::Generation).await? == Applied::Written {
         writes += 1;
     }
-    publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; "))).await;
+    publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; ")), ACTION).await;
     Ok((office(False, "Configuring", format!("occ Job {name} created ({target})")), writes))
-}
-
-async fn publish(space: &AssociationSpace, ctx: &Context, type_: EventType, reason: &str, note: &str) {
-    let event = kube::runtime::events::Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note.to_string()),
-        action: "ConfigureOffice".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &space.object_ref(&())).await {
-        tracing::warn!(error = %e, "could not publish event");
-    }
 }
 
 #[cfg(test)]

@@ -283,11 +283,11 @@ async fn announce(space: &AssociationSpace, ctx: &Context, previous: &Associatio
         }
         _ => EventType::Warning,
     };
-    publish(space, ctx, type_, &after.reason, &after.message).await;
+    publish(space, ctx, type_, &after.reason, &after.message, "Reconcile").await;
 }
 
-async fn publish(space: &AssociationSpace, ctx: &Context, type_: EventType, reason: &str, note: &str) {
-    let event = Event { type_, reason: reason.to_string(), note: Some(note.to_string()), action: "Reconcile".into(), secondary: None };
+pub(super) async fn publish(space: &AssociationSpace, ctx: &Context, type_: EventType, reason: &str, note: &str, action: &str) {
+    let event = Event { type_, reason: reason.to_string(), note: Some(note.to_string()), action: action.into(), secondary: None };
     if let Err(e) = ctx.recorder.publish(&event, &space.object_ref(&())).await {
         warn!(error = %e, "could not publish event");
     }
@@ -611,6 +611,7 @@ async fn release(space: &AssociationSpace, ctx: &Context, ns: &str, ns_meta: &ku
             EventType::Warning,
             "PoolMissing",
             &format!("{pool} no longer exists: its share of the space was left as it is"),
+            "Reconcile",
         )
         .await;
     }

@@ -8,10 +8,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, SecretKeySelector, Service,
     ServicePort, ServiceSpec,
 };
-use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec, IngressTLS,
-    ServiceBackendPort,
-};
+use k8s_openapi::api::networking::v1::{Ingress, IngressSpec, IngressTLS, ServiceBackendPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
@@ -98,11 +95,11 @@ pub fn preview_url(backend: &str, namespace: &str) -> String {
     format!("http://{}.{namespace}.svc:{IMAGINARY_PORT}", preview_workload(backend))
 }
 
-fn labels(workload: &str, backend: &str) -> BTreeMap<String, String> {
+fn labels(workload: &str, component: &str, backend: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY_LABEL.to_string(), FIELD_MANAGER.to_string()),
         ("app.kubernetes.io/part-of".to_string(), "framaspace".to_string()),
-        ("app.kubernetes.io/name".to_string(), workload.split('-').next().unwrap_or(workload).to_string()),
+        ("app.kubernetes.io/name".to_string(), component.to_string()),
         ("app.kubernetes.io/instance".to_string(), workload.to_string()),
         (BACKEND_LABEL.to_string(), backend.to_string()),
     ])
@@ -123,11 +120,11 @@ fn owner<K: Resource<DynamicType = ()>>(backend: &K) -> OwnerReference {
     }
 }
 
-fn meta<K: Resource<DynamicType = ()>>(backend: &K, name: &str, namespace: &str) -> ObjectMeta {
+fn meta<K: Resource<DynamicType = ()>>(backend: &K, name: &str, component: &str, namespace: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
         namespace: Some(namespace.to_string()),
-        labels: Some(labels(name, &backend.name_any())),
+        labels: Some(labels(name, component, &backend.name_any())),
         owner_references: Some(vec![owner(backend)]),
         ..ObjectMeta::default()
     }
@@ -164,14 +161,14 @@ fn deployment<K: Resource<DynamicType = ()>>(backend: &K, w: Workload<'_>) -> De
     let mut container = w.container;
     container.resources = w.pods.resources.clone();
     Deployment {
-        metadata: meta(backend, w.name, w.namespace),
+        metadata: meta(backend, w.name, w.component, w.namespace),
         spec: Some(DeploymentSpec {
             replicas: Some(w.replicas),
             selector: LabelSelector { match_labels: Some(selector(w.name)), ..LabelSelector::default() },
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some({
-                        let mut l = labels(w.name, &backend.name_any());
+                        let mut l = labels(w.name, w.component, &backend.name_any());
                         l.insert(COMPONENT_LABEL.into(), w.component.into());
                         l
                     }),
@@ -190,9 +187,9 @@ fn deployment<K: Resource<DynamicType = ()>>(backend: &K, w: Workload<'_>) -> De
     }
 }
 
-fn service<K: Resource<DynamicType = ()>>(backend: &K, name: &str, namespace: &str, port: i32) -> Service {
+fn service<K: Resource<DynamicType = ()>>(backend: &K, name: &str, component: &str, namespace: &str, port: i32) -> Service {
     Service {
-        metadata: meta(backend, name, namespace),
+        metadata: meta(backend, name, component, namespace),
         spec: Some(ServiceSpec {
             selector: Some(selector(name)),
             ports: Some(vec![ServicePort {
@@ -256,7 +253,7 @@ pub fn office_objects(backend: &OfficeBackend, namespace: &str, replicas: i32, b
     let workload =
         Workload { name: &name, component: "office", namespace, replicas, container, pods: &backend.spec.pods, node_pool: "office" };
     let deployment = deployment(backend, workload);
-    let service = service(backend, &name, namespace, port);
+    let service = service(backend, &name, "office", namespace, port);
     let ingress = Ingress {
         metadata: ObjectMeta {
             annotations: Some(BTreeMap::from([
@@ -264,26 +261,15 @@ pub fn office_objects(backend: &OfficeBackend, namespace: &str, replicas: i32, b
                 ("nginx.ingress.kubernetes.io/proxy-body-size".to_string(), "0".to_string()),
                 ("nginx.ingress.kubernetes.io/proxy-read-timeout".to_string(), "3600".to_string()),
             ])),
-            ..meta(backend, &name, namespace)
+            ..meta(backend, &name, "office", namespace)
         },
         spec: Some(IngressSpec {
             tls: Some(vec![IngressTLS { hosts: Some(vec![backend.spec.host.clone()]), secret_name: Some(format!("{name}-tls")) }]),
-            rules: Some(vec![IngressRule {
-                host: Some(backend.spec.host.clone()),
-                http: Some(HTTPIngressRuleValue {
-                    paths: vec![HTTPIngressPath {
-                        path: Some("/".into()),
-                        path_type: "Prefix".into(),
-                        backend: IngressBackend {
-                            service: Some(IngressServiceBackend {
-                                name: name.clone(),
-                                port: Some(ServiceBackendPort { number: Some(port), ..ServiceBackendPort::default() }),
-                            }),
-                            ..IngressBackend::default()
-                        },
-                    }],
-                }),
-            }]),
+            rules: Some(vec![super::objects::host_rule(
+                &backend.spec.host,
+                &name,
+                ServiceBackendPort { number: Some(port), ..ServiceBackendPort::default() },
+            )]),
             ..IngressSpec::default()
         }),
         ..Ingress::default()
@@ -305,7 +291,7 @@ pub fn preview_objects(backend: &PreviewBackend, namespace: &str, replicas: i32)
     };
     let workload =
         Workload { name: &name, component: "preview", namespace, replicas, container, pods: &backend.spec.pods, node_pool: "preview" };
-    (deployment(backend, workload), service(backend, &name, namespace, IMAGINARY_PORT))
+    (deployment(backend, workload), service(backend, &name, "preview", namespace, IMAGINARY_PORT))
 }
 
 #[cfg(test)]

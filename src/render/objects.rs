@@ -361,22 +361,7 @@ pub fn ingress(space: &ResolvedSpace) -> Ingress {
                 .tls_issuer
                 .as_ref()
                 .map(|_| vec![IngressTLS { hosts: Some(vec![space.host.clone()]), secret_name: Some(names::TLS_SECRET.into()) }]),
-            rules: Some(vec![IngressRule {
-                host: Some(space.host.clone()),
-                http: Some(HTTPIngressRuleValue {
-                    paths: vec![HTTPIngressPath {
-                        path: Some("/".into()),
-                        path_type: "Prefix".into(),
-                        backend: IngressBackend {
-                            service: Some(IngressServiceBackend {
-                                name: names::NEXTCLOUD.into(),
-                                port: Some(ServiceBackendPort { name: Some("http".into()), number: None }),
-                            }),
-                            resource: None,
-                        },
-                    }],
-                }),
-            }]),
+            rules: Some(vec![host_rule(&space.host, names::NEXTCLOUD, ServiceBackendPort { name: Some("http".into()), number: None })]),
             ..IngressSpec::default()
         }),
         ..Ingress::default()
@@ -419,6 +404,23 @@ fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
 
 /// Least privilege on the network: in, only the ingress controller and the office backends (WOPI
 /// callbacks); out, DNS, the office and preview backends, and the TCP ports of the space's pools.
+/// An Ingress rule sending every path of `host` to a Service port.
+pub(crate) fn host_rule(host: &str, service: &str, port: ServiceBackendPort) -> IngressRule {
+    IngressRule {
+        host: Some(host.to_string()),
+        http: Some(HTTPIngressRuleValue {
+            paths: vec![HTTPIngressPath {
+                path: Some("/".into()),
+                path_type: "Prefix".into(),
+                backend: IngressBackend {
+                    service: Some(IngressServiceBackend { name: service.to_string(), port: Some(port) }),
+                    resource: None,
+                },
+            }],
+        }),
+    }
+}
+
 pub fn network_policy(space: &ResolvedSpace, bindings: &Bindings) -> NetworkPolicy {
     let pool_ports = bindings.egress_ports();
     let mut egress = vec![
