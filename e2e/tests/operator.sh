@@ -140,6 +140,9 @@ kubectl -n $ns scale deployment nextcloud --replicas=3 >/dev/null
 check "a scaled Deployment is set back to 1 replica" eventually 30 bash -c "[ \"\$(kubectl -n $ns get deployment nextcloud -o jsonpath='{.spec.replicas}')\" = 1 ]"
 kubectl -n $ns patch configmap nextcloud-config --type merge -p '{"data":{"framaspace.config.php":"<?php // tampered"}}' >/dev/null
 check "an edited config fragment is restored" eventually 30 bash -c "kubectl -n $ns get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}' | grep -q trusted_domains"
+pods=$(kubectl -n $ns get resourcequota space-quota -o jsonpath='{.spec.hard.pods}')
+kubectl -n $ns patch resourcequota space-quota --type merge -p '{"spec":{"hard":{"pods":"99"}}}' >/dev/null
+check "an edited ResourceQuota is restored to $pods pods (its usage churns; its spec is compared by content)" eventually 30 bash -c "[ \"\$(kubectl -n $ns get resourcequota space-quota -o jsonpath='{.spec.hard.pods}')\" = '$pods' ]"
 kubectl -n $ns patch secret nextcloud-credentials --type json -p '[{"op":"remove","path":"/data/redis-password"}]' >/dev/null
 # Secrets are not watched (that would need the right to read every Secret of the cluster): the
 # next reconcile of the space repairs them, here triggered by an edit, otherwise by the resync.

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
 use kube::api::{Patch, PatchParams};
@@ -30,19 +31,23 @@ pub enum ChangeSignal {
     ResourceVersion,
     /// Only spec writes bump the generation; status updates (e.g. a Deployment rolling out) do not.
     Generation,
+    /// A digest of the content the operator owns, computed by the caller, for kinds whose status
+    /// churns without any generation (a ResourceQuota's usage changes with every pod).
+    Content(u64),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Key {
-    kind: String,
-    namespace: Option<String>,
-    name: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the operator last applied to one object, and what it saw of its own write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Record {
-    hash: String,
-    version: String,
+    /// Hash of the desired object's hash annotation.
+    hash: u64,
+    /// The object's version as its change signal reads it, right after the write.
+    version: u64,
+    /// The resourceVersion the API server gave the write: the watch event that carries it is the
+    /// echo of the operator's own write, not news. The one before too: a reconcile may write
+    /// a space twice (finalizer, then status) before the first echo arrives.
+    written: u64,
+    written_before: u64,
 }
 
 /// What `apply` did.
@@ -52,16 +57,39 @@ pub enum Applied {
     Written,
 }
 
+/// Records grouped by space namespace (a Namespace under its own name, an AssociationSpace under
+/// its namespace's), so a deleted space is forgotten in one step. Keys and values are 64-bit
+/// hashes: at 10,000 spaces the tracker holds ~120,000 records, ~40 bytes each.
 #[derive(Default)]
 pub struct ApplyTracker {
-    records: Mutex<HashMap<Key, Record>>,
+    records: Mutex<HashMap<u64, HashMap<u64, Record>>>,
 }
 
-fn version(meta: &ObjectMeta, signal: ChangeSignal) -> Option<String> {
+fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
+    let mut h = DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+fn version(meta: &ObjectMeta, signal: ChangeSignal) -> Option<u64> {
     match signal {
-        ChangeSignal::Generation => meta.generation.map(|g| format!("g{g}")),
-        ChangeSignal::ResourceVersion => meta.resource_version.clone().map(|v| format!("rv{v}")),
+        ChangeSignal::Generation => meta.generation.map(|g| hash64(&("g", g))),
+        ChangeSignal::ResourceVersion => meta.resource_version.as_deref().map(|v| hash64(&("rv", v))),
+        ChangeSignal::Content(digest) => Some(hash64(&("c", digest))),
     }
+}
+
+/// Where an object's record lives: the space namespace it belongs to.
+fn bucket(kind: &str, namespace: Option<&str>, name: &str) -> u64 {
+    match (kind, namespace) {
+        (_, Some(ns)) => hash64(ns),
+        ("AssociationSpace", None) => hash64(&crate::render::names::namespace(name)),
+        (_, None) => hash64(name),
+    }
+}
+
+fn slot(kind: &str, name: &str) -> u64 {
+    hash64(&(kind, name))
 }
 
 /// Hash of the desired object; stamped on it as an annotation so people can see what was applied.
@@ -70,37 +98,75 @@ pub fn desired_hash<K: Serialize>(obj: &K) -> Result<String> {
     Ok(hex(&Sha256::digest(&bytes)[..12]))
 }
 
+/// Identifies one object for the tracker.
+pub struct ObjectKey<'a> {
+    pub kind: &'a str,
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+}
+
+impl<'a> ObjectKey<'a> {
+    pub fn of(kind: &'a str, meta: &'a ObjectMeta) -> Self {
+        ObjectKey { kind, namespace: meta.namespace.as_deref(), name: meta.name.as_deref().unwrap_or_default() }
+    }
+
+    fn bucket(&self) -> u64 {
+        bucket(self.kind, self.namespace, self.name)
+    }
+
+    fn slot(&self) -> u64 {
+        slot(self.kind, self.name)
+    }
+}
+
 impl ApplyTracker {
-    fn key<K: Resource<DynamicType = ()>>(obj: &K) -> Key {
-        Key { kind: K::kind(&()).to_string(), namespace: obj.meta().namespace.clone(), name: obj.meta().name.clone().unwrap_or_default() }
+    fn record(&self, key: &ObjectKey) -> Option<Record> {
+        let records = self.records.lock().ok()?;
+        records.get(&key.bucket()).and_then(|b| b.get(&key.slot())).copied()
     }
 
     /// True when `live` is exactly what the operator last applied for `desired_hash`.
-    fn is_current(&self, key: &Key, desired_hash: &str, live: Option<&ObjectMeta>, signal: ChangeSignal) -> bool {
+    fn is_current(&self, key: &ObjectKey, desired_hash: &str, live: Option<&ObjectMeta>, signal: ChangeSignal) -> bool {
         let Some(live) = live else { return false };
         if live.deletion_timestamp.is_some() {
             return false;
         }
         let live_hash = live.annotations.as_ref().and_then(|a| a.get(APPLIED_HASH_ANNOTATION));
-        let Ok(records) = self.records.lock() else {
-            return false;
-        };
-        match (records.get(key), version(live, signal)) {
-            (Some(r), Some(v)) => r.hash == desired_hash && live_hash.map(String::as_str) == Some(desired_hash) && r.version == v,
+        match (self.record(key), version(live, signal)) {
+            (Some(r), Some(v)) => r.hash == hash64(desired_hash) && live_hash.map(String::as_str) == Some(desired_hash) && r.version == v,
             _ => false,
         }
     }
 
-    fn remember(&self, key: Key, hash: String, applied: &ObjectMeta, signal: ChangeSignal) {
-        if let (Ok(mut records), Some(version)) = (self.records.lock(), version(applied, signal)) {
-            records.insert(key, Record { hash, version });
-        }
+    fn remember(&self, key: &ObjectKey, hash: &str, applied: &ObjectMeta, signal: ChangeSignal) {
+        let (Ok(mut records), Some(version)) = (self.records.lock(), version(applied, signal)) else { return };
+        let written = applied.resource_version.as_deref().map(hash64).unwrap_or_default();
+        let slot = records.entry(key.bucket()).or_default().entry(key.slot()).or_insert(Record::default());
+        *slot = Record { hash: hash64(hash), version, written, written_before: slot.written };
+    }
+
+    /// Notes a write made outside `apply` (a space's status or finalizer), so its watch event is
+    /// known as the operator's own.
+    pub fn note_write(&self, key: &ObjectKey, resource_version: Option<&str>) {
+        let Ok(mut records) = self.records.lock() else { return };
+        let written = resource_version.map(hash64).unwrap_or_default();
+        let slot = records.entry(key.bucket()).or_default().entry(key.slot()).or_insert(Record::default());
+        slot.written_before = slot.written;
+        slot.written = written;
+    }
+
+    /// True when a watch event shows an object exactly as the operator's last write left it.
+    pub fn is_echo(&self, key: &ObjectKey, resource_version: Option<&str>) -> bool {
+        let Some(rv) = resource_version else { return false };
+        let rv = hash64(rv);
+        self.record(key).is_some_and(|r| (r.written != 0 && r.written == rv) || (r.written_before != 0 && r.written_before == rv))
     }
 
     /// True when `live` carries the hash and version of the operator's last apply, whatever the
     /// desired state is now (for objects whose desired state is derived from their own content).
     pub fn untouched_since_applied<K: Resource<DynamicType = ()>>(&self, live: &ObjectMeta, signal: ChangeSignal) -> bool {
-        let key = Key { kind: K::kind(&()).to_string(), namespace: live.namespace.clone(), name: live.name.clone().unwrap_or_default() };
+        let kind = K::kind(&());
+        let key = ObjectKey::of(&kind, live);
         let Some(hash) = live.annotations.as_ref().and_then(|a| a.get(APPLIED_HASH_ANNOTATION)) else {
             return false;
         };
@@ -110,32 +176,67 @@ impl ApplyTracker {
     /// Forgets every object of a space namespace, e.g. once the namespace is gone.
     pub fn forget_namespace(&self, namespace: &str) {
         if let Ok(mut records) = self.records.lock() {
-            records.retain(|k, _| k.namespace.as_deref() != Some(namespace) && !(k.kind == "Namespace" && k.name == namespace));
+            records.remove(&hash64(namespace));
         }
     }
 
     /// Applies `desired` with the operator's field manager unless `live` shows it is already in place.
-    pub async fn apply<K>(&self, api: &Api<K>, mut desired: K, live: Option<&ObjectMeta>, signal: ChangeSignal) -> Result<Applied>
+    pub async fn apply<K>(&self, api: &Api<K>, desired: K, live: Option<&ObjectMeta>, signal: ChangeSignal) -> Result<Applied>
+    where
+        K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+    {
+        self.apply_with(api, desired, live, signal, |_| None).await
+    }
+
+    /// Like [`apply`](Self::apply) for [`ChangeSignal::Content`]: `digest` reads the owned content
+    /// of the object the API server returns.
+    pub async fn apply_content<K>(
+        &self,
+        api: &Api<K>,
+        desired: K,
+        live: Option<(&ObjectMeta, u64)>,
+        digest: fn(&K) -> u64,
+    ) -> Result<Applied>
+    where
+        K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+    {
+        let (meta, signal) = match live {
+            Some((meta, d)) => (Some(meta), ChangeSignal::Content(d)),
+            None => (None, ChangeSignal::Content(0)),
+        };
+        self.apply_with(api, desired, meta, signal, |applied| Some(ChangeSignal::Content(digest(applied)))).await
+    }
+
+    async fn apply_with<K>(
+        &self,
+        api: &Api<K>,
+        mut desired: K,
+        live: Option<&ObjectMeta>,
+        signal: ChangeSignal,
+        signal_after: impl Fn(&K) -> Option<ChangeSignal>,
+    ) -> Result<Applied>
     where
         K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
     {
         let hash = desired_hash(&desired)?;
-        let key = Self::key(&desired);
+        let kind = K::kind(&()).to_string();
+        let name = desired.meta().name.clone().unwrap_or_default();
+        let namespace = desired.meta().namespace.clone();
+        let key = ObjectKey { kind: &kind, namespace: namespace.as_deref(), name: &name };
         if self.is_current(&key, &hash, live, signal) {
             return Ok(Applied::Unchanged);
         }
         desired.meta_mut().annotations.get_or_insert_with(Default::default).insert(APPLIED_HASH_ANNOTATION.into(), hash.clone());
         // force: the operator is the authority on the fields it sets; a manual edit of one of them is drift to repair.
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        let result = api.patch(&key.name, &params, &Patch::Apply(&desired)).await;
-        let applied = match result {
+        let applied = match api.patch(&name, &params, &Patch::Apply(&desired)).await {
             Ok(obj) => obj,
-            Err(kube::Error::Api(status)) if K::kind(&()) == "Secret" => {
-                return Err(Error::SecretWrite { namespace: key.namespace.unwrap_or_default(), name: key.name, code: status.code });
+            Err(kube::Error::Api(status)) if kind == "Secret" => {
+                return Err(Error::SecretWrite { namespace: namespace.unwrap_or_default(), name, code: status.code });
             }
             Err(e) => return Err(e.into()),
         };
-        self.remember(key, hash, applied.meta(), signal);
+        self.remember(&key, &hash, applied.meta(), signal_after(&applied).unwrap_or(signal));
         Ok(Applied::Written)
     }
 }
@@ -156,8 +257,8 @@ mod tests {
         }
     }
 
-    fn key() -> Key {
-        Key { kind: "Deployment".into(), namespace: Some("space-a".into()), name: "nextcloud".into() }
+    fn key() -> ObjectKey<'static> {
+        ObjectKey { kind: "Deployment", namespace: Some("space-a"), name: "nextcloud" }
     }
 
     #[test]
@@ -173,7 +274,7 @@ mod tests {
     #[test]
     fn remembered_object_is_skipped_until_it_changes() {
         let t = ApplyTracker::default();
-        t.remember(key(), "h1".into(), &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
+        t.remember(&key(), "h1", &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
         assert!(t.is_current(&key(), "h1", Some(&meta("5", 1, Some("h1"))), ChangeSignal::ResourceVersion));
         assert!(!t.is_current(&key(), "h2", Some(&meta("5", 1, Some("h1"))), ChangeSignal::ResourceVersion), "desired changed");
         assert!(!t.is_current(&key(), "h1", Some(&meta("6", 1, Some("h1"))), ChangeSignal::ResourceVersion), "edited by someone");
@@ -182,7 +283,7 @@ mod tests {
     #[test]
     fn generation_signal_ignores_status_churn() {
         let t = ApplyTracker::default();
-        t.remember(key(), "h1".into(), &meta("5", 1, Some("h1")), ChangeSignal::Generation);
+        t.remember(&key(), "h1", &meta("5", 1, Some("h1")), ChangeSignal::Generation);
         assert!(t.is_current(&key(), "h1", Some(&meta("9", 1, Some("h1"))), ChangeSignal::Generation), "status update only");
         assert!(!t.is_current(&key(), "h1", Some(&meta("10", 2, Some("h1"))), ChangeSignal::Generation), "spec edited");
     }
@@ -190,7 +291,7 @@ mod tests {
     #[test]
     fn terminating_object_is_never_current() {
         let t = ApplyTracker::default();
-        t.remember(key(), "h1".into(), &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
+        t.remember(&key(), "h1", &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
         let mut m = meta("5", 1, Some("h1"));
         m.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH));
         assert!(!t.is_current(&key(), "h1", Some(&m), ChangeSignal::ResourceVersion));
@@ -199,8 +300,31 @@ mod tests {
     #[test]
     fn forgetting_a_namespace_drops_its_records() {
         let t = ApplyTracker::default();
-        t.remember(key(), "h1".into(), &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
+        t.remember(&key(), "h1", &meta("5", 1, Some("h1")), ChangeSignal::ResourceVersion);
         t.forget_namespace("space-a");
         assert!(!t.is_current(&key(), "h1", Some(&meta("5", 1, Some("h1"))), ChangeSignal::ResourceVersion));
+    }
+
+    #[test]
+    fn own_writes_are_echoes_until_someone_else_writes() {
+        let t = ApplyTracker::default();
+        assert!(!t.is_echo(&key(), Some("5")), "nothing written yet");
+        t.remember(&key(), "h1", &meta("5", 1, Some("h1")), ChangeSignal::Generation);
+        assert!(t.is_echo(&key(), Some("5")));
+        assert!(!t.is_echo(&key(), Some("6")), "a later write is someone else's");
+        let space = ObjectKey { kind: "AssociationSpace", namespace: None, name: "a" };
+        t.note_write(&space, Some("9"));
+        assert!(t.is_echo(&space, Some("9")));
+        t.forget_namespace("space-a");
+        assert!(!t.is_echo(&space, Some("9")), "a space is forgotten with its namespace");
+        assert!(!t.is_echo(&key(), Some("5")));
+    }
+
+    #[test]
+    fn content_signal_ignores_everything_but_the_digest() {
+        let t = ApplyTracker::default();
+        t.remember(&key(), "h1", &meta("5", 1, Some("h1")), ChangeSignal::Content(42));
+        assert!(t.is_current(&key(), "h1", Some(&meta("77", 1, Some("h1"))), ChangeSignal::Content(42)), "status churn");
+        assert!(!t.is_current(&key(), "h1", Some(&meta("78", 1, Some("h1"))), ChangeSignal::Content(43)), "content edited");
     }
 }

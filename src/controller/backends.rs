@@ -2,13 +2,16 @@
 //! for office servers) in the operator's namespace, scaled from the spaces assigned to it (counted
 //! from the space namespaces' annotations), and its status.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -105,9 +108,8 @@ pub trait BackendKind: Placeable + Clone + DeserializeOwned + Serialize + std::f
 /// reconcile sees at least the change that triggered it.
 pub struct BackendContext {
     ctx: Arc<Context>,
-    namespaces: super::children::MetaStore<k8s_openapi::api::core::v1::Namespace>,
     deployments: Store<Deployment>,
-    /// Opens once both caches above hold their initial lists (one waiter per store: kube's
+    /// Opens once the cache above holds its initial list (one waiter per store: kube's
     /// `Store::wait_until_ready` wakes only the last task that polled it).
     ready: tokio::sync::watch::Receiver<bool>,
 }
@@ -264,7 +266,7 @@ async fn reconcile_once<K: BackendKind>(backend: Arc<K>, bctx: Arc<BackendContex
         return Err(Error::StillTerminating("the initial sync of the backend caches".into()));
     }
     let name = backend.name_any();
-    let assigned = super::pools::assignments(&bctx.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
+    let assigned = super::pools::assignments(&ctx.children.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
     let replicas = desired::desired_replicas(assigned, backend.scaling());
     backend.apply(&bctx, replicas).await?;
     let deployment = bctx.live_deployment(&backend.workload());
@@ -298,12 +300,70 @@ fn error_policy<K: BackendKind>(backend: Arc<K>, error: &Error, ctx: Arc<Backend
     Action::requeue(ctx.ctx.retry_delay(&format!("{}/{}", K::KIND, backend.name_any())))
 }
 
+/// Which backends a namespace event concerns: the one it is assigned to now, and the one it left
+/// (a space switching suites, or going away), remembered in `last`.
+pub fn moved(last: &mut HashMap<String, String>, namespace: &str, now: Option<&str>, gone: bool) -> Vec<String> {
+    let before = match (now, gone) {
+        (Some(b), false) => last.insert(namespace.to_string(), b.to_string()),
+        _ => last.remove(namespace),
+    };
+    let mut backends: Vec<String> = now.iter().map(|n| n.to_string()).collect();
+    backends.extend(before.filter(|b| Some(b.as_str()) != now));
+    backends
+}
+
+struct Feed {
+    annotation: &'static str,
+    last: Mutex<HashMap<String, String>>,
+    sender: UnboundedSender<String>,
+}
+
+/// Tells the backend controllers that their assignments moved. Fed by the space controller's own
+/// namespace watch (every event, the operator's own writes included: they are what assigns a
+/// space), so the backends need no second cache of 10,000 namespaces.
+pub struct AssignmentFeed {
+    feeds: [Feed; 2],
+}
+
+/// The receiving ends of an [`AssignmentFeed`], one per backend kind.
+pub struct AssignmentTriggers {
+    pub office: UnboundedReceiver<String>,
+    pub preview: UnboundedReceiver<String>,
+}
+
+impl AssignmentFeed {
+    pub fn new() -> (Self, AssignmentTriggers) {
+        let (office_tx, office) = futures::channel::mpsc::unbounded();
+        let (preview_tx, preview) = futures::channel::mpsc::unbounded();
+        let feed = |annotation, sender| Feed { annotation, last: Mutex::default(), sender };
+        (
+            AssignmentFeed { feeds: [feed(OFFICE_ANNOTATION, office_tx), feed(PREVIEW_ANNOTATION, preview_tx)] },
+            AssignmentTriggers { office, preview },
+        )
+    }
+
+    pub fn observe(&self, event: &watcher::Event<PartialObjectMeta<Namespace>>) {
+        let (ns, deleted) = match event {
+            watcher::Event::Apply(ns) | watcher::Event::InitApply(ns) => (ns, false),
+            watcher::Event::Delete(ns) => (ns, true),
+            watcher::Event::Init | watcher::Event::InitDone => return,
+        };
+        let gone = deleted || ns.metadata.deletion_timestamp.is_some();
+        let name = ns.name_any();
+        for feed in &self.feeds {
+            let now = ns.annotations().get(feed.annotation).map(String::as_str);
+            let Ok(mut last) = feed.last.lock() else { continue };
+            for backend in moved(&mut last, &name, now, gone) {
+                // The receiver goes only when the operator stops.
+                let _ = feed.sender.unbounded_send(backend);
+            }
+        }
+    }
+}
+
 /// Runs the controller of one backend kind: triggered by the backend, its Deployment (replicas
-/// becoming ready) and the space namespaces (assignments). Stopped by aborting its task.
-pub async fn run<K: BackendKind>(ctx: Arc<Context>) {
-    // Assignments change with the space namespaces' annotations; a second metadata-only watch
-    // (the space controller consumes its own) keeps the scaling immediate.
-    let (ns_store, namespaces) = super::children::meta_watch::<k8s_openapi::api::core::v1::Namespace>(&ctx.client);
+/// becoming ready) and the space namespaces' assignments. Stopped by aborting its task.
+pub async fn run<K: BackendKind>(ctx: Arc<Context>, assignments: UnboundedReceiver<String>) {
     let (deployments, writer) = kube::runtime::reflector::store();
     let backend_deployments = watcher(
         Api::<Deployment>::namespaced(ctx.client.clone(), &ctx.pools.namespace),
@@ -314,36 +374,46 @@ pub async fn run<K: BackendKind>(ctx: Arc<Context>) {
     .reflect(writer)
     .touched_objects();
     let (gate, ready) = tokio::sync::watch::channel(false);
-    let (waiting_ns, waiting_deployments) = (ns_store.clone(), deployments.clone());
+    let waiting_deployments = deployments.clone();
     let caches = tokio::spawn(async move {
-        let _ = waiting_ns.wait_until_ready().await;
         let _ = waiting_deployments.wait_until_ready().await;
         let _ = gate.send(true);
     });
-    let bctx = Arc::new(BackendContext { ctx, namespaces: ns_store, deployments, ready });
+    let bctx = Arc::new(BackendContext { ctx, deployments, ready });
     let by_label = |labels: &std::collections::BTreeMap<String, String>, key: &str| labels.get(key).map(|n| ObjectRef::<K>::new(n));
-    // A space that moves (switching suites) or leaves changes two backends' counts: the mapper
-    // remembers each namespace's last backend to trigger the one it left too.
-    let last = std::sync::Mutex::new(std::collections::HashMap::<String, String>::new());
-    let moved = move |ns: kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Namespace>| {
-        let now = ns.annotations().get(K::ANNOTATION).cloned();
-        let gone = ns.metadata.deletion_timestamp.is_some();
-        let before = match last.lock() {
-            Ok(mut map) => match (&now, gone) {
-                (Some(b), false) => map.insert(ns.name_any(), b.clone()),
-                _ => map.remove(&ns.name_any()),
-            },
-            Err(_) => None,
-        };
-        let mut refs: Vec<ObjectRef<K>> = now.iter().map(|n| ObjectRef::new(n)).collect();
-        refs.extend(before.filter(|b| Some(b) != now.as_ref()).map(|b| ObjectRef::new(&b)));
-        refs
-    };
     Controller::new(Api::<K>::all(bctx.ctx.client.clone()), watcher::Config::default())
         .watches_stream(backend_deployments, move |d| by_label(d.labels(), desired::BACKEND_LABEL))
-        .watches_stream(namespaces, moved)
+        .reconcile_on(assignments.map(|name| ObjectRef::new(&name)))
         .run(reconcile::<K>, error_policy::<K>, bctx)
         .for_each(|_| async {})
         .await;
     caches.abort();
+}
+
+#[cfg(test)]
+mod assignment_tests {
+    use super::moved;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_new_assignment_triggers_its_backend() {
+        let mut last = HashMap::new();
+        assert_eq!(moved(&mut last, "space-a", Some("collabora"), false), vec!["collabora"]);
+    }
+
+    #[test]
+    fn a_switch_triggers_both_backends() {
+        let mut last = HashMap::new();
+        moved(&mut last, "space-a", Some("collabora"), false);
+        assert_eq!(moved(&mut last, "space-a", Some("onlyoffice"), false), vec!["onlyoffice", "collabora"]);
+    }
+
+    #[test]
+    fn leaving_triggers_the_backend_left() {
+        let mut last = HashMap::new();
+        moved(&mut last, "space-a", Some("collabora"), false);
+        assert_eq!(moved(&mut last, "space-a", Some("collabora"), true), vec!["collabora"]);
+        assert!(moved(&mut last, "space-a", None, true).is_empty(), "forgotten once gone");
+        assert!(moved(&mut last, "space-b", None, false).is_empty(), "a space without office");
+    }
 }

@@ -11,6 +11,7 @@ pub mod office;
 pub mod pools;
 pub mod space;
 pub mod space_status;
+pub mod triggers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -51,7 +52,7 @@ pub struct Context {
     pub config: Config,
     pub classes: Store<SpaceClass>,
     pub children: ChildStores,
-    pub applier: ApplyTracker,
+    pub applier: Arc<ApplyTracker>,
     pub recorder: Recorder,
     pub pools: Arc<pools::PoolRegistry>,
     /// Becomes true once every cache has its initial list.
@@ -220,6 +221,8 @@ pub(crate) struct Caches {
     pub ready: tokio::sync::watch::Receiver<bool>,
     pub secret_access: Option<crate::render::objects::SecretAccess>,
     pub backends: backends::BackendStores,
+    /// Shared with the watch filters, which tell the operator's own writes from news.
+    pub applier: Arc<ApplyTracker>,
 }
 
 /// Who the API server says this process is: the subject of the per-namespace Secret access.
@@ -245,7 +248,7 @@ pub(crate) fn new_context(
     caches: Caches,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
 ) -> Arc<Context> {
-    let Caches { classes, children, pools, ready, secret_access, backends } = caches;
+    let Caches { classes, children, pools, ready, secret_access, backends, applier } = caches;
     Arc::new(Context {
         backends,
         secret_access,
@@ -254,7 +257,7 @@ pub(crate) fn new_context(
         config,
         classes,
         children,
-        applier: ApplyTracker::default(),
+        applier,
         pools,
         ready,
         metrics,

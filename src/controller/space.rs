@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType};
@@ -24,6 +26,7 @@ use super::children::{self, ChildStores, get_meta};
 use super::office;
 use super::pools::{self, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, PoolRegistry, STORAGE_POOL_ANNOTATION};
 use super::space_status::{self, INGRESS_READY, OFFICE_READY, Observation, StepFailure, WORKLOAD_READY, WorkloadObservation};
+use super::triggers;
 use super::{Config, Context};
 use crate::api::conditions::{self, ConditionStatus, now_rfc3339};
 use crate::api::space::{AssociationSpaceStatus, Placement, SpacePhase};
@@ -84,16 +87,36 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         .reflect(class_writer)
         .touched_objects();
 
-    let (namespaces, ns_stream) = children::meta_watch::<Namespace>(&client);
-    let (role_bindings, rb_stream) = children::meta_watch(&client);
-    let (config_maps, cm_stream) = children::meta_watch(&client);
-    let (deployments, deploy_stream) = children::deployment_watch(&client);
-    let (services, svc_stream) = children::meta_watch(&client);
-    let (ingresses, ing_stream) = children::meta_watch(&client);
-    let (network_policies, np_stream) = children::meta_watch(&client);
-    let (resource_quotas, rq_stream) = children::meta_watch(&client);
-    let (limit_ranges, lr_stream) = children::meta_watch(&client);
-    let (jobs, job_stream) = children::job_watch(&client);
+    // Echoes of the operator's own writes are dropped from every trigger stream (see `triggers`).
+    let applier = Arc::new(super::apply::ApplyTracker::default());
+    let news = |a: &Arc<super::apply::ApplyTracker>| a.clone();
+    let (namespaces, ns_events) = children::meta_watch::<Namespace>(&client);
+    // The backends count their spaces from the namespaces' annotations, which the operator writes.
+    let (assignment_feed, assignments) = super::backends::AssignmentFeed::new();
+    let ns_events = ns_events.inspect(move |e| {
+        if let Ok(e) = e {
+            assignment_feed.observe(e);
+        }
+    });
+    let ns_stream = triggers::news(ns_events, news(&applier), None);
+    let (role_bindings, rb_events) = children::meta_watch::<RoleBinding>(&client);
+    let rb_stream = triggers::news(rb_events, news(&applier), None);
+    let (config_maps, cm_events) = children::meta_watch::<ConfigMap>(&client);
+    let cm_stream = triggers::news(cm_events, news(&applier), None);
+    let (deployments, deploy_events) = children::deployment_watch(&client);
+    let deploy_stream = triggers::news(deploy_events, news(&applier), Some(triggers::deployment_fingerprint));
+    let (services, svc_events) = children::meta_watch::<Service>(&client);
+    let svc_stream = triggers::news(svc_events, news(&applier), None);
+    let (ingresses, ing_events) = children::meta_watch::<Ingress>(&client);
+    let ing_stream = triggers::news(ing_events, news(&applier), None);
+    let (network_policies, np_events) = children::meta_watch::<NetworkPolicy>(&client);
+    let np_stream = triggers::news(np_events, news(&applier), None);
+    let (resource_quotas, rq_events) = children::resource_quota_watch(&client);
+    let rq_stream = triggers::news(rq_events, news(&applier), Some(triggers::resource_quota_fingerprint));
+    let (limit_ranges, lr_events) = children::meta_watch::<LimitRange>(&client);
+    let lr_stream = triggers::news(lr_events, news(&applier), None);
+    let (jobs, job_events) = children::job_watch(&client);
+    let job_stream = triggers::news(job_events, news(&applier), None);
     let stores = ChildStores {
         namespaces,
         role_bindings,
@@ -127,12 +150,23 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         client.clone(),
         reporter,
         config,
-        super::Caches { classes, children: stores, pools: registry.clone(), ready: ready.clone(), secret_access, backends: backend_stores },
+        super::Caches {
+            classes,
+            children: stores,
+            pools: registry.clone(),
+            ready: ready.clone(),
+            secret_access,
+            backends: backend_stores,
+            applier: applier.clone(),
+        },
         metrics.clone(),
     );
-    let controller =
-        Controller::new(Api::<AssociationSpace>::all(client.clone()), watcher::Config::default()).with_config(controller_config);
-    let spaces = controller.store();
+    let (spaces, space_writer) = reflector::store();
+    let space_events = watcher(Api::<AssociationSpace>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(|s| s.managed_fields_mut().clear())
+        .reflect(space_writer);
+    let controller = Controller::for_stream(triggers::news(space_events, applier, None), spaces.clone()).with_config(controller_config);
     let ns_store = ctx.children.namespaces.clone();
     let pool_controllers = pools::PoolControllerArgs {
         client: client.clone(),
@@ -153,8 +187,8 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         // controller has its own watch (kube's store readiness wakes one waiter only).
         tokio::spawn(office_stream.for_each(|_| async {})),
         tokio::spawn(preview_stream.for_each(|_| async {})),
-        tokio::spawn(super::backends::run::<OfficeBackend>(ctx.clone())),
-        tokio::spawn(super::backends::run::<PreviewBackend>(ctx.clone())),
+        tokio::spawn(super::backends::run::<OfficeBackend>(ctx.clone(), assignments.office)),
+        tokio::spawn(super::backends::run::<PreviewBackend>(ctx.clone(), assignments.preview)),
         // The admin Secrets only need to be cached; a rotation is picked up at the next use.
         tokio::spawn(admin_stream.for_each(|_| async {})),
     ];
@@ -253,8 +287,16 @@ async fn set_finalizer(space: &AssociationSpace, ctx: &Context, present: bool) -
         "kind": "AssociationSpace",
         "metadata": { "name": space.name_any(), "finalizers": finalizers }
     });
-    space_api(ctx).patch(&space.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    let written = space_api(ctx).patch(&space.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    note_write(ctx, &written);
     Ok(())
+}
+
+/// Tells the space's watch that this version is the operator's own write (see `triggers`).
+fn note_write(ctx: &Context, written: &AssociationSpace) {
+    let name = written.name_any();
+    let key = super::apply::ObjectKey { kind: "AssociationSpace", namespace: None, name: &name };
+    ctx.applier.note_write(&key, written.metadata.resource_version.as_deref());
 }
 
 /// Writes the status when it differs from the stored one; at most one status write per reconcile.
@@ -266,7 +308,8 @@ async fn write_status(space: &AssociationSpace, ctx: &Context, status: Associati
     }
     announce(space, ctx, &previous, &status).await;
     let patch = json!({ "apiVersion": "frama.space/v1alpha1", "kind": "AssociationSpace", "status": status });
-    space_api(ctx).patch_status(&space.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    let written = space_api(ctx).patch_status(&space.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    note_write(ctx, &written);
     Ok(true)
 }
 
@@ -478,10 +521,11 @@ async fn apply_workload(space: &ResolvedSpace, ctx: &Context, bindings: &Binding
     writes.add(
         ctx.applier.apply(&ns_api(ctx, ns), objects::deployment(space, bindings, &files), live.as_ref(), ChangeSignal::Generation).await?,
     );
-    // A ResourceQuota's status changes with every pod; its spec bumps no generation, so the
-    // resourceVersion is the only signal, at the price of one no-op apply after pod churn.
-    let live = get_meta(&c.resource_quotas, Some(ns), names::RESOURCE_QUOTA);
-    writes.add(ctx.applier.apply(&ns_api(ctx, ns), objects::resource_quota(space), live.as_ref(), ChangeSignal::ResourceVersion).await?);
+    // A ResourceQuota's usage changes with every pod and its spec bumps no generation: what
+    // the operator owns of it is compared by content.
+    let live = c.resource_quotas.get(&ObjectRef::new(names::RESOURCE_QUOTA).within(ns));
+    let live = live.as_ref().map(|q| (&q.metadata, triggers::resource_quota_digest(q)));
+    writes.add(ctx.applier.apply_content(&ns_api(ctx, ns), objects::resource_quota(space), live, triggers::resource_quota_digest).await?);
     let live = get_meta(&c.limit_ranges, Some(ns), names::LIMIT_RANGE);
     writes.add(ctx.applier.apply(&ns_api(ctx, ns), objects::limit_range(space), live.as_ref(), ChangeSignal::ResourceVersion).await?);
     Ok(())

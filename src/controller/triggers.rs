@@ -1,0 +1,171 @@
+//! Which watch events are news for a space. Every object the operator writes comes back through
+//! its watch; reconciling the space again for that echo would cost one reconcile per object
+//! written (ten for a new space) and would do nothing. An event is news when it is a deletion, or
+//! when it shows a state the operator did not write itself and that differs, in what the space
+//! reads, from the last state seen (a Deployment's or a ResourceQuota's status churns with every
+//! pod, and only part of it matters).
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ResourceQuota;
+use kube::Resource;
+use kube::runtime::watcher::{self, Event};
+
+use super::apply::{ApplyTracker, ObjectKey};
+
+/// What a watch event says happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Created or updated, or listed after a (re)start of the watch.
+    Applied,
+    Deleted,
+}
+
+/// The last fingerprint seen per object of one kind.
+#[derive(Default)]
+pub struct Seen {
+    last: HashMap<u64, u64>,
+}
+
+impl Seen {
+    /// Whether the event is news. The fingerprint is remembered even for the operator's own
+    /// writes, so the status update that follows one is compared with what the operator wrote.
+    pub fn is_news(&mut self, object: u64, change: Change, fingerprint: u64, echo: bool) -> bool {
+        match change {
+            Change::Deleted => {
+                self.last.remove(&object);
+                true
+            }
+            Change::Applied => {
+                let before = self.last.insert(object, fingerprint);
+                before != Some(fingerprint) && !echo
+            }
+        }
+    }
+}
+
+fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
+    let mut h = DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// Keeps the events of one owned kind that are news for their space. Without a fingerprint,
+/// every change someone else made is news.
+pub fn news<K, S>(
+    events: S,
+    tracker: Arc<ApplyTracker>,
+    fingerprint: Option<fn(&K) -> u64>,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Send + 'static,
+    S: Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
+{
+    let kind = K::kind(&()).to_string();
+    let mut seen = Seen::default();
+    events.filter_map(move |event| {
+        let (object, change) = match event {
+            Err(e) => return futures::future::ready(Some(Err(e))),
+            Ok(Event::Apply(o) | Event::InitApply(o)) => (o, Change::Applied),
+            Ok(Event::Delete(o)) => (o, Change::Deleted),
+            Ok(Event::Init | Event::InitDone) => return futures::future::ready(None),
+        };
+        let meta = object.meta();
+        let key = ObjectKey::of(&kind, meta);
+        let echo = change == Change::Applied && tracker.is_echo(&key, meta.resource_version.as_deref());
+        let keep = match fingerprint {
+            Some(f) => seen.is_news(hash64(&(&meta.namespace, &meta.name)), change, f(&object), echo),
+            None => !echo,
+        };
+        futures::future::ready(keep.then_some(Ok(object)))
+    })
+}
+
+/// What a space reads of its Deployment: the rollout's progress, and whether it is going away.
+pub fn deployment_fingerprint(d: &Deployment) -> u64 {
+    let s = d.status.as_ref();
+    hash64(&(
+        d.metadata.generation,
+        d.metadata.deletion_timestamp.is_some(),
+        s.and_then(|s| s.observed_generation),
+        s.and_then(|s| s.replicas),
+        s.and_then(|s| s.ready_replicas),
+        s.and_then(|s| s.updated_replicas),
+    ))
+}
+
+/// What the operator owns of a ResourceQuota: its spec and its own labels and annotations (not
+/// its usage), read the same from the API server's answer and from the pruned cache.
+pub fn resource_quota_digest(rq: &ResourceQuota) -> u64 {
+    let spec = serde_json::to_string(&rq.spec).unwrap_or_default();
+    let mut meta = rq.metadata.clone();
+    super::children::prune(&mut meta);
+    hash64(&(spec, &meta.labels, &meta.annotations))
+}
+
+pub fn resource_quota_fingerprint(rq: &ResourceQuota) -> u64 {
+    hash64(&(resource_quota_digest(rq), rq.metadata.deletion_timestamp.is_some()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_are_not_news_but_are_remembered() {
+        let mut seen = Seen::default();
+        assert!(!seen.is_news(1, Change::Applied, 10, true), "the operator's own write");
+        assert!(!seen.is_news(1, Change::Applied, 10, false), "a status update changing nothing the space reads");
+        assert!(seen.is_news(1, Change::Applied, 11, false), "the rollout progressed");
+        assert!(!seen.is_news(1, Change::Applied, 11, false), "a relist of the same state");
+    }
+
+    #[test]
+    fn deletions_are_always_news() {
+        let mut seen = Seen::default();
+        assert!(!seen.is_news(1, Change::Applied, 10, true));
+        assert!(seen.is_news(1, Change::Deleted, 10, false));
+        assert!(seen.is_news(1, Change::Applied, 10, false), "re-created by someone else after the deletion");
+    }
+
+    #[test]
+    fn first_sight_of_an_object_is_news() {
+        let mut seen = Seen::default();
+        assert!(seen.is_news(2, Change::Applied, 10, false));
+    }
+
+    #[test]
+    fn quota_usage_is_not_in_the_digest() {
+        use k8s_openapi::api::core::v1::{ResourceQuotaSpec, ResourceQuotaStatus};
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        let hard = |v: &str| Some([("pods".to_string(), Quantity(v.into()))].into_iter().collect());
+        let rq = ResourceQuota { spec: Some(ResourceQuotaSpec { hard: hard("10"), ..Default::default() }), ..Default::default() };
+        let mut used = rq.clone();
+        used.status = Some(ResourceQuotaStatus { used: hard("3"), ..Default::default() });
+        used.metadata.resource_version = Some("8".into());
+        assert_eq!(resource_quota_digest(&rq), resource_quota_digest(&used));
+        let mut edited = rq.clone();
+        edited.spec = Some(ResourceQuotaSpec { hard: hard("20"), ..Default::default() });
+        assert_ne!(resource_quota_digest(&rq), resource_quota_digest(&edited));
+        let mut cached = used.clone();
+        cached.metadata.labels = Some([("app.kubernetes.io/managed-by".to_string(), "x".to_string())].into_iter().collect());
+        assert_eq!(resource_quota_digest(&rq), resource_quota_digest(&cached), "the cache keeps only the operator's labels");
+    }
+
+    #[test]
+    fn deployment_fingerprint_follows_readiness_only() {
+        use k8s_openapi::api::apps::v1::DeploymentStatus;
+        let mut d = Deployment::default();
+        d.metadata.generation = Some(1);
+        let before = deployment_fingerprint(&d);
+        d.metadata.resource_version = Some("9".into());
+        d.status = Some(DeploymentStatus { conditions: Some(vec![]), ..Default::default() });
+        assert_eq!(before, deployment_fingerprint(&d), "conditions churn");
+        d.status = Some(DeploymentStatus { ready_replicas: Some(1), ..Default::default() });
+        assert_ne!(before, deployment_fingerprint(&d));
+    }
+}
