@@ -77,6 +77,42 @@ fn space(name: &str, class: &str) -> AssociationSpace {
 }
 
 /// Resident memory of a process, in bytes.
+/// CPU seconds used so far by every running process, summed by command name (`/proc/<pid>/stat`,
+/// ticks of 1/100 s). Where the machine's two cores go during a phase is the difference of two
+/// readings.
+fn cpu_by_command() -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for entry in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let command = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        // fields[0] is field 3 of proc(5): utime and stime are fields 14 and 15.
+        *out.entry(command).or_insert(0.0) += (ticks(11) + ticks(12)) as f64 / 100.0;
+    }
+    out
+}
+
+/// The processes that used the most CPU between two readings, with their share of the total.
+fn cpu_breakdown(before: &HashMap<String, f64>, after: &HashMap<String, f64>, wall: Duration) -> String {
+    let mut used: Vec<(String, f64)> =
+        after.iter().map(|(c, t)| (c.clone(), t - before.get(c).copied().unwrap_or(0.0))).filter(|(_, t)| *t >= 0.5).collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = used.iter().map(|(_, t)| t).sum();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let mut line = format!(
+        "{total:.0} CPU s of {:.0} available ({:.0} % busy):",
+        wall.as_secs_f64() * cores,
+        100.0 * total / (wall.as_secs_f64() * cores)
+    );
+    for (command, t) in used.iter().take(10) {
+        line.push_str(&format!(" {command} {t:.0} s ({:.0} %),", 100.0 * t / total.max(f64::EPSILON)));
+    }
+    line.trim_end_matches(',').to_string()
+}
+
 fn rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
@@ -179,6 +215,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = args.count;
     println!("bench: {n} spaces at {} per second, class {}", args.rate, args.class);
     let writes_before = operator_writes(&args.audit_log);
+    let cpu_before = cpu_by_command();
+    let reconciles_before = metric(&http, &args.metrics, "framaspace_reconciles_total", "controller=\"space\"").await;
     let started = Instant::now();
     let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let creator = {
@@ -228,9 +266,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("not all spaces Ready after {deadline:?}").into());
     };
     let writes_create = operator_writes(&args.audit_log) - writes_before;
+    let cpu_create = cpu_breakdown(&cpu_before, &cpu_by_command(), all_ready);
+    let reconciles = metric(&http, &args.metrics, "framaspace_reconciles_total", "controller=\"space\"").await - reconciles_before;
     println!("all {n} spaces Ready in: {:.1} s", all_ready.as_secs_f64());
     println!("spaces per second: {:.1}", n as f64 / all_ready.as_secs_f64());
     println!("API writes per new space: {:.2} ({writes_create} writes by the operator)", writes_create as f64 / n as f64);
+    println!("space reconciles per new space (the operator's counter): {:.2}", reconciles / n as f64);
+    println!("CPU while the {n} spaces were created and made Ready: {cpu_create}");
     if let Err(e) = chart(&rows, n, &args.out.join(format!("ready-{n}.png"))) {
         eprintln!("chart: {e}");
     }
@@ -305,8 +347,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("external writes during the no-op resync: {ext}");
     // The floor: the same Kubernetes objects for N spaces, written by a minimal client at full
     // parallelism (no provisioning, no status, no waiting for pods).
+    let cpu_before = cpu_by_command();
     let floor = floor(&client, &args.class, n).await?;
     println!("floor: the same objects for {n} spaces written in: {:.1} s", floor.as_secs_f64());
+    println!("CPU while the floor was written: {}", cpu_breakdown(&cpu_before, &cpu_by_command(), floor));
     println!("operator / floor: {:.2}", all_ready.as_secs_f64() / floor.as_secs_f64());
     Ok(())
 }
@@ -334,8 +378,11 @@ async fn floor(client: &Client, class: &str, n: usize) -> Result<Duration, Box<d
                 let access = objects::SecretAccess::for_user("bench".into(), "system:serviceaccount:bench:bench");
                 let ns = space.namespace.clone();
                 // No owner: the garbage collector would delete objects whose owner does not exist.
+                // Not the operator's labels either: its watches select them, and it would
+                // spend the floor's time looking for spaces that do not exist.
                 fn orphan<K: Resource>(mut o: K) -> K {
                     o.meta_mut().owner_references = None;
+                    o.meta_mut().labels = Some([("bench.frama.space/floor".to_string(), "1".to_string())].into_iter().collect());
                     o
                 }
                 Api::<Namespace>::all(client.clone())

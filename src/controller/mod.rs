@@ -6,6 +6,7 @@ pub mod backends;
 pub mod backing;
 pub mod children;
 pub mod class;
+pub mod latest;
 pub mod leader;
 pub mod office;
 pub mod pools;
@@ -65,6 +66,8 @@ pub struct Context {
     pub placing: tokio::sync::Mutex<HashMap<String, crate::api::space::Placement>>,
     /// External checks recently made, by `<space>/<system>`: (hash of inputs, when).
     pub verified: Mutex<HashMap<String, (u64, std::time::Instant)>>,
+    /// The operator's own writes of spaces, until the cache shows them.
+    pub latest: latest::LatestSpaces,
     failures: Mutex<HashMap<String, usize>>,
 }
 
@@ -263,6 +266,7 @@ pub(crate) fn new_context(
         metrics,
         placing: tokio::sync::Mutex::default(),
         verified: Mutex::default(),
+        latest: latest::LatestSpaces::default(),
         failures: Mutex::new(HashMap::new()),
     })
 }

@@ -50,6 +50,13 @@ fn spaces_of_class(spaces: &Store<AssociationSpace>, class: &SpaceClass) -> Vec<
         .collect()
 }
 
+/// Maps an owned object to its space, when that space exists: objects outliving their space
+/// (being collected) or merely carrying the label (copied by hand) trigger nothing.
+fn owned_by<K: Resource>(spaces: &Store<AssociationSpace>) -> impl Fn(K) -> Option<ObjectRef<AssociationSpace>> + use<K> {
+    let spaces = spaces.clone();
+    move |o| children::owning_space(&o).filter(|space| spaces.get(space).is_some())
+}
+
 /// Spaces affected by a pool's change: those placed on it, and those still waiting for a pool.
 fn spaces_of_pool(
     spaces: &Store<AssociationSpace>,
@@ -104,7 +111,7 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
     let (config_maps, cm_events) = children::meta_watch::<ConfigMap>(&client);
     let cm_stream = triggers::news(cm_events, news(&applier), None);
     let (deployments, deploy_events) = children::deployment_watch(&client);
-    let deploy_stream = triggers::news(deploy_events, news(&applier), Some(triggers::deployment_fingerprint));
+    let deploy_stream = triggers::news(deploy_events, news(&applier), Some(space_status::workload_fingerprint));
     let (services, svc_events) = children::meta_watch::<Service>(&client);
     let svc_stream = triggers::news(svc_events, news(&applier), None);
     let (ingresses, ing_events) = children::meta_watch::<Ingress>(&client);
@@ -199,16 +206,16 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         .watches_stream(db_stream, move |p| spaces_of_pool(&s2, &n1, DATABASE_POOL_ANNOTATION, &p.name_any()))
         .watches_stream(cache_stream, move |p| spaces_of_pool(&s3, &n2, CACHE_POOL_ANNOTATION, &p.name_any()))
         .watches_stream(storage_stream, move |p| spaces_of_pool(&s4, &n3, STORAGE_POOL_ANNOTATION, &p.name_any()))
-        .watches_stream(ns_stream, |o| children::owning_space(&o))
-        .watches_stream(rb_stream, |o| children::owning_space(&o))
-        .watches_stream(cm_stream, |o| children::owning_space(&o))
-        .watches_stream(deploy_stream, |o| children::owning_space(&o))
-        .watches_stream(svc_stream, |o| children::owning_space(&o))
-        .watches_stream(ing_stream, |o| children::owning_space(&o))
-        .watches_stream(np_stream, |o| children::owning_space(&o))
-        .watches_stream(rq_stream, |o| children::owning_space(&o))
-        .watches_stream(lr_stream, |o| children::owning_space(&o))
-        .watches_stream(job_stream, |o| children::owning_space(&o))
+        .watches_stream(ns_stream, owned_by(&spaces))
+        .watches_stream(rb_stream, owned_by(&spaces))
+        .watches_stream(cm_stream, owned_by(&spaces))
+        .watches_stream(deploy_stream, owned_by(&spaces))
+        .watches_stream(svc_stream, owned_by(&spaces))
+        .watches_stream(ing_stream, owned_by(&spaces))
+        .watches_stream(np_stream, owned_by(&spaces))
+        .watches_stream(rq_stream, owned_by(&spaces))
+        .watches_stream(lr_stream, owned_by(&spaces))
+        .watches_stream(job_stream, owned_by(&spaces))
         .graceful_shutdown_on(async move {
             let _ = stop.await;
         })
@@ -238,6 +245,7 @@ async fn count_phases(spaces: Store<AssociationSpace>, metrics: Arc<crate::telem
 }
 
 async fn reconcile(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Result<Action> {
+    let space = ctx.latest.newest(space);
     let metrics = ctx.metrics.clone();
     metrics.reconcile("space", reconcile_space(space, ctx)).await
 }
@@ -288,15 +296,17 @@ async fn set_finalizer(space: &AssociationSpace, ctx: &Context, present: bool) -
         "metadata": { "name": space.name_any(), "finalizers": finalizers }
     });
     let written = space_api(ctx).patch(&space.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    note_write(ctx, &written);
+    note_write(ctx, space, written);
     Ok(())
 }
 
-/// Tells the space's watch that this version is the operator's own write (see `triggers`).
-fn note_write(ctx: &Context, written: &AssociationSpace) {
+/// Tells the space's watch that this version is the operator's own write (see `triggers`), and
+/// the next reconcile that it is newer than what the cache may still show (see `latest`).
+fn note_write(ctx: &Context, base: &AssociationSpace, written: AssociationSpace) {
     let name = written.name_any();
     let key = super::apply::ObjectKey { kind: "AssociationSpace", namespace: None, name: &name };
     ctx.applier.note_write(&key, written.metadata.resource_version.as_deref());
+    ctx.latest.wrote(base, written);
 }
 
 /// Writes the status when it differs from the stored one; at most one status write per reconcile.
@@ -309,7 +319,7 @@ async fn write_status(space: &AssociationSpace, ctx: &Context, status: Associati
     announce(space, ctx, &previous, &status).await;
     let patch = json!({ "apiVersion": "frama.space/v1alpha1", "kind": "AssociationSpace", "status": status });
     let written = space_api(ctx).patch_status(&space.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    note_write(ctx, &written);
+    note_write(ctx, space, written);
     Ok(true)
 }
 
@@ -338,16 +348,7 @@ pub(super) async fn publish(space: &AssociationSpace, ctx: &Context, type_: Even
 
 fn observe_workload(ctx: &Context, namespace: &str) -> WorkloadObservation {
     let key = ObjectRef::<Deployment>::new(names::NEXTCLOUD).within(namespace);
-    let Some(d) = ctx.children.deployments.get(&key) else { return WorkloadObservation::default() };
-    let status = d.status.clone().unwrap_or_default();
-    WorkloadObservation {
-        exists: true,
-        generation: d.metadata.generation.unwrap_or_default(),
-        observed_generation: status.observed_generation.unwrap_or_default(),
-        replicas: status.replicas.unwrap_or_default(),
-        ready_replicas: status.ready_replicas.unwrap_or_default(),
-        updated_replicas: status.updated_replicas.unwrap_or_default(),
-    }
+    ctx.children.deployments.get(&key).map(|d| space_status::observe_deployment(&d)).unwrap_or_default()
 }
 
 async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
@@ -612,6 +613,7 @@ async fn finalize(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     }
     ctx.applier.forget_namespace(&ns);
     set_finalizer(space, ctx, false).await?;
+    ctx.latest.forget(&name);
     info!(namespace = %ns, "space deleted; its namespace is collected");
     Ok(Action::await_change())
 }

@@ -5,6 +5,7 @@ use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
 use crate::api::space::{AssociationSpaceStatus, SpacePhase};
 use crate::render::names;
 use crate::render::resolve::{ResolvedSpace, SpecError};
+use k8s_openapi::api::apps::v1::Deployment;
 
 pub const READY: &str = "Ready";
 pub const PLACED: &str = "Placed";
@@ -51,6 +52,36 @@ pub struct Observation<'a> {
 
 fn cond(type_: &str, status: ConditionStatus, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(type_, status, reason, message)
+}
+
+/// What a space reads of its Nextcloud Deployment.
+pub fn observe_deployment(d: &Deployment) -> WorkloadObservation {
+    let status = d.status.clone().unwrap_or_default();
+    WorkloadObservation {
+        exists: true,
+        generation: d.metadata.generation.unwrap_or_default(),
+        observed_generation: status.observed_generation.unwrap_or_default(),
+        replicas: status.replicas.unwrap_or_default(),
+        ready_replicas: status.ready_replicas.unwrap_or_default(),
+        updated_replicas: status.updated_replicas.unwrap_or_default(),
+    }
+}
+
+/// Changes exactly when [`workload_condition`] may change: the Deployment controller updates a
+/// new Deployment's status about five times, and only two of those change what the space shows.
+/// Whether the space is suspended is read from the Deployment's own replicas (zero when it is).
+pub fn workload_fingerprint(d: &Deployment) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let w = observe_deployment(d);
+    let suspended = d.spec.as_ref().and_then(|s| s.replicas) == Some(0);
+    let shown = if suspended {
+        (w.replicas, 0, false)
+    } else {
+        (w.replicas.max(1), w.ready_replicas, w.ready_replicas >= 1 && w.updated_replicas >= 1)
+    };
+    let mut h = DefaultHasher::new();
+    (w.generation, d.metadata.deletion_timestamp.is_some(), w.observed_generation < w.generation, suspended, shown).hash(&mut h);
+    h.finish()
 }
 
 fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation) -> Condition {
@@ -179,6 +210,54 @@ mod tests {
 
     fn ready_workload() -> WorkloadObservation {
         WorkloadObservation { exists: true, generation: 1, observed_generation: 1, replicas: 1, ready_replicas: 1, updated_replicas: 1 }
+    }
+
+    /// Every change of WorkloadReady, for a running or a suspended space, changes the fingerprint
+    /// that decides whether a Deployment event reconciles the space.
+    #[test]
+    fn the_workload_fingerprint_follows_every_change_of_the_condition() {
+        use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
+        for suspended in [false, true] {
+            let mut space = resolved();
+            space.suspended = suspended;
+            let mut seen: Vec<(u64, (ConditionStatus, String, String))> = Vec::new();
+            for (observed, replicas, ready, updated) in itertools_grid() {
+                let d = Deployment {
+                    metadata: kube::core::ObjectMeta { generation: Some(2), ..Default::default() },
+                    spec: Some(DeploymentSpec { replicas: Some(if suspended { 0 } else { 1 }), ..Default::default() }),
+                    status: Some(DeploymentStatus {
+                        observed_generation: Some(observed),
+                        replicas: Some(replicas),
+                        ready_replicas: Some(ready),
+                        updated_replicas: Some(updated),
+                        ..Default::default()
+                    }),
+                };
+                let c = workload_condition(&space, &observe_deployment(&d));
+                let shown = (c.status, c.reason.clone(), c.message.clone());
+                let f = workload_fingerprint(&d);
+                for (other, other_shown) in &seen {
+                    assert!(*other != f || *other_shown == shown, "{shown:?} and {other_shown:?} share a fingerprint");
+                }
+                seen.push((f, shown));
+            }
+            let distinct: std::collections::HashSet<_> = seen.iter().map(|(f, _)| f).collect();
+            assert!(distinct.len() < seen.len(), "status-only churn shares fingerprints");
+        }
+    }
+
+    fn itertools_grid() -> Vec<(i64, i32, i32, i32)> {
+        let mut grid = Vec::new();
+        for observed in [1, 2] {
+            for replicas in 0..3 {
+                for ready in 0..3 {
+                    for updated in 0..3 {
+                        grid.push((observed, replicas, ready, updated));
+                    }
+                }
+            }
+        }
+        grid
     }
 
     fn backing_ok() -> Vec<Condition> {

@@ -10,7 +10,6 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::Resource;
 use kube::runtime::watcher::{self, Event};
@@ -85,19 +84,6 @@ where
     })
 }
 
-/// What a space reads of its Deployment: the rollout's progress, and whether it is going away.
-pub fn deployment_fingerprint(d: &Deployment) -> u64 {
-    let s = d.status.as_ref();
-    hash64(&(
-        d.metadata.generation,
-        d.metadata.deletion_timestamp.is_some(),
-        s.and_then(|s| s.observed_generation),
-        s.and_then(|s| s.replicas),
-        s.and_then(|s| s.ready_replicas),
-        s.and_then(|s| s.updated_replicas),
-    ))
-}
-
 /// What the operator owns of a ResourceQuota: its spec and its own labels and annotations (not
 /// its usage), read the same from the API server's answer and from the pruned cache.
 pub fn resource_quota_digest(rq: &ResourceQuota) -> u64 {
@@ -154,18 +140,5 @@ mod tests {
         let mut cached = used.clone();
         cached.metadata.labels = Some([("app.kubernetes.io/managed-by".to_string(), "x".to_string())].into_iter().collect());
         assert_eq!(resource_quota_digest(&rq), resource_quota_digest(&cached), "the cache keeps only the operator's labels");
-    }
-
-    #[test]
-    fn deployment_fingerprint_follows_readiness_only() {
-        use k8s_openapi::api::apps::v1::DeploymentStatus;
-        let mut d = Deployment::default();
-        d.metadata.generation = Some(1);
-        let before = deployment_fingerprint(&d);
-        d.metadata.resource_version = Some("9".into());
-        d.status = Some(DeploymentStatus { conditions: Some(vec![]), ..Default::default() });
-        assert_eq!(before, deployment_fingerprint(&d), "conditions churn");
-        d.status = Some(DeploymentStatus { ready_replicas: Some(1), ..Default::default() });
-        assert_ne!(before, deployment_fingerprint(&d));
     }
 }
