@@ -113,6 +113,20 @@ where
     (reader, stream)
 }
 
+/// A full watch of a kind, reflected into a store, as events.
+pub fn full_watch_events<K>(client: &Client) -> (Store<K>, Events<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .boxed();
+    (reader, stream)
+}
+
 /// The Deployment watch keeps the rollout's progress only.
 pub fn deployment_watch(client: &Client) -> (Store<Deployment>, Events<Deployment>) {
     owned_watch(Api::all(client.clone()), |d| {

@@ -88,11 +88,10 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
     let super::Shared { client, reporter, metrics, gate, caches_ready: ready } = shared;
     let secret_access = super::secret_access(&client, config.secret_access_role.as_deref()).await?;
     let (classes, class_writer) = reflector::store::<SpaceClass>();
-    let class_stream = watcher(Api::<SpaceClass>::all(client.clone()), watcher::Config::default())
+    let class_events = watcher(Api::<SpaceClass>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .modify(|c| c.managed_fields_mut().clear())
-        .reflect(class_writer)
-        .touched_objects();
+        .reflect(class_writer);
 
     // Echoes of the operator's own writes are dropped from every trigger stream (see `triggers`).
     let applier = Arc::new(super::apply::ApplyTracker::default());
@@ -137,9 +136,15 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
         jobs,
     };
 
-    let (databases, db_stream) = children::full_watch::<DatabasePool>(&client, watcher::Config::default());
-    let (caches, cache_stream) = children::full_watch::<CachePool>(&client, watcher::Config::default());
-    let (storages, storage_stream) = children::full_watch::<StoragePool>(&client, watcher::Config::default());
+    // A class's or a pool's status changes with every space placed (its counts): that is no news
+    // for the spaces, which would all be reconciled again each time.
+    let class_stream = triggers::news(class_events, applier.clone(), Some(triggers::class_fingerprint));
+    let (databases, db_events) = children::full_watch_events::<DatabasePool>(&client);
+    let db_stream = triggers::news(db_events, applier.clone(), Some(triggers::pool_fingerprint::<DatabasePool>));
+    let (caches, cache_events) = children::full_watch_events::<CachePool>(&client);
+    let cache_stream = triggers::news(cache_events, applier.clone(), Some(triggers::pool_fingerprint::<CachePool>));
+    let (storages, storage_events) = children::full_watch_events::<StoragePool>(&client);
+    let storage_stream = triggers::news(storage_events, applier.clone(), Some(triggers::pool_fingerprint::<StoragePool>));
     let (admin_secrets, w) = reflector::store::<Secret>();
     let admin_stream = watcher(Api::<Secret>::namespaced(client.clone(), &config.namespace), watcher::Config::default())
         .default_backoff()

@@ -84,6 +84,21 @@ where
     })
 }
 
+/// What a space reads of its class: the spec (the generation counts its changes).
+pub fn class_fingerprint(class: &crate::api::SpaceClass) -> u64 {
+    hash64(&(class.metadata.generation, class.metadata.deletion_timestamp.is_some()))
+}
+
+/// What a space reads of a pool: its spec, its labels (class pool selectors), whether it is Ready
+/// and whether it has room; not the counts that change with every space placed.
+pub fn pool_fingerprint<K: super::pools::PoolKind>(pool: &K) -> u64 {
+    let status = pool.pool_status();
+    let room = status.map(|s| s.free_capacity > 0);
+    let ready = super::pools::is_ready(status);
+    let meta = pool.meta();
+    hash64(&(meta.generation, meta.deletion_timestamp.is_some(), &meta.labels, ready, room))
+}
+
 /// What the operator owns of a ResourceQuota: its spec and its own labels and annotations (not
 /// its usage), read the same from the API server's answer and from the pruned cache.
 pub fn resource_quota_digest(rq: &ResourceQuota) -> u64 {
@@ -122,6 +137,31 @@ mod tests {
     fn first_sight_of_an_object_is_news() {
         let mut seen = Seen::default();
         assert!(seen.is_news(2, Change::Applied, 10, false));
+    }
+
+    #[test]
+    fn pool_counts_are_not_news() {
+        use crate::api::conditions::{Condition, ConditionStatus};
+        use crate::api::pool::PoolStatus;
+        let mut pool: crate::api::DatabasePool =
+            serde_json::from_value(serde_json::json!({"apiVersion": "frama.space/v1alpha1", "kind": "DatabasePool",
+                "metadata": {"name": "pg", "generation": 1},
+                "spec": {"host": "h", "adminSecretRef": {"name": "s"}, "capacity": {"maxSpaces": 10}}}))
+            .expect("a pool");
+        let status = |assigned: i64, ready: ConditionStatus| PoolStatus {
+            assigned_spaces: assigned,
+            free_capacity: 10 - assigned,
+            conditions: vec![Condition::new("Ready", ready, "R", "")],
+            ..Default::default()
+        };
+        pool.status = Some(status(1, ConditionStatus::True));
+        let one = pool_fingerprint(&pool);
+        pool.status = Some(status(5, ConditionStatus::True));
+        assert_eq!(one, pool_fingerprint(&pool), "one more space placed");
+        pool.status = Some(status(10, ConditionStatus::True));
+        assert_ne!(one, pool_fingerprint(&pool), "full");
+        pool.status = Some(status(5, ConditionStatus::False));
+        assert_ne!(one, pool_fingerprint(&pool), "no longer Ready");
     }
 
     #[test]
