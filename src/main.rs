@@ -45,6 +45,11 @@ struct RunArgs {
     /// Seconds between two full checks of a space when nothing triggers one (jittered by ±10 %).
     #[arg(long, env = "FRAMASPACE_RESYNC_SECONDS", default_value_t = 600)]
     resync_seconds: u64,
+    /// Seconds between two checks of a space's database, Redis user and bucket when nothing they
+    /// depend on changed. A resync is cheap (cached objects, one Secret read); the external checks
+    /// are not: at 10,000 spaces, checking at every resync kept the reconcile slots busy with them.
+    #[arg(long, env = "FRAMASPACE_EXTERNAL_CHECK_SECONDS", default_value_t = 3600)]
+    external_check_seconds: u64,
     /// Namespace of the operator, where the pools' admin Secrets live.
     #[arg(long, env = "POD_NAMESPACE", default_value = "framaspace-system")]
     namespace: String,
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
             let config = Config {
                 concurrency: args.concurrency,
                 resync: std::time::Duration::from_secs(args.resync_seconds),
+                external_check: std::time::Duration::from_secs(args.external_check_seconds.max(1)),
                 namespace: args.namespace,
                 pool_check: std::time::Duration::from_secs(args.pool_check_seconds.max(1)),
                 metrics_address: args.metrics_address,

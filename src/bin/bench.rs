@@ -113,6 +113,23 @@ fn cpu_breakdown(before: &HashMap<String, f64>, after: &HashMap<String, f64>, wa
     line.trim_end_matches(',').to_string()
 }
 
+fn replot(csv: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(csv)?;
+    let rows: Vec<(f64, usize, usize)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.split(',');
+            Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        })
+        .collect();
+    let total = rows.iter().map(|r| r.1).max().unwrap_or(0);
+    let png = csv.with_extension("png");
+    chart(&rows, total, &png)?;
+    println!("{}", png.display());
+    Ok(())
+}
+
 fn rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
@@ -120,7 +137,19 @@ fn rss(pid: u32) -> Option<u64> {
 }
 
 /// Write requests by the operator in the audit log so far (its user agent; create, update, patch, delete).
+/// Write requests by the operator's user agent in the audit log and its rotated files (the API
+/// server rotates it every 200 MB: a 10,000-space run rotates it several times).
 fn operator_writes(audit: &Path) -> u64 {
+    let dir = audit.parent().unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("audit") && n.ends_with(".log")))
+        .map(|e| writes_in(&e.path()))
+        .sum()
+}
+
+fn writes_in(audit: &Path) -> u64 {
     let Ok(file) = std::fs::File::open(audit) else { return 0 };
     let mut n = 0;
     for line in BufReader::new(file).lines().map_while(Result::ok) {
@@ -192,6 +221,13 @@ fn chart(rows: &[(f64, usize, usize)], total: usize, png: &Path) -> Result<(), S
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `framaspace-bench replot bench/out/ready-N.csv`: the chart of a run stopped before its end.
+    let argv: Vec<String> = std::env::args().collect();
+    if let [_, cmd, csv] = argv.as_slice()
+        && cmd == "replot"
+    {
+        return replot(Path::new(csv));
+    }
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
     let client = Client::try_default().await?;

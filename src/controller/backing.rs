@@ -292,7 +292,7 @@ fn ready_since(status: Option<&PoolStatus>) -> String {
 /// last became Ready, so a pool that comes back after an outage (a restarted Redis forgets its
 /// in-memory users) is checked again at once.
 fn recently_verified(ctx: &Context, key: &str, inputs: u64) -> bool {
-    let ttl = ctx.config.resync / 2;
+    let ttl = ctx.config.external_check;
     ctx.verified.lock().ok().and_then(|m| m.get(key).copied()).is_some_and(|(h, at)| h == inputs && at.elapsed() < ttl)
 }
 

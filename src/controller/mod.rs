@@ -34,6 +34,8 @@ pub const USER_AGENT: &str = concat!("framaspace-operator/", env!("CARGO_PKG_VER
 pub struct Config {
     pub concurrency: u16,
     pub resync: Duration,
+    /// How long a space's external check (database, Redis user, bucket) stays valid with the same inputs.
+    pub external_check: Duration,
     /// Namespace of the operator, which holds the pools' admin Secrets.
     pub namespace: String,
     /// Interval between two health checks of a pool.
