@@ -65,7 +65,8 @@ pub struct ApplyTracker {
     records: Mutex<HashMap<u64, HashMap<u64, Record>>>,
 }
 
-fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
+/// A 64-bit hash, for records and fingerprints that only need to tell values apart.
+pub(crate) fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
     let mut h = DefaultHasher::new();
     value.hash(&mut h);
     h.finish()

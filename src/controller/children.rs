@@ -99,18 +99,13 @@ where
     (reader, stream)
 }
 
-/// A full watch of a kind, reflected into a store.
-pub fn full_watch<K>(client: &Client, config: watcher::Config) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+/// A full watch of a kind, reflected into a store, as the objects it touched.
+pub fn full_watch<K>(client: &Client) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(Api::<K>::all(client.clone()), config)
-        .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
-        .reflect(writer)
-        .touched_objects();
-    (reader, stream)
+    let (store, events) = full_watch_events(client);
+    (store, events.touched_objects())
 }
 
 /// A full watch of a kind, reflected into a store, as events.

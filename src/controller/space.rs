@@ -57,6 +57,21 @@ fn owned_by<K: Resource>(spaces: &Store<AssociationSpace>) -> impl Fn(K) -> Opti
     move |o| children::owning_space(&o).filter(|space| spaces.get(space).is_some())
 }
 
+/// A metadata-only watch of an owned kind, and the events of it that are news for a space.
+fn meta_news<K>(
+    client: &kube::Client,
+    applier: &Arc<super::apply::ApplyTracker>,
+) -> (
+    children::MetaStore<K>,
+    impl futures::Stream<Item = std::result::Result<kube::core::PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (store, events) = children::meta_watch::<K>(client);
+    (store, triggers::news(events, applier.clone(), None))
+}
+
 /// Spaces affected by a pool's change: those placed on it, and those still waiting for a pool.
 fn spaces_of_pool(
     spaces: &Store<AssociationSpace>,
@@ -95,7 +110,6 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
 
     // Echoes of the operator's own writes are dropped from every trigger stream (see `triggers`).
     let applier = Arc::new(super::apply::ApplyTracker::default());
-    let news = |a: &Arc<super::apply::ApplyTracker>| a.clone();
     let (namespaces, ns_events) = children::meta_watch::<Namespace>(&client);
     // The backends count their spaces from the namespaces' annotations, which the operator writes.
     let (assignment_feed, assignments) = super::backends::AssignmentFeed::new();
@@ -104,25 +118,19 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
             assignment_feed.observe(e);
         }
     });
-    let ns_stream = triggers::news(ns_events, news(&applier), None);
-    let (role_bindings, rb_events) = children::meta_watch::<RoleBinding>(&client);
-    let rb_stream = triggers::news(rb_events, news(&applier), None);
-    let (config_maps, cm_events) = children::meta_watch::<ConfigMap>(&client);
-    let cm_stream = triggers::news(cm_events, news(&applier), None);
+    let ns_stream = triggers::news(ns_events, applier.clone(), None);
+    let (role_bindings, rb_stream) = meta_news::<RoleBinding>(&client, &applier);
+    let (config_maps, cm_stream) = meta_news::<ConfigMap>(&client, &applier);
     let (deployments, deploy_events) = children::deployment_watch(&client);
-    let deploy_stream = triggers::news(deploy_events, news(&applier), Some(space_status::workload_fingerprint));
-    let (services, svc_events) = children::meta_watch::<Service>(&client);
-    let svc_stream = triggers::news(svc_events, news(&applier), None);
-    let (ingresses, ing_events) = children::meta_watch::<Ingress>(&client);
-    let ing_stream = triggers::news(ing_events, news(&applier), None);
-    let (network_policies, np_events) = children::meta_watch::<NetworkPolicy>(&client);
-    let np_stream = triggers::news(np_events, news(&applier), None);
+    let deploy_stream = triggers::news(deploy_events, applier.clone(), Some(space_status::workload_fingerprint));
+    let (services, svc_stream) = meta_news::<Service>(&client, &applier);
+    let (ingresses, ing_stream) = meta_news::<Ingress>(&client, &applier);
+    let (network_policies, np_stream) = meta_news::<NetworkPolicy>(&client, &applier);
     let (resource_quotas, rq_events) = children::resource_quota_watch(&client);
-    let rq_stream = triggers::news(rq_events, news(&applier), Some(triggers::resource_quota_fingerprint));
-    let (limit_ranges, lr_events) = children::meta_watch::<LimitRange>(&client);
-    let lr_stream = triggers::news(lr_events, news(&applier), None);
+    let rq_stream = triggers::news(rq_events, applier.clone(), Some(triggers::resource_quota_fingerprint));
+    let (limit_ranges, lr_stream) = meta_news::<LimitRange>(&client, &applier);
     let (jobs, job_events) = children::job_watch(&client);
-    let job_stream = triggers::news(job_events, news(&applier), None);
+    let job_stream = triggers::news(job_events, applier.clone(), None);
     let stores = ChildStores {
         namespaces,
         role_bindings,
@@ -154,8 +162,8 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
 
     let controller_config = ControllerConfig::default().concurrency(config.concurrency).debounce(Duration::from_millis(200));
     let pool_check = config.pool_check;
-    let (offices, office_stream) = children::full_watch::<OfficeBackend>(&client, watcher::Config::default());
-    let (previews, preview_stream) = children::full_watch::<PreviewBackend>(&client, watcher::Config::default());
+    let (offices, office_stream) = children::full_watch::<OfficeBackend>(&client);
+    let (previews, preview_stream) = children::full_watch::<PreviewBackend>(&client);
     let backend_stores = super::backends::BackendStores { offices, previews };
     let caches = tokio::spawn(super::caches_ready(classes.clone(), registry.clone(), stores.clone(), backend_stores.clone(), gate));
     let ctx = super::new_context(

@@ -71,7 +71,6 @@ pub fn observe_deployment(d: &Deployment) -> WorkloadObservation {
 /// new Deployment's status about five times, and only two of those change what the space shows.
 /// Whether the space is suspended is read from the Deployment's own replicas (zero when it is).
 pub fn workload_fingerprint(d: &Deployment) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
     let w = observe_deployment(d);
     let suspended = d.spec.as_ref().and_then(|s| s.replicas) == Some(0);
     let shown = if suspended {
@@ -79,9 +78,7 @@ pub fn workload_fingerprint(d: &Deployment) -> u64 {
     } else {
         (w.replicas.max(1), w.ready_replicas, w.ready_replicas >= 1 && w.updated_replicas >= 1)
     };
-    let mut h = DefaultHasher::new();
-    (w.generation, d.metadata.deletion_timestamp.is_some(), w.observed_generation < w.generation, suspended, shown).hash(&mut h);
-    h.finish()
+    super::apply::hash64(&(w.generation, d.metadata.deletion_timestamp.is_some(), w.observed_generation < w.generation, suspended, shown))
 }
 
 fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation) -> Condition {

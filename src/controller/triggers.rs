@@ -6,7 +6,6 @@
 //! pod, and only part of it matters).
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
@@ -14,7 +13,7 @@ use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::Resource;
 use kube::runtime::watcher::{self, Event};
 
-use super::apply::{ApplyTracker, ObjectKey};
+use super::apply::{ApplyTracker, ObjectKey, hash64};
 
 /// What a watch event says happened to an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,12 +44,6 @@ impl Seen {
             }
         }
     }
-}
-
-fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
-    let mut h = DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
 }
 
 /// Keeps the events of one owned kind that are news for their space. Without a fingerprint,
