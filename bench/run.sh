@@ -12,11 +12,15 @@ N=${1:-10000}
 RATE=${RATE:-25}
 RESYNC=${RESYNC:-120}
 CONCURRENCY=${CONCURRENCY:-32}
+# HEAP_PROFILE=1: the operator records every allocation (slowly: its figures are not throughput
+# figures) and writes bench/out/dhat-heap-N.json when it is stopped; see bench/heap-top.py.
+FEATURES=bench
+if [ "${HEAP_PROFILE:-0}" = 1 ]; then FEATURES=bench,dhat-heap; export FRAMASPACE_HEAP_PROFILE="$REPO_DIR/bench/out/dhat-heap-$N.json"; fi
 OUT="$REPO_DIR/bench/out"
 mkdir -p "$OUT"
 
 log "building the release binaries"
-cargo build --release --locked --features bench --bins
+cargo build --release --locked --features "$FEATURES" --bins
 "$E2E_DIR/install.sh"
 "$E2E_DIR/admin-secrets.sh"
 psql_admin() { PGPASSWORD="$FRAMASPACE_PG_PASSWORD" psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U "$FRAMASPACE_PG_USER" -d postgres -qAt "$@"; }
@@ -80,5 +84,11 @@ for p in dbpool/bench-pg cachepool/bench-redis stpool/bench-minio; do kubectl wa
 "$REPO_DIR/target/release/framaspace-bench" --count "$N" --rate "$RATE" --class bench --operator-pid "$pid" \
   --metrics http://127.0.0.1:28084/metrics --audit-log "$STATE_DIR/logs/audit.log" --resync-seconds "$RESYNC" --out "$OUT" \
   | tee "$OUT/figures-$N.txt"
+if [ "${HEAP_PROFILE:-0}" = 1 ]; then
+  # Writing the profile (symbolising every allocation site) takes longer than an ordinary stop allows.
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  python3 "$REPO_DIR/bench/heap-top.py" "$FRAMASPACE_HEAP_PROFILE" | tee "$OUT/heap-$N.txt"
+fi
 stop_process bench-operator
 log "figures in bench/out/figures-$N.txt, chart in bench/out/ready-$N.png; the spaces stay until 'make cluster-down'"

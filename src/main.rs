@@ -111,6 +111,7 @@ fn main() -> ExitCode {
             }
             // Dropped last, so spans still buffered are exported after the runtime stops.
             let _telemetry = telemetry::init(args.log_format);
+            telemetry::heap_profile::start();
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {

@@ -1,6 +1,7 @@
 //! Logging (human-readable by default, JSON lines on request), traces over OTLP when configured,
 //! metrics and the probe endpoints.
 
+pub mod heap_profile;
 pub mod metrics;
 pub mod process;
 pub mod server;

@@ -232,6 +232,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&args.out)?;
     let client = Client::try_default().await?;
     let spaces: Api<AssociationSpace> = Api::all(client.clone());
+    // Spaces of an earlier run would be counted Ready at once and their names taken.
+    let earlier = spaces.list_metadata(&kube::api::ListParams::default().labels("bench.frama.space/run=1").limit(1)).await?;
+    if !earlier.items.is_empty() {
+        return Err("spaces of an earlier bench run exist: start from a fresh environment (make cluster-down cluster-up)".into());
+    }
     let http = reqwest::Client::new();
     let ready: ReadyTimes = Arc::default();
     {

@@ -6,8 +6,8 @@
 
 use std::fmt::Debug;
 
-use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
+use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStatus};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -18,23 +18,27 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use super::compact::{self, CompactStore};
 use crate::api::AssociationSpace;
 use crate::render::names::{MANAGED_BY_SELECTOR, SPACE_LABEL};
 
 pub type MetaStore<K> = Store<PartialObjectMeta<K>>;
+/// The compact cache of an owned kind watched by metadata only.
+pub type OwnedCache<K> = CompactStore<PartialObjectMeta<K>>;
 
 #[derive(Clone)]
 pub struct ChildStores {
+    /// Whole metadata (pruned): the pool assignments are read from the namespaces' annotations.
     pub namespaces: MetaStore<Namespace>,
-    pub role_bindings: MetaStore<RoleBinding>,
-    pub config_maps: MetaStore<ConfigMap>,
+    pub role_bindings: OwnedCache<RoleBinding>,
+    pub config_maps: OwnedCache<ConfigMap>,
     pub deployments: Store<Deployment>,
-    pub services: MetaStore<Service>,
-    pub ingresses: MetaStore<Ingress>,
-    pub network_policies: MetaStore<NetworkPolicy>,
-    /// Spec and metadata (usage is dropped).
-    pub resource_quotas: Store<ResourceQuota>,
-    pub limit_ranges: MetaStore<LimitRange>,
+    pub services: OwnedCache<Service>,
+    pub ingresses: OwnedCache<Ingress>,
+    pub network_policies: OwnedCache<NetworkPolicy>,
+    /// With the digest of the spec and labels the operator owns (usage is not kept).
+    pub resource_quotas: CompactStore<ResourceQuota>,
+    pub limit_ranges: OwnedCache<LimitRange>,
     /// The occ Jobs, with status (their pod template is dropped from the cache).
     pub jobs: Store<Job>,
 }
@@ -75,12 +79,36 @@ pub fn prune(meta: &mut ObjectMeta) {
 
 const OWN_PREFIX: &str = "frama.space/";
 
-/// A metadata-only watch of one owned kind, reflected into a store.
+/// A metadata-only watch of one owned kind, reflected into a full metadata store.
 pub fn meta_watch<K>(client: &Client) -> (MetaStore<K>, Events<PartialObjectMeta<K>>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     owned_watch(Api::<PartialObjectMeta<K>>::all(client.clone()), |_| {})
+}
+
+/// A metadata-only watch of one owned kind, kept in a compact cache.
+pub fn compact_meta_watch<K>(client: &Client) -> (OwnedCache<K>, Events<PartialObjectMeta<K>>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    compact_owned_watch(Api::<PartialObjectMeta<K>>::all(client.clone()), |_| {}, compact::no_content)
+}
+
+fn compact_owned_watch<K>(api: Api<K>, strip: fn(&mut K), content: fn(&K) -> u64) -> (CompactStore<K>, Events<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = compact::store(content);
+    let stream = watcher(api, owned_objects())
+        .default_backoff()
+        .modify(move |o| {
+            prune(o.meta_mut());
+            strip(o);
+        })
+        .inspect_ok(move |event| writer.apply(event))
+        .boxed();
+    (reader, stream)
 }
 
 fn owned_watch<K>(api: Api<K>, strip: fn(&mut K)) -> (Store<K>, Events<K>)
@@ -122,21 +150,24 @@ where
     (reader, stream)
 }
 
-/// The Deployment watch keeps the rollout's progress only.
+/// The Deployment watch keeps what `space_status::observe_deployment` reads: the requested
+/// replicas and the rollout's progress.
 pub fn deployment_watch(client: &Client) -> (Store<Deployment>, Events<Deployment>) {
     owned_watch(Api::all(client.clone()), |d| {
-        if let Some(spec) = d.spec.as_mut() {
-            spec.template = Default::default();
-        }
-        if let Some(status) = d.status.as_mut() {
-            status.conditions = None;
-        }
+        d.spec = d.spec.take().map(|s| DeploymentSpec { replicas: s.replicas, ..Default::default() });
+        d.status = d.status.take().map(|s| DeploymentStatus {
+            observed_generation: s.observed_generation,
+            replicas: s.replicas,
+            ready_replicas: s.ready_replicas,
+            updated_replicas: s.updated_replicas,
+            ..Default::default()
+        });
     })
 }
 
-/// The ResourceQuota watch keeps what the operator owns, not the usage that churns with pods.
-pub fn resource_quota_watch(client: &Client) -> (Store<ResourceQuota>, Events<ResourceQuota>) {
-    owned_watch(Api::all(client.clone()), |q| q.status = None)
+/// The ResourceQuota watch keeps the digest of what the operator owns, not the usage that churns with pods.
+pub fn resource_quota_watch(client: &Client) -> (CompactStore<ResourceQuota>, Events<ResourceQuota>) {
+    compact_owned_watch(Api::all(client.clone()), |q| q.status = None, super::triggers::resource_quota_digest)
 }
 
 /// The occ Job watch keeps status and metadata only.
@@ -148,15 +179,32 @@ pub fn job_watch(client: &Client) -> (Store<Job>, Events<Job>) {
     })
 }
 
-pub fn get_meta<K>(store: &MetaStore<K>, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>
+/// A cache of objects' metadata, looked up by namespace and name.
+pub trait MetaCache {
+    fn meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>;
+}
+
+impl<K> MetaCache for MetaStore<K>
 where
     K: Resource<DynamicType = ()> + Clone,
 {
-    let mut r = ObjectRef::<PartialObjectMeta<K>>::new(name);
-    if let Some(ns) = namespace {
-        r = r.within(ns);
+    fn meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
+        let mut r = ObjectRef::<PartialObjectMeta<K>>::new(name);
+        if let Some(ns) = namespace {
+            r = r.within(ns);
+        }
+        self.get(&r).map(|o| o.metadata.clone())
     }
-    store.get(&r).map(|o| o.metadata.clone())
+}
+
+impl<K> MetaCache for CompactStore<K> {
+    fn meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
+        self.get(namespace, name)
+    }
+}
+
+pub fn get_meta(store: &impl MetaCache, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
+    store.meta(namespace, name)
 }
 
 impl ChildStores {

@@ -6,6 +6,7 @@ pub mod backends;
 pub mod backing;
 pub mod children;
 pub mod class;
+pub mod compact;
 pub mod latest;
 pub mod leader;
 pub mod office;
@@ -216,6 +217,7 @@ pub async fn termination_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+    crate::telemetry::heap_profile::finish();
 }
 
 /// The caches a reconciler reads, and the gate that says they are filled.
@@ -228,6 +230,7 @@ pub(crate) struct Caches {
     pub backends: backends::BackendStores,
     /// Shared with the watch filters, which tell the operator's own writes from news.
     pub applier: Arc<ApplyTracker>,
+    pub spaces: Store<crate::api::AssociationSpace>,
 }
 
 /// Who the API server says this process is: the subject of the per-namespace Secret access.
@@ -253,7 +256,7 @@ pub(crate) fn new_context(
     caches: Caches,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
 ) -> Arc<Context> {
-    let Caches { classes, children, pools, ready, secret_access, backends, applier } = caches;
+    let Caches { classes, children, pools, ready, secret_access, backends, applier, spaces } = caches;
     Arc::new(Context {
         backends,
         secret_access,
@@ -268,7 +271,7 @@ pub(crate) fn new_context(
         metrics,
         placing: tokio::sync::Mutex::default(),
         verified: Mutex::default(),
-        latest: latest::LatestSpaces::default(),
+        latest: latest::LatestSpaces::new(spaces),
         failures: Mutex::new(HashMap::new()),
     })
 }

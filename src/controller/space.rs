@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -62,13 +62,13 @@ fn meta_news<K>(
     client: &kube::Client,
     applier: &Arc<super::apply::ApplyTracker>,
 ) -> (
-    children::MetaStore<K>,
+    children::OwnedCache<K>,
     impl futures::Stream<Item = std::result::Result<kube::core::PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
 )
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    let (store, events) = children::meta_watch::<K>(client);
+    let (store, events) = children::compact_meta_watch::<K>(client);
     (store, triggers::news(events, applier.clone(), None))
 }
 
@@ -166,6 +166,7 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
     let (previews, preview_stream) = children::full_watch::<PreviewBackend>(&client);
     let backend_stores = super::backends::BackendStores { offices, previews };
     let caches = tokio::spawn(super::caches_ready(classes.clone(), registry.clone(), stores.clone(), backend_stores.clone(), gate));
+    let (spaces, space_writer) = reflector::store();
     let ctx = super::new_context(
         client.clone(),
         reporter,
@@ -178,14 +179,22 @@ pub(crate) async fn run(shared: super::Shared, config: Config, stop: futures::ch
             secret_access,
             backends: backend_stores,
             applier: applier.clone(),
+            spaces: spaces.clone(),
         },
         metrics.clone(),
     );
-    let (spaces, space_writer) = reflector::store();
     let space_events = watcher(Api::<AssociationSpace>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .modify(|s| s.managed_fields_mut().clear())
-        .reflect(space_writer);
+        .reflect(space_writer)
+        .inspect_ok({
+            let ctx = ctx.clone();
+            move |event| {
+                if let watcher::Event::Apply(s) | watcher::Event::InitApply(s) = event {
+                    ctx.latest.caught_up(s);
+                }
+            }
+        });
     let controller = Controller::for_stream(triggers::news(space_events, applier, None), spaces.clone()).with_config(controller_config);
     let ns_store = ctx.children.namespaces.clone();
     let pool_controllers = pools::PoolControllerArgs {
@@ -537,8 +546,8 @@ async fn apply_workload(space: &ResolvedSpace, ctx: &Context, bindings: &Binding
     );
     // A ResourceQuota's usage changes with every pod and its spec bumps no generation: what
     // the operator owns of it is compared by content.
-    let live = c.resource_quotas.get(&ObjectRef::new(names::RESOURCE_QUOTA).within(ns));
-    let live = live.as_ref().map(|q| (&q.metadata, triggers::resource_quota_digest(q)));
+    let live = c.resource_quotas.get_with_content(Some(ns), names::RESOURCE_QUOTA);
+    let live = live.as_ref().map(|(meta, digest)| (meta, *digest));
     writes.add(ctx.applier.apply_content(&ns_api(ctx, ns), objects::resource_quota(space), live, triggers::resource_quota_digest).await?);
     let live = get_meta(&c.limit_ranges, Some(ns), names::LIMIT_RANGE);
     writes.add(ctx.applier.apply(&ns_api(ctx, ns), objects::limit_range(space), live.as_ref(), ChangeSignal::ResourceVersion).await?);
