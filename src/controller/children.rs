@@ -1,6 +1,6 @@
 //! Caches of the objects the operator creates for spaces, and the watch streams that fill them
-//! and trigger the owning space. Only metadata is cached, except for Deployments whose status is
-//! needed (and whose pod template is dropped from the cache: it is never read back). Secrets are
+//! and trigger the owning space. Namespaces keep their pruned metadata (the pool assignments are
+//! annotations); the other kinds are kept in compact caches (see `compact`). Secrets are
 //! not watched at all: that would need the right to read every Secret of the cluster; they are
 //! read when a space is reconciled, through a RoleBinding in its own namespace.
 
@@ -19,6 +19,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::compact::{self, CompactStore};
+use super::space_status::{WorkloadObservation, observe_deployment};
 use crate::api::AssociationSpace;
 use crate::render::names::{MANAGED_BY_SELECTOR, SPACE_LABEL};
 
@@ -32,7 +33,8 @@ pub struct ChildStores {
     pub namespaces: MetaStore<Namespace>,
     pub role_bindings: OwnedCache<RoleBinding>,
     pub config_maps: OwnedCache<ConfigMap>,
-    pub deployments: Store<Deployment>,
+    /// What the space's WorkloadReady condition reads of its Deployment.
+    pub deployments: CompactStore<Deployment, WorkloadObservation>,
     pub services: OwnedCache<Service>,
     pub ingresses: OwnedCache<Ingress>,
     pub network_policies: OwnedCache<NetworkPolicy>,
@@ -95,9 +97,10 @@ where
     compact_owned_watch(Api::<PartialObjectMeta<K>>::all(client.clone()), |_| {}, compact::no_content)
 }
 
-fn compact_owned_watch<K>(api: Api<K>, strip: fn(&mut K), content: fn(&K) -> u64) -> (CompactStore<K>, Events<K>)
+fn compact_owned_watch<K, C>(api: Api<K>, strip: fn(&mut K), content: fn(&K) -> C) -> (CompactStore<K, C>, Events<K>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    C: Send + Sync + 'static,
 {
     let (reader, writer) = compact::store(content);
     let stream = watcher(api, owned_objects())
@@ -150,19 +153,23 @@ where
     (reader, stream)
 }
 
-/// The Deployment watch keeps what `space_status::observe_deployment` reads: the requested
-/// replicas and the rollout's progress.
-pub fn deployment_watch(client: &Client) -> (Store<Deployment>, Events<Deployment>) {
-    owned_watch(Api::all(client.clone()), |d| {
-        d.spec = d.spec.take().map(|s| DeploymentSpec { replicas: s.replicas, ..Default::default() });
-        d.status = d.status.take().map(|s| DeploymentStatus {
-            observed_generation: s.observed_generation,
-            replicas: s.replicas,
-            ready_replicas: s.ready_replicas,
-            updated_replicas: s.updated_replicas,
-            ..Default::default()
-        });
-    })
+/// The Deployment watch: the cache keeps what `space_status::observe_deployment` reads; the events
+/// keep the requested replicas and the rollout's progress, for `space_status::workload_fingerprint`.
+pub fn deployment_watch(client: &Client) -> (CompactStore<Deployment, WorkloadObservation>, Events<Deployment>) {
+    compact_owned_watch(
+        Api::all(client.clone()),
+        |d| {
+            d.spec = d.spec.take().map(|s| DeploymentSpec { replicas: s.replicas, ..Default::default() });
+            d.status = d.status.take().map(|s| DeploymentStatus {
+                observed_generation: s.observed_generation,
+                replicas: s.replicas,
+                ready_replicas: s.ready_replicas,
+                updated_replicas: s.updated_replicas,
+                ..Default::default()
+            });
+        },
+        observe_deployment,
+    )
 }
 
 /// The ResourceQuota watch keeps the digest of what the operator owns, not the usage that churns with pods.
@@ -197,7 +204,7 @@ where
     }
 }
 
-impl<K> MetaCache for CompactStore<K> {
+impl<K, C: Clone> MetaCache for CompactStore<K, C> {
     fn meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
         self.get(namespace, name)
     }

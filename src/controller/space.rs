@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::RoleBinding;
@@ -369,8 +368,7 @@ pub(super) async fn publish(space: &AssociationSpace, ctx: &Context, type_: Even
 }
 
 fn observe_workload(ctx: &Context, namespace: &str) -> WorkloadObservation {
-    let key = ObjectRef::<Deployment>::new(names::NEXTCLOUD).within(namespace);
-    ctx.children.deployments.get(&key).map(|d| space_status::observe_deployment(&d)).unwrap_or_default()
+    ctx.children.deployments.get_with_content(Some(namespace), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default()
 }
 
 async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
@@ -540,7 +538,7 @@ async fn apply_workload(space: &ResolvedSpace, ctx: &Context, bindings: &Binding
             .apply(&ns_api(ctx, ns), objects::config_map(space, files.clone()), live.as_ref(), ChangeSignal::ResourceVersion)
             .await?,
     );
-    let live = c.deployments.get(&ObjectRef::<Deployment>::new(names::NEXTCLOUD).within(ns)).map(|d| d.metadata.clone());
+    let live = c.deployments.get(Some(ns), names::NEXTCLOUD);
     writes.add(
         ctx.applier.apply(&ns_api(ctx, ns), objects::deployment(space, bindings, &files), live.as_ref(), ChangeSignal::Generation).await?,
     );
