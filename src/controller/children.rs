@@ -103,15 +103,7 @@ where
     C: Send + Sync + 'static,
 {
     let (reader, writer) = compact::store(content);
-    let stream = watcher(api, owned_objects())
-        .default_backoff()
-        .modify(move |o| {
-            prune(o.meta_mut());
-            strip(o);
-        })
-        .inspect_ok(move |event| writer.apply(event))
-        .boxed();
-    (reader, stream)
+    (reader, pruned_watch(api, strip).inspect_ok(move |event| writer.apply(event)).boxed())
 }
 
 fn owned_watch<K>(api: Api<K>, strip: fn(&mut K)) -> (Store<K>, Events<K>)
@@ -119,15 +111,19 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, owned_objects())
-        .default_backoff()
-        .modify(move |o| {
-            prune(o.meta_mut());
-            strip(o);
-        })
-        .reflect(writer)
-        .boxed();
-    (reader, stream)
+    (reader, pruned_watch(api, strip).reflect(writer).boxed())
+}
+
+/// The watch of the operator's objects of one kind, pruned (see [`prune`]) and stripped of what
+/// the kind's cache does not keep.
+fn pruned_watch<K>(api: Api<K>, strip: fn(&mut K)) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    watcher(api, owned_objects()).default_backoff().modify(move |o| {
+        prune(o.meta_mut());
+        strip(o);
+    })
 }
 
 /// A full watch of a kind, reflected into a store, as the objects it touched.

@@ -73,34 +73,36 @@ fn key(namespace: Option<&str>, name: &str) -> Box<str> {
     }
 }
 
+fn key_of<K: Resource>(obj: &K) -> Box<str> {
+    let meta = obj.meta();
+    key(meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
+}
+
 impl<K: Resource, C> CompactWriter<K, C> {
-    fn entry(&self, obj: &K) -> (Box<str>, Entry<C>) {
+    fn entry(&self, obj: &K) -> Entry<C> {
         let meta = obj.meta();
-        let entry = Entry {
+        Entry {
             resource_version: meta.resource_version.as_deref().map(Into::into),
             generation: meta.generation,
             deletion: meta.deletion_timestamp.clone(),
             applied_hash: meta.annotations.as_ref().and_then(|a| a.get(APPLIED_HASH_ANNOTATION)).map(|h| h.as_str().into()),
             content: (self.content)(obj),
-        };
-        (key(meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default()), entry)
+        }
     }
 
     pub fn apply(&self, event: &watcher::Event<K>) {
         let Ok(mut objects) = self.objects.write() else { return };
         match event {
             watcher::Event::Apply(obj) => {
-                let (k, e) = self.entry(obj);
-                objects.current.insert(k, e);
+                objects.current.insert(key_of(obj), self.entry(obj));
             }
             watcher::Event::Delete(obj) => {
-                let (k, _) = self.entry(obj);
-                objects.current.remove(&k);
+                objects.current.remove(&key_of(obj));
             }
             watcher::Event::Init => objects.relist = Some(HashMap::new()),
             watcher::Event::InitApply(obj) => {
-                let (k, e) = self.entry(obj);
-                objects.relist.get_or_insert_with(HashMap::new).insert(k, e);
+                let entry = self.entry(obj);
+                objects.relist.get_or_insert_with(HashMap::new).insert(key_of(obj), entry);
             }
             watcher::Event::InitDone => {
                 if let Some(mut relist) = objects.relist.take() {
@@ -133,12 +135,9 @@ impl<K, C: Clone> CompactStore<K, C> {
         })
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.objects.read().map(|o| o.current.len()).unwrap_or_default()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Waits for the first complete list.
