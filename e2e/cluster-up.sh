@@ -78,7 +78,7 @@ start_apiserver() {
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" --client-ca-file "$PKI/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
-    --authorization-mode Node,RBAC --allow-privileged=true --profiling=false \
+    --authorization-mode Node,RBAC --allow-privileged=true \
     --audit-policy-file "$E2E_DIR/audit-policy.yaml" --audit-log-path "$STATE_DIR/logs/audit.log" \
     --audit-log-maxsize 200 --audit-log-maxbackup 10 --audit-log-format json \
     --max-requests-inflight 800 --max-mutating-requests-inflight 400

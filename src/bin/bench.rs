@@ -29,21 +29,28 @@ struct Args {
     /// SpaceClass of the bench spaces.
     #[arg(long, default_value = "bench")]
     class: String,
+    /// Only the floor, written on an environment where the operator's spaces do not exist (the
+    /// operator's run started from an empty cluster too), compared with that run's `figures-N.txt`.
+    #[arg(long)]
+    floor_only: bool,
     /// Process id of the operator, for its memory.
-    #[arg(long)]
-    operator_pid: u32,
+    #[arg(long, required_unless_present = "floor_only")]
+    operator_pid: Option<u32>,
     /// The operator's /metrics URL.
-    #[arg(long)]
-    metrics: String,
+    #[arg(long, required_unless_present = "floor_only")]
+    metrics: Option<String>,
     /// The API server's audit log.
-    #[arg(long)]
-    audit_log: PathBuf,
+    #[arg(long, required_unless_present = "floor_only")]
+    audit_log: Option<PathBuf>,
     /// The operator's resync period (the no-op resync is waited for).
-    #[arg(long)]
-    resync_seconds: u64,
+    #[arg(long, required_unless_present = "floor_only")]
+    resync_seconds: Option<u64>,
     /// Single spaces created one by one once the N exist, for the latency percentiles.
     #[arg(long, default_value_t = 30)]
     latency_samples: usize,
+    /// Skip the floor at the end (it is then measured alone on a fresh environment: --floor-only).
+    #[arg(long)]
+    no_floor: bool,
     /// Directory for the CSV and the PNG.
     #[arg(long, default_value = "bench/out")]
     out: PathBuf,
@@ -76,7 +83,6 @@ fn space(name: &str, class: &str) -> AssociationSpace {
     s
 }
 
-/// Resident memory of a process, in bytes.
 /// CPU seconds used so far by every running process, summed by command name (`/proc/<pid>/stat`,
 /// ticks of 1/100 s). Where the machine's two cores go during a phase is the difference of two
 /// readings.
@@ -130,13 +136,13 @@ fn replot(csv: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Resident memory of a process, in bytes.
 fn rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
     Some(kb * 1024)
 }
 
-/// Write requests by the operator in the audit log so far (its user agent; create, update, patch, delete).
 /// Write requests by the operator's user agent in the audit log and its rotated files (the API
 /// server rotates it every 200 MB: a 10,000-space run rotates it several times).
 fn operator_writes(audit: &Path) -> u64 {
@@ -237,6 +243,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !earlier.items.is_empty() {
         return Err("spaces of an earlier bench run exist: start from a fresh environment (make cluster-down cluster-up)".into());
     }
+    let n = args.count;
+    if Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get_opt("floor-0").await?.is_some() {
+        return Err("the floor of an earlier bench run exists: start from a fresh environment (make cluster-down cluster-up)".into());
+    }
+    if args.floor_only {
+        let floor = measure_floor(&client, &args.class, n, &args.out).await?;
+        match operator_time(&args.out.join(format!("figures-{n}.txt")), n) {
+            Some(t) => {
+                println!("operator: all {n} spaces Ready in {t:.1} s (figures-{n}.txt)");
+                print_ratios(t, &floor);
+            }
+            None => println!("operator / floor: no operator figure for {n} spaces in figures-{n}.txt to compare with"),
+        }
+        return Ok(());
+    }
+    let (Some(operator_pid), Some(metrics), Some(audit_log), Some(resync_seconds)) =
+        (args.operator_pid, args.metrics.clone(), args.audit_log.clone(), args.resync_seconds)
+    else {
+        return Err("--operator-pid, --metrics, --audit-log and --resync-seconds are needed unless --floor-only".into());
+    };
     let http = reqwest::Client::new();
     let ready: ReadyTimes = Arc::default();
     {
@@ -253,11 +279,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     }
-    let n = args.count;
     println!("bench: {n} spaces at {} per second, class {}", args.rate, args.class);
-    let writes_before = operator_writes(&args.audit_log);
+    let writes_before = operator_writes(&audit_log);
     let cpu_before = cpu_by_command();
-    let reconciles_before = metric(&http, &args.metrics, "framaspace_reconciles_total", "controller=\"space\"").await;
+    let reconciles_before = metric(&http, &metrics, "framaspace_reconciles_total", "controller=\"space\"").await;
     let started = Instant::now();
     let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let creator = {
@@ -291,7 +316,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = started.elapsed();
         let c = created.load(std::sync::atomic::Ordering::Relaxed);
         let r = ready.lock().map(|m| m.len()).unwrap_or(0);
-        let mem = rss(args.operator_pid).unwrap_or(0);
+        let mem = rss(operator_pid).unwrap_or(0);
         peak = peak.max(mem);
         writeln!(csv, "{:.1},{c},{r},{mem}", t.as_secs_f64())?;
         rows.push((t.as_secs_f64(), c, r));
@@ -306,9 +331,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(all_ready) = all_ready else {
         return Err(format!("not all spaces Ready after {deadline:?}").into());
     };
-    let writes_create = operator_writes(&args.audit_log) - writes_before;
+    let writes_create = operator_writes(&audit_log) - writes_before;
     let cpu_create = cpu_breakdown(&cpu_before, &cpu_by_command(), all_ready);
-    let reconciles = metric(&http, &args.metrics, "framaspace_reconciles_total", "controller=\"space\"").await - reconciles_before;
+    let reconciles = metric(&http, &metrics, "framaspace_reconciles_total", "controller=\"space\"").await - reconciles_before;
     println!("all {n} spaces Ready in: {:.1} s", all_ready.as_secs_f64());
     println!("spaces per second: {:.1}", n as f64 / all_ready.as_secs_f64());
     println!("API writes per new space: {:.2} ({writes_create} writes by the operator)", writes_create as f64 / n as f64);
@@ -320,7 +345,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Steady memory: once everything is Ready and the queue has drained.
     tokio::time::sleep(Duration::from_secs(20)).await;
-    let steady = rss(args.operator_pid).unwrap_or(0);
+    let steady = rss(operator_pid).unwrap_or(0);
     println!("operator peak RSS: {:.0} MiB", peak as f64 / 1048576.0);
     println!("operator steady RSS: {:.0} MiB", steady as f64 / 1048576.0);
 
@@ -355,15 +380,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::time::sleep(Duration::from_secs(40)).await;
     let total = (n + args.latency_samples) as f64;
     const SPACE: &str = "controller=\"space\"";
-    let r0 = metric(&http, &args.metrics, "framaspace_reconciles_total", SPACE).await;
-    let cpu0 = metric(&http, &args.metrics, "process_cpu_seconds_total", "").await;
-    let ext0 = metric(&http, &args.metrics, "framaspace_external_writes_total", "").await;
-    let w0 = operator_writes(&args.audit_log);
+    let r0 = metric(&http, &metrics, "framaspace_reconciles_total", SPACE).await;
+    let cpu0 = metric(&http, &metrics, "process_cpu_seconds_total", "").await;
+    let ext0 = metric(&http, &metrics, "framaspace_external_writes_total", "").await;
+    let w0 = operator_writes(&audit_log);
     let window_start = Instant::now();
-    let wait_until = window_start + Duration::from_secs(args.resync_seconds * 2 + 120);
+    let wait_until = window_start + Duration::from_secs(resync_seconds * 2 + 120);
     let last = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let r = metric(&http, &args.metrics, "framaspace_reconciles_total", SPACE).await;
+        let r = metric(&http, &metrics, "framaspace_reconciles_total", SPACE).await;
         if r - r0 >= total {
             break Some(Instant::now());
         }
@@ -371,32 +396,128 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             break None;
         }
     };
-    let cpu = metric(&http, &args.metrics, "process_cpu_seconds_total", "").await - cpu0;
-    let ext = metric(&http, &args.metrics, "framaspace_external_writes_total", "").await - ext0;
-    let writes = operator_writes(&args.audit_log) - w0;
+    let cpu = metric(&http, &metrics, "process_cpu_seconds_total", "").await - cpu0;
+    let ext = metric(&http, &metrics, "framaspace_external_writes_total", "").await - ext0;
+    let writes = operator_writes(&audit_log) - w0;
     match last {
         Some(l) => println!(
             "no-op resync of {total} spaces: {total} reconciles within {:.1} s (timers of {} s ±10 %), {:.1} s of operator CPU ({:.2} ms a space)",
             l.duration_since(window_start).as_secs_f64(),
-            args.resync_seconds,
+            resync_seconds,
             cpu,
             cpu * 1000.0 / total
         ),
-        _ => println!("no-op resync: not every space was reconciled within {} s", args.resync_seconds * 2 + 120),
+        _ => println!("no-op resync: not every space was reconciled within {} s", resync_seconds * 2 + 120),
     }
     println!("API writes during the no-op resync: {writes}");
     println!("external writes during the no-op resync: {ext}");
-    // The floor: the same Kubernetes objects for N spaces, written by a minimal client at full
-    // parallelism (no provisioning, no status, no waiting for pods).
-    let cpu_before = cpu_by_command();
-    let floor = floor(&client, &args.class, n).await?;
-    println!("floor: the same objects for {n} spaces written in: {:.1} s", floor.as_secs_f64());
-    println!("CPU while the floor was written: {}", cpu_breakdown(&cpu_before, &cpu_by_command(), floor));
-    println!("operator / floor: {:.2}", all_ready.as_secs_f64() / floor.as_secs_f64());
+    if !args.no_floor {
+        let floor = measure_floor(&client, &args.class, n, &args.out).await?;
+        print_ratios(all_ready.as_secs_f64(), &floor);
+    }
     Ok(())
 }
 
-async fn floor(client: &Client, class: &str, n: usize) -> Result<Duration, Box<dyn std::error::Error>> {
+/// The floor: the same Kubernetes objects for N spaces, written by a minimal client at full
+/// parallelism (no provisioning, no status, no waiting for pods), with its progress over time in
+/// `floor-N.csv` and where the CPU went.
+/// The floor's two figures: its N spaces' objects written, and their N Deployments available (the
+/// pods scheduled and reported Ready by the simulated nodes, which the operator's Ready waits for too).
+struct Floor {
+    written: Duration,
+    available: Option<Duration>,
+}
+
+async fn measure_floor(client: &Client, class: &str, n: usize, out: &Path) -> Result<Floor, Box<dyn std::error::Error>> {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let cpu_before = cpu_by_command();
+    let complete = Arc::new(AtomicUsize::new(0));
+    let available = Arc::new(AtomicUsize::new(0));
+    let watch = {
+        let (available, client) = (available.clone(), client.clone());
+        let cfg = watcher::Config::default().labels("bench.frama.space/floor=1");
+        tokio::spawn(async move {
+            let mut seen = std::collections::HashSet::new();
+            let mut stream =
+                watcher(Api::<k8s_openapi::api::apps::v1::Deployment>::all(client), cfg).default_backoff().applied_objects().boxed();
+            while let Ok(Some(d)) = stream.try_next().await {
+                if deployment_available(&d) && seen.insert(d.namespace().unwrap_or_default()) {
+                    available.store(seen.len(), Relaxed);
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    let sampler = {
+        let (complete, available, path) = (complete.clone(), available.clone(), out.join(format!("floor-{n}.csv")));
+        let mut csv = std::fs::File::create(path)?;
+        writeln!(csv, "seconds,complete,available")?;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if writeln!(csv, "{:.1},{},{}", started.elapsed().as_secs_f64(), complete.load(Relaxed), available.load(Relaxed)).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let written = floor(client, class, n, &complete).await;
+    let written = match written {
+        Ok(w) => w,
+        Err(e) => {
+            sampler.abort();
+            watch.abort();
+            return Err(e);
+        }
+    };
+    println!("floor: the same objects for {n} spaces written in: {:.1} s", written.as_secs_f64());
+    println!("CPU while the floor was written: {}", cpu_breakdown(&cpu_before, &cpu_by_command(), written));
+    let deadline = Duration::from_secs(3 * 3600);
+    let available = loop {
+        if available.load(Relaxed) >= n {
+            break Some(started.elapsed());
+        }
+        if started.elapsed() > deadline {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    sampler.abort();
+    watch.abort();
+    match available {
+        Some(t) => println!("floor: its {n} Deployments available in: {:.1} s", t.as_secs_f64()),
+        None => println!("floor: not all {n} Deployments available after {deadline:?}"),
+    }
+    Ok(Floor { written, available })
+}
+
+/// As the operator's WorkloadReady reads a Deployment: its latest change observed, and a pod of it
+/// updated and ready.
+fn deployment_available(d: &k8s_openapi::api::apps::v1::Deployment) -> bool {
+    let w = framaspace_operator::controller::space_status::observe_deployment(d);
+    w.observed_generation >= w.generation && w.ready_replicas >= 1 && w.updated_replicas >= 1
+}
+
+fn print_ratios(operator: f64, floor: &Floor) {
+    println!("operator / floor (objects written): {:.2}", operator / floor.written.as_secs_f64());
+    if let Some(a) = floor.available {
+        println!("operator / floor (Deployments available): {:.2}", operator / a.as_secs_f64());
+    }
+}
+
+/// The operator's time until all N were Ready, as an earlier run printed it in `figures-N.txt`.
+fn operator_time(figures: &Path, n: usize) -> Option<f64> {
+    let text = std::fs::read_to_string(figures).ok()?;
+    let prefix = format!("all {n} spaces Ready in: ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)?.strip_suffix(" s")?.parse().ok())
+}
+
+async fn floor(
+    client: &Client,
+    class: &str,
+    n: usize,
+    complete: &Arc<std::sync::atomic::AtomicUsize>,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     use framaspace_operator::render::{bindings::Bindings, config, objects, resolve};
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service};
@@ -408,7 +529,7 @@ async fn floor(client: &Client, class: &str, n: usize) -> Result<Duration, Box<d
     let started = Instant::now();
     let results: Vec<Result<(), kube::Error>> = futures::stream::iter(0..n)
         .map(|i| {
-            let (client, class, params) = (client.clone(), class.clone(), params.clone());
+            let (client, class, params, complete) = (client.clone(), class.clone(), params.clone(), complete.clone());
             async move {
                 let name = format!("floor-{i}");
                 let mut space =
@@ -454,6 +575,7 @@ async fn floor(client: &Client, class: &str, n: usize) -> Result<Duration, Box<d
                 put!(NetworkPolicy, objects::network_policy(&space, &bindings));
                 put!(ResourceQuota, objects::resource_quota(&space));
                 put!(LimitRange, objects::limit_range(&space));
+                complete.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(())
             }
         })
