@@ -17,6 +17,7 @@ use kube::{Client, ResourceExt};
 
 use framaspace_operator::api::AssociationSpace;
 use framaspace_operator::api::space::AssociationSpaceSpec;
+use framaspace_operator::controller::space_status::observe_deployment;
 
 #[derive(Parser)]
 struct Args {
@@ -421,6 +422,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The floor: the same Kubernetes objects for N spaces, written by a minimal client at full
 /// parallelism (no provisioning, no status, no waiting for pods), with its progress over time in
 /// `floor-N.csv` and where the CPU went.
+/// Tasks that serve one measurement, stopped when it ends, however it ends.
+struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.iter().for_each(tokio::task::JoinHandle::abort);
+    }
+}
+
 /// The floor's two figures: its N spaces' objects written, and their N Deployments available (the
 /// pods scheduled and reported Ready by the simulated nodes, which the operator's Ready waits for too).
 struct Floor {
@@ -441,7 +451,7 @@ async fn measure_floor(client: &Client, class: &str, n: usize, out: &Path) -> Re
             let mut stream =
                 watcher(Api::<k8s_openapi::api::apps::v1::Deployment>::all(client), cfg).default_backoff().applied_objects().boxed();
             while let Ok(Some(d)) = stream.try_next().await {
-                if deployment_available(&d) && seen.insert(d.namespace().unwrap_or_default()) {
+                if observe_deployment(&d).available() && seen.insert(d.namespace().unwrap_or_default()) {
                     available.store(seen.len(), Relaxed);
                 }
             }
@@ -461,15 +471,9 @@ async fn measure_floor(client: &Client, class: &str, n: usize, out: &Path) -> Re
             }
         })
     };
-    let written = floor(client, class, n, &complete).await;
-    let written = match written {
-        Ok(w) => w,
-        Err(e) => {
-            sampler.abort();
-            watch.abort();
-            return Err(e);
-        }
-    };
+    let _background = Background(vec![watch, sampler]);
+    floor(client, class, n, &complete).await?;
+    let written = started.elapsed();
     println!("floor: the same objects for {n} spaces written in: {:.1} s", written.as_secs_f64());
     println!("CPU while the floor was written: {}", cpu_breakdown(&cpu_before, &cpu_by_command(), written));
     let deadline = Duration::from_secs(3 * 3600);
@@ -482,20 +486,11 @@ async fn measure_floor(client: &Client, class: &str, n: usize, out: &Path) -> Re
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
-    sampler.abort();
-    watch.abort();
     match available {
         Some(t) => println!("floor: its {n} Deployments available in: {:.1} s", t.as_secs_f64()),
         None => println!("floor: not all {n} Deployments available after {deadline:?}"),
     }
     Ok(Floor { written, available })
-}
-
-/// As the operator's WorkloadReady reads a Deployment: its latest change observed, and a pod of it
-/// updated and ready.
-fn deployment_available(d: &k8s_openapi::api::apps::v1::Deployment) -> bool {
-    let w = framaspace_operator::controller::space_status::observe_deployment(d);
-    w.observed_generation >= w.generation && w.ready_replicas >= 1 && w.updated_replicas >= 1
 }
 
 fn print_ratios(operator: f64, floor: &Floor) {
@@ -517,7 +512,7 @@ async fn floor(
     class: &str,
     n: usize,
     complete: &Arc<std::sync::atomic::AtomicUsize>,
-) -> Result<Duration, Box<dyn std::error::Error>> {
+) -> Result<(), Box<dyn std::error::Error>> {
     use framaspace_operator::render::{bindings::Bindings, config, objects, resolve};
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service};
@@ -526,7 +521,6 @@ async fn floor(
     use kube::Resource;
     let class = Api::<framaspace_operator::api::SpaceClass>::all(client.clone()).get(class).await?;
     let params = PatchParams::apply("framaspace-bench-floor");
-    let started = Instant::now();
     let results: Vec<Result<(), kube::Error>> = futures::stream::iter(0..n)
         .map(|i| {
             let (client, class, params, complete) = (client.clone(), class.clone(), params.clone(), complete.clone());
@@ -582,9 +576,8 @@ async fn floor(
         .buffer_unordered(64)
         .collect()
         .await;
-    let elapsed = started.elapsed();
     if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
         return Err(format!("floor: {e}").into());
     }
-    Ok(elapsed)
+    Ok(())
 }

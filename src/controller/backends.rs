@@ -24,7 +24,7 @@ use tracing::{Instrument, warn};
 use super::Context;
 use super::apply::ChangeSignal;
 use super::backing::Placeable;
-use super::children::get_meta;
+use super::children::MetaCache;
 use crate::api::backend::{BackendScaling, BackendStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::office_backend::{OfficeBackend, OfficeBackendType};
@@ -138,7 +138,7 @@ async fn apply_workload(
     let ctx = &bctx.ctx;
     let live = bctx.live_deployment(name).map(|d| d.metadata.clone());
     let mut writes = written(ctx.applier.apply(&api(ctx), deployment, live.as_ref(), ChangeSignal::Generation).await?);
-    let live = get_meta(&ctx.children.services, Some(&ctx.pools.namespace), name);
+    let live = ctx.children.services.get_meta(Some(&ctx.pools.namespace), name);
     writes += written(ctx.applier.apply(&api(ctx), service, live.as_ref(), ChangeSignal::ResourceVersion).await?);
     Ok(writes)
 }
@@ -165,7 +165,7 @@ impl BackendKind for OfficeBackend {
         let (deployment, service, ingress) = desired::office_objects(self, ns, replicas, &domains);
         let name = self.workload();
         writes += apply_workload(bctx, &name, deployment, service).await?;
-        let live = get_meta(&ctx.children.ingresses, Some(ns), &name);
+        let live = ctx.children.ingresses.get_meta(Some(ns), &name);
         writes += written(ctx.applier.apply(&api(ctx), ingress, live.as_ref(), ChangeSignal::Generation).await?);
         Ok(writes)
     }

@@ -184,14 +184,14 @@ pub fn job_watch(client: &Client) -> (Store<Job>, Events<Job>) {
 
 /// A cache of objects' metadata, looked up by namespace and name.
 pub trait MetaCache {
-    fn meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>;
+    fn get_meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>;
 }
 
 impl<K> MetaCache for MetaStore<K>
 where
     K: Resource<DynamicType = ()> + Clone,
 {
-    fn meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
+    fn get_meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
         let mut r = ObjectRef::<PartialObjectMeta<K>>::new(name);
         if let Some(ns) = namespace {
             r = r.within(ns);
@@ -201,13 +201,9 @@ where
 }
 
 impl<K, C: Clone> MetaCache for CompactStore<K, C> {
-    fn meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
+    fn get_meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
         self.get(namespace, name)
     }
-}
-
-pub fn get_meta(store: &impl MetaCache, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
-    store.meta(namespace, name)
 }
 
 impl ChildStores {

@@ -21,7 +21,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::apply::{Applied, ChangeSignal};
 use super::backing;
-use super::children::{self, ChildStores, get_meta};
+use super::children::{self, ChildStores, MetaCache};
 use super::office;
 use super::pools::{self, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, PoolRegistry, STORAGE_POOL_ANNOTATION};
 use super::space_status::{self, INGRESS_READY, OFFICE_READY, Observation, StepFailure, WORKLOAD_READY, WorkloadObservation};
@@ -399,7 +399,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     if !has_finalizer(space) {
         set_finalizer(space, ctx, true).await?;
     }
-    let ns_meta = get_meta(&ctx.children.namespaces, None, &resolved.namespace);
+    let ns_meta = ctx.children.namespaces.get_meta(None, &resolved.namespace);
     let recorded = backing::recorded(space, ns_meta.as_ref());
     let complete = recorded.database_pool.is_some() && recorded.cache_pool.is_some() && recorded.storage_pool.is_some();
     // Only a space that is not fully placed looks for data a former space of its name retained.
@@ -448,7 +448,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
 
     let failure =
         outcome.as_ref().err().map(|(condition, e)| StepFailure { condition, reason: e.reason().to_string(), message: e.to_string() });
-    let ingress_exists = writes.ingress_applied || get_meta(&ctx.children.ingresses, Some(&resolved.namespace), names::NEXTCLOUD).is_some();
+    let ingress_exists = writes.ingress_applied || ctx.children.ingresses.get_meta(Some(&resolved.namespace), names::NEXTCLOUD).is_some();
     let (backing_conditions, provision_failure) = match provisioned {
         Some(p) => (p.conditions, p.failure),
         None => (previous.conditions.iter().filter(|c| is_backing(&c.type_)).cloned().collect(), None),
@@ -497,7 +497,7 @@ impl Writes {
 
 async fn apply_namespace(space: &ResolvedSpace, ctx: &Context, placement: &Placement, writes: &mut Writes) -> Result<()> {
     let ns = space.namespace.as_str();
-    let ns_meta = get_meta(&ctx.children.namespaces, None, ns);
+    let ns_meta = ctx.children.namespaces.get_meta(None, ns);
     if ns_meta.as_ref().is_some_and(|m| m.deletion_timestamp.is_some()) {
         // A space re-created under the name of one being deleted waits for the old namespace.
         return Err(Error::StillTerminating(format!("namespace {ns}")));
@@ -505,7 +505,7 @@ async fn apply_namespace(space: &ResolvedSpace, ctx: &Context, placement: &Place
     let desired = objects::namespace(space, backing::annotations(placement));
     writes.add(ctx.applier.apply(&Api::all(ctx.client.clone()), desired, ns_meta.as_ref(), ChangeSignal::ResourceVersion).await?);
     if let Some(access) = &ctx.secret_access {
-        let live = get_meta(&ctx.children.role_bindings, Some(ns), names::OPERATOR_ACCESS);
+        let live = ctx.children.role_bindings.get_meta(Some(ns), names::OPERATOR_ACCESS);
         let desired = objects::operator_access(space, access);
         writes.add(ctx.applier.apply(&ns_api(ctx, ns), desired, live.as_ref(), ChangeSignal::ResourceVersion).await?);
     }
@@ -532,7 +532,7 @@ async fn apply_workload(space: &ResolvedSpace, ctx: &Context, bindings: &Binding
     let c = &ctx.children;
     let ns = space.namespace.as_str();
     let files = crate::render::config::render(space, bindings);
-    let live = get_meta(&c.config_maps, Some(ns), names::CONFIG_MAP);
+    let live = c.config_maps.get_meta(Some(ns), names::CONFIG_MAP);
     writes.add(
         ctx.applier
             .apply(&ns_api(ctx, ns), objects::config_map(space, files.clone()), live.as_ref(), ChangeSignal::ResourceVersion)
@@ -547,7 +547,7 @@ async fn apply_workload(space: &ResolvedSpace, ctx: &Context, bindings: &Binding
     let live = c.resource_quotas.get_with_content(Some(ns), names::RESOURCE_QUOTA);
     let live = live.as_ref().map(|(meta, digest)| (meta, *digest));
     writes.add(ctx.applier.apply_content(&ns_api(ctx, ns), objects::resource_quota(space), live, triggers::resource_quota_digest).await?);
-    let live = get_meta(&c.limit_ranges, Some(ns), names::LIMIT_RANGE);
+    let live = c.limit_ranges.get_meta(Some(ns), names::LIMIT_RANGE);
     writes.add(ctx.applier.apply(&ns_api(ctx, ns), objects::limit_range(space), live.as_ref(), ChangeSignal::ResourceVersion).await?);
     Ok(())
 }
@@ -555,13 +555,13 @@ async fn apply_workload(space: &ResolvedSpace, ctx: &Context, bindings: &Binding
 async fn apply_exposure(space: &ResolvedSpace, ctx: &Context, bindings: &Bindings, writes: &mut Writes) -> Result<()> {
     let c = &ctx.children;
     let ns = space.namespace.as_str();
-    let live = get_meta(&c.services, Some(ns), names::NEXTCLOUD);
+    let live = c.services.get_meta(Some(ns), names::NEXTCLOUD);
     writes.add(ctx.applier.apply(&ns_api(ctx, ns), objects::service(space), live.as_ref(), ChangeSignal::ResourceVersion).await?);
-    let live = get_meta(&c.ingresses, Some(ns), names::NEXTCLOUD);
+    let live = c.ingresses.get_meta(Some(ns), names::NEXTCLOUD);
     let applied = ctx.applier.apply(&ns_api(ctx, ns), objects::ingress(space), live.as_ref(), ChangeSignal::Generation).await?;
     writes.ingress_applied = applied == Applied::Written;
     writes.add(applied);
-    let live = get_meta(&c.network_policies, Some(ns), names::NEXTCLOUD);
+    let live = c.network_policies.get_meta(Some(ns), names::NEXTCLOUD);
     writes
         .add(ctx.applier.apply(&ns_api(ctx, ns), objects::network_policy(space, bindings), live.as_ref(), ChangeSignal::Generation).await?);
     Ok(())
@@ -628,7 +628,7 @@ async fn finalize(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     let name = space.name_any();
     let ns = names::namespace(&name);
     // Also while the namespace terminates (a foreground deletion collects it before the space).
-    if let Some(meta) = get_meta(&ctx.children.namespaces, None, &ns) {
+    if let Some(meta) = ctx.children.namespaces.get_meta(None, &ns) {
         release(space, ctx, &ns, &meta).await?;
     }
     ctx.applier.forget_namespace(&ns);

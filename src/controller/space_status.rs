@@ -27,6 +27,18 @@ pub struct WorkloadObservation {
     pub updated_replicas: i32,
 }
 
+impl WorkloadObservation {
+    /// A pod of the current rollout is ready: what WorkloadReady calls Available.
+    pub fn pods_ready(&self) -> bool {
+        self.ready_replicas >= 1 && self.updated_replicas >= 1
+    }
+
+    /// The latest change observed and a pod of it ready (a space that is not suspended).
+    pub fn available(&self) -> bool {
+        self.exists && self.observed_generation >= self.generation && self.pods_ready()
+    }
+}
+
 /// A step of the reconcile that failed this time, and the condition it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepFailure {
@@ -73,11 +85,7 @@ pub fn observe_deployment(d: &Deployment) -> WorkloadObservation {
 pub fn workload_fingerprint(d: &Deployment) -> u64 {
     let w = observe_deployment(d);
     let suspended = d.spec.as_ref().and_then(|s| s.replicas) == Some(0);
-    let shown = if suspended {
-        (w.replicas, 0, false)
-    } else {
-        (w.replicas.max(1), w.ready_replicas, w.ready_replicas >= 1 && w.updated_replicas >= 1)
-    };
+    let shown = if suspended { (w.replicas, 0, false) } else { (w.replicas.max(1), w.ready_replicas, w.pods_ready()) };
     super::apply::hash64(&(w.generation, d.metadata.deletion_timestamp.is_some(), w.observed_generation < w.generation, suspended, shown))
 }
 
@@ -96,7 +104,7 @@ fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation) -> Conditi
             cond(WORKLOAD_READY, False, "ScalingDown", format!("{} Nextcloud pod(s) still running", w.replicas))
         };
     }
-    if w.ready_replicas >= 1 && w.updated_replicas >= 1 {
+    if w.pods_ready() {
         cond(WORKLOAD_READY, True, "Available", format!("{}/{} Nextcloud pod(s) ready", w.ready_replicas, w.replicas.max(1)))
     } else {
         cond(WORKLOAD_READY, False, "PodsNotReady", format!("{}/{} Nextcloud pod(s) ready", w.ready_replicas, w.replicas.max(1)))

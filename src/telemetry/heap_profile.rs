@@ -12,7 +12,7 @@ static PROFILER: std::sync::Mutex<Option<dhat::Profiler>> = std::sync::Mutex::ne
 
 /// The file the profile goes to: `FRAMASPACE_HEAP_PROFILE`, or `dhat-heap.json` in the working directory.
 #[cfg(feature = "dhat-heap")]
-pub const FILE_VARIABLE: &str = "FRAMASPACE_HEAP_PROFILE";
+const FILE_VARIABLE: &str = "FRAMASPACE_HEAP_PROFILE";
 
 /// Starts recording every allocation.
 pub fn start() {
