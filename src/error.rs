@@ -37,6 +37,8 @@ pub enum Error {
     LeadershipLost(String),
     #[error("{0}")]
     Identity(String),
+    #[error(transparent)]
+    NotLeader(#[from] crate::gate::NotLeader),
     #[error("cannot serve the metrics endpoint: {0}")]
     MetricsEndpoint(#[source] std::io::Error),
 }
@@ -67,6 +69,7 @@ impl Error {
             Error::LeadershipLost(_) => "LeadershipLost",
             Error::Identity(_) => "UnknownIdentity",
             Error::MetricsEndpoint(_) => "MetricsEndpointFailed",
+            Error::NotLeader(_) => "NotLeader",
         }
     }
 

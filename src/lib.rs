@@ -3,6 +3,7 @@
 pub mod api;
 pub mod controller;
 pub mod error;
+pub mod gate;
 pub mod manifests;
 pub mod placement;
 pub mod provision;

@@ -4,6 +4,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use thiserror::Error;
 
+/// What placement needs of a pool or backend kind.
+pub trait Placeable: kube::Resource<DynamicType = ()> {
+    const KIND: &'static str;
+    /// The namespace annotation recording a space's choice.
+    const ANNOTATION: &'static str;
+    fn max_spaces(&self) -> i64;
+    /// Ready to receive spaces.
+    fn is_placeable(&self) -> bool;
+}
+
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum PlacementError {
     #[error("no {kind} exists that the class allows")]

@@ -148,7 +148,7 @@ impl Default for NodePlacement {
 }
 
 fn default_web_selector() -> BTreeMap<String, String> {
-    BTreeMap::from([("frama.space/node-pool".to_string(), "web".to_string())])
+    BTreeMap::from([(super::labels::NODE_POOL_LABEL.to_string(), "web".to_string())])
 }
 
 /// How spaces are published.

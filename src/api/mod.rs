@@ -10,6 +10,7 @@ pub mod cache_pool;
 pub mod class;
 pub mod conditions;
 pub mod database_pool;
+pub mod labels;
 pub mod office_backend;
 pub mod pool;
 pub mod preview_backend;

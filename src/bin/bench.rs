@@ -17,7 +17,7 @@ use kube::{Client, ResourceExt};
 
 use framaspace_operator::api::AssociationSpace;
 use framaspace_operator::api::space::AssociationSpaceSpec;
-use framaspace_operator::controller::space_status::observe_deployment;
+use framaspace_operator::controller::workload::observe_deployment;
 
 #[derive(Parser)]
 struct Args {

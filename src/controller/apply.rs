@@ -20,9 +20,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use crate::api::labels::{APPLIED_HASH_ANNOTATION, FIELD_MANAGER};
 use crate::error::{Error, Result};
+use crate::gate::{KUBERNETES, WriteGate};
 use crate::render::config::hex;
-use crate::render::names::{APPLIED_HASH_ANNOTATION, FIELD_MANAGER};
 
 /// How to tell that someone else changed an object since the operator applied it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +64,8 @@ pub enum Applied {
 #[derive(Default)]
 pub struct ApplyTracker {
     records: Mutex<HashMap<u64, HashMap<u64, Record>>>,
+    /// Asked before every apply.
+    gate: WriteGate,
 }
 
 /// A 64-bit hash, for records and fingerprints that only need to tell values apart.
@@ -121,6 +124,15 @@ impl<'a> ObjectKey<'a> {
 }
 
 impl ApplyTracker {
+    pub fn new(gate: WriteGate) -> Self {
+        ApplyTracker { records: Mutex::default(), gate }
+    }
+
+    /// The write gate every apply asks, shared with the operator's other writes.
+    pub fn gate(&self) -> &WriteGate {
+        &self.gate
+    }
+
     fn record(&self, key: &ObjectKey) -> Option<Record> {
         let records = self.records.lock().ok()?;
         records.get(&key.bucket()).and_then(|b| b.get(&key.slot())).copied()
@@ -227,6 +239,7 @@ impl ApplyTracker {
         if self.is_current(&key, &hash, live, signal) {
             return Ok(Applied::Unchanged);
         }
+        self.gate.allow(KUBERNETES)?;
         desired.meta_mut().annotations.get_or_insert_with(Default::default).insert(APPLIED_HASH_ANNOTATION.into(), hash.clone());
         // force: the operator is the authority on the fields it sets; a manual edit of one of them is drift to repair.
         let params = PatchParams::apply(FIELD_MANAGER).force();

@@ -10,7 +10,6 @@ use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -22,22 +21,25 @@ use serde_json::json;
 use tracing::{Instrument, warn};
 
 use super::Context;
+use super::Stop;
 use super::apply::ChangeSignal;
-use super::backing::Placeable;
-use super::children::MetaCache;
+use super::caches::MetaCache;
+use super::fanout::Subscription;
+use super::status::write_status;
+use super::workload::WorkloadObservation;
 use crate::api::backend::{BackendScaling, BackendStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
+use crate::api::labels::{
+    BACKEND_LABEL, FIELD_MANAGER, MANAGED_BY_LABEL, OFFICE_BACKEND_ANNOTATION as OFFICE_ANNOTATION,
+    PREVIEW_BACKEND_ANNOTATION as PREVIEW_ANNOTATION,
+};
 use crate::api::office_backend::{OfficeBackend, OfficeBackendType};
 use crate::api::preview_backend::PreviewBackend;
 use crate::api::space::OfficeSuite;
 use crate::error::{Error, Result};
+use crate::placement::Placeable;
 use crate::render::backends::{self as desired, JWT_KEY};
 use crate::render::credentials::{self, OsRandom};
-use crate::render::names::FIELD_MANAGER;
-
-/// Namespace annotations recording the backends of a space, like its pools.
-pub const OFFICE_ANNOTATION: &str = "frama.space/office-backend";
-pub const PREVIEW_ANNOTATION: &str = "frama.space/preview-backend";
 
 /// The caches of both backend kinds.
 #[derive(Clone)]
@@ -104,19 +106,16 @@ pub trait BackendKind: Placeable + Clone + DeserializeOwned + Serialize + std::f
     fn apply(&self, ctx: &BackendContext, replicas: i32) -> impl Future<Output = Result<usize>> + Send;
 }
 
-/// The operator's context plus the caches that trigger backend reconciles: read from them, a
-/// reconcile sees at least the change that triggered it.
+/// The operator's context, for the backend controllers.
 pub struct BackendContext {
     ctx: Arc<Context>,
-    deployments: Store<Deployment>,
-    /// Opens once the cache above holds its initial list (one waiter per store: kube's
-    /// `Store::wait_until_ready` wakes only the last task that polled it).
-    ready: tokio::sync::watch::Receiver<bool>,
 }
 
 impl BackendContext {
-    fn live_deployment(&self, name: &str) -> Option<Arc<Deployment>> {
-        self.deployments.get(&ObjectRef::new(name).within(&self.ctx.pools.namespace))
+    /// The backend's Deployment, as the owned Deployments' cache keeps it (the watch that
+    /// triggers the backend is the same one, so a reconcile sees at least its trigger).
+    fn live_deployment(&self, name: &str) -> Option<(kube::core::ObjectMeta, WorkloadObservation)> {
+        self.ctx.owned.deployments.get_with_content(Some(&self.ctx.pools.namespace), name)
     }
 }
 
@@ -136,9 +135,9 @@ async fn apply_workload(
     service: k8s_openapi::api::core::v1::Service,
 ) -> Result<usize> {
     let ctx = &bctx.ctx;
-    let live = bctx.live_deployment(name).map(|d| d.metadata.clone());
+    let live = bctx.live_deployment(name).map(|(meta, _)| meta);
     let mut writes = written(ctx.applier.apply(&api(ctx), deployment, live.as_ref(), ChangeSignal::Generation).await?);
-    let live = ctx.children.services.get_meta(Some(&ctx.pools.namespace), name);
+    let live = ctx.owned.services.get_meta(Some(&ctx.pools.namespace), name);
     writes += written(ctx.applier.apply(&api(ctx), service, live.as_ref(), ChangeSignal::ResourceVersion).await?);
     Ok(writes)
 }
@@ -165,7 +164,7 @@ impl BackendKind for OfficeBackend {
         let (deployment, service, ingress) = desired::office_objects(self, ns, replicas, &domains);
         let name = self.workload();
         writes += apply_workload(bctx, &name, deployment, service).await?;
-        let live = ctx.children.ingresses.get_meta(Some(ns), &name);
+        let live = ctx.owned.ingresses.get_meta(Some(ns), &name);
         writes += written(ctx.applier.apply(&api(ctx), ingress, live.as_ref(), ChangeSignal::Generation).await?);
         Ok(writes)
     }
@@ -186,10 +185,11 @@ async fn ensure_jwt(backend: &OfficeBackend, ctx: &Context) -> Result<usize> {
     let token = credentials::office_jwt(&mut OsRandom)?;
     let owner =
         backend.controller_owner_ref(&()).ok_or_else(|| Error::StillTerminating(format!("OfficeBackend {}", backend.name_any())))?;
+    ctx.gate.allow(crate::gate::KUBERNETES)?;
     let secret = json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": { "name": name, "namespace": ctx.pools.namespace, "ownerReferences": [owner],
-                      "labels": { crate::render::names::MANAGED_BY_LABEL: FIELD_MANAGER, desired::BACKEND_LABEL: backend.name_any() } },
+                      "labels": { MANAGED_BY_LABEL: FIELD_MANAGER, BACKEND_LABEL: backend.name_any() } },
         "type": "Opaque",
         "stringData": { JWT_KEY: token },
     });
@@ -262,19 +262,13 @@ async fn reconcile_once<K: BackendKind>(backend: Arc<K>, bctx: Arc<BackendContex
     if !ctx.wait_until_ready(Duration::from_secs(60)).await {
         return Err(Error::StillTerminating("the initial sync of the caches".into()));
     }
-    if !super::wait_for_gate(&bctx.ready, Duration::from_secs(60)).await {
-        return Err(Error::StillTerminating("the initial sync of the backend caches".into()));
-    }
     let name = backend.name_any();
-    let assigned = super::pools::assignments(&ctx.children.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
+    let assigned = super::pools::assignments(&ctx.owned.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
     let replicas = desired::desired_replicas(assigned, backend.scaling());
     backend.apply(&bctx, replicas).await?;
-    let deployment = bctx.live_deployment(&backend.workload());
-    let ready_replicas = deployment.as_ref().and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0);
-    let observed = deployment.as_ref().is_some_and(|d| {
-        d.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(0) >= d.metadata.generation.unwrap_or(0)
-            && d.spec.as_ref().and_then(|s| s.replicas) == Some(replicas)
-    });
+    let deployment = bctx.live_deployment(&backend.workload()).map(|(_, w)| w);
+    let ready_replicas = deployment.as_ref().map(|w| w.ready_replicas).unwrap_or(0);
+    let observed = deployment.as_ref().is_some_and(|w| w.observed_generation >= w.generation && w.desired_replicas == replicas);
     let ready = ready_condition(replicas, ready_replicas, observed);
     ctx.metrics.set_pool(K::KIND, &name, desired::capacity(backend.scaling()), assigned, ready.is_true());
     ctx.metrics.set_backend_replicas(K::KIND, &name, replicas, ready_replicas);
@@ -287,10 +281,7 @@ async fn reconcile_once<K: BackendKind>(backend: Arc<K>, bctx: Arc<BackendContex
         observed_generation: generation,
         conditions: merge_conditions(&previous.conditions, vec![ready], generation, &now_rfc3339()),
     };
-    if backend.backend_status() != Some(&status) {
-        let patch = json!({ "apiVersion": K::api_version(&()), "kind": K::KIND, "status": status });
-        Api::<K>::all(ctx.client.clone()).patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    }
+    write_status(&ctx.client, &ctx.gate, backend.as_ref(), backend.backend_status(), &status).await?;
     // The namespace and Deployment watches trigger the next reconcile; this is a safety net.
     Ok(Action::requeue(Duration::from_secs(300)))
 }
@@ -361,33 +352,31 @@ impl AssignmentFeed {
     }
 }
 
+/// What a backend controller is given by the runtime.
+pub struct BackendArgs<K: Resource<DynamicType = ()> + Clone + 'static> {
+    pub ctx: Arc<Context>,
+    pub backends: Store<K>,
+    /// The runtime's one watch of this kind.
+    pub events: Subscription<K>,
+    /// The events of the backends' Deployments, from the runtime's one Deployment watch.
+    pub deployments: Subscription<Deployment>,
+    pub assignments: UnboundedReceiver<String>,
+    pub stop: Stop,
+}
+
 /// Runs the controller of one backend kind: triggered by the backend, its Deployment (replicas
-/// becoming ready) and the space namespaces' assignments. Stopped by aborting its task.
-pub async fn run<K: BackendKind>(ctx: Arc<Context>, assignments: UnboundedReceiver<String>) {
-    let (deployments, writer) = kube::runtime::reflector::store();
-    let backend_deployments = watcher(
-        Api::<Deployment>::namespaced(ctx.client.clone(), &ctx.pools.namespace),
-        watcher::Config::default().labels(desired::BACKEND_LABEL),
-    )
-    .default_backoff()
-    .modify(|d| d.managed_fields_mut().clear())
-    .reflect(writer)
-    .touched_objects();
-    let (gate, ready) = tokio::sync::watch::channel(false);
-    let waiting_deployments = deployments.clone();
-    let caches = tokio::spawn(async move {
-        let _ = waiting_deployments.wait_until_ready().await;
-        let _ = gate.send(true);
-    });
-    let bctx = Arc::new(BackendContext { ctx, deployments, ready });
+/// becoming ready) and the space namespaces' assignments.
+pub async fn run<K: BackendKind>(args: BackendArgs<K>) {
+    let BackendArgs { ctx, backends, events, deployments, assignments, stop } = args;
+    let bctx = Arc::new(BackendContext { ctx });
     let by_label = |labels: &std::collections::BTreeMap<String, String>, key: &str| labels.get(key).map(|n| ObjectRef::<K>::new(n));
-    Controller::new(Api::<K>::all(bctx.ctx.client.clone()), watcher::Config::default())
-        .watches_stream(backend_deployments, move |d| by_label(d.labels(), desired::BACKEND_LABEL))
+    Controller::for_stream(events.touched_objects(), backends)
+        .watches_stream(deployments.touched_objects(), move |d| by_label(d.labels(), BACKEND_LABEL))
         .reconcile_on(assignments.map(|name| ObjectRef::new(&name)))
+        .graceful_shutdown_on(stop)
         .run(reconcile::<K>, error_policy::<K>, bctx)
         .for_each(|_| async {})
         .await;
-    caches.abort();
 }
 
 #[cfg(test)]

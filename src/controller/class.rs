@@ -6,26 +6,40 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Patch, PatchParams};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
-use kube::{Api, Client, ResourceExt};
-use serde_json::json;
+use kube::{Client, ResourceExt};
 use tracing::warn;
+
+use super::Stop;
+use super::fanout::Subscription;
+use super::status::write_status;
+use crate::gate::WriteGate;
 
 use crate::api::class::SpaceClassStatus;
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::{AssociationSpace, SpaceClass};
 use crate::error::{Error, Result};
-use crate::render::names::FIELD_MANAGER;
 
 const RECOUNT: Duration = Duration::from_secs(15);
 
 struct ClassContext {
     client: Client,
+    gate: WriteGate,
     spaces: Store<AssociationSpace>,
     classes: Store<SpaceClass>,
+}
+
+/// What the class controller is given by the runtime.
+pub struct ClassArgs {
+    pub client: Client,
+    pub gate: WriteGate,
+    pub spaces: Store<AssociationSpace>,
+    pub classes: Store<SpaceClass>,
+    /// The runtime's one watch of the classes.
+    pub events: Subscription<SpaceClass>,
+    pub stop: Stop,
 }
 
 /// The status of `class`, given every space and every class. Pure.
@@ -58,12 +72,7 @@ pub fn compute(class: &SpaceClass, spaces: &[Arc<AssociationSpace>], classes: &[
 
 async fn reconcile(class: Arc<SpaceClass>, ctx: Arc<ClassContext>) -> Result<Action> {
     let status = compute(&class, &ctx.spaces.state(), &ctx.classes.state(), &now_rfc3339());
-    if class.status.as_ref() != Some(&status) {
-        let patch = json!({ "apiVersion": "frama.space/v1alpha1", "kind": "SpaceClass", "status": status });
-        Api::<SpaceClass>::all(ctx.client.clone())
-            .patch_status(&class.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-            .await?;
-    }
+    write_status(&ctx.client, &ctx.gate, class.as_ref(), class.status.as_ref(), &status).await?;
     Ok(Action::await_change())
 }
 
@@ -72,15 +81,19 @@ fn error_policy(_: Arc<SpaceClass>, error: &Error, _: Arc<ClassContext>) -> Acti
     Action::requeue(Duration::from_secs(10))
 }
 
-pub async fn run(client: Client, spaces: Store<AssociationSpace>) {
-    let controller = Controller::new(Api::<SpaceClass>::all(client.clone()), watcher::Config::default());
-    let classes = controller.store();
+pub async fn run(args: ClassArgs) {
+    let ClassArgs { client, gate, spaces, classes, events, stop } = args;
     let ticks = futures::stream::unfold((), |()| async {
         tokio::time::sleep(RECOUNT).await;
         Some(((), ()))
     });
-    let ctx = Arc::new(ClassContext { client, spaces, classes });
-    controller.reconcile_all_on(ticks).shutdown_on_signal().run(reconcile, error_policy, ctx).for_each(|_| async {}).await;
+    let ctx = Arc::new(ClassContext { client, gate, spaces, classes: classes.clone() });
+    Controller::for_stream(events.touched_objects(), classes)
+        .reconcile_all_on(ticks)
+        .graceful_shutdown_on(stop)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use kube::Resource;
 use kube::core::ObjectMeta;
 use kube::runtime::watcher;
 
-use crate::render::names::APPLIED_HASH_ANNOTATION;
+use crate::api::labels::APPLIED_HASH_ANNOTATION;
 
 #[derive(Clone, Debug, PartialEq)]
 struct Entry<C> {

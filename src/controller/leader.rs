@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::error::Result;
+use crate::gate::WriteGate;
 
 /// How often a standby looks at the lease.
 const RETRY_PERIOD: Duration = Duration::from_secs(2);
@@ -45,6 +46,45 @@ impl LeaderElection {
             return Err(LeaseTimingError::Grace { grace: self.grace_seconds, duration: self.duration_seconds });
         }
         Ok(())
+    }
+}
+
+impl LeaderElection {
+    /// How long one observed renewal lets the holder write. The lease crate renews `grace` seconds
+    /// before expiry, so renewals come every `duration - grace`; half the grace is left for clock
+    /// skew and requests in flight, so the gate is shut before a standby may take over.
+    pub fn write_validity(&self) -> Duration {
+        Duration::from_millis(self.duration_seconds * 1000 - self.grace_seconds * 500)
+    }
+}
+
+/// Opens the write gate for [`LeaderElection::write_validity`] each time the Lease is seen renewed
+/// by this process, and closes it when another holds it. Runs while the process leads.
+pub async fn confirm_renewals(client: Client, params: LeaderElection, gate: WriteGate) {
+    use futures::StreamExt;
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let api: kube::Api<Lease> = kube::Api::namespaced(client, &params.namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", params.lease_name));
+    let mut leases = watcher(api, config).default_backoff().applied_objects().boxed();
+    let mut last_renewal = None;
+    while let Some(lease) = leases.next().await {
+        match lease {
+            Ok(lease) => {
+                let spec = lease.spec.unwrap_or_default();
+                if spec.holder_identity.as_deref() != Some(params.identity.as_str()) {
+                    gate.close();
+                    continue;
+                }
+                // A re-list after a reconnect shows the same renewal again: only a new one counts.
+                let renewal = spec.renew_time.map(|t| t.0);
+                if renewal != last_renewal {
+                    gate.confirm(std::time::Instant::now());
+                    last_renewal = renewal;
+                }
+            }
+            Err(e) => warn!(error = %e, "watching the lease failed; the write gate closes unless renewals are seen again"),
+        }
     }
 }
 

@@ -1,19 +1,23 @@
 //! Controllers and what they share: the client, the caches of owned objects, the apply tracker,
-//! the event recorder.
+//! the write gate, the event recorder. `runtime` composes them; `space` is the space pipeline.
 
 pub mod apply;
 pub mod backends;
-pub mod backing;
-pub mod children;
+pub mod caches;
 pub mod class;
 pub mod compact;
-pub mod latest;
+pub mod events;
+pub mod fanout;
 pub mod leader;
-pub mod office;
+pub mod news;
+pub mod own_writes;
 pub mod pools;
+pub mod runtime;
 pub mod space;
-pub mod space_status;
-pub mod triggers;
+pub mod status;
+pub mod workload;
+
+pub use runtime::run;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,8 +30,12 @@ use kube::{Api, Client};
 
 use crate::api::SpaceClass;
 use crate::error::{Error, Result};
+use crate::gate::WriteGate;
 use apply::ApplyTracker;
-use children::ChildStores;
+use caches::OwnedCaches;
+
+/// How a controller is told to stop: the one stop of the process (see `runtime`).
+pub type Stop = std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
 
 pub const USER_AGENT: &str = concat!("framaspace-operator/", env!("CARGO_PKG_VERSION"));
 
@@ -55,8 +63,10 @@ pub struct Context {
     pub client: Client,
     pub config: Config,
     pub classes: Store<SpaceClass>,
-    pub children: ChildStores,
+    pub owned: OwnedCaches,
     pub applier: Arc<ApplyTracker>,
+    /// Asked before every write (see `crate::gate`).
+    pub gate: WriteGate,
     pub recorder: Recorder,
     pub pools: Arc<pools::PoolRegistry>,
     /// Becomes true once every cache has its initial list.
@@ -70,7 +80,7 @@ pub struct Context {
     /// External checks recently made, by `<space>/<system>`: (hash of inputs, when).
     pub verified: Mutex<HashMap<String, (u64, std::time::Instant)>>,
     /// The operator's own writes of spaces, until the cache shows them.
-    pub latest: latest::LatestSpaces,
+    pub own_writes: own_writes::OwnSpaceWrites,
     failures: Mutex<HashMap<String, usize>>,
 }
 
@@ -96,9 +106,9 @@ impl Context {
             .unwrap_or(Duration::from_secs(300))
     }
 
-    /// Waits until every cache the reconciler reads holds its initial list (see [`caches_ready`]).
+    /// Waits until every cache the reconciler reads holds its initial list (see `runtime::caches_ready`).
     pub async fn wait_until_ready(&self, timeout: Duration) -> bool {
-        wait_for_gate(&self.ready, timeout).await
+        wait_for_caches(&self.ready, timeout).await
     }
 
     pub fn clear_failures(&self, key: &str) {
@@ -116,114 +126,10 @@ impl Context {
     }
 }
 
-/// Runs every controller until a termination signal, or, with leader election, while this process
-/// holds the lease. Losing the lease is an error: the process exits and comes back as a standby.
-pub async fn run(config: Config) -> Result<()> {
-    let mut kube_config = kube::Config::infer().await?;
-    // Named in the API server's audit log and metrics, so its writes can be told from others'.
-    kube_config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
-    // 429 (priority and fairness), 503 and 504 are retried with backoff by the client itself.
-    kube_config.default_retry = true;
-    let client = Client::try_from(kube_config)?;
-    let reporter = Reporter {
-        controller: crate::render::names::FIELD_MANAGER.to_string(),
-        instance: std::env::var("POD_NAME").ok().or_else(|| std::env::var("HOSTNAME").ok()),
-    };
-    tracing::info!(concurrency = config.concurrency, resync_s = config.resync.as_secs(), "starting framaspace-operator");
-    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
-    let (gate, caches_ready) = tokio::sync::watch::channel(false);
-    let (leading_tx, leading) = tokio::sync::watch::channel(false);
-    let probes = crate::telemetry::server::Probes { metrics: metrics.clone(), leading, caches_ready: caches_ready.clone() };
-    // Bound before anything else so a port in use stops the process instead of running it blind.
-    let listener = tokio::net::TcpListener::bind(config.metrics_address).await.map_err(Error::MetricsEndpoint)?;
-    let server = tokio::spawn(async move {
-        if let Err(e) = crate::telemetry::server::serve(listener, probes).await {
-            tracing::warn!(error = %e, "the metrics endpoint stopped");
-        }
-    });
-    let shared = Shared { client: client.clone(), reporter, metrics: metrics.clone(), gate, caches_ready };
-    let result = match config.leader_election.clone() {
-        None => {
-            let _ = leading_tx.send(true);
-            metrics.set_leader(true);
-            let (stop, stopped) = futures::channel::oneshot::channel();
-            let signal = tokio::spawn(async move {
-                termination_signal().await;
-                let _ = stop.send(());
-            });
-            let result = space::run(shared, config, stopped).await;
-            signal.abort();
-            result
-        }
-        Some(election) => lead_then_run(shared, config, election, leading_tx).await,
-    };
-    server.abort();
-    result
-}
-
-/// What the controllers share beyond their configuration.
-pub(crate) struct Shared {
-    pub client: Client,
-    pub reporter: Reporter,
-    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
-    pub gate: tokio::sync::watch::Sender<bool>,
-    pub caches_ready: tokio::sync::watch::Receiver<bool>,
-}
-
-async fn lead_then_run(
-    shared: Shared,
-    config: Config,
-    election: leader::LeaderElection,
-    leading: tokio::sync::watch::Sender<bool>,
-) -> Result<()> {
-    let Some(mut leadership) = leader::acquire(shared.client.clone(), &election, termination_signal()).await? else {
-        tracing::info!("stopped before becoming the leader");
-        return Ok(());
-    };
-    let _ = leading.send(true);
-    shared.metrics.set_leader(true);
-    let (stop, stopped) = futures::channel::oneshot::channel();
-    let watchdog = tokio::spawn(async move {
-        let lost = tokio::select! {
-            _ = termination_signal() => None,
-            reason = leadership.lost() => Some(reason),
-        };
-        let _ = stop.send(());
-        (leadership, lost)
-    });
-    let result = space::run(shared, config, stopped).await;
-    let (leadership, lost) = watchdog.await.map_err(|e| Error::LeadershipLost(format!("the lease watchdog ended: {e}")))?;
-    if let Some(reason) = lost {
-        return Err(Error::LeadershipLost(reason));
-    }
-    if let Err(e) = leadership.release().await {
-        tracing::warn!(error = %e, "the lease could not be released; the standby takes over when it expires");
-    }
-    result
-}
-
-/// SIGINT or SIGTERM.
-pub async fn termination_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the operator");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    crate::telemetry::heap_profile::finish();
-}
-
 /// The caches a reconciler reads, and the gate that says they are filled.
 pub(crate) struct Caches {
     pub classes: Store<SpaceClass>,
-    pub children: ChildStores,
+    pub owned: OwnedCaches,
     pub pools: Arc<pools::PoolRegistry>,
     pub ready: tokio::sync::watch::Receiver<bool>,
     pub secret_access: Option<crate::render::objects::SecretAccess>,
@@ -256,7 +162,7 @@ pub(crate) fn new_context(
     caches: Caches,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
 ) -> Arc<Context> {
-    let Caches { classes, children, pools, ready, secret_access, backends, applier, spaces } = caches;
+    let Caches { classes, owned, pools, ready, secret_access, backends, applier, spaces } = caches;
     Arc::new(Context {
         backends,
         secret_access,
@@ -264,36 +170,21 @@ pub(crate) fn new_context(
         client,
         config,
         classes,
-        children,
+        owned,
+        gate: applier.gate().clone(),
         applier,
         pools,
         ready,
         metrics,
         placing: tokio::sync::Mutex::default(),
         verified: Mutex::default(),
-        latest: latest::LatestSpaces::new(spaces),
+        own_writes: own_writes::OwnSpaceWrites::new(spaces),
         failures: Mutex::new(HashMap::new()),
     })
 }
 
-/// Opens the gate once every cache holds its initial list. kube's `Store::wait_until_ready` wakes
-/// only the last task that polled it, so the caches are awaited here, one waiter each, and every
-/// reconciler waits on the gate instead (a `watch` channel wakes all of its waiters).
-pub async fn caches_ready(
-    classes: Store<SpaceClass>,
-    pools: Arc<pools::PoolRegistry>,
-    children: ChildStores,
-    backends: backends::BackendStores,
-    gate: tokio::sync::watch::Sender<bool>,
-) {
-    let _ = classes.wait_until_ready().await;
-    pools.wait_until_ready().await;
-    children.wait_until_ready().await;
-    backends.wait_until_ready().await;
-    let _ = gate.send(true);
-}
-
-pub async fn wait_for_gate(gate: &tokio::sync::watch::Receiver<bool>, timeout: Duration) -> bool {
-    let mut gate = gate.clone();
-    matches!(tokio::time::timeout(timeout, gate.wait_for(|open| *open)).await, Ok(Ok(_)))
+/// Waits, at most `timeout`, until the caches behind `filled` hold their initial lists.
+pub async fn wait_for_caches(filled: &tokio::sync::watch::Receiver<bool>, timeout: Duration) -> bool {
+    let mut filled = filled.clone();
+    matches!(tokio::time::timeout(timeout, filled.wait_for(|open| *open)).await, Ok(Ok(_)))
 }

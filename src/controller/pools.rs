@@ -10,33 +10,31 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Patch, PatchParams};
 use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use tokio::sync::{Mutex, Semaphore};
 use tracing::{Instrument, warn};
 
+use super::Stop;
+use super::fanout::Subscription;
+use super::status::write_status;
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
+use crate::api::labels::{CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, STORAGE_POOL_ANNOTATION};
 use crate::api::pool::PoolStatus;
 use crate::api::storage_pool::StorageProvider;
 use crate::api::{CachePool, DatabasePool, StoragePool};
 use crate::error::{Error, Result};
+use crate::gate::WriteGate;
 use crate::provision::garage::GarageAdmin;
 use crate::provision::minio::{Bucket, MinioAdmin};
 use crate::provision::postgres::{PgAdmin, PgTarget};
 use crate::provision::redis::{RedisAdmin, RedisTarget};
 use crate::provision::{ProvisionError, Writes};
-use crate::render::names::FIELD_MANAGER;
-
-pub const DATABASE_POOL_ANNOTATION: &str = "frama.space/database-pool";
-pub const CACHE_POOL_ANNOTATION: &str = "frama.space/cache-pool";
-pub const STORAGE_POOL_ANNOTATION: &str = "frama.space/storage-pool";
 
 /// Either S3 provider, behind the calls the operator makes, at most `maxConcurrentOperations`
 /// of them at once per store.
@@ -91,6 +89,8 @@ type Cached<T> = Mutex<HashMap<String, (String, Arc<T>)>>;
 
 pub struct PoolRegistry {
     pub namespace: String,
+    /// Handed to every admin client: their writes ask it first.
+    gate: WriteGate,
     pub databases: Store<DatabasePool>,
     pub caches: Store<CachePool>,
     pub storages: Store<StoragePool>,
@@ -111,9 +111,11 @@ impl PoolRegistry {
         caches: Store<CachePool>,
         storages: Store<StoragePool>,
         admin_secrets: Store<Secret>,
+        gate: WriteGate,
     ) -> Self {
         PoolRegistry {
             namespace,
+            gate,
             databases,
             caches,
             storages,
@@ -194,7 +196,8 @@ impl PoolRegistry {
             shared_database: s.shared_database.clone(),
             max_connections: u32::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4),
         };
-        Self::cached(&self.pg, name, fingerprint, async || PgAdmin::connect(target).await).await
+        let gate = self.gate.clone();
+        Self::cached(&self.pg, name, fingerprint, async || Ok(PgAdmin::connect(target).await?.with_gate(gate))).await
     }
 
     pub async fn redis(&self, name: &str) -> Result<Arc<RedisAdmin>> {
@@ -211,7 +214,8 @@ impl PoolRegistry {
             password,
             max_concurrent: usize::try_from(s.max_concurrent_operations.unwrap_or(8)).unwrap_or(8),
         };
-        Self::cached(&self.redis, name, fingerprint, async || RedisAdmin::connect(&target).await).await
+        let gate = self.gate.clone();
+        Self::cached(&self.redis, name, fingerprint, async || Ok(RedisAdmin::connect(&target).await?.with_gate(gate))).await
     }
 
     pub async fn s3(&self, name: &str) -> Result<Arc<S3Admin>> {
@@ -223,12 +227,20 @@ impl PoolRegistry {
                 let (access, _) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "accessKey")?;
                 let (secret, version) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "secretKey")?;
                 let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
-                (fp, MinioAdmin::new(&admin_endpoint, &s.region, &access, &secret).map(S3Provider::Minio))
+                (
+                    fp,
+                    MinioAdmin::new(&admin_endpoint, &s.region, &access, &secret)
+                        .map(|a| S3Provider::Minio(a.with_gate(self.gate.clone()))),
+                )
             }
             StorageProvider::Garage => {
                 let (token, version) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "token")?;
                 let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
-                (fp, GarageAdmin::new(&admin_endpoint, &token, &s.endpoint, &s.region).map(S3Provider::Garage))
+                (
+                    fp,
+                    GarageAdmin::new(&admin_endpoint, &token, &s.endpoint, &s.region)
+                        .map(|a| S3Provider::Garage(a.with_gate(self.gate.clone()))),
+                )
             }
         };
         let limit = usize::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4).max(1);
@@ -292,6 +304,17 @@ impl PoolKind for StoragePool {
     }
 }
 
+impl<K: PoolKind> crate::placement::Placeable for K {
+    const KIND: &'static str = <K as PoolKind>::KIND;
+    const ANNOTATION: &'static str = <K as PoolKind>::ANNOTATION;
+    fn max_spaces(&self) -> i64 {
+        PoolKind::max_spaces(self)
+    }
+    fn is_placeable(&self) -> bool {
+        is_ready(self.pool_status())
+    }
+}
+
 /// Spaces placed on each pool of a kind, from the namespaces' placement annotations.
 pub fn assignments(namespaces: &Store<PartialObjectMeta<Namespace>>, annotation: &str) -> HashMap<String, i64> {
     let mut counts = HashMap::new();
@@ -310,6 +333,7 @@ pub fn is_ready(status: Option<&PoolStatus>) -> bool {
 
 struct PoolContext {
     client: Client,
+    gate: WriteGate,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
     ready: tokio::sync::watch::Receiver<bool>,
     registry: Arc<PoolRegistry>,
@@ -324,7 +348,7 @@ async fn reconcile_pool<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Res
 }
 
 async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Result<Action> {
-    if !super::wait_for_gate(&ctx.ready, Duration::from_secs(60)).await {
+    if !super::wait_for_caches(&ctx.ready, Duration::from_secs(60)).await {
         return Err(Error::StillTerminating("the initial sync of the caches".into()));
     }
     let name = pool.name_any();
@@ -354,10 +378,7 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
         observed_generation: pool.meta().generation,
         conditions: merge_conditions(&previous.conditions, vec![ready], pool.meta().generation, &now_rfc3339()),
     };
-    if pool.pool_status() != Some(&status) {
-        let patch = json!({ "apiVersion": K::api_version(&()), "kind": K::KIND, "status": status });
-        Api::<K>::all(ctx.client.clone()).patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    }
+    write_status(&ctx.client, &ctx.gate, pool.as_ref(), pool.pool_status(), &status).await?;
     Ok(Action::requeue(ctx.interval))
 }
 
@@ -376,14 +397,15 @@ pub struct PoolControllerArgs {
     pub interval: Duration,
     pub ready: tokio::sync::watch::Receiver<bool>,
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
+    pub gate: WriteGate,
 }
 
-/// Runs the status controller of one pool kind.
-pub async fn run_pool_controller<K: PoolKind>(args: PoolControllerArgs) {
-    let PoolControllerArgs { client, registry, namespaces, interval, ready, metrics } = args;
-    let ctx = Arc::new(PoolContext { client: client.clone(), metrics, ready, registry, namespaces, interval });
-    Controller::new(Api::<K>::all(client), watcher::Config::default())
-        .shutdown_on_signal()
+/// Runs the status controller of one pool kind, on the runtime's one watch of that kind.
+pub async fn run_pool_controller<K: PoolKind>(args: PoolControllerArgs, pools: Store<K>, events: Subscription<K>, stop: Stop) {
+    let PoolControllerArgs { client, registry, namespaces, interval, ready, metrics, gate } = args;
+    let ctx = Arc::new(PoolContext { client, gate, metrics, ready, registry, namespaces, interval });
+    Controller::for_stream(events.touched_objects(), pools)
+        .graceful_shutdown_on(stop)
         .run(reconcile_pool::<K>, pool_error_policy::<K>, ctx)
         .for_each(|_| async {})
         .await;

@@ -17,6 +17,7 @@ pub struct GarageAdmin {
     token: String,
     s3_endpoint: String,
     region: String,
+    gate: crate::gate::WriteGate,
 }
 
 fn failed(operation: &'static str, message: String) -> ProvisionError {
@@ -36,7 +37,14 @@ impl GarageAdmin {
             token: token.into(),
             s3_endpoint: s3_endpoint.into(),
             region: region.into(),
+            gate: crate::gate::WriteGate::always_open(),
         })
+    }
+
+    /// Every call that changes the store (POST) asks this gate first (see `crate::gate`).
+    pub fn with_gate(mut self, gate: crate::gate::WriteGate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// One admin call; `Ok(None)` when the object does not exist.
@@ -48,6 +56,9 @@ impl GarageAdmin {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> Result<Option<Value>, ProvisionError> {
+        if !matches!(method, Method::GET | Method::HEAD) {
+            System::Garage.allow_write(&self.gate)?;
+        }
         let mut req = self.http.request(method, format!("{}/v2/{call}", self.admin_url)).bearer_auth(&self.token).query(query);
         if let Some(b) = body {
             req = req.json(&b);
@@ -189,7 +200,8 @@ impl GarageAdmin {
         if let Some(bucket) = self.bucket(b.bucket).await? {
             // The space's key may have been revoked already: bring it back to empty the bucket.
             writes.add(self.ensure(b).await?.0);
-            let own = SignedClient::new(&self.s3_endpoint, &self.region, b.access_key, b.secret_key, System::Garage)?;
+            let own = SignedClient::new(&self.s3_endpoint, &self.region, b.access_key, b.secret_key, System::Garage)?
+                .with_gate(self.gate.clone());
             writes.add(own.empty_bucket(b.bucket).await?);
             let id = bucket.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             self.call("delete the bucket", Method::POST, "DeleteBucket", &[("id", &id)], None).await?;

@@ -87,6 +87,12 @@ impl MinioAdmin {
         })
     }
 
+    /// Every request that changes the store asks this gate first (see `crate::gate`).
+    pub fn with_gate(mut self, gate: crate::gate::WriteGate) -> Self {
+        self.client = self.client.with_gate(gate);
+        self
+    }
+
     async fn admin(
         &self,
         operation: &'static str,

@@ -22,6 +22,11 @@ pub enum System {
 }
 
 impl System {
+    /// Asks the write gate for leave to write to this system.
+    pub fn allow_write(self, gate: &crate::gate::WriteGate) -> Result<(), ProvisionError> {
+        Ok(gate.allow(self.as_str())?)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             System::Postgres => "postgres",
@@ -42,6 +47,9 @@ pub enum ProvisionError {
     Unauthorized { system: System, message: String },
     #[error("{system} failed to {operation}: {message}", system = .system.as_str())]
     Failed { system: System, operation: &'static str, message: String },
+    /// The write gate refused: this replica no longer holds the lease.
+    #[error(transparent)]
+    NotLeader(#[from] crate::gate::NotLeader),
 }
 
 impl ProvisionError {
@@ -50,6 +58,7 @@ impl ProvisionError {
             ProvisionError::Unreachable { .. } => "PoolUnreachable",
             ProvisionError::Unauthorized { .. } => "PoolCredentialsRefused",
             ProvisionError::Failed { .. } => "ProvisioningFailed",
+            ProvisionError::NotLeader(_) => "NotLeader",
         }
     }
 }

@@ -30,6 +30,7 @@ pub struct PgAdmin {
     /// Bounds whole operations (admin connections plus the space's own login check), so a burst of
     /// new spaces never holds more than `max_connections` operations against the server at once.
     limit: tokio::sync::Semaphore,
+    gate: crate::gate::WriteGate,
 }
 
 fn ssl(mode: SslMode) -> PgSslMode {
@@ -59,12 +60,6 @@ fn classify(operation: &'static str, e: sqlx::Error) -> ProvisionError {
 /// `"ident"`: identifiers are derived from validated names, quoted anyway.
 fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// Utility statements (CREATE ROLE, GRANT, ...) take no bind parameters; theirs are built only from
-/// [`ident`] and [`literal`], which quote everything they embed.
-fn audited(sql: String) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(sql)
 }
 
 /// A string literal for the few utility statements that take no bind parameters (passwords).
@@ -99,9 +94,23 @@ impl PgAdmin {
         let admin = pool("postgres");
         let shared = matches!(target.isolation, DatabaseIsolation::Schema).then(|| pool(&target.shared_database));
         let limit = tokio::sync::Semaphore::new(target.max_connections.max(1) as usize);
-        let me = PgAdmin { target, admin, shared, limit };
+        let me = PgAdmin { target, admin, shared, limit, gate: crate::gate::WriteGate::always_open() };
         me.server_version().await?;
         Ok(me)
+    }
+
+    /// Every statement that changes the server asks this gate first (see `crate::gate`).
+    pub fn with_gate(mut self, gate: crate::gate::WriteGate) -> Self {
+        self.gate = gate;
+        self
+    }
+
+    /// Every statement that changes the server passes here: the write gate is asked first.
+    /// Utility statements (CREATE ROLE, GRANT, ...) take no bind parameters; theirs are built only
+    /// from [`ident`] and [`literal`], which quote everything they embed.
+    fn audited(&self, sql: String) -> Result<sqlx::AssertSqlSafe<String>, ProvisionError> {
+        System::Postgres.allow_write(&self.gate)?;
+        Ok(sqlx::AssertSqlSafe(sql))
     }
 
     /// Health check: the server answers the admin with its version.
@@ -122,7 +131,7 @@ impl PgAdmin {
     }
 
     async fn exec(&self, pool: &PgPool, operation: &'static str, sql: String) -> Result<(), ProvisionError> {
-        sqlx::raw_sql(audited(sql)).execute(pool).await.map(|_| ()).map_err(|e| classify(operation, e))
+        sqlx::raw_sql(self.audited(sql)?).execute(pool).await.map(|_| ()).map_err(|e| classify(operation, e))
     }
 
     /// The role with LOGIN and the given password, its database or schema, and nothing for anyone else.
@@ -156,7 +165,7 @@ impl PgAdmin {
                     literal(password)
                 );
                 // The statement holds the password: its error is reported without it.
-                sqlx::raw_sql(audited(sql)).execute(&self.admin).await.map_err(|e| match classify("create the role", e) {
+                sqlx::raw_sql(self.audited(sql)?).execute(&self.admin).await.map_err(|e| match classify("create the role", e) {
                     ProvisionError::Failed { system, operation, .. } => {
                         ProvisionError::Failed { system, operation, message: "CREATE ROLE failed".into() }
                     }
@@ -173,7 +182,7 @@ impl PgAdmin {
                 }
                 if !self.password_works(names, password).await? {
                     let sql = format!("ALTER ROLE {} PASSWORD {}", ident(role), literal(password));
-                    sqlx::raw_sql(audited(sql)).execute(&self.admin).await.map_err(|_| ProvisionError::Failed {
+                    sqlx::raw_sql(self.audited(sql)?).execute(&self.admin).await.map_err(|_| ProvisionError::Failed {
                         system: System::Postgres,
                         operation: "set the role's password",
                         message: "ALTER ROLE failed".into(),

@@ -32,6 +32,7 @@ pub struct RedisAdmin {
     limit: Semaphore,
     /// How this server prints COMMAND_RULES back (`ACL GETUSER` normalises them), learnt once.
     canonical_commands: OnceLock<String>,
+    gate: crate::gate::WriteGate,
 }
 
 fn classify(operation: &'static str, e: redis::RedisError) -> ProvisionError {
@@ -100,7 +101,24 @@ impl RedisAdmin {
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(10)));
         let connection = client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| classify("connect", e))?;
-        Ok(RedisAdmin { connection, limit: Semaphore::new(target.max_concurrent.max(1)), canonical_commands: OnceLock::new() })
+        Ok(RedisAdmin {
+            connection,
+            limit: Semaphore::new(target.max_concurrent.max(1)),
+            canonical_commands: OnceLock::new(),
+            gate: crate::gate::WriteGate::always_open(),
+        })
+    }
+
+    /// Every command that changes the server asks this gate first (see `crate::gate`).
+    pub fn with_gate(mut self, gate: crate::gate::WriteGate) -> Self {
+        self.gate = gate;
+        self
+    }
+
+    /// A command that changes the server: the write gate is asked first.
+    async fn write<T: redis::FromRedisValue>(&self, operation: &'static str, c: &redis::Cmd) -> Result<T, ProvisionError> {
+        System::Redis.allow_write(&self.gate)?;
+        self.cmd(operation, c).await
     }
 
     async fn cmd<T: redis::FromRedisValue>(&self, operation: &'static str, c: &redis::Cmd) -> Result<T, ProvisionError> {
@@ -151,7 +169,7 @@ impl RedisAdmin {
             return Ok(Writes(0));
         }
         // The rules are built from the password: the error never echoes the command.
-        let _: () = self.cmd("set the user", &Self::setuser(user, names, password)).await.map_err(|e| match e {
+        let _: () = self.write("set the user", &Self::setuser(user, names, password)).await.map_err(|e| match e {
             ProvisionError::Failed { system, operation, .. } => {
                 ProvisionError::Failed { system, operation, message: "ACL SETUSER failed".into() }
             }
@@ -173,11 +191,11 @@ impl RedisAdmin {
         };
         let mut writes = Writes::default();
         if u.flags.iter().any(|f| f == "on") {
-            let _: () = self.cmd("disable the user", redis::cmd("ACL").arg("SETUSER").arg(user).arg("off")).await?;
+            let _: () = self.write("disable the user", redis::cmd("ACL").arg("SETUSER").arg(user).arg("off")).await?;
             writes.add(1);
         }
         let killed: i64 =
-            self.cmd("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
+            self.write("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
         writes.add(u32::from(killed > 0));
         Ok(writes)
     }
@@ -187,9 +205,9 @@ impl RedisAdmin {
         let user = &names.redis_user;
         let mut writes = Writes::default();
         if self.get_user(user).await?.is_some() {
-            let _: i64 = self.cmd("delete the user", redis::cmd("ACL").arg("DELUSER").arg(user)).await?;
+            let _: i64 = self.write("delete the user", redis::cmd("ACL").arg("DELUSER").arg(user)).await?;
             let _: i64 =
-                self.cmd("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
+                self.write("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
             writes.add(1);
         }
         let pattern = format!("{}*", names.redis_prefix);
@@ -198,6 +216,7 @@ impl RedisAdmin {
             let (next, keys): (u64, Vec<String>) =
                 self.cmd("list the keys", redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000)).await?;
             if !keys.is_empty() {
+                System::Redis.allow_write(&self.gate)?;
                 let mut con = self.connection.clone();
                 let _: i64 = con.unlink(&keys).await.map_err(|e| classify("delete the keys", e))?;
                 writes.add(1);

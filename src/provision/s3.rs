@@ -15,6 +15,7 @@ pub struct SignedClient {
     access_key: String,
     secret_key: String,
     system: System,
+    gate: crate::gate::WriteGate,
 }
 
 pub struct Reply {
@@ -47,7 +48,22 @@ impl SignedClient {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| bad(e.to_string()))?;
-        Ok(SignedClient { http, base, host, region: region.into(), access_key: access_key.into(), secret_key: secret_key.into(), system })
+        Ok(SignedClient {
+            http,
+            base,
+            host,
+            region: region.into(),
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            system,
+            gate: crate::gate::WriteGate::always_open(),
+        })
+    }
+
+    /// Every request that is not a read (GET, HEAD) asks this gate first (see `crate::gate`).
+    pub fn with_gate(mut self, gate: crate::gate::WriteGate) -> Self {
+        self.gate = gate;
+        self
     }
 
     pub async fn send(
@@ -59,6 +75,9 @@ impl SignedClient {
         body: Vec<u8>,
         extra_headers: &[(&str, &str)],
     ) -> Result<Reply, ProvisionError> {
+        if !matches!(method, Method::GET | Method::HEAD) {
+            self.system.allow_write(&self.gate)?;
+        }
         let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let payload_sha256 = sigv4::sha256_hex(&body);
         let headers = sigv4::sign(

@@ -13,18 +13,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
-use super::names::{FIELD_MANAGER, MANAGED_BY_LABEL};
 use crate::api::backend::{BackendPods, BackendScaling};
+use crate::api::labels::{
+    BACKEND_LABEL, COMPONENT_LABEL, FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL, NAME_LABEL, NODE_POOL_LABEL, PART_OF_LABEL,
+};
 use crate::api::office_backend::{OfficeBackend, OfficeBackendType};
 use crate::api::preview_backend::PreviewBackend;
 
 pub const COLLABORA_IMAGE: &str = "docker.io/collabora/code:25.04.7.2.1";
 pub const ONLYOFFICE_IMAGE: &str = "docker.io/onlyoffice/documentserver:9.1.0";
 pub const IMAGINARY_IMAGE: &str = "docker.io/nextcloud/aio-imaginary:20250909_081514";
-/// Labels the operator's backend objects carry, and the key of the JWT in its Secret.
-pub const BACKEND_LABEL: &str = "frama.space/backend";
-/// `office` or `preview` on backend pods: the spaces' NetworkPolicies admit them by it.
-pub const COMPONENT_LABEL: &str = "frama.space/component";
+/// The key of the JWT in an OnlyOffice backend's Secret.
 pub const JWT_KEY: &str = "jwt-secret";
 pub const IMAGINARY_PORT: i32 = 9000;
 
@@ -98,15 +97,15 @@ pub fn preview_url(backend: &str, namespace: &str) -> String {
 fn labels(workload: &str, component: &str, backend: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY_LABEL.to_string(), FIELD_MANAGER.to_string()),
-        ("app.kubernetes.io/part-of".to_string(), "framaspace".to_string()),
-        ("app.kubernetes.io/name".to_string(), component.to_string()),
-        ("app.kubernetes.io/instance".to_string(), workload.to_string()),
+        (PART_OF_LABEL.to_string(), "framaspace".to_string()),
+        (NAME_LABEL.to_string(), component.to_string()),
+        (INSTANCE_LABEL.to_string(), workload.to_string()),
         (BACKEND_LABEL.to_string(), backend.to_string()),
     ])
 }
 
 fn selector(workload: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([("app.kubernetes.io/instance".to_string(), workload.to_string())])
+    BTreeMap::from([(INSTANCE_LABEL.to_string(), workload.to_string())])
 }
 
 fn owner<K: Resource<DynamicType = ()>>(backend: &K) -> OwnerReference {
@@ -156,7 +155,7 @@ struct Workload<'a> {
 fn deployment<K: Resource<DynamicType = ()>>(backend: &K, w: Workload<'_>) -> Deployment {
     let mut node_selector = w.pods.node_selector.clone();
     if node_selector.is_empty() {
-        node_selector.insert("frama.space/node-pool".into(), w.node_pool.into());
+        node_selector.insert(NODE_POOL_LABEL.into(), w.node_pool.into());
     }
     let mut container = w.container;
     container.resources = w.pods.resources.clone();
@@ -265,7 +264,7 @@ pub fn office_objects(backend: &OfficeBackend, namespace: &str, replicas: i32, b
         },
         spec: Some(IngressSpec {
             tls: Some(vec![IngressTLS { hosts: Some(vec![backend.spec.host.clone()]), secret_name: Some(format!("{name}-tls")) }]),
-            rules: Some(vec![super::objects::host_rule(
+            rules: Some(vec![super::ingress::host_rule(
                 &backend.spec.host,
                 &name,
                 ServiceBackendPort { number: Some(port), ..ServiceBackendPort::default() },

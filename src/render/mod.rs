@@ -4,6 +4,7 @@ pub mod backends;
 pub mod bindings;
 pub mod config;
 pub mod credentials;
+pub mod ingress;
 pub mod names;
 pub mod objects;
 pub mod resolve;

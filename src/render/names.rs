@@ -1,15 +1,9 @@
-//! Names and labels derived from a space's name. One place, so every module agrees.
+//! Names derived from a space's name, and the label sets built from them. One place, so every
+//! module agrees. The label and annotation keys themselves are in `api::labels`.
 
 use std::collections::BTreeMap;
 
-pub const FIELD_MANAGER: &str = "framaspace-operator";
-pub const FINALIZER: &str = "frama.space/cleanup";
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=framaspace-operator";
-pub const SPACE_LABEL: &str = "frama.space/space";
-/// Hash of what the operator last applied to an object, kept for people and for drift checks.
-pub const APPLIED_HASH_ANNOTATION: &str = "frama.space/applied-hash";
-pub const CONFIG_HASH_ANNOTATION: &str = "frama.space/config-hash";
+use crate::api::labels::{FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL, NAME_LABEL, PART_OF_LABEL, SPACE_LABEL};
 
 pub const NEXTCLOUD: &str = "nextcloud";
 pub const CREDENTIALS_SECRET: &str = "nextcloud-credentials";
@@ -37,17 +31,14 @@ pub fn url(host: &str) -> String {
 pub fn labels(space: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY_LABEL.to_string(), FIELD_MANAGER.to_string()),
-        ("app.kubernetes.io/part-of".to_string(), "framaspace".to_string()),
+        (PART_OF_LABEL.to_string(), "framaspace".to_string()),
         (SPACE_LABEL.to_string(), space.to_string()),
     ])
 }
 
 /// Labels that select the Nextcloud pods of a space (stable: a Deployment selector is immutable).
 pub fn pod_selector(space: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), NEXTCLOUD.to_string()),
-        ("app.kubernetes.io/instance".to_string(), space.to_string()),
-    ])
+    BTreeMap::from([(NAME_LABEL.to_string(), NEXTCLOUD.to_string()), (INSTANCE_LABEL.to_string(), space.to_string())])
 }
 
 pub fn pod_labels(space: &str) -> BTreeMap<String, String> {

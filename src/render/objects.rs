@@ -13,9 +13,8 @@ use k8s_openapi::api::core::v1::{
     ResourceQuotaSpec, Secret, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec, IngressTLS,
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
-    ServiceBackendPort,
+    Ingress, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
 };
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -26,8 +25,9 @@ use sha2::Digest;
 use super::bindings::Bindings;
 use super::config;
 use super::credentials;
-use super::names::{self, CONFIG_HASH_ANNOTATION};
+use super::names;
 use super::resolve::ResolvedSpace;
+use crate::api::labels::{COMPONENT_LABEL, CONFIG_HASH_ANNOTATION, KEYS_ANNOTATION, OCC_COMMANDS_ANNOTATION, OCC_LABEL, URL_ANNOTATION};
 
 const CONFIG_DIR: &str = "/var/www/html/config";
 const HTTP_PORT: i32 = 80;
@@ -61,14 +61,14 @@ pub fn namespace(space: &ResolvedSpace, placement_annotations: BTreeMap<String, 
     let mut labels = names::labels(&space.name);
     // Pod Security Admission: the Nextcloud image runs as a normal web server, nothing more.
     labels.insert("pod-security.kubernetes.io/enforce".into(), "baseline".into());
-    labels.insert("frama.space/component".into(), "space".into());
+    labels.insert(COMPONENT_LABEL.into(), "space".into());
     Namespace {
         metadata: ObjectMeta {
             name: Some(space.namespace.clone()),
             labels: Some(labels),
             annotations: Some({
                 let mut a = placement_annotations;
-                a.insert("frama.space/url".to_string(), names::url(&space.host));
+                a.insert(URL_ANNOTATION.to_string(), names::url(&space.host));
                 a
             }),
             owner_references: Some(vec![owner_reference(space)]),
@@ -83,7 +83,7 @@ pub fn namespace(space: &ResolvedSpace, placement_annotations: BTreeMap<String, 
 pub fn credentials_secret(space: &ResolvedSpace, data: BTreeMap<String, Vec<u8>>) -> Secret {
     let mut metadata = meta(space, names::CREDENTIALS_SECRET);
     // Key names only, so people can see what the Secret holds without reading a value.
-    metadata.annotations = Some(BTreeMap::from([("frama.space/keys".to_string(), data.keys().cloned().collect::<Vec<_>>().join(","))]));
+    metadata.annotations = Some(BTreeMap::from([(KEYS_ANNOTATION.to_string(), data.keys().cloned().collect::<Vec<_>>().join(","))]));
     Secret {
         metadata,
         type_: Some("Opaque".into()),
@@ -257,11 +257,6 @@ pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTr
     }
 }
 
-/// Label of occ Jobs, valued with what they configure (`office`).
-pub const OCC_LABEL: &str = "frama.space/occ";
-/// Annotation holding the commands of an occ Job, for people and for the operator.
-pub const OCC_COMMANDS_ANNOTATION: &str = "frama.space/occ-commands";
-
 /// A Job running `occ` commands in the space's own Nextcloud container (image, environment and
 /// configuration), once Nextcloud reports itself installed. Named after a hash of its commands:
 /// the same commands are never run twice, new ones get a new Job.
@@ -361,7 +356,11 @@ pub fn ingress(space: &ResolvedSpace) -> Ingress {
                 .tls_issuer
                 .as_ref()
                 .map(|_| vec![IngressTLS { hosts: Some(vec![space.host.clone()]), secret_name: Some(names::TLS_SECRET.into()) }]),
-            rules: Some(vec![host_rule(&space.host, names::NEXTCLOUD, ServiceBackendPort { name: Some("http".into()), number: None })]),
+            rules: Some(vec![super::ingress::host_rule(
+                &space.host,
+                names::NEXTCLOUD,
+                ServiceBackendPort { name: Some("http".into()), number: None },
+            )]),
             ..IngressSpec::default()
         }),
         ..Ingress::default()
@@ -388,7 +387,7 @@ fn backend_pods_peer(components: &[&str]) -> NetworkPolicyPeer {
         namespace_selector: Some(LabelSelector::default()),
         pod_selector: Some(LabelSelector {
             match_expressions: Some(vec![LabelSelectorRequirement {
-                key: super::backends::COMPONENT_LABEL.into(),
+                key: COMPONENT_LABEL.into(),
                 operator: "In".into(),
                 values: Some(components.iter().map(|v| v.to_string()).collect()),
             }]),
@@ -404,23 +403,6 @@ fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
 
 /// Least privilege on the network: in, only the ingress controller and the office backends (WOPI
 /// callbacks); out, DNS, the office and preview backends, and the TCP ports of the space's pools.
-/// An Ingress rule sending every path of `host` to a Service port.
-pub(crate) fn host_rule(host: &str, service: &str, port: ServiceBackendPort) -> IngressRule {
-    IngressRule {
-        host: Some(host.to_string()),
-        http: Some(HTTPIngressRuleValue {
-            paths: vec![HTTPIngressPath {
-                path: Some("/".into()),
-                path_type: "Prefix".into(),
-                backend: IngressBackend {
-                    service: Some(IngressServiceBackend { name: service.to_string(), port: Some(port) }),
-                    resource: None,
-                },
-            }],
-        }),
-    }
-}
-
 pub fn network_policy(space: &ResolvedSpace, bindings: &Bindings) -> NetworkPolicy {
     let pool_ports = bindings.egress_ports();
     let mut egress = vec![
@@ -550,8 +532,8 @@ mod tests {
         for m in metas {
             assert_eq!(m.namespace.as_deref(), Some("space-mon-asso"));
             let labels = m.labels.unwrap_or_default();
-            assert_eq!(labels.get(names::MANAGED_BY_LABEL).map(String::as_str), Some("framaspace-operator"));
-            assert_eq!(labels.get(names::SPACE_LABEL).map(String::as_str), Some("mon-asso"));
+            assert_eq!(labels.get(crate::api::labels::MANAGED_BY_LABEL).map(String::as_str), Some("framaspace-operator"));
+            assert_eq!(labels.get(crate::api::labels::SPACE_LABEL).map(String::as_str), Some("mon-asso"));
             let owner = &m.owner_references.unwrap_or_default()[0];
             assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("AssociationSpace", "uid-1", Some(true)));
         }

@@ -71,6 +71,7 @@ pub struct Metrics {
     leader: Gauge,
     backend_replicas: Family<ReplicaLabels, Gauge>,
     external_writes: Family<SystemLabels, Counter>,
+    writes_refused: Family<SystemLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -118,12 +119,19 @@ impl Metrics {
             "Changes made on PostgreSQL, Redis and S3 stores (0 when everything is in place)",
             external_writes.clone(),
         );
+        let writes_refused = Family::<SystemLabels, Counter>::default();
+        registry.register(
+            "writes_refused",
+            "Writes not sent because this process no longer held the lease (by system: kubernetes, postgres, redis, minio, garage)",
+            writes_refused.clone(),
+        );
         let backend_replicas = Family::<ReplicaLabels, Gauge>::default();
         registry.register("backend_replicas", "Replicas of an office or preview backend, desired and ready", backend_replicas.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this process holds the lease and runs the controllers", leader.clone());
         Metrics {
             external_writes,
+            writes_refused,
             backend_replicas,
             leader,
             registry,
@@ -171,6 +179,11 @@ impl Metrics {
         if writes > 0 {
             self.external_writes.get_or_create(&SystemLabels { system: system.to_string() }).inc_by(u64::from(writes));
         }
+    }
+
+    /// A write the write gate refused (see `crate::gate`).
+    pub fn write_refused(&self, system: &str) {
+        self.writes_refused.get_or_create(&SystemLabels { system: system.to_string() }).inc();
     }
 
     pub fn set_backend_replicas(&self, kind: &str, backend: &str, desired: i32, ready: i32) {

@@ -1,42 +1,20 @@
-//! The status of a space, computed from what was observed. Pure, so every phase and condition
-//! rule is unit-tested; the reconciler only gathers the observation and writes the result.
+//! Every condition and the phase of a space, computed from what the steps observed: one pure
+//! function for a space being reconciled ([`compute`]) and one for a space being deleted
+//! ([`deleting`]), so every rule is unit-tested and the steps only gather observations.
 
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
-use crate::api::space::{AssociationSpaceStatus, SpacePhase};
+use crate::api::labels::{
+    CACHE_READY, DATABASE_READY, INGRESS_READY, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, WORKLOAD_READY,
+};
+use crate::api::space::{AssociationSpaceStatus, DeletionPolicy, SpacePhase};
+use crate::controller::workload::{WorkloadObservation, observe_deployment};
 use crate::render::names;
 use crate::render::resolve::{ResolvedSpace, SpecError};
 use k8s_openapi::api::apps::v1::Deployment;
 
-pub const READY: &str = "Ready";
-pub const PLACED: &str = "Placed";
-pub const DATABASE_READY: &str = "DatabaseReady";
-pub const CACHE_READY: &str = "CacheReady";
-pub const STORAGE_READY: &str = "StorageReady";
-pub const WORKLOAD_READY: &str = "WorkloadReady";
-pub const INGRESS_READY: &str = "IngressReady";
-pub const OFFICE_READY: &str = "OfficeReady";
-
-/// What the Nextcloud Deployment reports.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WorkloadObservation {
-    pub exists: bool,
-    pub generation: i64,
-    pub observed_generation: i64,
-    pub replicas: i32,
-    pub ready_replicas: i32,
-    pub updated_replicas: i32,
-}
-
-impl WorkloadObservation {
-    /// A pod of the current rollout is ready: what WorkloadReady calls Available.
-    pub fn pods_ready(&self) -> bool {
-        self.ready_replicas >= 1 && self.updated_replicas >= 1
-    }
-
-    /// The latest change observed and a pod of it ready (a space that is not suspended).
-    pub fn available(&self) -> bool {
-        self.exists && self.observed_generation >= self.generation && self.pods_ready()
-    }
+/// The conditions the backing-services steps set (placement and provisioning).
+pub fn is_backing(type_: &str) -> bool {
+    [PLACED, DATABASE_READY, CACHE_READY, STORAGE_READY].contains(&type_)
 }
 
 /// A step of the reconcile that failed this time, and the condition it belongs to.
@@ -66,19 +44,6 @@ fn cond(type_: &str, status: ConditionStatus, reason: &str, message: impl Into<S
     Condition::new(type_, status, reason, message)
 }
 
-/// What a space reads of its Nextcloud Deployment.
-pub fn observe_deployment(d: &Deployment) -> WorkloadObservation {
-    let status = d.status.clone().unwrap_or_default();
-    WorkloadObservation {
-        exists: true,
-        generation: d.metadata.generation.unwrap_or_default(),
-        observed_generation: status.observed_generation.unwrap_or_default(),
-        replicas: status.replicas.unwrap_or_default(),
-        ready_replicas: status.ready_replicas.unwrap_or_default(),
-        updated_replicas: status.updated_replicas.unwrap_or_default(),
-    }
-}
-
 /// Changes exactly when [`workload_condition`] may change: the Deployment controller updates a
 /// new Deployment's status about five times, and only two of those change what the space shows.
 /// Whether the space is suspended is read from the Deployment's own replicas (zero when it is).
@@ -86,7 +51,13 @@ pub fn workload_fingerprint(d: &Deployment) -> u64 {
     let w = observe_deployment(d);
     let suspended = d.spec.as_ref().and_then(|s| s.replicas) == Some(0);
     let shown = if suspended { (w.replicas, 0, false) } else { (w.replicas.max(1), w.ready_replicas, w.pods_ready()) };
-    super::apply::hash64(&(w.generation, d.metadata.deletion_timestamp.is_some(), w.observed_generation < w.generation, suspended, shown))
+    crate::controller::apply::hash64(&(
+        w.generation,
+        d.metadata.deletion_timestamp.is_some(),
+        w.observed_generation < w.generation,
+        suspended,
+        shown,
+    ))
 }
 
 fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation) -> Condition {
@@ -124,8 +95,6 @@ fn office_condition(space: &ResolvedSpace, previous: &AssociationSpaceStatus) ->
 fn blocks_readiness(c: &Condition) -> bool {
     c.status == ConditionStatus::False && (c.type_ != OFFICE_READY || c.reason == OCC_FAILED)
 }
-
-pub const OCC_FAILED: &str = "OccFailed";
 
 fn was_ready(previous: &AssociationSpaceStatus) -> bool {
     matches!(previous.phase, Some(SpacePhase::Ready) | Some(SpacePhase::Degraded))
@@ -201,6 +170,34 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
     status
 }
 
+/// What releasing a deleted space's data did.
+pub enum Release<'a> {
+    Done { policy: DeletionPolicy, namespace: &'a str },
+    Failed { reason: &'a str, message: String },
+}
+
+/// The status of a space being deleted: phase Deleting, Ready False with what the release of its
+/// data did, every other condition as it was.
+pub fn deleting(previous: &AssociationSpaceStatus, generation: Option<i64>, release: &Release<'_>, now: &str) -> AssociationSpaceStatus {
+    let mut status = previous.clone();
+    status.phase = Some(SpacePhase::Deleting);
+    let ready = match release {
+        Release::Done { policy, namespace } => cond(
+            READY,
+            ConditionStatus::False,
+            "Deleting",
+            format!("{policy:?} policy applied; namespace {namespace} is deleted with the space"),
+        ),
+        Release::Failed { reason, message } => {
+            cond(READY, ConditionStatus::False, reason, format!("releasing the space's data: {message}"))
+        }
+    };
+    let mut fresh: Vec<_> = previous.conditions.iter().filter(|c| c.type_ != READY).cloned().collect();
+    fresh.insert(0, ready);
+    status.conditions = merge_conditions(&previous.conditions, fresh, generation, now);
+    status
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,7 +211,15 @@ mod tests {
     }
 
     fn ready_workload() -> WorkloadObservation {
-        WorkloadObservation { exists: true, generation: 1, observed_generation: 1, replicas: 1, ready_replicas: 1, updated_replicas: 1 }
+        WorkloadObservation {
+            exists: true,
+            desired_replicas: 1,
+            generation: 1,
+            observed_generation: 1,
+            replicas: 1,
+            ready_replicas: 1,
+            updated_replicas: 1,
+        }
     }
 
     /// Every change of WorkloadReady, for a running or a suspended space, changes the fingerprint
@@ -401,5 +406,21 @@ mod tests {
         let configured = compute(&o, NOW);
         let again = compute(&observe(&space, &configured, ready_workload()), NOW);
         assert_eq!(find(&again.conditions, OFFICE_READY).map(|c| c.reason.as_str()), Some("Configured"));
+    }
+
+    #[test]
+    fn a_deleted_space_says_what_its_release_did_and_keeps_the_rest() {
+        let space = resolved();
+        let ready = compute(&observe(&space, &AssociationSpaceStatus::default(), ready_workload()), NOW);
+        let done = deleting(&ready, Some(1), &Release::Done { policy: DeletionPolicy::Retain, namespace: "space-a" }, NOW);
+        assert_eq!(done.phase, Some(SpacePhase::Deleting));
+        let r = find(&done.conditions, READY).expect("Ready");
+        assert_eq!((r.status, r.reason.as_str()), (ConditionStatus::False, "Deleting"));
+        assert!(r.message.contains("Retain policy applied"), "{}", r.message);
+        assert_eq!(status_of(&done, DATABASE_READY), ConditionStatus::True, "the other conditions stay");
+        let failed = deleting(&ready, Some(1), &Release::Failed { reason: "PoolUnreachable", message: "postgres is down".into() }, NOW);
+        let r = find(&failed.conditions, READY).expect("Ready");
+        assert_eq!(r.reason, "PoolUnreachable");
+        assert_eq!(r.message, "releasing the space's data: postgres is down");
     }
 }

@@ -92,17 +92,8 @@ pub fn pool_fingerprint<K: super::pools::PoolKind>(pool: &K) -> u64 {
     hash64(&(meta.generation, meta.deletion_timestamp.is_some(), &meta.labels, ready, room))
 }
 
-/// What the operator owns of a ResourceQuota: its spec and its own labels and annotations (not
-/// its usage), read the same from the API server's answer and from the pruned cache.
-pub fn resource_quota_digest(rq: &ResourceQuota) -> u64 {
-    let spec = serde_json::to_string(&rq.spec).unwrap_or_default();
-    let mut meta = rq.metadata.clone();
-    super::children::prune(&mut meta);
-    hash64(&(spec, &meta.labels, &meta.annotations))
-}
-
 pub fn resource_quota_fingerprint(rq: &ResourceQuota) -> u64 {
-    hash64(&(resource_quota_digest(rq), rq.metadata.deletion_timestamp.is_some()))
+    hash64(&(super::caches::resource_quota_digest(rq), rq.metadata.deletion_timestamp.is_some()))
 }
 
 #[cfg(test)]
@@ -155,23 +146,5 @@ mod tests {
         assert_ne!(one, pool_fingerprint(&pool), "full");
         pool.status = Some(status(5, ConditionStatus::False));
         assert_ne!(one, pool_fingerprint(&pool), "no longer Ready");
-    }
-
-    #[test]
-    fn quota_usage_is_not_in_the_digest() {
-        use k8s_openapi::api::core::v1::{ResourceQuotaSpec, ResourceQuotaStatus};
-        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-        let hard = |v: &str| Some([("pods".to_string(), Quantity(v.into()))].into_iter().collect());
-        let rq = ResourceQuota { spec: Some(ResourceQuotaSpec { hard: hard("10"), ..Default::default() }), ..Default::default() };
-        let mut used = rq.clone();
-        used.status = Some(ResourceQuotaStatus { used: hard("3"), ..Default::default() });
-        used.metadata.resource_version = Some("8".into());
-        assert_eq!(resource_quota_digest(&rq), resource_quota_digest(&used));
-        let mut edited = rq.clone();
-        edited.spec = Some(ResourceQuotaSpec { hard: hard("20"), ..Default::default() });
-        assert_ne!(resource_quota_digest(&rq), resource_quota_digest(&edited));
-        let mut cached = used.clone();
-        cached.metadata.labels = Some([("app.kubernetes.io/managed-by".to_string(), "x".to_string())].into_iter().collect());
-        assert_eq!(resource_quota_digest(&rq), resource_quota_digest(&cached), "the cache keeps only the operator's labels");
     }
 }

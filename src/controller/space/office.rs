@@ -1,4 +1,4 @@
-//! A space's office wiring: the `occ` commands of its suite run once per change in a Job with the
+//! Step "office": the `occ` commands of the space's suite run once per change in a Job with the
 //! space's own image, environment and configuration, never two at once for a space; progress and
 //! result in the OfficeReady condition and in Events.
 
@@ -6,22 +6,21 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::events::EventType;
-
-use super::Context;
-use super::apply::{Applied, ChangeSignal};
-use super::space::publish;
-use super::space_status::{OCC_FAILED, OFFICE_READY};
-use crate::api::AssociationSpace;
-use crate::api::conditions::{Condition, ConditionStatus};
-use crate::api::space::{AssociationSpaceStatus, OfficeSuite};
-use crate::error::Result;
-use crate::placement::PlacementError;
-use crate::render::bindings::{Bindings, office_commands};
-use crate::render::objects::{self, OCC_LABEL, occ_job_name};
-use crate::render::resolve::ResolvedSpace;
 use kube::runtime::reflector::ObjectRef;
 
-const PURPOSE: &str = "office";
+use super::build::{OFFICE_PURPOSE as PURPOSE, OfficeWiring};
+use super::status::publish;
+use crate::api::AssociationSpace;
+use crate::api::conditions::{Condition, ConditionStatus};
+use crate::api::labels::{OCC_FAILED, OCC_LABEL, OFFICE_READY};
+use crate::api::space::{AssociationSpaceStatus, OfficeSuite};
+use crate::controller::Context;
+use crate::controller::apply::{Applied, ChangeSignal};
+use crate::error::Result;
+use crate::gate::KUBERNETES;
+use crate::placement::PlacementError;
+use crate::render::bindings::Bindings;
+use crate::render::resolve::ResolvedSpace;
 /// The action of this step's Events.
 const ACTION: &str = "ConfigureOffice";
 
@@ -49,16 +48,20 @@ fn office(status: ConditionStatus, reason: &str, message: impl Into<String>) -> 
     Condition::new(OFFICE_READY, status, reason, message)
 }
 
+/// What the office step needs besides the context.
+pub struct OfficeInputs<'a> {
+    pub space: &'a AssociationSpace,
+    pub resolved: &'a ResolvedSpace,
+    pub bindings: &'a Bindings,
+    pub placement_errors: &'a [PlacementError],
+    pub previous: &'a AssociationSpaceStatus,
+}
+
 /// Wires the space's office suite; returns OfficeReady and the number of API writes.
-pub async fn wire(
-    space: &AssociationSpace,
-    resolved: &ResolvedSpace,
-    ctx: &Context,
-    bindings: &Bindings,
-    placement_errors: &[PlacementError],
-    previous: &AssociationSpaceStatus,
-) -> Result<(Condition, usize)> {
+pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> Result<(Condition, usize)> {
     use ConditionStatus::*;
+    let OfficeInputs { space, resolved, bindings, placement_errors, previous } = inputs;
+    let OfficeWiring { commands, job_name: name, job } = wiring;
     let suite = resolved.office;
     if suite != OfficeSuite::None && bindings.office.is_none() {
         let why = placement_errors.iter().find(|e| e.kind() == "OfficeBackend");
@@ -70,15 +73,13 @@ pub async fn wire(
     }
     if let Some(o) = &bindings.office
         && suite == OfficeSuite::Onlyoffice
-        && super::backends::office_jwt(ctx, &o.backend).is_none()
+        && crate::controller::backends::office_jwt(ctx, &o.backend).is_none()
     {
         return Ok((office(False, "WaitingForBackend", format!("OfficeBackend {} has not created its JWT Secret yet", o.backend)), 0));
     }
     if resolved.suspended {
         return Ok((office(Unknown, "Suspended", "the space is suspended; its office wiring resumes with it"), 0));
     }
-    let commands = office_commands(suite, bindings.office.as_ref());
-    let name = occ_job_name(PURPOSE, &commands);
     let ns = resolved.namespace.as_str();
     // A new space's Nextcloud has neither app enabled: `office: none` needs a Job only to undo an
     // earlier suite.
@@ -88,9 +89,9 @@ pub async fn wire(
         .any(|c| c.type_ == OFFICE_READY && ["Configured", "Configuring", OCC_FAILED].contains(&c.reason.as_str()));
     // The Job of the current commands, by name; the namespace's other occ Jobs are only looked
     // for when it does not exist yet (a configuration change), not at every reconcile.
-    let current = ctx.children.jobs.get(&ObjectRef::new(&name).within(ns));
+    let current = ctx.owned.jobs.get(&ObjectRef::new(&name).within(ns));
     let others = || -> Vec<_> {
-        ctx.children
+        ctx.owned
             .jobs
             .state()
             .into_iter()
@@ -133,14 +134,13 @@ pub async fn wire(
     let mut writes = 0;
     for old in &jobs {
         let params = DeleteParams::background();
+        ctx.gate.allow(KUBERNETES)?;
         match api.delete(&old.name_any(), &params).await {
             Ok(_) => writes += 1,
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let files = crate::render::config::render(resolved, bindings);
-    let job = objects::occ_job(resolved, bindings, &files, PURPOSE, &commands);
     if ctx.applier.apply(&api, job, None, ChangeSignal::Generation).await? == Applied::Written {
         writes += 1;
     }

@@ -20,13 +20,13 @@ struct Written {
     object: Option<Arc<AssociationSpace>>,
 }
 
-pub struct LatestSpaces {
+pub struct OwnSpaceWrites {
     written: Mutex<HashMap<String, Written>>,
     /// The controller's cache of spaces, updated before the watch's events reach `caught_up`.
     cache: Store<AssociationSpace>,
 }
 
-impl LatestSpaces {
+impl OwnSpaceWrites {
     pub fn new(cache: Store<AssociationSpace>) -> Self {
         Self { written: Mutex::default(), cache }
     }
@@ -102,14 +102,14 @@ mod tests {
         s.annotations().get("note").cloned().unwrap_or_default()
     }
 
-    /// A LatestSpaces over an empty cache, and the cache's writer.
-    fn latest() -> (LatestSpaces, kube::runtime::reflector::store::Writer<AssociationSpace>) {
+    /// A OwnSpaceWrites over an empty cache, and the cache's writer.
+    fn latest() -> (OwnSpaceWrites, kube::runtime::reflector::store::Writer<AssociationSpace>) {
         let (cache, writer) = kube::runtime::reflector::store();
-        (LatestSpaces::new(cache), writer)
+        (OwnSpaceWrites::new(cache), writer)
     }
 
     /// The watch delivers `s`: the cache is updated first, then `caught_up` runs.
-    fn deliver(latest: &LatestSpaces, writer: &mut kube::runtime::reflector::store::Writer<AssociationSpace>, s: AssociationSpace) {
+    fn deliver(latest: &OwnSpaceWrites, writer: &mut kube::runtime::reflector::store::Writer<AssociationSpace>, s: AssociationSpace) {
         writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(s.clone()));
         latest.caught_up(&s);
     }

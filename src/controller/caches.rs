@@ -18,17 +18,19 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use super::apply::hash64;
 use super::compact::{self, CompactStore};
-use super::space_status::{WorkloadObservation, observe_deployment};
+use super::workload::{WorkloadObservation, observe_deployment};
 use crate::api::AssociationSpace;
-use crate::render::names::{MANAGED_BY_SELECTOR, SPACE_LABEL};
+use crate::api::labels::{MANAGED_BY_SELECTOR, OWN_PREFIX, SPACE_LABEL};
 
 pub type MetaStore<K> = Store<PartialObjectMeta<K>>;
 /// The compact cache of an owned kind watched by metadata only.
 pub type OwnedCache<K> = CompactStore<PartialObjectMeta<K>>;
 
+/// The caches of every kind the operator creates for spaces.
 #[derive(Clone)]
-pub struct ChildStores {
+pub struct OwnedCaches {
     /// Whole metadata (pruned): the pool assignments are read from the namespaces' annotations.
     pub namespaces: MetaStore<Namespace>,
     pub role_bindings: OwnedCache<RoleBinding>,
@@ -78,8 +80,6 @@ pub fn prune(meta: &mut ObjectMeta) {
         }
     }
 }
-
-const OWN_PREFIX: &str = "frama.space/";
 
 /// A metadata-only watch of one owned kind, reflected into a full metadata store.
 pub fn meta_watch<K>(client: &Client) -> (MetaStore<K>, Events<PartialObjectMeta<K>>)
@@ -149,8 +149,8 @@ where
     (reader, stream)
 }
 
-/// The Deployment watch: the cache keeps what `space_status::observe_deployment` reads; the events
-/// keep the requested replicas and the rollout's progress, for `space_status::workload_fingerprint`.
+/// The Deployment watch: the cache keeps what `workload::observe_deployment` reads; the events
+/// keep the requested replicas and the rollout's progress, for `space::conditions::workload_fingerprint`.
 pub fn deployment_watch(client: &Client) -> (CompactStore<Deployment, WorkloadObservation>, Events<Deployment>) {
     compact_owned_watch(
         Api::all(client.clone()),
@@ -170,7 +170,7 @@ pub fn deployment_watch(client: &Client) -> (CompactStore<Deployment, WorkloadOb
 
 /// The ResourceQuota watch keeps the digest of what the operator owns, not the usage that churns with pods.
 pub fn resource_quota_watch(client: &Client) -> (CompactStore<ResourceQuota>, Events<ResourceQuota>) {
-    compact_owned_watch(Api::all(client.clone()), |q| q.status = None, super::triggers::resource_quota_digest)
+    compact_owned_watch(Api::all(client.clone()), |q| q.status = None, resource_quota_digest)
 }
 
 /// The occ Job watch keeps status and metadata only.
@@ -206,9 +206,9 @@ impl<K, C: Clone> MetaCache for CompactStore<K, C> {
     }
 }
 
-impl ChildStores {
+impl OwnedCaches {
     /// Waits until every cache holds its initial list, so a reconcile never mistakes a cold cache
-    /// for missing objects. Only one task may wait (see `controller::caches_ready`).
+    /// for missing objects. Only one task may wait (see `runtime::caches_ready`).
     pub async fn wait_until_ready(&self) {
         let _ = self.namespaces.wait_until_ready().await;
         let _ = self.role_bindings.wait_until_ready().await;
@@ -220,5 +220,37 @@ impl ChildStores {
         let _ = self.resource_quotas.wait_until_ready().await;
         let _ = self.limit_ranges.wait_until_ready().await;
         let _ = self.jobs.wait_until_ready().await;
+    }
+}
+
+/// What the operator owns of a ResourceQuota: its spec and its own labels and annotations (not
+/// its usage), read the same from the API server's answer and from the pruned cache.
+pub fn resource_quota_digest(rq: &ResourceQuota) -> u64 {
+    let spec = serde_json::to_string(&rq.spec).unwrap_or_default();
+    let mut meta = rq.metadata.clone();
+    prune(&mut meta);
+    hash64(&(spec, &meta.labels, &meta.annotations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_usage_is_not_in_the_digest() {
+        use k8s_openapi::api::core::v1::{ResourceQuotaSpec, ResourceQuotaStatus};
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        let hard = |v: &str| Some([("pods".to_string(), Quantity(v.into()))].into_iter().collect());
+        let rq = ResourceQuota { spec: Some(ResourceQuotaSpec { hard: hard("10"), ..Default::default() }), ..Default::default() };
+        let mut used = rq.clone();
+        used.status = Some(ResourceQuotaStatus { used: hard("3"), ..Default::default() });
+        used.metadata.resource_version = Some("8".into());
+        assert_eq!(resource_quota_digest(&rq), resource_quota_digest(&used));
+        let mut edited = rq.clone();
+        edited.spec = Some(ResourceQuotaSpec { hard: hard("20"), ..Default::default() });
+        assert_ne!(resource_quota_digest(&rq), resource_quota_digest(&edited));
+        let mut cached = used.clone();
+        cached.metadata.labels = Some([("app.kubernetes.io/managed-by".to_string(), "x".to_string())].into_iter().collect());
+        assert_eq!(resource_quota_digest(&rq), resource_quota_digest(&cached), "the cache keeps only the operator's labels");
     }
 }

@@ -1,0 +1,65 @@
+//! Every `frama.space/…` label, annotation and finalizer, the well-known labels the operator sets,
+//! and every condition type and shared reason: the vocabulary people select on, GitOps tools ignore
+//! and dashboards read. One module, so no two places can disagree on a spelling.
+
+/// The field manager of every server-side apply, and the value of the managed-by label.
+pub const FIELD_MANAGER: &str = "framaspace-operator";
+/// Prefix of the operator's own labels and annotations: the only ones its caches keep.
+pub const OWN_PREFIX: &str = "frama.space/";
+
+// ---- finalizer ------------------------------------------------------------------------------
+/// Held by every space until its data was released according to its deletion policy.
+pub const FINALIZER: &str = "frama.space/cleanup";
+
+// ---- labels ---------------------------------------------------------------------------------
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=framaspace-operator";
+pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
+pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+/// The space an object belongs to: the way back from any owned object to its space.
+pub const SPACE_LABEL: &str = "frama.space/space";
+/// `space` on a space's namespace; `office` or `preview` on a backend's objects.
+pub const COMPONENT_LABEL: &str = "frama.space/component";
+/// The OfficeBackend or PreviewBackend an object of the operator's namespace belongs to.
+pub const BACKEND_LABEL: &str = "frama.space/backend";
+/// The purpose of an occ Job (`office`, …).
+pub const OCC_LABEL: &str = "frama.space/occ";
+/// The node label a class's or backend's `nodePool` selects.
+pub const NODE_POOL_LABEL: &str = "frama.space/node-pool";
+
+// ---- annotations ----------------------------------------------------------------------------
+/// Hash of what the operator last applied to an object, kept for people and for drift checks.
+pub const APPLIED_HASH_ANNOTATION: &str = "frama.space/applied-hash";
+/// Hash of the space's configuration on its pod template: a change rolls the pods.
+pub const CONFIG_HASH_ANNOTATION: &str = "frama.space/config-hash";
+/// The occ commands a Job runs, for `kubectl describe job`.
+pub const OCC_COMMANDS_ANNOTATION: &str = "frama.space/occ-commands";
+/// The URL of a space, on its namespace.
+pub const URL_ANNOTATION: &str = "frama.space/url";
+/// The keys (never the values) of a space's credentials Secret.
+pub const KEYS_ANNOTATION: &str = "frama.space/keys";
+/// Placement, recorded on the space's namespace: it wins over the status (see `space::placement`).
+pub const DATABASE_POOL_ANNOTATION: &str = "frama.space/database-pool";
+pub const CACHE_POOL_ANNOTATION: &str = "frama.space/cache-pool";
+pub const STORAGE_POOL_ANNOTATION: &str = "frama.space/storage-pool";
+pub const OFFICE_BACKEND_ANNOTATION: &str = "frama.space/office-backend";
+pub const PREVIEW_BACKEND_ANNOTATION: &str = "frama.space/preview-backend";
+
+// ---- condition types ------------------------------------------------------------------------
+/// Every kind's summary condition (`kubectl wait --for=condition=Ready`).
+pub const READY: &str = "Ready";
+pub const PLACED: &str = "Placed";
+pub const DATABASE_READY: &str = "DatabaseReady";
+pub const CACHE_READY: &str = "CacheReady";
+pub const STORAGE_READY: &str = "StorageReady";
+pub const WORKLOAD_READY: &str = "WorkloadReady";
+pub const INGRESS_READY: &str = "IngressReady";
+pub const OFFICE_READY: &str = "OfficeReady";
+
+/// The space conditions a status carries, in the order `kubectl describe` shows them after Ready.
+pub const SPACE_CONDITIONS: [&str; 7] = [PLACED, DATABASE_READY, CACHE_READY, STORAGE_READY, OFFICE_READY, WORKLOAD_READY, INGRESS_READY];
+
+// ---- reasons shared between the code that sets them and the code that reads them -------------
+/// An occ Job failed: the one office reason that makes a space not Ready.
+pub const OCC_FAILED: &str = "OccFailed";

@@ -1,0 +1,81 @@
+//! Step "credentials": the space's Secret (database, Redis and S3 passwords, Nextcloud's
+//! identity values, the OnlyOffice JWT while the space uses OnlyOffice). The only object whose
+//! content depends on a read: an existing Secret is the source of truth, completed with what is
+//! missing and never regenerated, so it is read (through the space's RoleBinding, which the
+//! namespace step creates) before it is built.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+
+use super::placement;
+use crate::api::space::OfficeSuite;
+use crate::controller::Context;
+use crate::controller::apply::{Applied, ChangeSignal};
+use crate::error::Result;
+use crate::render::bindings::Bindings;
+use crate::render::credentials::{self, OsRandom};
+use crate::render::names;
+use crate::render::objects;
+use crate::render::resolve::ResolvedSpace;
+
+/// The space's credentials, and whether this reconcile wrote them.
+pub struct Credentials {
+    pub data: BTreeMap<String, Vec<u8>>,
+    pub applied: Applied,
+}
+
+/// Reads the space's credentials Secret. Right after its RoleBinding is created the API server's
+/// authorizer may not know it yet for a moment: a refusal is retried briefly before it counts.
+pub async fn read(ctx: &Context, ns: &str) -> Result<Option<Secret>> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let mut attempts = 0;
+    loop {
+        match api.get_opt(names::CREDENTIALS_SECRET).await {
+            Err(kube::Error::Api(s)) if s.code == 403 && ctx.secret_access.is_some() && attempts < 20 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+pub fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
+    secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()
+}
+
+/// The credentials of the space, read from the API server at each reconcile (one GET, never a
+/// write when nothing changed), applied only when they are not what the operator last wrote.
+pub async fn ensure(space: &ResolvedSpace, ctx: &Context, placement: &placement::Placed, bindings: &Bindings) -> Result<Credentials> {
+    let ns = space.namespace.as_str();
+    let current = read(ctx, ns).await?;
+    let storage = placement::storage_provider(ctx, &placement.placement);
+    let existing = current.as_ref().map(secret_data).unwrap_or_default();
+    // The OnlyOffice JWT is the backend's, copied while the space uses that backend, removed after.
+    let jwt = bindings
+        .office
+        .as_ref()
+        .filter(|o| o.suite == OfficeSuite::Onlyoffice)
+        .and_then(|o| crate::controller::backends::office_jwt(ctx, &o.backend));
+    if let Some(s) = &current
+        && ctx.applier.untouched_since_applied::<Secret>(&s.metadata, ChangeSignal::ResourceVersion)
+        // Still complete for the current placement (a StoragePool may have been assigned since).
+        && credentials::is_complete(&existing, storage)
+        && existing.get(credentials::ONLYOFFICE_JWT) == jwt.as_ref()
+    {
+        return Ok(Credentials { data: existing, applied: Applied::Unchanged });
+    }
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let mut data = credentials::complete(&existing, storage, &mut OsRandom)?;
+    match jwt {
+        Some(jwt) => data.insert(credentials::ONLYOFFICE_JWT.to_string(), jwt),
+        None => data.remove(credentials::ONLYOFFICE_JWT),
+    };
+    let live = current.map(|s| s.metadata);
+    let applied =
+        ctx.applier.apply(&api, objects::credentials_secret(space, data.clone()), live.as_ref(), ChangeSignal::ResourceVersion).await?;
+    Ok(Credentials { data, applied })
+}

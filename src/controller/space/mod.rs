@@ -1,0 +1,187 @@
+//! The AssociationSpace reconcile, as a pipeline of named steps, one file each:
+//!
+//! resolve → finalizer → placement → build (pure, every object) → namespace → credentials →
+//! provisioning (database, cache, bucket) → apply (workload, exposure) → office → status
+//! (computed by `conditions`, written by `status`); and on deletion, `release`.
+//!
+//! The driver below only calls the steps in order. A step that fails stops the ones after it;
+//! the condition it belongs to says why, and the error decides the retry (transient: backoff;
+//! permanent: wait for a change of the spec).
+
+pub mod apply;
+pub mod build;
+pub mod conditions;
+pub mod credentials;
+pub mod finalizer;
+pub mod namespace;
+pub mod office;
+pub mod placement;
+pub mod provisioning;
+pub mod release;
+pub mod resolve;
+pub mod status;
+pub mod triggers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use self::conditions::{Observation, StepFailure};
+use crate::api::AssociationSpace;
+use crate::api::conditions::{Condition, now_rfc3339};
+use crate::api::labels::{INGRESS_READY, OFFICE_READY, WORKLOAD_READY};
+use crate::api::space::Placement;
+use crate::controller::Context;
+use crate::controller::caches::MetaCache;
+use crate::controller::workload::WorkloadObservation;
+use crate::error::{Error, Result};
+use crate::render::names;
+
+pub async fn reconcile(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Result<Action> {
+    let space = ctx.own_writes.newest(space);
+    let metrics = ctx.metrics.clone();
+    metrics.reconcile("space", reconcile_space(space, ctx)).await
+}
+
+async fn reconcile_space(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Result<Action> {
+    let name = space.name_any();
+    let span = info_span!("reconcile", space = %name, generation = space.metadata.generation.unwrap_or_default());
+    async move {
+        // A cold cache would read as missing objects, classes or pools: a space would render
+        // without its bindings and roll its pods for nothing.
+        if !ctx.wait_until_ready(Duration::from_secs(60)).await {
+            return Err(Error::StillTerminating("the initial sync of the caches".into()));
+        }
+        let result =
+            if space.metadata.deletion_timestamp.is_some() { release::finalize(&space, &ctx).await } else { converge(&space, &ctx).await };
+        if result.is_ok() {
+            ctx.clear_failures(&name);
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+pub fn error_policy(space: Arc<AssociationSpace>, error: &Error, ctx: Arc<Context>) -> Action {
+    if error.is_permanent() {
+        return Action::await_change();
+    }
+    let delay = ctx.retry_delay(&space.name_any());
+    warn!(space = %space.name_any(), reason = error.reason(), error = %error, retry_in_ms = delay.as_millis() as u64, "transient failure, will retry");
+    Action::requeue(delay)
+}
+
+/// A step's error, with the condition it shows in.
+type StepResult<T> = std::result::Result<T, (&'static str, Error)>;
+
+trait ShowsIn<T> {
+    fn shows_in(self, condition: &'static str) -> StepResult<T>;
+}
+
+impl<T> ShowsIn<T> for Result<T> {
+    fn shows_in(self, condition: &'static str) -> StepResult<T> {
+        self.map_err(|e| (condition, e))
+    }
+}
+
+/// What the write steps of one reconcile did.
+#[derive(Default)]
+struct Progress {
+    writes: usize,
+    provisioned: Option<provisioning::Provisioned>,
+    office: Option<Condition>,
+    ingress_written: bool,
+}
+
+async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
+    let previous = space.status.clone().unwrap_or_default();
+    let generation = space.metadata.generation;
+    let resolved = match resolve::step(space, &ctx.classes.state()) {
+        Ok(r) => r,
+        Err(e) => {
+            // Nothing that runs is touched: an invalid spec or a missing class only shows in status.
+            let o = Observation {
+                generation,
+                backing: Vec::new(),
+                deleting: false,
+                resolved: Err(&e),
+                workload: WorkloadObservation::default(),
+                ingress_exists: false,
+                failure: None,
+                office: None,
+                previous: &previous,
+            };
+            status::write(space, ctx, conditions::compute(&o, &now_rfc3339())).await?;
+            return Err(e.into());
+        }
+    };
+    finalizer::ensure(space, ctx).await?;
+    let placed = placement::step(space, &resolved, ctx).await?;
+    let bindings = placement::bindings(ctx, &resolved, &placed.placement);
+    let objects = build::space_objects(&resolved, &placed.placement, &bindings, ctx.secret_access.as_ref());
+    let build::SpaceObjects { namespace: namespace_objects, workload, exposure, office: wiring } = objects;
+    let ns = resolved.namespace.as_str();
+
+    let mut progress = Progress::default();
+    let outcome: StepResult<()> = async {
+        progress.writes += namespace::apply(ctx, namespace_objects).await.shows_in(WORKLOAD_READY)?;
+        placement::settled(ctx, &resolved.name).await;
+        if placed.from_retained {
+            // The namespace now records the placement: the ledger entry has done its job.
+            placement::record_retained(ctx, &resolved.name, None).await.shows_in(WORKLOAD_READY)?;
+        }
+        let creds = credentials::ensure(&resolved, ctx, &placed, &bindings).await.shows_in(WORKLOAD_READY)?;
+        progress.writes += namespace::written(creds.applied);
+        let provisioned = provisioning::step(ctx, &resolved, &placed, &creds.data).await;
+        progress.writes += provisioned.writes as usize;
+        progress.provisioned = Some(provisioned);
+        progress.writes += apply::workload(ctx, ns, workload).await.shows_in(WORKLOAD_READY)?;
+        let exposed = apply::exposure(ctx, ns, exposure).await.shows_in(INGRESS_READY)?;
+        progress.writes += exposed.writes;
+        progress.ingress_written = exposed.ingress_written;
+        let inputs =
+            office::OfficeInputs { space, resolved: &resolved, bindings: &bindings, placement_errors: &placed.errors, previous: &previous };
+        let (condition, writes) = office::step(ctx, inputs, wiring).await.shows_in(OFFICE_READY)?;
+        progress.writes += writes;
+        progress.office = Some(condition);
+        Ok(())
+    }
+    .await;
+
+    let failure =
+        outcome.as_ref().err().map(|(condition, e)| StepFailure { condition, reason: e.reason().to_string(), message: e.to_string() });
+    let ingress_exists = progress.ingress_written || ctx.owned.ingresses.get_meta(Some(ns), names::NEXTCLOUD).is_some();
+    let (backing, provision_failure) = match progress.provisioned {
+        Some(p) => (p.conditions, p.failure),
+        None => (previous.conditions.iter().filter(|c| conditions::is_backing(&c.type_)).cloned().collect(), None),
+    };
+    let o = Observation {
+        generation,
+        backing,
+        deleting: false,
+        resolved: Ok(&resolved),
+        workload: ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default(),
+        ingress_exists,
+        failure,
+        office: progress.office,
+        previous: &previous,
+    };
+    let mut computed = conditions::compute(&o, &now_rfc3339());
+    computed.placement = Some(placed.placement).filter(|p| *p != Placement::default());
+    let status_written = status::write(space, ctx, computed).await?;
+    if progress.writes > 0 {
+        info!(writes = progress.writes, "applied");
+    }
+    debug!(space = %space.name_any(), writes = progress.writes, status_written, "reconciled");
+    match (outcome, provision_failure) {
+        (Err((_, e)), _) | (Ok(()), Some(e)) => Err(e),
+        (Ok(()), None) => Ok(Action::requeue(ctx.resync_delay())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,310 @@
+//! Step "placement": the pools and backends of a space. Decided once and recorded on its
+//! namespace (the annotations win over the status, so a GitOps restore never lands a space on an
+//! empty database); a space re-created after a Retain deletion goes back to the pools that kept
+//! its data. Also where the space's services are (its bindings), from the placement.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kube::ResourceExt;
+use kube::core::ObjectMeta;
+use kube::core::{Selector, SelectorExt};
+
+use crate::api::StoragePool;
+use crate::api::database_pool::DatabaseIsolation;
+use crate::api::labels::{
+    CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, OFFICE_BACKEND_ANNOTATION, PREVIEW_BACKEND_ANNOTATION, STORAGE_POOL_ANNOTATION,
+};
+use crate::api::space::{AssociationSpace, Placement};
+use crate::api::storage_pool::StorageProvider;
+use crate::controller::caches::MetaCache;
+use crate::controller::{Context, backends, pools};
+use crate::error::{Error, Result};
+use crate::gate::KUBERNETES;
+use crate::placement::{self, Candidate, Placeable, PlacementError};
+use crate::provision::TenantNames;
+use crate::render::bindings::{Bindings, CacheBinding, DatabaseBinding, OfficeBinding, PreviewBinding, StorageBinding};
+use crate::render::resolve::ResolvedSpace;
+
+/// What the placement step decided.
+pub struct Placed {
+    pub placement: Placement,
+    /// Kinds that could not be placed (no pool, none ready, all full).
+    pub errors: Vec<PlacementError>,
+    /// The placement came (in part) from the ledger of retained spaces, to forget once recorded.
+    pub from_retained: bool,
+}
+
+/// The placement recorded for the space, completed with a choice for every kind still missing.
+pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Context) -> Result<Placed> {
+    let ns_meta = ctx.owned.namespaces.get_meta(None, &resolved.namespace);
+    let recorded = recorded(space, ns_meta.as_ref());
+    let complete = recorded.database_pool.is_some() && recorded.cache_pool.is_some() && recorded.storage_pool.is_some();
+    // Only a space that is not fully placed looks for data a former space of its name retained.
+    let retained = if complete { None } else { retained_placement(ctx, &resolved.name).await? };
+    let from_retained = retained.is_some();
+    let (placement, errors) = place(ctx, resolved, recorded, retained).await;
+    Ok(Placed { placement, errors, from_retained })
+}
+
+/// The placement recorded for a space: the namespace's annotations win over the status, so a space
+/// restored without its status (GitOps) keeps its pools and never lands on an empty database.
+pub fn recorded(space: &AssociationSpace, namespace: Option<&ObjectMeta>) -> Placement {
+    let from_status = space.status.as_ref().and_then(|s| s.placement.clone()).unwrap_or_default();
+    let annotations = namespace.and_then(|m| m.annotations.clone()).unwrap_or_default();
+    let get = |key: &str, fallback: &Option<String>| annotations.get(key).cloned().or_else(|| fallback.clone());
+    Placement {
+        database_pool: get(DATABASE_POOL_ANNOTATION, &from_status.database_pool),
+        cache_pool: get(CACHE_POOL_ANNOTATION, &from_status.cache_pool),
+        storage_pool: get(STORAGE_POOL_ANNOTATION, &from_status.storage_pool),
+        office_backend: get(OFFICE_BACKEND_ANNOTATION, &from_status.office_backend),
+        preview_backend: get(PREVIEW_BACKEND_ANNOTATION, &from_status.preview_backend),
+    }
+}
+
+pub fn annotations(p: &Placement) -> BTreeMap<String, String> {
+    [
+        (DATABASE_POOL_ANNOTATION, &p.database_pool),
+        (CACHE_POOL_ANNOTATION, &p.cache_pool),
+        (STORAGE_POOL_ANNOTATION, &p.storage_pool),
+        (OFFICE_BACKEND_ANNOTATION, &p.office_backend),
+        (PREVIEW_BACKEND_ANNOTATION, &p.preview_backend),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+    .collect()
+}
+
+/// Office and preview backends are optional for a space to serve its files: their placement
+/// errors show in OfficeReady, not in Placed.
+pub fn is_backend_error(e: &PlacementError) -> bool {
+    matches!(e.kind(), "OfficeBackend" | "PreviewBackend")
+}
+
+fn candidates<K: Placeable>(pools: &[std::sync::Arc<K>]) -> Vec<(String, BTreeMap<String, String>, bool, i64)> {
+    pools.iter().map(|p| (p.name_any(), p.labels().clone(), p.is_placeable(), p.max_spaces())).collect()
+}
+
+fn choose_one<K: Placeable>(
+    ctx: &Context,
+    pools: &[std::sync::Arc<K>],
+    pending: &HashMap<String, Placement>,
+    pick: fn(&Placement) -> &Option<String>,
+    selector: &Option<Selector>,
+) -> std::result::Result<String, PlacementError> {
+    let allowed = |labels: &BTreeMap<String, String>| selector.as_ref().is_none_or(|s| s.matches(labels));
+    // Counting assignments walks every namespace: not when nothing could be chosen anyway (a kind
+    // with no object, e.g. no PreviewBackend, would cost that walk on every reconcile).
+    if !pools.iter().any(|p| allowed(p.labels())) {
+        return Err(PlacementError::NoPool { kind: K::KIND });
+    }
+    let mut assigned = pools::assignments(&ctx.owned.namespaces, K::ANNOTATION);
+    for p in pending.values() {
+        if let Some(name) = pick(p) {
+            *assigned.entry(name.clone()).or_insert(0) += 1;
+        }
+    }
+    let owned = candidates(pools);
+    let c: Vec<Candidate<'_>> = owned.iter().map(|(n, l, r, m)| Candidate { name: n, labels: l, ready: *r, max_spaces: *m }).collect();
+    placement::choose(K::KIND, &c, &assigned, allowed).map(str::to_string)
+}
+
+/// Completes the recorded placement with a choice for every kind still missing. Choices are made
+/// under one lock and held as pending until the namespace records them, so concurrent reconciles
+/// never overfill a pool.
+pub async fn place(
+    ctx: &Context,
+    space: &ResolvedSpace,
+    recorded: Placement,
+    retained: Option<Placement>,
+) -> (Placement, Vec<PlacementError>) {
+    let mut placement = recorded;
+    // A space re-created after a Retain deletion goes back to the pools that kept its data.
+    if let Some(r) = retained {
+        placement.database_pool = placement.database_pool.or(r.database_pool.filter(|p| ctx.pools.database_pool(p).is_ok()));
+        placement.cache_pool = placement.cache_pool.or(r.cache_pool.filter(|p| ctx.pools.cache_pool(p).is_ok()));
+        placement.storage_pool = placement.storage_pool.or(r.storage_pool.filter(|p| ctx.pools.storage_pool(p).is_ok()));
+    }
+    let selector = space.class.pool_selector.clone().and_then(|s| Selector::try_from(s).ok());
+    let mut errors = Vec::new();
+    let mut pending = ctx.placing.lock().await;
+    pending.remove(&space.name);
+    if placement.database_pool.is_none() {
+        match choose_one(ctx, &ctx.pools.databases.state(), &pending, |p| &p.database_pool, &selector) {
+            Ok(n) => placement.database_pool = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    if placement.cache_pool.is_none() {
+        match choose_one(ctx, &ctx.pools.caches.state(), &pending, |p| &p.cache_pool, &selector) {
+            Ok(n) => placement.cache_pool = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    if placement.storage_pool.is_none() {
+        match choose_one(ctx, &ctx.pools.storages.state(), &pending, |p| &p.storage_pool, &selector) {
+            Ok(n) => placement.storage_pool = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    // Office and preview backends, unlike pools, follow the spec: a space that switches suites
+    // moves to a backend of the other type, and `office: none` leaves its backend.
+    let office = ctx.backends.offices.state();
+    let fits = |name: &String| office.iter().any(|b| b.name_any() == *name && backends::serves(b, space.office));
+    if placement.office_backend.as_ref().is_some_and(|b| !fits(b)) {
+        placement.office_backend = None;
+    }
+    if placement.office_backend.is_none() && space.office != crate::api::space::OfficeSuite::None {
+        let candidates: Vec<_> = office.iter().filter(|b| backends::serves(b, space.office)).cloned().collect();
+        match choose_one(ctx, &candidates, &pending, |p| &p.office_backend, &selector) {
+            Ok(n) => placement.office_backend = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    let previews = ctx.backends.previews.state();
+    if placement.preview_backend.as_ref().is_some_and(|b| !previews.iter().any(|p| p.name_any() == *b)) {
+        placement.preview_backend = None;
+    }
+    if placement.preview_backend.is_none() {
+        match choose_one(ctx, &previews, &pending, |p| &p.preview_backend, &selector) {
+            Ok(n) => placement.preview_backend = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    pending.insert(space.name.clone(), placement.clone());
+    (placement, errors)
+}
+
+/// Where retained spaces' data stays after the space is deleted, so a space re-created under the
+/// same name goes back to its database, cache user and bucket instead of empty new ones.
+pub const RETAINED_LEDGER: &str = "framaspace-retained-placements";
+
+fn ledger_api(ctx: &Context) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap> {
+    kube::Api::namespaced(ctx.client.clone(), &ctx.pools.namespace)
+}
+
+/// The placement a retained space of this name had, if any.
+pub async fn retained_placement(ctx: &Context, space: &str) -> Result<Option<Placement>> {
+    let cm = ledger_api(ctx).get_opt(RETAINED_LEDGER).await?;
+    Ok(cm.and_then(|c| c.data).and_then(|d| d.get(space).cloned()).and_then(|v| serde_json::from_str(&v).ok()))
+}
+
+/// Records (Some) or forgets (None) a retained placement; a merge patch touches only this key.
+pub async fn record_retained(ctx: &Context, space: &str, placement: Option<&Placement>) -> Result<()> {
+    use kube::api::{Patch, PatchParams, PostParams};
+    let api = ledger_api(ctx);
+    let value = match placement {
+        Some(p) => serde_json::Value::String(serde_json::to_string(p).map_err(|source| Error::Encode { what: "placement", source })?),
+        None => serde_json::Value::Null,
+    };
+    let exists = api.get_opt(RETAINED_LEDGER).await?.is_some();
+    if placement.is_none() && !exists {
+        return Ok(());
+    }
+    if !exists {
+        let cm = k8s_openapi::api::core::v1::ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(RETAINED_LEDGER.into()),
+                namespace: Some(ctx.pools.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            ..Default::default()
+        };
+        ctx.gate.allow(KUBERNETES)?;
+        match api.create(&PostParams::default(), &cm).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    ctx.gate.allow(KUBERNETES)?;
+    api.patch(RETAINED_LEDGER, &PatchParams::default(), &Patch::Merge(serde_json::json!({ "data": { space: value } }))).await?;
+    Ok(())
+}
+
+/// Forgets the in-flight choice once the namespace carries it.
+pub async fn settled(ctx: &Context, space: &str) {
+    ctx.placing.lock().await.remove(space);
+}
+
+pub fn storage_provider(ctx: &Context, placement: &Placement) -> Option<StorageProvider> {
+    placement.storage_pool.as_deref().and_then(|n| ctx.pools.storage_pool(n).ok()).map(|p| p.spec.provider)
+}
+
+/// Where the space's services are, from the placement and the pools' specs.
+pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> Bindings {
+    let names = TenantNames::new(&space.name);
+    let database = placement.database_pool.as_deref().and_then(|n| ctx.pools.database_pool(n).ok()).map(|p| DatabaseBinding {
+        host: p.spec.tenant_host.clone().unwrap_or_else(|| p.spec.host.clone()),
+        port: p.spec.tenant_port.unwrap_or(p.spec.port),
+        database: match p.spec.isolation {
+            DatabaseIsolation::Database => names.sql.clone(),
+            DatabaseIsolation::Schema => p.spec.shared_database.clone(),
+        },
+        user: names.sql.clone(),
+    });
+    let cache = placement.cache_pool.as_deref().and_then(|n| ctx.pools.cache_pool(n).ok()).map(|p| CacheBinding {
+        host: p.spec.host.clone(),
+        port: p.spec.port,
+        tls: p.spec.tls,
+        user: names.redis_user.clone(),
+        prefix: names.redis_prefix.clone(),
+    });
+    let storage = placement
+        .storage_pool
+        .as_deref()
+        .and_then(|n| ctx.pools.storage_pool(n).ok())
+        .and_then(|p| StorageBinding::from_endpoint(&p.spec.endpoint, &p.spec.region, &bucket_name(&p, &space.name)));
+    let office = placement.office_backend.as_deref().and_then(|n| ctx.backends.office(n)).map(|b| OfficeBinding {
+        suite: space.office,
+        backend: b.name_any(),
+        url: crate::render::backends::office_url(&b),
+    });
+    let preview = placement
+        .preview_backend
+        .as_deref()
+        .filter(|n| ctx.backends.preview(n).is_some())
+        .map(|n| PreviewBinding { backend: n.to_string(), url: crate::render::backends::preview_url(n, &ctx.pools.namespace) });
+    Bindings { database, cache, storage, office, preview }
+}
+
+pub fn bucket_name(pool: &StoragePool, space: &str) -> String {
+    format!("{}{space}", pool.spec.bucket_prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::space::AssociationSpaceStatus;
+    use crate::render::resolve::tests as fixtures;
+
+    #[test]
+    fn namespace_annotations_win_over_status() {
+        let mut space = fixtures::space("a");
+        space.status = Some(AssociationSpaceStatus {
+            placement: Some(Placement {
+                database_pool: Some("from-status".into()),
+                cache_pool: Some("redis-1".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let ns = ObjectMeta {
+            annotations: Some(BTreeMap::from([(DATABASE_POOL_ANNOTATION.to_string(), "from-namespace".to_string())])),
+            ..Default::default()
+        };
+        let p = recorded(&space, Some(&ns));
+        assert_eq!(p.database_pool.as_deref(), Some("from-namespace"));
+        assert_eq!(p.cache_pool.as_deref(), Some("redis-1"), "status fills what the namespace does not say");
+        let restored = recorded(&fixtures::space("a"), Some(&ns));
+        assert_eq!(restored.database_pool.as_deref(), Some("from-namespace"), "a restore without status keeps its pool");
+    }
+
+    #[test]
+    fn annotations_round_trip() {
+        let p = Placement { database_pool: Some("pg".into()), storage_pool: Some("s3".into()), ..Default::default() };
+        let a = annotations(&p);
+        assert_eq!(a.len(), 2);
+        let ns = ObjectMeta { annotations: Some(a), ..Default::default() };
+        assert_eq!(recorded(&fixtures::space("x"), Some(&ns)), p);
+    }
+}
