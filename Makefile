@@ -5,7 +5,7 @@ CARGO ?= cargo
 STATE := e2e/.state
 OPERATOR := target/debug/framaspace-operator
 
-.PHONY: help build crds lint unit test e2e demo demo-stop cluster-up cluster-down tools bench
+.PHONY: help build crds lint unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover
 
 help:
 	@echo "make demo          local control plane + services, the operator, examples/ until Ready"
@@ -15,6 +15,7 @@ help:
 	@echo "make crds          regenerate crds/ from the Rust types"
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
 	@echo "make bench N=1000  scale benchmark against the local environment (make cluster-up first)"
+	@echo "make bench-failover N=1000  leader SIGKILLed with N spaces: takeover, first write, all reconciled"
 
 build:
 	$(CARGO) build --locked
@@ -56,3 +57,7 @@ demo-stop:
 N ?= 10000
 bench:
 	bench/run.sh $(N)
+
+# Leader failover with N spaces (fresh environment): `make cluster-down cluster-up bench-failover N=1000`.
+bench-failover:
+	bench/failover.sh $(if $(filter command line,$(origin N)),$(N),1000)

@@ -81,6 +81,7 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    framaspace_operator::provision::install_tls_provider();
     let cli = Cli::parse();
     match cli.command {
         Command::Version => {

@@ -1,6 +1,9 @@
 //! `crds/` must be exactly what `framaspace-operator crds` generates from the Rust types:
 //! a type changed without `make crds` fails here, before a cluster ever sees a stale schema.
 
+// A test crate: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 #[test]

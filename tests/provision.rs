@@ -3,6 +3,9 @@
 //! on the other's, provisioning twice writes nothing, quotas hold, Retain keeps data and blocks
 //! the space, Delete removes everything.
 
+// A test crate: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use framaspace_operator::api::database_pool::{DatabaseIsolation, SslMode};
 use framaspace_operator::provision::garage::GarageAdmin;
 use framaspace_operator::provision::minio::{Bucket, MinioAdmin};

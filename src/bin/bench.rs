@@ -264,6 +264,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     else {
         return Err("--operator-pid, --metrics, --audit-log and --resync-seconds are needed unless --floor-only".into());
     };
+    framaspace_operator::provision::install_tls_provider();
     let http = reqwest::Client::new();
     let ready: ReadyTimes = Arc::default();
     {

@@ -56,11 +56,6 @@ impl BackendStores {
     pub fn preview(&self, name: &str) -> Option<Arc<PreviewBackend>> {
         self.previews.get(&ObjectRef::new(name))
     }
-
-    pub async fn wait_until_ready(&self) {
-        let _ = self.offices.wait_until_ready().await;
-        let _ = self.previews.wait_until_ready().await;
-    }
 }
 
 /// Whether an office backend runs the suite a space asks for.

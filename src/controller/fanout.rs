@@ -17,6 +17,8 @@ pub struct Fanout<K> {
     name: &'static str,
     source: Events<K>,
     subscribers: Vec<Subscriber<K>>,
+    /// Opened at the first complete list: the store upstream holds it by then.
+    filled: tokio::sync::watch::Sender<bool>,
 }
 
 struct Subscriber<K> {
@@ -29,7 +31,14 @@ pub type Subscription<K> = std::pin::Pin<Box<dyn Stream<Item = Result<Event<K>, 
 
 impl<K: Clone + Send + Sync + 'static> Fanout<K> {
     pub fn new(name: &'static str, source: Events<K>) -> Self {
-        Fanout { name, source, subscribers: Vec::new() }
+        Fanout { name, source, subscribers: Vec::new(), filled: tokio::sync::watch::channel(false).0 }
+    }
+
+    /// Becomes true once the watch has listed every object (and so the store it fills has). Every
+    /// waiter is woken, unlike kube's `Store::wait_until_ready`, which only wakes the last task to
+    /// poll it: a kind's own controller already waits there.
+    pub fn filled(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.filled.subscribe()
     }
 
     /// Every event of the watch.
@@ -50,7 +59,7 @@ impl<K: Clone + Send + Sync + 'static> Fanout<K> {
 
     /// Drives the watch (and the store it fills) until every subscriber is gone or the watch ends.
     pub async fn run(self) {
-        let Fanout { name, mut source, mut subscribers } = self;
+        let Fanout { name, mut source, mut subscribers, filled } = self;
         while let Some(event) = source.next().await {
             let event = match event {
                 Ok(event) => event,
@@ -59,6 +68,9 @@ impl<K: Clone + Send + Sync + 'static> Fanout<K> {
                     continue;
                 }
             };
+            if matches!(event, Event::InitDone) {
+                filled.send_replace(true);
+            }
             subscribers.retain(|Subscriber { sender, keep }| {
                 let wanted = match (&event, keep) {
                     (_, None) | (Event::Init | Event::InitDone, _) => true,
@@ -85,7 +97,10 @@ mod tests {
         let mut fanout = Fanout::new("test", futures::stream::iter(events).boxed());
         let all = fanout.subscribe();
         let odd = fanout.subscribe_filtered(|n| n % 2 == 1);
+        let filled = fanout.filled();
+        assert!(!*filled.borrow());
         fanout.run().await;
+        assert!(*filled.borrow(), "the list was complete");
         let all: Vec<_> = all.map(|e| e.map_err(|_| ())).collect::<Vec<_>>().await;
         let odd: Vec<_> = odd.map(|e| e.map_err(|_| ())).collect::<Vec<_>>().await;
         let shown = |v: &[Result<Event<u32>, ()>]| -> Vec<String> {

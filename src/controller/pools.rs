@@ -161,12 +161,10 @@ impl PoolRegistry {
         Ok(client)
     }
 
-    /// Waits until the pools and their admin Secrets are cached (a pool checked earlier would look
-    /// misconfigured). Only one task may wait (see `controller::caches_ready`).
-    pub async fn wait_until_ready(&self) {
-        let _ = self.databases.wait_until_ready().await;
-        let _ = self.caches.wait_until_ready().await;
-        let _ = self.storages.wait_until_ready().await;
+    /// Waits until the pools' admin Secrets are cached (a pool checked earlier would look
+    /// misconfigured). Only one task may wait (see `runtime::caches_ready`); the pools themselves
+    /// are awaited through their shared watch.
+    pub async fn wait_until_secrets_ready(&self) {
         let _ = self.admin_secrets.wait_until_ready().await;
     }
 

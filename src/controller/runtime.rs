@@ -255,7 +255,15 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
     let cache_stream = news::news(cache_fanout.subscribe(), applier.clone(), Some(news::pool_fingerprint::<CachePool>));
     let storage_stream = news::news(storage_fanout.subscribe(), applier.clone(), Some(news::pool_fingerprint::<StoragePool>));
 
-    let fill = tokio::spawn(caches_ready(classes.clone(), registry.clone(), owned.clone(), backend_stores.clone(), filled_tx));
+    let shared_kinds = vec![
+        class_fanout.filled(),
+        db_fanout.filled(),
+        cache_fanout.filled(),
+        storage_fanout.filled(),
+        office_fanout.filled(),
+        preview_fanout.filled(),
+    ];
+    let fill = tokio::spawn(caches_ready(shared_kinds, registry.clone(), owned.clone(), filled_tx));
     let (spaces, space_writer) = reflector::store();
     let ctx = super::new_context(
         client.clone(),
@@ -381,19 +389,21 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
 }
 
 /// Opens the gate once every cache holds its initial list. kube's `Store::wait_until_ready` wakes
-/// only the last task that polled it, so the caches are awaited here, one waiter each, and every
-/// reconciler waits on the gate instead (a `watch` channel wakes all of its waiters).
+/// only the last task that polled it, and the kinds' own controllers wait on their stores: the
+/// shared kinds are awaited through their watch (`Fanout::filled`), the caches only the space
+/// controller reads here, one waiter each, and every reconciler waits on the gate instead (a
+/// `watch` channel wakes all of its waiters).
 pub async fn caches_ready(
-    classes: Store<SpaceClass>,
+    shared_kinds: Vec<watch::Receiver<bool>>,
     pools: Arc<PoolRegistry>,
     owned: OwnedCaches,
-    backends: BackendStores,
     filled: watch::Sender<bool>,
 ) {
-    let _ = classes.wait_until_ready().await;
-    pools.wait_until_ready().await;
+    for mut kind in shared_kinds {
+        let _ = kind.wait_for(|listed| *listed).await;
+    }
+    pools.wait_until_secrets_ready().await;
     owned.wait_until_ready().await;
-    backends.wait_until_ready().await;
     let _ = filled.send(true);
 }
 

@@ -26,11 +26,7 @@ fn failed(operation: &'static str, message: String) -> ProvisionError {
 
 impl GarageAdmin {
     pub fn new(admin_url: &str, token: &str, s3_endpoint: &str, region: &str) -> Result<Self, ProvisionError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| failed("build the client", e.to_string()))?;
+        let http = super::http_client(Duration::from_secs(30)).map_err(|e| failed("build the client", e.to_string()))?;
         Ok(GarageAdmin {
             http,
             admin_url: admin_url.trim_end_matches('/').into(),

@@ -12,6 +12,19 @@ pub mod sigv4;
 
 use thiserror::Error;
 
+/// Makes ring (kube's provider too) the process's rustls provider: reqwest, here and in the OTLP
+/// exporter, is built without one of its own. Called at start-up and before any client is built.
+pub fn install_tls_provider() {
+    // Fails only when a provider is installed already, which is what is wanted.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The HTTP client of the S3 and admin APIs: 5 s to connect, `timeout` for a whole request.
+pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, reqwest::Error> {
+    install_tls_provider();
+    reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).timeout(timeout).build()
+}
+
 /// Which system an error came from, for conditions, metrics and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum System {

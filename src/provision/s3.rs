@@ -43,11 +43,7 @@ impl SignedClient {
             (Some(h), None) => h.to_string(),
             _ => return Err(bad("no host".into())),
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| bad(e.to_string()))?;
+        let http = super::http_client(Duration::from_secs(60)).map_err(|e| bad(e.to_string()))?;
         Ok(SignedClient {
             http,
             base,

@@ -291,7 +291,7 @@ fn harness_with(gate: WriteGate) -> Harness {
     let (databases, dbw) = reflector::store::<DatabasePool>();
     let (caches, cw) = reflector::store::<CachePool>();
     let (storages, sw) = reflector::store::<StoragePool>();
-    let (secrets, secw) = reflector::store::<k8s_openapi::api::core::v1::Secret>();
+    let (secrets, secw) = reflector::store::<Secret>();
     let (offices, offices_writer) = reflector::store::<OfficeBackend>();
     let (previews, pw) = reflector::store::<PreviewBackend>();
     let registry = Arc::new(PoolRegistry::new(OPERATOR_NS.into(), databases, caches, storages, secrets, gate.clone()));
