@@ -130,12 +130,52 @@ check "SIGTERM releases the lease (no holder, or already the standby)" released_
 check "after SIGTERM the leader releases the lease and the standby takes over" eventually 30 standby_leads
 echo "  handover after SIGTERM: $(seconds_between "$stopped_at" "$(date +%s.%N)") s"
 
+# A leader frozen while it works (SIGSTOP) loses the lease to the standby; when it runs again, its
+# reconciles in flight resume, and its write gate, shut on its own clock, refuses their writes.
+start_replica "$leader"   # back as the standby
+old_leader=$leader; leader=$standby; standby=$old_leader
+check "the restarted process waits as the standby" eventually 20 bash -c "[ \"\$(curl -sf http://127.0.0.1:$(port_of "$standby")/readyz)\" = 'ok: standby' ]"
+for i in $(seq 1 12); do
+  printf -- '---\napiVersion: frama.space/v1alpha1\nkind: AssociationSpace\nmetadata: { name: frozen-%02d }\nspec: { displayName: Frozen, contactEmail: admin@frozen.example }\n' "$i"
+done | kubectl apply -f - >/dev/null
+sleep 0.3
+read -r frozen_pid _ < "$STATE_DIR/pids/$leader"
+kill -STOP "$frozen_pid"
+check "the standby takes over from the frozen leader" eventually 30 standby_leads
+taken_over=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+check "the new leader converges the spaces the frozen one was working on" \
+  kubectl wait --for=condition=Ready space/frozen-01 space/frozen-06 space/frozen-12 --timeout=120s
+kill -CONT "$frozen_pid"
+check "the thawed leader sees the lease lost and exits" eventually 30 bash -c "! kill -0 $frozen_pid 2>/dev/null"
+rm -f "$STATE_DIR/pids/$leader"
+late_writes() {
+  python3 - "$STATE_DIR/logs" "$leader" "$taken_over" <<'PY'
+import json, os, sys
+logs, who, since = sys.argv[1], sys.argv[2], sys.argv[3]
+late = 0
+for name in os.listdir(logs):
+    if not (name.startswith("audit") and name.endswith(".log")):
+        continue
+    for line in open(os.path.join(logs, name), errors="replace"):
+        if f"({who})" not in line:
+            continue
+        e = json.loads(line)
+        if e.get("verb") in ("create", "update", "patch", "delete") and e.get("requestReceivedTimestamp", "") > since:
+            late += 1
+print(late)
+PY
+}
+check_eq "the thawed leader sent no write after the takeover (API server audit log)" "0" "$(late_writes)"
+echo "  writes the thawed leader refused: $(grep -c '"reason":"NotLeader"' "$STATE_DIR/logs/$leader.log" || true)"
+leader=$standby
+
 section "traces"
 check "spans were exported over OTLP/HTTP to /v1/traces" eventually 20 grep -q "/v1/traces" "$OTLP_FILE"
 check "the export names the service and carries reconcile and external-call spans" bash -c \
   "grep -aq framaspace-operator '$OTLP_FILE' && grep -aq reconcile '$OTLP_FILE' && grep -aq external_call '$OTLP_FILE'"
 
-check "the spaces of this suite are deleted by the leader" kubectl delete space portal-made after-failover --wait=true --timeout=90s
+check "the spaces of this suite are deleted by the leader" \
+  kubectl delete space portal-made after-failover $(printf 'frozen-%02d ' $(seq 1 12)) --wait=true --timeout=120s
 stop_process "$standby"
 stop_process otlp-receiver
 summary

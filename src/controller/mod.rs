@@ -39,6 +39,14 @@ pub type Stop = std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
 
 pub const USER_AGENT: &str = concat!("framaspace-operator/", env!("CARGO_PKG_VERSION"));
 
+/// The user agent of this replica: the product, and its identity, so the API server's audit log
+/// tells which replica sent a write.
+pub fn user_agent(identity: Option<&str>) -> http::HeaderValue {
+    identity
+        .and_then(|id| http::HeaderValue::from_str(&format!("{USER_AGENT} ({id})")).ok())
+        .unwrap_or_else(|| http::HeaderValue::from_static(USER_AGENT))
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub concurrency: u16,

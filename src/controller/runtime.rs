@@ -45,7 +45,8 @@ use crate::telemetry::metrics::Metrics;
 pub async fn run(config: Config) -> Result<()> {
     let mut kube_config = kube::Config::infer().await?;
     // Named in the API server's audit log and metrics, so its writes can be told from others'.
-    kube_config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(super::USER_AGENT)));
+    let identity = config.leader_election.as_ref().map(|e| e.identity.as_str());
+    kube_config.headers.push((http::header::USER_AGENT, super::user_agent(identity)));
     // 429 (priority and fairness), 503 and 504 are retried with backoff by the client itself.
     kube_config.default_retry = true;
     let client = Client::try_from(kube_config)?;
