@@ -5,7 +5,7 @@ CARGO ?= cargo
 STATE := e2e/.state
 OPERATOR := target/debug/framaspace-operator
 
-.PHONY: help build crds lint unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover
+.PHONY: help build crds lint audit unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover
 
 help:
 	@echo "make demo          local control plane + services, the operator, examples/ until Ready"
@@ -13,7 +13,8 @@ help:
 	@echo "make cluster-up    start the local environment (e2e/.state/env, e2e/.state/kubeconfig)"
 	@echo "make cluster-down  stop it and remove its state"
 	@echo "make crds          regenerate crds/ from the Rust types"
-	@echo "make lint          cargo fmt --check and clippy -D warnings"
+	@echo "make lint          cargo fmt --check, clippy -D warnings, cargo deny (licences, duplicates, sources)"
+	@echo "make audit         cargo deny advisories (needs a local copy of the RustSec database)"
 	@echo "make bench N=1000  scale benchmark against the local environment (make cluster-up first)"
 	@echo "make bench-failover N=1000  leader SIGKILLed with N spaces: takeover, first write, all reconciled"
 
@@ -23,9 +24,25 @@ build:
 crds: build
 	$(OPERATOR) crds --dir crds --chart charts/framaspace-operator
 
+# cargo-deny is built once into the tools cache (e2e/versions.env pins it).
+CARGO_DENY = $(shell . e2e/lib.sh && echo $$CARGO_DENY_BIN/bin/cargo-deny)
+
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets --all-features -- -D warnings
+	@[ -x "$(CARGO_DENY)" ] || e2e/build-tools.sh cargo-deny
+	$(CARGO_DENY) --locked check bans licenses sources
+	@if [ -d "$(ADVISORY_DB)/crates" ]; then $(MAKE) --no-print-directory audit; else echo "lint: no RustSec database copy, advisories not checked (make audit)"; fi
+
+# RustSec advisories, from a local copy of the advisory database (a git checkout of
+# rustsec/advisory-db: this machine cannot fetch it): `make audit ADVISORY_DB=/path/to/advisory-db`.
+# `make lint` runs it too when a copy is in place.
+ADVISORY_DB ?= $(HOME)/.cache/framaspace/advisory-db
+ADVISORY_LINK := $(HOME)/.cargo/advisory-dbs/advisory-db-3157b0e258782691
+audit:
+	@[ -d "$(ADVISORY_DB)/crates" ] || { echo "make audit: no RustSec database at $(ADVISORY_DB)"; exit 1; }
+	@mkdir -p $(dir $(ADVISORY_LINK)) && ln -sfn "$(ADVISORY_DB)" "$(ADVISORY_LINK)"
+	$(CARGO_DENY) --offline check advisories
 
 unit:
 	$(CARGO) test --locked

@@ -126,6 +126,16 @@ build_garage() {
   rm -rf "$SRC/garage-target"   # 700 MB of intermediate objects; the version is pinned
 }
 
+# `make lint` checks licences, duplicate majors and sources with it (deny.toml).
+build_cargo_deny() {
+  have_all "$CARGO_DENY_BIN/bin" cargo-deny 2>/dev/null && { log "cargo-deny $CARGO_DENY_VERSION: cached"; return; }
+  log "building cargo-deny $CARGO_DENY_VERSION"
+  local out="$CARGO_DENY_BIN.tmp"; rm -rf "$out"
+  CARGO_TARGET_DIR="$SRC/cargo-deny-target" cargo install --locked --root "$out" "cargo-deny@$CARGO_DENY_VERSION"
+  finish_dir "$out" "$CARGO_DENY_BIN"
+  rm -rf "$SRC/cargo-deny-target"
+}
+
 debian_packages() {
   local missing=()
   [ -x /usr/bin/redis-server ] || missing+=(redis-server)
@@ -151,7 +161,7 @@ debian_packages() {
 targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) debian_packages; build_etcd; build_kubernetes; build_minio; build_helm; build_garage ;;
+    all) debian_packages; build_etcd; build_kubernetes; build_minio; build_helm; build_garage; build_cargo_deny ;;
     debian) debian_packages ;;
     kubernetes) build_kubernetes ;;
     kwok-stages) copy_kwok_stages "$K8S_BIN/stages" ;;
@@ -159,6 +169,7 @@ for t in "${targets[@]}"; do
     minio) build_minio ;;
     helm) build_helm ;;
     garage) build_garage ;;
+    cargo-deny) build_cargo_deny ;;
     *) die "unknown tool $t" ;;
   esac
 done

@@ -143,6 +143,48 @@ pub fn decrypt(secret: &str, data: &[u8]) -> Result<Vec<u8>, MadminError> {
 mod tests {
     use super::*;
 
+    /// Produced by MinIO's own Go client, madmin-go v3.0.109 (`tests/vectors/madmin`): bodies it
+    /// sealed, and one sealed here that its `DecryptData` opened. Password and plaintext of all three:
+    const VECTOR_PASSWORD: &str = "minio-admin-secret";
+    const VECTOR_PLAINTEXT: &[u8] = br#"{"secretKey":"space-secret","status":"enabled"}"#;
+    /// `madmin.EncryptData` (Argon2id, AES-256-GCM: `go run . seal`).
+    const MADMIN_ARGON2ID: &[&str] = &[
+        "57ecc80951ef6d4e4877b24df0d7f0b2b875744e0cbbaaf4cf1945cbd2c08a67004f5a8e92ae881cd0db24ebac0eaa85",
+        "c8a446f7b28a71aecc04d204051eb99530671a39a27b4c9915edff2a4cd0f5c61d8fa095d6287c119c93273504356162",
+        "a54a6376e3374953",
+    ];
+    /// `madmin.EncryptData` built with `-tags fips` (PBKDF2, AES-256-GCM).
+    const MADMIN_PBKDF2: &[&str] = &[
+        "724b413e048ad35546c81f209230e9244d2ba3f02f6c3cfbc92ada8432d07d32029e021ab61a47b01f5c090ee10ac119",
+        "7744908792f3119371c16f795c65435f86c16539d02a24b7c234593e813c9b552e0d93134bc8a93eadb4c6d94c1eb7bb",
+        "2ba24c77354ae00a",
+    ];
+    /// `encrypt_with(VECTOR_PASSWORD, VECTOR_PLAINTEXT, [0x11; 32], [0x22; 8])`, which
+    /// `go run . open` (madmin.DecryptData) turned back into the plaintext.
+    const OPENED_BY_MADMIN: &[&str] = &[
+        "111111111111111111111111111111111111111111111111111111111111111102222222222222222220144d49f1d9d8",
+        "a5275d9444c9a0544dc475cb88ff0e4183886ad38a7fb384adeaf8b77ba7aab24a31aa58cab9e088e6a3e590113a4c5b",
+        "b1b4675ea5b3443f",
+    ];
+
+    fn unhex(parts: &[&str]) -> Vec<u8> {
+        let h: String = parts.concat();
+        (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex")).collect()
+    }
+
+    #[test]
+    fn bodies_sealed_by_minio_s_madmin_are_opened() {
+        assert_eq!(decrypt(VECTOR_PASSWORD, &unhex(MADMIN_ARGON2ID)).expect("Argon2id"), VECTOR_PLAINTEXT);
+        assert_eq!(decrypt(VECTOR_PASSWORD, &unhex(MADMIN_PBKDF2)).expect("PBKDF2"), VECTOR_PLAINTEXT);
+        assert!(decrypt("another-secret", &unhex(MADMIN_PBKDF2)).is_err());
+    }
+
+    #[test]
+    fn what_is_sealed_here_is_byte_for_byte_what_madmin_opened() {
+        let sealed = encrypt_with(VECTOR_PASSWORD, VECTOR_PLAINTEXT, [0x11; 32], [0x22; 8]).expect("encrypts");
+        assert_eq!(sealed, unhex(OPENED_BY_MADMIN));
+    }
+
     #[test]
     fn round_trip_small_and_multi_fragment() {
         for len in [0usize, 1, 100, FRAGMENT, FRAGMENT + 1, 3 * FRAGMENT + 17] {

@@ -8,7 +8,6 @@ pub mod minio;
 pub mod postgres;
 pub mod redis;
 pub mod s3;
-pub mod sigv4;
 
 use thiserror::Error;
 

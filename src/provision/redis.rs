@@ -10,7 +10,6 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, Value};
 use tokio::sync::Semaphore;
 
-use super::sigv4::sha256_hex;
 use super::{ProvisionError, System, TenantNames, Writes};
 
 /// Command rules of every space user. KEYS, SCAN and RANDOMKEY would list other spaces' key
@@ -228,6 +227,12 @@ impl RedisAdmin {
         }
         Ok(writes)
     }
+}
+
+/// The form `ACL GETUSER` shows a password in: its SHA-256, in hexadecimal.
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    crate::render::config::hex(&sha2::Sha256::digest(data))
 }
 
 #[cfg(test)]

@@ -1,11 +1,63 @@
-//! A minimal signed HTTP client for S3 and the MinIO admin API: only the calls the operator makes.
+//! A signed HTTP client for S3 and the MinIO admin API: only the calls the operator makes. Requests
+//! are signed with AWS's own SigV4 signer (`aws-sigv4`), replies read with `quick-xml`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 
-use super::sigv4::{self, Credentials};
 use super::{ProvisionError, System};
+
+/// RFC 3986 unreserved characters stay as they are; everything else is percent-encoded, as SigV4
+/// canonicalises them (so the URL sent is the URL signed).
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+fn uri_encode(s: &str, keep_slash: bool) -> String {
+    if keep_slash {
+        s.split('/').map(|seg| utf8_percent_encode(seg, UNRESERVED).to_string()).collect::<Vec<_>>().join("/")
+    } else {
+        utf8_percent_encode(s, UNRESERVED).to_string()
+    }
+}
+
+/// S3's settings: the path encoded once and not normalised, the payload hash in
+/// `x-amz-content-sha256`.
+fn s3_settings() -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings
+}
+
+#[derive(Deserialize)]
+struct ErrorXml {
+    #[serde(rename = "Code")]
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorJson {
+    #[serde(rename = "Code")]
+    code: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ListBucketResult {
+    #[serde(rename = "Contents", default)]
+    contents: Vec<ListedObject>,
+}
+
+#[derive(Deserialize)]
+struct ListedObject {
+    #[serde(rename = "Key")]
+    key: String,
+}
 
 pub struct SignedClient {
     http: reqwest::Client,
@@ -18,6 +70,11 @@ pub struct SignedClient {
     gate: crate::gate::WriteGate,
 }
 
+/// A failed signature (only a malformed URL or header can cause one).
+fn unsigned(system: System, e: impl std::fmt::Display) -> ProvisionError {
+    ProvisionError::Failed { system, operation: "sign the request", message: e.to_string() }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub body: Vec<u8>,
@@ -27,10 +84,9 @@ impl Reply {
     /// The S3/MinIO error code of a failed reply (`<Code>` in XML or `"Code"` in JSON), never the body:
     /// an error body may quote the request.
     pub fn error_code(&self) -> String {
-        let body = String::from_utf8_lossy(&self.body);
-        let between =
-            |open: &str, close: &str| body.split_once(open).and_then(|(_, rest)| rest.split_once(close)).map(|(c, _)| c.to_string());
-        between("<Code>", "</Code>").or_else(|| between("\"Code\":\"", "\"")).unwrap_or_else(|| format!("HTTP {}", self.status.as_u16()))
+        let xml = std::str::from_utf8(&self.body).ok().and_then(|b| quick_xml::de::from_str::<ErrorXml>(b).ok()).map(|e| e.code);
+        let json = || serde_json::from_slice::<ErrorJson>(&self.body).ok().map(|e| e.code);
+        xml.or_else(json).unwrap_or_else(|| format!("HTTP {}", self.status.as_u16()))
     }
 }
 
@@ -74,28 +130,28 @@ impl SignedClient {
         if !matches!(method, Method::GET | Method::HEAD) {
             self.system.allow_write(&self.gate)?;
         }
-        let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let payload_sha256 = sigv4::sha256_hex(&body);
-        let headers = sigv4::sign(
-            &sigv4::Request { method: method.as_str(), host: &self.host, path, query: &query, payload_sha256: &payload_sha256 },
-            &Credentials { access_key: &self.access_key, secret_key: &self.secret_key },
-            &self.region,
-            "s3",
-            &sigv4::amz_date_now(),
-        );
         let mut url = self.base.clone();
-        url.set_path(&sigv4::uri_encode(path, true));
+        url.set_path(&uri_encode(path, true));
         url.set_query(None);
         if !query.is_empty() {
-            let q = query
-                .iter()
-                .map(|(k, v)| format!("{}={}", sigv4::uri_encode(k, false), sigv4::uri_encode(v, false)))
-                .collect::<Vec<_>>()
-                .join("&");
+            let q = query.iter().map(|(k, v)| format!("{}={}", uri_encode(k, false), uri_encode(v, false))).collect::<Vec<_>>().join("&");
             url.set_query(Some(&q));
         }
+        let identity = aws_credential_types::Credentials::new(&self.access_key, &self.secret_key, None, None, "pool-admin-secret").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(s3_settings())
+            .build()
+            .map_err(|e| unsigned(self.system, e))?;
+        let signable =
+            SignableRequest::new(method.as_str(), url.as_str(), std::iter::once(("host", self.host.as_str())), SignableBody::Bytes(&body))
+                .map_err(|e| unsigned(self.system, e))?;
+        let (instructions, _) = sign(signable, &params.into()).map_err(|e| unsigned(self.system, e))?.into_parts();
         let mut req = self.http.request(method, url).body(body);
-        for (k, v) in headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(extra_headers.iter().copied()) {
+        for (k, v) in instructions.headers().chain(extra_headers.iter().copied()) {
             req = req.header(k, v);
         }
         let resp =
@@ -130,8 +186,17 @@ impl SignedClient {
             .send("list the objects", Method::GET, &format!("/{bucket}"), &[("list-type", "2"), ("max-keys", "1000")], Vec::new(), &[])
             .await?;
         let reply = self.expect_success("list the objects", reply)?;
-        let body = String::from_utf8_lossy(&reply.body);
-        Ok(body.split("<Key>").skip(1).filter_map(|s| s.split_once("</Key>").map(|(k, _)| xml_unescape(k))).collect())
+        let body = std::str::from_utf8(&reply.body).map_err(|e| ProvisionError::Failed {
+            system: self.system,
+            operation: "list the objects",
+            message: e.to_string(),
+        })?;
+        let listing: ListBucketResult = quick_xml::de::from_str(body).map_err(|e| ProvisionError::Failed {
+            system: self.system,
+            operation: "list the objects",
+            message: e.to_string(),
+        })?;
+        Ok(listing.contents.into_iter().map(|o| o.key).collect())
     }
 
     pub async fn empty_bucket(&self, bucket: &str) -> Result<u32, ProvisionError> {
@@ -150,10 +215,6 @@ impl SignedClient {
     }
 }
 
-fn xml_unescape(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +230,23 @@ mod tests {
         assert_eq!(json.error_code(), "XMinioAdminNoSuchUser");
         let none = Reply { status: StatusCode::BAD_GATEWAY, body: b"oops".to_vec() };
         assert_eq!(none.error_code(), "HTTP 502");
-        assert_eq!(xml_unescape("a&amp;b&lt;"), "a&b<");
+    }
+
+    #[test]
+    fn object_listings_are_read_with_their_escapes() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><KeyCount>2</KeyCount>
+<Contents><Key>files/a&amp;b.txt</Key><Size>3</Size></Contents><Contents><Key>x&lt;y</Key><Size>1</Size></Contents></ListBucketResult>"#;
+        let listing: ListBucketResult = quick_xml::de::from_str(body).expect("a listing");
+        let keys: Vec<_> = listing.contents.into_iter().map(|o| o.key).collect();
+        assert_eq!(keys, ["files/a&b.txt", "x<y"]);
+        let empty: ListBucketResult = quick_xml::de::from_str("<ListBucketResult><Name>b</Name></ListBucketResult>").expect("empty");
+        assert!(empty.contents.is_empty());
+    }
+
+    #[test]
+    fn paths_and_queries_are_encoded_as_sigv4_canonicalises_them() {
+        assert_eq!(uri_encode("a b/c~d", true), "a%20b/c~d");
+        assert_eq!(uri_encode("a/b=c", false), "a%2Fb%3Dc");
     }
 }
