@@ -41,11 +41,11 @@ manifest="$OUT/failover-spaces.yaml"
 for i in $(seq 1 "$N"); do
   printf -- '---\napiVersion: frama.space/v1alpha1\nkind: AssociationSpace\nmetadata: { name: fo-%05d }\nspec: { displayName: Failover %d, contactEmail: admin@fo.example, spaceClassName: bench, office: none }\n' "$i" "$i" >> "$manifest"
 done
+started=$(now)
 kubectl apply --server-side -f "$manifest" >/dev/null
 ready_count() { kubectl get spaces -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True || true; }
-started=$(now)
 until [ "$(ready_count)" -ge "$N" ]; do sleep 2; done
-log "$N spaces Ready in $(since "$started") s"
+log "$N spaces created and Ready in $(since "$started") s"
 [ "$(metric fo-b framaspace_reconciles_total)" = 0 ] || die "the standby reconciled before the failover"
 
 read -r leader_pid _ < "$STATE_DIR/pids/fo-a"
