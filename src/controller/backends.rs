@@ -98,20 +98,13 @@ pub trait BackendKind: Placeable + Clone + DeserializeOwned + Serialize + std::f
     fn backend_status(&self) -> Option<&BackendStatus>;
     fn workload(&self) -> String;
     /// Applies the backend's objects with `replicas`; returns the number of writes.
-    fn apply(&self, ctx: &BackendContext, replicas: i32) -> impl Future<Output = Result<usize>> + Send;
+    fn apply(&self, ctx: &Context, replicas: i32) -> impl Future<Output = Result<usize>> + Send;
 }
 
-/// The operator's context, for the backend controllers.
-pub struct BackendContext {
-    ctx: Arc<Context>,
-}
-
-impl BackendContext {
-    /// The backend's Deployment, as the owned Deployments' cache keeps it (the watch that
-    /// triggers the backend is the same one, so a reconcile sees at least its trigger).
-    fn live_deployment(&self, name: &str) -> Option<(kube::core::ObjectMeta, WorkloadObservation)> {
-        self.ctx.owned.deployments.get_with_content(Some(&self.ctx.pools.namespace), name)
-    }
+/// A backend's Deployment, as the owned Deployments' cache keeps it (the watch that triggers the
+/// backend is the same one, so a reconcile sees at least its trigger).
+fn live_deployment(ctx: &Context, name: &str) -> Option<(kube::core::ObjectMeta, WorkloadObservation)> {
+    ctx.owned.deployments.get_with_content(Some(&ctx.pools.namespace), name)
 }
 
 fn api<K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(ctx: &Context) -> Api<K> {
@@ -123,14 +116,8 @@ fn written(applied: super::apply::Applied) -> usize {
 }
 
 /// Applies a backend's Deployment and Service; returns the number of writes.
-async fn apply_workload(
-    bctx: &BackendContext,
-    name: &str,
-    deployment: Deployment,
-    service: k8s_openapi::api::core::v1::Service,
-) -> Result<usize> {
-    let ctx = &bctx.ctx;
-    let live = bctx.live_deployment(name).map(|(meta, _)| meta);
+async fn apply_workload(ctx: &Context, name: &str, deployment: Deployment, service: k8s_openapi::api::core::v1::Service) -> Result<usize> {
+    let live = live_deployment(ctx, name).map(|(meta, _)| meta);
     let mut writes = written(ctx.applier.apply(&api(ctx), deployment, live.as_ref(), ChangeSignal::Generation).await?);
     let live = ctx.owned.services.get_meta(Some(&ctx.pools.namespace), name);
     writes += written(ctx.applier.apply(&api(ctx), service, live.as_ref(), ChangeSignal::ResourceVersion).await?);
@@ -147,8 +134,7 @@ impl BackendKind for OfficeBackend {
     fn workload(&self) -> String {
         desired::office_workload(&self.name_any())
     }
-    async fn apply(&self, bctx: &BackendContext, replicas: i32) -> Result<usize> {
-        let ctx = &bctx.ctx;
+    async fn apply(&self, ctx: &Context, replicas: i32) -> Result<usize> {
         let ns = ctx.pools.namespace.as_str();
         let mut writes = 0;
         if self.spec.type_ == OfficeBackendType::Onlyoffice {
@@ -158,7 +144,7 @@ impl BackendKind for OfficeBackend {
         domains.sort();
         let (deployment, service, ingress) = desired::office_objects(self, ns, replicas, &domains);
         let name = self.workload();
-        writes += apply_workload(bctx, &name, deployment, service).await?;
+        writes += apply_workload(ctx, &name, deployment, service).await?;
         let live = ctx.owned.ingresses.get_meta(Some(ns), &name);
         writes += written(ctx.applier.apply(&api(ctx), ingress, live.as_ref(), ChangeSignal::Generation).await?);
         Ok(writes)
@@ -224,11 +210,10 @@ impl BackendKind for PreviewBackend {
     fn workload(&self) -> String {
         desired::preview_workload(&self.name_any())
     }
-    async fn apply(&self, bctx: &BackendContext, replicas: i32) -> Result<usize> {
-        let ctx = &bctx.ctx;
+    async fn apply(&self, ctx: &Context, replicas: i32) -> Result<usize> {
         let ns = ctx.pools.namespace.as_str();
         let (deployment, service) = desired::preview_objects(self, ns, replicas);
-        apply_workload(bctx, &self.workload(), deployment, service).await
+        apply_workload(ctx, &self.workload(), deployment, service).await
     }
 }
 
@@ -246,22 +231,21 @@ pub fn ready_condition(desired: i32, ready: i32, observed: bool) -> Condition {
     }
 }
 
-async fn reconcile<K: BackendKind>(backend: Arc<K>, ctx: Arc<BackendContext>) -> Result<Action> {
-    let metrics = ctx.ctx.metrics.clone();
+async fn reconcile<K: BackendKind>(backend: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
+    let metrics = ctx.metrics.clone();
     let span = tracing::info_span!("reconcile", controller = K::KIND, backend = %backend.name_any());
     metrics.reconcile(K::KIND, reconcile_once(backend, ctx)).instrument(span).await
 }
 
-async fn reconcile_once<K: BackendKind>(backend: Arc<K>, bctx: Arc<BackendContext>) -> Result<Action> {
-    let ctx = &bctx.ctx;
+async fn reconcile_once<K: BackendKind>(backend: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
     if !ctx.wait_until_ready(Duration::from_secs(60)).await {
         return Err(Error::StillTerminating("the initial sync of the caches".into()));
     }
     let name = backend.name_any();
     let assigned = super::pools::assignments(&ctx.owned.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
     let replicas = desired::desired_replicas(assigned, backend.scaling());
-    backend.apply(&bctx, replicas).await?;
-    let deployment = bctx.live_deployment(&backend.workload()).map(|(_, w)| w);
+    backend.apply(&ctx, replicas).await?;
+    let deployment = live_deployment(&ctx, &backend.workload()).map(|(_, w)| w);
     let ready_replicas = deployment.as_ref().map(|w| w.ready_replicas).unwrap_or(0);
     let observed = deployment.as_ref().is_some_and(|w| w.observed_generation >= w.generation && w.desired_replicas == replicas);
     let ready = ready_condition(replicas, ready_replicas, observed);
@@ -281,9 +265,9 @@ async fn reconcile_once<K: BackendKind>(backend: Arc<K>, bctx: Arc<BackendContex
     Ok(Action::requeue(Duration::from_secs(300)))
 }
 
-fn error_policy<K: BackendKind>(backend: Arc<K>, error: &Error, ctx: Arc<BackendContext>) -> Action {
+fn error_policy<K: BackendKind>(backend: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
     warn!(kind = K::KIND, backend = %backend.name_any(), error = %error, "backend reconcile failed");
-    Action::requeue(ctx.ctx.retry_delay(&format!("{}/{}", K::KIND, backend.name_any())))
+    Action::requeue(ctx.retry_delay(&format!("{}/{}", K::KIND, backend.name_any())))
 }
 
 /// Which backends a namespace event concerns: the one it is assigned to now, and the one it left
@@ -363,13 +347,12 @@ pub struct BackendArgs<K: Resource<DynamicType = ()> + Clone + 'static> {
 /// becoming ready) and the space namespaces' assignments.
 pub async fn run<K: BackendKind>(args: BackendArgs<K>) {
     let BackendArgs { ctx, backends, events, deployments, assignments, stop } = args;
-    let bctx = Arc::new(BackendContext { ctx });
     let by_label = |labels: &std::collections::BTreeMap<String, String>, key: &str| labels.get(key).map(|n| ObjectRef::<K>::new(n));
     Controller::for_stream(events.touched_objects(), backends)
         .watches_stream(deployments.touched_objects(), move |d| by_label(d.labels(), BACKEND_LABEL))
         .reconcile_on(assignments.map(|name| ObjectRef::new(&name)))
         .graceful_shutdown_on(stop)
-        .run(reconcile::<K>, error_policy::<K>, bctx)
+        .run(reconcile::<K>, error_policy::<K>, ctx)
         .for_each(|_| async {})
         .await;
 }

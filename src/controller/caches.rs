@@ -126,15 +126,6 @@ where
     })
 }
 
-/// A full watch of a kind, reflected into a store, as the objects it touched.
-pub fn full_watch<K>(client: &Client) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    let (store, events) = full_watch_events(client);
-    (store, events.touched_objects())
-}
-
 /// A full watch of a kind, reflected into a store, as events.
 pub fn full_watch_events<K>(client: &Client) -> (Store<K>, Events<K>)
 where
