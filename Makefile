@@ -5,7 +5,7 @@ CARGO ?= cargo
 STATE := e2e/.state
 OPERATOR := target/debug/framaspace-operator
 
-.PHONY: help build crds lint audit unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover
+.PHONY: help build crds lint audit unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover smoke
 
 help:
 	@echo "make demo          local control plane + services, the operator, examples/ until Ready"
@@ -17,6 +17,7 @@ help:
 	@echo "make audit         cargo deny advisories (needs a local copy of the RustSec database)"
 	@echo "make bench N=1000  scale benchmark against the local environment (make cluster-up first)"
 	@echo "make bench-failover N=1000  leader SIGKILLed with N spaces: takeover, first write, all reconciled"
+	@echo "make smoke         one real space on a real cluster (KUBECONFIG, pushed image): install, WebDAV, bucket, delete"
 
 build:
 	$(CARGO) build --locked
@@ -32,6 +33,7 @@ lint:
 	$(CARGO) clippy --locked --all-targets --all-features -- -D warnings
 	@[ -x "$(CARGO_DENY)" ] || e2e/build-tools.sh cargo-deny
 	$(CARGO_DENY) --locked check bans licenses sources
+	images/nextcloud/check.sh
 	@if [ -d "$(ADVISORY_DB)/crates" ]; then $(MAKE) --no-print-directory audit; else echo "lint: no RustSec database copy, advisories not checked (make audit)"; fi
 
 # RustSec advisories, from a local copy of the advisory database (a git checkout of
@@ -63,6 +65,10 @@ test: lint unit build
 
 e2e: build
 	e2e/run-tests.sh $(SUITES)
+
+# One real space on a real cluster (never here: no container runtime), see e2e/smoke.sh.
+smoke:
+	e2e/smoke.sh
 
 demo: build
 	e2e/demo.sh

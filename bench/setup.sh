@@ -50,7 +50,7 @@ kind: SpaceClass
 metadata: { name: bench }
 spec:
   baseDomain: bench.frama.space
-  nextcloud: { image: docker.io/library/nextcloud, version: 31.0.9-apache }
+  nextcloud: { image: registry.frama.space/framaspace/nextcloud, version: 33.0.7 }
   limits: { maxQuota: 50Gi, defaultQuota: 10Gi, maxAccounts: 50, defaultMaxAccounts: 50 }
   defaultOffice: none
   placement: { nodeSelector: { frama.space/node-pool: web } }

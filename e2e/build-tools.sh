@@ -146,6 +146,7 @@ debian_packages() {
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v python3 >/dev/null || missing+=(python3)
+  command -v php >/dev/null || missing+=(php-cli)   # the PHP checks of what the operator renders
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -117,7 +117,7 @@ kind: SpaceClass
 metadata: { name: broken }
 spec:
   baseDomain: frama.space
-  nextcloud: { version: 31.0.9-apache }
+  nextcloud: { version: 33.0.7 }
   limits: { maxQuota: 10Gi, defaultQuota: 40Gi, maxAccounts: 50, defaultMaxAccounts: 50 }
 YAML
 ) && fail "refused: a class whose default quota exceeds its maximum" "$out" || \

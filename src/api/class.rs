@@ -92,21 +92,62 @@ fn default_office() -> OfficeSuite {
 #[serde(transparent)]
 pub struct AppId(#[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z][a-z0-9_]*$"))] pub String);
 
-/// Container image of Nextcloud.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// Container image of Nextcloud: the project's own image (`images/nextcloud/`), which serves the
+/// code from the image, bakes the validated apps in and answers the health endpoint.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(SUPPORTED_VERSION_RULE).message(UNSUPPORTED_VERSION_MESSAGE))]
 pub struct NextcloudImage {
-    /// Image repository, without tag (e.g. `docker.io/library/nextcloud`).
+    /// Image repository, without tag (e.g. `registry.frama.space/framaspace/nextcloud`).
     #[serde(default = "default_image")]
     #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-z0-9]([-a-z0-9._/:]*[a-z0-9])?$"))]
     pub image: String,
-    /// Image tag, the Nextcloud version and variant (e.g. `31.0.9-apache`).
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
+    /// The Nextcloud release the image holds (`major.minor.patch`, e.g. `33.0.7`); at least
+    /// 33.0.1, the first release with `memcache_customprefix`.
+    #[schemars(length(min = 5, max = 20), regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
     pub version: String,
+    /// Image tag, when it is not the version itself (e.g. `33.0.7-fs.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
+    pub tag: Option<String>,
+}
+
+impl NextcloudImage {
+    /// The image reference the pods of the class run.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.image, self.tag.as_deref().unwrap_or(&self.version))
+    }
+}
+
+/// The first release the operator runs: every Redis key of a space must carry its ACL prefix,
+/// which `memcache_customprefix` gives from 33.0.1 on (nextcloud/server#58810, in the 33.0.1
+/// release notes of the admin manual). 32.x got a backport (#58812) in a patch release not
+/// pinned down here, so 32 is refused too.
+pub const FIRST_SUPPORTED: (u32, u32, u32) = (33, 0, 1);
+
+/// The same rule as [`supported_version`], checked by the API server (a malformed version is
+/// left to the pattern's own message).
+const SUPPORTED_VERSION_RULE: &str = "!self.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$') || int(self.version.split('.')[0]) > 33 || (int(self.version.split('.')[0]) == 33 && (int(self.version.split('.')[1]) > 0 || int(self.version.split('.')[2]) >= 1))";
+const UNSUPPORTED_VERSION_MESSAGE: &str = "spec.nextcloud.version must be Nextcloud 33.0.1 or later: earlier releases have no memcache_customprefix, so their cache keys would fall outside the space's Redis ACL";
+
+/// Whether the operator can run this Nextcloud version; the error names the field.
+pub fn supported_version(version: &str) -> Result<(u32, u32, u32), String> {
+    let parts: Vec<Option<u32>> = version.split('.').map(|p| p.parse().ok()).collect();
+    let parsed = match parts.as_slice() {
+        [Some(a), Some(b), Some(c)] => (*a, *b, *c),
+        _ => return Err(format!("spec.nextcloud.version {version:?} is not a Nextcloud release (major.minor.patch, e.g. 33.0.7)")),
+    };
+    if parsed < FIRST_SUPPORTED {
+        return Err(format!(
+            "spec.nextcloud.version {version}: {}",
+            UNSUPPORTED_VERSION_MESSAGE.trim_start_matches("spec.nextcloud.version ")
+        ));
+    }
+    Ok(parsed)
 }
 
 fn default_image() -> String {
-    "docker.io/library/nextcloud".to_string()
+    "registry.frama.space/framaspace/nextcloud".to_string()
 }
 
 /// Limits a space may ask for, and what it gets when it asks for nothing.

@@ -23,7 +23,7 @@ pub const SPACE_LABEL: &str = "frama.space/space";
 pub const COMPONENT_LABEL: &str = "frama.space/component";
 /// The OfficeBackend or PreviewBackend an object of the operator's namespace belongs to.
 pub const BACKEND_LABEL: &str = "frama.space/backend";
-/// The purpose of an occ Job (`office`, …).
+/// The purpose of an occ Job (`install`, `office`, …).
 pub const OCC_LABEL: &str = "frama.space/occ";
 /// The node label a class's or backend's `nodePool` selects.
 pub const NODE_POOL_LABEL: &str = "frama.space/node-pool";
@@ -33,6 +33,13 @@ pub const NODE_POOL_LABEL: &str = "frama.space/node-pool";
 pub const APPLIED_HASH_ANNOTATION: &str = "frama.space/applied-hash";
 /// Hash of the space's configuration on its pod template: a change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "frama.space/config-hash";
+/// The Nextcloud a space runs, recorded on its namespace when its install succeeded (the exact
+/// four-part `version` occ reported, and the image that reported it): the namespace wins over
+/// the status, so a space restored without status is never installed again.
+pub const NEXTCLOUD_VERSION_ANNOTATION: &str = "frama.space/nextcloud-version";
+pub const NEXTCLOUD_IMAGE_ANNOTATION: &str = "frama.space/nextcloud-image";
+/// Which attempt of the install Job this is (1, 2, ...): the retry delay grows with it.
+pub const ATTEMPT_ANNOTATION: &str = "frama.space/attempt";
 /// The occ commands a Job runs, for `kubectl describe job`.
 pub const OCC_COMMANDS_ANNOTATION: &str = "frama.space/occ-commands";
 /// The URL of a space, on its namespace.
@@ -56,9 +63,11 @@ pub const STORAGE_READY: &str = "StorageReady";
 pub const WORKLOAD_READY: &str = "WorkloadReady";
 pub const INGRESS_READY: &str = "IngressReady";
 pub const OFFICE_READY: &str = "OfficeReady";
+pub const INSTALLED: &str = "Installed";
 
 /// The space conditions a status carries, in the order `kubectl describe` shows them after Ready.
-pub const SPACE_CONDITIONS: [&str; 7] = [PLACED, DATABASE_READY, CACHE_READY, STORAGE_READY, OFFICE_READY, WORKLOAD_READY, INGRESS_READY];
+pub const SPACE_CONDITIONS: [&str; 8] =
+    [PLACED, DATABASE_READY, CACHE_READY, STORAGE_READY, INSTALLED, OFFICE_READY, WORKLOAD_READY, INGRESS_READY];
 
 // ---- reasons shared between the code that sets them and the code that reads them -------------
 /// An occ Job failed: the one office reason that makes a space not Ready.

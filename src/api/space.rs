@@ -55,6 +55,7 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Office", type_ = "string", json_path = ".status.office", description = "Office suite in use", priority = 1),
     printcolumn(name = "Quota", type_ = "string", json_path = ".status.quota", description = "Storage quota in force", priority = 1),
     printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace", description = "Namespace of the workload", priority = 1),
+    printcolumn(name = "Nextcloud", type_ = "string", json_path = ".status.nextcloud.versionString", description = "Nextcloud release installed", priority = 1),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the space serves its users"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
@@ -152,6 +153,8 @@ pub enum SpacePhase {
     Pending,
     /// Objects are being created and have not all become ready yet.
     Provisioning,
+    /// Nextcloud is being installed in the space's database (the install Job).
+    Installing,
     /// The space serves its users.
     Ready,
     /// The space was ready and something it depends on is not any more.
@@ -163,9 +166,10 @@ pub enum SpacePhase {
 }
 
 impl SpacePhase {
-    pub const ALL: [SpacePhase; 6] = [
+    pub const ALL: [SpacePhase; 7] = [
         SpacePhase::Pending,
         SpacePhase::Provisioning,
+        SpacePhase::Installing,
         SpacePhase::Ready,
         SpacePhase::Degraded,
         SpacePhase::Suspended,
@@ -176,6 +180,7 @@ impl SpacePhase {
         match self {
             SpacePhase::Pending => "Pending",
             SpacePhase::Provisioning => "Provisioning",
+            SpacePhase::Installing => "Installing",
             SpacePhase::Ready => "Ready",
             SpacePhase::Degraded => "Degraded",
             SpacePhase::Suspended => "Suspended",
@@ -209,7 +214,7 @@ pub struct Placement {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssociationSpaceStatus {
-    /// Lifecycle phase: Pending, Provisioning, Ready, Degraded, Suspended or Deleting.
+    /// Lifecycle phase: Pending, Provisioning, Installing, Ready, Degraded, Suspended or Deleting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<SpacePhase>,
     /// Public address of the space.
@@ -233,13 +238,30 @@ pub struct AssociationSpaceStatus {
     /// Pools and backends the space was placed on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+    /// The Nextcloud installed in the space, as its install Job reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nextcloud: Option<NextcloudStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Placed, DatabaseReady, CacheReady, StorageReady, WorkloadReady, IngressReady, OfficeReady.
+    /// Ready, Placed, Installed, DatabaseReady, CacheReady, StorageReady, WorkloadReady, IngressReady, OfficeReady.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+/// The Nextcloud a space runs: what `occ status` printed at the end of its install. Web pods only
+/// ever run this image, with this `version` in their configuration.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NextcloudStatus {
+    /// The exact version (`version` of `occ status`, four parts, e.g. `33.0.7.2`): Nextcloud
+    /// compares it with its code's to decide whether an upgrade is pending.
+    pub version: String,
+    /// The release (`versionstring`, e.g. `33.0.7`).
+    pub version_string: String,
+    /// The image the space runs.
+    pub image: String,
 }
 
 #[cfg(test)]

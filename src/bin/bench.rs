@@ -531,7 +531,13 @@ async fn floor(
                     resolve::resolve(&space(&name, &class.name_any()), &class).map_err(|e| kube::Error::Service(e.to_string().into()))?;
                 space.namespace = format!("floor-{i}");
                 let bindings = Bindings::default();
-                let files = config::render(&space, &bindings);
+                // The floor writes an installed space's objects (the install Job is the operator's cost).
+                let installed = framaspace_operator::api::space::NextcloudStatus {
+                    version: format!("{}.0", space.class.nextcloud.version),
+                    version_string: space.class.nextcloud.version.clone(),
+                    image: space.class.nextcloud.reference(),
+                };
+                let files = config::render(&space, &bindings, Some(&installed));
                 let access = objects::SecretAccess::for_user("bench".into(), "system:serviceaccount:bench:bench");
                 let ns = space.namespace.clone();
                 // No owner: the garbage collector would delete objects whose owner does not exist.
@@ -543,7 +549,7 @@ async fn floor(
                     o
                 }
                 Api::<Namespace>::all(client.clone())
-                    .patch(&ns, &params, &Patch::Apply(orphan(objects::namespace(&space, Default::default()))))
+                    .patch(&ns, &params, &Patch::Apply(orphan(objects::namespace(&space, Default::default(), Some(&installed)))))
                     .await?;
                 let secret = objects::credentials_secret(
                     &space,
@@ -564,7 +570,7 @@ async fn floor(
                 put!(Secret, secret);
                 put!(RoleBinding, objects::operator_access(&space, &access));
                 put!(ConfigMap, objects::config_map(&space, files.clone()));
-                put!(Deployment, objects::deployment(&space, &bindings, &files));
+                put!(Deployment, objects::deployment(&space, &bindings, &files, &installed));
                 put!(Service, objects::service(&space));
                 put!(Ingress, objects::ingress(&space));
                 put!(NetworkPolicy, objects::network_policy(&space, &bindings));

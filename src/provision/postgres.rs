@@ -22,6 +22,17 @@ pub struct PgTarget {
     pub max_connections: u32,
 }
 
+/// What a space's database holds of a Nextcloud.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Installation {
+    /// No Nextcloud table: a new space.
+    Empty,
+    /// Tables but no `core/installedat`: an install that stopped midway.
+    Partial,
+    /// A finished installation (`installedat` is when, as Nextcloud wrote it).
+    Installed { installed_at: String },
+}
+
 /// An admin connection pool to one server; its size bounds the concurrent admin operations.
 pub struct PgAdmin {
     target: PgTarget,
@@ -208,6 +219,38 @@ impl PgAdmin {
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => Ok(true),
             Err(e) => Err(classify("check the space's credentials", e)),
         }
+    }
+
+    /// What the space's database holds of a Nextcloud, read as the space's own role: its
+    /// search_path is where Nextcloud created its tables (the role's schema in a shared database,
+    /// `public` in its own). Setup writes `core/installedat` into `oc_appconfig` only after the
+    /// migrations and the admin account succeeded (`lib/private/Setup.php` `install()`), so tables
+    /// without it are an install that stopped midway, which the installer resumes.
+    pub async fn installation(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {
+        let _permit = self.permit().await?;
+        let db = self.database_of(names);
+        let options = self.target.options(&db).username(&names.sql).password(password);
+        let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| classify("read the space's tables", e))?;
+        let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('oc_appconfig')::text")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| classify("read the space's tables", e))?;
+        let found = match table {
+            None => Installation::Empty,
+            Some(_) => {
+                let at: Option<String> =
+                    sqlx::query_scalar("SELECT configvalue::text FROM oc_appconfig WHERE appid = 'core' AND configkey = 'installedat'")
+                        .fetch_optional(&mut conn)
+                        .await
+                        .map_err(|e| classify("read the space's tables", e))?;
+                match at {
+                    Some(at) => Installation::Installed { installed_at: at },
+                    None => Installation::Partial,
+                }
+            }
+        };
+        let _ = conn.close().await;
+        Ok(found)
     }
 
     async fn ensure_database(&self, names: &TenantNames) -> Result<u32, ProvisionError> {

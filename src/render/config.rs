@@ -1,7 +1,9 @@
-//! Nextcloud `*.config.php` fragments of a space. Nextcloud merges every `*.config.php` of its
-//! config directory into `config.php`, so each concern gets its own file and the operator never
-//! rewrites what Nextcloud itself writes there. Secrets are read from the environment with
-//! `getenv()`, so this ConfigMap holds no secret value.
+//! Nextcloud `*.config.php` fragments of a space: its whole configuration. Nextcloud reads
+//! `config.php` and then every `*.config.php` of its config directory in natural order, later
+//! keys winning (`lib/private/Config.php` `readData()`); the pods' `config.php` is empty and the
+//! state fragment makes the configuration read-only, so these files are all there is and nothing
+//! is ever written back (see `render::nextcloud`). Secrets are read from the environment with
+//! `getenv()`, so this ConfigMap holds no secret value, and no file on a pod's disk either.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::bindings::Bindings;
 use super::credentials;
+use super::nextcloud::{CODE_DIR, DATA_DIR, STATE_FILE};
 use super::resolve::ResolvedSpace;
-use crate::api::space::OfficeSuite;
+use crate::api::space::{NextcloudStatus, OfficeSuite};
 
 /// Environment variables the fragments read; the Deployment sets them from the credentials Secret.
 pub const SECRET_ENV: &[(&str, &str)] = &[
@@ -52,9 +55,14 @@ pub fn php_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// A `//` comment ends at a line break or at `?>`, which would leave PHP: neither reaches one.
+fn comment_text(s: &str) -> String {
+    s.replace(['\n', '\r'], " ").replace("?>", "? >")
+}
+
 fn fragment(comment: &str, entries: &[(&str, String)]) -> String {
     let mut out = String::from("<?php\n// Written by framaspace-operator; edits are overwritten.\n");
-    out.push_str(&format!("// {comment}\n$CONFIG = array (\n"));
+    out.push_str(&format!("// {}\n$CONFIG = array (\n", comment_text(comment)));
     for (key, value) in entries {
         out.push_str(&format!("  {} => {},\n", php_string(key), value));
     }
@@ -63,13 +71,43 @@ fn fragment(comment: &str, entries: &[(&str, String)]) -> String {
 }
 
 fn placeholder(comment: &str) -> String {
-    format!("<?php\n// Written by framaspace-operator; edits are overwritten.\n// {comment}\n$CONFIG = array ();\n")
+    format!("<?php\n// Written by framaspace-operator; edits are overwritten.\n// {}\n$CONFIG = array ();\n", comment_text(comment))
+}
+
+/// The apps directories of the image, both read-only: the shipped apps and the platform's
+/// validated apps baked in at build (`images/nextcloud/`). The official image's own
+/// `apps.config.php` declares the same two paths, with `custom_apps` writable for the app store,
+/// which is off here.
+fn apps_paths() -> String {
+    format!(
+        "array (0 => array ('path' => '{CODE_DIR}/apps', 'url' => '/apps', 'writable' => false), 1 => array ('path' => '{CODE_DIR}/custom_apps', 'url' => '/custom_apps', 'writable' => false))"
+    )
+}
+
+/// What makes a pod installed without a volume: `installed` and the exact `version` the install
+/// (or, later, an upgrade) reported, and a read-only configuration (`config_is_read_only`:
+/// every `Config::set` throws, so no secret is ever copied into a `config.php`). Until the install
+/// succeeded the fragment is empty, and install Jobs leave it out anyway.
+pub fn state_fragment(installed: Option<&NextcloudStatus>) -> String {
+    match installed {
+        Some(nc) => fragment(
+            &format!("Installed: Nextcloud {} ({}); configuration owned by the operator, read-only.", nc.version_string, nc.version),
+            &[
+                ("installed", "true".into()),
+                ("version", php_string(&nc.version)),
+                ("maintenance", "false".into()),
+                ("config_is_read_only", "true".into()),
+            ],
+        ),
+        None => placeholder("Not installed yet: see the Installed condition. Install Jobs leave this file out."),
+    }
 }
 
 /// Every fragment of the space, by file name (also the ConfigMap key).
-pub fn render(space: &ResolvedSpace, bindings: &Bindings) -> BTreeMap<String, String> {
+pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&NextcloudStatus>) -> BTreeMap<String, String> {
     let host = php_string(&space.host);
     let mut files = BTreeMap::new();
+    files.insert(STATE_FILE.to_string(), state_fragment(installed));
     files.insert(
         "framaspace.config.php".to_string(),
         fragment(
@@ -92,6 +130,16 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings) -> BTreeMap<String, St
                 ("log_type", "'errorlog'".into()),
                 ("loglevel", "2".into()),
                 ("memcache.local", "'\\OC\\Memcache\\APCu'".into()),
+                ("framaspace.display_name", php_string(&space.display_name)),
+                // The pods' emptyDir; the prepare container writes its `.ncdata`.
+                ("datadirectory", php_string(DATA_DIR)),
+                ("apps_paths", apps_paths()),
+                // Upgrades are the operator's Jobs, never a page offered to a visitor.
+                ("upgrade.disable-web", "true".into()),
+                ("htaccess.RewriteBase", "'/'".into()),
+                // The space's role cannot create roles; the installer is not to try
+                // (`AbstractDatabase::initialize()`).
+                ("setup_create_db_user", "false".into()),
             ],
         ),
     );
@@ -134,11 +182,13 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings) -> BTreeMap<String, St
     files.insert("redis.config.php".to_string(), redis);
     let objectstore = match &bindings.storage {
         Some(st) => fragment(
+            // `verify_bucket_exists` (default true) sends a HeadBucket on every connection and a
+            // CreateBucket when it is missing (`S3ConnectionTrait`); the operator owns the bucket.
             "Files: the space's bucket on its StoragePool, with a key allowed on that bucket only.",
             &[(
                 "objectstore",
                 format!(
-                    "array ('class' => '\\OC\\Files\\ObjectStore\\S3', 'arguments' => array ('bucket' => {}, 'hostname' => {}, 'port' => {}, 'use_ssl' => {}, 'region' => {}, 'key' => getenv('FRAMASPACE_S3_KEY'), 'secret' => getenv('FRAMASPACE_S3_SECRET'), 'use_path_style' => true, 'autocreate' => false))",
+                    "array ('class' => '\\OC\\Files\\ObjectStore\\S3', 'arguments' => array ('bucket' => {}, 'hostname' => {}, 'port' => {}, 'use_ssl' => {}, 'region' => {}, 'key' => getenv('FRAMASPACE_S3_KEY'), 'secret' => getenv('FRAMASPACE_S3_SECRET'), 'use_path_style' => true, 'verify_bucket_exists' => false))",
                     php_string(&st.bucket),
                     php_string(&st.host),
                     st.port,
@@ -245,7 +295,7 @@ mod tests {
         let mut b = bound();
         b.office = Some(OfficeBinding { suite: OfficeSuite::Onlyoffice, backend: "oo-1".into(), url: "https://oo.frama.space".into() });
         b.preview = Some(PreviewBinding { backend: "img-1".into(), url: "http://preview-img-1.fs.svc:9000".into() });
-        let files = render(&space, &b);
+        let files = render(&space, &b, None);
         let office = &files["office.config.php"];
         assert!(office.contains("'DocumentServerUrl' => 'https://oo.frama.space/'"), "{office}");
         assert!(office.contains("'jwt_secret' => getenv('FRAMASPACE_ONLYOFFICE_JWT')"));
@@ -256,18 +306,18 @@ mod tests {
 
         space.office = OfficeSuite::Collabora;
         b.office = Some(OfficeBinding { suite: OfficeSuite::Collabora, backend: "c-1".into(), url: "https://office.frama.space".into() });
-        let files = render(&space, &b);
+        let files = render(&space, &b, None);
         assert!(!files["office.config.php"].contains("onlyoffice' =>"));
         assert!(!secret_env(&b).iter().any(|(name, _)| *name == "FRAMASPACE_ONLYOFFICE_JWT"), "a Collabora space gets no JWT");
 
         space.office = OfficeSuite::None;
         b.office = None;
-        assert!(render(&space, &b)["office.config.php"].contains("online editing is disabled"));
+        assert!(render(&space, &b, None)["office.config.php"].contains("online editing is disabled"));
     }
 
     #[test]
     fn bound_services_are_configured_with_secrets_from_the_environment() {
-        let files = render(&resolved(), &bound());
+        let files = render(&resolved(), &bound(), None);
         let db = &files["database.config.php"];
         assert!(
             db.contains("'dbtype' => 'pgsql',") && db.contains("'dbhost' => 'pg:5432',") && db.contains("'dbuser' => 'space_mon_asso',")
@@ -293,7 +343,7 @@ mod tests {
 
     #[test]
     fn main_fragment_has_host_and_user_limit() {
-        let files = render(&resolved(), &Bindings::default());
+        let files = render(&resolved(), &Bindings::default(), None);
         let main = &files["framaspace.config.php"];
         assert!(main.starts_with("<?php\n"));
         assert!(main.contains("'trusted_domains' => array (0 => 'mon-asso.frama.space'),"));
@@ -305,7 +355,7 @@ mod tests {
 
     #[test]
     fn backing_services_are_placeholders_until_assigned() {
-        let files = render(&resolved(), &Bindings::default());
+        let files = render(&resolved(), &Bindings::default(), None);
         for f in ["database.config.php", "redis.config.php", "objectstore.config.php", "office.config.php", "preview.config.php"] {
             assert!(files[f].contains("$CONFIG = array ();"), "{f}");
         }
@@ -321,11 +371,11 @@ mod tests {
 
     #[test]
     fn hash_follows_content() {
-        let a = render(&resolved(), &Bindings::default());
+        let a = render(&resolved(), &Bindings::default(), None);
         let mut s = resolved();
         s.max_accounts = 10;
-        let b = render(&s, &Bindings::default());
-        assert_eq!(hash(&a), hash(&render(&resolved(), &Bindings::default())));
+        let b = render(&s, &Bindings::default(), None);
+        assert_eq!(hash(&a), hash(&render(&resolved(), &Bindings::default(), None)));
         assert_ne!(hash(&a), hash(&b));
     }
 }

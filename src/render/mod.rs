@@ -6,5 +6,8 @@ pub mod config;
 pub mod credentials;
 pub mod ingress;
 pub mod names;
+pub mod nextcloud;
 pub mod objects;
+#[cfg(test)]
+mod php_check;
 pub mod resolve;

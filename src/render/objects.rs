@@ -8,8 +8,8 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath,
-    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceQuota,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, HTTPHeader,
+    KeyToPath, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceQuota,
     ResourceQuotaSpec, Secret, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
@@ -26,10 +26,14 @@ use super::bindings::Bindings;
 use super::config;
 use super::credentials;
 use super::names;
+use super::nextcloud;
 use super::resolve::ResolvedSpace;
-use crate::api::labels::{COMPONENT_LABEL, CONFIG_HASH_ANNOTATION, KEYS_ANNOTATION, OCC_COMMANDS_ANNOTATION, OCC_LABEL, URL_ANNOTATION};
+use crate::api::labels::{
+    ATTEMPT_ANNOTATION, COMPONENT_LABEL, CONFIG_HASH_ANNOTATION, KEYS_ANNOTATION, NEXTCLOUD_IMAGE_ANNOTATION, NEXTCLOUD_VERSION_ANNOTATION,
+    OCC_COMMANDS_ANNOTATION, OCC_LABEL, URL_ANNOTATION,
+};
+use crate::api::space::NextcloudStatus;
 
-const CONFIG_DIR: &str = "/var/www/html/config";
 const HTTP_PORT: i32 = 80;
 /// www-data in the official Nextcloud image.
 const WWW_DATA: i64 = 33;
@@ -57,7 +61,7 @@ fn meta(space: &ResolvedSpace, name: &str) -> ObjectMeta {
 
 /// The namespace that holds the space; owned by the space so Kubernetes collects it with it. Its
 /// annotations record the placement, so a space restored without status keeps its pools.
-pub fn namespace(space: &ResolvedSpace, placement_annotations: BTreeMap<String, String>) -> Namespace {
+pub fn namespace(space: &ResolvedSpace, placement_annotations: BTreeMap<String, String>, installed: Option<&NextcloudStatus>) -> Namespace {
     let mut labels = names::labels(&space.name);
     // Pod Security Admission: the Nextcloud image runs as a normal web server, nothing more.
     labels.insert("pod-security.kubernetes.io/enforce".into(), "baseline".into());
@@ -69,6 +73,10 @@ pub fn namespace(space: &ResolvedSpace, placement_annotations: BTreeMap<String, 
             annotations: Some({
                 let mut a = placement_annotations;
                 a.insert(URL_ANNOTATION.to_string(), names::url(&space.host));
+                if let Some(nc) = installed {
+                    a.insert(NEXTCLOUD_VERSION_ANNOTATION.to_string(), format!("{} {}", nc.version, nc.version_string));
+                    a.insert(NEXTCLOUD_IMAGE_ANNOTATION.to_string(), nc.image.clone());
+                }
                 a
             }),
             owner_references: Some(vec![owner_reference(space)]),
@@ -144,12 +152,13 @@ fn plain_env(name: &str, value: &str) -> EnvVar {
     EnvVar { name: name.to_string(), value: Some(value.to_string()), ..EnvVar::default() }
 }
 
-fn http_probe(period: i32, timeout: i32, failures: i32) -> Probe {
+/// An HTTP probe on the space's own host: the request is the one a visitor's would be.
+fn http_probe(space: &ResolvedSpace, path: &str, period: i32, timeout: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
-            path: Some("/status.php".into()),
+            path: Some(path.into()),
             port: IntOrString::String("http".into()),
-            http_headers: None,
+            http_headers: Some(vec![HTTPHeader { name: "Host".into(), value: space.host.clone() }]),
             ..HTTPGetAction::default()
         }),
         period_seconds: Some(period),
@@ -159,43 +168,65 @@ fn http_probe(period: i32, timeout: i32, failures: i32) -> Probe {
     }
 }
 
-/// The Nextcloud container of the space: its image, the environment from its Secret, its config
-/// fragments. The occ Jobs run the same container with another command.
-fn nextcloud_container(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTreeMap<String, String>) -> Container {
+/// What every Nextcloud container of the space shares: the environment from its Secret (read by
+/// the fragments' `getenv()`), the configuration directory, the run directory.
+fn nextcloud_env(bindings: &Bindings) -> Vec<EnvVar> {
     let mut env: Vec<EnvVar> = config::secret_env(bindings).iter().map(|(name, key)| secret_env(name, key)).collect();
-    env.extend([
-        plain_env("NEXTCLOUD_ADMIN_USER", "admin"),
-        secret_env("NEXTCLOUD_ADMIN_PASSWORD", credentials::ADMIN_PASSWORD),
-        plain_env("NEXTCLOUD_TRUSTED_DOMAINS", &space.host),
-        plain_env("FRAMASPACE_ADMIN_EMAIL", &space.contact_email),
-        plain_env("FRAMASPACE_SPACE", &space.name),
-    ]);
-    // One mount per fragment: Nextcloud writes config.php itself in the same directory.
-    let mounts: Vec<VolumeMount> = config_files
-        .keys()
-        .map(|file| VolumeMount {
-            name: "config".into(),
-            mount_path: format!("{CONFIG_DIR}/{file}"),
-            sub_path: Some(file.clone()),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        })
-        .chain(std::iter::once(VolumeMount { name: "html".into(), mount_path: "/var/www/html".into(), ..VolumeMount::default() }))
-        .collect();
+    env.extend([plain_env("NEXTCLOUD_CONFIG_DIR", nextcloud::CONFIG_DIR), plain_env("FRAMASPACE_RUN", nextcloud::RUN_DIR)]);
+    env
+}
+
+fn run_mount() -> VolumeMount {
+    VolumeMount { name: "run".into(), mount_path: nextcloud::RUN_DIR.into(), ..VolumeMount::default() }
+}
+
+fn as_www_data() -> SecurityContext {
+    SecurityContext {
+        run_as_user: Some(WWW_DATA),
+        run_as_group: Some(WWW_DATA),
+        run_as_non_root: Some(true),
+        allow_privilege_escalation: Some(false),
+        ..SecurityContext::default()
+    }
+}
+
+/// The init container of every Nextcloud pod: the configuration and data directories, as uid 33
+/// (see `nextcloud::prepare_script`). `writable` for an install Job.
+fn prepare_container(image: &str, writable: bool) -> Container {
     Container {
-        name: names::NEXTCLOUD.into(),
-        image: Some(format!("{}:{}", space.class.nextcloud.image, space.class.nextcloud.version)),
+        name: "prepare".into(),
+        image: Some(image.to_string()),
         image_pull_policy: Some("IfNotPresent".into()),
-        env: Some(env),
-        volume_mounts: Some(mounts),
-        resources: space.class.resources.clone(),
+        command: Some(vec!["/bin/sh".into(), "-c".into(), nextcloud::prepare_script()]),
+        env: Some(vec![
+            plain_env("FRAMASPACE_RUN", nextcloud::RUN_DIR),
+            plain_env("FRAMASPACE_CONFIG_SOURCE", nextcloud::CONFIG_SOURCE),
+            plain_env("FRAMASPACE_WRITABLE_CONFIG", if writable { "1" } else { "0" }),
+        ]),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "config".into(),
+                mount_path: nextcloud::CONFIG_SOURCE.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+            run_mount(),
+        ]),
+        security_context: Some(as_www_data()),
         ..Container::default()
     }
 }
 
-fn nextcloud_pod(space: &ResolvedSpace, config_files: &BTreeMap<String, String>, container: Container) -> PodSpec {
+fn nextcloud_pod(
+    space: &ResolvedSpace,
+    image: &str,
+    writable: bool,
+    config_files: &BTreeMap<String, String>,
+    container: Container,
+) -> PodSpec {
     let placement = &space.class.placement;
     PodSpec {
+        init_containers: Some(vec![prepare_container(image, writable)]),
         containers: vec![container],
         volumes: Some(vec![
             Volume {
@@ -207,7 +238,13 @@ fn nextcloud_pod(space: &ResolvedSpace, config_files: &BTreeMap<String, String>,
                 }),
                 ..Volume::default()
             },
-            Volume { name: "html".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
+            // The configuration and the data directory's marker: recreated by `prepare` in every
+            // new pod. In memory, so even the installer's transient config.php never reaches a disk.
+            Volume {
+                name: "run".into(),
+                empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), size_limit: Some(Quantity("64Mi".into())) }),
+                ..Volume::default()
+            },
         ]),
         node_selector: Some(placement.node_selector.clone()),
         tolerations: (!placement.tolerations.is_empty()).then(|| placement.tolerations.clone()),
@@ -218,20 +255,34 @@ fn nextcloud_pod(space: &ResolvedSpace, config_files: &BTreeMap<String, String>,
     }
 }
 
-pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTreeMap<String, String>) -> Deployment {
+/// The web workload of an installed space: the recorded image and version, never the class's
+/// newer one (an upgrade moves both together). Not built before the install succeeded.
+pub fn deployment(
+    space: &ResolvedSpace,
+    bindings: &Bindings,
+    config_files: &BTreeMap<String, String>,
+    installed: &NextcloudStatus,
+) -> Deployment {
     let container = Container {
+        name: names::NEXTCLOUD.into(),
+        image: Some(installed.image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        env: Some(nextcloud_env(bindings)),
+        volume_mounts: Some(vec![run_mount()]),
+        resources: space.class.resources.clone(),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
             container_port: HTTP_PORT,
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),
-        // `occ upgrade` runs at start-up and may take long on a large space: the startup probe
-        // allows an hour before liveness takes over, so a slow upgrade is never killed midway.
-        startup_probe: Some(http_probe(10, 5, 360)),
-        liveness_probe: Some(http_probe(30, 10, 5)),
-        readiness_probe: Some(http_probe(10, 5, 3)),
-        ..nextcloud_container(space, bindings, config_files)
+        // The health endpoint answers 200 only when installed, in normal mode and at the code's
+        // version (`status.php` answers 200 in every one of those states). Liveness stays on
+        // `status.php`: a space in maintenance is not ready, but must not be restarted for it.
+        startup_probe: Some(http_probe(space, nextcloud::HEALTH_PATH, 5, 3, 60)),
+        readiness_probe: Some(http_probe(space, nextcloud::HEALTH_PATH, 30, 5, 2)),
+        liveness_probe: Some(http_probe(space, "/status.php", 60, 10, 5)),
+        ..Container::default()
     };
     let mut template_annotations = BTreeMap::new();
     template_annotations.insert(CONFIG_HASH_ANNOTATION.to_string(), config::hash(config_files));
@@ -240,7 +291,7 @@ pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTr
         spec: Some(DeploymentSpec {
             replicas: Some(if space.suspended { 0 } else { 1 }),
             selector: LabelSelector { match_labels: Some(names::pod_selector(&space.name)), ..LabelSelector::default() },
-            // Two Nextcloud versions must never run against one database during an upgrade.
+            // Two Nextcloud versions must never run against one database.
             strategy: Some(DeploymentStrategy { type_: Some("Recreate".into()), ..DeploymentStrategy::default() }),
             revision_history_limit: Some(3),
             template: PodTemplateSpec {
@@ -249,7 +300,7 @@ pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTr
                     annotations: Some(template_annotations),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(nextcloud_pod(space, config_files, container)),
+                spec: Some(nextcloud_pod(space, &installed.image, false, config_files, container)),
             },
             ..DeploymentSpec::default()
         }),
@@ -257,37 +308,49 @@ pub fn deployment(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTr
     }
 }
 
-/// A Job running `occ` commands in the space's own Nextcloud container (image, environment and
-/// configuration), once Nextcloud reports itself installed. Named after a hash of its commands:
-/// the same commands are never run twice, new ones get a new Job.
-pub fn occ_job(
-    space: &ResolvedSpace,
-    bindings: &Bindings,
-    config_files: &BTreeMap<String, String>,
-    purpose: &str,
-    commands: &[String],
-) -> Job {
-    let joined = commands.join("\n");
-    let name = occ_job_name(purpose, commands);
-    let script = occ_script(commands);
+/// A one-shot Job in the space's Nextcloud image: the `occ` container runs `script` as uid 33
+/// with the code, the space's configuration and environment, and ends by printing the JSON of
+/// `occ status` into its termination message (read by the operator); on failure the kubelet
+/// puts the end of its output there instead.
+struct OccPod<'a> {
+    name: &'a str,
+    purpose: &'a str,
+    image: &'a str,
+    /// The install's own configuration (no state fragment) instead of the read-only one.
+    writable: bool,
+    env: Vec<EnvVar>,
+    script: String,
+    annotations: BTreeMap<String, String>,
+}
+
+fn occ_job_object(space: &ResolvedSpace, config_files: &BTreeMap<String, String>, p: OccPod<'_>) -> Job {
+    let OccPod { name, purpose, image, writable, env, script, annotations } = p;
     let container = Container {
+        name: OCC_CONTAINER.into(),
+        image: Some(image.to_string()),
+        image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["/bin/sh".into(), "-c".into(), script]),
-        security_context: Some(SecurityContext { run_as_user: Some(WWW_DATA), run_as_group: Some(WWW_DATA), ..SecurityContext::default() }),
-        ..nextcloud_container(space, bindings, config_files)
+        env: Some(env),
+        volume_mounts: Some(vec![run_mount()]),
+        security_context: Some(as_www_data()),
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..Container::default()
     };
-    let mut pod = nextcloud_pod(space, config_files, container);
+    let mut pod = nextcloud_pod(space, image, writable, config_files, container);
     pod.restart_policy = Some("Never".into());
-    let mut metadata = meta(space, &name);
+    let mut metadata = meta(space, name);
     metadata.labels.get_or_insert_default().insert(OCC_LABEL.into(), purpose.into());
-    metadata.annotations = Some(BTreeMap::from([(OCC_COMMANDS_ANNOTATION.to_string(), joined)]));
+    metadata.annotations = Some(annotations.clone());
+    let mut pod_labels = names::labels(&space.name);
+    pod_labels.insert(OCC_LABEL.into(), purpose.into());
     Job {
         metadata,
         spec: Some(JobSpec {
             // Failed pods are retried by the Job controller with exponential backoff (10 s, 20 s, ...).
-            backoff_limit: Some(4),
-            active_deadline_seconds: Some(3600),
+            backoff_limit: Some(2),
+            active_deadline_seconds: Some(1800),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(names::labels(&space.name)), ..ObjectMeta::default() }),
+                metadata: Some(ObjectMeta { labels: Some(pod_labels), annotations: Some(annotations), ..ObjectMeta::default() }),
                 spec: Some(pod),
             },
             ..JobSpec::default()
@@ -296,26 +359,65 @@ pub fn occ_job(
     }
 }
 
+/// The container of every occ Job whose termination message the operator reads.
+pub const OCC_CONTAINER: &str = "occ";
+/// The name of a space's install Job (one at a time; a retry replaces a failed one).
+pub const INSTALL_JOB: &str = "nextcloud-install";
+pub const INSTALL_PURPOSE: &str = "install";
+
+/// The install of a space: `occ maintenance:install` on its database, with its admin account
+/// (e-mail: the space's contact), in the class's image, with a writable configuration of its own
+/// (no state fragment). `None` until the space has a database.
+pub fn install_job(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTreeMap<String, String>, attempt: u32) -> Option<Job> {
+    let db = bindings.database.as_ref()?;
+    let mut env = nextcloud_env(bindings);
+    env.extend([
+        plain_env("FRAMASPACE_DB_NAME", &db.database),
+        plain_env("FRAMASPACE_DB_HOST", &db.host),
+        plain_env("FRAMASPACE_DB_PORT", &db.port.to_string()),
+        plain_env("FRAMASPACE_DB_USER", &db.user),
+        plain_env("FRAMASPACE_ADMIN_USER", nextcloud::ADMIN_USER),
+        secret_env("FRAMASPACE_ADMIN_PASSWORD", credentials::ADMIN_PASSWORD),
+        plain_env("FRAMASPACE_ADMIN_EMAIL", &space.contact_email),
+    ]);
+    let annotations = BTreeMap::from([
+        (OCC_COMMANDS_ANNOTATION.to_string(), "maintenance:install\nstatus --output=json".to_string()),
+        (ATTEMPT_ANNOTATION.to_string(), attempt.to_string()),
+    ]);
+    let image = space.class.nextcloud.reference();
+    let pod = OccPod {
+        name: INSTALL_JOB,
+        purpose: INSTALL_PURPOSE,
+        image: &image,
+        writable: true,
+        env,
+        script: nextcloud::install_script(),
+        annotations,
+    };
+    Some(occ_job_object(space, config_files, pod))
+}
+
+/// A Job running `occ` commands in the space's installed Nextcloud (its recorded image, its
+/// read-only configuration). Named after a hash of its commands: the same commands are never run
+/// twice, new ones get a new Job.
+pub fn occ_job(
+    space: &ResolvedSpace,
+    bindings: &Bindings,
+    config_files: &BTreeMap<String, String>,
+    installed: &NextcloudStatus,
+    purpose: &str,
+    commands: &[String],
+) -> Job {
+    let annotations = BTreeMap::from([(OCC_COMMANDS_ANNOTATION.to_string(), commands.join("\n"))]);
+    let name = occ_job_name(purpose, commands);
+    let script = nextcloud::occ_script(commands);
+    let pod = OccPod { name: &name, purpose, image: &installed.image, writable: false, env: nextcloud_env(bindings), script, annotations };
+    occ_job_object(space, config_files, pod)
+}
+
 pub fn occ_job_name(purpose: &str, commands: &[String]) -> String {
     let digest = sha2::Sha256::digest(commands.join("\n").as_bytes());
     format!("occ-{purpose}-{}", &config::hex(&digest[..5]))
-}
-
-/// Waits for the installation (a new space's Nextcloud installs itself at its first start), then
-/// runs each command, stopping at the first failure. `app:disable` of an app that is not enabled
-/// is not a failure.
-fn occ_script(commands: &[String]) -> String {
-    let mut script = String::from(
-        "set -eu\ncd /var/www/html\nuntil php occ status --output=json 2>/dev/null | grep -q '\"installed\":true'; do sleep 5; done\n",
-    );
-    for c in commands {
-        if c.starts_with("app:disable ") {
-            script.push_str(&format!("php occ {c} || true\n"));
-        } else {
-            script.push_str(&format!("php occ {c}\n"));
-        }
-    }
-    script
 }
 
 pub fn service(space: &ResolvedSpace) -> Service {
@@ -481,12 +583,27 @@ mod tests {
     use crate::render::bindings::{Bindings, DatabaseBinding};
     use crate::render::resolve::{ResolvedSpace, resolve, tests as fixtures};
 
+    pub fn installed() -> NextcloudStatus {
+        NextcloudStatus {
+            version: "33.0.7.2".into(),
+            version_string: "33.0.7".into(),
+            image: "registry.frama.space/framaspace/nextcloud:33.0.7".into(),
+        }
+    }
+
     fn deployment(s: &ResolvedSpace, files: &BTreeMap<String, String>) -> Deployment {
-        super::deployment(s, &Bindings::default(), files)
+        super::deployment(s, &Bindings::default(), files, &installed())
     }
 
     fn render(s: &ResolvedSpace) -> BTreeMap<String, String> {
-        config::render(s, &Bindings::default())
+        config::render(s, &Bindings::default(), Some(&installed()))
+    }
+
+    fn bound() -> Bindings {
+        Bindings {
+            database: Some(DatabaseBinding { host: "pg".into(), port: 5432, database: "d".into(), user: "u".into() }),
+            ..Bindings::default()
+        }
     }
 
     fn resolved() -> ResolvedSpace {
@@ -541,15 +658,20 @@ mod tests {
 
     #[test]
     fn namespace_is_owned_by_the_space() {
-        let ns = namespace(&resolved(), BTreeMap::from([("frama.space/database-pool".to_string(), "pg-1".to_string())]));
+        let ns =
+            namespace(&resolved(), BTreeMap::from([("frama.space/database-pool".to_string(), "pg-1".to_string())]), Some(&installed()));
+        let a = ns.metadata.annotations.clone().unwrap_or_default();
+        assert_eq!(a.get(NEXTCLOUD_VERSION_ANNOTATION).map(String::as_str), Some("33.0.7.2 33.0.7"));
         assert_eq!(ns.metadata.annotations.as_ref().and_then(|a| a.get("frama.space/database-pool")).map(String::as_str), Some("pg-1"));
         assert_eq!(ns.metadata.name.as_deref(), Some("space-mon-asso"));
         assert_eq!(ns.metadata.owner_references.unwrap_or_default()[0].name, "mon-asso");
     }
 
     #[test]
-    fn deployment_runs_the_class_image_on_web_nodes() {
-        let s = resolved();
+    fn deployment_runs_the_recorded_image_with_a_prepared_configuration() {
+        let mut s = resolved();
+        // The class moved on; the space keeps the Nextcloud its database was installed with.
+        s.class.nextcloud.version = "33.0.8".into();
         let d = deployment(&s, &render(&s));
         let spec = d.spec.expect("spec");
         assert_eq!(spec.replicas, Some(1));
@@ -557,15 +679,63 @@ mod tests {
         let pod = spec.template.spec.expect("pod");
         assert_eq!(pod.node_selector.unwrap_or_default().get("frama.space/node-pool").map(String::as_str), Some("web"));
         let c = &pod.containers[0];
-        assert_eq!(c.image.as_deref(), Some("docker.io/library/nextcloud:31.0.9-apache"));
-        let startup = c.startup_probe.as_ref().expect("startup probe");
-        let budget = startup.period_seconds.unwrap_or(10) * startup.failure_threshold.unwrap_or(3);
-        assert!(budget >= 3600, "an occ upgrade gets at least an hour, got {budget}s");
-        let mounts = c.volume_mounts.clone().unwrap_or_default();
-        assert!(mounts.iter().any(|m| m.mount_path == "/var/www/html/config/framaspace.config.php"));
+        assert_eq!(c.image.as_deref(), Some("registry.frama.space/framaspace/nextcloud:33.0.7"));
+        assert!(c.command.is_none(), "the image's own command (Apache) serves the code");
         let env = c.env.clone().unwrap_or_default();
-        let admin = env.iter().find(|e| e.name == "NEXTCLOUD_ADMIN_PASSWORD").expect("admin password env");
-        assert!(admin.value.is_none(), "secrets come from the Secret, never inline");
+        assert!(env.iter().any(|e| e.name == "NEXTCLOUD_CONFIG_DIR" && e.value.as_deref() == Some("/run/nextcloud/config")));
+        assert!(!env.iter().any(|e| e.name.contains("ADMIN")), "the web pod never holds the admin password");
+        for probe in [&c.startup_probe, &c.readiness_probe] {
+            let http = probe.as_ref().and_then(|p| p.http_get.clone()).expect("http probe");
+            assert_eq!(http.path.as_deref(), Some("/framaspace/health"));
+            assert_eq!(http.http_headers.unwrap_or_default()[0].value, "mon-asso.frama.space");
+        }
+        let init = &pod.init_containers.clone().unwrap_or_default()[0];
+        assert_eq!(init.security_context.as_ref().and_then(|s| s.run_as_user), Some(33));
+        assert!(
+            init.env.clone().unwrap_or_default().iter().any(|e| e.name == "FRAMASPACE_WRITABLE_CONFIG" && e.value.as_deref() == Some("0"))
+        );
+        let run = pod.volumes.unwrap_or_default().into_iter().find(|v| v.name == "run").and_then(|v| v.empty_dir).expect("run emptyDir");
+        assert_eq!(run.medium.as_deref(), Some("Memory"));
+    }
+
+    #[test]
+    fn the_install_job_runs_occ_as_www_data_with_its_own_configuration() {
+        let s = resolved();
+        let files = render(&s);
+        assert!(install_job(&s, &Bindings::default(), &files, 1).is_none(), "no install without a database");
+        let job = install_job(&s, &bound(), &files, 2).expect("job");
+        assert_eq!(job.metadata.name.as_deref(), Some(INSTALL_JOB));
+        assert_eq!(job.metadata.annotations.as_ref().and_then(|a| a.get(ATTEMPT_ANNOTATION)).map(String::as_str), Some("2"));
+        let pod = job.spec.and_then(|j| j.template.spec).expect("pod");
+        assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+        let c = &pod.containers[0];
+        assert_eq!(c.image.as_deref(), Some("registry.frama.space/framaspace/nextcloud:33.0.7"), "the class's release is installed");
+        assert_eq!(c.security_context.as_ref().and_then(|s| s.run_as_user), Some(33));
+        assert_eq!(c.termination_message_policy.as_deref(), Some("FallbackToLogsOnError"));
+        let env = c.env.clone().unwrap_or_default();
+        let get = |n: &str| env.iter().find(|e| e.name == n).cloned();
+        assert_eq!(get("FRAMASPACE_ADMIN_EMAIL").and_then(|e| e.value).as_deref(), Some("admin@mon-asso.example"));
+        assert!(get("FRAMASPACE_ADMIN_PASSWORD").is_some_and(|e| e.value.is_none() && e.value_from.is_some()));
+        assert_eq!(get("FRAMASPACE_DB_PORT").and_then(|e| e.value).as_deref(), Some("5432"));
+        let init = &pod.init_containers.unwrap_or_default()[0];
+        assert!(
+            init.env.clone().unwrap_or_default().iter().any(|e| e.name == "FRAMASPACE_WRITABLE_CONFIG" && e.value.as_deref() == Some("1"))
+        );
+    }
+
+    #[test]
+    fn occ_jobs_carry_code_configuration_and_uid_33() {
+        let s = resolved();
+        let files = render(&s);
+        let job = occ_job(&s, &bound(), &files, &installed(), "office", &["app:enable richdocuments".to_string()]);
+        let pod = job.spec.and_then(|j| j.template.spec).expect("pod");
+        let c = &pod.containers[0];
+        assert_eq!(c.image.as_deref(), Some("registry.frama.space/framaspace/nextcloud:33.0.7"));
+        assert_eq!(c.security_context.as_ref().and_then(|s| s.run_as_user), Some(33));
+        let script = c.command.clone().unwrap_or_default().join(" ");
+        assert!(script.contains("cd /usr/src/nextcloud") && script.contains("php occ app:enable richdocuments"), "{script}");
+        assert!(c.env.clone().unwrap_or_default().iter().any(|e| e.name == "NEXTCLOUD_CONFIG_DIR"));
+        assert_eq!(pod.init_containers.unwrap_or_default()[0].name, "prepare");
     }
 
     #[test]
@@ -610,11 +780,7 @@ mod tests {
 
     #[test]
     fn network_policy_admits_only_the_ingress_controller_and_office() {
-        let bindings = Bindings {
-            database: Some(DatabaseBinding { host: "pg".into(), port: 5432, database: "d".into(), user: "u".into() }),
-            ..Bindings::default()
-        };
-        let np = network_policy(&resolved(), &bindings);
+        let np = network_policy(&resolved(), &bound());
         let spec = np.spec.expect("spec");
         let from = spec.ingress.unwrap_or_default()[0].from.clone().unwrap_or_default();
         let json = serde_json::to_string(&from).unwrap_or_default();

@@ -24,6 +24,8 @@ pub enum SpecError {
     AccountsAboveClassMaximum { accounts: i32, max: i32, class: String },
     #[error("{field}: {message}")]
     InvalidValue { field: &'static str, message: String },
+    #[error("SpaceClass {class}: {message}")]
+    UnsupportedNextcloud { class: String, message: String },
 }
 
 impl SpecError {
@@ -36,6 +38,7 @@ impl SpecError {
             SpecError::QuotaAboveClassMaximum { .. } => "QuotaAboveClassMaximum",
             SpecError::AccountsAboveClassMaximum { .. } => "AccountsAboveClassMaximum",
             SpecError::InvalidValue { .. } => "InvalidValue",
+            SpecError::UnsupportedNextcloud { .. } => "UnsupportedNextcloudVersion",
         }
     }
 
@@ -71,6 +74,7 @@ pub struct ResolvedSpace {
     pub class_name: String,
     pub class: crate::api::class::SpaceClassSpec,
     pub contact_email: String,
+    pub display_name: String,
     pub office: OfficeSuite,
     pub quota: String,
     pub quota_bytes: u64,
@@ -87,6 +91,9 @@ pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedS
     let invalid =
         |field: &'static str| move |e: crate::api::quantity::QuantityError| SpecError::InvalidValue { field, message: e.to_string() };
 
+    // The API server refuses such a class since the rule exists; one stored before it is refused here.
+    crate::api::class::supported_version(&class.spec.nextcloud.version)
+        .map_err(|message| SpecError::UnsupportedNextcloud { class: class_name.clone(), message })?;
     let quota = space.spec.quota.clone().unwrap_or_else(|| limits.default_quota.clone());
     let quota_bytes = parse_bytes(&quota).map_err(invalid("spec.quota"))?;
     let max_bytes = parse_bytes(&limits.max_quota).map_err(invalid("spaceclass.spec.limits.maxQuota"))?;
@@ -104,6 +111,7 @@ pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedS
         host: names::host(&name, &class.spec.base_domain),
         office: space.spec.office.unwrap_or(class.spec.default_office),
         contact_email: space.spec.contact_email.clone(),
+        display_name: space.spec.display_name.clone(),
         suspended: space.spec.suspended,
         deletion_policy: space.spec.deletion_policy,
         class: class.spec.clone(),
@@ -128,7 +136,11 @@ pub(crate) mod tests {
             SpaceClassSpec {
                 default,
                 base_domain: "frama.space".into(),
-                nextcloud: NextcloudImage { image: "docker.io/library/nextcloud".into(), version: "31.0.9-apache".into() },
+                nextcloud: NextcloudImage {
+                    image: "registry.frama.space/framaspace/nextcloud".into(),
+                    version: "33.0.7".into(),
+                    tag: None,
+                },
                 limits: SpaceLimits { max_quota: "50Gi".into(), default_quota: "40Gi".into(), max_accounts: 50, default_max_accounts: 50 },
                 default_office: OfficeSuite::Collabora,
                 apps: vec![],
@@ -169,6 +181,25 @@ pub(crate) mod tests {
         assert_eq!(r.host, "mon-asso.frama.space");
         assert_eq!(r.namespace, "space-mon-asso");
         assert_eq!(r.class_name, "standard");
+    }
+
+    #[test]
+    fn a_class_on_a_nextcloud_the_operator_cannot_run_is_refused() {
+        let mut c = class("old", true);
+        c.spec.nextcloud.version = "31.0.9".into();
+        let e = resolve(&space("x"), &c).expect_err("refused");
+        assert_eq!(e.reason(), "UnsupportedNextcloudVersion");
+        assert!(e.to_string().contains("spec.nextcloud.version 31.0.9") && e.to_string().contains("memcache_customprefix"), "{e}");
+        c.spec.nextcloud.version = "31.0.9-apache".into();
+        assert!(resolve(&space("x"), &c).expect_err("refused").to_string().contains("is not a Nextcloud release"));
+        for ok in ["33.0.1", "33.0.7", "34.0.0", "40.1.2"] {
+            c.spec.nextcloud.version = ok.into();
+            assert!(resolve(&space("x"), &c).is_ok(), "{ok}");
+        }
+        for refused in ["33.0.0", "32.0.13", "30.99.99"] {
+            c.spec.nextcloud.version = refused.into();
+            assert!(resolve(&space("x"), &c).is_err(), "{refused}");
+        }
     }
 
     #[test]

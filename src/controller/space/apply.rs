@@ -18,14 +18,16 @@ pub struct Exposed {
     pub ingress_written: bool,
 }
 
-/// Configuration, Deployment, ResourceQuota, LimitRange; returns the number of writes.
+/// Configuration, Deployment (once installed), ResourceQuota, LimitRange; returns the number of writes.
 pub async fn workload(ctx: &Context, ns: &str, objects: WorkloadObjects) -> Result<usize> {
     let WorkloadObjects { config_map, deployment, resource_quota, limit_range } = objects;
     let c = &ctx.owned;
     let live = c.config_maps.get_meta(Some(ns), names::CONFIG_MAP);
     let mut writes = written(ctx.applier.apply(&ns_api(ctx, ns), config_map, live.as_ref(), ChangeSignal::ResourceVersion).await?);
-    let live = c.deployments.get(Some(ns), names::NEXTCLOUD);
-    writes += written(ctx.applier.apply(&ns_api(ctx, ns), deployment, live.as_ref(), ChangeSignal::Generation).await?);
+    if let Some(deployment) = deployment {
+        let live = c.deployments.get(Some(ns), names::NEXTCLOUD);
+        writes += written(ctx.applier.apply(&ns_api(ctx, ns), deployment, live.as_ref(), ChangeSignal::Generation).await?);
+    }
     // A ResourceQuota's usage changes with every pod and its spec bumps no generation: what
     // the operator owns of it is compared by content.
     let live = c.resource_quotas.get_with_content(Some(ns), names::RESOURCE_QUOTA);

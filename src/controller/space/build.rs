@@ -13,7 +13,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 
 use super::placement;
-use crate::api::space::Placement;
+use crate::api::space::{NextcloudStatus, Placement};
 use crate::render::bindings::{Bindings, office_commands};
 use crate::render::objects::{self, SecretAccess, occ_job_name};
 use crate::render::resolve::ResolvedSpace;
@@ -26,6 +26,8 @@ pub struct SpaceObjects {
     pub namespace: NamespaceObjects,
     pub workload: WorkloadObjects,
     pub exposure: ExposureObjects,
+    /// The install Job of this attempt; `None` once installed, or without a database yet.
+    pub install: Option<Job>,
     pub office: OfficeWiring,
 }
 
@@ -39,7 +41,8 @@ pub struct NamespaceObjects {
 /// Nextcloud itself: its configuration, its Deployment and the namespace's limits.
 pub struct WorkloadObjects {
     pub config_map: ConfigMap,
-    pub deployment: Deployment,
+    /// Only for an installed space: no web pod runs before the install succeeded.
+    pub deployment: Option<Deployment>,
     pub resource_quota: ResourceQuota,
     pub limit_range: LimitRange,
 }
@@ -51,23 +54,40 @@ pub struct ExposureObjects {
     pub network_policy: NetworkPolicy,
 }
 
-/// The occ commands that wire the space's office suite, and the Job that runs them.
+/// The occ commands that wire the space's office suite, and the Job that runs them (only in an
+/// installed space).
 pub struct OfficeWiring {
     pub commands: Vec<String>,
     pub job_name: String,
-    pub job: Job,
+    pub job: Option<Job>,
 }
 
-pub fn space_objects(space: &ResolvedSpace, placement: &Placement, bindings: &Bindings, access: Option<&SecretAccess>) -> SpaceObjects {
-    let files: BTreeMap<String, String> = crate::render::config::render(space, bindings);
+/// What the objects are built from besides the resolved spec.
+pub struct BuildInputs<'a> {
+    pub placement: &'a Placement,
+    pub bindings: &'a Bindings,
+    pub access: Option<&'a SecretAccess>,
+    /// The Nextcloud the space runs, once installed.
+    pub installed: Option<&'a NextcloudStatus>,
+    /// The attempt an install Job would be (see `install::next_attempt`).
+    pub install_attempt: u32,
+}
+
+pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObjects {
+    let BuildInputs { placement, bindings, access, installed, install_attempt } = inputs;
+    let files: BTreeMap<String, String> = crate::render::config::render(space, bindings, installed);
     let commands = office_commands(space.office, bindings.office.as_ref());
     SpaceObjects {
         namespace: NamespaceObjects {
-            namespace: objects::namespace(space, placement::annotations(placement)),
+            namespace: objects::namespace(space, placement::annotations(placement), installed),
             operator_access: access.map(|a| objects::operator_access(space, a)),
         },
+        install: match installed {
+            None => objects::install_job(space, bindings, &files, install_attempt),
+            Some(_) => None,
+        },
         workload: WorkloadObjects {
-            deployment: objects::deployment(space, bindings, &files),
+            deployment: installed.map(|nc| objects::deployment(space, bindings, &files, nc)),
             resource_quota: objects::resource_quota(space),
             limit_range: objects::limit_range(space),
             config_map: objects::config_map(space, files.clone()),
@@ -79,7 +99,7 @@ pub fn space_objects(space: &ResolvedSpace, placement: &Placement, bindings: &Bi
         },
         office: OfficeWiring {
             job_name: occ_job_name(OFFICE_PURPOSE, &commands),
-            job: objects::occ_job(space, bindings, &files, OFFICE_PURPOSE, &commands),
+            job: installed.map(|nc| objects::occ_job(space, bindings, &files, nc, OFFICE_PURPOSE, &commands)),
             commands,
         },
     }
@@ -93,23 +113,32 @@ mod tests {
     #[test]
     fn every_object_lives_in_the_space_namespace_and_carries_its_label() {
         let space = resolve(&fixtures::space("a"), &fixtures::class("c", true)).expect("resolves");
-        let o = space_objects(&space, &Placement::default(), &Bindings::default(), None);
+        let nc = NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() };
+        let bindings = Bindings::default();
+        let placement = Placement::default();
+        let inputs = |installed| BuildInputs { placement: &placement, bindings: &bindings, access: None, installed, install_attempt: 1 };
+        let fresh = space_objects(&space, inputs(None));
+        assert!(fresh.workload.deployment.is_none() && fresh.office.job.is_none(), "nothing runs before the install");
+        let o = space_objects(&space, inputs(Some(&nc)));
         assert!(o.namespace.operator_access.is_none());
+        assert!(o.install.is_none());
+        let deployment = o.workload.deployment.as_ref().expect("installed: a Deployment");
+        let job = o.office.job.as_ref().expect("installed: the office Job");
         let metas = [
             &o.workload.config_map.metadata,
-            &o.workload.deployment.metadata,
+            &deployment.metadata,
             &o.workload.resource_quota.metadata,
             &o.workload.limit_range.metadata,
             &o.exposure.service.metadata,
             &o.exposure.ingress.metadata,
             &o.exposure.network_policy.metadata,
-            &o.office.job.metadata,
+            &job.metadata,
         ];
         for m in metas {
             assert_eq!(m.namespace.as_deref(), Some("space-a"), "{:?}", m.name);
             let label = m.labels.as_ref().and_then(|l| l.get(crate::api::labels::SPACE_LABEL));
             assert_eq!(label.map(String::as_str), Some("a"), "{:?}", m.name);
         }
-        assert_eq!(o.office.job.metadata.name.as_deref(), Some(o.office.job_name.as_str()));
+        assert_eq!(job.metadata.name.as_deref(), Some(o.office.job_name.as_str()));
     }
 }

@@ -4,9 +4,9 @@
 
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
 use crate::api::labels::{
-    CACHE_READY, DATABASE_READY, INGRESS_READY, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, WORKLOAD_READY,
+    CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, WORKLOAD_READY,
 };
-use crate::api::space::{AssociationSpaceStatus, DeletionPolicy, SpacePhase};
+use crate::api::space::{AssociationSpaceStatus, DeletionPolicy, NextcloudStatus, SpacePhase};
 use crate::controller::workload::{WorkloadObservation, observe_deployment};
 use crate::render::names;
 use crate::render::resolve::{ResolvedSpace, SpecError};
@@ -37,6 +37,9 @@ pub struct Observation<'a> {
     pub failure: Option<StepFailure>,
     /// OfficeReady from the office step, when it ran.
     pub office: Option<Condition>,
+    /// Installed from the install step, when it ran, and the Nextcloud the space runs.
+    pub install: Option<Condition>,
+    pub nextcloud: Option<NextcloudStatus>,
     pub previous: &'a AssociationSpaceStatus,
 }
 
@@ -60,8 +63,11 @@ pub fn workload_fingerprint(d: &Deployment) -> u64 {
     ))
 }
 
-fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation) -> Condition {
+fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation, installed: bool) -> Condition {
     use ConditionStatus::*;
+    if !installed && !w.exists {
+        return cond(WORKLOAD_READY, False, "WaitingForInstall", "no web pod runs before Nextcloud is installed");
+    }
     if !w.exists {
         return cond(WORKLOAD_READY, False, "Creating", "the Nextcloud Deployment is being created");
     }
@@ -87,6 +93,17 @@ fn office_condition(space: &ResolvedSpace, previous: &AssociationSpaceStatus) ->
     match previous.conditions.iter().find(|c| c.type_ == OFFICE_READY) {
         Some(c) if previous.office == Some(space.office) => c.clone(),
         _ => cond(OFFICE_READY, ConditionStatus::Unknown, "Pending", format!("office suite {} is not wired yet", space.office.as_str())),
+    }
+}
+
+/// Installed before the install step has run (an earlier step failed): what it was, or pending.
+fn install_condition(previous: &AssociationSpaceStatus, recorded: bool) -> Condition {
+    match previous.conditions.iter().find(|c| c.type_ == INSTALLED) {
+        Some(c) => c.clone(),
+        None if recorded => cond(INSTALLED, ConditionStatus::True, "Installed", "Nextcloud is installed"),
+        None => {
+            cond(INSTALLED, ConditionStatus::Unknown, "Pending", "Nextcloud is installed once the database, cache and bucket are ready")
+        }
     }
 }
 
@@ -127,9 +144,11 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             status.quota = Some(space.quota.clone());
             status.max_accounts = Some(space.max_accounts);
 
+            status.nextcloud = o.nextcloud.clone();
             let mut conditions = o.backing.clone();
+            conditions.push(o.install.clone().unwrap_or_else(|| install_condition(o.previous, o.nextcloud.is_some())));
             conditions.push(o.office.clone().unwrap_or_else(|| office_condition(space, o.previous)));
-            conditions.push(workload_condition(space, &o.workload));
+            conditions.push(workload_condition(space, &o.workload, o.nextcloud.is_some()));
             conditions.push(if o.ingress_exists {
                 cond(INGRESS_READY, True, "Configured", format!("{} is routed to the Nextcloud Service", space.host))
             } else {
@@ -154,7 +173,13 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                 };
                 (cond(READY, False, "Suspended", message), SpacePhase::Suspended)
             } else if let Some(b) = blocking {
-                let phase = if was_ready(o.previous) { SpacePhase::Degraded } else { SpacePhase::Provisioning };
+                let phase = if was_ready(o.previous) {
+                    SpacePhase::Degraded
+                } else if b.type_ == INSTALLED {
+                    SpacePhase::Installing
+                } else {
+                    SpacePhase::Provisioning
+                };
                 (cond(READY, False, &b.reason, format!("{}: {}", b.type_, b.message)), phase)
             } else if workload_ok && ingress_ok {
                 (cond(READY, True, "SpaceReady", format!("{} serves its users", names::url(&space.host))), SpacePhase::Ready)
@@ -243,7 +268,7 @@ mod tests {
                         ..Default::default()
                     }),
                 };
-                let c = workload_condition(&space, &observe_deployment(&d));
+                let c = workload_condition(&space, &observe_deployment(&d), true);
                 let shown = (c.status, c.reason.clone(), c.message.clone());
                 let f = workload_fingerprint(&d);
                 for (other, other_shown) in &seen {
@@ -284,8 +309,35 @@ mod tests {
             ingress_exists: true,
             failure: None,
             office: None,
+            install: Some(cond(INSTALLED, ConditionStatus::True, "Installed", "Nextcloud 33.0.7")),
+            nextcloud: Some(NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() }),
             previous,
         }
+    }
+
+    #[test]
+    fn a_space_being_installed_is_installing_and_runs_no_web_pod() {
+        let space = resolved();
+        let fresh = AssociationSpaceStatus::default();
+        let o = Observation {
+            install: Some(cond(INSTALLED, ConditionStatus::False, "Installing", "install Job nextcloud-install (attempt 1) is running")),
+            nextcloud: None,
+            workload: WorkloadObservation::default(),
+            ..observe(&space, &fresh, WorkloadObservation::default())
+        };
+        let s = compute(&o, NOW);
+        assert_eq!(s.phase, Some(SpacePhase::Installing));
+        assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some("Installing"));
+        assert_eq!(find(&s.conditions, WORKLOAD_READY).map(|c| c.reason.as_str()), Some("WaitingForInstall"));
+        assert_eq!(s.nextcloud, None);
+        // A failed install is not Ready either, and says so first.
+        let o = Observation { install: Some(cond(INSTALLED, ConditionStatus::False, "InstallFailed", "boom")), ..o };
+        let s = compute(&o, NOW);
+        assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some("InstallFailed"));
+        // Installed: the record lands in the status.
+        let s = compute(&observe(&space, &fresh, ready_workload()), NOW);
+        assert_eq!(s.nextcloud.map(|n| n.version), Some("33.0.7.2".to_string()));
+        assert_eq!(s.phase, Some(SpacePhase::Ready));
     }
 
     fn status_of(s: &AssociationSpaceStatus, t: &str) -> ConditionStatus {
@@ -368,6 +420,8 @@ mod tests {
             ingress_exists: true,
             failure: None,
             office: None,
+            install: None,
+            nextcloud: None,
             previous: &ready,
         };
         let s = compute(&o, NOW);

@@ -1,8 +1,8 @@
 //! The AssociationSpace reconcile, as a pipeline of named steps, one file each:
 //!
 //! resolve → finalizer → placement → build (pure, every object) → namespace → credentials →
-//! provisioning (database, cache, bucket) → apply (workload, exposure) → office → status
-//! (computed by `conditions`, written by `status`); and on deletion, `release`.
+//! provisioning (database, cache, bucket) → apply (workload, exposure) → install → office →
+//! status (computed by `conditions`, written by `status`); and on deletion, `release`.
 //!
 //! The driver below only calls the steps in order. A step that fails stops the ones after it;
 //! the condition it belongs to says why, and the error decides the retry (transient: backoff;
@@ -13,6 +13,8 @@ pub mod build;
 pub mod conditions;
 pub mod credentials;
 pub mod finalizer;
+pub mod install;
+pub mod jobs;
 pub mod namespace;
 pub mod office;
 pub mod placement;
@@ -32,7 +34,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use self::conditions::{Observation, StepFailure};
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, now_rfc3339};
-use crate::api::labels::{INGRESS_READY, OFFICE_READY, WORKLOAD_READY};
+use crate::api::labels::{INGRESS_READY, INSTALLED, OFFICE_READY, WORKLOAD_READY};
 use crate::api::space::Placement;
 use crate::controller::Context;
 use crate::controller::caches::MetaCache;
@@ -93,6 +95,7 @@ impl<T> ShowsIn<T> for Result<T> {
 struct Progress {
     writes: usize,
     provisioned: Option<provisioning::Provisioned>,
+    install: Option<install::Installed>,
     office: Option<Condition>,
     ingress_written: bool,
 }
@@ -113,6 +116,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
                 ingress_exists: false,
                 failure: None,
                 office: None,
+                install: None,
+                nextcloud: previous.nextcloud.clone(),
                 previous: &previous,
             };
             status::write(space, ctx, conditions::compute(&o, &now_rfc3339())).await?;
@@ -122,9 +127,17 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     finalizer::ensure(space, ctx).await?;
     let placed = placement::step(space, &resolved, ctx).await?;
     let bindings = placement::bindings(ctx, &resolved, &placed.placement);
-    let objects = build::space_objects(&resolved, &placed.placement, &bindings, ctx.secret_access.as_ref());
-    let build::SpaceObjects { namespace: namespace_objects, workload, exposure, office: wiring } = objects;
     let ns = resolved.namespace.as_str();
+    let record = install::recorded(ctx, ns, &previous);
+    let inputs = build::BuildInputs {
+        placement: &placed.placement,
+        bindings: &bindings,
+        access: ctx.secret_access.as_ref(),
+        installed: record.as_ref(),
+        install_attempt: install::next_attempt(ctx, ns),
+    };
+    let objects = build::space_objects(&resolved, inputs);
+    let build::SpaceObjects { namespace: namespace_objects, workload, exposure, install: install_job, office: wiring } = objects;
 
     let mut progress = Progress::default();
     let outcome: StepResult<()> = async {
@@ -138,13 +151,33 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
         progress.writes += namespace::written(creds.applied);
         let provisioned = provisioning::step(ctx, &resolved, &placed, &creds.data).await;
         progress.writes += provisioned.writes as usize;
+        let backing = provisioned.conditions.clone();
         progress.provisioned = Some(provisioned);
         progress.writes += apply::workload(ctx, ns, workload).await.shows_in(WORKLOAD_READY)?;
         let exposed = apply::exposure(ctx, ns, exposure).await.shows_in(INGRESS_READY)?;
         progress.writes += exposed.writes;
         progress.ingress_written = exposed.ingress_written;
-        let inputs =
-            office::OfficeInputs { space, resolved: &resolved, bindings: &bindings, placement_errors: &placed.errors, previous: &previous };
+        let inputs = install::InstallInputs {
+            space,
+            resolved: &resolved,
+            backing: &backing,
+            creds: &creds.data,
+            record: record.as_ref(),
+            previous: &previous,
+            database_pool: placed.placement.database_pool.as_deref(),
+        };
+        let installed = install::step(ctx, inputs, install_job).await.shows_in(INSTALLED)?;
+        progress.writes += installed.writes;
+        let is_installed = record.is_some();
+        progress.install = Some(installed);
+        let inputs = office::OfficeInputs {
+            space,
+            resolved: &resolved,
+            bindings: &bindings,
+            placement_errors: &placed.errors,
+            previous: &previous,
+            installed: is_installed,
+        };
         let (condition, writes) = office::step(ctx, inputs, wiring).await.shows_in(OFFICE_READY)?;
         progress.writes += writes;
         progress.office = Some(condition);
@@ -159,7 +192,16 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
         Some(p) => (p.conditions, p.failure),
         None => (previous.conditions.iter().filter(|c| conditions::is_backing(&c.type_)).cloned().collect(), None),
     };
+    let (install, nextcloud, soon) = match progress.install {
+        Some(i) => {
+            let soon = if i.just_installed { Some(Duration::from_millis(100)) } else { i.retry_in };
+            (Some(i.condition), i.record, soon)
+        }
+        None => (None, record, None),
+    };
     let o = Observation {
+        install,
+        nextcloud,
         generation,
         backing,
         deleting: false,
@@ -179,7 +221,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     debug!(space = %space.name_any(), writes = progress.writes, status_written, "reconciled");
     match (outcome, provision_failure) {
         (Err((_, e)), _) | (Ok(()), Some(e)) => Err(e),
-        (Ok(()), None) => Ok(Action::requeue(ctx.resync_delay())),
+        (Ok(()), None) => Ok(Action::requeue(soon.map_or_else(|| ctx.resync_delay(), |d| d.min(ctx.resync_delay())))),
     }
 }
 

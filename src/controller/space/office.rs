@@ -9,6 +9,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
 use super::build::{OFFICE_PURPOSE as PURPOSE, OfficeWiring};
+use super::jobs::{JobState, job_state, occ_output};
 use super::status::publish;
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, ConditionStatus};
@@ -20,29 +21,10 @@ use crate::error::Result;
 use crate::gate::KUBERNETES;
 use crate::placement::PlacementError;
 use crate::render::bindings::Bindings;
+use crate::render::nextcloud::{OccStatus, summarize};
 use crate::render::resolve::ResolvedSpace;
 /// The action of this step's Events.
 const ACTION: &str = "ConfigureOffice";
-
-/// Where a Job stands, from its status conditions.
-#[derive(Debug, PartialEq, Eq)]
-pub enum JobState {
-    Running,
-    Succeeded,
-    Failed(String),
-}
-
-pub fn job_state(job: &Job) -> JobState {
-    let conditions = job.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
-    let holds = |t: &str| conditions.iter().find(|c| c.type_ == t && c.status == "True");
-    if holds("Complete").is_some() {
-        JobState::Succeeded
-    } else if let Some(c) = holds("Failed") {
-        JobState::Failed(c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default()))
-    } else {
-        JobState::Running
-    }
-}
 
 fn office(status: ConditionStatus, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(OFFICE_READY, status, reason, message)
@@ -55,12 +37,64 @@ pub struct OfficeInputs<'a> {
     pub bindings: &'a Bindings,
     pub placement_errors: &'a [PlacementError],
     pub previous: &'a AssociationSpaceStatus,
+    /// Whether the space's Nextcloud is installed: occ has nothing to run on before.
+    pub installed: bool,
+}
+
+/// OfficeReady from a finished Job, by what its occ container reported: the JSON of `occ status`
+/// after the commands (a Nextcloud in normal mode), or the end of its output on failure. Read once
+/// per Job: the condition names the Job, so a later reconcile keeps it without reading again.
+async fn finished(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    job: &Job,
+    target: &str,
+    suite: OfficeSuite,
+    previous: &AssociationSpaceStatus,
+) -> Result<Condition> {
+    use ConditionStatus::*;
+    let known = previous.conditions.iter().find(|c| {
+        c.type_ == OFFICE_READY
+            && ["Configured", "Disabled", OCC_FAILED].contains(&c.reason.as_str())
+            && c.message.contains(&format!("occ Job {name} "))
+    });
+    if let Some(c) = known {
+        return Ok(c.clone());
+    }
+    let output = occ_output(ctx, ns, job).await?.unwrap_or_default();
+    let logs = format!("kubectl -n {ns} logs job/{name}");
+    Ok(match (job_state(job), OccStatus::parse(&output)) {
+        (JobState::Succeeded, Some(s)) if s.serving() && suite == OfficeSuite::None => office(
+            True,
+            "Disabled",
+            format!("office: none; occ Job {name} disabled richdocuments and onlyoffice (Nextcloud {})", s.version_string),
+        ),
+        (JobState::Succeeded, Some(s)) if s.serving() => {
+            office(True, "Configured", format!("{target}; occ Job {name} completed (Nextcloud {} in normal mode)", s.version_string))
+        }
+        (JobState::Succeeded, Some(s)) => office(
+            False,
+            OCC_FAILED,
+            format!(
+                "occ Job {name} completed but Nextcloud is not serving (installed {}, maintenance {}, upgrade needed {}); {logs}",
+                s.installed, s.maintenance, s.needs_db_upgrade
+            ),
+        ),
+        (JobState::Succeeded, None) => office(False, OCC_FAILED, format!("occ Job {name} completed without reporting occ status; {logs}")),
+        (JobState::Failed { message, .. }, _) => {
+            let said = summarize(&output, 300);
+            let said = if said.is_empty() { message } else { said };
+            office(False, OCC_FAILED, format!("occ Job {name} failed: {said}; {logs}"))
+        }
+        (JobState::Running, _) => office(False, "Configuring", format!("occ Job {name} is running ({target})")),
+    })
 }
 
 /// Wires the space's office suite; returns OfficeReady and the number of API writes.
 pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> Result<(Condition, usize)> {
     use ConditionStatus::*;
-    let OfficeInputs { space, resolved, bindings, placement_errors, previous } = inputs;
+    let OfficeInputs { space, resolved, bindings, placement_errors, previous, installed } = inputs;
     let OfficeWiring { commands, job_name: name, job } = wiring;
     let suite = resolved.office;
     if suite != OfficeSuite::None && bindings.office.is_none() {
@@ -80,6 +114,12 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
     if resolved.suspended {
         return Ok((office(Unknown, "Suspended", "the space is suspended; its office wiring resumes with it"), 0));
     }
+    let Some(job) = job.filter(|_| installed) else {
+        return Ok((
+            office(Unknown, "WaitingForInstall", format!("office suite {} is wired once Nextcloud is installed", suite.as_str())),
+            0,
+        ));
+    };
     let ns = resolved.namespace.as_str();
     // A new space's Nextcloud has neither app enabled: `office: none` needs a Job only to undo an
     // earlier suite.
@@ -106,14 +146,10 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
         None => "apps disabled".to_string(),
     };
     let was = previous.conditions.iter().find(|c| c.type_ == OFFICE_READY).map(|c| c.reason.clone()).unwrap_or_default();
-    if let Some(job) = current {
-        let condition = match job_state(&job) {
-            JobState::Succeeded if suite == OfficeSuite::None => {
-                office(True, "Disabled", "office: none; richdocuments and onlyoffice are disabled")
-            }
-            JobState::Succeeded => office(True, "Configured", format!("{target}; occ Job {name} completed")),
+    if let Some(current) = current {
+        let condition = match job_state(&current) {
             JobState::Running => office(False, "Configuring", format!("occ Job {name} is running ({target})")),
-            JobState::Failed(why) => office(False, OCC_FAILED, format!("occ Job {name} failed: {why}; kubectl -n {ns} logs job/{name}")),
+            JobState::Succeeded | JobState::Failed { .. } => finished(ctx, ns, &name, &current, &target, suite, previous).await?,
         };
         if condition.reason != was {
             match condition.reason.as_str() {
@@ -177,7 +213,7 @@ mod tests {
     fn job_states_come_from_conditions() {
         assert_eq!(job_state(&Job::default()), JobState::Running);
         assert_eq!(job_state(&job(&[("Complete", "True")])), JobState::Succeeded);
-        assert_eq!(job_state(&job(&[("Failed", "True")])), JobState::Failed("boom".into()));
+        assert_eq!(job_state(&job(&[("Failed", "True")])), JobState::Failed { message: "boom".into(), at: String::new() });
         assert_eq!(job_state(&job(&[("Failed", "False"), ("SuccessCriteriaMet", "True")])), JobState::Running);
     }
 }

@@ -372,6 +372,21 @@ impl Harness {
     }
 }
 
+/// A space whose Nextcloud the operator installed and recorded (the install itself needs a
+/// database: the e2e suites run it against the real PostgreSQL).
+fn installed_space(name: &str) -> AssociationSpace {
+    let mut s = fixtures::space(name);
+    s.status = Some(crate::api::space::AssociationSpaceStatus {
+        nextcloud: Some(crate::api::space::NextcloudStatus {
+            version: "33.0.7.2".into(),
+            version_string: "33.0.7".into(),
+            image: "registry.frama.space/framaspace/nextcloud:33.0.7".into(),
+        }),
+        ..Default::default()
+    });
+    s
+}
+
 fn writes(calls: &[Call]) -> Vec<String> {
     calls.iter().filter(|c| c.is_write()).map(Call::shown).collect()
 }
@@ -384,7 +399,7 @@ fn condition(space: &AssociationSpace, type_: &str) -> (ConditionStatus, String)
 #[tokio::test]
 async fn a_fresh_space_is_built_whole_then_a_second_pass_writes_nothing() {
     let mut h = harness();
-    h.create(&fixtures::space("a"));
+    h.create(&installed_space("a"));
     let (result, calls) = h.reconcile("a").await;
     assert!(result.is_ok(), "{result:?}");
     let ns = "/api/v1/namespaces/space-a";
@@ -514,17 +529,30 @@ fn ready_collabora() -> OfficeBackend {
     .expect("an OfficeBackend")
 }
 
-fn complete(fake: &FakeApi, path: &str) {
+/// The Job controller's and the kubelet's part: the Job complete, its pod terminated with what
+/// occ printed in its termination message.
+fn complete(fake: &FakeApi, path: &str, output: &str) {
     let mut job = fake.get(path).expect("the Job");
     job["status"] = json!({ "conditions": [{ "type": "Complete", "status": "True" }] });
+    let ns = job["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
     fake.put(path, job);
+    fake.put(
+        &format!("/api/v1/namespaces/{ns}/pods"),
+        json!({ "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [{
+            "metadata": { "name": "occ-pod", "namespace": ns },
+            "status": { "phase": "Succeeded", "containerStatuses": [{ "name": "occ", "image": "nc", "imageID": "", "ready": false,
+                "restartCount": 0, "state": { "terminated": { "exitCode": 0, "message": output, "finishedAt": "2026-12-01T00:00:00Z" } } }] }
+        }]}),
+    );
 }
+
+const SERVING: &str = r#"{"installed":true,"version":"33.0.7.2","versionstring":"33.0.7","edition":"","maintenance":false,"needsDbUpgrade":false,"productname":"Nextcloud","extendedSupport":false}"#;
 
 #[tokio::test]
 async fn an_office_switch_runs_one_job_after_the_last_and_its_outcome_drives_office_ready() {
     let mut h = harness();
     h.informers.offices.apply_watcher_event(&Event::Apply(ready_collabora()));
-    h.create(&fixtures::space("o"));
+    h.create(&installed_space("o"));
     let (result, calls) = h.reconcile("o").await;
     assert!(result.is_ok(), "{result:?}");
     let jobs: Vec<_> = writes(&calls).into_iter().filter(|w| w.contains("/jobs/")).collect();
@@ -532,11 +560,22 @@ async fn an_office_switch_runs_one_job_after_the_last_and_its_outcome_drives_off
     let first = jobs[0].trim_start_matches("PATCH ").to_string();
     assert_eq!(condition(&h.space("o"), OFFICE_READY), (ConditionStatus::False, "Configuring".into()));
 
-    complete(&h.fake, &first);
+    // The Job's exit code alone proves nothing: a Nextcloud left in maintenance is not wired.
+    complete(&h.fake, &first, &SERVING.replace("\"maintenance\":false", "\"maintenance\":true"));
     h.informers.sync(&h.fake);
     let (_, calls) = h.reconcile("o").await;
     assert!(!writes(&calls).iter().any(|w| w.contains("/jobs")), "a finished Job is not run again");
+    assert_eq!(condition(&h.space("o"), OFFICE_READY), (ConditionStatus::False, "OccFailed".into()));
+    let mut status = h.fake.get(&space_path("o")).expect("the space");
+    status["status"]["conditions"] = json!([]);
+    h.fake.put(&space_path("o"), status);
+    complete(&h.fake, &first, &format!("richdocuments 10.2.0 enabled\n{SERVING}\n"));
+    h.informers.sync(&h.fake);
+    let (_, calls) = h.reconcile("o").await;
+    assert!(calls.iter().any(|c| c.path.ends_with("/pods")), "the outcome is read from the Job's pod");
     assert_eq!(condition(&h.space("o"), OFFICE_READY), (ConditionStatus::True, "Configured".into()));
+    let (_, calls) = h.reconcile("o").await;
+    assert!(!calls.iter().any(|c| c.path.ends_with("/pods")), "and read once");
 
     let mut switched = h.fake.get(&space_path("o")).expect("the space");
     switched["spec"]["office"] = json!("none");

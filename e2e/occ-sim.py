@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""The kubelet and occ of the local environment, for occ Job pods only (KWOK's stages leave pods
+labelled frama.space/occ alone, see cluster-up.sh).
+
+No container runs here, so this plays what the real ones would do, as they would print it:
+- the install Job (`maintenance:install` then `occ status --output=json`): as the space's own
+  PostgreSQL role, the way Setup does (`lib/private/Setup.php` install(): migrations create the
+  oc_* tables in the role's search_path, then `core/installedat` once the admin exists), against
+  the real PostgreSQL of the environment, so the operator's "already installed" check reads what
+  a real install leaves; then the JSON line `core/Command/Status.php` prints;
+- any other occ Job: each command's usual output line, then that JSON;
+- the pod's end: phase Succeeded or Failed, the `occ` container terminated with the termination
+  message the kubelet would copy (the file on success, the end of the logs on failure because of
+  `terminationMessagePolicy: FallbackToLogsOnError`).
+
+Outcomes per namespace, chosen by the tests in $STATE_DIR/occ-sim/<namespace> (one word):
+`fail` (the install cannot log in to PostgreSQL, every attempt), `slow:<seconds>` (the pod runs
+that long first), `maintenance` (occ succeeds but Nextcloud reports maintenance mode).
+"""
+
+import base64
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+
+STATE = os.environ["STATE_DIR"]
+PORT = int(os.environ.get("APISERVER_PORT", "26443"))
+PKI = os.path.join(STATE, "pki")
+SCENARIOS = os.path.join(STATE, "occ-sim")
+PG_PORT = os.environ.get("PG_PORT", "25432")
+# What the pinned image's version.php holds ($OC_Version / $OC_VersionString); the 4th part is
+# Nextcloud's internal patch level, whatever it is the operator records what occ printed.
+VERSIONS = {"33.0.7": "33.0.7.2"}
+
+ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.crt"))
+ctx.load_cert_chain(os.path.join(PKI, "admin.crt"), os.path.join(PKI, "admin.key"))
+
+
+def api(method, path, body=None, content_type="application/json"):
+    conn = http.client.HTTPSConnection("127.0.0.1", PORT, context=ctx, timeout=10)
+    headers = {"Content-Type": content_type} if body is not None else {}
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    if r.status >= 300:
+        raise RuntimeError(f"{method} {path}: {r.status} {data[:200]!r}")
+    return json.loads(data)
+
+
+def scenario(ns):
+    try:
+        with open(os.path.join(SCENARIOS, ns)) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def env_of(pod, ns):
+    """The container's environment as the kubelet resolves it (Secret references included)."""
+    container = next(c for c in pod["spec"]["containers"] if c["name"] == "occ")
+    env, secrets = {}, {}
+    for e in container.get("env", []):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        elif "valueFrom" in e and "secretKeyRef" in e["valueFrom"]:
+            ref = e["valueFrom"]["secretKeyRef"]
+            if ref["name"] not in secrets:
+                secrets[ref["name"]] = api("GET", f"/api/v1/namespaces/{ns}/secrets/{ref['name']}").get("data", {})
+            value = secrets[ref["name"]].get(ref["key"])
+            if value is not None:
+                env[e["name"]] = base64.b64decode(value).decode()
+    return env, container["image"]
+
+
+def status_json(image, maintenance=False):
+    release = image.rsplit(":", 1)[-1].split("-")[0]
+    version = VERSIONS.get(release, release + ".0")
+    return json.dumps({"installed": True, "version": version, "versionstring": release, "edition": "",
+                       "maintenance": maintenance, "needsDbUpgrade": False, "productname": "Nextcloud",
+                       "extendedSupport": False, "database": "connected"}, separators=(",", ":"))
+
+
+def psql(env, sql):
+    return subprocess.run(
+        ["psql", "-v", "ON_ERROR_STOP=1", "-qAt", "-h", "127.0.0.1", "-p", env["FRAMASPACE_DB_PORT"],
+         "-U", env["FRAMASPACE_DB_USER"], "-d", env["FRAMASPACE_DB_NAME"], "-c", sql],
+        env={**os.environ, "PGPASSWORD": env.get("FRAMASPACE_DB_PASSWORD", "")},
+        capture_output=True, text=True, timeout=30)
+
+
+def install(env, image, what):
+    if what == "fail":
+        # Setup/PostgreSQL.php's DatabaseSetupException, printed by Install::printErrors.
+        return 1, "PostgreSQL Login and/or password not valid\n -> You need to enter details of an existing account.\n"
+    r = psql(env, "CREATE TABLE IF NOT EXISTS oc_appconfig (appid varchar(32) NOT NULL, configkey varchar(64) NOT NULL, "
+                  "configvalue text, PRIMARY KEY (appid, configkey)); "
+                  "INSERT INTO oc_appconfig VALUES ('core', 'installedat', extract(epoch from now())::text) "
+                  "ON CONFLICT DO NOTHING;")
+    if r.returncode != 0:
+        return 1, "Error while trying to create admin user: " + r.stderr.strip() + "\n"
+    return 0, "Nextcloud was successfully installed\n" + status_json(image) + "\n"
+
+
+def occ(commands, image, what):
+    out = []
+    for c in commands:
+        words = c.split()
+        if words[0] == "app:enable":
+            out.append(f"{words[1]} enabled")
+        elif words[0] == "app:disable":
+            out.append(f"{words[1]} disabled")
+        elif words[0] == "config:app:set":
+            out.append(f"Config value '{words[2]}' for app '{words[1]}' is now set to '{c.split('--value=', 1)[-1]}', stored as mixed in fast cache")
+    out.append(status_json(image, maintenance=(what == "maintenance")))
+    return 0, "\n".join(out) + "\n"
+
+
+def finish(pod, code, output):
+    ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    lines = output.strip().splitlines()
+    # On success the kubelet copies /dev/termination-log (the status JSON tee wrote); on failure,
+    # with FallbackToLogsOnError, the last lines of the container's output.
+    message = lines[-1] if code == 0 else "\n".join(lines[-80:])
+    terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error", "message": message,
+                  "startedAt": now, "finishedAt": now}
+    status = {
+        "phase": "Succeeded" if code == 0 else "Failed",
+        "initContainerStatuses": [{"name": "prepare", "image": pod["spec"]["initContainers"][0]["image"], "imageID": "",
+                                   "ready": True, "restartCount": 0,
+                                   "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}}],
+        "containerStatuses": [{"name": "occ", "image": pod["spec"]["containers"][0]["image"], "imageID": "", "ready": False,
+                               "restartCount": 0, "state": {"terminated": terminated}}],
+        "conditions": [{"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now}],
+    }
+    api("PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status", {"status": status}, "application/merge-patch+json")
+
+
+def running(pod):
+    ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    api("PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status",
+        {"status": {"phase": "Running", "startTime": now,
+                    "containerStatuses": [{"name": "occ", "image": pod["spec"]["containers"][0]["image"], "imageID": "",
+                                           "ready": True, "restartCount": 0, "state": {"running": {"startedAt": now}}}]}},
+        "application/merge-patch+json")
+
+
+def main():
+    started = {}
+    while True:
+        try:
+            pods = api("GET", "/api/v1/pods?labelSelector=frama.space%2Focc")["items"]
+        except Exception as e:  # the API server restarts in some suites
+            print("list:", e, file=sys.stderr, flush=True)
+            time.sleep(1)
+            continue
+        for pod in pods:
+            meta, spec = pod["metadata"], pod["spec"]
+            phase = pod.get("status", {}).get("phase", "Pending")
+            if meta.get("deletionTimestamp") or not spec.get("nodeName") or phase not in ("Pending", "Running"):
+                continue
+            ns, uid = meta["namespace"], meta["uid"]
+            what = scenario(ns)
+            try:
+                if uid not in started:
+                    started[uid] = time.time()
+                    running(pod)
+                delay = float(what.split(":", 1)[1]) if what.startswith("slow:") else 0
+                if time.time() - started[uid] < delay:
+                    continue
+                env, image = env_of(pod, ns)
+                commands = meta.get("annotations", {}).get("frama.space/occ-commands", "").splitlines()
+                if meta.get("labels", {}).get("frama.space/occ") == "install":
+                    code, output = install(env, image, what)
+                else:
+                    code, output = occ(commands, image, what)
+                print(f"{ns}/{meta['name']}: exit {code}", flush=True)
+                finish(pod, code, output)
+            except Exception as e:
+                print(f"{ns}/{meta['name']}: {e}", file=sys.stderr, flush=True)
+        time.sleep(0.3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `make smoke`: one real space on a real cluster, end to end. It cannot run on the development
+# machine (no container runtime: KWOK marks pods Ready there, and no Nextcloud ever runs).
+#
+# Needs: KUBECONFIG for a cluster where the chart runs the operator, its pools and backends are
+# Ready, and a SpaceClass names the pushed image (README, "The Nextcloud image"); DNS and TLS for
+# the class's base domain (SMOKE_INSECURE=1 accepts a self-signed certificate); curl ≥ 7.75 (SigV4)
+# and jq. SMOKE_CLASS picks the class (default: the default class).
+set -euo pipefail
+: "${KUBECONFIG:?make smoke needs KUBECONFIG for a real cluster}"
+for t in kubectl curl jq; do command -v "$t" >/dev/null || { echo "smoke: $t is required"; exit 1; }; done
+name="smoke-$(date +%s)"
+curl_opts=(-fsS --max-time 60); [ "${SMOKE_INSECURE:-0}" = 1 ] && curl_opts+=(-k)
+step() { printf '[smoke] %s\n' "$*"; }
+cleanup() { kubectl delete space "$name" --ignore-not-found --wait=false >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+step "create space $name (deletionPolicy Delete)"
+kubectl apply -f - <<YAML
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: $name }
+spec:
+  displayName: "Smoke test $name"
+  contactEmail: "smoke@example.org"
+  deletionPolicy: Delete
+  ${SMOKE_CLASS:+spaceClassName: $SMOKE_CLASS}
+YAML
+step "wait until Ready (install Job, then the web pod's health endpoint)"
+kubectl wait --for=condition=Ready "space/$name" --timeout=20m
+url=$(kubectl get space "$name" -o jsonpath='{.status.url}')
+ns=$(kubectl get space "$name" -o jsonpath='{.status.namespace}')
+version=$(kubectl get space "$name" -o jsonpath='{.status.nextcloud.versionString}')
+step "$url runs Nextcloud $version"
+secret() { kubectl -n "$ns" get secret nextcloud-credentials -o jsonpath="{.data.$1}" | base64 -d; }
+password=$(secret admin-password)
+
+step "the health endpoint says installed, normal mode, no upgrade pending"
+health=$(curl "${curl_opts[@]}" "$url/framaspace/health")
+jq -e '.installed == true and .maintenance == false and .needsDbUpgrade == false' <<<"$health" >/dev/null || { echo "$health"; exit 1; }
+
+step "log in as admin over WebDAV, upload and download a file"
+body="framaspace smoke $name $(date -u +%FT%TZ)"
+dav="$url/remote.php/dav/files/admin/smoke.txt"
+curl "${curl_opts[@]}" -u "admin:$password" -T - "$dav" <<<"$body" >/dev/null
+[ "$(curl "${curl_opts[@]}" -u "admin:$password" "$dav")" = "$body" ] || { echo "smoke: the file read back differs"; exit 1; }
+fileid=$(curl "${curl_opts[@]}" -u "admin:$password" -X PROPFIND -H 'Depth: 0' \
+  --data '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><oc:fileid/></d:prop></d:propfind>' \
+  "$dav" | sed -n 's#.*<oc:fileid>\([0-9]*\)</oc:fileid>.*#\1#p')
+[ -n "$fileid" ] || { echo "smoke: no fileid"; exit 1; }
+
+step "its object urn:oid:$fileid is in the space's bucket (with the space's own key)"
+store=$(kubectl -n "$ns" get configmap nextcloud-config -o jsonpath='{.data.objectstore\.config\.php}')
+field() { sed -n "s/.*'$1' => '\{0,1\}\([^',)]*\)'\{0,1\}.*/\1/p" <<<"$store" | head -1; }
+bucket=$(field bucket); host=$(field hostname); port=$(field port); ssl=$(field use_ssl); region=$(field region)
+scheme=http; [ "$ssl" = true ] && scheme=https
+code=$(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}' -I --aws-sigv4 "aws:amz:$region:s3" \
+  --user "$(secret s3-access-key):$(secret s3-secret-key)" "$scheme://$host:$port/$bucket/urn:oid:$fileid")
+[ "$code" = 200 ] || { echo "smoke: HEAD of the object answered $code"; exit 1; }
+
+step "delete the space (Delete policy: database, cache user and bucket go)"
+kubectl delete space "$name" --timeout=10m
+trap - EXIT
+step "passed"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Static checks of the image (no container engine here): the scripts parse, the PHP parses, the
+# Dockerfile copies only files that exist, pins the release the example class runs, starts Apache
+# without the official entrypoint, and every app of apps.lock is pinned to a version and a URL.
+set -euo pipefail
+cd "$(dirname "$0")"
+fail() { echo "images/nextcloud: $*" >&2; exit 1; }
+sh -n bake-apps.sh || fail "bake-apps.sh does not parse"
+php -l health.php >/dev/null || fail "health.php does not parse"
+grep -q '^FROM docker.io/library/nextcloud:${NEXTCLOUD_VERSION}-apache$' Dockerfile || fail "FROM must be the official apache image at NEXTCLOUD_VERSION"
+version=$(sed -n 's/^ARG NEXTCLOUD_VERSION=//p' Dockerfile)
+class=$(sed -n 's/^ *version: *\([0-9.]*\)$/\1/p' ../../examples/spaceclass-standard.yaml)
+[ "$version" = "$class" ] || fail "the image pins $version, the example class runs $class"
+grep -q '^ENTRYPOINT \[\]$' Dockerfile || fail "the official entrypoint (rsync, install, upgrade at start) must be replaced"
+while read -r src; do
+  for f in $src; do [ -e "$f" ] || fail "COPY $f: no such file"; done
+done < <(sed -n 's/^COPY \(.*\) [^ ]*$/\1/p' Dockerfile)
+n=0
+while read -r id v url; do
+  [[ $id =~ ^[a-z][a-z0-9_]*$ && $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ && $url == https://*/*$v* ]] || fail "apps.lock: bad line: $id $v $url"
+  n=$((n + 1))
+done < <(grep -v '^#' apps.lock | grep -v '^$')
+for required in richdocuments onlyoffice; do grep -q "^$required " apps.lock || fail "apps.lock must bake $required (the app store is off)"; done
+echo "images/nextcloud: Dockerfile, scripts and $n pinned apps check out"

@@ -1,0 +1,63 @@
+//! What the operator reads of its occ Jobs: where a Job stands (its conditions) and what its
+//! `occ` container said (the termination message: the JSON of `occ status` on success, the end
+//! of its output on failure, see `render::nextcloud`).
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+
+use crate::controller::Context;
+use crate::error::Result;
+use crate::render::objects::OCC_CONTAINER;
+
+/// Where a Job stands, from its status conditions.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobState {
+    Running,
+    Succeeded,
+    /// The Job controller's message, and when it failed (RFC 3339).
+    Failed {
+        message: String,
+        at: String,
+    },
+}
+
+pub fn job_state(job: &Job) -> JobState {
+    let conditions = job.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let holds = |t: &str| conditions.iter().find(|c| c.type_ == t && c.status == "True");
+    if holds("Complete").is_some() {
+        JobState::Succeeded
+    } else if let Some(c) = holds("Failed") {
+        JobState::Failed {
+            message: c.message.clone().unwrap_or_else(|| c.reason.clone().unwrap_or_default()),
+            at: c.last_transition_time.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
+        }
+    } else {
+        JobState::Running
+    }
+}
+
+/// The termination message of the `occ` container of the Job's newest finished pod. One LIST of
+/// the Job's pods (by its uid: an earlier Job of the same name may still have pods), made only
+/// when a Job finished and its outcome is not recorded yet.
+pub async fn occ_output(ctx: &Context, ns: &str, job: &Job) -> Result<Option<String>> {
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let selector = match job.metadata.uid.as_deref() {
+        Some(uid) => format!("batch.kubernetes.io/controller-uid={uid}"),
+        None => format!("batch.kubernetes.io/job-name={}", job.metadata.name.as_deref().unwrap_or_default()),
+    };
+    let pods = api.list(&ListParams::default().labels(&selector)).await?;
+    let mut finished: Vec<(String, String)> = pods
+        .items
+        .iter()
+        .filter_map(|p| {
+            let status = p.status.as_ref()?;
+            let terminated =
+                status.container_statuses.as_ref()?.iter().find(|c| c.name == OCC_CONTAINER)?.state.as_ref()?.terminated.clone()?;
+            let when = terminated.finished_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
+            Some((when, terminated.message.unwrap_or_default()))
+        })
+        .collect();
+    finished.sort();
+    Ok(finished.pop().map(|(_, message)| message))
+}
