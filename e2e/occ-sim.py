@@ -19,6 +19,7 @@ that long first), `maintenance` (occ succeeds but Nextcloud reports maintenance 
 """
 
 import base64
+import concurrent.futures
 import http.client
 import json
 import os
@@ -151,40 +152,48 @@ def running(pod):
         "application/merge-patch+json")
 
 
+def play(pod, started):
+    """One pass over one pod: Running first, then its end once its scenario's delay passed."""
+    meta = pod["metadata"]
+    ns, uid = meta["namespace"], meta["uid"]
+    what = scenario(ns)
+    try:
+        if uid not in started:
+            started[uid] = time.time()
+            running(pod)
+        delay = float(what.split(":", 1)[1]) if what.startswith("slow:") else 0
+        if time.time() - started[uid] < delay:
+            return
+        env, image = env_of(pod, ns)
+        commands = meta.get("annotations", {}).get("frama.space/occ-commands", "").splitlines()
+        if meta.get("labels", {}).get("frama.space/occ") == "install":
+            code, output = install(env, image, what)
+        else:
+            code, output = occ(commands, image, what)
+        finish(pod, code, output)
+        started[uid] = float("inf")  # done: never played again, even if the list is stale
+        print(f"{ns}/{meta['name']}: exit {code}", flush=True)
+    except Exception as e:
+        print(f"{ns}/{meta['name']}: {e}", file=sys.stderr, flush=True)
+
+
 def main():
     started = {}
-    while True:
-        try:
-            pods = api("GET", "/api/v1/pods?labelSelector=frama.space%2Focc")["items"]
-        except Exception as e:  # the API server restarts in some suites
-            print("list:", e, file=sys.stderr, flush=True)
-            time.sleep(1)
-            continue
-        for pod in pods:
-            meta, spec = pod["metadata"], pod["spec"]
-            phase = pod.get("status", {}).get("phase", "Pending")
-            if meta.get("deletionTimestamp") or not spec.get("nodeName") or phase not in ("Pending", "Running"):
-                continue
-            ns, uid = meta["namespace"], meta["uid"]
-            what = scenario(ns)
+    # A few pods at a time, as a node's kubelets would (the bench starts a thousand installs).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        while True:
             try:
-                if uid not in started:
-                    started[uid] = time.time()
-                    running(pod)
-                delay = float(what.split(":", 1)[1]) if what.startswith("slow:") else 0
-                if time.time() - started[uid] < delay:
-                    continue
-                env, image = env_of(pod, ns)
-                commands = meta.get("annotations", {}).get("frama.space/occ-commands", "").splitlines()
-                if meta.get("labels", {}).get("frama.space/occ") == "install":
-                    code, output = install(env, image, what)
-                else:
-                    code, output = occ(commands, image, what)
-                print(f"{ns}/{meta['name']}: exit {code}", flush=True)
-                finish(pod, code, output)
-            except Exception as e:
-                print(f"{ns}/{meta['name']}: {e}", file=sys.stderr, flush=True)
-        time.sleep(0.3)
+                pods = api("GET", "/api/v1/pods?labelSelector=frama.space%2Focc")["items"]
+            except Exception as e:  # the API server restarts in some suites
+                print("list:", e, file=sys.stderr, flush=True)
+                time.sleep(1)
+                continue
+            todo = [p for p in pods
+                    if not p["metadata"].get("deletionTimestamp") and p["spec"].get("nodeName")
+                    and p.get("status", {}).get("phase", "Pending") in ("Pending", "Running")
+                    and started.get(p["metadata"]["uid"]) != float("inf")]
+            list(pool.map(lambda p: play(p, started), todo))
+            time.sleep(0.3)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ check "admin Secrets of the pools" "$E2E_DIR/admin-secrets.sh"
 check "kubectl apply examples/pools.yaml and the class" kubectl apply -f "$REPO_DIR/examples/pools.yaml" -f "$REPO_DIR/examples/spaceclass-standard.yaml"
 mapfile -t cmd < <(operator_command --log-format json --identity nextcloud-operator --metrics-address "127.0.0.1:$METRICS_PORT" --pool-check-seconds 5)
 start_process nextcloud-operator "${cmd[@]}"
-check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 cachepool/redis-1 storagepool/minio-1 --timeout=90s
+check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage --timeout=90s
 
 section "a class on a Nextcloud the operator cannot run is refused by the API server"
 out=$(kubectl apply -f - 2>&1 <<'YAML'

@@ -52,7 +52,10 @@ pub fn compute(class: &SpaceClass, spaces: &[Arc<AssociationSpace>], classes: &[
         .count() as i64;
     let mut defaults: Vec<String> = classes.iter().filter(|c| c.spec.default).map(|c| c.name_any()).collect();
     defaults.sort();
-    let ready = if class.spec.default && defaults.len() > 1 {
+    let ready = if let Err(message) = crate::api::class::supported_version(&class.spec.nextcloud.version) {
+        // Only a class stored before the API server's rule existed gets here.
+        Condition::new("Ready", ConditionStatus::False, "UnsupportedNextcloudVersion", format!("{message}; its spaces are refused"))
+    } else if class.spec.default && defaults.len() > 1 {
         Condition::new(
             "Ready",
             ConditionStatus::False,
@@ -127,5 +130,14 @@ mod tests {
         assert!(status.conditions[0].message.contains("a, b"));
         let not_default = fixtures::class("c", false);
         assert_eq!(compute(&not_default, &[], &classes, "x").conditions[0].reason, "Valid");
+    }
+
+    #[test]
+    fn a_class_on_an_unsupported_nextcloud_is_not_ready() {
+        let mut old = fixtures::class("old", false);
+        old.spec.nextcloud.version = "31.0.9".into();
+        let c = &compute(&old, &[], &[], "x").conditions[0];
+        assert_eq!((c.reason.as_str(), c.status), ("UnsupportedNextcloudVersion", ConditionStatus::False));
+        assert!(c.message.contains("spec.nextcloud.version 31.0.9"), "{}", c.message);
     }
 }

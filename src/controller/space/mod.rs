@@ -57,8 +57,11 @@ async fn reconcile_space(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Res
         if !ctx.wait_until_ready(Duration::from_secs(60)).await {
             return Err(Error::StillTerminating("the initial sync of the caches".into()));
         }
-        let result =
-            if space.metadata.deletion_timestamp.is_some() { release::finalize(&space, &ctx).await } else { converge(&space, &ctx).await };
+        let result = if space.metadata.deletion_timestamp.is_some() {
+            release::finalize(&space, &ctx).await
+        } else {
+            Box::pin(converge(&space, &ctx)).await
+        };
         if result.is_ok() {
             ctx.clear_failures(&name);
         }
@@ -166,7 +169,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
             previous: &previous,
             database_pool: placed.placement.database_pool.as_deref(),
         };
-        let installed = install::step(ctx, inputs, install_job).await.shows_in(INSTALLED)?;
+        // Boxed, like the office step: the reconcile's future stays small enough for a test thread's stack.
+        let installed = Box::pin(install::step(ctx, inputs, install_job)).await.shows_in(INSTALLED)?;
         progress.writes += installed.writes;
         let is_installed = record.is_some();
         progress.install = Some(installed);
@@ -178,7 +182,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
             previous: &previous,
             installed: is_installed,
         };
-        let (condition, writes) = office::step(ctx, inputs, wiring).await.shows_in(OFFICE_READY)?;
+        let (condition, writes) = Box::pin(office::step(ctx, inputs, wiring)).await.shows_in(OFFICE_READY)?;
         progress.writes += writes;
         progress.office = Some(condition);
         Ok(())
