@@ -33,6 +33,8 @@ occ() { su -s /bin/sh www-data -c "NEXTCLOUD_CONFIG_DIR=$scratch php /usr/src/ne
 occ maintenance:install --no-interaction --database sqlite --admin-user build --admin-pass "$(head -c 24 /dev/urandom | base64)" --data-dir "$scratch/data"
 occ integrity:check-core
 grep -v '^#' "$lock" | grep -v '^$' | while read -r id version url; do
+  # check-app skips an app without a signature (core/Command/Integrity/CheckApp.php): require one.
+  [ -s "$apps/$id/appinfo/signature.json" ] || { echo "$id: no appinfo/signature.json, not an app-store release"; exit 1; }
   occ integrity:check-app "$id" --path="$apps/$id" || { echo "$id: its code signature does not verify"; exit 1; }
   occ app:enable "$id" || { echo "$id $version cannot be enabled on this Nextcloud"; exit 1; }
 done

@@ -53,8 +53,11 @@ pub fn prepare_script() -> String {
         "  cp \"$f\" \"$run/config/\"",
         "done",
         "printf '<?php\\n$CONFIG = array (\\n);\\n' > \"$run/config/config.php\"",
-        // The marker's content is what Setup writes; only its existence is checked.
-        "printf '# Nextcloud data directory\\n# Do not change this file\\n' > \"$run/data/.ncdata\"",
+        // The marker's content is what Setup writes; only its existence is checked. An install
+        // starts from an empty data directory and writes its own.
+        "if [ \"${FRAMASPACE_WRITABLE_CONFIG:-0}\" != 1 ]; then",
+        "  printf '# Nextcloud data directory\\n# Do not change this file\\n' > \"$run/data/.ncdata\"",
+        "fi",
     ]
     .join("\n")
         + "\n"
@@ -205,6 +208,7 @@ Nextcloud is not installed yet"#;
         std::fs::remove_dir_all(&run).expect("clean");
         assert!(sh("1").success());
         assert!(!run.join("config").join(STATE_FILE).exists(), "an install Job's configuration has no state fragment");
+        assert!(!run.join("data/.ncdata").exists(), "an install starts from an empty data directory");
         assert!(run.join("config/framaspace.config.php").exists());
         let _ = std::fs::remove_dir_all(&root);
     }

@@ -35,7 +35,7 @@ use self::conditions::{Observation, StepFailure};
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, now_rfc3339};
 use crate::api::labels::{INGRESS_READY, INSTALLED, OFFICE_READY, WORKLOAD_READY};
-use crate::api::space::Placement;
+use crate::api::space::{NextcloudStatus, Placement};
 use crate::controller::Context;
 use crate::controller::caches::MetaCache;
 use crate::controller::workload::WorkloadObservation;
@@ -60,7 +60,7 @@ async fn reconcile_space(space: Arc<AssociationSpace>, ctx: Arc<Context>) -> Res
         let result = if space.metadata.deletion_timestamp.is_some() {
             release::finalize(&space, &ctx).await
         } else {
-            Box::pin(converge(&space, &ctx)).await
+            converge_twice(&space, &ctx).await
         };
         if result.is_ok() {
             ctx.clear_failures(&name);
@@ -103,7 +103,26 @@ struct Progress {
     ingress_written: bool,
 }
 
-async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
+/// What one pass of the pipeline ended with.
+enum Pass {
+    Done(Action),
+    /// The install succeeded in this pass: the objects of an installed space are built by a
+    /// second pass at once, which writes the status (with this record) once for both.
+    Installed(NextcloudStatus),
+}
+
+async fn converge_twice(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
+    match Box::pin(converge(space, ctx, None)).await? {
+        Pass::Done(action) => Ok(action),
+        Pass::Installed(record) => match Box::pin(converge(space, ctx, Some(record))).await? {
+            Pass::Done(action) => Ok(action),
+            // The record was given: the install step cannot succeed again.
+            Pass::Installed(_) => Ok(Action::requeue(Duration::from_secs(1))),
+        },
+    }
+}
+
+async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<NextcloudStatus>) -> Result<Pass> {
     let previous = space.status.clone().unwrap_or_default();
     let generation = space.metadata.generation;
     let resolved = match resolve::step(space, &ctx.classes.state()) {
@@ -131,7 +150,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     let placed = placement::step(space, &resolved, ctx).await?;
     let bindings = placement::bindings(ctx, &resolved, &placed.placement);
     let ns = resolved.namespace.as_str();
-    let record = install::recorded(ctx, ns, &previous);
+    let record = carried.or_else(|| install::recorded(ctx, ns, &previous));
     let inputs = build::BuildInputs {
         placement: &placed.placement,
         bindings: &bindings,
@@ -172,6 +191,10 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
         // Boxed, like the office step: the reconcile's future stays small enough for a test thread's stack.
         let installed = Box::pin(install::step(ctx, inputs, install_job)).await.shows_in(INSTALLED)?;
         progress.writes += installed.writes;
+        if installed.just_installed {
+            progress.install = Some(installed);
+            return Ok(());
+        }
         let is_installed = record.is_some();
         progress.install = Some(installed);
         let inputs = office::OfficeInputs {
@@ -196,11 +219,16 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
         Some(p) => (p.conditions, p.failure),
         None => (previous.conditions.iter().filter(|c| conditions::is_backing(&c.type_)).cloned().collect(), None),
     };
+    if outcome.is_ok()
+        && let Some(i) = &progress.install
+        && i.just_installed
+        && let Some(nc) = &i.record
+    {
+        debug!(space = %space.name_any(), writes = progress.writes, "installed; building the installed space");
+        return Ok(Pass::Installed(nc.clone()));
+    }
     let (install, nextcloud, soon) = match progress.install {
-        Some(i) => {
-            let soon = if i.just_installed { Some(Duration::from_millis(100)) } else { i.retry_in };
-            (Some(i.condition), i.record, soon)
-        }
+        Some(i) => (Some(i.condition), i.record, i.retry_in),
         None => (None, record, None),
     };
     let o = Observation {
@@ -225,7 +253,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     debug!(space = %space.name_any(), writes = progress.writes, status_written, "reconciled");
     match (outcome, provision_failure) {
         (Err((_, e)), _) | (Ok(()), Some(e)) => Err(e),
-        (Ok(()), None) => Ok(Action::requeue(soon.map_or_else(|| ctx.resync_delay(), |d| d.min(ctx.resync_delay())))),
+        (Ok(()), None) => Ok(Pass::Done(Action::requeue(soon.map_or_else(|| ctx.resync_delay(), |d| d.min(ctx.resync_delay()))))),
     }
 }
 

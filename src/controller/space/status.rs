@@ -37,6 +37,9 @@ pub fn note_write(ctx: &Context, base: &AssociationSpace, written: AssociationSp
 }
 
 /// An Event when the Ready condition changes, for `kubectl describe` and `kubectl get events`.
+/// A new space's way to its first Ready (Creating, Installing, RollingOut, PodsNotReady) is
+/// progress, shown in its status and by the steps' own Events (InstallStarted, Installed): only
+/// its arrival, and every later change, are announced; a failure always is.
 async fn announce(space: &AssociationSpace, ctx: &Context, previous: &AssociationSpaceStatus, status: &AssociationSpaceStatus) {
     let before = conditions::find(&previous.conditions, READY);
     let Some(after) = conditions::find(&status.conditions, READY) else { return };
@@ -44,11 +47,16 @@ async fn announce(space: &AssociationSpace, ctx: &Context, previous: &Associatio
         return;
     }
     let type_ = match (after.status, status.phase) {
-        (ConditionStatus::True, _) | (_, Some(SpacePhase::Provisioning | SpacePhase::Suspended | SpacePhase::Deleting)) => {
-            EventType::Normal
-        }
+        (ConditionStatus::True, _)
+        | (_, Some(SpacePhase::Provisioning | SpacePhase::Installing | SpacePhase::Suspended | SpacePhase::Deleting)) => EventType::Normal,
         _ => EventType::Warning,
     };
+    let on_the_way = matches!(status.phase, Some(SpacePhase::Provisioning | SpacePhase::Installing))
+        && type_ == EventType::Normal
+        && !matches!(previous.phase, Some(SpacePhase::Ready | SpacePhase::Degraded));
+    if on_the_way {
+        return;
+    }
     publish(space, ctx, type_, &after.reason, &after.message, "Reconcile").await;
 }
 
