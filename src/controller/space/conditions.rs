@@ -68,8 +68,12 @@ fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation, installed:
     if !installed && !w.exists {
         return cond(WORKLOAD_READY, False, "WaitingForInstall", "no web pod runs before Nextcloud is installed");
     }
-    if !w.exists {
-        return cond(WORKLOAD_READY, False, "Creating", "the Nextcloud Deployment is being created");
+    // A Deployment being created, or created and not yet seen by its controller, has no pod
+    // ready: one condition for all three, so a new space's status is written once on its way
+    // (it would be three times for the same news). A change of an existing one is a roll-out.
+    let new = !w.exists || w.generation <= 1;
+    if new && !space.suspended && w.observed_generation < w.generation.max(1) {
+        return cond(WORKLOAD_READY, False, "PodsNotReady", "0/1 Nextcloud pod(s) ready");
     }
     if w.observed_generation < w.generation {
         return cond(WORKLOAD_READY, False, "RollingOut", "the Nextcloud Deployment has not observed its latest change yet");
