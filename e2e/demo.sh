@@ -29,6 +29,7 @@ The demo runs. Look at it with:
   . $STATE_DIR/env
   kubectl get framaspace                      # every Framaspace object
   kubectl describe space collectif-velo       # conditions and events
+  kubectl get space collectif-velo -o jsonpath='{.status.nextcloud}'   # the Nextcloud its install Job reported
   kubectl get all -n space-collectif-velo     # what one space becomes
   kubectl get jobs -n space-jardins-partages  # the occ Job that wired OnlyOffice
   kubectl patch space collectif-velo --type merge -p '{"spec":{"office":"onlyoffice"}}'   # switch suites
