@@ -34,28 +34,23 @@ start_process nextcloud-operator "${cmd[@]}"
 check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage --timeout=90s
 
 section "a class on a Nextcloud the operator cannot run is refused by the API server"
-out=$(kubectl apply -f - 2>&1 <<'YAML'
+# refused_class VERSION EXPECTED-TEXT DESCRIPTION: a class on that version is refused, with that text.
+refused_class() {
+  local out
+  out=$(kubectl apply -f - 2>&1 <<YAML
 apiVersion: frama.space/v1alpha1
 kind: SpaceClass
 metadata: { name: old-nextcloud }
 spec:
   baseDomain: old.frama.space
-  nextcloud: { version: 31.0.9 }
+  nextcloud: { version: $1 }
   limits: { maxQuota: 50Gi, defaultQuota: 40Gi, maxAccounts: 50, defaultMaxAccounts: 50 }
 YAML
-) && fail "refused: Nextcloud 31" "$out" || \
-  { grep -qF "spec.nextcloud.version must be Nextcloud 33.0.1 or later" <<<"$out" && pass "refused: Nextcloud 31, the message names spec.nextcloud.version" || fail "refused: Nextcloud 31" "$out"; }
-out=$(kubectl apply -f - 2>&1 <<'YAML'
-apiVersion: frama.space/v1alpha1
-kind: SpaceClass
-metadata: { name: old-nextcloud }
-spec:
-  baseDomain: old.frama.space
-  nextcloud: { version: 33.0.7-apache }
-  limits: { maxQuota: 50Gi, defaultQuota: 40Gi, maxAccounts: 50, defaultMaxAccounts: 50 }
-YAML
-) && fail "refused: a tag as the version" "$out" || \
-  { grep -qF "spec.nextcloud.version" <<<"$out" && pass "refused: a tag is not a version (spec.nextcloud.version)" || fail "refused: a tag as the version" "$out"; }
+) && { fail "$3" "$out"; return; }
+  grep -qF "$2" <<<"$out" && pass "$3" || fail "$3" "$out"
+}
+refused_class 31.0.9 "spec.nextcloud.version must be Nextcloud 33.0.1 or later" "refused: Nextcloud 31, the message names spec.nextcloud.version"
+refused_class 33.0.7-apache "spec.nextcloud.version" "refused: a tag is not a version (spec.nextcloud.version)"
 
 section "install: one Job, no web pod before it succeeded, then Ready at the reported version"
 scenario nc-slow "slow:8"

@@ -86,6 +86,13 @@ pub fn namespace(space: &ResolvedSpace, placement_annotations: BTreeMap<String, 
     }
 }
 
+/// The Nextcloud a namespace's annotations record (written by [`namespace`]).
+pub fn nextcloud_record(a: &BTreeMap<String, String>) -> Option<NextcloudStatus> {
+    let (version, version_string) = a.get(NEXTCLOUD_VERSION_ANNOTATION)?.split_once(' ')?;
+    let image = a.get(NEXTCLOUD_IMAGE_ANNOTATION)?;
+    Some(NextcloudStatus { version: version.into(), version_string: version_string.into(), image: image.clone() })
+}
+
 /// `data`, not `stringData`: server-side apply tracks ownership of `data` keys, while
 /// `stringData` is folded into `data` on write and would look like a change on every apply.
 pub fn credentials_secret(space: &ResolvedSpace, data: BTreeMap<String, Vec<u8>>) -> Secret {
@@ -308,10 +315,7 @@ pub fn deployment(
     }
 }
 
-/// A one-shot Job in the space's Nextcloud image: the `occ` container runs `script` as uid 33
-/// with the code, the space's configuration and environment, and ends by printing the JSON of
-/// `occ status` into its termination message (read by the operator); on failure the kubelet
-/// puts the end of its output there instead.
+/// What distinguishes one occ Job from another.
 struct OccPod<'a> {
     name: &'a str,
     purpose: &'a str,
@@ -323,6 +327,10 @@ struct OccPod<'a> {
     annotations: BTreeMap<String, String>,
 }
 
+/// A one-shot Job in the space's Nextcloud image: the `occ` container runs `script` as uid 33
+/// with the code, the space's configuration and environment, and ends by printing the JSON of
+/// `occ status` into its termination message (read by the operator); on failure the kubelet
+/// puts the end of its output there instead.
 fn occ_job_object(space: &ResolvedSpace, config_files: &BTreeMap<String, String>, p: OccPod<'_>) -> Job {
     let OccPod { name, purpose, image, writable, env, script, annotations } = p;
     let container = Container {
@@ -662,6 +670,8 @@ mod tests {
             namespace(&resolved(), BTreeMap::from([("frama.space/database-pool".to_string(), "pg-1".to_string())]), Some(&installed()));
         let a = ns.metadata.annotations.clone().unwrap_or_default();
         assert_eq!(a.get(NEXTCLOUD_VERSION_ANNOTATION).map(String::as_str), Some("33.0.7.2 33.0.7"));
+        assert_eq!(nextcloud_record(&a), Some(installed()), "the record reads back");
+        assert_eq!(nextcloud_record(&BTreeMap::new()), None);
         assert_eq!(ns.metadata.annotations.as_ref().and_then(|a| a.get("frama.space/database-pool")).map(String::as_str), Some("pg-1"));
         assert_eq!(ns.metadata.name.as_deref(), Some("space-mon-asso"));
         assert_eq!(ns.metadata.owner_references.unwrap_or_default()[0].name, "mon-asso");

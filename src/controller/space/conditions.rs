@@ -71,8 +71,7 @@ fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation, installed:
     // A Deployment being created, or created and not yet seen by its controller, has no pod
     // ready: one condition for all three, so a new space's status is written once on its way
     // (it would be three times for the same news). A change of an existing one is a roll-out.
-    let new = !w.exists || w.generation <= 1;
-    if new && !space.suspended && w.observed_generation < w.generation.max(1) {
+    if w.generation <= 1 && w.observed_generation < w.generation.max(1) && !space.suspended {
         return cond(WORKLOAD_READY, False, "PodsNotReady", "0/1 Nextcloud pod(s) ready");
     }
     if w.observed_generation < w.generation {

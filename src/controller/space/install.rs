@@ -12,11 +12,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
-use super::jobs::{JobState, job_state, occ_output};
+use super::jobs::{self, JobState, job_state, occ_image, occ_output};
 use super::status::publish;
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, ConditionStatus};
@@ -25,15 +24,13 @@ use crate::api::labels::{
 };
 use crate::api::space::{AssociationSpaceStatus, NextcloudStatus};
 use crate::controller::Context;
-use crate::controller::apply::{Applied, ChangeSignal};
 use crate::controller::caches::MetaCache;
 use crate::error::Result;
-use crate::gate::KUBERNETES;
 use crate::provision::TenantNames;
 use crate::provision::postgres::Installation;
 use crate::render::credentials;
 use crate::render::nextcloud::{OccStatus, summarize};
-use crate::render::objects::{INSTALL_JOB, OCC_CONTAINER};
+use crate::render::objects::{INSTALL_JOB, nextcloud_record};
 use crate::render::resolve::ResolvedSpace;
 
 const ACTION: &str = "Install";
@@ -45,14 +42,12 @@ fn installed(status: ConditionStatus, reason: &str, message: impl Into<String>) 
 /// The Nextcloud the space runs: the namespace's record wins over the status (a space restored
 /// without its status is not installed again), the status serves until the namespace has it.
 pub fn recorded(ctx: &Context, namespace: &str, status: &AssociationSpaceStatus) -> Option<NextcloudStatus> {
-    let annotations = ctx.owned.namespaces.get_meta(None, namespace).and_then(|m| m.annotations).unwrap_or_default();
-    from_annotations(&annotations).or_else(|| status.nextcloud.clone())
+    on_namespace(ctx, namespace).or_else(|| status.nextcloud.clone())
 }
 
-fn from_annotations(a: &BTreeMap<String, String>) -> Option<NextcloudStatus> {
-    let (version, version_string) = a.get(NEXTCLOUD_VERSION_ANNOTATION)?.split_once(' ')?;
-    let image = a.get(NEXTCLOUD_IMAGE_ANNOTATION)?;
-    Some(NextcloudStatus { version: version.into(), version_string: version_string.into(), image: image.clone() })
+/// The record as the namespace cache shows it.
+fn on_namespace(ctx: &Context, namespace: &str) -> Option<NextcloudStatus> {
+    nextcloud_record(&ctx.owned.namespaces.get_meta(None, namespace)?.annotations?)
 }
 
 fn install_job(ctx: &Context, ns: &str) -> Option<std::sync::Arc<Job>> {
@@ -94,7 +89,7 @@ pub struct Installed {
     pub condition: Condition,
     /// The record to write in the status (a new one when the install just succeeded).
     pub record: Option<NextcloudStatus>,
-    /// The install succeeded now: the objects of an installed space are built at the next reconcile.
+    /// The install succeeded now: a second pass builds the objects of the installed space.
     pub just_installed: bool,
     pub writes: usize,
     /// When to look again, sooner than the resync (a retry's backoff).
@@ -116,9 +111,8 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
 
     if let Some(nc) = record {
         // The Job has done its work once the namespace holds the record.
-        let on_namespace = ctx.owned.namespaces.get_meta(None, ns).and_then(|m| m.annotations).as_ref().and_then(from_annotations);
-        if current.is_some() && on_namespace.as_ref() == Some(nc) {
-            out.writes += delete_job(ctx, ns).await?;
+        if current.is_some() && on_namespace(ctx, ns).as_ref() == Some(nc) {
+            out.writes += jobs::delete(ctx, ns, INSTALL_JOB).await?;
         }
         let class = &resolved.class.nextcloud.version;
         let mut message = format!("Nextcloud {} ({}) from {}", nc.version_string, nc.version, nc.image);
@@ -149,13 +143,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
                 let output = occ_output(ctx, ns, &existing).await?.unwrap_or_default();
                 match OccStatus::parse(&output) {
                     Some(s) if s.serving() => {
-                        let image = existing
-                            .spec
-                            .as_ref()
-                            .and_then(|j| j.template.spec.as_ref())
-                            .and_then(|p| p.containers.iter().find(|c| c.name == OCC_CONTAINER))
-                            .and_then(|c| c.image.clone())
-                            .unwrap_or_else(|| resolved.class.nextcloud.reference());
+                        let image = occ_image(&existing).unwrap_or_else(|| resolved.class.nextcloud.reference());
                         let nc = NextcloudStatus { version: s.version.clone(), version_string: s.version_string.clone(), image };
                         let message =
                             format!("Nextcloud {} ({}) installed by Job {INSTALL_JOB} (attempt {attempt})", s.version_string, s.version);
@@ -211,10 +199,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
         return Ok(out);
     };
     let attempt = attempt_of(&job);
-    let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
-    if ctx.applier.apply(&api, job, None, ChangeSignal::Generation).await? == Applied::Written {
-        out.writes += 1;
-    }
+    out.writes += jobs::create(ctx, ns, job).await?;
     let resumed = if found == Installation::Partial { " (resuming an install that stopped midway)" } else { "" };
     let message = format!("install Job {INSTALL_JOB} (attempt {attempt}) created{resumed}");
     publish(space, ctx, EventType::Normal, "InstallStarted", &message, ACTION).await;
@@ -247,12 +232,9 @@ async fn failed(ctx: &Context, f: Failure<'_>, mut out: Installed) -> Result<Ins
     if elapsed >= delay
         && let Some(job) = next
     {
-        out.writes += delete_job(ctx, ns).await?;
-        let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
+        out.writes += jobs::delete(ctx, ns, INSTALL_JOB).await?;
         let next_attempt = attempt_of(&job);
-        if ctx.applier.apply(&api, job, None, ChangeSignal::Generation).await? == Applied::Written {
-            out.writes += 1;
-        }
+        out.writes += jobs::create(ctx, ns, job).await?;
         let message = format!("attempt {attempt} failed: {why}; install Job {INSTALL_JOB} (attempt {next_attempt}) created; {logs}");
         publish(space, ctx, EventType::Normal, "InstallStarted", &message, ACTION).await;
         out.condition = installed(ConditionStatus::False, "Installing", message);
@@ -268,16 +250,6 @@ async fn failed(ctx: &Context, f: Failure<'_>, mut out: Installed) -> Result<Ins
     Ok(out)
 }
 
-async fn delete_job(ctx: &Context, ns: &str) -> Result<usize> {
-    let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
-    ctx.gate.allow(KUBERNETES)?;
-    match api.delete(INSTALL_JOB, &DeleteParams::background()).await {
-        Ok(_) => Ok(1),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
-        Err(e) => Err(e.into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,16 +258,5 @@ mod tests {
     fn retries_wait_longer_each_time() {
         let d: Vec<u64> = (1..=9).map(|a| retry_delay(a).as_secs()).collect();
         assert_eq!(d, vec![30, 60, 120, 240, 480, 960, 1800, 1800, 1800]);
-    }
-
-    #[test]
-    fn the_namespace_record_reads_back() {
-        let a = BTreeMap::from([
-            (NEXTCLOUD_VERSION_ANNOTATION.to_string(), "33.0.7.2 33.0.7".to_string()),
-            (NEXTCLOUD_IMAGE_ANNOTATION.to_string(), "nc:33.0.7".to_string()),
-        ]);
-        let nc = from_annotations(&a).expect("record");
-        assert_eq!((nc.version.as_str(), nc.version_string.as_str(), nc.image.as_str()), ("33.0.7.2", "33.0.7", "nc:33.0.7"));
-        assert_eq!(from_annotations(&BTreeMap::new()), None);
     }
 }

@@ -1,13 +1,15 @@
 //! What the operator reads of its occ Jobs: where a Job stands (its conditions) and what its
 //! `occ` container said (the termination message: the JSON of `occ status` on success, the end
-//! of its output on failure, see `render::nextcloud`).
+//! of its output on failure, see `render::nextcloud`), and the two writes every occ Job step makes.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DeleteParams, ListParams};
 
 use crate::controller::Context;
+use crate::controller::apply::{Applied, ChangeSignal};
 use crate::error::Result;
+use crate::gate::KUBERNETES;
 use crate::render::objects::OCC_CONTAINER;
 
 /// Where a Job stands, from its status conditions.
@@ -60,4 +62,28 @@ pub async fn occ_output(ctx: &Context, ns: &str, job: &Job) -> Result<Option<Str
         .collect();
     finished.sort();
     Ok(finished.pop().map(|(_, message)| message))
+}
+
+/// The image the Job's `occ` container runs.
+pub fn occ_image(job: &Job) -> Option<String> {
+    let pod = job.spec.as_ref()?.template.spec.as_ref()?;
+    pod.containers.iter().find(|c| c.name == OCC_CONTAINER)?.image.clone()
+}
+
+/// Applies a Job (server-side, through the write gate); returns the number of writes.
+pub async fn create(ctx: &Context, ns: &str, job: Job) -> Result<usize> {
+    let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
+    Ok(usize::from(ctx.applier.apply(&api, job, None, ChangeSignal::Generation).await? == Applied::Written))
+}
+
+/// Deletes a Job and, in the background, its pods; one already gone is no error. Returns the
+/// number of writes.
+pub async fn delete(ctx: &Context, ns: &str, name: &str) -> Result<usize> {
+    let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
+    ctx.gate.allow(KUBERNETES)?;
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(1),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -195,16 +195,9 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Nextc
             progress.install = Some(installed);
             return Ok(());
         }
-        let is_installed = record.is_some();
         progress.install = Some(installed);
-        let inputs = office::OfficeInputs {
-            space,
-            resolved: &resolved,
-            bindings: &bindings,
-            placement_errors: &placed.errors,
-            previous: &previous,
-            installed: is_installed,
-        };
+        let inputs =
+            office::OfficeInputs { space, resolved: &resolved, bindings: &bindings, placement_errors: &placed.errors, previous: &previous };
         let (condition, writes) = Box::pin(office::step(ctx, inputs, wiring)).await.shows_in(OFFICE_READY)?;
         progress.writes += writes;
         progress.office = Some(condition);

@@ -4,21 +4,18 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
 use super::build::{OFFICE_PURPOSE as PURPOSE, OfficeWiring};
-use super::jobs::{JobState, job_state, occ_output};
+use super::jobs::{self, JobState, job_state, occ_output};
 use super::status::publish;
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, ConditionStatus};
 use crate::api::labels::{OCC_FAILED, OCC_LABEL, OFFICE_READY};
 use crate::api::space::{AssociationSpaceStatus, OfficeSuite};
 use crate::controller::Context;
-use crate::controller::apply::{Applied, ChangeSignal};
 use crate::error::Result;
-use crate::gate::KUBERNETES;
 use crate::placement::PlacementError;
 use crate::render::bindings::Bindings;
 use crate::render::nextcloud::{OccStatus, summarize};
@@ -37,8 +34,6 @@ pub struct OfficeInputs<'a> {
     pub bindings: &'a Bindings,
     pub placement_errors: &'a [PlacementError],
     pub previous: &'a AssociationSpaceStatus,
-    /// Whether the space's Nextcloud is installed: occ has nothing to run on before.
-    pub installed: bool,
 }
 
 /// OfficeReady from a finished Job, by what its occ container reported: the JSON of `occ status`
@@ -94,7 +89,7 @@ async fn finished(
 /// Wires the space's office suite; returns OfficeReady and the number of API writes.
 pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> Result<(Condition, usize)> {
     use ConditionStatus::*;
-    let OfficeInputs { space, resolved, bindings, placement_errors, previous, installed } = inputs;
+    let OfficeInputs { space, resolved, bindings, placement_errors, previous } = inputs;
     let OfficeWiring { commands, job_name: name, job } = wiring;
     let suite = resolved.office;
     if suite != OfficeSuite::None && bindings.office.is_none() {
@@ -114,7 +109,8 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
     if resolved.suspended {
         return Ok((office(Unknown, "Suspended", "the space is suspended; its office wiring resumes with it"), 0));
     }
-    let Some(job) = job.filter(|_| installed) else {
+    // `build` makes the Job only for an installed space: occ has nothing to run on before.
+    let Some(job) = job else {
         return Ok((
             office(Unknown, "WaitingForInstall", format!("office suite {} is wired once Nextcloud is installed", suite.as_str())),
             0,
@@ -160,26 +156,17 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
         }
         return Ok((condition, 0));
     }
-    let jobs = others();
-    if let Some(active) = jobs.iter().find(|j| job_state(j) == JobState::Running) {
+    let earlier = others();
+    if let Some(active) = earlier.iter().find(|j| job_state(j) == JobState::Running) {
         let message = format!("waiting for occ Job {} to finish before running {name}", active.name_any());
         return Ok((office(False, "Configuring", message), 0));
     }
     // Finished Jobs of earlier configurations have done their work; only the current one is kept.
-    let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
     let mut writes = 0;
-    for old in &jobs {
-        let params = DeleteParams::background();
-        ctx.gate.allow(KUBERNETES)?;
-        match api.delete(&old.name_any(), &params).await {
-            Ok(_) => writes += 1,
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
+    for old in &earlier {
+        writes += jobs::delete(ctx, ns, &old.name_any()).await?;
     }
-    if ctx.applier.apply(&api, job, None, ChangeSignal::Generation).await? == Applied::Written {
-        writes += 1;
-    }
+    writes += jobs::create(ctx, ns, job).await?;
     publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; ")), ACTION).await;
     Ok((office(False, "Configuring", format!("occ Job {name} created ({target})")), writes))
 }
