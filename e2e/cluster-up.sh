@@ -159,8 +159,11 @@ start_postgres() {
 start_redis() {
   local pw; pw=$(secret_file redis.password)
   local dir="$STATE_DIR/redis"; mkdir -p "$dir"
-  # The default user is off: every client authenticates, and the admin user is the only one with
-  # every command. ACLs written here are the file's; the operator's users live in memory (ACL SETUSER).
+  # Valkey, not Debian's Redis 7: each space's user is pinned to a database of its own (`db=<n>`,
+  # Valkey 9.1), which a CachePool requires. The default user is off: every client authenticates,
+  # and the admin user is the only one with every command. ACLs written here are the file's; the
+  # operator's users live in memory (ACL SETUSER). 16384 databases hold the bench's 10,000 spaces
+  # on one pool (an empty database costs about 100 bytes).
   (umask 077; printf 'user default off\nuser admin on >%s ~* &* +@all\n' "$pw" > "$dir/users.acl")
   cat > "$dir/redis.conf" <<CONF
 bind 127.0.0.1
@@ -171,8 +174,9 @@ dir $dir
 aclfile $dir/users.acl
 save ""
 appendonly no
+databases 16384
 CONF
-  start_process redis /usr/bin/redis-server "$dir/redis.conf"
+  start_process redis "$VALKEY_BIN/valkey-server" "$dir/redis.conf"
   wait_for "redis" 30 redis_ping "$pw"
 }
 redis_ping() { [ "$(REDISCLI_AUTH="$1" redis-cli --user admin -p "$REDIS_PORT" -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; }

@@ -12,6 +12,7 @@ MINIO_BIN="$FRAMASPACE_CACHE/bin/minio-$MINIO_VERSION"
 HELM_BIN="$FRAMASPACE_CACHE/bin/helm-$HELM_VERSION"
 GARAGE_BIN="$FRAMASPACE_CACHE/bin/garage-$GARAGE_VERSION"
 CARGO_DENY_BIN="$FRAMASPACE_CACHE/bin/cargo-deny-$CARGO_DENY_VERSION"
+VALKEY_BIN="$FRAMASPACE_CACHE/bin/valkey-$VALKEY_VERSION"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -9,6 +9,12 @@ No container runs here, so this plays what the real ones would do, as they would
   the real PostgreSQL of the environment, so the operator's "already installed" check reads what
   a real install leaves; then the JSON line `core/Command/Status.php` prints;
 - any other occ Job: each command's usual output line, then that JSON;
+- every Job ends with the ids of the enabled apps, cut from `occ app:list --output=json`
+  (`core/Command/App/ListApps.php`); which apps are enabled is kept where Nextcloud keeps it,
+  `oc_appconfig` (`<app>`, `enabled`, `yes`) in the space's real database, so installs, office
+  and apps Jobs see one another's changes; `app:enable` prints what `core/Command/App/Enable.php`
+  prints ("<id> <version> enabled", "<id> already enabled", "<id> not found" and exit 1 for an
+  app the image does not carry);
 - the pod's end: phase Succeeded or Failed, the `occ` container terminated with the termination
   message the kubelet would copy (the file on success, the end of the logs on failure because of
   `terminationMessagePolicy: FallbackToLogsOnError`).
@@ -36,6 +42,20 @@ PG_PORT = os.environ.get("PG_PORT", "25432")
 # What the pinned image's version.php holds ($OC_Version / $OC_VersionString); the 4th part is
 # Nextcloud's internal patch level, whatever it is the operator records what occ printed.
 VERSIONS = {"33.0.7": "33.0.7.2"}
+# The apps of the pinned image: a sample of the release's shipped apps (those Nextcloud enables
+# at install: an approximation of 33's core/shipped.json "defaultEnabled", not read from the
+# tarball) and the apps images/nextcloud/apps.lock bakes in. Versions are the sim's own.
+DEFAULT_ENABLED = ["activity", "circles", "cloud_federation_api", "comments", "contactsinteraction", "dashboard", "dav",
+                   "federatedfilesharing", "federation", "files", "files_pdfviewer", "files_reminders", "files_sharing",
+                   "files_trashbin", "files_versions", "firstrunwizard", "logreader", "lookup_server_connector",
+                   "nextcloud_announcements", "notifications", "oauth2", "password_policy", "photos", "privacy",
+                   "provisioning_api", "recommendations", "related_resources", "serverinfo", "settings", "sharebymail",
+                   "support", "survey_client", "systemtags", "text", "theming", "twofactor_backupcodes",
+                   "updatenotification", "user_status", "viewer", "weather_status", "workflowengine"]
+SHIPPED_DISABLED = ["admin_audit", "bruteforcesettings", "encryption", "files_external", "suspicious_login",
+                    "twofactor_totp", "user_ldap", "webhook_listeners"]
+BAKED = ["richdocuments", "onlyoffice"]
+IMAGE_APPS = set(DEFAULT_ENABLED + SHIPPED_DISABLED + BAKED)
 
 ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.crt"))
 ctx.load_cert_chain(os.path.join(PKI, "admin.crt"), os.path.join(PKI, "admin.key"))
@@ -94,30 +114,88 @@ def psql(env, sql):
         capture_output=True, text=True, timeout=30)
 
 
-def install(env, image, what):
+def db_env(env, ns):
+    """What Nextcloud reads of its database from the space's database.config.php, for Jobs that,
+    unlike the install, get no database coordinates in their environment."""
+    import re
+    if "FRAMASPACE_DB_NAME" in env:
+        return env
+    cm = api("GET", f"/api/v1/namespaces/{ns}/configmaps/nextcloud-config").get("data", {})
+    text = cm.get("database.config.php", "")
+    value = lambda k: (re.search(rf"'{k}' => '([^']*)'", text) or [None, ""])[1]
+    host, _, port = value("dbhost").partition(":")
+    return {**env, "FRAMASPACE_DB_NAME": value("dbname"), "FRAMASPACE_DB_USER": value("dbuser"),
+            "FRAMASPACE_DB_PORT": port or "5432"}
+
+
+def enabled(env):
+    r = psql(env, "SELECT appid FROM oc_appconfig WHERE configkey = 'enabled' AND configvalue = 'yes' ORDER BY appid")
+    return [a for a in r.stdout.split()] if r.returncode == 0 else []
+
+
+def set_enabled(env, app, on):
+    psql(env, f"INSERT INTO oc_appconfig VALUES ('{app}', 'enabled', '{'yes' if on else 'no'}') "
+              "ON CONFLICT (appid, configkey) DO UPDATE SET configvalue = EXCLUDED.configvalue;")
+
+
+def app_report(env):
+    return json.dumps({"enabled": enabled(env)}, separators=(",", ":"))
+
+
+def app_enable(env, apps):
+    """`occ app:enable a b ...`: each app in turn, exit 1 if one failed (the others still run)."""
+    out, code, on = [], 0, set(enabled(env))
+    for app in apps:
+        if app in on:
+            out.append(f"{app} already enabled")
+        elif app not in IMAGE_APPS:
+            out.append(f"{app} not found")
+            code = 1
+        else:
+            set_enabled(env, app, True)
+            out.append(f"{app} 1.0.0 enabled")
+    return code, out
+
+
+def install(env, image, what, commands):
     if what == "fail":
         # Setup/PostgreSQL.php's DatabaseSetupException, printed by Install::printErrors.
         return 1, "PostgreSQL Login and/or password not valid\n -> You need to enter details of an existing account.\n"
+    defaults = ", ".join(f"('{a}', 'enabled', 'yes')" for a in DEFAULT_ENABLED)
     r = psql(env, "CREATE TABLE IF NOT EXISTS oc_appconfig (appid varchar(32) NOT NULL, configkey varchar(64) NOT NULL, "
                   "configvalue text, PRIMARY KEY (appid, configkey)); "
+                  f"INSERT INTO oc_appconfig VALUES {defaults} ON CONFLICT DO NOTHING; "
                   "INSERT INTO oc_appconfig VALUES ('core', 'installedat', extract(epoch from now())::text) "
                   "ON CONFLICT DO NOTHING;")
     if r.returncode != 0:
         return 1, "Error while trying to create admin user: " + r.stderr.strip() + "\n"
-    return 0, "Nextcloud was successfully installed\n" + status_json(image) + "\n"
+    out = ["Nextcloud was successfully installed", "Set mode for background jobs to 'cron'"]
+    for c in commands:
+        if c.startswith("app:enable "):
+            # `|| echo ...` in the install script: a missing app does not end the install.
+            code, lines = app_enable(env, c.split()[1:])
+            out += lines
+            if code:
+                out.append("not every app of the class could be enabled")
+    return 0, "\n".join(out) + "\n" + status_json(image) + "\n" + app_report(env) + "\n"
 
 
-def occ(commands, image, what):
+def occ(env, commands, image, what):
     out = []
     for c in commands:
         words = c.split()
         if words[0] == "app:enable":
-            out.append(f"{words[1]} enabled")
+            code, lines = app_enable(env, words[1:])
+            out += lines
+            if code:  # `set -e` in the Job's script: the first failing command ends it
+                return code, "\n".join(out) + "\n"
         elif words[0] == "app:disable":
-            out.append(f"{words[1]} disabled")
+            set_enabled(env, words[1], False)
+            out.append(f"{words[1]} 1.0.0 disabled")
         elif words[0] == "config:app:set":
             out.append(f"Config value '{words[2]}' for app '{words[1]}' is now set to '{c.split('--value=', 1)[-1]}', stored as mixed in fast cache")
     out.append(status_json(image, maintenance=(what == "maintenance")))
+    out.append(app_report(env))
     return 0, "\n".join(out) + "\n"
 
 
@@ -125,9 +203,9 @@ def finish(pod, code, output):
     ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     lines = output.strip().splitlines()
-    # On success the kubelet copies /dev/termination-log (the status JSON tee wrote); on failure,
-    # with FallbackToLogsOnError, the last lines of the container's output.
-    message = lines[-1] if code == 0 else "\n".join(lines[-80:])
+    # On success the kubelet copies /dev/termination-log (the two JSON lines tee wrote); on
+    # failure, with FallbackToLogsOnError, the last lines of the container's output.
+    message = "\n".join(lines[-2:]) if code == 0 else "\n".join(lines[-80:])
     terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error", "message": message,
                   "startedAt": now, "finishedAt": now}
     status = {
@@ -167,9 +245,9 @@ def play(pod, started):
         env, image = env_of(pod, ns)
         commands = meta.get("annotations", {}).get("frama.space/occ-commands", "").splitlines()
         if meta.get("labels", {}).get("frama.space/occ") == "install":
-            code, output = install(env, image, what)
+            code, output = install(env, image, what, commands)
         else:
-            code, output = occ(commands, image, what)
+            code, output = occ(db_env(env, ns), commands, image, what)
         finish(pod, code, output)
         started[uid] = float("inf")  # done: never played again, even if the list is stale
         print(f"{ns}/{meta['name']}: exit {code}", flush=True)

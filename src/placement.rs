@@ -75,6 +75,12 @@ pub fn choose<'a>(
         .ok_or(PlacementError::NoCapacity { kind })
 }
 
+/// The lowest database in `1..databases` not in `taken` (database 0 is the admin's).
+pub fn free_database(databases: i64, taken: &std::collections::BTreeSet<u32>) -> Option<u32> {
+    let last = u32::try_from(databases.saturating_sub(1)).unwrap_or(0);
+    (1..=last).find(|d| !taken.contains(d))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +117,15 @@ mod tests {
         assert_eq!(choose("CachePool", &c, &full, eu_only), Err(PlacementError::NoCapacity { kind: "CachePool" }));
         assert_eq!(choose("CachePool", &c[..2], &HashMap::new(), eu_only), Err(PlacementError::NoneReady { kind: "CachePool" }));
         assert_eq!(choose("CachePool", &c[..1], &HashMap::new(), eu_only), Err(PlacementError::NoPool { kind: "CachePool" }));
+    }
+
+    #[test]
+    fn a_free_database_is_the_lowest_not_taken_and_never_zero() {
+        let taken = std::collections::BTreeSet::from([1, 2, 4]);
+        assert_eq!(free_database(16, &taken), Some(3));
+        assert_eq!(free_database(16, &std::collections::BTreeSet::new()), Some(1));
+        assert_eq!(free_database(3, &std::collections::BTreeSet::from([1, 2])), None, "0..2 with 1 and 2 taken: full");
+        assert_eq!(free_database(1, &std::collections::BTreeSet::new()), None, "a server with database 0 only hosts nobody");
+        assert_eq!(free_database(0, &std::collections::BTreeSet::new()), None);
     }
 }

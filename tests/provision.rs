@@ -124,19 +124,22 @@ async fn postgres_wrong_admin_password_is_reported() {
     }
 }
 
-async fn redis_as(user: &str, password: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
-    let c = redis::Client::open(url(
-        &env("FRAMASPACE_REDIS_HOST"),
-        env("FRAMASPACE_REDIS_PORT").parse().expect("port"),
-        false,
-        user,
-        password,
-    ))?;
+async fn redis_as(user: &str, password: &str, database: u32) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let base = url(&env("FRAMASPACE_REDIS_HOST"), env("FRAMASPACE_REDIS_PORT").parse().expect("port"), false, user, password);
+    let c = redis::Client::open(format!("{base}/{database}"))?;
     c.get_multiplexed_async_connection().await
 }
 
+/// Two databases the operator's own spaces (which take the lowest free ones) will not reach.
+fn spare_databases() -> (u32, u32) {
+    let mut b = [0u8; 2];
+    getrandom::fill(&mut b).expect("random");
+    let n = 12_000 + u32::from(u16::from_le_bytes(b) % 4_000);
+    (n, n + 1)
+}
+
 #[tokio::test]
-async fn redis_acl_isolation() {
+async fn redis_database_isolation() {
     let target = RedisTarget {
         host: env("FRAMASPACE_REDIS_HOST"),
         port: env("FRAMASPACE_REDIS_PORT").parse().expect("port"),
@@ -146,18 +149,33 @@ async fn redis_acl_isolation() {
         max_concurrent: 4,
     };
     let admin = RedisAdmin::connect(&target).await.expect("admin connects");
-    let (a, b) = (TenantNames::new(&unique("a")), TenantNames::new(&unique("b")));
-    let (pa, pb) = (random_hex(40), random_hex(40));
-    let t = std::time::Instant::now();
-    assert_eq!(admin.ensure(&a, &pa).await.expect("ensure a"), Writes(1));
-    let first = t.elapsed();
-    admin.ensure(&b, &pb).await.expect("ensure b");
-    let t = std::time::Instant::now();
-    assert_eq!(admin.ensure(&a, &pa).await.expect("ensure a again"), Writes(0), "provisioning twice writes nothing");
-    eprintln!("figure: redis: provision one space {first:?}, check an unchanged one {:?}", t.elapsed());
+    let info = admin.server_info().await.expect("a Valkey that pins databases");
+    assert!(info.version.starts_with("Valkey 9."), "{info:?}");
+    assert_eq!(info.databases, 16384);
+    let (a, b, c) = (TenantNames::new(&unique("a")), TenantNames::new(&unique("b")), TenantNames::new(&unique("c")));
+    let (pa, pb, pc) = (random_hex(40), random_hex(40), random_hex(40));
+    let (da, db) = spare_databases();
 
-    let mut ca = redis_as(&a.redis_user, &pa).await.expect("a logs in");
-    let mut cb = redis_as(&b.redis_user, &pb).await.expect("b logs in");
+    // Keys a deleted space left in the database a new space is given are not the new space's.
+    let mut root_a = redis_as(&target.username, &target.password, da).await.expect("admin in a's database");
+    let _: () = redis::cmd("SET").arg("space-gone:leftover").arg("x").query_async(&mut root_a).await.expect("admin writes");
+    let t = std::time::Instant::now();
+    assert_eq!(admin.ensure(&a, &pa, da).await.expect("ensure a"), Writes(2), "the database emptied, then the user set");
+    let first = t.elapsed();
+    let size: i64 = redis::cmd("DBSIZE").query_async(&mut root_a).await.expect("dbsize");
+    assert_eq!(size, 0, "the leftover keys are gone before a gets the database");
+    admin.ensure(&b, &pb, db).await.expect("ensure b");
+    let t = std::time::Instant::now();
+    assert_eq!(admin.ensure(&a, &pa, da).await.expect("ensure a again"), Writes(0), "provisioning twice writes nothing");
+    eprintln!("figure: redis: provision one space {first:?}, check an unchanged one {:?}", t.elapsed());
+    match admin.ensure(&c, &pc, da).await {
+        Err(ProvisionError::Conflict { message, .. }) => assert!(message.contains(&a.redis_user), "{message}"),
+        other => panic!("a database held by another user must be refused, got {other:?}"),
+    }
+    assert!(admin.get_user(&c.redis_user).await.expect("read").is_none(), "nothing was written for c");
+
+    let mut ca = redis_as(&a.redis_user, &pa, da).await.expect("a logs in, in its database");
+    let mut cb = redis_as(&b.redis_user, &pb, db).await.expect("b logs in, in its database");
     let key_a = format!("{}cache", a.redis_prefix);
     let key_b = format!("{}cache", b.redis_prefix);
     let _: () = redis::cmd("SET").arg(&key_a).arg("1").query_async(&mut ca).await.expect("a writes its key");
@@ -169,29 +187,52 @@ async fn redis_acl_isolation() {
         Some("NOPERM"),
         "a cannot write outside its prefix"
     );
-    for forbidden in [&["FLUSHALL"][..], &["CONFIG", "GET", "*"], &["KEYS", "*"], &["SCAN", "0"], &["ACL", "LIST"], &["CLIENT", "LIST"]] {
-        let mut c = redis::cmd(forbidden[0]);
+    assert!(redis_as(&a.redis_user, &pa, db).await.is_err(), "a cannot open b's database");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut ca).await.expect("a lists its database");
+    assert_eq!(keys, vec![key_a.clone()], "KEYS shows a its own key and nothing of b's");
+    let (_, scanned): (u64, Vec<String>) = redis::cmd("SCAN").arg(0).arg("COUNT").arg(1000).query_async(&mut ca).await.expect("scan");
+    assert_eq!(scanned, vec![key_a.clone()], "SCAN too");
+    for forbidden in [
+        &["FLUSHALL"][..],
+        &["CONFIG", "GET", "*"],
+        &["ACL", "LIST"],
+        &["CLIENT", "LIST"],
+        &["CLIENT", "TRACKING", "on", "BCAST"],
+        &["PUBSUB", "CHANNELS"],
+        &["FUNCTION", "FLUSH"],
+        &["SCRIPT", "FLUSH"],
+        &["INFO"],
+        &["MEMORY", "STATS"],
+        &["SWAPDB", "0", "1"],
+    ] {
+        let mut cmd = redis::cmd(forbidden[0]);
         for arg in &forbidden[1..] {
-            c.arg(*arg);
+            cmd.arg(*arg);
         }
-        assert_eq!(denied(c.query_async(&mut ca).await).as_deref(), Some("NOPERM"), "{forbidden:?} is denied");
+        assert_eq!(denied(cmd.query_async(&mut ca).await).as_deref(), Some("NOPERM"), "{forbidden:?} is denied");
     }
-    assert!(redis_as(&a.redis_user, &pb).await.is_err(), "a wrong password is refused");
+    assert!(redis_as(&a.redis_user, &pb, da).await.is_err(), "a wrong password is refused");
     drop((ca, cb));
 
     admin.revoke(&a).await.expect("revoke a");
-    assert!(redis_as(&a.redis_user, &pa).await.is_err(), "a revoked user cannot log in");
-    let mut root = redis_as(&target.username, &target.password).await.expect("admin");
-    let kept: Option<String> = redis::cmd("GET").arg(&key_a).query_async(&mut root).await.expect("admin reads");
+    assert!(redis_as(&a.redis_user, &pa, da).await.is_err(), "a revoked user cannot log in");
+    let kept: Option<String> = redis::cmd("GET").arg(&key_a).query_async(&mut root_a).await.expect("admin reads");
     assert_eq!(kept.as_deref(), Some("1"), "Retain keeps the keys");
-    admin.ensure(&a, &pa).await.expect("re-enable a");
-    assert!(redis_as(&a.redis_user, &pa).await.is_ok(), "a is back");
+    admin.ensure(&a, &pa, da).await.expect("re-enable a");
+    assert!(redis_as(&a.redis_user, &pa, da).await.is_ok(), "a is back");
 
-    admin.delete(&b).await.expect("delete b");
-    let gone: Option<String> = redis::cmd("GET").arg(&key_b).query_async(&mut root).await.expect("admin reads");
-    assert_eq!(gone, None, "Delete removes the keys");
+    admin.delete(&b, Some(db)).await.expect("delete b");
+    let mut root_b = redis_as(&target.username, &target.password, db).await.expect("admin in b's database");
+    let size: i64 = redis::cmd("DBSIZE").query_async(&mut root_b).await.expect("dbsize");
+    assert_eq!(size, 0, "Delete empties the space's database");
     assert!(admin.get_user(&b.redis_user).await.expect("read").is_none(), "Delete removes the user");
-    admin.delete(&a).await.expect("clean a");
+    match admin.delete(&c, Some(da)).await {
+        Err(ProvisionError::Conflict { .. }) => {}
+        other => panic!("deleting a space never empties a database another user holds, got {other:?}"),
+    }
+    let still: Option<String> = redis::cmd("GET").arg(&key_a).query_async(&mut root_a).await.expect("admin reads");
+    assert_eq!(still.as_deref(), Some("1"), "a's keys survive a delete aimed at its database");
+    admin.delete(&a, Some(da)).await.expect("clean a");
 }
 
 /// Either S3 provider, behind the calls the shared scenario makes.

@@ -7,6 +7,10 @@ role() { echo "space_${1//-/_}"; }
 pg_as() { PGPASSWORD="$(cred "$1" database-password)" psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U "$(role "$1")" -d "$2" -tAqc "$3" 2>&1; }
 redis_as() { REDISCLI_AUTH="$2" redis-cli --no-auth-warning --user "$1" -h 127.0.0.1 -p "$FRAMASPACE_REDIS_PORT" "${@:3}" 2>&1; }
 redis_admin() { redis_as admin "$FRAMASPACE_REDIS_PASSWORD" "$@"; }
+# The space's own database on its CachePool, as its namespace records it.
+cache_db() { kubectl get namespace "space-$1" -o jsonpath='{.metadata.annotations.frama\.space/cache-database}'; }
+# space_redis SPACE [DB] ARGS...: a command as the space's user, in its own database unless DB is given.
+space_redis() { local s=$1; shift; redis_as "space-$s" "$(cred "$s" redis-password)" "$@"; }
 storage_pool() { jsonpath "space/$1" '{.status.placement.storagePool}'; }
 s3_endpoint() { kubectl get storagepool "$1" -o jsonpath='{.spec.endpoint}'; }
 s3_region() { kubectl get storagepool "$1" -o jsonpath='{.spec.region}'; }
@@ -51,9 +55,6 @@ check "A's role writes its own database" bash -c "$(declare -f cred role pg_as);
 check "A's role is refused on B's database" bash -c "$(declare -f cred role pg_as); ! pg_as $A $(role $B) 'select 1'"
 check "B's role is refused on A's database" bash -c "$(declare -f cred role pg_as); ! pg_as $B $(role $A) 'select 1'"
 check "A's role cannot create roles or databases" bash -c "$(declare -f cred role pg_as); pg_as $A $(role $A) 'CREATE DATABASE intrusion' | grep -q 'permission denied'"
-check_eq "A's Redis user writes under its prefix" "OK" "$(redis_as "space-$A" "$(cred $A redis-password)" SET "space-$A:kept" 1)"
-check "A's Redis user is refused on B's keys" bash -c "REDISCLI_AUTH='$(cred $A redis-password)' redis-cli --no-auth-warning --user space-$A -p $FRAMASPACE_REDIS_PORT GET space-$B:x | grep -q NOPERM"
-check "A's Redis user cannot run admin commands" bash -c "REDISCLI_AUTH='$(cred $A redis-password)' redis-cli --no-auth-warning --user space-$A -p $FRAMASPACE_REDIS_PORT CONFIG GET '*' | grep -q NOPERM"
 echo 'office document' > "$STATE_DIR/doc.txt"
 check_eq "A's S3 key writes its bucket" "200" "$(s3_as $A PUT "/space-$A/doc.txt" "$STATE_DIR/doc.txt")"
 check_eq "B's S3 key writes its bucket" "200" "$(s3_as $B PUT "/space-$B/doc.txt" "$STATE_DIR/doc.txt")"
@@ -66,20 +67,62 @@ s3_cross() {
 check_eq "A's S3 key is refused on B's bucket" "403" "$(s3_cross $A $B)"
 check_eq "B's S3 key is refused on A's bucket" "403" "$(s3_cross $B $A)"
 
+section "each space's cache is a database of its own (real Valkey)"
+da=$(cache_db $A); db=$(cache_db $B)
+check "A and B each have a database of their own, never 0" test "$da" -ge 1 -a "$db" -ge 1 -a "$da" != "$db"
+check_eq "the status records the same database" "$da" "$(jsonpath space/$A '{.status.placement.cacheDatabase}')"
+check "Nextcloud is told its database (redis.dbindex)" bash -c "kubectl -n space-$A get configmap nextcloud-config -o jsonpath='{.data.redis\.config\.php}' | grep -q \"'dbindex' => $da,\""
+check_eq "A writes under its prefix in its database" "OK" "$(space_redis $A -n "$da" SET "space-$A:files/alice/budget.pdf" 1)"
+check_eq "B writes under its prefix in its database" "OK" "$(space_redis $B -n "$db" SET "space-$B:files/bob/Confidentiel.pdf" 1)"
+space_redis $B -n "$db" EVAL "for i=1,50 do redis.call('set', KEYS[1]..i, i) end return 1" 1 "space-$B:bulk:" >/dev/null
+refused() { grep -q NOPERM <<<"$1"; }
+check "A is refused in database 0 (every command before its SELECT)" refused "$(space_redis $A GET "space-$A:files/alice/budget.pdf")"
+check "A is refused B's database (SELECT)" refused "$(space_redis $A -n "$db" PING)"
+check "A cannot read B's key, even named" refused "$(space_redis $A -n "$da" GET "space-$B:files/bob/Confidentiel.pdf")"
+check "A cannot write B's key names" refused "$(space_redis $A -n "$da" SET "space-$B:files/bob/x" 1)"
+check "A cannot move a key to B's database" refused "$(space_redis $A -n "$da" MOVE "space-$A:files/alice/budget.pdf" "$db")"
+check "A cannot copy into B's database" refused "$(space_redis $A -n "$da" COPY "space-$A:files/alice/budget.pdf" "space-$A:c" DB "$db")"
+check "A cannot swap databases" refused "$(space_redis $A -n "$da" SWAPDB "$da" "$db")"
+check "A cannot flush the server" refused "$(space_redis $A -n "$da" FLUSHALL)"
+listing=$(space_redis $A -n "$da" KEYS '*'; space_redis $A -n "$da" SCAN 0 COUNT 1000; for _ in 1 2 3 4 5; do space_redis $A -n "$da" RANDOMKEY; done)
+check "KEYS, SCAN and RANDOMKEY show A its own key" grep -q "space-$A:files/alice/budget.pdf" <<<"$listing"
+check "and never one of B's key names" bash -c "! grep -q 'space-$B' <<<'$listing'"
+check_eq "DBSIZE counts A's keys only" "1" "$(space_redis $A -n "$da" DBSIZE)"
+check "A cannot track B's keys (CLIENT TRACKING BCAST)" refused "$(space_redis $A -n "$da" CLIENT TRACKING on BCAST PREFIX "space-$B:")"
+check "A cannot list the server's channels" refused "$(space_redis $A -n "$da" PUBSUB CHANNELS '*')"
+check "A cannot publish on B's channels" refused "$(space_redis $A -n "$da" PUBLISH "space-$B:notify" x)"
+check "A cannot subscribe to B's channels" refused "$(timeout 5 bash -c "REDISCLI_AUTH='$(cred $A redis-password)' redis-cli --no-auth-warning --user space-$A -p $FRAMASPACE_REDIS_PORT -n $da SUBSCRIBE space-$B:notify" 2>&1)"
+check "nor to keyspace events" refused "$(timeout 5 bash -c "REDISCLI_AUTH='$(cred $A redis-password)' redis-cli --no-auth-warning --user space-$A -p $FRAMASPACE_REDIS_PORT -n $da PSUBSCRIBE '__key*'" 2>&1)"
+check_eq "A's scripts reach its own keys (Nextcloud's dec/cas/cad)" "1" "$(space_redis $A -n "$da" EVAL "return redis.call('get', KEYS[1])" 1 "space-$A:files/alice/budget.pdf")"
+check "A's scripts cannot reach B's key names" refused "$(space_redis $A -n "$da" EVAL "return redis.call('get', KEYS[1])" 1 "space-$B:files/bob/Confidentiel.pdf")"
+check "A cannot manage functions (server-wide libraries)" refused "$(space_redis $A -n "$da" FUNCTION FLUSH)"
+check "A cannot flush the script cache" refused "$(space_redis $A -n "$da" SCRIPT FLUSH)"
+check "A cannot read server statistics (INFO)" refused "$(space_redis $A -n "$da" INFO keyspace)"
+check "A cannot read memory statistics (MEMORY STATS)" refused "$(space_redis $A -n "$da" MEMORY STATS)"
+check "A cannot run admin commands" refused "$(space_redis $A -n "$da" CONFIG GET '*')"
+# Memcache\Redis::clear() (a theming change): KEYS <prefix>* then DEL, now allowed and confined.
+space_redis $A -n "$da" SET "space-$A:theming-cachebuster" 3 >/dev/null
+cleared=$(space_redis $A -n "$da" EVAL "local k = redis.call('keys', ARGV[1]) if #k > 0 then return redis.call('del', unpack(k)) end return 0" 0 "space-$A:theming-*" 2>&1)
+check_eq "Nextcloud's cache clearing works (KEYS prefix* then DEL): 1 key" "1" "$cleared"
+check "KEYS <prefix>* as Nextcloud sends it is allowed" bash -c "! grep -q NOPERM <<<'$(space_redis $A -n "$da" KEYS "space-$A:*")'"
+check_eq "B's keys are all still there" "51" "$(space_redis $B -n "$db" DBSIZE)"
+
 section "deletion policy Retain keeps the data and blocks the space"
 check_eq "B writes a row before deletion" "" "$(pg_as $B "$(role $B)" 'CREATE TABLE kept (i int); INSERT INTO kept VALUES (7)')"
 old_pw=$(cred $B database-password); old_redis=$(cred $B redis-password); b_pool=$(storage_pool $B)
-redis_as "space-$B" "$old_redis" SET "space-$B:kept" 1 >/dev/null
+b_db=$(cache_db $B)
+redis_as "space-$B" "$old_redis" -n "$b_db" SET "space-$B:kept" 1 >/dev/null
 check "deleting B (Retain) completes" kubectl delete space $B --wait=true --timeout=120s
 check "B's role can no longer log in" bash -c "! PGPASSWORD='$old_pw' psql -h 127.0.0.1 -p $FRAMASPACE_PG_PORT -U $(role $B) -d $(role $B) -tAc 'select 1'"
 check_eq "B's database is kept" "1" "$(pg_admin "select count(*) from pg_database where datname = '$(role $B)'")"
 check_eq "B's Redis user is off" "off" "$(redis_admin ACL GETUSER "space-$B" | sed -n '/^flags$/{n;p}')"
-check_eq "B's Redis keys are kept" "1" "$(redis_admin GET "space-$B:kept")"
+check_eq "B's Redis keys are kept, in its database" "1" "$(redis_admin -n "$b_db" GET "space-$B:kept")"
 check_eq "B's object is kept in its bucket" "1" "$(bucket_objects "$b_pool" "space-$B")"
 kubectl apply -k "$REPO_DIR/examples/" >/dev/null
 check "B re-created under the same name becomes Ready" kubectl wait --for=condition=Ready space/$B --timeout=120s
 check_eq "and gets its rows back (with its new credentials)" "7" "$(pg_as $B "$(role $B)" 'select i from kept')"
 check_eq "and its object" "200" "$(s3_as $B GET "/space-$B/doc.txt")"
+check_eq "and its cache database" "$b_db" "$(cache_db $B)"
 
 section "deletion policy Delete removes the data, even with a session open"
 C=a-supprimer
@@ -92,7 +135,8 @@ YAML
 check "space $C becomes Ready" kubectl wait --for=condition=Ready space/$C --timeout=120s
 c_pool=$(storage_pool $C)
 pg_as $C "$(role $C)" 'CREATE TABLE t (i int)' >/dev/null
-redis_as "space-$C" "$(cred $C redis-password)" SET "space-$C:k" 1 >/dev/null
+c_db=$(cache_db $C)
+space_redis $C -n "$c_db" SET "space-$C:k" 1 >/dev/null
 s3_as $C PUT "/space-$C/doc.txt" "$STATE_DIR/doc.txt" >/dev/null
 PGPASSWORD="$(cred $C database-password)" setsid psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U "$(role $C)" -d "$(role $C)" -c 'select pg_sleep(300)' >/dev/null 2>&1 &
 live_session=$!
@@ -102,7 +146,7 @@ kill "$live_session" 2>/dev/null
 check_eq "its database is gone" "0" "$(pg_admin "select count(*) from pg_database where datname = '$(role $C)'")"
 check_eq "its role is gone" "0" "$(pg_admin "select count(*) from pg_roles where rolname = '$(role $C)'")"
 check "its Redis user is gone" bash -c "[ -z \"\$(REDISCLI_AUTH=$FRAMASPACE_REDIS_PASSWORD redis-cli --no-auth-warning --user admin -p $FRAMASPACE_REDIS_PORT ACL GETUSER space-$C)\" ]"
-check_eq "its Redis keys are gone" "" "$(redis_admin GET "space-$C:k")"
+check_eq "its Redis database is emptied" "0" "$(redis_admin -n "$c_db" DBSIZE)"
 check "its bucket is gone" bash -c "$(declare -f bucket_objects); EMPTY_SHA256=$EMPTY_SHA256; r=\$(bucket_objects $c_pool space-$C); [ \"\$r\" = 0 ] || [ \"\$r\" = none ]"
 
 section "a pool that goes down, then comes back"

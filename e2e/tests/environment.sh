@@ -64,7 +64,8 @@ check_eq "admin credentials are accepted" "PONG" "$(redis admin "$FRAMASPACE_RED
 check "a wrong password is refused" bash -c "redis-cli --no-auth-warning --user admin -a wrong -h 127.0.0.1 -p $FRAMASPACE_REDIS_PORT ping 2>&1 | grep -q WRONGPASS"
 check "the default user is disabled" bash -c "redis-cli -h 127.0.0.1 -p $FRAMASPACE_REDIS_PORT ping 2>&1 | grep -q NOAUTH"
 check "ACLs are enabled (ACL WHOAMI)" test "$(redis admin "$FRAMASPACE_REDIS_PASSWORD" acl whoami)" = admin
-check "Redis is version 7" bash -c "REDISCLI_AUTH=$FRAMASPACE_REDIS_PASSWORD redis-cli --no-auth-warning --user admin -p $FRAMASPACE_REDIS_PORT info server | grep -q '^redis_version:7\.'"
+check "the cache server is Valkey 9.1 (its ACL pins a user to a database)" bash -c "REDISCLI_AUTH=$FRAMASPACE_REDIS_PASSWORD redis-cli --no-auth-warning --user admin -p $FRAMASPACE_REDIS_PORT info server | grep -q '^valkey_version:9\.1\.'"
+check_eq "it has a database for each of 16383 spaces" "16384" "$(redis admin "$FRAMASPACE_REDIS_PASSWORD" config get databases | tail -1)"
 
 section "MinIO"
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855

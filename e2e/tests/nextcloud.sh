@@ -60,10 +60,13 @@ check "while it runs: Installed=False Installing, phase Installing" eventually 2
 check_eq "no web pod (no Deployment at all) before the install succeeded" "0 0" \
   "$(kubectl -n space-nc-slow get deployments -o name | wc -l) $(web_pods nc-slow)"
 job=$(kubectl -n space-nc-slow get job nextcloud-install -o json)
-check "the install Job runs occ as uid 33, from the class's image, with the admin e-mail of the spec" jq -e '
+check "the install Job runs occ as uid 33, from the class's image, with the contact's account of the spec" jq -e '
   .spec.template.spec.containers[0] as $c
   | $c.securityContext.runAsUser == 33 and $c.image == "registry.frama.space/framaspace/nextcloud:33.0.7"
-  and ($c.env[] | select(.name == "FRAMASPACE_ADMIN_EMAIL") | .value) == "contact@nc-slow.example"
+  and ($c.env[] | select(.name == "FRAMASPACE_CONTACT_EMAIL") | .value) == "contact@nc-slow.example"
+  and ($c.command[2] | contains("user:add --password-from-env"))
+  and ($c.command[2] | contains("php occ background:cron"))
+  and ($c.command[2] | contains("user:welcome") | not)
   and ($c.command[2] | contains("occ maintenance:install"))
   and ([$c.env[] | select(.name == "FRAMASPACE_ADMIN_PASSWORD") | .valueFrom.secretKeyRef.key] == ["admin-password"])' <<<"$job"
 check "no secret value in the Job" bash -c "! kubectl -n space-nc-slow get job nextcloud-install -o json | grep -qF \"\$(kubectl -n space-nc-slow get secret nextcloud-credentials -o jsonpath='{.data.admin-password}' | base64 -d)\""
@@ -89,7 +92,7 @@ kubectl -n space-nc-slow delete pods -l app.kubernetes.io/name=nextcloud --wait=
 check "after the web pod is deleted: Ready again" eventually 60 bash -c "[ \"\$(kubectl -n space-nc-slow get pods -l app.kubernetes.io/name=nextcloud -o jsonpath='{.items[*].status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
 kubectl patch space nc-slow --type merge -p '{"spec":{"maxAccounts":20}}' >/dev/null
 check "maxAccounts changed: the pods roll with the new configuration" eventually 60 bash -c \
-  "kubectl -n space-nc-slow get configmap nextcloud-config -o jsonpath='{.data.framaspace\\.config\\.php}' | grep -qF \"'one-click-instance.user-limit' => 20,\""
+  "kubectl -n space-nc-slow get configmap nextcloud-config -o jsonpath='{.data.framaspace\\.config\\.php}' | grep -qF \"'one-click-instance.user-limit' => 21,\""
 check "and the space is Ready" kubectl wait --for=condition=Ready space/nc-slow --timeout=60s
 kubectl patch space nc-slow --type merge -p '{"spec":{"suspended":true}}' >/dev/null
 check "suspended: no web pod" eventually 60 bash -c "[ \"\$(kubectl -n space-nc-slow get pods -l app.kubernetes.io/name=nextcloud -o name | wc -l)\" = 0 ]"
@@ -141,6 +144,89 @@ check "it runs in the recorded image, as uid 33, with NEXTCLOUD_CONFIG_DIR and a
 check "occ reported maintenance mode: OfficeReady=False OccFailed, though the Job succeeded" eventually 60 has_reason nc-slow OfficeReady OccFailed
 check "the message says what Nextcloud reported" bash -c "jsonpath() { kubectl get \"\$1\" -o \"jsonpath=\$2\"; }; jsonpath space/nc-slow '{.status.conditions[?(@.type==\"OfficeReady\")].message}' | grep -qF 'maintenance true'"
 
+section "background jobs: a cron container beside the web server, staggered, in cron mode from the install"
+dep=$(kubectl -n space-nc-slow get deployment nextcloud -o json)
+check "the web pod has a cron container: same image and configuration, uid 33, cron.php every 5 minutes" jq -e '
+  .spec.template.spec as $p | ($p.containers[] | select(.name == "cron")) as $c
+  | $c.image == $p.containers[0].image and $c.securityContext.runAsUser == 33
+  and ($c.command[2] | contains("php -f cron.php")) and ($c.command[2] | contains("% 300"))
+  and ([$c.env[] | select(.name == "NEXTCLOUD_CONFIG_DIR") | .value] == ["/run/nextcloud/config"])
+  and $c.resources.requests.cpu == "5m" and $c.resources.limits.memory == "512Mi"' <<<"$dep"
+check "the space's maintenance window opens between 01:00 and 04:00 UTC" bash -c \
+  "kubectl -n space-nc-slow get configmap nextcloud-config -o jsonpath='{.data.framaspace\\.config\\.php}' | grep -qE \"'maintenance_window_start' => [1-4],\""
+check_eq "no CronJob and no extra Job for background jobs" "0" "$(kubectl -n space-nc-slow get cronjobs -o name | wc -l)"
+
+section "the class's validated apps: enabled at install, one Job per space for a change, none on a resync"
+kubectl -n framaspace-system create secret generic smtp-credentials --from-literal=username=spaces@frama.space \
+  --from-literal=password=smtp-Secret-e2e-4b1f9 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: with-apps }
+spec:
+  baseDomain: apps.frama.space
+  nextcloud: { image: registry.frama.space/framaspace/nextcloud, version: 33.0.7 }
+  limits: { maxQuota: 10Gi, defaultQuota: 1Gi, maxAccounts: 10, defaultMaxAccounts: 5 }
+  defaultOffice: none
+  apps: [twofactor_totp]
+  supportUrl: https://aide.frama.space/comptes
+  mail: { host: smtp.frama.space, port: 587, security: StartTLS, from: noreply@frama.space, credentialsSecretRef: { name: smtp-credentials } }
+YAML
+scenario nc-apps-1 "slow:6"
+for s in nc-apps-1 nc-apps-2; do
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: $s }
+spec: { displayName: "Apps $s", contactEmail: "bureau+$s@asso.example", spaceClassName: with-apps }
+YAML
+done
+check "an install Job for each" eventually 60 kubectl -n space-nc-apps-1 get job nextcloud-install
+install=$(kubectl -n space-nc-apps-1 get job nextcloud-install -o json)
+check "with mail, the install sends the contact's account its welcome with a link to choose a password" jq -e '
+  .spec.template.spec.containers[0] as $c | ($c.command[2] | contains("php occ user:welcome --reset-password"))
+  and ([$c.env[] | select(.name == "FRAMASPACE_CONTACT_USER") | .value] == ["bureau_nc-apps-1@asso.example"])
+  and ($c.command[2] | contains("php occ app:enable twofactor_totp"))' <<<"$install"
+scenario nc-apps-1 ""
+check "both spaces become Ready" kubectl wait --for=condition=Ready space/nc-apps-1 space/nc-apps-2 --timeout=120s
+apps_jobs() { kubectl -n "space-$1" get jobs -l frama.space/occ=apps -o name 2>/dev/null | wc -l; }
+app_on() { [ "$("${PSQL[@]}" -d "space_${1//-/_}" -c "SELECT configvalue FROM oc_appconfig WHERE appid='$2' AND configkey='enabled'")" = "$3" ]; }
+check_eq "the install enabled the class's apps: no apps Job" "0 0" "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2)"
+check "the real database has twofactor_totp enabled" app_on nc-apps-1 twofactor_totp yes
+check_eq "status.apps: the list applied" "twofactor_totp" "$(jsonpath space/nc-apps-1 '{.status.apps.requested[*]}')"
+check "status.apps: what Nextcloud reports enabled, core apps too" bash -c "kubectl get space nc-apps-1 -o json | jq -e '.status.apps.enabled | index(\"twofactor_totp\") and index(\"files\")' >/dev/null"
+check_eq "AppsReady=True Applied" "True/Applied" "$(jsonpath space/nc-apps-1 '{.status.conditions[?(@.type=="AppsReady")].status}/{.status.conditions[?(@.type=="AppsReady")].reason}')"
+kubectl patch spaceclass with-apps --type merge -p '{"spec":{"apps":["suspicious_login"]}}' >/dev/null
+check "the change: AppsReady=True again in both spaces" eventually 90 bash -c "for s in nc-apps-1 nc-apps-2; do [ \"\$(kubectl get space \$s -o jsonpath='{.status.apps.requested[*]}')\" = suspicious_login ] || exit 1; done"
+check_eq "exactly one apps Job per space" "1 1" "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2)"
+check "it enabled the added app and disabled the removed one, in the real database" bash -c "$(declare -f app_on); PSQL=(${PSQL[*]}); app_on nc-apps-1 suspicious_login yes && app_on nc-apps-1 twofactor_totp no"
+check "an app never listed is left as Nextcloud has it" app_on nc-apps-1 files_trashbin yes
+job_before=$(kubectl -n space-nc-apps-1 get jobs -l frama.space/occ=apps -o jsonpath='{.items[0].metadata.name}')
+kubectl annotate space nc-apps-1 nc-apps-2 e2e.frama.space/poke="$(date +%s)" --overwrite >/dev/null
+sleep 5
+check_eq "a resync runs no new Job" "1 1 $job_before" "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2) $(kubectl -n space-nc-apps-1 get jobs -l frama.space/occ=apps -o jsonpath='{.items[0].metadata.name}')"
+kubectl patch spaceclass with-apps --type merge -p '{"spec":{"apps":["suspicious_login","not_in_the_image"]}}' >/dev/null
+check "an app the image lacks: AppsReady=False OccFailed, naming it" eventually 90 bash -c \
+  "kubectl get space nc-apps-1 -o jsonpath='{.status.conditions[?(@.type==\"AppsReady\")].reason} {.status.conditions[?(@.type==\"AppsReady\")].message}' | grep -q '^OccFailed .*not_in_the_image not found'"
+check_eq "and the apps in force stay what they were" "suspicious_login" "$(jsonpath space/nc-apps-1 '{.status.apps.requested[*]}')"
+kubectl patch spaceclass with-apps --type merge -p '{"spec":{"apps":["suspicious_login"]}}' >/dev/null
+check "back to a valid list: AppsReady=True" eventually 90 has_reason nc-apps-1 AppsReady Applied
+check "the API server refuses the office apps in a class's list" bash -c \
+  "kubectl patch spaceclass with-apps --type merge -p '{\"spec\":{\"apps\":[\"richdocuments\"]}}' 2>&1 | grep -q 'each space.s spec.office enables'"
+
+section "mail: the class's SMTP server in each space, its password only in the space's Secret"
+mail=$(kubectl -n space-nc-apps-1 get configmap nextcloud-config -o jsonpath='{.data.mail\.config\.php}')
+check "mail.config.php: SMTP host, port, sender, authentication from the environment" bash -c \
+  "grep -qF \"'mail_smtphost' => 'smtp.frama.space',\" <<<\"\$0\" && grep -qF \"'mail_smtpport' => 587,\" <<<\"\$0\" && grep -qF \"'mail_from_address' => 'noreply',\" <<<\"\$0\" && grep -qF \"'mail_smtppassword' => getenv('FRAMASPACE_SMTP_PASSWORD'),\" <<<\"\$0\"" "$mail"
+check_eq "the space's Secret holds the class's SMTP password" "smtp-Secret-e2e-4b1f9" \
+  "$(kubectl -n space-nc-apps-1 get secret nextcloud-credentials -o jsonpath='{.data.smtp-password}' | base64 -d)"
+leaks=$( { kubectl get configmaps,deployments,jobs,pods -A -o json; kubectl get events -A -o json; kubectl get spaces,spaceclasses -o json; cat "$STATE_DIR"/logs/*.log; } 2>/dev/null | grep -c 'smtp-Secret-e2e-4b1f9' )
+check_eq "and nothing else: no ConfigMap, pod spec, Job, status, Event or log" "0" "$leaks"
+check "the web pod reads it from the Secret" bash -c "kubectl -n space-nc-apps-1 get deployment nextcloud -o json | jq -e '[.spec.template.spec.containers[0].env[] | select(.name == \"FRAMASPACE_SMTP_PASSWORD\") | .valueFrom.secretKeyRef.key] == [\"smtp-password\"]' >/dev/null"
+check "the NetworkPolicy lets the space reach the SMTP port" bash -c "kubectl -n space-nc-apps-1 get networkpolicy -o json | jq -e '[.items[].spec.egress[]?.ports[]?.port] | index(587)' >/dev/null"
+check "the user limit counts people: 5 accounts plus the operator's admin, and links to the platform's help" bash -c \
+  "c=\$(kubectl -n space-nc-apps-1 get configmap nextcloud-config -o jsonpath='{.data.framaspace\\.config\\.php}'); grep -qF \"'one-click-instance.user-limit' => 6,\" <<<\"\$c\" && grep -qF \"'one-click-instance.link' => 'https://aide.frama.space/comptes',\" <<<\"\$c\""
+
 stop_process nextcloud-operator
-kubectl delete space nc-slow nc-fail nc-taken --wait=false >/dev/null 2>&1
+kubectl delete space nc-slow nc-fail nc-taken nc-apps-1 nc-apps-2 --wait=false >/dev/null 2>&1
 summary

@@ -68,7 +68,7 @@ check_eq "the spec quota wins over the class default" "20Gi" "$(jsonpath space/c
 check_eq "the class default fills an empty quota" "40Gi" "$(jsonpath space/jardins-partages '{.status.quota}')"
 check_eq "spec.office is honoured" "onlyoffice" "$(jsonpath space/jardins-partages '{.status.office}')"
 check "the Ingress carries the class's TLS issuer" bash -c "kubectl -n space-collectif-velo get ingress nextcloud -o json | jq -e '.metadata.annotations[\"cert-manager.io/cluster-issuer\"] == \"letsencrypt\" and .spec.tls[0].hosts[0] == \"collectif-velo.frama.space\"'"
-check "the config sets the account limit of the space" bash -c "kubectl -n space-collectif-velo get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}' | grep -q \"'one-click-instance.user-limit' => 25,\""
+check "the config sets the account limit of the space (its 25 people and the operator's admin)" bash -c "kubectl -n space-collectif-velo get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}' | grep -q \"'one-click-instance.user-limit' => 26,\""
 class_counts() { test "$(jsonpath "spaceclass/$1" '{.status.spaces}/{.status.conditions[?(@.type=="Ready")].status}')" = "$2/True"; }
 check "SpaceClass standard counts its 2 spaces and is Ready" eventually 60 class_counts standard 2
 check "an Event tells the space is ready" bash -c "kubectl get events -n default --field-selector involvedObject.name=collectif-velo -o json | jq -e '[.items[] | select(.reason==\"SpaceReady\")] | length >= 1'"

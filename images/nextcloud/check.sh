@@ -21,4 +21,9 @@ while read -r id v url; do
   n=$((n + 1))
 done < <(grep -v '^#' apps.lock | grep -v '^$')
 for required in richdocuments onlyoffice; do grep -q "^$required " apps.lock || fail "apps.lock must bake $required (the app store is off)"; done
+# Each Apache worker holds a PostgreSQL connection; the space's role has a connection limit.
+workers=$(sed -n 's/^ *MaxRequestWorkers *\([0-9]*\)$/\1/p' framaspace.conf)
+limit=$(grep -o 'CONNECTION LIMIT [0-9]*' ../../src/provision/postgres.rs | grep -o '[0-9]*$')
+[ -n "$workers" ] && [ -n "$limit" ] && [ $((workers + 2)) -le "$limit" ] ||
+  fail "MaxRequestWorkers ($workers) plus the cron container and an occ Job must stay within the role's CONNECTION LIMIT ($limit)"
 echo "images/nextcloud: Dockerfile, scripts and $n pinned apps check out"

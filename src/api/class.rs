@@ -55,9 +55,14 @@ pub struct SpaceClassSpec {
     #[serde(default = "default_office")]
     pub default_office: OfficeSuite,
 
-    /// Nextcloud apps validated by the platform, enabled in every space of the class alike.
+    /// Nextcloud apps validated by the platform, enabled in every space of the class alike: at
+    /// install, and by one occ Job per space when the list changes (an app taken off the list is
+    /// disabled). The operator never enables an app that is not listed; Nextcloud's own default
+    /// apps are left as they are. The office apps are not listed here: each space's
+    /// `spec.office` chooses them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "set"))]
+    #[x_kube(validation = Rule::new("!self.exists(a, a == 'richdocuments' || a == 'onlyoffice')").message("spec.apps: richdocuments and onlyoffice are not listed here: each space's spec.office enables its suite's app"))]
     pub apps: Vec<AppId>,
 
     /// Compute resources of the Nextcloud container.
@@ -77,10 +82,66 @@ pub struct SpaceClassSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
 
+    /// How the spaces send mail (password resets, shares by mail, notifications, the first
+    /// admin's welcome). Without it, a space sends no mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailSettings>,
+
+    /// The platform's help page: where a space's admins are sent when the space reaches its
+    /// account limit (Nextcloud links to Nextcloud Enterprise otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 8, max = 255), regex(pattern = r"^https?://[^\s]+$"))]
+    pub support_url: Option<String>,
+
     /// Hard limits of each space namespace (a ResourceQuota `spec.hard`, e.g. `pods: "10"`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32))]
     pub namespace_quota: BTreeMap<String, String>,
+}
+
+/// The SMTP server the spaces of a class send their mail through.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MailSettings {
+    /// Host name or address of the SMTP server.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$"))]
+    pub host: String,
+    /// Port of the SMTP server (587 submission, 465 implicit TLS, 25).
+    #[serde(default = "default_smtp_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// `TLS` (implicit TLS, port 465), else `StartTLS` or `None`: both connect in clear, and
+    /// Nextcloud's mailer upgrades with STARTTLS whenever the server offers it.
+    #[serde(default)]
+    pub security: MailSecurity,
+    /// The sender of every mail of the spaces, e.g. `noreply@frama.space`.
+    #[schemars(length(max = 254), regex(pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"))]
+    pub from: String,
+    /// Secret in the operator's namespace with keys `username` and `password` for SMTP
+    /// authentication; none when the server accepts the spaces without it. The password is
+    /// copied into each space's own credentials Secret, nowhere else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<super::pool::AdminSecretRef>,
+}
+
+fn default_smtp_port() -> i32 {
+    587
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MailSecurity {
+    #[default]
+    StartTLS,
+    #[serde(rename = "TLS")]
+    Tls,
+    None,
+}
+
+impl MailSettings {
+    /// The local part and the domain of the sender (Nextcloud's `mail_from_address`, `mail_domain`).
+    pub fn sender(&self) -> (&str, &str) {
+        self.from.split_once('@').unwrap_or((self.from.as_str(), ""))
+    }
 }
 
 fn default_office() -> OfficeSuite {
@@ -204,7 +265,9 @@ pub struct IngressSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub tls_issuer: Option<String>,
-    /// Largest upload accepted by the ingress controller (nginx `proxy-body-size`), e.g. `16G`.
+    /// Largest single upload (nginx `proxy-body-size`, and the image's Apache `LimitRequestBody`
+    /// and PHP `upload_max_filesize`, so all three agree), e.g. `16G`. Chunked uploads of the
+    /// clients are cut in smaller requests and are not bound by it.
     #[serde(default = "default_upload")]
     #[schemars(length(max = 10), regex(pattern = r"^[0-9]+[kKmMgG]?$"))]
     pub max_upload_size: String,
@@ -212,6 +275,21 @@ pub struct IngressSettings {
     #[serde(default = "default_ingress_namespace")]
     #[schemars(length(min = 1, max = 63))]
     pub controller_namespace: String,
+    /// Addresses (CIDRs) of the ingress controller's pods, whose `X-Forwarded-For` Nextcloud
+    /// believes (its `trusted_proxies`), so each client is throttled by its own address.
+    /// Default: the private ranges (10/8, 172.16/12, 192.168/16) and 100.64/10.
+    #[serde(default = "default_trusted_proxies")]
+    #[schemars(length(max = 32))]
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+/// An IPv4 or IPv6 network in CIDR notation.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(transparent)]
+pub struct Cidr(#[schemars(length(min = 3, max = 43), regex(pattern = r"^[0-9a-fA-F.:]+/[0-9]{1,3}$"))] pub String);
+
+fn default_trusted_proxies() -> Vec<Cidr> {
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"].into_iter().map(|c| Cidr(c.to_string())).collect()
 }
 
 impl Default for IngressSettings {
@@ -221,6 +299,7 @@ impl Default for IngressSettings {
             tls_issuer: None,
             max_upload_size: default_upload(),
             controller_namespace: default_ingress_namespace(),
+            trusted_proxies: default_trusted_proxies(),
         }
     }
 }

@@ -49,6 +49,8 @@ pub const KEYS_ANNOTATION: &str = "frama.space/keys";
 /// Placement, recorded on the space's namespace: it wins over the status (see `space::placement`).
 pub const DATABASE_POOL_ANNOTATION: &str = "frama.space/database-pool";
 pub const CACHE_POOL_ANNOTATION: &str = "frama.space/cache-pool";
+/// The logical database of the CachePool server that is the space's and no other's.
+pub const CACHE_DATABASE_ANNOTATION: &str = "frama.space/cache-database";
 pub const STORAGE_POOL_ANNOTATION: &str = "frama.space/storage-pool";
 pub const OFFICE_BACKEND_ANNOTATION: &str = "frama.space/office-backend";
 pub const PREVIEW_BACKEND_ANNOTATION: &str = "frama.space/preview-backend";
@@ -63,11 +65,13 @@ pub const STORAGE_READY: &str = "StorageReady";
 pub const WORKLOAD_READY: &str = "WorkloadReady";
 pub const INGRESS_READY: &str = "IngressReady";
 pub const OFFICE_READY: &str = "OfficeReady";
+/// The class's validated apps are enabled in the space (and the ones it dropped disabled).
+pub const APPS_READY: &str = "AppsReady";
 pub const INSTALLED: &str = "Installed";
 
 /// The space conditions a status carries, in the order `kubectl describe` shows them after Ready.
-pub const SPACE_CONDITIONS: [&str; 8] =
-    [PLACED, DATABASE_READY, CACHE_READY, STORAGE_READY, INSTALLED, OFFICE_READY, WORKLOAD_READY, INGRESS_READY];
+pub const SPACE_CONDITIONS: [&str; 9] =
+    [PLACED, DATABASE_READY, CACHE_READY, STORAGE_READY, INSTALLED, APPS_READY, OFFICE_READY, WORKLOAD_READY, INGRESS_READY];
 
 // ---- reasons shared between the code that sets them and the code that reads them -------------
 /// An occ Job failed: the one office reason that makes a space not Ready.

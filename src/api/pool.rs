@@ -37,6 +37,10 @@ pub struct PoolStatus {
     /// Version the server reported at the last health check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_version: Option<String>,
+    /// CachePool: the server's logical databases, one per space (database 0 is never given), so
+    /// the pool holds at most this number less one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub databases: Option<i64>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

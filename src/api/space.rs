@@ -199,6 +199,11 @@ pub struct Placement {
     /// CachePool holding the space's Redis user and keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_pool: Option<String>,
+    /// The logical database of the CachePool's server that holds the space's keys, no other
+    /// space's (its ACL user is pinned to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub cache_database: Option<u32>,
     /// StoragePool holding the space's bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_pool: Option<String>,
@@ -208,6 +213,18 @@ pub struct Placement {
     /// PreviewBackend computing the space's thumbnails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_backend: Option<String>,
+}
+
+/// The apps in force in a space.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppsStatus {
+    /// The class's `apps` as last applied (enabled at install, or by the last apps Job).
+    #[serde(default)]
+    pub requested: Vec<String>,
+    /// Every app Nextcloud reported enabled after it (`occ app:list`), core apps included.
+    #[serde(default)]
+    pub enabled: Vec<String>,
 }
 
 /// Observed state of a space, written only by the operator.
@@ -241,6 +258,10 @@ pub struct AssociationSpaceStatus {
     /// The Nextcloud installed in the space, as its install Job reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nextcloud: Option<NextcloudStatus>,
+    /// The apps of the space: the class's list the operator last applied, and what Nextcloud
+    /// reported enabled then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apps: Option<AppsStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
@@ -147,20 +147,34 @@ fn rss(pid: u32) -> Option<u64> {
 /// Write requests by the operator's user agent in the audit log and its rotated files (the API
 /// server rotates it every 200 MB: a 10,000-space run rotates it several times).
 fn operator_writes(audit: &Path) -> u64 {
+    audit_files(audit).iter().map(|f| writes_in(f)).sum()
+}
+
+/// Write requests by every client (operator, controllers, scheduler, the simulated kubelets).
+fn all_writes(audit: &Path) -> u64 {
+    audit_files(audit).iter().map(|f| writes_by(f, None)).sum()
+}
+
+/// The audit log and its rotated files.
+fn audit_files(audit: &Path) -> Vec<PathBuf> {
     let dir = audit.parent().unwrap_or(Path::new("."));
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     entries
         .flatten()
         .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("audit") && n.ends_with(".log")))
-        .map(|e| writes_in(&e.path()))
-        .sum()
+        .map(|e| e.path())
+        .collect()
 }
 
 fn writes_in(audit: &Path) -> u64 {
+    writes_by(audit, Some("\"userAgent\":\"framaspace-operator/"))
+}
+
+fn writes_by(audit: &Path, agent: Option<&str>) -> u64 {
     let Ok(file) = std::fs::File::open(audit) else { return 0 };
     let mut n = 0;
     for line in BufReader::new(file).lines().map_while(Result::ok) {
-        if !line.contains("\"userAgent\":\"framaspace-operator/") {
+        if agent.is_some_and(|a| !line.contains(a)) {
             continue;
         }
         if ["\"verb\":\"create\"", "\"verb\":\"update\"", "\"verb\":\"patch\"", "\"verb\":\"delete\""].iter().any(|v| line.contains(v)) {
@@ -240,7 +254,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::try_default().await?;
     let spaces: Api<AssociationSpace> = Api::all(client.clone());
     // Spaces of an earlier run would be counted Ready at once and their names taken.
-    let earlier = spaces.list_metadata(&kube::api::ListParams::default().labels("bench.frama.space/run=1").limit(1)).await?;
+    let earlier = spaces.list_metadata(&ListParams::default().labels("bench.frama.space/run=1").limit(1)).await?;
     if !earlier.items.is_empty() {
         return Err("spaces of an earlier bench run exist: start from a fresh environment (make cluster-down cluster-up)".into());
     }
@@ -413,10 +427,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("API writes during the no-op resync: {writes}");
     println!("external writes during the no-op resync: {ext}");
+    background_jobs_cost(&client, &audit_log, total).await?;
     if !args.no_floor {
         let floor = measure_floor(&client, &args.class, n, &args.out).await?;
         print_ratios(all_ready.as_secs_f64(), &floor);
     }
+    Ok(())
+}
+
+/// What the spaces' background jobs cost the control plane: over one cron period (300 s) with
+/// every space Ready, the API writes of every client and the objects per space that exist for
+/// background jobs (CronJobs, their Jobs and pods, the cron containers). Extrapolated to 10,000
+/// spaces linearly: each space's cron runs inside its own pod and writes nothing.
+async fn background_jobs_cost(client: &Client, audit_log: &Path, spaces: f64) -> Result<(), Box<dyn std::error::Error>> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    const PERIOD: u64 = 300;
+    let w0 = all_writes(audit_log);
+    tokio::time::sleep(Duration::from_secs(PERIOD)).await;
+    let writes = all_writes(audit_log).saturating_sub(w0) as f64;
+    let lp = ListParams::default().labels("app.kubernetes.io/managed-by=framaspace-operator");
+    let cronjobs = Api::<CronJob>::all(client.clone()).list_metadata(&lp).await?.items.len();
+    let deployments = Api::<Deployment>::all(client.clone()).list(&lp).await?.items;
+    let cron_containers = deployments
+        .iter()
+        .filter_map(|d| d.spec.as_ref()?.template.spec.as_ref())
+        .filter(|p| p.containers.iter().any(|c| c.name == "cron"))
+        .count();
+    let cron_jobs = Api::<Job>::all(client.clone())
+        .list_metadata(&lp)
+        .await?
+        .items
+        .iter()
+        .filter(|j| !j.labels().contains_key("frama.space/occ"))
+        .count();
+    let per_hour = writes / spaces * 3600.0 / PERIOD as f64;
+    println!(
+        "background jobs over one cron period ({PERIOD} s, {spaces} spaces Ready): {writes} API writes by every client \
+         ({per_hour:.2} a space an hour), {cronjobs} CronJobs, {cron_jobs} Jobs, {cron_containers} web pods with a cron container"
+    );
+    println!(
+        "background jobs at 10,000 spaces (linear): {:.0} API writes an hour, 0 objects; requests 10,000 × (5m CPU, 32Mi) = 50 CPU, 312.5 GiB",
+        per_hour * 10_000.0
+    );
     Ok(())
 }
 

@@ -254,7 +254,7 @@ pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Seri
     const ANNOTATION: &'static str;
     fn max_spaces(&self) -> i64;
     fn pool_status(&self) -> Option<&PoolStatus>;
-    fn health(registry: &PoolRegistry, name: &str) -> impl Future<Output = Result<String>> + Send;
+    fn health(registry: &PoolRegistry, name: &str) -> impl Future<Output = Result<Health>> + Send;
 }
 
 impl PoolKind for DatabasePool {
@@ -267,8 +267,8 @@ impl PoolKind for DatabasePool {
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
     }
-    async fn health(registry: &PoolRegistry, name: &str) -> Result<String> {
-        Ok(registry.postgres(name).await?.server_version().await?)
+    async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
+        Ok(Health { version: registry.postgres(name).await?.server_version().await?, databases: None })
     }
 }
 
@@ -276,14 +276,20 @@ impl PoolKind for CachePool {
     const KIND: &'static str = "CachePool";
     const SYSTEM: &'static str = "redis";
     const ANNOTATION: &'static str = CACHE_POOL_ANNOTATION;
+    /// A space per logical database: never more than the server has, less database 0.
     fn max_spaces(&self) -> i64 {
-        i64::from(self.spec.capacity.max_spaces)
+        let declared = i64::from(self.spec.capacity.max_spaces);
+        match self.status.as_ref().and_then(|s| s.databases) {
+            Some(databases) => declared.min((databases - 1).max(0)),
+            None => declared,
+        }
     }
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
     }
-    async fn health(registry: &PoolRegistry, name: &str) -> Result<String> {
-        Ok(registry.redis(name).await?.server_version().await?)
+    async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
+        let info = registry.redis(name).await?.server_info().await?;
+        Ok(Health { version: info.version, databases: Some(i64::from(info.databases)) })
     }
 }
 
@@ -297,9 +303,16 @@ impl PoolKind for StoragePool {
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
     }
-    async fn health(registry: &PoolRegistry, name: &str) -> Result<String> {
-        Ok(registry.s3(name).await?.server_version().await?)
+    async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
+        Ok(Health { version: registry.s3(name).await?.server_version().await?, databases: None })
     }
+}
+
+/// What a health check learns of a pool's server.
+pub struct Health {
+    pub version: String,
+    /// CachePool: its logical databases.
+    pub databases: Option<i64>,
 }
 
 impl<K: PoolKind> crate::placement::Placeable for K {
@@ -357,22 +370,32 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
     let health = K::health(&ctx.registry, &name).instrument(span).await;
     ctx.metrics.external_call(K::SYSTEM, "health", started.elapsed(), health.as_ref().err().map(|e| e.reason()));
     ctx.metrics.set_pool(K::KIND, &name, pool.max_spaces(), assigned, health.is_ok());
-    let (ready, version) = match health {
-        Ok(v) => (
+    let (ready, version, databases) = match health {
+        Ok(h) => (
             Condition::new(
                 "Ready",
                 ConditionStatus::True,
                 "Reachable",
-                format!("the operator reaches the server with its admin credentials ({v})"),
+                format!("the operator reaches the server with its admin credentials ({})", h.version),
             ),
-            Some(v),
+            Some(h.version),
+            h.databases,
         ),
-        Err(e) => (Condition::new("Ready", ConditionStatus::False, e.reason(), e.to_string()), previous.server_version.clone()),
+        Err(e) => (
+            Condition::new("Ready", ConditionStatus::False, e.reason(), e.to_string()),
+            previous.server_version.clone(),
+            previous.databases,
+        ),
+    };
+    let max_spaces = match databases {
+        Some(d) => PoolKind::max_spaces(pool.as_ref()).min((d - 1).max(0)),
+        None => PoolKind::max_spaces(pool.as_ref()),
     };
     let status = PoolStatus {
         assigned_spaces: assigned,
-        free_capacity: (pool.max_spaces() - assigned).max(0),
+        free_capacity: (max_spaces - assigned).max(0),
         server_version: version,
+        databases,
         observed_generation: pool.meta().generation,
         conditions: merge_conditions(&previous.conditions, vec![ready], pool.meta().generation, &now_rfc3339()),
     };

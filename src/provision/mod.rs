@@ -59,6 +59,12 @@ pub enum ProvisionError {
     Unauthorized { system: System, message: String },
     #[error("{system} failed to {operation}: {message}", system = .system.as_str())]
     Failed { system: System, operation: &'static str, message: String },
+    /// The server lacks what the operator needs of it (e.g. a Redis whose ACL cannot pin a database).
+    #[error("{system} cannot host spaces: {message}", system = .system.as_str())]
+    Unsupported { system: System, message: String },
+    /// What the space would be given belongs to another tenant already; nothing was written.
+    #[error("{system}: {message}", system = .system.as_str())]
+    Conflict { system: System, message: String },
     /// The write gate refused: this replica no longer holds the lease.
     #[error(transparent)]
     NotLeader(#[from] crate::gate::NotLeader),
@@ -70,6 +76,8 @@ impl ProvisionError {
             ProvisionError::Unreachable { .. } => "PoolUnreachable",
             ProvisionError::Unauthorized { .. } => "PoolCredentialsRefused",
             ProvisionError::Failed { .. } => "ProvisioningFailed",
+            ProvisionError::Unsupported { .. } => "UnsupportedServer",
+            ProvisionError::Conflict { .. } => "Conflict",
             ProvisionError::NotLeader(_) => "NotLeader",
         }
     }

@@ -1,5 +1,13 @@
-//! Redis: one ACL user per space, limited to the keys and channels under its prefix and without
-//! admin or dangerous commands. Nextcloud uses the same prefix as `memcache_customprefix`.
+//! Redis (Valkey): one logical database and one ACL user per space. The user is pinned to its
+//! database (`db=<n>`, Valkey 9.1's database permissions) and, inside it, to its key prefix
+//! (Nextcloud's `memcache_customprefix`) and its channels.
+//!
+//! Why a database per space: Nextcloud clears parts of its cache with `KEYS <prefix>*` then `DEL`
+//! (`lib/private/Memcache/Redis.php`, `clear()`, called on every theming change and by the
+//! `ClearFrontendCaches` repair step). Key patterns do not filter what `KEYS`, `SCAN` or
+//! `RANDOMKEY` return, so on a shared database allowing them would list every other space's key
+//! names. In its own database a space's `KEYS` sees only its own keys; `SELECT`, `MOVE`, `COPY
+//! ... DB`, `SWAPDB` and every command in database 0 are refused by the pin.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -12,9 +20,37 @@ use tokio::sync::Semaphore;
 
 use super::{ProvisionError, System, TenantNames, Writes};
 
-/// Command rules of every space user. KEYS, SCAN and RANDOMKEY would list other spaces' key
-/// names (key patterns do not filter them), so they are denied with the admin and dangerous sets.
-pub const COMMAND_RULES: &[&str] = &["+@all", "-@admin", "-@dangerous", "-scan", "-randomkey"];
+/// Command rules of every space user, after its database, keys and channels. Besides admin and
+/// dangerous commands, what reaches past the space's own database is refused: client tracking
+/// (invalidations are pushed by key name from every database), pub/sub introspection (channels
+/// are server-wide), function and script management (server-wide libraries and cache) and memory
+/// statistics. `KEYS` and `SCAN` come back: in the space's own database they list only its keys.
+pub const COMMAND_RULES: &[&str] = &[
+    "+@all",
+    "-@admin",
+    "-@dangerous",
+    "+keys",
+    "+scan",
+    "-client|tracking",
+    "-client|trackinginfo",
+    "-client|caching",
+    "-pubsub",
+    "-function",
+    "-script|flush",
+    "-script|kill",
+    "-memory",
+];
+
+/// The first Valkey release whose ACL pins a user to databases (`db=`, `alldbs`, `resetdbs`).
+pub const FIRST_PINNING_VALKEY: (u32, u32) = (9, 1);
+
+/// What a CachePool's server is: its version and how many logical databases it has (database 0
+/// stays with the admin; every other one can hold a space).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub version: String,
+    pub databases: u32,
+}
 
 #[derive(Clone, Debug)]
 pub struct RedisTarget {
@@ -28,6 +64,8 @@ pub struct RedisTarget {
 
 pub struct RedisAdmin {
     connection: MultiplexedConnection,
+    /// The admin URL, for connections to one database; it holds the password, so it is never shown.
+    url: String,
     limit: Semaphore,
     /// How this server prints COMMAND_RULES back (`ACL GETUSER` normalises them), learnt once.
     canonical_commands: OnceLock<String>,
@@ -57,6 +95,8 @@ pub struct AclUser {
     pub commands: String,
     pub keys: String,
     pub channels: String,
+    /// `db=<n>` for a pinned user (empty on a server without database permissions).
+    pub databases: String,
 }
 
 fn text(v: &Value) -> String {
@@ -89,19 +129,21 @@ pub fn parse_acl_user(v: &Value) -> Option<AclUser> {
         commands: fields.get("commands").map(|v| text(v)).unwrap_or_default(),
         keys: fields.get("keys").map(|v| text(v)).unwrap_or_default(),
         channels: fields.get("channels").map(|v| text(v)).unwrap_or_default(),
+        databases: fields.get("databases").map(|v| text(v)).unwrap_or_default(),
     })
 }
 
 impl RedisAdmin {
     pub async fn connect(target: &RedisTarget) -> Result<Self, ProvisionError> {
-        let client = redis::Client::open(url(&target.host, target.port, target.tls, &target.username, &target.password))
-            .map_err(|e| classify("open a connection", e))?;
+        let admin_url = url(&target.host, target.port, target.tls, &target.username, &target.password);
+        let client = redis::Client::open(admin_url.as_str()).map_err(|e| classify("open a connection", e))?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(10)));
         let connection = client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| classify("connect", e))?;
         Ok(RedisAdmin {
             connection,
+            url: admin_url,
             limit: Semaphore::new(target.max_concurrent.max(1)),
             canonical_commands: OnceLock::new(),
             gate: crate::gate::WriteGate::always_open(),
@@ -130,9 +172,32 @@ impl RedisAdmin {
         c.query_async(&mut con).await.map_err(|e| classify(operation, e))
     }
 
-    pub async fn server_version(&self) -> Result<String, ProvisionError> {
+    /// The server's version and databases, refused unless its ACL can pin a user to a database.
+    pub async fn server_info(&self) -> Result<ServerInfo, ProvisionError> {
         let info: String = self.cmd("check health", redis::cmd("INFO").arg("server")).await?;
-        Ok(info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap_or("unknown").trim().to_string())
+        let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
+        let Some(valkey) = field("valkey_version:") else {
+            let redis = field("redis_version:").unwrap_or_else(|| "unknown".into());
+            return Err(ProvisionError::Unsupported {
+                system: System::Redis,
+                message: format!(
+                    "Redis {redis} cannot pin an ACL user to a database; a CachePool needs Valkey {}.{} or later",
+                    FIRST_PINNING_VALKEY.0, FIRST_PINNING_VALKEY.1
+                ),
+            });
+        };
+        if !pins_databases(&valkey) {
+            return Err(ProvisionError::Unsupported {
+                system: System::Redis,
+                message: format!(
+                    "Valkey {valkey} cannot pin an ACL user to a database; a CachePool needs Valkey {}.{} or later",
+                    FIRST_PINNING_VALKEY.0, FIRST_PINNING_VALKEY.1
+                ),
+            });
+        }
+        let (_, databases): (String, u32) =
+            self.cmd("read the number of databases", redis::cmd("CONFIG").arg("GET").arg("databases")).await?;
+        Ok(ServerInfo { version: format!("Valkey {valkey}"), databases })
     }
 
     pub async fn get_user(&self, user: &str) -> Result<Option<AclUser>, ProvisionError> {
@@ -140,9 +205,10 @@ impl RedisAdmin {
         Ok(parse_acl_user(&v))
     }
 
-    fn setuser(user: &str, names: &TenantNames, password: &str) -> redis::Cmd {
+    fn setuser(user: &str, names: &TenantNames, password: &str, database: u32) -> redis::Cmd {
         let mut c = redis::cmd("ACL");
         c.arg("SETUSER").arg(user).arg("reset").arg("on").arg(format!(">{password}"));
+        c.arg("resetdbs").arg(format!("db={database}"));
         c.arg(format!("~{}*", names.redis_prefix)).arg(format!("&{}*", names.redis_prefix));
         for rule in COMMAND_RULES {
             c.arg(*rule);
@@ -150,36 +216,81 @@ impl RedisAdmin {
         c
     }
 
-    fn is_current(&self, u: &AclUser, names: &TenantNames, password: &str) -> bool {
+    fn is_current(&self, u: &AclUser, names: &TenantNames, password: &str, database: u32) -> bool {
         u.flags.iter().any(|f| f == "on")
             && !u.flags.iter().any(|f| f == "nopass")
             && u.passwords == [sha256_hex(password.as_bytes())]
             && u.keys == format!("~{}*", names.redis_prefix)
             && u.channels == format!("&{}*", names.redis_prefix)
+            && u.databases == format!("db={database}")
             && self.canonical_commands.get().is_some_and(|c| *c == u.commands)
     }
 
-    /// The space's user, enabled, with its password and only its prefix.
-    pub async fn ensure(&self, names: &TenantNames, password: &str) -> Result<Writes, ProvisionError> {
+    /// A connection to one logical database, for the few admin commands that act on a database
+    /// (`DBSIZE`, `FLUSHDB`): `SELECT` on the shared connection would move every other caller.
+    async fn database(&self, database: u32) -> Result<MultiplexedConnection, ProvisionError> {
+        let client = redis::Client::open(format!("{}/{database}", self.url)).map_err(|e| classify("open a connection", e))?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(30)));
+        client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| classify("connect", e))
+    }
+
+    /// Empties a database that holds keys; the number of writes (0 or 1).
+    async fn empty(&self, database: u32) -> Result<u32, ProvisionError> {
+        let mut con = self.database(database).await?;
+        let size: i64 = redis::cmd("DBSIZE").query_async(&mut con).await.map_err(|e| classify("count the keys", e))?;
+        if size == 0 {
+            return Ok(0);
+        }
+        System::Redis.allow_write(&self.gate)?;
+        let _: () = redis::cmd("FLUSHDB").query_async(&mut con).await.map_err(|e| classify("empty the database", e))?;
+        Ok(1)
+    }
+
+    /// The users other than `user` that are pinned to `database` (from `ACL LIST`).
+    async fn holders(&self, database: u32, user: &str) -> Result<Vec<String>, ProvisionError> {
+        let lines: Vec<String> = self.cmd("list the users", redis::cmd("ACL").arg("LIST")).await?;
+        Ok(database_holders(&lines, database, user))
+    }
+
+    /// The space's user, enabled, with its password, pinned to its database and prefix. A new
+    /// user is only given a database no other user holds, and that database is emptied first
+    /// (what is there belonged to a space deleted earlier).
+    pub async fn ensure(&self, names: &TenantNames, password: &str, database: u32) -> Result<Writes, ProvisionError> {
         let user = &names.redis_user;
-        if let Some(u) = self.get_user(user).await?
-            && self.is_current(&u, names, password)
+        let existing = self.get_user(user).await?;
+        if let Some(u) = &existing
+            && self.is_current(u, names, password, database)
         {
             return Ok(Writes(0));
         }
+        let mut writes = Writes::default();
+        let moving = existing.as_ref().is_none_or(|u| u.databases != format!("db={database}"));
+        if moving {
+            let holders = self.holders(database, user).await?;
+            if !holders.is_empty() {
+                return Err(ProvisionError::Conflict {
+                    system: System::Redis,
+                    message: format!("database {database} is pinned to another user already ({})", holders.join(", ")),
+                });
+            }
+            writes.add(self.empty(database).await?);
+        }
         // The rules are built from the password: the error never echoes the command.
-        let _: () = self.write("set the user", &Self::setuser(user, names, password)).await.map_err(|e| match e {
+        let _: () = self.write("set the user", &Self::setuser(user, names, password, database)).await.map_err(|e| match e {
             ProvisionError::Failed { system, operation, .. } => {
                 ProvisionError::Failed { system, operation, message: "ACL SETUSER failed".into() }
             }
             other => other,
         })?;
+        writes.add(1);
         if self.canonical_commands.get().is_none()
             && let Some(u) = self.get_user(user).await?
         {
             let _ = self.canonical_commands.set(u.commands);
         }
-        Ok(Writes(1))
+        Ok(writes)
     }
 
     /// Retain: the user is switched off and its connections closed; keys stay.
@@ -199,8 +310,9 @@ impl RedisAdmin {
         Ok(writes)
     }
 
-    /// Delete: the user and every key under its prefix.
-    pub async fn delete(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
+    /// Delete: the user, every key of its database, and keys under its prefix left in database 0
+    /// by operator versions that placed every space there.
+    pub async fn delete(&self, names: &TenantNames, database: Option<u32>) -> Result<Writes, ProvisionError> {
         let user = &names.redis_user;
         let mut writes = Writes::default();
         if self.get_user(user).await?.is_some() {
@@ -208,6 +320,15 @@ impl RedisAdmin {
             let _: i64 =
                 self.write("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
             writes.add(1);
+        }
+        if let Some(database) = database.filter(|d| *d > 0) {
+            if !self.holders(database, user).await?.is_empty() {
+                return Err(ProvisionError::Conflict {
+                    system: System::Redis,
+                    message: format!("database {database} is pinned to another user: its keys are not the space's, they stay"),
+                });
+            }
+            writes.add(self.empty(database).await?);
         }
         let pattern = format!("{}*", names.redis_prefix);
         let mut cursor: u64 = 0;
@@ -227,6 +348,30 @@ impl RedisAdmin {
         }
         Ok(writes)
     }
+}
+
+/// Whether this Valkey version has database permissions in its ACL.
+pub fn pins_databases(valkey_version: &str) -> bool {
+    let mut parts = valkey_version.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= FIRST_PINNING_VALKEY,
+        _ => false,
+    }
+}
+
+/// The users of an `ACL LIST` reply, other than `user`, pinned to `database` (`db=3` or
+/// `db=1,3`). Users with every database (`alldbs`, the admin) are not counted: they hold none.
+pub fn database_holders(acl_list: &[String], database: u32, user: &str) -> Vec<String> {
+    let wanted = database.to_string();
+    acl_list
+        .iter()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.nth(1)?;
+            let pinned = words.filter_map(|w| w.strip_prefix("db=")).any(|list| list.split(',').any(|d| d == wanted));
+            (pinned && name != user).then(|| name.to_string())
+        })
+        .collect()
 }
 
 /// The form `ACL GETUSER` shows a password in: its SHA-256, in hexadecimal.
@@ -259,6 +404,51 @@ mod tests {
         assert_eq!(u.passwords, vec!["abc"]);
         assert_eq!(u.keys, "~space-a:*");
         assert_eq!(parse_acl_user(&Value::Nil), None);
+    }
+
+    #[test]
+    fn database_holders_are_the_other_pinned_users() {
+        let list: Vec<String> = [
+            "user admin on #x ~* &* +@all",
+            "user space-a on #y ~space-a:* resetchannels &space-a:* db=3 +@all",
+            "user space-b off #z ~space-b:* resetchannels &space-b:* db=13 +@all",
+            "user other on #w ~* &* db=1,3 +@all",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(database_holders(&list, 3, "space-a"), vec!["other"], "its own user and db=13 do not hold 3");
+        assert_eq!(database_holders(&list, 13, "space-a"), vec!["space-b"], "a user switched off still holds its database");
+        assert!(database_holders(&list, 0, "space-a").is_empty(), "the admin's every-database is no pin");
+        assert!(database_holders(&list, 4, "space-a").is_empty());
+    }
+
+    #[test]
+    fn only_valkey_with_database_permissions_can_host_spaces() {
+        assert!(pins_databases("9.1.2"));
+        assert!(pins_databases("10.0.0"));
+        assert!(!pins_databases("9.0.3"));
+        assert!(!pins_databases("8.1.1"));
+        assert!(!pins_databases("garbage"));
+    }
+
+    #[test]
+    fn the_user_is_pinned_to_its_database_and_prefix() {
+        let names = TenantNames::new("a");
+        let args: Vec<String> = RedisAdmin::setuser("space-a", &names, "pw", 7)
+            .args_iter()
+            .filter_map(|a| match a {
+                redis::Arg::Simple(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            })
+            .collect();
+        let at = |w: &str| args.iter().position(|a| a == w);
+        assert_eq!(args[..5], ["ACL", "SETUSER", "space-a", "reset", "on"], "reset first: nothing of an earlier user survives");
+        assert!(at("resetdbs") < at("db=7"), "every database dropped before the space's one is granted");
+        assert!(at("~space-a:*").is_some() && at("&space-a:*").is_some());
+        for refused in ["-client|tracking", "-pubsub", "-function", "-script|flush", "-memory", "-@dangerous"] {
+            assert!(at(refused) > at("+@all"), "{refused} after +@all, so it is not granted back");
+        }
+        assert!(at("+keys") > at("-@dangerous"), "KEYS is granted back after the dangerous set: Nextcloud's clear() needs it");
     }
 
     #[test]

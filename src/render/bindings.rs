@@ -8,6 +8,8 @@ pub struct DatabaseBinding {
     pub port: i32,
     pub database: String,
     pub user: String,
+    /// The pool's TLS mode, for Nextcloud's `pgsql_ssl`.
+    pub ssl_mode: crate::api::database_pool::SslMode,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +19,8 @@ pub struct CacheBinding {
     pub tls: bool,
     pub user: String,
     pub prefix: String,
+    /// The space's own logical database on the server (`redis.dbindex`).
+    pub database: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +68,19 @@ pub struct Bindings {
     pub storage: Option<StorageBinding>,
     pub office: Option<OfficeBinding>,
     pub preview: Option<PreviewBinding>,
+    /// The class's SMTP server, when it has one.
+    pub mail: Option<MailBinding>,
+}
+
+/// Where and how a space sends mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailBinding {
+    pub host: String,
+    pub port: i32,
+    pub security: crate::api::class::MailSecurity,
+    pub from: String,
+    /// SMTP authentication with the class's credentials (copied into the space's Secret).
+    pub authenticated: bool,
 }
 
 /// The `occ` commands that wire the suite into Nextcloud: enable its app, disable the other. The
@@ -89,11 +106,15 @@ pub fn office_commands(suite: OfficeSuite, office: Option<&OfficeBinding>) -> Ve
 impl Bindings {
     /// TCP ports the space's pods must reach outside the cluster.
     pub fn egress_ports(&self) -> Vec<i32> {
-        let mut ports: Vec<i32> =
-            [self.database.as_ref().map(|d| d.port), self.cache.as_ref().map(|c| c.port), self.storage.as_ref().map(|s| s.port)]
-                .into_iter()
-                .flatten()
-                .collect();
+        let mut ports: Vec<i32> = [
+            self.database.as_ref().map(|d| d.port),
+            self.cache.as_ref().map(|c| c.port),
+            self.storage.as_ref().map(|s| s.port),
+            self.mail.as_ref().map(|m| m.port),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         ports.sort_unstable();
         ports.dedup();
         ports
@@ -132,7 +153,13 @@ mod tests {
     #[test]
     fn egress_ports_are_unique() {
         let b = Bindings {
-            database: Some(DatabaseBinding { host: "h".into(), port: 5432, database: "d".into(), user: "u".into() }),
+            database: Some(DatabaseBinding {
+                host: "h".into(),
+                port: 5432,
+                database: "d".into(),
+                user: "u".into(),
+                ssl_mode: crate::api::database_pool::SslMode::Prefer,
+            }),
             cache: None,
             storage: Some(StorageBinding { host: "h".into(), port: 5432, use_ssl: false, region: "r".into(), bucket: "b".into() }),
             ..Bindings::default()

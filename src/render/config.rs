@@ -23,6 +23,8 @@ pub const SECRET_ENV: &[(&str, &str)] = &[
 ];
 pub const DATABASE_ENV: &[(&str, &str)] = &[("FRAMASPACE_DB_PASSWORD", credentials::DATABASE_PASSWORD)];
 pub const CACHE_ENV: &[(&str, &str)] = &[("FRAMASPACE_REDIS_PASSWORD", credentials::REDIS_PASSWORD)];
+pub const MAIL_ENV: &[(&str, &str)] =
+    &[("FRAMASPACE_SMTP_USERNAME", credentials::SMTP_USERNAME), ("FRAMASPACE_SMTP_PASSWORD", credentials::SMTP_PASSWORD)];
 pub const STORAGE_ENV: &[(&str, &str)] =
     &[("FRAMASPACE_S3_KEY", credentials::S3_ACCESS_KEY), ("FRAMASPACE_S3_SECRET", credentials::S3_SECRET_KEY)];
 
@@ -40,6 +42,9 @@ pub fn secret_env(bindings: &Bindings) -> Vec<(&'static str, &'static str)> {
     }
     if bindings.office.as_ref().is_some_and(|o| o.suite == OfficeSuite::Onlyoffice) {
         env.extend_from_slice(ONLYOFFICE_ENV);
+    }
+    if bindings.mail.as_ref().is_some_and(|m| m.authenticated) {
+        env.extend_from_slice(MAIL_ENV);
     }
     env
 }
@@ -106,6 +111,10 @@ pub fn state_fragment(installed: Option<&NextcloudStatus>) -> String {
 /// Every fragment of the space, by file name (also the ConfigMap key).
 pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&NextcloudStatus>) -> BTreeMap<String, String> {
     let host = php_string(&space.host);
+    // https only where the class's Ingress ends TLS: otherwise every URL Nextcloud builds would
+    // point at a scheme nothing serves.
+    let scheme = if space.tls() { "https" } else { "http" };
+    let proxies = space.class.ingress.trusted_proxies.iter().map(|c| php_string(&c.0)).collect::<Vec<_>>();
     let mut files = BTreeMap::new();
     files.insert(STATE_FILE.to_string(), state_fragment(installed));
     files.insert(
@@ -117,13 +126,20 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
                 ("secret", "getenv('FRAMASPACE_SECRET')".into()),
                 ("passwordsalt", "getenv('FRAMASPACE_PASSWORDSALT')".into()),
                 ("trusted_domains", format!("array (0 => {host})")),
-                ("overwrite.cli.url", php_string(&format!("https://{}", space.host))),
+                ("overwrite.cli.url", php_string(&format!("{scheme}://{}", space.host))),
                 ("overwritehost", host.clone()),
-                ("overwriteprotocol", "'https'".into()),
+                ("overwriteprotocol", php_string(scheme)),
+                // The ingress controller's pods: their X-Forwarded-For names the client, so brute-force
+                // throttling and logs see each client, not the ingress.
+                ("trusted_proxies", php_array(&proxies)),
+                ("forwarded_for_headers", "array (0 => 'HTTP_X_FORWARDED_FOR')".into()),
                 // Apps are chosen by the platform for every space alike, never from the app store.
                 ("appstoreenabled", "false".into()),
                 ("one-click-instance", "true".into()),
-                ("one-click-instance.user-limit", space.max_accounts.to_string()),
+                // Nextcloud counts every account, the operator's `admin` too, and refuses a new one
+                // once the count reaches the limit (`Support\Subscription\Registry`,
+                // `delegateIsHardUserLimitReached()`: count >= limit): maxAccounts people, plus it.
+                ("one-click-instance.user-limit", (i64::from(space.max_accounts) + 1).to_string()),
                 ("default_language", "'fr'".into()),
                 ("default_locale", "'fr_FR'".into()),
                 ("default_phone_region", "'FR'".into()),
@@ -131,12 +147,17 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
                 ("loglevel", "2".into()),
                 ("memcache.local", "'\\OC\\Memcache\\APCu'".into()),
                 ("framaspace.display_name", php_string(&space.display_name)),
+                // The limit notification links here instead of Nextcloud Enterprise (`CoreNotifier`).
+                ("one-click-instance.link", php_string(&support_url(space))),
                 // The pods' emptyDir; the prepare container writes its `.ncdata`.
                 ("datadirectory", php_string(DATA_DIR)),
                 ("apps_paths", apps_paths()),
                 // Upgrades are the operator's Jobs, never a page offered to a visitor.
                 ("upgrade.disable-web", "true".into()),
                 ("htaccess.RewriteBase", "'/'".into()),
+                // The cron container runs cron.php every 5 minutes; the jobs that may wait (expiries,
+                // cleanups) run in the space's staggered night window.
+                ("maintenance_window_start", crate::render::nextcloud::maintenance_window_start(&space.name).to_string()),
                 // The space's role cannot create roles; the installer is not to try
                 // (`AbstractDatabase::initialize()`).
                 ("setup_create_db_user", "false".into()),
@@ -153,6 +174,9 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
                 ("dbuser", php_string(&db.user)),
                 ("dbpassword", "getenv('FRAMASPACE_DB_PASSWORD')".into()),
                 ("dbtableprefix", "'oc_'".into()),
+                // `lib/private/DB/ConnectionFactory.php` passes `mode` and `rootcert` to libpq;
+                // `system` (libpq 16+) verifies against the image's CA store.
+                ("pgsql_ssl", pgsql_ssl(db.ssl_mode)),
             ],
         ),
         None => placeholder("Database: no DatabasePool is assigned to this space yet; see the DatabaseReady condition."),
@@ -160,17 +184,19 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
     files.insert("database.config.php".to_string(), database);
     let redis = match &bindings.cache {
         Some(c) => fragment(
-            "Cache and file locking: the space's ACL user on its CachePool, limited to its key prefix.",
+            "Cache and file locking: the space's own database on its CachePool, through an ACL user pinned to it and to its key prefix. Not persistent: a pooled connection per Apache worker and space would outgrow the server's maxclients.",
             &[
                 ("memcache.distributed", "'\\OC\\Memcache\\Redis'".into()),
                 ("memcache.locking", "'\\OC\\Memcache\\Redis'".into()),
                 ("memcache_customprefix", php_string(&c.prefix)),
+                ("redis.persistent", "false".into()),
                 (
                     "redis",
                     format!(
-                        "array ('host' => {}, 'port' => {}, 'user' => {}, 'password' => getenv('FRAMASPACE_REDIS_PASSWORD'){})",
+                        "array ('host' => {}, 'port' => {}, 'dbindex' => {}, 'user' => {}, 'password' => getenv('FRAMASPACE_REDIS_PASSWORD'){})",
                         php_string(&if c.tls { format!("tls://{}", c.host) } else { c.host.clone() }),
                         c.port,
+                        c.database,
                         php_string(&c.user),
                         if c.tls { ", 'ssl_context' => array ('verify_peer' => true)" } else { "" }
                     ),
@@ -237,7 +263,52 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
         None => placeholder("Previews: no PreviewBackend is assigned to this space yet; Nextcloud's built-in providers apply."),
     };
     files.insert("preview.config.php".to_string(), preview);
+    files.insert("mail.config.php".to_string(), mail_fragment(bindings));
     files
+}
+
+/// The platform's help page, or the space class's domain when it names none.
+fn support_url(space: &ResolvedSpace) -> String {
+    space.class.support_url.clone().unwrap_or_else(|| format!("https://{}", space.class.base_domain))
+}
+
+fn php_array(items: &[String]) -> String {
+    let entries: Vec<String> = items.iter().enumerate().map(|(i, v)| format!("{i} => {v}")).collect();
+    format!("array ({})", entries.join(", "))
+}
+
+fn pgsql_ssl(mode: crate::api::database_pool::SslMode) -> String {
+    use crate::api::database_pool::SslMode;
+    match mode {
+        SslMode::Disable => "array ('mode' => 'disable')".into(),
+        SslMode::Prefer => "array ('mode' => 'prefer')".into(),
+        SslMode::Require => "array ('mode' => 'require')".into(),
+        SslMode::VerifyFull => "array ('mode' => 'verify-full', 'rootcert' => 'system')".into(),
+    }
+}
+
+/// Mail through the class's SMTP server (`lib/private/Mail/Mailer.php`: `mail_smtpsecure`
+/// `ssl` is implicit TLS; otherwise Symfony's transport upgrades with STARTTLS when offered).
+fn mail_fragment(bindings: &Bindings) -> String {
+    use crate::api::class::MailSecurity;
+    let Some(m) = &bindings.mail else {
+        return placeholder("Mail: the space's class names no SMTP server; the space sends no mail.");
+    };
+    let (local, domain) = m.from.split_once('@').unwrap_or((m.from.as_str(), ""));
+    let mut keys: Vec<(&str, String)> = vec![
+        ("mail_smtpmode", "'smtp'".into()),
+        ("mail_smtphost", php_string(&m.host)),
+        ("mail_smtpport", m.port.to_string()),
+        ("mail_smtpsecure", if m.security == MailSecurity::Tls { "'ssl'".into() } else { "''".into() }),
+        ("mail_from_address", php_string(local)),
+        ("mail_domain", php_string(domain)),
+        ("mail_smtpauth", m.authenticated.to_string()),
+    ];
+    if m.authenticated {
+        keys.push(("mail_smtpname", "getenv('FRAMASPACE_SMTP_USERNAME')".into()));
+        keys.push(("mail_smtppassword", "getenv('FRAMASPACE_SMTP_PASSWORD')".into()));
+    }
+    fragment(&format!("Mail: SMTP server {}:{} of the space's class.", m.host, m.port), &keys)
 }
 
 /// Hash of the fragments; a pod template annotation, so a config change rolls the pods.
@@ -273,9 +344,11 @@ mod tests {
                 port: 5432,
                 database: "space_mon_asso".into(),
                 user: "space_mon_asso".into(),
+                ssl_mode: crate::api::database_pool::SslMode::VerifyFull,
             }),
             cache: Some(CacheBinding {
                 host: "redis".into(),
+                database: 3,
                 port: 6379,
                 tls: false,
                 user: "space-mon-asso".into(),
@@ -284,6 +357,7 @@ mod tests {
             storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr", "space-mon-asso"),
             office: None,
             preview: None,
+            mail: None,
         }
     }
 
@@ -347,8 +421,15 @@ mod tests {
         let main = &files["framaspace.config.php"];
         assert!(main.starts_with("<?php\n"));
         assert!(main.contains("'trusted_domains' => array (0 => 'mon-asso.frama.space'),"));
-        assert!(main.contains("'overwrite.cli.url' => 'https://mon-asso.frama.space',"));
-        assert!(main.contains("'one-click-instance.user-limit' => 50,"));
+        assert!(main.contains("'overwrite.cli.url' => 'http://mon-asso.frama.space',"), "no TLS issuer: http");
+        assert!(main.contains("'overwriteprotocol' => 'http',"));
+        assert!(main.contains("'one-click-instance.user-limit' => 51,"), "maxAccounts 50 people, plus the operator's admin");
+        let mut tls = resolved();
+        tls.class.ingress.tls_issuer = Some("letsencrypt".into());
+        let main = &render(&tls, &Bindings::default(), None)["framaspace.config.php"];
+        assert!(
+            main.contains("'overwriteprotocol' => 'https',") && main.contains("'overwrite.cli.url' => 'https://mon-asso.frama.space',")
+        );
         assert!(main.contains("'appstoreenabled' => false,"));
         assert!(main.contains("'secret' => getenv('FRAMASPACE_SECRET'),"));
     }

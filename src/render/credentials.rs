@@ -17,6 +17,9 @@ pub const S3_ACCESS_KEY: &str = "s3-access-key";
 pub const S3_SECRET_KEY: &str = "s3-secret-key";
 /// Copied from the OnlyOffice backend's Secret while the space uses it; never generated here.
 pub const ONLYOFFICE_JWT: &str = "onlyoffice-jwt-secret";
+/// Copied from the class's mail credentials Secret while the class has one; never generated here.
+pub const SMTP_USERNAME: &str = "smtp-username";
+pub const SMTP_PASSWORD: &str = "smtp-password";
 
 #[derive(Debug, Error)]
 #[error("the operating system's random generator failed: {0}")]

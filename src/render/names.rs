@@ -22,8 +22,9 @@ pub fn host(space: &str, base_domain: &str) -> String {
     format!("{space}.{base_domain}")
 }
 
-pub fn url(host: &str) -> String {
-    format!("https://{host}")
+/// The address of a space: https where the class's Ingress ends TLS, http otherwise.
+pub fn url(host: &str, tls: bool) -> String {
+    format!("{}://{host}", if tls { "https" } else { "http" })
 }
 
 /// Labels on every object the operator creates for a space: the selector its watches use, and
@@ -63,7 +64,8 @@ mod tests {
     #[test]
     fn derived_names() {
         assert_eq!(namespace("mon-asso"), "space-mon-asso");
-        assert_eq!(url(&host("mon-asso", "frama.space")), "https://mon-asso.frama.space");
+        assert_eq!(url(&host("mon-asso", "frama.space"), true), "https://mon-asso.frama.space");
+        assert_eq!(url("a.example", false), "http://a.example");
         assert_eq!(labels("x").get(SPACE_LABEL).map(String::as_str), Some("x"));
         assert!(pod_labels("x").contains_key("app.kubernetes.io/instance"));
     }

@@ -38,6 +38,47 @@ pub const ADMIN_USER: &str = "admin";
 /// into the container's termination message, which the operator reads.
 pub const TERMINATION_LOG: &str = "/dev/termination-log";
 
+/// How often every space runs its background jobs: the period `cron.php` is written for (it
+/// works up to 14 minutes, "after 5 minutes the next system cron task should spawn").
+pub const CRON_PERIOD_SECONDS: u64 = 300;
+
+/// A number in `0..modulo` fixed by the space's name: the same space always gets the same, and
+/// spaces spread evenly, so 10,000 of them never start their background jobs at one instant.
+pub fn stagger(space: &str, modulo: u64) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(space.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) % modulo.max(1)
+}
+
+/// The UTC hour the space's maintenance window opens (`maintenance_window_start`): Nextcloud
+/// runs its time-insensitive jobs (expiries, cleanups) in the four hours after it
+/// (`config.sample.php`). Staggered over 01:00-04:59 UTC, the European night.
+pub fn maintenance_window_start(space: &str) -> u64 {
+    1 + stagger(space, 4)
+}
+
+/// The background jobs of a space: `cron.php` every [`CRON_PERIOD_SECONDS`], at the second of
+/// the period the space's name fixes, as uid 33 like the web server (cron.php refuses another
+/// user than the owner of `config.php`). A run that fails is logged and the next one comes;
+/// cron.php's own lock file skips a run while the previous one still works.
+pub fn cron_script(space: &str) -> String {
+    let period = CRON_PERIOD_SECONDS;
+    let offset = stagger(space, period);
+    format!(
+        "set -u
+cd {CODE_DIR}
+while :; do
+  wait=$(( ({offset} - $(date +%s) % {period} + {period}) % {period} ))
+  [ \"$wait\" -eq 0 ] && wait={period}
+  sleep \"$wait\"
+  php -f cron.php || echo \"cron.php exited with $?\" >&2
+done
+"
+    )
+}
+
 /// Creates the configuration directory and the data directory of a pod. Runs as uid 33 in the
 /// `prepare` init container of every Nextcloud pod; `FRAMASPACE_WRITABLE_CONFIG=1` (install
 /// Jobs) leaves the state fragment out, so the installer writes a configuration of its own.
@@ -64,26 +105,87 @@ pub fn prepare_script() -> String {
 }
 
 /// The end of every occ Job: what Nextcloud now says of itself, on stdout for `kubectl logs`
-/// and in the termination message for the operator.
+/// and in the termination message for the operator. Two JSON lines: `occ status`, then the ids
+/// of the enabled apps, cut from `occ app:list --output=json` (`core/Command/App/ListApps.php`:
+/// `{"enabled":{id:version},"disabled":{id:null}}`), whose versions would not fit the 4 KiB of
+/// a termination message.
 fn report() -> String {
-    format!("php occ status --output=json | tee {TERMINATION_LOG}\n")
+    format!("{{ php occ status --output=json; php occ app:list --output=json | php -r {APP_IDS}; }} | tee {TERMINATION_LOG}\n")
 }
 
-/// `occ maintenance:install` with the space's database and admin, every value from the
-/// environment (the Secret's values never appear in the pod spec). Options as
-/// `core/Command/Maintenance/Install.php` declares them; `--database-port` is appended to the
-/// host there.
-pub fn install_script() -> String {
+/// The PHP that keeps the enabled app ids of `app:list`'s JSON.
+const APP_IDS: &str =
+    "'$l = json_decode(stream_get_contents(STDIN), true); echo json_encode([\"enabled\" => array_keys($l[\"enabled\"] ?? [])]), PHP_EOL;'";
+
+/// What an install sets up besides Nextcloud itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstallPlan {
+    /// The class's validated apps, enabled right after the install.
+    pub apps: Vec<String>,
+    /// Send the association's account its welcome mail, with a link to choose a password (the
+    /// class has an SMTP server).
+    pub welcome: bool,
+}
+
+/// `occ maintenance:install` with the space's database and the operator's own `admin` account,
+/// every value from the environment (the Secret's values never appear in the pod spec). Options
+/// as `core/Command/Maintenance/Install.php` declares them; `--database-port` is appended to the
+/// host there. Then the background jobs' mode, the class's apps, and the association's own
+/// account at `spec.contactEmail`: created with a random password nobody ever sees
+/// (`user:add --password-from-env`), and, with mail, its welcome mail carrying a link to choose
+/// one (`user:welcome --reset-password`, `core/Command/User/Welcome.php`). A welcome that cannot
+/// be sent does not undo the install: the platform can send it again with the same command.
+pub fn install_script(plan: &InstallPlan) -> String {
     let mut s = format!("set -eu\ncd {CODE_DIR}\n");
     s.push_str(concat!(
         "php occ maintenance:install --no-interaction --database pgsql",
         " --database-name \"$FRAMASPACE_DB_NAME\" --database-host \"$FRAMASPACE_DB_HOST\" --database-port \"$FRAMASPACE_DB_PORT\"",
         " --database-user \"$FRAMASPACE_DB_USER\" --database-pass \"$FRAMASPACE_DB_PASSWORD\"",
-        " --admin-user \"$FRAMASPACE_ADMIN_USER\" --admin-pass \"$FRAMASPACE_ADMIN_PASSWORD\" --admin-email \"$FRAMASPACE_ADMIN_EMAIL\"",
+        " --admin-user \"$FRAMASPACE_ADMIN_USER\" --admin-pass \"$FRAMASPACE_ADMIN_PASSWORD\"",
         " --data-dir \"$FRAMASPACE_RUN/data\"\n"
     ));
+    // Background jobs run from the cron container from the first minute: the admin overview
+    // never shows the ajax mode, and cron.php finds the mode it expects.
+    s.push_str("php occ background:cron\n");
+    // An app the image lacks must not undo the install: the report shows what got enabled, and
+    // the apps step retries the rest in an apps Job, whose failure AppsReady reports.
+    if !plan.apps.is_empty() {
+        s.push_str(&format!("php occ app:enable {} || echo \"not every app of the class could be enabled\" >&2\n", plan.apps.join(" ")));
+    }
+    s.push_str(concat!(
+        "if ! php occ user:info \"$FRAMASPACE_CONTACT_USER\" >/dev/null 2>&1; then\n",
+        "  OC_PASS=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \\n') php occ user:add --password-from-env",
+        " --display-name \"$FRAMASPACE_CONTACT_NAME\" --group admin \"$FRAMASPACE_CONTACT_USER\"\n",
+        "fi\n",
+        "php occ user:setting \"$FRAMASPACE_CONTACT_USER\" settings email \"$FRAMASPACE_CONTACT_EMAIL\"\n",
+    ));
+    if plan.welcome {
+        s.push_str(
+            "php occ user:welcome --reset-password \"$FRAMASPACE_CONTACT_USER\" || echo \"the welcome mail could not be sent\" >&2\n",
+        );
+    }
     s.push_str(&report());
     s
+}
+
+/// The login of the association's own account: its contact address, with what Nextcloud does
+/// not take in a user id (`lib/private/User/Manager.php`, `verifyUid()`: letters, digits and
+/// ` _.@-'`) made `_`. People log in with it or with the address itself.
+pub fn contact_user(contact_email: &str) -> String {
+    contact_email.chars().map(|c| if c.is_ascii_alphanumeric() || "_.@-".contains(c) { c } else { '_' }).collect()
+}
+
+/// The ids of the apps enabled in the space, from the report's second line.
+pub fn enabled_apps(output: &str) -> Option<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Enabled {
+        enabled: Vec<String>,
+    }
+    output
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .find_map(|l| serde_json::from_str::<Enabled>(l.trim()).ok())
+        .map(|e| e.enabled)
 }
 
 /// Runs each command in order, stopping at the first failure, after `occ status --exit-code`
@@ -163,12 +265,94 @@ Nextcloud is not installed yet"#;
 
     #[test]
     fn scripts_take_secrets_from_the_environment_only() {
-        let s = install_script();
+        let s = install_script(&InstallPlan { apps: vec!["calendar".into(), "deck".into()], welcome: true });
         assert!(s.contains("--database-pass \"$FRAMASPACE_DB_PASSWORD\"") && s.contains("--admin-pass \"$FRAMASPACE_ADMIN_PASSWORD\""));
-        assert!(s.contains("--admin-email \"$FRAMASPACE_ADMIN_EMAIL\""));
-        assert!(s.ends_with("php occ status --output=json | tee /dev/termination-log\n"));
+        assert!(!s.contains("--admin-email"), "the operator's admin account has no address: the contact's account has it");
+        assert!(s.contains("php occ app:enable calendar deck || "), "a missing app does not fail the install");
+        assert!(s.contains("OC_PASS=$(od -An -N32 -tx1 /dev/urandom"), "a random password generated in the pod, never known");
+        assert!(s.contains("user:add --password-from-env") && s.contains("--group admin"));
+        assert!(s.contains("php occ user:welcome --reset-password \"$FRAMASPACE_CONTACT_USER\""));
+        assert!(s.ends_with("| tee /dev/termination-log\n"));
+        let quiet = install_script(&InstallPlan::default());
+        assert!(
+            !quiet.contains("user:welcome") && !quiet.contains("app:enable"),
+            "no mail server: no welcome; no apps listed: none enabled"
+        );
         let o = occ_script(&["app:enable richdocuments".into(), "app:disable onlyoffice".into()]);
         assert!(o.contains("php occ status --exit-code\nphp occ app:enable richdocuments\nphp occ app:disable onlyoffice || true\n"));
+    }
+
+    #[test]
+    fn background_jobs_are_staggered_and_run_as_cron_php_expects() {
+        let offsets: std::collections::BTreeSet<u64> = (0..200).map(|i| stagger(&format!("space-{i}"), 300)).collect();
+        assert!(offsets.len() > 100, "200 spaces spread over the period: {} distinct seconds", offsets.len());
+        assert_eq!(stagger("collectif-velo", 300), stagger("collectif-velo", 300), "stable across reconciles and restarts");
+        let hours: std::collections::BTreeSet<u64> = (0..50).map(|i| maintenance_window_start(&format!("s{i}"))).collect();
+        assert_eq!(hours, (1..=4).collect(), "windows open at 01..04 UTC");
+        let s = cron_script("collectif-velo");
+        assert!(s.contains(&format!("cd {CODE_DIR}\n")) && s.contains("php -f cron.php"));
+        assert!(s.contains(&format!("({} - $(date +%s) % 300 + 300) % 300", stagger("collectif-velo", 300))));
+        assert!(install_script(&InstallPlan::default()).contains("php occ background:cron\n"), "cron mode from the install on");
+    }
+
+    /// The cron loop run for real with `sh`, with `php` and `sleep` stubbed: it waits for its
+    /// second of the period, runs cron.php, survives its failure and waits again.
+    #[test]
+    fn cron_loop_waits_runs_and_survives_a_failure() {
+        let root = std::env::temp_dir().join(format!("framaspace-cron-{}", std::process::id()));
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        let log = root.join("log");
+        let stub = |name: &str, body: &str| {
+            let p = bin.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+            std::process::Command::new("chmod").arg("755").arg(&p).status().expect("chmod");
+        };
+        stub("php", &format!("echo \"php $*\" >> {}; exit 3", log.display()));
+        // After two runs of cron.php the stubbed sleep ends the loop: it signals its shell.
+        stub(
+            "sleep",
+            &format!("echo \"sleep $1\" >> {}; [ \"$(grep -c php {})\" -lt 2 ] || kill -TERM $PPID", log.display(), log.display()),
+        );
+        let script = cron_script("collectif-velo").replace(&format!("cd {CODE_DIR}"), "cd /");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("trap 'exit 0' TERM; {script}"))
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .expect("sh runs");
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = logged.lines().collect();
+        assert!(lines.len() >= 3, "{logged}");
+        assert!(lines[0].starts_with("sleep ") && lines[1] == "php -f cron.php" && lines[2].starts_with("sleep "), "{logged}");
+        let waited: u64 = lines[0].trim_start_matches("sleep ").parse().unwrap_or(0);
+        assert!((1..=300).contains(&waited), "{logged}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cron.php exited with 3"), "a failed run is logged");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn the_report_gives_status_and_enabled_apps() {
+        let out = "{\"installed\":true,\"version\":\"33.0.7.2\",\"versionstring\":\"33.0.7\",\"maintenance\":false,\"needsDbUpgrade\":false}\n{\"enabled\":[\"activity\",\"calendar\"]}\n";
+        assert!(OccStatus::parse(out).expect("status").serving());
+        assert_eq!(enabled_apps(out), Some(vec!["activity".to_string(), "calendar".to_string()]));
+        assert_eq!(enabled_apps("{\"installed\":true}"), None);
+        assert_eq!(contact_user("marie+velo@asso.org"), "marie_velo@asso.org");
+        // The PHP that trims app:list, run by Debian's php-cli on what app:list prints.
+        let php = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo '{{\"enabled\":{{\"activity\":\"5.0.0\",\"dav\":\"1.33.0\"}},\"disabled\":{{\"deck\":null}}}}' | php -r {APP_IDS}"
+            ))
+            .output();
+        if let Ok(o) = php {
+            assert_eq!(
+                String::from_utf8_lossy(&o.stdout),
+                "{\"enabled\":[\"activity\",\"dav\"]}\n",
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@ use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, HTTPHeader,
     KeyToPath, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceQuota,
-    ResourceQuotaSpec, Secret, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ResourceQuotaSpec, ResourceRequirements, Secret, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
+    VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     Ingress, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -72,7 +73,7 @@ pub fn namespace(space: &ResolvedSpace, placement_annotations: BTreeMap<String, 
             labels: Some(labels),
             annotations: Some({
                 let mut a = placement_annotations;
-                a.insert(URL_ANNOTATION.to_string(), names::url(&space.host));
+                a.insert(URL_ANNOTATION.to_string(), space.url());
                 if let Some(nc) = installed {
                     a.insert(NEXTCLOUD_VERSION_ANNOTATION.to_string(), format!("{} {}", nc.version, nc.version_string));
                     a.insert(NEXTCLOUD_IMAGE_ANNOTATION.to_string(), nc.image.clone());
@@ -270,11 +271,17 @@ pub fn deployment(
     config_files: &BTreeMap<String, String>,
     installed: &NextcloudStatus,
 ) -> Deployment {
+    // One upload limit for the three layers: the Ingress's proxy-body-size caps the request, so
+    // Apache takes any body (the image's `LimitRequestBody ${APACHE_BODY_LIMIT}`, 1 GiB by
+    // default) and PHP as much as the Ingress (`upload_max_filesize`/`post_max_size` read
+    // `${PHP_UPLOAD_LIMIT}`, 512M by default; nextcloud/docker 33/apache/Dockerfile).
+    let mut env = nextcloud_env(bindings);
+    env.extend([plain_env("PHP_UPLOAD_LIMIT", &space.class.ingress.max_upload_size), plain_env("APACHE_BODY_LIMIT", "0")]);
     let container = Container {
         name: names::NEXTCLOUD.into(),
         image: Some(installed.image.clone()),
         image_pull_policy: Some("IfNotPresent".into()),
-        env: Some(nextcloud_env(bindings)),
+        env: Some(env),
         volume_mounts: Some(vec![run_mount()]),
         resources: space.class.resources.clone(),
         ports: Some(vec![ContainerPort {
@@ -293,6 +300,8 @@ pub fn deployment(
     };
     let mut template_annotations = BTreeMap::new();
     template_annotations.insert(CONFIG_HASH_ANNOTATION.to_string(), config::hash(config_files));
+    let mut pod = nextcloud_pod(space, &installed.image, false, config_files, container);
+    pod.containers.push(cron_container(space, bindings, &installed.image));
     Deployment {
         metadata: meta(space, names::NEXTCLOUD),
         spec: Some(DeploymentSpec {
@@ -307,11 +316,40 @@ pub fn deployment(
                     annotations: Some(template_annotations),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(nextcloud_pod(space, &installed.image, false, config_files, container)),
+                spec: Some(pod),
             },
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
+    }
+}
+
+/// The container that runs the space's background jobs (`nextcloud::cron_script`) beside the web
+/// server, with the same code, configuration and credentials. A sidecar rather than a CronJob:
+/// at 10,000 spaces a CronJob each would create 33 Jobs and pods a second, and each pod would
+/// have to rebuild the configuration first; the sidecar costs no API object and no write.
+/// Requests are its average: cron.php takes 0.2 to 1 CPU-second every 300 s (1 to 3 mCPU on average) and
+/// tens of MiB while it runs; the limit is PHP's `memory_limit` (512M in the image).
+pub const CRON_CONTAINER: &str = "cron";
+
+fn cron_container(space: &ResolvedSpace, bindings: &Bindings, image: &str) -> Container {
+    let q = |pairs: &[(&str, &str)]| -> BTreeMap<String, Quantity> {
+        pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
+    };
+    Container {
+        name: CRON_CONTAINER.into(),
+        image: Some(image.to_string()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec!["/bin/sh".into(), "-c".into(), nextcloud::cron_script(&space.name)]),
+        env: Some(nextcloud_env(bindings)),
+        volume_mounts: Some(vec![run_mount()]),
+        security_context: Some(as_www_data()),
+        resources: Some(ResourceRequirements {
+            requests: Some(q(&[("cpu", "5m"), ("memory", "32Mi")])),
+            limits: Some(q(&[("memory", "512Mi")])),
+            ..ResourceRequirements::default()
+        }),
+        ..Container::default()
     }
 }
 
@@ -376,7 +414,13 @@ pub const INSTALL_PURPOSE: &str = "install";
 /// The install of a space: `occ maintenance:install` on its database, with its admin account
 /// (e-mail: the space's contact), in the class's image, with a writable configuration of its own
 /// (no state fragment). `None` until the space has a database.
-pub fn install_job(space: &ResolvedSpace, bindings: &Bindings, config_files: &BTreeMap<String, String>, attempt: u32) -> Option<Job> {
+pub fn install_job(
+    space: &ResolvedSpace,
+    bindings: &Bindings,
+    config_files: &BTreeMap<String, String>,
+    attempt: u32,
+    plan: &nextcloud::InstallPlan,
+) -> Option<Job> {
     let db = bindings.database.as_ref()?;
     let mut env = nextcloud_env(bindings);
     env.extend([
@@ -386,12 +430,20 @@ pub fn install_job(space: &ResolvedSpace, bindings: &Bindings, config_files: &BT
         plain_env("FRAMASPACE_DB_USER", &db.user),
         plain_env("FRAMASPACE_ADMIN_USER", nextcloud::ADMIN_USER),
         secret_env("FRAMASPACE_ADMIN_PASSWORD", credentials::ADMIN_PASSWORD),
-        plain_env("FRAMASPACE_ADMIN_EMAIL", &space.contact_email),
+        plain_env("FRAMASPACE_CONTACT_USER", &nextcloud::contact_user(&space.contact_email)),
+        plain_env("FRAMASPACE_CONTACT_EMAIL", &space.contact_email),
+        plain_env("FRAMASPACE_CONTACT_NAME", &space.display_name),
     ]);
-    let annotations = BTreeMap::from([
-        (OCC_COMMANDS_ANNOTATION.to_string(), "maintenance:install\nstatus --output=json".to_string()),
-        (ATTEMPT_ANNOTATION.to_string(), attempt.to_string()),
-    ]);
+    let mut commands = vec!["maintenance:install".to_string(), "background:cron".to_string()];
+    if !plan.apps.is_empty() {
+        commands.push(format!("app:enable {}", plan.apps.join(" ")));
+    }
+    commands.push("user:add".into());
+    if plan.welcome {
+        commands.push("user:welcome".into());
+    }
+    let annotations =
+        BTreeMap::from([(OCC_COMMANDS_ANNOTATION.to_string(), commands.join("\n")), (ATTEMPT_ANNOTATION.to_string(), attempt.to_string())]);
     let image = space.class.nextcloud.reference();
     let pod = OccPod {
         name: INSTALL_JOB,
@@ -399,7 +451,7 @@ pub fn install_job(space: &ResolvedSpace, bindings: &Bindings, config_files: &BT
         image: &image,
         writable: true,
         env,
-        script: nextcloud::install_script(),
+        script: nextcloud::install_script(plan),
         annotations,
     };
     Some(occ_job_object(space, config_files, pod))
@@ -609,7 +661,13 @@ mod tests {
 
     fn bound() -> Bindings {
         Bindings {
-            database: Some(DatabaseBinding { host: "pg".into(), port: 5432, database: "d".into(), user: "u".into() }),
+            database: Some(DatabaseBinding {
+                host: "pg".into(),
+                port: 5432,
+                database: "d".into(),
+                user: "u".into(),
+                ssl_mode: crate::api::database_pool::SslMode::Prefer,
+            }),
             ..Bindings::default()
         }
     }
@@ -712,8 +770,11 @@ mod tests {
     fn the_install_job_runs_occ_as_www_data_with_its_own_configuration() {
         let s = resolved();
         let files = render(&s);
-        assert!(install_job(&s, &Bindings::default(), &files, 1).is_none(), "no install without a database");
-        let job = install_job(&s, &bound(), &files, 2).expect("job");
+        let plan = nextcloud::InstallPlan { apps: vec!["calendar".into()], welcome: false };
+        assert!(install_job(&s, &Bindings::default(), &files, 1, &plan).is_none(), "no install without a database");
+        let job = install_job(&s, &bound(), &files, 2, &plan).expect("job");
+        let commands = job.metadata.annotations.as_ref().and_then(|a| a.get(OCC_COMMANDS_ANNOTATION)).cloned().unwrap_or_default();
+        assert!(commands.contains("app:enable calendar") && !commands.contains("user:welcome"), "{commands}");
         assert_eq!(job.metadata.name.as_deref(), Some(INSTALL_JOB));
         assert_eq!(job.metadata.annotations.as_ref().and_then(|a| a.get(ATTEMPT_ANNOTATION)).map(String::as_str), Some("2"));
         let pod = job.spec.and_then(|j| j.template.spec).expect("pod");
@@ -724,7 +785,9 @@ mod tests {
         assert_eq!(c.termination_message_policy.as_deref(), Some("FallbackToLogsOnError"));
         let env = c.env.clone().unwrap_or_default();
         let get = |n: &str| env.iter().find(|e| e.name == n).cloned();
-        assert_eq!(get("FRAMASPACE_ADMIN_EMAIL").and_then(|e| e.value).as_deref(), Some("admin@mon-asso.example"));
+        assert_eq!(get("FRAMASPACE_CONTACT_EMAIL").and_then(|e| e.value).as_deref(), Some("admin@mon-asso.example"));
+        assert_eq!(get("FRAMASPACE_CONTACT_USER").and_then(|e| e.value).as_deref(), Some("admin@mon-asso.example"));
+        assert!(get("FRAMASPACE_ADMIN_EMAIL").is_none(), "the operator's own admin account has no address");
         assert!(get("FRAMASPACE_ADMIN_PASSWORD").is_some_and(|e| e.value.is_none() && e.value_from.is_some()));
         assert_eq!(get("FRAMASPACE_DB_PORT").and_then(|e| e.value).as_deref(), Some("5432"));
         let init = &pod.init_containers.unwrap_or_default()[0];
@@ -809,5 +872,22 @@ mod tests {
         let hard = resource_quota(&s).spec.and_then(|s| s.hard).unwrap_or_default();
         assert_eq!(hard.len(), 1);
         assert_eq!(hard.get("pods"), Some(&Quantity("3".into())));
+    }
+
+    #[test]
+    fn the_web_pod_takes_the_uploads_its_ingress_takes_and_runs_the_background_jobs() {
+        let s = resolved();
+        let d = deployment(&s, &render(&s));
+        let pod = d.spec.and_then(|d| d.template.spec).expect("pod");
+        let env = pod.containers[0].env.clone().unwrap_or_default();
+        let get = |n: &str| env.iter().find(|e| e.name == n).and_then(|e| e.value.clone());
+        assert_eq!(get("PHP_UPLOAD_LIMIT").as_deref(), Some(s.class.ingress.max_upload_size.as_str()));
+        assert_eq!(get("APACHE_BODY_LIMIT").as_deref(), Some("0"), "the Ingress caps the body, Apache does not cut it shorter");
+        let cron = pod.containers.iter().find(|c| c.name == CRON_CONTAINER).expect("a cron container");
+        assert_eq!(cron.image, pod.containers[0].image, "the same code as the web server");
+        assert_eq!(cron.security_context.as_ref().and_then(|c| c.run_as_user), Some(33), "cron.php runs as the owner of config.php");
+        assert!(cron.volume_mounts.as_ref().is_some_and(|m| m.iter().any(|v| v.mount_path == nextcloud::RUN_DIR)));
+        assert!(cron.command.as_ref().is_some_and(|c| c[2].contains("php -f cron.php")));
+        assert!(cron.liveness_probe.is_none() && cron.ports.is_none(), "no probe: a slow cron run is no reason to restart");
     }
 }

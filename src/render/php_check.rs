@@ -10,10 +10,12 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::bindings::{Bindings, CacheBinding, DatabaseBinding, OfficeBinding, PreviewBinding, StorageBinding};
+use super::bindings::{Bindings, CacheBinding, DatabaseBinding, MailBinding, OfficeBinding, PreviewBinding, StorageBinding};
 use super::config;
 use super::nextcloud::{CONFIG_DIR, DATA_DIR, prepare_script};
 use super::resolve::{ResolvedSpace, resolve, tests as fixtures};
+use crate::api::class::MailSecurity;
+use crate::api::database_pool::SslMode;
 use crate::api::space::{NextcloudStatus, OfficeSuite};
 
 const MERGE: &str = r#"<?php
@@ -49,6 +51,7 @@ fn bindings(schema_mode: bool, suite: OfficeSuite) -> Bindings {
             // Schema isolation shares one database; database isolation gives the space its own.
             database: if schema_mode { "framaspace".into() } else { "space_mon_asso".into() },
             user: "space_mon_asso".into(),
+            ssl_mode: if schema_mode { SslMode::VerifyFull } else { SslMode::Prefer },
         }),
         cache: Some(CacheBinding {
             host: "redis".into(),
@@ -56,8 +59,17 @@ fn bindings(schema_mode: bool, suite: OfficeSuite) -> Bindings {
             tls: schema_mode,
             user: "space-mon-asso".into(),
             prefix: "space-mon-asso:".into(),
+            database: 12,
         }),
         storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr-par", "space-mon-asso"),
+        // One configuration of two with mail, authenticated over implicit TLS.
+        mail: schema_mode.then(|| MailBinding {
+            host: "smtp.frama.space".into(),
+            port: 465,
+            security: MailSecurity::Tls,
+            from: "noreply@frama.space".into(),
+            authenticated: true,
+        }),
         office: match suite {
             OfficeSuite::None => None,
             s => Some(OfficeBinding { suite: s, backend: "office-1".into(), url: "https://office.frama.space".into() }),
@@ -101,6 +113,8 @@ fn merged(dir: &Path, files: &BTreeMap<String, String>) -> Value {
         .env("FRAMASPACE_PASSWORDSALT", "salt")
         .env("FRAMASPACE_INSTANCEID", "ocabcdef")
         .env("FRAMASPACE_ONLYOFFICE_JWT", "jwt")
+        .env("FRAMASPACE_SMTP_USERNAME", "smtp-user")
+        .env("FRAMASPACE_SMTP_PASSWORD", "smtp-secret")
         .output()
         .expect("php runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -138,6 +152,8 @@ fn every_rendered_configuration_parses_and_merges_into_what_the_space_needs() {
                     assert_eq!(c["dbpassword"], "db-secret", "{case}: from the environment");
                     assert_eq!(c["memcache_customprefix"], "space-mon-asso:", "{case}");
                     assert_eq!(c["redis"]["password"], "redis-secret", "{case}");
+                    assert_eq!(c["redis"]["dbindex"], 12, "{case}: the space's own database");
+                    assert_eq!(c["redis.persistent"], false, "{case}");
                     assert_eq!(c["objectstore"]["arguments"]["bucket"], "space-mon-asso", "{case}");
                     assert_eq!(c["objectstore"]["arguments"]["verify_bucket_exists"], false, "{case}");
                     assert_eq!(c["objectstore"]["arguments"]["secret"], "s3-secret", "{case}");
@@ -147,7 +163,30 @@ fn every_rendered_configuration_parses_and_merges_into_what_the_space_needs() {
                     assert_eq!(c["upgrade.disable-web"], true, "{case}");
                     assert_eq!(c["apps_paths"][1]["writable"], false, "{case}");
                     assert_eq!(c["trusted_domains"][0], "mon-asso.frama.space", "{case}");
-                    assert_eq!(c["one-click-instance.user-limit"], 50, "{case}");
+                    assert_eq!(c["one-click-instance.user-limit"], 51, "{case}: 50 people and the operator's admin");
+                    assert_eq!(c["one-click-instance.link"], "https://frama.space", "{case}: no Enterprise upsell");
+                    assert_eq!(c["overwriteprotocol"], "http", "{case}: the fixture class ends no TLS");
+                    assert_eq!(c["overwrite.cli.url"], "http://mon-asso.frama.space", "{case}");
+                    assert_eq!(c["trusted_proxies"][3], "100.64.0.0/10", "{case}");
+                    assert_eq!(c["forwarded_for_headers"][0], "HTTP_X_FORWARDED_FOR", "{case}");
+                    let window = c["maintenance_window_start"].as_i64().unwrap_or_default();
+                    assert!((1..=4).contains(&window), "{case}: the staggered night window, {window}");
+                    if schema_mode {
+                        assert_eq!(c["pgsql_ssl"]["mode"], "verify-full", "{case}");
+                        assert_eq!(c["pgsql_ssl"]["rootcert"], "system", "{case}");
+                        assert_eq!(c["mail_smtpmode"], "smtp", "{case}");
+                        assert_eq!(c["mail_smtphost"], "smtp.frama.space", "{case}");
+                        assert_eq!(c["mail_smtpport"], 465, "{case}");
+                        assert_eq!(c["mail_smtpsecure"], "ssl", "{case}: implicit TLS");
+                        assert_eq!(c["mail_from_address"], "noreply", "{case}");
+                        assert_eq!(c["mail_domain"], "frama.space", "{case}");
+                        assert_eq!(c["mail_smtpauth"], true, "{case}");
+                        assert_eq!(c["mail_smtpname"], "smtp-user", "{case}: from the environment");
+                        assert_eq!(c["mail_smtppassword"], "smtp-secret", "{case}: from the environment");
+                    } else {
+                        assert_eq!(c["pgsql_ssl"]["mode"], "prefer", "{case}");
+                        assert_eq!(c["mail_smtpmode"], Value::Null, "{case}: no mail server, no mail settings");
+                    }
                     match state {
                         Some(nc) => {
                             assert_eq!(c["installed"], true, "{case}");

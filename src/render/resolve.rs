@@ -49,6 +49,18 @@ impl SpecError {
     }
 }
 
+impl ResolvedSpace {
+    /// The space's address (https when the class's Ingress ends TLS).
+    pub fn url(&self) -> String {
+        names::url(&self.host, self.tls())
+    }
+
+    /// Whether the class's Ingress ends TLS for the space (it names a certificate issuer).
+    pub fn tls(&self) -> bool {
+        self.class.ingress.tls_issuer.is_some()
+    }
+}
+
 /// The class a space uses: the one it names, else the only default class.
 pub fn choose_class<'a>(space: &AssociationSpace, classes: &'a [std::sync::Arc<SpaceClass>]) -> Result<&'a SpaceClass, SpecError> {
     if let Some(name) = &space.spec.space_class_name {
@@ -148,6 +160,8 @@ pub(crate) mod tests {
                 placement: NodePlacement::default(),
                 ingress: IngressSettings::default(),
                 namespace_quota: Default::default(),
+                mail: None,
+                support_url: None,
                 pool_selector: None,
             },
         )

@@ -15,11 +15,14 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use super::placement;
 use crate::api::space::{NextcloudStatus, Placement};
 use crate::render::bindings::{Bindings, office_commands};
+use crate::render::nextcloud::InstallPlan;
 use crate::render::objects::{self, SecretAccess, occ_job_name};
 use crate::render::resolve::ResolvedSpace;
 
 /// The purpose label of the office occ Jobs.
 pub const OFFICE_PURPOSE: &str = "office";
+/// The purpose label of the occ Jobs that apply the class's app list.
+pub const APPS_PURPOSE: &str = "apps";
 
 /// Every object of one space.
 pub struct SpaceObjects {
@@ -29,6 +32,7 @@ pub struct SpaceObjects {
     /// The install Job of this attempt; `None` once installed, or without a database yet.
     pub install: Option<Job>,
     pub office: OfficeWiring,
+    pub apps: AppsWiring,
 }
 
 /// The space's namespace (recording its placement) and the operator's access to its Secrets.
@@ -62,6 +66,34 @@ pub struct OfficeWiring {
     pub job: Option<Job>,
 }
 
+/// The class's app list, and the occ Job that brings the space to it (only when the list
+/// differs from the one last applied, in an installed space).
+pub struct AppsWiring {
+    /// The class's apps, sorted.
+    pub desired: Vec<String>,
+    pub commands: Vec<String>,
+    pub job_name: String,
+    pub job: Option<Job>,
+}
+
+/// The commands that move a space from the list applied last to the class's: every listed app
+/// enabled (a no-op for those already on), the ones taken off disabled. Apps never listed are
+/// never touched. Empty when nothing changed.
+pub fn apps_commands(desired: &[String], applied: &[String]) -> Vec<String> {
+    let same = desired.len() == applied.len() && desired.iter().all(|a| applied.contains(a));
+    if same {
+        return Vec::new();
+    }
+    let mut commands = Vec::new();
+    if !desired.is_empty() {
+        commands.push(format!("app:enable {}", desired.join(" ")));
+    }
+    for removed in applied.iter().filter(|a| !desired.contains(a)) {
+        commands.push(format!("app:disable {removed}"));
+    }
+    commands
+}
+
 /// What the objects are built from besides the resolved spec.
 pub struct BuildInputs<'a> {
     pub placement: &'a Placement,
@@ -71,19 +103,25 @@ pub struct BuildInputs<'a> {
     pub installed: Option<&'a NextcloudStatus>,
     /// The attempt an install Job would be (see `install::next_attempt`).
     pub install_attempt: u32,
+    /// The class's app list as last applied to the space (`status.apps.requested`).
+    pub applied_apps: &'a [String],
 }
 
 pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObjects {
-    let BuildInputs { placement, bindings, access, installed, install_attempt } = inputs;
+    let BuildInputs { placement, bindings, access, installed, install_attempt, applied_apps } = inputs;
     let files: BTreeMap<String, String> = crate::render::config::render(space, bindings, installed);
     let commands = office_commands(space.office, bindings.office.as_ref());
+    let mut desired: Vec<String> = space.class.apps.iter().map(|a| a.0.clone()).collect();
+    desired.sort();
+    let plan = InstallPlan { apps: desired.clone(), welcome: bindings.mail.is_some() };
+    let app_commands = apps_commands(&desired, applied_apps);
     SpaceObjects {
         namespace: NamespaceObjects {
             namespace: objects::namespace(space, placement::annotations(placement), installed),
             operator_access: access.map(|a| objects::operator_access(space, a)),
         },
         install: match installed {
-            None => objects::install_job(space, bindings, &files, install_attempt),
+            None => objects::install_job(space, bindings, &files, install_attempt, &plan),
             Some(_) => None,
         },
         workload: WorkloadObjects {
@@ -96,6 +134,14 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             service: objects::service(space),
             ingress: objects::ingress(space),
             network_policy: objects::network_policy(space, bindings),
+        },
+        apps: AppsWiring {
+            job_name: occ_job_name(APPS_PURPOSE, &app_commands),
+            job: installed
+                .filter(|_| !app_commands.is_empty())
+                .map(|nc| objects::occ_job(space, bindings, &files, nc, APPS_PURPOSE, &app_commands)),
+            commands: app_commands,
+            desired,
         },
         office: OfficeWiring {
             job_name: occ_job_name(OFFICE_PURPOSE, &commands),
@@ -116,7 +162,14 @@ mod tests {
         let nc = NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() };
         let bindings = Bindings::default();
         let placement = Placement::default();
-        let inputs = |installed| BuildInputs { placement: &placement, bindings: &bindings, access: None, installed, install_attempt: 1 };
+        let inputs = |installed| BuildInputs {
+            placement: &placement,
+            bindings: &bindings,
+            access: None,
+            installed,
+            install_attempt: 1,
+            applied_apps: &[],
+        };
         let fresh = space_objects(&space, inputs(None));
         assert!(fresh.workload.deployment.is_none() && fresh.office.job.is_none(), "nothing runs before the install");
         let o = space_objects(&space, inputs(Some(&nc)));
@@ -140,5 +193,40 @@ mod tests {
             assert_eq!(label.map(String::as_str), Some("a"), "{:?}", m.name);
         }
         assert_eq!(job.metadata.name.as_deref(), Some(o.office.job_name.as_str()));
+        assert!(o.apps.job.is_none(), "a class without apps needs no apps Job");
+    }
+
+    #[test]
+    fn an_app_list_change_enables_the_list_and_disables_what_left_it() {
+        let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert!(apps_commands(&s(&["calendar", "deck"]), &s(&["deck", "calendar"])).is_empty(), "the same set: nothing to run");
+        assert_eq!(apps_commands(&s(&["calendar", "deck"]), &s(&["calendar"])), ["app:enable calendar deck"]);
+        assert_eq!(apps_commands(&s(&["calendar"]), &s(&["calendar", "forms"])), ["app:enable calendar", "app:disable forms"]);
+        assert_eq!(apps_commands(&[], &s(&["forms"])), ["app:disable forms"], "an emptied list disables what it held");
+        assert!(apps_commands(&[], &[]).is_empty());
+    }
+
+    #[test]
+    fn the_apps_job_exists_only_for_a_change_in_an_installed_space() {
+        let mut class = fixtures::class("c", true);
+        class.spec.apps = vec![crate::api::class::AppId("deck".into()), crate::api::class::AppId("calendar".into())];
+        let space = resolve(&fixtures::space("a"), &class).expect("resolves");
+        let nc = NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() };
+        let (bindings, placement) = (Bindings::default(), Placement::default());
+        let applied = vec!["calendar".to_string()];
+        let build = |installed, applied_apps: &[String]| {
+            space_objects(
+                &space,
+                BuildInputs { placement: &placement, bindings: &bindings, access: None, installed, install_attempt: 1, applied_apps },
+            )
+        };
+        assert!(build(None, &applied).apps.job.is_none(), "before the install, the install Job enables the list");
+        let changed = build(Some(&nc), &applied);
+        assert_eq!(changed.apps.desired, ["calendar", "deck"], "sorted: the Job name does not depend on the class's order");
+        assert_eq!(changed.apps.commands, ["app:enable calendar deck"]);
+        let job = changed.apps.job.expect("one Job for the change");
+        assert_eq!(job.metadata.name.as_deref(), Some(changed.apps.job_name.as_str()));
+        let done = build(Some(&nc), &["deck".to_string(), "calendar".to_string()]);
+        assert!(done.apps.job.is_none(), "applied already: no Job on a resync");
     }
 }

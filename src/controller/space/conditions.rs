@@ -4,11 +4,11 @@
 
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
 use crate::api::labels::{
-    CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, WORKLOAD_READY,
+    APPS_READY, CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY,
+    WORKLOAD_READY,
 };
-use crate::api::space::{AssociationSpaceStatus, DeletionPolicy, NextcloudStatus, SpacePhase};
+use crate::api::space::{AppsStatus, AssociationSpaceStatus, DeletionPolicy, NextcloudStatus, SpacePhase};
 use crate::controller::workload::{WorkloadObservation, observe_deployment};
-use crate::render::names;
 use crate::render::resolve::{ResolvedSpace, SpecError};
 use k8s_openapi::api::apps::v1::Deployment;
 
@@ -37,6 +37,10 @@ pub struct Observation<'a> {
     pub failure: Option<StepFailure>,
     /// OfficeReady from the office step, when it ran.
     pub office: Option<Condition>,
+    /// AppsReady from the apps step, when it ran.
+    pub apps_condition: Option<Condition>,
+    /// The apps in force, when a Job (or the install) just reported them.
+    pub apps: Option<AppsStatus>,
     /// Installed from the install step, when it ran, and the Nextcloud the space runs.
     pub install: Option<Condition>,
     pub nextcloud: Option<NextcloudStatus>,
@@ -112,8 +116,18 @@ fn install_condition(previous: &AssociationSpaceStatus, recorded: bool) -> Condi
 
 /// Office wiring in progress or waiting for a backend leaves the space serving its files: only a
 /// failed occ Job makes it not Ready.
+/// AppsReady before the apps step has run (an earlier step failed): what it was, or pending.
+fn apps_condition(previous: &AssociationSpaceStatus) -> Condition {
+    match previous.conditions.iter().find(|c| c.type_ == APPS_READY) {
+        Some(c) => c.clone(),
+        None => cond(APPS_READY, ConditionStatus::Unknown, "Pending", "the class's apps are not applied yet"),
+    }
+}
+
+/// A False condition keeps the space from Ready, except office and apps work in progress: the
+/// space serves its files meanwhile. Their failed occ Jobs do block.
 fn blocks_readiness(c: &Condition) -> bool {
-    c.status == ConditionStatus::False && (c.type_ != OFFICE_READY || c.reason == OCC_FAILED)
+    c.status == ConditionStatus::False && (![OFFICE_READY, APPS_READY].contains(&c.type_.as_str()) || c.reason == OCC_FAILED)
 }
 
 fn was_ready(previous: &AssociationSpaceStatus) -> bool {
@@ -140,7 +154,7 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             (kept, phase)
         }
         Ok(space) => {
-            status.url = Some(names::url(&space.host));
+            status.url = Some(space.url());
             status.namespace = Some(space.namespace.clone());
             status.space_class = Some(space.class_name.clone());
             status.office = Some(space.office);
@@ -148,8 +162,12 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             status.max_accounts = Some(space.max_accounts);
 
             status.nextcloud = o.nextcloud.clone();
+            if let Some(apps) = &o.apps {
+                status.apps = Some(apps.clone());
+            }
             let mut conditions = o.backing.clone();
             conditions.push(o.install.clone().unwrap_or_else(|| install_condition(o.previous, o.nextcloud.is_some())));
+            conditions.push(o.apps_condition.clone().unwrap_or_else(|| apps_condition(o.previous)));
             conditions.push(o.office.clone().unwrap_or_else(|| office_condition(space, o.previous)));
             conditions.push(workload_condition(space, &o.workload, o.nextcloud.is_some()));
             conditions.push(if o.ingress_exists {
@@ -185,7 +203,7 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                 };
                 (cond(READY, False, &b.reason, format!("{}: {}", b.type_, b.message)), phase)
             } else if workload_ok && ingress_ok {
-                (cond(READY, True, "SpaceReady", format!("{} serves its users", names::url(&space.host))), SpacePhase::Ready)
+                (cond(READY, True, "SpaceReady", format!("{} serves its users", space.url())), SpacePhase::Ready)
             } else {
                 (cond(READY, False, "Provisioning", "waiting for the workload"), SpacePhase::Provisioning)
             };
@@ -312,6 +330,8 @@ mod tests {
             ingress_exists: true,
             failure: None,
             office: None,
+            apps_condition: None,
+            apps: None,
             install: Some(cond(INSTALLED, ConditionStatus::True, "Installed", "Nextcloud 33.0.7")),
             nextcloud: Some(NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() }),
             previous,
@@ -355,7 +375,7 @@ mod tests {
         assert_eq!(s.phase, Some(SpacePhase::Ready));
         assert_eq!(status_of(&s, READY), ConditionStatus::True);
         assert_eq!(status_of(&s, DATABASE_READY), ConditionStatus::True);
-        assert_eq!(s.url.as_deref(), Some("https://a.frama.space"));
+        assert_eq!(s.url.as_deref(), Some("http://a.frama.space"), "the fixture class ends no TLS");
         assert_eq!(s.observed_generation, Some(1));
         assert!(s.conditions.iter().all(|c| c.observed_generation == Some(1) && c.last_transition_time == NOW));
     }
@@ -423,6 +443,8 @@ mod tests {
             ingress_exists: true,
             failure: None,
             office: None,
+            apps_condition: None,
+            apps: None,
             install: None,
             nextcloud: None,
             previous: &ready,

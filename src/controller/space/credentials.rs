@@ -1,5 +1,6 @@
 //! Step "credentials": the space's Secret (database, Redis and S3 passwords, Nextcloud's
-//! identity values, the OnlyOffice JWT while the space uses OnlyOffice). The only object whose
+//! identity values, the OnlyOffice JWT while the space uses OnlyOffice, the class's SMTP
+//! credentials while it has some). The only object whose
 //! content depends on a read: an existing Secret is the source of truth, completed with what is
 //! missing and never regenerated, so it is read (through the space's RoleBinding, which the
 //! namespace step creates) before it is built.
@@ -60,11 +61,15 @@ pub async fn ensure(space: &ResolvedSpace, ctx: &Context, placement: &placement:
         .as_ref()
         .filter(|o| o.suite == OfficeSuite::Onlyoffice)
         .and_then(|o| crate::controller::backends::office_jwt(ctx, &o.backend));
+    // The SMTP credentials are the class's, copied while the class has them, removed after.
+    let smtp = placement::mail_credentials(ctx, space);
     if let Some(s) = &current
         && ctx.applier.untouched_since_applied::<Secret>(&s.metadata, ChangeSignal::ResourceVersion)
         // Still complete for the current placement (a StoragePool may have been assigned since).
         && credentials::is_complete(&existing, storage)
         && existing.get(credentials::ONLYOFFICE_JWT) == jwt.as_ref()
+        && existing.get(credentials::SMTP_USERNAME) == smtp.as_ref().map(|c| &c.0)
+        && existing.get(credentials::SMTP_PASSWORD) == smtp.as_ref().map(|c| &c.1)
     {
         return Ok(Credentials { data: existing, applied: Applied::Unchanged });
     }
@@ -74,6 +79,16 @@ pub async fn ensure(space: &ResolvedSpace, ctx: &Context, placement: &placement:
         Some(jwt) => data.insert(credentials::ONLYOFFICE_JWT.to_string(), jwt),
         None => data.remove(credentials::ONLYOFFICE_JWT),
     };
+    match smtp {
+        Some((user, password)) => {
+            data.insert(credentials::SMTP_USERNAME.to_string(), user);
+            data.insert(credentials::SMTP_PASSWORD.to_string(), password);
+        }
+        None => {
+            data.remove(credentials::SMTP_USERNAME);
+            data.remove(credentials::SMTP_PASSWORD);
+        }
+    }
     let live = current.map(|s| s.metadata);
     let applied =
         ctx.applier.apply(&api, objects::credentials_secret(space, data.clone()), live.as_ref(), ChangeSignal::ResourceVersion).await?;

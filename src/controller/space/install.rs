@@ -22,6 +22,7 @@ use crate::api::conditions::{Condition, ConditionStatus};
 use crate::api::labels::{
     ATTEMPT_ANNOTATION, CACHE_READY, DATABASE_READY, INSTALLED, NEXTCLOUD_IMAGE_ANNOTATION, NEXTCLOUD_VERSION_ANNOTATION, STORAGE_READY,
 };
+use crate::api::space::AppsStatus;
 use crate::api::space::{AssociationSpaceStatus, NextcloudStatus};
 use crate::controller::Context;
 use crate::controller::caches::MetaCache;
@@ -29,6 +30,7 @@ use crate::error::Result;
 use crate::provision::TenantNames;
 use crate::provision::postgres::Installation;
 use crate::render::credentials;
+use crate::render::nextcloud::enabled_apps;
 use crate::render::nextcloud::{OccStatus, summarize};
 use crate::render::objects::{INSTALL_JOB, nextcloud_record};
 use crate::render::resolve::ResolvedSpace;
@@ -94,6 +96,8 @@ pub struct Installed {
     pub writes: usize,
     /// When to look again, sooner than the resync (a retry's backoff).
     pub retry_in: Option<Duration>,
+    /// The apps the install enabled, as its report listed them.
+    pub apps: Option<AppsStatus>,
 }
 
 pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) -> Result<Installed> {
@@ -106,6 +110,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
         just_installed: false,
         writes: 0,
         retry_in: None,
+        apps: None,
     };
     let current = install_job(ctx, ns);
 
@@ -151,6 +156,14 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
                         out.condition = installed(True, "Installed", message);
                         out.record = Some(nc);
                         out.just_installed = true;
+                        let mut requested: Vec<String> = resolved.class.apps.iter().map(|a| a.0.clone()).collect();
+                        requested.sort();
+                        // Only what the install really enabled counts as applied: the apps step
+                        // runs a Job for the rest, and reports why one is missing.
+                        out.apps = enabled_apps(&output).map(|enabled| AppsStatus {
+                            requested: requested.into_iter().filter(|a| enabled.contains(a)).collect(),
+                            enabled,
+                        });
                     }
                     reported => {
                         // The Job's exit code says success, but Nextcloud does not say it serves:

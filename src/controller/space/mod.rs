@@ -9,6 +9,7 @@
 //! permanent: wait for a change of the spec).
 
 pub mod apply;
+pub mod apps;
 pub mod build;
 pub mod conditions;
 pub mod credentials;
@@ -34,8 +35,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use self::conditions::{Observation, StepFailure};
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, now_rfc3339};
-use crate::api::labels::{INGRESS_READY, INSTALLED, OFFICE_READY, WORKLOAD_READY};
-use crate::api::space::{NextcloudStatus, Placement};
+use crate::api::labels::{APPS_READY, INGRESS_READY, INSTALLED, OFFICE_READY, WORKLOAD_READY};
+use crate::api::space::{AppsStatus, NextcloudStatus, Placement};
 use crate::controller::Context;
 use crate::controller::caches::MetaCache;
 use crate::controller::workload::WorkloadObservation;
@@ -100,15 +101,20 @@ struct Progress {
     provisioned: Option<provisioning::Provisioned>,
     install: Option<install::Installed>,
     office: Option<Condition>,
+    apps: Option<apps::AppsOutcome>,
     ingress_written: bool,
 }
+
+/// What the pass in which the install succeeded hands to the second: the record and the apps
+/// the install enabled.
+type Carried = (NextcloudStatus, Option<AppsStatus>);
 
 /// What one pass of the pipeline ended with.
 enum Pass {
     Done(Action),
     /// The install succeeded in this pass: the objects of an installed space are built by a
     /// second pass at once, which writes the status (with this record) once for both.
-    Installed(NextcloudStatus),
+    Installed(Carried),
 }
 
 async fn converge_twice(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
@@ -122,7 +128,7 @@ async fn converge_twice(space: &AssociationSpace, ctx: &Context) -> Result<Actio
     }
 }
 
-async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<NextcloudStatus>) -> Result<Pass> {
+async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carried>) -> Result<Pass> {
     let previous = space.status.clone().unwrap_or_default();
     let generation = space.metadata.generation;
     let resolved = match resolve::step(space, &ctx.classes.state()) {
@@ -138,6 +144,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Nextc
                 ingress_exists: false,
                 failure: None,
                 office: None,
+                apps_condition: None,
+                apps: None,
                 install: None,
                 nextcloud: previous.nextcloud.clone(),
                 previous: &previous,
@@ -150,16 +158,23 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Nextc
     let placed = placement::step(space, &resolved, ctx).await?;
     let bindings = placement::bindings(ctx, &resolved, &placed.placement);
     let ns = resolved.namespace.as_str();
-    let record = carried.or_else(|| install::recorded(ctx, ns, &previous));
+    let (carried_record, carried_apps) = match carried {
+        Some((record, apps)) => (Some(record), apps),
+        None => (None, None),
+    };
+    let record = carried_record.or_else(|| install::recorded(ctx, ns, &previous));
+    let applied_apps = carried_apps.clone().or_else(|| previous.apps.clone());
     let inputs = build::BuildInputs {
         placement: &placed.placement,
         bindings: &bindings,
         access: ctx.secret_access.as_ref(),
         installed: record.as_ref(),
         install_attempt: install::next_attempt(ctx, ns),
+        applied_apps: applied_apps.as_ref().map(|a| a.requested.as_slice()).unwrap_or_default(),
     };
     let objects = build::space_objects(&resolved, inputs);
-    let build::SpaceObjects { namespace: namespace_objects, workload, exposure, install: install_job, office: wiring } = objects;
+    let build::SpaceObjects { namespace: namespace_objects, workload, exposure, install: install_job, office: wiring, apps: app_wiring } =
+        objects;
 
     let mut progress = Progress::default();
     let outcome: StepResult<()> = async {
@@ -196,6 +211,10 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Nextc
             return Ok(());
         }
         progress.install = Some(installed);
+        let applied =
+            Box::pin(apps::step(ctx, space, &resolved, record.is_some(), applied_apps.as_ref(), app_wiring)).await.shows_in(APPS_READY)?;
+        progress.writes += applied.writes;
+        progress.apps = Some(applied);
         let inputs =
             office::OfficeInputs { space, resolved: &resolved, bindings: &bindings, placement_errors: &placed.errors, previous: &previous };
         let (condition, writes) = Box::pin(office::step(ctx, inputs, wiring)).await.shows_in(OFFICE_READY)?;
@@ -218,7 +237,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Nextc
         && let Some(nc) = &i.record
     {
         debug!(space = %space.name_any(), writes = progress.writes, "installed; building the installed space");
-        return Ok(Pass::Installed(nc.clone()));
+        return Ok(Pass::Installed((nc.clone(), i.apps.clone())));
     }
     let (install, nextcloud, soon) = match progress.install {
         Some(i) => (Some(i.condition), i.record, i.retry_in),
@@ -235,6 +254,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Nextc
         ingress_exists,
         failure,
         office: progress.office,
+        apps_condition: progress.apps.as_ref().map(|a| a.condition.clone()),
+        apps: progress.apps.and_then(|a| a.status).or(carried_apps),
         previous: &previous,
     };
     let mut computed = conditions::compute(&o, &now_rfc3339());

@@ -12,7 +12,8 @@ use kube::core::{Selector, SelectorExt};
 use crate::api::StoragePool;
 use crate::api::database_pool::DatabaseIsolation;
 use crate::api::labels::{
-    CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, OFFICE_BACKEND_ANNOTATION, PREVIEW_BACKEND_ANNOTATION, STORAGE_POOL_ANNOTATION,
+    CACHE_DATABASE_ANNOTATION, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, OFFICE_BACKEND_ANNOTATION, PREVIEW_BACKEND_ANNOTATION,
+    STORAGE_POOL_ANNOTATION,
 };
 use crate::api::space::{AssociationSpace, Placement};
 use crate::api::storage_pool::StorageProvider;
@@ -22,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::gate::KUBERNETES;
 use crate::placement::{self, Candidate, Placeable, PlacementError};
 use crate::provision::TenantNames;
-use crate::render::bindings::{Bindings, CacheBinding, DatabaseBinding, OfficeBinding, PreviewBinding, StorageBinding};
+use crate::render::bindings::{Bindings, CacheBinding, DatabaseBinding, MailBinding, OfficeBinding, PreviewBinding, StorageBinding};
 use crate::render::resolve::ResolvedSpace;
 
 /// What the placement step decided.
@@ -38,11 +39,21 @@ pub struct Placed {
 pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Context) -> Result<Placed> {
     let ns_meta = ctx.owned.namespaces.get_meta(None, &resolved.namespace);
     let recorded = recorded(space, ns_meta.as_ref());
-    let complete = recorded.database_pool.is_some() && recorded.cache_pool.is_some() && recorded.storage_pool.is_some();
+    let complete = recorded.database_pool.is_some()
+        && recorded.cache_pool.is_some()
+        && recorded.cache_database.is_some()
+        && recorded.storage_pool.is_some();
     // Only a space that is not fully placed looks for data a former space of its name retained.
-    let retained = if complete { None } else { retained_placement(ctx, &resolved.name).await? };
+    let ledger = if complete { HashMap::new() } else { retained_ledger(ctx).await? };
+    let retained = ledger.get(&resolved.name).cloned();
     let from_retained = retained.is_some();
-    let (placement, errors) = place(ctx, resolved, recorded, retained).await;
+    // Databases a retained space keeps are not given to another: its keys are still there.
+    let kept: Vec<(String, u32)> = ledger
+        .iter()
+        .filter(|(name, _)| **name != resolved.name)
+        .filter_map(|(_, p)| Some((p.cache_pool.clone()?, p.cache_database?)))
+        .collect();
+    let (placement, errors) = place(ctx, resolved, recorded, retained, &kept).await;
     Ok(Placed { placement, errors, from_retained })
 }
 
@@ -55,6 +66,11 @@ pub fn recorded(space: &AssociationSpace, namespace: Option<&ObjectMeta>) -> Pla
     Placement {
         database_pool: get(DATABASE_POOL_ANNOTATION, &from_status.database_pool),
         cache_pool: get(CACHE_POOL_ANNOTATION, &from_status.cache_pool),
+        cache_database: annotations
+            .get(CACHE_DATABASE_ANNOTATION)
+            .and_then(|d| d.parse().ok())
+            .or(from_status.cache_database)
+            .filter(|d| *d > 0),
         storage_pool: get(STORAGE_POOL_ANNOTATION, &from_status.storage_pool),
         office_backend: get(OFFICE_BACKEND_ANNOTATION, &from_status.office_backend),
         preview_backend: get(PREVIEW_BACKEND_ANNOTATION, &from_status.preview_backend),
@@ -65,6 +81,7 @@ pub fn annotations(p: &Placement) -> BTreeMap<String, String> {
     [
         (DATABASE_POOL_ANNOTATION, &p.database_pool),
         (CACHE_POOL_ANNOTATION, &p.cache_pool),
+        (CACHE_DATABASE_ANNOTATION, &p.cache_database.map(|d| d.to_string())),
         (STORAGE_POOL_ANNOTATION, &p.storage_pool),
         (OFFICE_BACKEND_ANNOTATION, &p.office_backend),
         (PREVIEW_BACKEND_ANNOTATION, &p.preview_backend),
@@ -116,12 +133,16 @@ pub async fn place(
     space: &ResolvedSpace,
     recorded: Placement,
     retained: Option<Placement>,
+    retained_databases: &[(String, u32)],
 ) -> (Placement, Vec<PlacementError>) {
     let mut placement = recorded;
     // A space re-created after a Retain deletion goes back to the pools that kept its data.
     if let Some(r) = retained {
         placement.database_pool = placement.database_pool.or(r.database_pool.filter(|p| ctx.pools.database_pool(p).is_ok()));
-        placement.cache_pool = placement.cache_pool.or(r.cache_pool.filter(|p| ctx.pools.cache_pool(p).is_ok()));
+        if placement.cache_pool.is_none() && r.cache_pool.as_ref().is_some_and(|p| ctx.pools.cache_pool(p).is_ok()) {
+            placement.cache_pool = r.cache_pool.clone();
+            placement.cache_database = placement.cache_database.or(r.cache_database);
+        }
         placement.storage_pool = placement.storage_pool.or(r.storage_pool.filter(|p| ctx.pools.storage_pool(p).is_ok()));
     }
     let selector = space.class.pool_selector.clone().and_then(|s| Selector::try_from(s).ok());
@@ -137,6 +158,14 @@ pub async fn place(
     if placement.cache_pool.is_none() {
         match choose_one(ctx, &ctx.pools.caches.state(), &pending, |p| &p.cache_pool, &selector) {
             Ok(n) => placement.cache_pool = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(pool) = placement.cache_pool.clone()
+        && placement.cache_database.is_none()
+    {
+        match cache_database(ctx, &pool, &pending, retained_databases) {
+            Ok(d) => placement.cache_database = Some(d),
             Err(e) => errors.push(e),
         }
     }
@@ -182,10 +211,38 @@ fn ledger_api(ctx: &Context) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap>
     kube::Api::namespaced(ctx.client.clone(), &ctx.pools.namespace)
 }
 
-/// The placement a retained space of this name had, if any.
-pub async fn retained_placement(ctx: &Context, space: &str) -> Result<Option<Placement>> {
+/// The placements retained spaces had, by space name.
+pub async fn retained_ledger(ctx: &Context) -> Result<HashMap<String, Placement>> {
     let cm = ledger_api(ctx).get_opt(RETAINED_LEDGER).await?;
-    Ok(cm.and_then(|c| c.data).and_then(|d| d.get(space).cloned()).and_then(|v| serde_json::from_str(&v).ok()))
+    let data = cm.and_then(|c| c.data).unwrap_or_default();
+    Ok(data.into_iter().filter_map(|(name, v)| Some((name, serde_json::from_str(&v).ok()?))).collect())
+}
+
+/// The lowest database of the pool's server that no space holds: not recorded on a namespace,
+/// not chosen by a reconcile in flight, not kept by a retained space. Database 0 is never given.
+fn cache_database(
+    ctx: &Context,
+    pool: &str,
+    pending: &HashMap<String, Placement>,
+    retained: &[(String, u32)],
+) -> std::result::Result<u32, PlacementError> {
+    const KIND: &str = "CachePool";
+    let databases = ctx.pools.cache_pool(pool).ok().and_then(|p| p.status.clone()).and_then(|s| s.databases);
+    let Some(databases) = databases else {
+        return Err(PlacementError::NoneReady { kind: KIND });
+    };
+    let mut taken: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+    for ns in ctx.owned.namespaces.state() {
+        let a = ns.annotations();
+        if a.get(CACHE_POOL_ANNOTATION).is_some_and(|p| p == pool)
+            && let Some(d) = a.get(CACHE_DATABASE_ANNOTATION).and_then(|d| d.parse().ok())
+        {
+            taken.insert(d);
+        }
+    }
+    taken.extend(pending.values().filter(|p| p.cache_pool.as_deref() == Some(pool)).filter_map(|p| p.cache_database));
+    taken.extend(retained.iter().filter(|(p, _)| p == pool).map(|(_, d)| *d));
+    placement::free_database(databases, &taken).ok_or(PlacementError::NoCapacity { kind: KIND })
 }
 
 /// Records (Some) or forgets (None) a retained placement; a merge patch touches only this key.
@@ -241,14 +298,19 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
             DatabaseIsolation::Schema => p.spec.shared_database.clone(),
         },
         user: names.sql.clone(),
+        ssl_mode: p.spec.ssl_mode,
     });
-    let cache = placement.cache_pool.as_deref().and_then(|n| ctx.pools.cache_pool(n).ok()).map(|p| CacheBinding {
-        host: p.spec.host.clone(),
-        port: p.spec.port,
-        tls: p.spec.tls,
-        user: names.redis_user.clone(),
-        prefix: names.redis_prefix.clone(),
-    });
+    let cache =
+        placement.cache_pool.as_deref().and_then(|n| ctx.pools.cache_pool(n).ok()).zip(placement.cache_database).map(|(p, database)| {
+            CacheBinding {
+                host: p.spec.host.clone(),
+                port: p.spec.port,
+                tls: p.spec.tls,
+                user: names.redis_user.clone(),
+                prefix: names.redis_prefix.clone(),
+                database,
+            }
+        });
     let storage = placement
         .storage_pool
         .as_deref()
@@ -264,7 +326,23 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
         .as_deref()
         .filter(|n| ctx.backends.preview(n).is_some())
         .map(|n| PreviewBinding { backend: n.to_string(), url: crate::render::backends::preview_url(n, &ctx.pools.namespace) });
-    Bindings { database, cache, storage, office, preview }
+    let mail = space.class.mail.as_ref().map(|m| MailBinding {
+        host: m.host.clone(),
+        port: m.port,
+        security: m.security,
+        from: m.from.clone(),
+        authenticated: m.credentials_secret_ref.is_some(),
+    });
+    Bindings { database, cache, storage, office, preview, mail }
+}
+
+/// The class's SMTP credentials (username, password), copied into each space's own Secret; `None`
+/// when the class has no credentials Secret, or it is not there yet (the space then waits, see
+/// `credentials::ensure`).
+pub fn mail_credentials(ctx: &Context, space: &ResolvedSpace) -> Option<(Vec<u8>, Vec<u8>)> {
+    let name = &space.class.mail.as_ref()?.credentials_secret_ref.as_ref()?.name;
+    let data = ctx.pools.operator_secret(name)?.data.clone()?;
+    Some((data.get("username")?.0.clone(), data.get("password")?.0.clone()))
 }
 
 pub fn bucket_name(pool: &StoragePool, space: &str) -> String {

@@ -106,10 +106,12 @@ pub async fn step(ctx: &Context, space: &ResolvedSpace, placed: &Placed, creds: 
     )
     .await;
 
-    let pool = placement.cache_pool.as_deref();
+    // Without its database the space is not placed on the pool yet (Placed says why).
+    let pool = placement.cache_pool.as_deref().filter(|_| placement.cache_database.is_some());
+    let database = placement.cache_database.unwrap_or_default();
     let password = text(creds, credentials::REDIS_PASSWORD);
     let lookup = pool.map(|n| state(ctx.pools.cache_pool(n).map(|p| (p.status.clone(), p.metadata.generation))));
-    let ensure = async |pool: &str| Ok(ctx.pools.redis(pool).await?.ensure(&names, &password).await?.0);
+    let ensure = async |pool: &str| Ok(ctx.pools.redis(pool).await?.ensure(&names, &password, database).await?.0);
     provision_one(
         ctx,
         &mut out,

@@ -98,7 +98,7 @@ async fn release_data(
             let admin = ctx.pools.redis(pool).await?;
             writes += match policy {
                 DeletionPolicy::Retain => admin.revoke(&names).await?.0,
-                DeletionPolicy::Delete => admin.delete(&names).await?.0,
+                DeletionPolicy::Delete => admin.delete(&names, placement.cache_database).await?.0,
             };
         } else {
             skipped.push(format!("CachePool {pool}"));

@@ -1,0 +1,128 @@
+//! Step "apps": the class's validated apps in the space. The install enables the list; a change of
+//! the list runs one occ Job per space (every listed app enabled, the ones taken off disabled),
+//! whose report says which apps Nextcloud then has enabled. Never two apps Jobs at once for a
+//! space; a failed Job stays failed until the list changes again (no retry loop).
+
+use kube::ResourceExt;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+
+use super::build::{APPS_PURPOSE as PURPOSE, AppsWiring};
+use super::jobs::{self, JobState, job_state, occ_output};
+use super::status::publish;
+use crate::api::AssociationSpace;
+use crate::api::conditions::{Condition, ConditionStatus};
+use crate::api::labels::{APPS_READY, OCC_FAILED, OCC_LABEL};
+use crate::api::space::AppsStatus;
+use crate::controller::Context;
+use crate::error::Result;
+use crate::render::nextcloud::{OccStatus, enabled_apps, summarize};
+use crate::render::resolve::ResolvedSpace;
+
+/// The action of this step's Events.
+const ACTION: &str = "ApplyApps";
+
+fn apps(status: ConditionStatus, reason: &str, message: impl Into<String>) -> Condition {
+    Condition::new(APPS_READY, status, reason, message)
+}
+
+/// What the step decided: AppsReady, the apps now in force when a Job just reported them, and
+/// the API writes.
+pub struct AppsOutcome {
+    pub condition: Condition,
+    pub status: Option<AppsStatus>,
+    pub writes: usize,
+}
+
+/// "calendar, deck" or "none".
+fn listed(apps: &[String]) -> String {
+    if apps.is_empty() { "none".to_string() } else { apps.join(", ") }
+}
+
+pub async fn step(
+    ctx: &Context,
+    space: &AssociationSpace,
+    resolved: &ResolvedSpace,
+    installed: bool,
+    applied: Option<&AppsStatus>,
+    wiring: AppsWiring,
+) -> Result<AppsOutcome> {
+    use ConditionStatus::*;
+    let AppsWiring { desired, commands, job_name: name, job } = wiring;
+    let keep = |condition| AppsOutcome { condition, status: None, writes: 0 };
+    if !installed {
+        return Ok(keep(apps(Unknown, "WaitingForInstall", format!("the install enables the class's apps ({})", listed(&desired)))));
+    }
+    let Some(job) = job else {
+        let enabled = applied.map(|a| a.enabled.len()).unwrap_or_default();
+        return Ok(keep(apps(True, "Applied", format!("the class's apps are enabled ({}); {enabled} apps in force", listed(&desired)))));
+    };
+    if resolved.suspended {
+        return Ok(keep(apps(Unknown, "Suspended", "the space is suspended; the class's apps are applied when it resumes")));
+    }
+    let ns = resolved.namespace.as_str();
+    let logs = format!("kubectl -n {ns} logs job/{name}");
+    if let Some(current) = ctx.owned.jobs.get(&ObjectRef::new(&name).within(ns)) {
+        return Ok(match job_state(&current) {
+            JobState::Running => keep(apps(False, "Applying", format!("occ Job {name} is running: {}", commands.join("; ")))),
+            JobState::Succeeded => {
+                let output = occ_output(ctx, ns, &current).await?.unwrap_or_default();
+                match (OccStatus::parse(&output), enabled_apps(&output)) {
+                    (Some(s), Some(enabled)) if s.serving() => {
+                        let missing: Vec<&String> = desired.iter().filter(|a| !enabled.contains(a)).collect();
+                        if missing.is_empty() {
+                            let message =
+                                format!("occ Job {name} enabled the class's apps ({}); {} apps in force", listed(&desired), enabled.len());
+                            publish(space, ctx, EventType::Normal, "AppsApplied", &message, ACTION).await;
+                            AppsOutcome {
+                                condition: apps(True, "Applied", message),
+                                status: Some(AppsStatus { requested: desired, enabled }),
+                                writes: 0,
+                            }
+                        } else {
+                            let names: Vec<&str> = missing.iter().map(|a| a.as_str()).collect();
+                            let message =
+                                format!("occ Job {name} completed but Nextcloud does not have {} enabled; {logs}", names.join(", "));
+                            publish(space, ctx, EventType::Warning, "OccJobFailed", &message, ACTION).await;
+                            keep(apps(False, OCC_FAILED, message))
+                        }
+                    }
+                    _ => keep(apps(
+                        False,
+                        OCC_FAILED,
+                        format!("occ Job {name} completed without a report of Nextcloud in normal mode; {logs}"),
+                    )),
+                }
+            }
+            JobState::Failed { message, .. } => {
+                let said = summarize(&occ_output(ctx, ns, &current).await?.unwrap_or_default(), 300);
+                let said = if said.is_empty() { message } else { said };
+                let message = format!("occ Job {name} failed: {said}; {logs}");
+                let was_failed = space.status.as_ref().is_some_and(|s| {
+                    s.conditions.iter().any(|c| c.type_ == APPS_READY && c.reason == OCC_FAILED && c.message.contains(&name))
+                });
+                if !was_failed {
+                    publish(space, ctx, EventType::Warning, "OccJobFailed", &message, ACTION).await;
+                }
+                keep(apps(False, OCC_FAILED, message))
+            }
+        });
+    }
+    let earlier: Vec<_> = ctx
+        .owned
+        .jobs
+        .state()
+        .into_iter()
+        .filter(|j| j.namespace().as_deref() == Some(ns) && j.labels().get(OCC_LABEL).map(String::as_str) == Some(PURPOSE))
+        .collect();
+    if let Some(active) = earlier.iter().find(|j| job_state(j) == JobState::Running) {
+        return Ok(keep(apps(False, "Applying", format!("waiting for occ Job {} to finish before running {name}", active.name_any()))));
+    }
+    let mut writes = 0;
+    for old in &earlier {
+        writes += jobs::delete(ctx, ns, &old.name_any()).await?;
+    }
+    writes += jobs::create(ctx, ns, job).await?;
+    publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; ")), ACTION).await;
+    Ok(AppsOutcome { condition: apps(False, "Applying", format!("occ Job {name} created: {}", commands.join("; "))), status: None, writes })
+}
