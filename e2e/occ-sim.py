@@ -15,6 +15,8 @@ No container runs here, so this plays what the real ones would do, as they would
   and apps Jobs see one another's changes; `app:enable` prints what `core/Command/App/Enable.php`
   prints ("<id> <version> enabled", "<id> already enabled", "<id> not found" and exit 1 for an
   app the image does not carry);
+- an image inspection (`frama.space/occ=inspect`, in the operator's namespace): the ids of the
+  image's apps, as `ls`-ing its apps directories prints them;
 - the pod's end: phase Succeeded or Failed, the `occ` container terminated with the termination
   message the kubelet would copy (the file on success, the end of the logs on failure because of
   `terminationMessagePolicy: FallbackToLogsOnError`).
@@ -210,9 +212,9 @@ def finish(pod, code, output):
                   "startedAt": now, "finishedAt": now}
     status = {
         "phase": "Succeeded" if code == 0 else "Failed",
-        "initContainerStatuses": [{"name": "prepare", "image": pod["spec"]["initContainers"][0]["image"], "imageID": "",
-                                   "ready": True, "restartCount": 0,
-                                   "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}}],
+        "initContainerStatuses": [{"name": c["name"], "image": c["image"], "imageID": "", "ready": True, "restartCount": 0,
+                                   "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}}
+                                  for c in pod["spec"].get("initContainers", [])],
         "containerStatuses": [{"name": "occ", "image": pod["spec"]["containers"][0]["image"], "imageID": "", "ready": False,
                                "restartCount": 0, "state": {"terminated": terminated}}],
         "conditions": [{"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now}],
@@ -244,7 +246,11 @@ def play(pod, started):
             return
         env, image = env_of(pod, ns)
         commands = meta.get("annotations", {}).get("frama.space/occ-commands", "").splitlines()
-        if meta.get("labels", {}).get("frama.space/occ") == "install":
+        purpose = meta.get("labels", {}).get("frama.space/occ")
+        if purpose == "inspect":
+            # nextcloud::inspect_script: the ids of the image's apps directories, one line.
+            code, output = 0, " ".join(sorted(IMAGE_APPS)) + " \n"
+        elif purpose == "install":
             code, output = install(env, image, what, commands)
         else:
             code, output = occ(db_env(env, ns), commands, image, what)

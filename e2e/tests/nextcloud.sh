@@ -181,6 +181,10 @@ metadata: { name: $s }
 spec: { displayName: "Apps $s", contactEmail: "bureau+$s@asso.example", spaceClassName: with-apps }
 YAML
 done
+check "the class's image is inspected once: status.image lists its apps" eventually 60 bash -c \
+  "kubectl get spaceclass with-apps -o json | jq -e '.status.image.reference == \"registry.frama.space/framaspace/nextcloud:33.0.7\" and (.status.image.apps | index(\"twofactor_totp\"))' >/dev/null"
+check_eq "by one Job in the operator's namespace, for both classes on that image" "1" \
+  "$(kubectl -n framaspace-system get jobs -l frama.space/occ=inspect -o name | wc -l)"
 check "an install Job for each" eventually 60 kubectl -n space-nc-apps-1 get job nextcloud-install
 install=$(kubectl -n space-nc-apps-1 get job nextcloud-install -o json)
 check "with mail, the install sends the contact's account its welcome with a link to choose a password" jq -e '
@@ -206,9 +210,12 @@ kubectl annotate space nc-apps-1 nc-apps-2 e2e.frama.space/poke="$(date +%s)" --
 sleep 5
 check_eq "a resync runs no new Job" "1 1 $job_before" "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2) $(kubectl -n space-nc-apps-1 get jobs -l frama.space/occ=apps -o jsonpath='{.items[0].metadata.name}')"
 kubectl patch spaceclass with-apps --type merge -p '{"spec":{"apps":["suspicious_login","not_in_the_image"]}}' >/dev/null
-check "an app the image lacks: AppsReady=False OccFailed, naming it" eventually 90 bash -c \
-  "kubectl get space nc-apps-1 -o jsonpath='{.status.conditions[?(@.type==\"AppsReady\")].reason} {.status.conditions[?(@.type==\"AppsReady\")].message}' | grep -q '^OccFailed .*not_in_the_image not found'"
-check_eq "and the apps in force stay what they were" "suspicious_login" "$(jsonpath space/nc-apps-1 '{.status.apps.requested[*]}')"
+check "an app the image lacks: the class is Ready=False AppsNotInImage, naming it" eventually 60 bash -c \
+  "kubectl get spaceclass with-apps -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason} {.status.conditions[?(@.type==\"Ready\")].message}' | grep -q '^AppsNotInImage spec.apps: not_in_the_image not in image'"
+check "its spaces say so (AppsReady=False AppsNotInImage) and stay Ready" eventually 60 bash -c \
+  "[ \"\$(kubectl get space nc-apps-1 -o jsonpath='{.status.conditions[?(@.type==\"AppsReady\")].reason}/{.status.conditions[?(@.type==\"Ready\")].status}')\" = AppsNotInImage/True ]"
+check_eq "no Job runs for it in any space, and the apps in force stay" "1 1 suspicious_login" \
+  "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2) $(jsonpath space/nc-apps-1 '{.status.apps.requested[*]}')"
 kubectl patch spaceclass with-apps --type merge -p '{"spec":{"apps":["suspicious_login"]}}' >/dev/null
 check "back to a valid list: AppsReady=True" eventually 90 has_reason nc-apps-1 AppsReady Applied
 check "the API server refuses the office apps in a class's list" bash -c \

@@ -312,6 +312,35 @@ fn default_ingress_namespace() -> String {
     "ingress-nginx".to_string()
 }
 
+/// The apps found in an image.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassImageStatus {
+    /// The image reference inspected (`image:tag`).
+    pub reference: String,
+    /// Every app of the image (shipped with the release and baked in), by id.
+    #[serde(default)]
+    pub apps: Vec<String>,
+}
+
+impl SpaceClass {
+    /// The apps of `spec.apps` the class's current image is known not to carry; empty while the
+    /// image is not inspected yet.
+    pub fn apps_not_in_image(&self) -> Vec<String> {
+        let reference = self.spec.nextcloud.reference();
+        match self.status.as_ref().and_then(|s| s.image.as_ref()).filter(|i| i.reference == reference) {
+            Some(image) => self.spec.apps.iter().map(|a| a.0.clone()).filter(|a| !image.apps.contains(a)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether the class's current image has been inspected.
+    pub fn image_inspected(&self) -> bool {
+        let reference = self.spec.nextcloud.reference();
+        self.status.as_ref().and_then(|s| s.image.as_ref()).is_some_and(|i| i.reference == reference)
+    }
+}
+
 /// Observed state of a class.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -319,6 +348,9 @@ pub struct SpaceClassStatus {
     /// Number of spaces using the class.
     #[serde(default)]
     pub spaces: i64,
+    /// What the class's image carries, read from the image itself by a Job of the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ClassImageStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

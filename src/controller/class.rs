@@ -17,10 +17,21 @@ use super::fanout::Subscription;
 use super::status::write_status;
 use crate::gate::WriteGate;
 
-use crate::api::class::SpaceClassStatus;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::{ListParams, PostParams};
+use kube::runtime::reflector::ObjectRef;
+
+use super::space::jobs::{JobState, job_state};
+use crate::api::class::{ClassImageStatus, SpaceClassStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
+use crate::api::labels::FIELD_MANAGER;
 use crate::api::{AssociationSpace, SpaceClass};
 use crate::error::{Error, Result};
+use crate::gate::KUBERNETES;
+use crate::render::nextcloud::inspected_apps;
+use crate::render::objects::{OCC_CONTAINER, image_inspection_job, image_inspection_name};
 
 const RECOUNT: Duration = Duration::from_secs(15);
 
@@ -29,6 +40,8 @@ struct ClassContext {
     gate: WriteGate,
     spaces: Store<AssociationSpace>,
     classes: Store<SpaceClass>,
+    jobs: Store<Job>,
+    namespace: String,
 }
 
 /// What the class controller is given by the runtime.
@@ -39,11 +52,32 @@ pub struct ClassArgs {
     pub classes: Store<SpaceClass>,
     /// The runtime's one watch of the classes.
     pub events: Subscription<SpaceClass>,
+    /// The operator's Jobs (the image inspections among them).
+    pub jobs: Store<Job>,
+    /// The operator's namespace, where the image inspections run.
+    pub namespace: String,
     pub stop: Stop,
 }
 
-/// The status of `class`, given every space and every class. Pure.
-pub fn compute(class: &SpaceClass, spaces: &[Arc<AssociationSpace>], classes: &[Arc<SpaceClass>], now: &str) -> SpaceClassStatus {
+/// Where the inspection of the class's current image stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inspection {
+    /// Its apps, read from the image.
+    Done(ClassImageStatus),
+    /// A Job is reading them.
+    Running(String),
+    /// The Job failed (the image cannot be pulled or has no Nextcloud): why.
+    Failed(String),
+}
+
+/// The status of `class`, given every space, every class and its image's inspection. Pure.
+pub fn compute(
+    class: &SpaceClass,
+    spaces: &[Arc<AssociationSpace>],
+    classes: &[Arc<SpaceClass>],
+    inspection: Option<&Inspection>,
+    now: &str,
+) -> SpaceClassStatus {
     let name = class.name_any();
     let count = spaces
         .iter()
@@ -62,19 +96,90 @@ pub fn compute(class: &SpaceClass, spaces: &[Arc<AssociationSpace>], classes: &[
             "DuplicateDefault",
             format!("several classes are marked default ({}): spaces that name no class wait until only one is", defaults.join(", ")),
         )
+    } else if let Some(Inspection::Done(image)) = inspection
+        && let missing = class.spec.apps.iter().map(|a| a.0.as_str()).filter(|a| !image.apps.iter().any(|i| i == a)).collect::<Vec<_>>()
+        && !missing.is_empty()
+    {
+        Condition::new(
+            "Ready",
+            ConditionStatus::False,
+            "AppsNotInImage",
+            format!(
+                "spec.apps: {} not in image {} (its apps: {}); no space enables them until the list or the image changes",
+                missing.join(", "),
+                image.reference,
+                image.apps.join(" ")
+            ),
+        )
+    } else if let Some(Inspection::Failed(why)) = inspection {
+        Condition::new("Ready", ConditionStatus::False, "ImageInspectionFailed", why.clone())
     } else {
         Condition::new("Ready", ConditionStatus::True, "Valid", format!("used by {count} space(s)"))
     };
     let previous = class.status.clone().unwrap_or_default();
+    let image = match inspection {
+        Some(Inspection::Done(image)) => Some(image.clone()),
+        _ => previous.image.clone(),
+    };
     SpaceClassStatus {
         spaces: count,
+        image,
         observed_generation: class.metadata.generation,
         conditions: merge_conditions(&previous.conditions, vec![ready], class.metadata.generation, now),
     }
 }
 
+/// The inspection of the class's image: known already, or read from its Job (created when there
+/// is none; the tick brings the class back until it ends).
+async fn inspect(class: &SpaceClass, ctx: &ClassContext) -> Result<Inspection> {
+    let reference = class.spec.nextcloud.reference();
+    if let Some(image) = class.status.as_ref().and_then(|s| s.image.clone()).filter(|i| i.reference == reference) {
+        return Ok(Inspection::Done(image));
+    }
+    let name = image_inspection_name(&reference);
+    let Some(job) = ctx.jobs.get(&ObjectRef::new(&name).within(&ctx.namespace)) else {
+        ctx.gate.allow(KUBERNETES)?;
+        let api: Api<Job> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+        match api
+            .create(
+                &PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() },
+                &image_inspection_job(&reference, &ctx.namespace),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Ok(Inspection::Running(name));
+    };
+    Ok(match job_state(&job) {
+        JobState::Running => Inspection::Running(name),
+        state => {
+            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+            let list = pods.list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}"))).await?;
+            let said = list
+                .items
+                .iter()
+                .filter_map(|p| {
+                    p.status.as_ref()?.container_statuses.as_ref()?.iter().find(|c| c.name == OCC_CONTAINER)?.state.clone()?.terminated
+                })
+                .filter(|t| t.exit_code == 0)
+                .find_map(|t| t.message);
+            match (state, said) {
+                (JobState::Succeeded, Some(out)) => Inspection::Done(ClassImageStatus { reference, apps: inspected_apps(&out) }),
+                (JobState::Failed { message, .. }, _) => {
+                    Inspection::Failed(format!("the inspection of image {reference} (Job {}/{name}) failed: {message}", ctx.namespace))
+                }
+                _ => Inspection::Failed(format!("the inspection of image {reference} (Job {}/{name}) reported nothing", ctx.namespace)),
+            }
+        }
+    })
+}
+
 async fn reconcile(class: Arc<SpaceClass>, ctx: Arc<ClassContext>) -> Result<Action> {
-    let status = compute(&class, &ctx.spaces.state(), &ctx.classes.state(), &now_rfc3339());
+    let inspection = inspect(&class, &ctx).await?;
+    let status = compute(&class, &ctx.spaces.state(), &ctx.classes.state(), Some(&inspection), &now_rfc3339());
     write_status(&ctx.client, &ctx.gate, class.as_ref(), class.status.as_ref(), &status).await?;
     Ok(Action::await_change())
 }
@@ -85,12 +190,12 @@ fn error_policy(_: Arc<SpaceClass>, error: &Error, _: Arc<ClassContext>) -> Acti
 }
 
 pub async fn run(args: ClassArgs) {
-    let ClassArgs { client, gate, spaces, classes, events, stop } = args;
+    let ClassArgs { client, gate, spaces, classes, events, jobs, namespace, stop } = args;
     let ticks = futures::stream::unfold((), |()| async {
         tokio::time::sleep(RECOUNT).await;
         Some(((), ()))
     });
-    let ctx = Arc::new(ClassContext { client, gate, spaces, classes: classes.clone() });
+    let ctx = Arc::new(ClassContext { client, gate, spaces, classes: classes.clone(), jobs, namespace });
     Controller::for_stream(events.touched_objects(), classes)
         .reconcile_all_on(ticks)
         .graceful_shutdown_on(stop)
@@ -116,7 +221,7 @@ mod tests {
         let standard = fixtures::class("standard", true);
         let spaces = vec![space_of("a", "standard"), space_of("b", "standard"), space_of("c", "premium")];
         let classes = vec![Arc::new(standard.clone())];
-        let status = compute(&standard, &spaces, &classes, "2026-11-21T00:00:00Z");
+        let status = compute(&standard, &spaces, &classes, None, "2026-11-21T00:00:00Z");
         assert_eq!(status.spaces, 2);
         assert_eq!(status.conditions[0].reason, "Valid");
     }
@@ -125,19 +230,37 @@ mod tests {
     fn two_default_classes_are_reported() {
         let a = fixtures::class("a", true);
         let classes = vec![Arc::new(a.clone()), Arc::new(fixtures::class("b", true))];
-        let status = compute(&a, &[], &classes, "2026-11-21T00:00:00Z");
+        let status = compute(&a, &[], &classes, None, "2026-11-21T00:00:00Z");
         assert_eq!(status.conditions[0].reason, "DuplicateDefault");
         assert!(status.conditions[0].message.contains("a, b"));
         let not_default = fixtures::class("c", false);
-        assert_eq!(compute(&not_default, &[], &classes, "x").conditions[0].reason, "Valid");
+        assert_eq!(compute(&not_default, &[], &classes, None, "x").conditions[0].reason, "Valid");
     }
 
     #[test]
     fn a_class_on_an_unsupported_nextcloud_is_not_ready() {
         let mut old = fixtures::class("old", false);
         old.spec.nextcloud.version = "31.0.9".into();
-        let c = &compute(&old, &[], &[], "x").conditions[0];
+        let c = &compute(&old, &[], &[], None, "x").conditions[0];
         assert_eq!((c.reason.as_str(), c.status), ("UnsupportedNextcloudVersion", ConditionStatus::False));
         assert!(c.message.contains("spec.nextcloud.version 31.0.9"), "{}", c.message);
+    }
+
+    #[test]
+    fn an_app_the_image_does_not_carry_is_refused_by_name() {
+        let mut class = fixtures::class("c", false);
+        class.spec.apps = vec![crate::api::class::AppId("calendar".into()), crate::api::class::AppId("twofactor_totp".into())];
+        let image = ClassImageStatus { reference: class.spec.nextcloud.reference(), apps: vec!["files".into(), "twofactor_totp".into()] };
+        let status = compute(&class, &[], &[], Some(&Inspection::Done(image.clone())), "x");
+        let c = &status.conditions[0];
+        assert_eq!((c.reason.as_str(), c.status), ("AppsNotInImage", ConditionStatus::False));
+        assert!(c.message.starts_with("spec.apps: calendar not in image"), "{}", c.message);
+        assert_eq!(status.image.as_ref(), Some(&image), "what the image carries is shown");
+        class.spec.apps.remove(0);
+        assert_eq!(compute(&class, &[], &[], Some(&Inspection::Done(image)), "x").conditions[0].reason, "Valid");
+        let running = compute(&class, &[], &[], Some(&Inspection::Running("j".into())), "x");
+        assert_eq!(running.conditions[0].reason, "Valid", "an inspection under way holds nothing up");
+        let failed = compute(&class, &[], &[], Some(&Inspection::Failed("no such image".into())), "x");
+        assert_eq!(failed.conditions[0].reason, "ImageInspectionFailed");
     }
 }

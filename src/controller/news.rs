@@ -78,8 +78,11 @@ where
 }
 
 /// What a space reads of its class: the spec (the generation counts its changes).
+/// What a space reads of a class: its spec, and which apps its image carries (an inspection that
+/// ends lets the apps steps go on); not the counts that change with every space.
 pub fn class_fingerprint(class: &crate::api::SpaceClass) -> u64 {
-    hash64(&(class.metadata.generation, class.metadata.deletion_timestamp.is_some()))
+    let image = class.status.as_ref().and_then(|s| s.image.as_ref()).map(|i| (i.reference.clone(), i.apps.clone()));
+    hash64(&(class.metadata.generation, class.metadata.deletion_timestamp.is_some(), image))
 }
 
 /// What a space reads of a pool: its spec, its labels (class pool selectors), whether it is Ready

@@ -235,6 +235,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
     let (limit_ranges, lr_stream) = owned_news::<LimitRange>(&client, &applier);
     let (jobs, job_events) = caches::job_watch(&client);
     let job_stream = news::news(job_events, applier.clone(), None);
+    let class_jobs = jobs.clone();
     let owned = OwnedCaches {
         namespaces,
         role_bindings,
@@ -312,6 +313,8 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
             spaces: spaces.clone(),
             classes: classes.clone(),
             events: class_fanout.subscribe(),
+            jobs: class_jobs,
+            namespace: config.namespace.clone(),
             stop: stop(),
         })),
         tokio::spawn(pools::run_pool_controller(pool_args.clone(), registry.databases.clone(), db_fanout.subscribe(), stop())),

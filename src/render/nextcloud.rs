@@ -168,6 +168,23 @@ pub fn install_script(plan: &InstallPlan) -> String {
     s
 }
 
+/// What an image carries, without installing anything: the ids of the apps in its apps
+/// directories (each has an `appinfo/info.xml`), space-separated, into the termination message.
+pub fn inspect_script() -> String {
+    format!(
+        "set -eu\ncd {CODE_DIR}\nfor d in apps/*/ custom_apps/*/; do [ -f \"${{d}}appinfo/info.xml\" ] && basename \"$d\"; done | sort | tr '\\n' ' ' | tee {TERMINATION_LOG}\n"
+    )
+}
+
+/// The app ids an inspection printed.
+pub fn inspected_apps(output: &str) -> Vec<String> {
+    output
+        .split_whitespace()
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+        .map(String::from)
+        .collect()
+}
+
 /// The login of the association's own account: its contact address, with what Nextcloud does
 /// not take in a user id (`lib/private/User/Manager.php`, `verifyUid()`: letters, digits and
 /// ` _.@-'`) made `_`. People log in with it or with the address itself.
@@ -353,6 +370,24 @@ Nextcloud is not installed yet"#;
                 String::from_utf8_lossy(&o.stderr)
             );
         }
+    }
+
+    /// The inspection run for real with `sh` over a fake code tree.
+    #[test]
+    fn the_inspection_lists_the_apps_of_the_image() {
+        let root = std::env::temp_dir().join(format!("framaspace-inspect-{}", std::process::id()));
+        for app in ["apps/files", "apps/twofactor_totp", "custom_apps/richdocuments"] {
+            std::fs::create_dir_all(root.join(app).join("appinfo")).expect("mkdir");
+            std::fs::write(root.join(app).join("appinfo/info.xml"), "<info/>").expect("write");
+        }
+        std::fs::create_dir_all(root.join("apps/not_an_app")).expect("mkdir");
+        let log = root.join("termination-log");
+        let script = inspect_script().replace(CODE_DIR, &root.display().to_string()).replace(TERMINATION_LOG, &log.display().to_string());
+        let ok = std::process::Command::new("sh").arg("-c").arg(&script).status().expect("sh runs");
+        assert!(ok.success());
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(inspected_apps(&said), ["files", "richdocuments", "twofactor_totp"], "{said:?}");
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -30,8 +30,8 @@ use super::names;
 use super::nextcloud;
 use super::resolve::ResolvedSpace;
 use crate::api::labels::{
-    ATTEMPT_ANNOTATION, COMPONENT_LABEL, CONFIG_HASH_ANNOTATION, KEYS_ANNOTATION, NEXTCLOUD_IMAGE_ANNOTATION, NEXTCLOUD_VERSION_ANNOTATION,
-    OCC_COMMANDS_ANNOTATION, OCC_LABEL, URL_ANNOTATION,
+    ATTEMPT_ANNOTATION, COMPONENT_LABEL, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, KEYS_ANNOTATION, MANAGED_BY_LABEL,
+    NEXTCLOUD_IMAGE_ANNOTATION, NEXTCLOUD_VERSION_ANNOTATION, OCC_COMMANDS_ANNOTATION, OCC_LABEL, PART_OF_LABEL, URL_ANNOTATION,
 };
 use crate::api::space::NextcloudStatus;
 
@@ -405,6 +405,62 @@ fn occ_job_object(space: &ResolvedSpace, config_files: &BTreeMap<String, String>
     }
 }
 
+/// The purpose label of the Jobs that read which apps an image carries.
+pub const INSPECT_PURPOSE: &str = "inspect";
+
+/// The name of the Job that inspects an image: one per image reference, in the operator's
+/// namespace.
+pub fn image_inspection_name(reference: &str) -> String {
+    use sha2::Digest;
+    format!("nextcloud-image-{}", &config::hex(&sha2::Sha256::digest(reference.as_bytes()))[..12])
+}
+
+/// A Job that runs the class's image once, to list its apps (`nextcloud::inspect_script`): no
+/// configuration, no credentials, no network need, uid 33, gone an hour after it ends.
+pub fn image_inspection_job(reference: &str, namespace: &str) -> Job {
+    let mut labels = BTreeMap::from([
+        (MANAGED_BY_LABEL.to_string(), FIELD_MANAGER.to_string()),
+        (PART_OF_LABEL.to_string(), "framaspace".to_string()),
+        (OCC_LABEL.to_string(), INSPECT_PURPOSE.to_string()),
+    ]);
+    let container = Container {
+        name: OCC_CONTAINER.into(),
+        image: Some(reference.to_string()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec!["/bin/sh".into(), "-c".into(), nextcloud::inspect_script()]),
+        security_context: Some(as_www_data()),
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..Container::default()
+    };
+    labels.insert("frama.space/image-inspection".to_string(), "true".to_string());
+    Job {
+        metadata: ObjectMeta {
+            name: Some(image_inspection_name(reference)),
+            namespace: Some(namespace.to_string()),
+            labels: Some(labels.clone()),
+            annotations: Some(BTreeMap::from([("frama.space/image".to_string(), reference.to_string())])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(2),
+            active_deadline_seconds: Some(600),
+            ttl_seconds_after_finished: Some(3600),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels), ..ObjectMeta::default() }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    restart_policy: Some("Never".into()),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    ..PodSpec::default()
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
 /// The container of every occ Job whose termination message the operator reads.
 pub const OCC_CONTAINER: &str = "occ";
 /// The name of a space's install Job (one at a time; a retry replaces a failed one).
@@ -715,7 +771,7 @@ mod tests {
         for m in metas {
             assert_eq!(m.namespace.as_deref(), Some("space-mon-asso"));
             let labels = m.labels.unwrap_or_default();
-            assert_eq!(labels.get(crate::api::labels::MANAGED_BY_LABEL).map(String::as_str), Some("framaspace-operator"));
+            assert_eq!(labels.get(MANAGED_BY_LABEL).map(String::as_str), Some("framaspace-operator"));
             assert_eq!(labels.get(crate::api::labels::SPACE_LABEL).map(String::as_str), Some("mon-asso"));
             let owner = &m.owner_references.unwrap_or_default()[0];
             assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("AssociationSpace", "uid-1", Some(true)));

@@ -60,6 +60,16 @@ pub async fn step(
     if resolved.suspended {
         return Ok(keep(apps(Unknown, "Suspended", "the space is suspended; the class's apps are applied when it resumes")));
     }
+    // A list the class's image cannot satisfy is refused once, on the class, not by a failing Job
+    // in each of its spaces.
+    let missing = ctx.classes.get(&ObjectRef::new(&resolved.class_name)).map(|c| c.apps_not_in_image()).unwrap_or_default();
+    if !missing.is_empty() {
+        return Ok(keep(apps(
+            False,
+            "AppsNotInImage",
+            format!("SpaceClass {}: {} not in its image; the apps in force stay as they are", resolved.class_name, missing.join(", ")),
+        )));
+    }
     let ns = resolved.namespace.as_str();
     let logs = format!("kubectl -n {ns} logs job/{name}");
     if let Some(current) = ctx.owned.jobs.get(&ObjectRef::new(&name).within(ns)) {

@@ -126,6 +126,8 @@ fn apps_condition(previous: &AssociationSpaceStatus) -> Condition {
 
 /// A False condition keeps the space from Ready, except office and apps work in progress: the
 /// space serves its files meanwhile. Their failed occ Jobs do block.
+/// A class list its image cannot satisfy shows on the class, and does not make every space of
+/// the class unready.
 fn blocks_readiness(c: &Condition) -> bool {
     c.status == ConditionStatus::False && (![OFFICE_READY, APPS_READY].contains(&c.type_.as_str()) || c.reason == OCC_FAILED)
 }
