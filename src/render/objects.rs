@@ -146,10 +146,13 @@ pub fn config_map(space: &ResolvedSpace, files: BTreeMap<String, String>) -> Con
 }
 
 fn secret_env(name: &str, key: &str) -> EnvVar {
+    // The SMTP credentials are the class's, copied when its Secret exists: without them the space
+    // still starts (and cannot send mail), rather than no pod starting at all.
+    let optional = [credentials::SMTP_USERNAME, credentials::SMTP_PASSWORD].contains(&key);
     EnvVar {
         name: name.to_string(),
         value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector { name: names::CREDENTIALS_SECRET.into(), key: key.into(), optional: Some(false) }),
+            secret_key_ref: Some(SecretKeySelector { name: names::CREDENTIALS_SECRET.into(), key: key.into(), optional: Some(optional) }),
             ..EnvVarSource::default()
         }),
         ..EnvVar::default()
@@ -945,5 +948,25 @@ mod tests {
         assert!(cron.volume_mounts.as_ref().is_some_and(|m| m.iter().any(|v| v.mount_path == nextcloud::RUN_DIR)));
         assert!(cron.command.as_ref().is_some_and(|c| c[2].contains("php -f cron.php")));
         assert!(cron.liveness_probe.is_none() && cron.ports.is_none(), "no probe: a slow cron run is no reason to restart");
+    }
+
+    #[test]
+    fn the_smtp_credentials_are_optional_the_others_are_not() {
+        let s = resolved();
+        let mut b = bound();
+        b.mail = Some(crate::render::bindings::MailBinding {
+            host: "smtp".into(),
+            port: 587,
+            security: crate::api::class::MailSecurity::StartTLS,
+            from: "noreply@frama.space".into(),
+            authenticated: true,
+        });
+        let d = super::deployment(&s, &b, &render(&s), &installed());
+        let env = d.spec.and_then(|d| d.template.spec).map(|p| p.containers[0].env.clone().unwrap_or_default()).unwrap_or_default();
+        let optional = |n: &str| {
+            env.iter().find(|e| e.name == n).and_then(|e| e.value_from.clone()).and_then(|v| v.secret_key_ref).and_then(|r| r.optional)
+        };
+        assert_eq!(optional("FRAMASPACE_SMTP_PASSWORD"), Some(true), "a class Secret not there yet leaves mail off, not the pod down");
+        assert_eq!(optional("FRAMASPACE_DB_PASSWORD"), Some(false));
     }
 }
