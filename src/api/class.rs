@@ -329,16 +329,15 @@ impl SpaceClass {
     pub fn apps_not_in_image(&self) -> Vec<String> {
         let reference = self.spec.nextcloud.reference();
         match self.status.as_ref().and_then(|s| s.image.as_ref()).filter(|i| i.reference == reference) {
-            Some(image) => self.spec.apps.iter().map(|a| a.0.clone()).filter(|a| !image.apps.contains(a)).collect(),
+            Some(image) => missing_apps(&self.spec.apps, image),
             None => Vec::new(),
         }
     }
+}
 
-    /// Whether the class's current image has been inspected.
-    pub fn image_inspected(&self) -> bool {
-        let reference = self.spec.nextcloud.reference();
-        self.status.as_ref().and_then(|s| s.image.as_ref()).is_some_and(|i| i.reference == reference)
-    }
+/// The apps of `apps` that `image` does not carry.
+pub fn missing_apps(apps: &[AppId], image: &ClassImageStatus) -> Vec<String> {
+    apps.iter().map(|a| a.0.clone()).filter(|a| !image.apps.contains(a)).collect()
 }
 
 /// Observed state of a class.

@@ -18,12 +18,11 @@ use super::status::write_status;
 use crate::gate::WriteGate;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::PostParams;
 use kube::runtime::reflector::ObjectRef;
 
-use super::space::jobs::{JobState, job_state};
+use super::space::jobs::{JobState, job_state, termination_message};
 use crate::api::class::{ClassImageStatus, SpaceClassStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::labels::FIELD_MANAGER;
@@ -31,7 +30,7 @@ use crate::api::{AssociationSpace, SpaceClass};
 use crate::error::{Error, Result};
 use crate::gate::KUBERNETES;
 use crate::render::nextcloud::inspected_apps;
-use crate::render::objects::{OCC_CONTAINER, image_inspection_job, image_inspection_name};
+use crate::render::objects::{image_inspection_job, image_inspection_name};
 
 const RECOUNT: Duration = Duration::from_secs(15);
 
@@ -97,7 +96,7 @@ pub fn compute(
             format!("several classes are marked default ({}): spaces that name no class wait until only one is", defaults.join(", ")),
         )
     } else if let Some(Inspection::Done(image)) = inspection
-        && let missing = class.spec.apps.iter().map(|a| a.0.as_str()).filter(|a| !image.apps.iter().any(|i| i == a)).collect::<Vec<_>>()
+        && let missing = crate::api::class::missing_apps(&class.spec.apps, image)
         && !missing.is_empty()
     {
         Condition::new(
@@ -156,16 +155,7 @@ async fn inspect(class: &SpaceClass, ctx: &ClassContext) -> Result<Inspection> {
     Ok(match job_state(&job) {
         JobState::Running => Inspection::Running(name),
         state => {
-            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-            let list = pods.list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}"))).await?;
-            let said = list
-                .items
-                .iter()
-                .filter_map(|p| {
-                    p.status.as_ref()?.container_statuses.as_ref()?.iter().find(|c| c.name == OCC_CONTAINER)?.state.clone()?.terminated
-                })
-                .filter(|t| t.exit_code == 0)
-                .find_map(|t| t.message);
+            let said = termination_message(&ctx.client, &ctx.namespace, &job).await?;
             match (state, said) {
                 (JobState::Succeeded, Some(out)) => Inspection::Done(ClassImageStatus { reference, apps: inspected_apps(&out) }),
                 (JobState::Failed { message, .. }, _) => {

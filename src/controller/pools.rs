@@ -252,8 +252,14 @@ pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Seri
     /// The system name in metrics.
     const SYSTEM: &'static str;
     const ANNOTATION: &'static str;
-    fn max_spaces(&self) -> i64;
+    /// `spec.capacity.maxSpaces`.
+    fn declared_spaces(&self) -> i64;
     fn pool_status(&self) -> Option<&PoolStatus>;
+    /// How many spaces the pool takes: what its spec declares, and never more than its server's
+    /// databases less database 0 (a CachePool's status says how many it has).
+    fn max_spaces(&self) -> i64 {
+        within_databases(self.declared_spaces(), self.pool_status().and_then(|s| s.databases))
+    }
     fn health(registry: &PoolRegistry, name: &str) -> impl Future<Output = Result<Health>> + Send;
 }
 
@@ -261,7 +267,7 @@ impl PoolKind for DatabasePool {
     const KIND: &'static str = "DatabasePool";
     const SYSTEM: &'static str = "postgres";
     const ANNOTATION: &'static str = DATABASE_POOL_ANNOTATION;
-    fn max_spaces(&self) -> i64 {
+    fn declared_spaces(&self) -> i64 {
         i64::from(self.spec.capacity.max_spaces)
     }
     fn pool_status(&self) -> Option<&PoolStatus> {
@@ -276,13 +282,8 @@ impl PoolKind for CachePool {
     const KIND: &'static str = "CachePool";
     const SYSTEM: &'static str = "redis";
     const ANNOTATION: &'static str = CACHE_POOL_ANNOTATION;
-    /// A space per logical database: never more than the server has, less database 0.
-    fn max_spaces(&self) -> i64 {
-        let declared = i64::from(self.spec.capacity.max_spaces);
-        match self.status.as_ref().and_then(|s| s.databases) {
-            Some(databases) => declared.min((databases - 1).max(0)),
-            None => declared,
-        }
+    fn declared_spaces(&self) -> i64 {
+        i64::from(self.spec.capacity.max_spaces)
     }
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
@@ -297,7 +298,7 @@ impl PoolKind for StoragePool {
     const KIND: &'static str = "StoragePool";
     const SYSTEM: &'static str = "s3";
     const ANNOTATION: &'static str = STORAGE_POOL_ANNOTATION;
-    fn max_spaces(&self) -> i64 {
+    fn declared_spaces(&self) -> i64 {
         i64::from(self.spec.capacity.max_spaces)
     }
     fn pool_status(&self) -> Option<&PoolStatus> {
@@ -305,6 +306,14 @@ impl PoolKind for StoragePool {
     }
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
         Ok(Health { version: registry.s3(name).await?.server_version().await?, databases: None })
+    }
+}
+
+/// A declared capacity capped by the server's databases (one per space, database 0 is kept).
+pub fn within_databases(declared: i64, databases: Option<i64>) -> i64 {
+    match databases {
+        Some(d) => declared.min((d - 1).max(0)),
+        None => declared,
     }
 }
 
@@ -387,10 +396,7 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
             previous.databases,
         ),
     };
-    let max_spaces = match databases {
-        Some(d) => PoolKind::max_spaces(pool.as_ref()).min((d - 1).max(0)),
-        None => PoolKind::max_spaces(pool.as_ref()),
-    };
+    let max_spaces = within_databases(pool.declared_spaces(), databases);
     let status = PoolStatus {
         assigned_spaces: assigned,
         free_capacity: (max_spaces - assigned).max(0),

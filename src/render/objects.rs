@@ -421,7 +421,7 @@ pub fn image_inspection_name(reference: &str) -> String {
 /// A Job that runs the class's image once, to list its apps (`nextcloud::inspect_script`): no
 /// configuration, no credentials, no network need, uid 33, gone an hour after it ends.
 pub fn image_inspection_job(reference: &str, namespace: &str) -> Job {
-    let mut labels = BTreeMap::from([
+    let labels = BTreeMap::from([
         (MANAGED_BY_LABEL.to_string(), FIELD_MANAGER.to_string()),
         (PART_OF_LABEL.to_string(), "framaspace".to_string()),
         (OCC_LABEL.to_string(), INSPECT_PURPOSE.to_string()),
@@ -435,7 +435,6 @@ pub fn image_inspection_job(reference: &str, namespace: &str) -> Job {
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..Container::default()
     };
-    labels.insert("frama.space/image-inspection".to_string(), "true".to_string());
     Job {
         metadata: ObjectMeta {
             name: Some(image_inspection_name(reference)),

@@ -55,6 +55,13 @@ impl ResolvedSpace {
         names::url(&self.host, self.tls())
     }
 
+    /// The class's validated apps, sorted (the order of the class's list changes no Job name).
+    pub fn apps(&self) -> Vec<String> {
+        let mut apps: Vec<String> = self.class.apps.iter().map(|a| a.0.clone()).collect();
+        apps.sort();
+        apps
+    }
+
     /// Whether the class's Ingress ends TLS for the space (it names a certificate issuer).
     pub fn tls(&self) -> bool {
         self.class.ingress.tls_issuer.is_some()

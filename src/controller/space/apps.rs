@@ -73,6 +73,19 @@ pub async fn step(
     let ns = resolved.namespace.as_str();
     let logs = format!("kubectl -n {ns} logs job/{name}");
     if let Some(current) = ctx.owned.jobs.get(&ObjectRef::new(&name).within(ns)) {
+        // A finished Job is read once: its failure stays in the condition, which names the Job,
+        // and no later reconcile lists its pods or announces it again.
+        let recorded = space.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == APPS_READY && c.reason == OCC_FAILED && c.message.contains(&format!("occ Job {name} ")))
+                .cloned()
+        });
+        if job_state(&current) != JobState::Running
+            && let Some(condition) = recorded
+        {
+            return Ok(keep(condition));
+        }
         return Ok(match job_state(&current) {
             JobState::Running => keep(apps(False, "Applying", format!("occ Job {name} is running: {}", commands.join("; ")))),
             JobState::Succeeded => {
@@ -108,12 +121,7 @@ pub async fn step(
                 let said = summarize(&occ_output(ctx, ns, &current).await?.unwrap_or_default(), 300);
                 let said = if said.is_empty() { message } else { said };
                 let message = format!("occ Job {name} failed: {said}; {logs}");
-                let was_failed = space.status.as_ref().is_some_and(|s| {
-                    s.conditions.iter().any(|c| c.type_ == APPS_READY && c.reason == OCC_FAILED && c.message.contains(&name))
-                });
-                if !was_failed {
-                    publish(space, ctx, EventType::Warning, "OccJobFailed", &message, ACTION).await;
-                }
+                publish(space, ctx, EventType::Warning, "OccJobFailed", &message, ACTION).await;
                 keep(apps(False, OCC_FAILED, message))
             }
         });

@@ -111,8 +111,7 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
     let BuildInputs { placement, bindings, access, installed, install_attempt, applied_apps } = inputs;
     let files: BTreeMap<String, String> = crate::render::config::render(space, bindings, installed);
     let commands = office_commands(space.office, bindings.office.as_ref());
-    let mut desired: Vec<String> = space.class.apps.iter().map(|a| a.0.clone()).collect();
-    desired.sort();
+    let desired = space.apps();
     let plan = InstallPlan { apps: desired.clone(), welcome: bindings.mail.is_some() };
     let app_commands = apps_commands(&desired, applied_apps);
     SpaceObjects {

@@ -156,8 +156,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
                         out.condition = installed(True, "Installed", message);
                         out.record = Some(nc);
                         out.just_installed = true;
-                        let mut requested: Vec<String> = resolved.class.apps.iter().map(|a| a.0.clone()).collect();
-                        requested.sort();
+                        let requested = resolved.apps();
                         // Only what the install really enabled counts as applied: the apps step
                         // runs a Job for the rest, and reports why one is missing.
                         out.apps = enabled_apps(&output).map(|enabled| AppsStatus {

@@ -43,7 +43,12 @@ pub fn job_state(job: &Job) -> JobState {
 /// the Job's pods (by its uid: an earlier Job of the same name may still have pods), made only
 /// when a Job finished and its outcome is not recorded yet.
 pub async fn occ_output(ctx: &Context, ns: &str, job: &Job) -> Result<Option<String>> {
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    termination_message(&ctx.client, ns, job).await
+}
+
+/// [`occ_output`] for callers without a space's context (the class controller's image inspections).
+pub async fn termination_message(client: &kube::Client, ns: &str, job: &Job) -> Result<Option<String>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let selector = match job.metadata.uid.as_deref() {
         Some(uid) => format!("batch.kubernetes.io/controller-uid={uid}"),
         None => format!("batch.kubernetes.io/job-name={}", job.metadata.name.as_deref().unwrap_or_default()),
