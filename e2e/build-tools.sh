@@ -166,6 +166,7 @@ debian_packages() {
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v python3 >/dev/null || missing+=(python3)
   command -v php >/dev/null || missing+=(php-cli)   # the PHP checks of what the operator renders
+  php -m 2>/dev/null | grep -qx pdo_pgsql || missing+=(php-pgsql)   # the quota app's query on PostgreSQL
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -46,7 +46,8 @@ PG_PORT = os.environ.get("PG_PORT", "25432")
 VERSIONS = {"33.0.7": "33.0.7.2"}
 # The apps of the pinned image: a sample of the release's shipped apps (those Nextcloud enables
 # at install: an approximation of 33's core/shipped.json "defaultEnabled", not read from the
-# tarball) and the apps images/nextcloud/apps.lock bakes in. Versions are the sim's own.
+# tarball), the apps images/nextcloud/apps.lock bakes in and the platform's framaspace_quota that
+# the Dockerfile copies in. Versions are the sim's own.
 DEFAULT_ENABLED = ["activity", "circles", "cloud_federation_api", "comments", "contactsinteraction", "dashboard", "dav",
                    "federatedfilesharing", "federation", "files", "files_pdfviewer", "files_reminders", "files_sharing",
                    "files_trashbin", "files_versions", "firstrunwizard", "logreader", "lookup_server_connector",
@@ -56,7 +57,7 @@ DEFAULT_ENABLED = ["activity", "circles", "cloud_federation_api", "comments", "c
                    "updatenotification", "user_status", "viewer", "weather_status", "workflowengine"]
 SHIPPED_DISABLED = ["admin_audit", "bruteforcesettings", "encryption", "files_external", "suspicious_login",
                     "twofactor_totp", "user_ldap", "webhook_listeners"]
-BAKED = ["richdocuments", "onlyoffice"]
+BAKED = ["richdocuments", "onlyoffice", "framaspace_quota"]
 IMAGE_APPS = set(DEFAULT_ENABLED + SHIPPED_DISABLED + BAKED)
 
 ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.crt"))

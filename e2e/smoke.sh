@@ -49,6 +49,16 @@ fileid=$(curl "${curl_opts[@]}" -u "admin:$password" -X PROPFIND -H 'Depth: 0' \
   "$dav" | sed -n 's#.*<oc:fileid>\([0-9]*\)</oc:fileid>.*#\1#p')
 [ -n "$fileid" ] || { echo "smoke: no fileid"; exit 1; }
 
+step "the space's quota is what WebDAV offers: framaspace_quota enabled, the home held to what is left"
+quota=$(sed -n "s/.*'framaspace.quota' => \([0-9]*\),.*/\1/p" <<<"$(kubectl -n "$ns" get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}')")
+available=$(curl "${curl_opts[@]}" -u "admin:$password" -X PROPFIND -H 'Depth: 0' \
+  --data '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:quota-available-bytes/></d:prop></d:propfind>' \
+  "$url/remote.php/dav/files/admin/" | sed -n 's#.*<d:quota-available-bytes>\([0-9]*\)</d:quota-available-bytes>.*#\1#p')
+[ -n "$quota" ] && [ -n "$available" ] && [ "$available" -gt 0 ] && [ "$available" -lt "$quota" ] ||
+  { echo "smoke: quota-available-bytes '$available' is not below the space's quota '$quota' (framaspace_quota not at work)"; exit 1; }
+jq -e '.[] | select(. == "framaspace_quota")' <<<"$(kubectl get space "$name" -o json | jq '.status.apps.enabled')" >/dev/null ||
+  { echo "smoke: Nextcloud does not report framaspace_quota enabled"; exit 1; }
+
 step "its object urn:oid:$fileid is in the space's bucket (with the space's own key)"
 store=$(kubectl -n "$ns" get configmap nextcloud-config -o jsonpath='{.data.objectstore\.config\.php}')
 field() { sed -n "s/.*'$1' => '\{0,1\}\([^',)]*\)'\{0,1\}.*/\1/p" <<<"$store" | head -1; }

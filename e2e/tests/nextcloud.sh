@@ -190,20 +190,20 @@ install=$(kubectl -n space-nc-apps-1 get job nextcloud-install -o json)
 check "with mail, the install sends the contact's account its welcome with a link to choose a password" jq -e '
   .spec.template.spec.containers[0] as $c | ($c.command[2] | contains("php occ user:welcome --reset-password"))
   and ([$c.env[] | select(.name == "FRAMASPACE_CONTACT_USER") | .value] == ["bureau_nc-apps-1@asso.example"])
-  and ($c.command[2] | contains("php occ app:enable twofactor_totp"))' <<<"$install"
+  and ($c.command[2] | contains("php occ app:enable framaspace_quota twofactor_totp"))' <<<"$install"
 scenario nc-apps-1 ""
 check "both spaces become Ready" kubectl wait --for=condition=Ready space/nc-apps-1 space/nc-apps-2 --timeout=120s
 apps_jobs() { kubectl -n "space-$1" get jobs -l frama.space/occ=apps -o name 2>/dev/null | wc -l; }
 app_on() { [ "$("${PSQL[@]}" -d "space_${1//-/_}" -c "SELECT configvalue FROM oc_appconfig WHERE appid='$2' AND configkey='enabled'")" = "$3" ]; }
 check_eq "the install enabled the class's apps: no apps Job" "0 0" "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2)"
-check "the real database has twofactor_totp enabled" app_on nc-apps-1 twofactor_totp yes
-check_eq "status.apps: the list applied" "twofactor_totp" "$(jsonpath space/nc-apps-1 '{.status.apps.requested[*]}')"
+check "the real database has twofactor_totp enabled, and the platform's framaspace_quota" bash -c "$(declare -f app_on); PSQL=(${PSQL[*]}); app_on nc-apps-1 twofactor_totp yes && app_on nc-apps-1 framaspace_quota yes"
+check_eq "status.apps: the list applied, the platform's app with it" "framaspace_quota twofactor_totp" "$(jsonpath space/nc-apps-1 '{.status.apps.requested[*]}')"
 check "status.apps: what Nextcloud reports enabled, core apps too" bash -c "kubectl get space nc-apps-1 -o json | jq -e '.status.apps.enabled | index(\"twofactor_totp\") and index(\"files\")' >/dev/null"
 check_eq "AppsReady=True Applied" "True/Applied" "$(jsonpath space/nc-apps-1 '{.status.conditions[?(@.type=="AppsReady")].status}/{.status.conditions[?(@.type=="AppsReady")].reason}')"
 kubectl patch spaceclass with-apps --type merge -p '{"spec":{"apps":["suspicious_login"]}}' >/dev/null
-check "the change: AppsReady=True again in both spaces" eventually 90 bash -c "for s in nc-apps-1 nc-apps-2; do [ \"\$(kubectl get space \$s -o jsonpath='{.status.apps.requested[*]}')\" = suspicious_login ] || exit 1; done"
+check "the change: AppsReady=True again in both spaces" eventually 90 bash -c "for s in nc-apps-1 nc-apps-2; do [ \"\$(kubectl get space \$s -o jsonpath='{.status.apps.requested[*]}')\" = 'framaspace_quota suspicious_login' ] || exit 1; done"
 check_eq "exactly one apps Job per space" "1 1" "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2)"
-check "it enabled the added app and disabled the removed one, in the real database" bash -c "$(declare -f app_on); PSQL=(${PSQL[*]}); app_on nc-apps-1 suspicious_login yes && app_on nc-apps-1 twofactor_totp no"
+check "it enabled the added app and disabled the removed one, in the real database" bash -c "$(declare -f app_on); PSQL=(${PSQL[*]}); app_on nc-apps-1 suspicious_login yes && app_on nc-apps-1 twofactor_totp no && app_on nc-apps-1 framaspace_quota yes"
 check "an app never listed is left as Nextcloud has it" app_on nc-apps-1 files_trashbin yes
 job_before=$(kubectl -n space-nc-apps-1 get jobs -l frama.space/occ=apps -o jsonpath='{.items[0].metadata.name}')
 kubectl annotate space nc-apps-1 nc-apps-2 e2e.frama.space/poke="$(date +%s)" --overwrite >/dev/null
@@ -214,12 +214,26 @@ check "an app the image lacks: the class is Ready=False AppsNotInImage, naming i
   "kubectl get spaceclass with-apps -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason} {.status.conditions[?(@.type==\"Ready\")].message}' | grep -q '^AppsNotInImage spec.apps: not_in_the_image not in image'"
 check "its spaces say so (AppsReady=False AppsNotInImage) and stay Ready" eventually 60 bash -c \
   "[ \"\$(kubectl get space nc-apps-1 -o jsonpath='{.status.conditions[?(@.type==\"AppsReady\")].reason}/{.status.conditions[?(@.type==\"Ready\")].status}')\" = AppsNotInImage/True ]"
-check_eq "no Job runs for it in any space, and the apps in force stay" "1 1 suspicious_login" \
+check_eq "no Job runs for it in any space, and the apps in force stay" "1 1 framaspace_quota suspicious_login" \
   "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2) $(jsonpath space/nc-apps-1 '{.status.apps.requested[*]}')"
 kubectl patch spaceclass with-apps --type merge -p '{"spec":{"apps":["suspicious_login"]}}' >/dev/null
 check "back to a valid list: AppsReady=True" eventually 90 has_reason nc-apps-1 AppsReady Applied
 check "the API server refuses the office apps in a class's list" bash -c \
   "kubectl patch spaceclass with-apps --type merge -p '{\"spec\":{\"apps\":[\"richdocuments\"]}}' 2>&1 | grep -q 'each space.s spec.office enables'"
+check "and the platform's own app, which every space runs anyway" bash -c \
+  "kubectl patch spaceclass with-apps --type merge -p '{\"spec\":{\"apps\":[\"framaspace_quota\"]}}' 2>&1 | grep -q 'the platform.s own app, enabled in every space'"
+
+section "the quota inside Nextcloud: the platform's framaspace_quota app, told the space's quota"
+check "framaspace.config.php: the space's quota in bytes (defaultQuota 1Gi of the class)" bash -c \
+  "kubectl -n space-nc-apps-1 get configmap nextcloud-config -o jsonpath='{.data.framaspace\\.config\\.php}' | grep -qF \"'framaspace.quota' => 1073741824,\""
+hash_before=$(kubectl -n space-nc-apps-2 get deployment nextcloud -o jsonpath='{.spec.template.metadata.annotations.frama\.space/config-hash}')
+kubectl patch space nc-apps-2 --type merge -p '{"spec":{"quota":"2Gi"}}' >/dev/null
+check "a new spec.quota reaches the configuration, and the pods roll with it" eventually 60 bash -c \
+  "kubectl -n space-nc-apps-2 get configmap nextcloud-config -o jsonpath='{.data.framaspace\\.config\\.php}' | grep -qF \"'framaspace.quota' => 2147483648,\" && [ \"\$(kubectl -n space-nc-apps-2 get deployment nextcloud -o jsonpath='{.spec.template.metadata.annotations.frama\\.space/config-hash}')\" != '$hash_before' ]"
+"${PSQL[@]}" -c "DROP DATABASE IF EXISTS quota_app_check" -c "CREATE DATABASE quota_app_check" >/dev/null 2>&1
+check "the app's usage query on the real PostgreSQL: every storage's top folders, each once" \
+  php "$REPO_DIR/images/nextcloud/check-quota-app.php" pgsql "pgsql:host=127.0.0.1;port=$FRAMASPACE_PG_PORT;dbname=quota_app_check" postgres
+"${PSQL[@]}" -c "DROP DATABASE IF EXISTS quota_app_check" >/dev/null 2>&1
 
 section "mail: the class's SMTP server in each space, its password only in the space's Secret"
 mail=$(kubectl -n space-nc-apps-1 get configmap nextcloud-config -o jsonpath='{.data.mail\.config\.php}')

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Image build step: downloads the pinned apps (apps.lock) into custom_apps, then proves them with
+# Image build step: downloads the pinned apps (apps.lock) into custom_apps, then proves them (and
+# the platform's framaspace_quota, copied in by the Dockerfile) with
 # Nextcloud itself in a throwaway SQLite instance that never leaves this build step: the code
 # signature of the server and of each app (occ integrity:check-core / check-app), and that each
 # app can be enabled on this release. Also writes the pretty-URL rules into .htaccess, which
@@ -38,6 +39,8 @@ grep -v '^#' "$lock" | grep -v '^$' | while read -r id version url; do
   occ integrity:check-app "$id" --path="$apps/$id" || { echo "$id: its code signature does not verify"; exit 1; }
   occ app:enable "$id" || { echo "$id $version cannot be enabled on this Nextcloud"; exit 1; }
 done
+# The platform's app is not an app-store release (no signature): it must load and enable here.
+occ app:enable framaspace_quota || { echo "framaspace_quota cannot be enabled on this Nextcloud"; exit 1; }
 touch /usr/src/nextcloud/.htaccess && chown www-data /usr/src/nextcloud/.htaccess
 occ maintenance:update:htaccess
 rm -rf "$scratch"

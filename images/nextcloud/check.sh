@@ -7,6 +7,13 @@ cd "$(dirname "$0")"
 fail() { echo "images/nextcloud: $*" >&2; exit 1; }
 sh -n bake-apps.sh || fail "bake-apps.sh does not parse"
 php -l health.php >/dev/null || fail "health.php does not parse"
+for f in $(find framaspace_quota -name '*.php'); do php -l "$f" >/dev/null || fail "$f does not parse"; done
+grep -q '<id>framaspace_quota</id>' framaspace_quota/appinfo/info.xml && grep -q '<filesystem/>' framaspace_quota/appinfo/info.xml ||
+  fail "framaspace_quota/appinfo/info.xml: id framaspace_quota, type filesystem (loaded before the filesystem is set up)"
+nc_major=$(sed -n 's/^ARG NEXTCLOUD_VERSION=\([0-9]*\)\..*/\1/p' Dockerfile)
+grep -q "<nextcloud min-version=\"[0-9]*\" max-version=\"$nc_major\"/>" framaspace_quota/appinfo/info.xml ||
+  fail "framaspace_quota must declare max-version $nc_major, the image's major (Nextcloud disables an app past its max-version at upgrade)"
+php check-quota-app.php unit >/dev/null || { php check-quota-app.php unit; fail "the framaspace_quota checks failed"; }
 grep -q '^FROM docker.io/library/nextcloud:${NEXTCLOUD_VERSION}-apache$' Dockerfile || fail "FROM must be the official apache image at NEXTCLOUD_VERSION"
 version=$(sed -n 's/^ARG NEXTCLOUD_VERSION=//p' Dockerfile)
 class=$(sed -n 's/^ *version: *\([0-9.]*\)$/\1/p' ../../examples/spaceclass-standard.yaml)

@@ -59,10 +59,12 @@ pub struct SpaceClassSpec {
     /// install, and by one occ Job per space when the list changes (an app taken off the list is
     /// disabled). The operator never enables an app that is not listed; Nextcloud's own default
     /// apps are left as they are. The office apps are not listed here: each space's
-    /// `spec.office` chooses them.
+    /// `spec.office` chooses them. Nor is the platform's own `framaspace_quota`, which every
+    /// space runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "set"))]
     #[x_kube(validation = Rule::new("!self.exists(a, a == 'richdocuments' || a == 'onlyoffice')").message("spec.apps: richdocuments and onlyoffice are not listed here: each space's spec.office enables its suite's app"))]
+    #[x_kube(validation = Rule::new("!self.exists(a, a == 'framaspace_quota')").message("spec.apps: framaspace_quota is not listed here: it is the platform's own app, enabled in every space"))]
     pub apps: Vec<AppId>,
 
     /// Compute resources of the Nextcloud container.
@@ -323,21 +325,37 @@ pub struct ClassImageStatus {
     pub apps: Vec<String>,
 }
 
+/// The platform's own apps, baked into the space image from `images/nextcloud` and enabled in
+/// every space whatever its class lists: `framaspace_quota` shows every account what is left of
+/// the space's quota and stops uploads at it.
+pub const PLATFORM_APPS: &[&str] = &["framaspace_quota"];
+
+impl SpaceClassSpec {
+    /// Every app the operator enables in the class's spaces: the platform's and `spec.apps`,
+    /// sorted (the order of the class's list changes no Job name).
+    pub fn enabled_apps(&self) -> Vec<String> {
+        let mut apps: Vec<String> = PLATFORM_APPS.iter().map(|a| a.to_string()).chain(self.apps.iter().map(|a| a.0.clone())).collect();
+        apps.sort();
+        apps.dedup();
+        apps
+    }
+}
+
 impl SpaceClass {
-    /// The apps of `spec.apps` the class's current image is known not to carry; empty while the
-    /// image is not inspected yet.
+    /// The apps the class's spaces need that its current image is known not to carry; empty
+    /// while the image is not inspected yet.
     pub fn apps_not_in_image(&self) -> Vec<String> {
         let reference = self.spec.nextcloud.reference();
         match self.status.as_ref().and_then(|s| s.image.as_ref()).filter(|i| i.reference == reference) {
-            Some(image) => missing_apps(&self.spec.apps, image),
+            Some(image) => missing_apps(&self.spec, image),
             None => Vec::new(),
         }
     }
 }
 
-/// The apps of `apps` that `image` does not carry.
-pub fn missing_apps(apps: &[AppId], image: &ClassImageStatus) -> Vec<String> {
-    apps.iter().map(|a| a.0.clone()).filter(|a| !image.apps.contains(a)).collect()
+/// The apps of the class (the platform's and `spec.apps`) that `image` does not carry.
+pub fn missing_apps(spec: &SpaceClassSpec, image: &ClassImageStatus) -> Vec<String> {
+    spec.enabled_apps().into_iter().filter(|a| !image.apps.contains(a)).collect()
 }
 
 /// Observed state of a class.

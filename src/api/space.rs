@@ -220,7 +220,8 @@ pub struct Placement {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppsStatus {
-    /// The class's `apps` as last applied (enabled at install, or by the last apps Job).
+    /// The apps the operator enables as last applied (at install, or by the last apps Job): the
+    /// platform's own (`framaspace_quota`) and the class's `apps`.
     #[serde(default)]
     pub requested: Vec<String>,
     /// Every app Nextcloud reported enabled after it (`occ app:list`), core apps included.

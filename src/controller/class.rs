@@ -96,15 +96,21 @@ pub fn compute(
             format!("several classes are marked default ({}): spaces that name no class wait until only one is", defaults.join(", ")),
         )
     } else if let Some(Inspection::Done(image)) = inspection
-        && let missing = crate::api::class::missing_apps(&class.spec.apps, image)
+        && let missing = crate::api::class::missing_apps(&class.spec, image)
         && !missing.is_empty()
     {
+        let platform: Vec<&str> = missing.iter().map(String::as_str).filter(|a| crate::api::class::PLATFORM_APPS.contains(a)).collect();
         Condition::new(
             "Ready",
             ConditionStatus::False,
             "AppsNotInImage",
             format!(
-                "spec.apps: {} not in image {} (its apps: {}); no space enables them until the list or the image changes",
+                "{}: {} not in image {} (its apps: {}); no space enables them until the list or the image changes",
+                if platform.is_empty() {
+                    "spec.apps".to_string()
+                } else {
+                    format!("the platform's own {} (build the image from images/nextcloud) and spec.apps", platform.join(", "))
+                },
                 missing.join(", "),
                 image.reference,
                 image.apps.join(" ")
@@ -240,7 +246,10 @@ mod tests {
     fn an_app_the_image_does_not_carry_is_refused_by_name() {
         let mut class = fixtures::class("c", false);
         class.spec.apps = vec![crate::api::class::AppId("calendar".into()), crate::api::class::AppId("twofactor_totp".into())];
-        let image = ClassImageStatus { reference: class.spec.nextcloud.reference(), apps: vec!["files".into(), "twofactor_totp".into()] };
+        let image = ClassImageStatus {
+            reference: class.spec.nextcloud.reference(),
+            apps: vec!["files".into(), "framaspace_quota".into(), "twofactor_totp".into()],
+        };
         let status = compute(&class, &[], &[], Some(&Inspection::Done(image.clone())), "x");
         let c = &status.conditions[0];
         assert_eq!((c.reason.as_str(), c.status), ("AppsNotInImage", ConditionStatus::False));
@@ -252,5 +261,14 @@ mod tests {
         assert_eq!(running.conditions[0].reason, "Valid", "an inspection under way holds nothing up");
         let failed = compute(&class, &[], &[], Some(&Inspection::Failed("no such image".into())), "x");
         assert_eq!(failed.conditions[0].reason, "ImageInspectionFailed");
+    }
+
+    #[test]
+    fn an_image_without_the_platform_app_is_refused_whatever_the_class_lists() {
+        let class = fixtures::class("c", false);
+        let official = ClassImageStatus { reference: class.spec.nextcloud.reference(), apps: vec!["files".into()] };
+        let c = &compute(&class, &[], &[], Some(&Inspection::Done(official)), "x").conditions[0];
+        assert_eq!((c.reason.as_str(), c.status), ("AppsNotInImage", ConditionStatus::False));
+        assert!(c.message.starts_with("the platform's own framaspace_quota (build the image from images/nextcloud)"), "{}", c.message);
     }
 }

@@ -149,6 +149,10 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
                 ("framaspace.display_name", php_string(&space.display_name)),
                 // The limit notification links here instead of Nextcloud Enterprise (`CoreNotifier`).
                 ("one-click-instance.link", php_string(&support_url(space))),
+                // The space's quota in bytes, shared by its accounts: the platform's framaspace_quota
+                // app holds every home to what is left of it (images/nextcloud/framaspace_quota),
+                // below the bucket's hard quota of the same size.
+                ("framaspace.quota", space.quota_bytes.to_string()),
                 // The pods' emptyDir; the prepare container writes its `.ncdata`.
                 ("datadirectory", php_string(DATA_DIR)),
                 ("apps_paths", apps_paths()),
@@ -424,6 +428,7 @@ mod tests {
         assert!(main.contains("'overwrite.cli.url' => 'http://mon-asso.frama.space',"), "no TLS issuer: http");
         assert!(main.contains("'overwriteprotocol' => 'http',"));
         assert!(main.contains("'one-click-instance.user-limit' => 51,"), "maxAccounts 50 people, plus the operator's admin");
+        assert!(main.contains("'framaspace.quota' => 42949672960,"), "the space's 40Gi, in bytes, for the quota app");
         let mut tls = resolved();
         tls.class.ingress.tls_issuer = Some("letsencrypt".into());
         let main = &render(&tls, &Bindings::default(), None)["framaspace.config.php"];

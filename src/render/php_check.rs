@@ -165,6 +165,8 @@ fn every_rendered_configuration_parses_and_merges_into_what_the_space_needs() {
                     assert_eq!(c["trusted_domains"][0], "mon-asso.frama.space", "{case}");
                     assert_eq!(c["one-click-instance.user-limit"], 51, "{case}: 50 people and the operator's admin");
                     assert_eq!(c["one-click-instance.link"], "https://frama.space", "{case}: no Enterprise upsell");
+                    // framaspace_quota reads it with getSystemValueInt(): a PHP int, in bytes.
+                    assert_eq!(c["framaspace.quota"].as_i64(), Some(40 << 30), "{case}: the space's quota, an integer");
                     assert_eq!(c["overwriteprotocol"], "http", "{case}: the fixture class ends no TLS");
                     assert_eq!(c["overwrite.cli.url"], "http://mon-asso.frama.space", "{case}");
                     assert_eq!(c["trusted_proxies"][3], "100.64.0.0/10", "{case}");

@@ -55,11 +55,9 @@ impl ResolvedSpace {
         names::url(&self.host, self.tls())
     }
 
-    /// The class's validated apps, sorted (the order of the class's list changes no Job name).
+    /// The apps the operator enables in the space: the platform's and the class's, sorted.
     pub fn apps(&self) -> Vec<String> {
-        let mut apps: Vec<String> = self.class.apps.iter().map(|a| a.0.clone()).collect();
-        apps.sort();
-        apps
+        self.class.enabled_apps()
     }
 
     /// Whether the class's Ingress ends TLS for the space (it names a certificate issuer).

@@ -161,13 +161,14 @@ mod tests {
         let nc = NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() };
         let bindings = Bindings::default();
         let placement = Placement::default();
+        let applied = vec!["framaspace_quota".to_string()];
         let inputs = |installed| BuildInputs {
             placement: &placement,
             bindings: &bindings,
             access: None,
             installed,
             install_attempt: 1,
-            applied_apps: &[],
+            applied_apps: &applied,
         };
         let fresh = space_objects(&space, inputs(None));
         assert!(fresh.workload.deployment.is_none() && fresh.office.job.is_none(), "nothing runs before the install");
@@ -192,7 +193,7 @@ mod tests {
             assert_eq!(label.map(String::as_str), Some("a"), "{:?}", m.name);
         }
         assert_eq!(job.metadata.name.as_deref(), Some(o.office.job_name.as_str()));
-        assert!(o.apps.job.is_none(), "a class without apps needs no apps Job");
+        assert!(o.apps.job.is_none(), "a class without apps, the platform's applied: no apps Job");
     }
 
     #[test]
@@ -221,11 +222,34 @@ mod tests {
         };
         assert!(build(None, &applied).apps.job.is_none(), "before the install, the install Job enables the list");
         let changed = build(Some(&nc), &applied);
-        assert_eq!(changed.apps.desired, ["calendar", "deck"], "sorted: the Job name does not depend on the class's order");
-        assert_eq!(changed.apps.commands, ["app:enable calendar deck"]);
+        assert_eq!(
+            changed.apps.desired,
+            ["calendar", "deck", "framaspace_quota"],
+            "the platform's app with the class's, sorted: the Job name does not depend on the class's order"
+        );
+        assert_eq!(changed.apps.commands, ["app:enable calendar deck framaspace_quota"]);
         let job = changed.apps.job.expect("one Job for the change");
         assert_eq!(job.metadata.name.as_deref(), Some(changed.apps.job_name.as_str()));
-        let done = build(Some(&nc), &["deck".to_string(), "calendar".to_string()]);
+        let done = build(Some(&nc), &["deck".to_string(), "framaspace_quota".to_string(), "calendar".to_string()]);
         assert!(done.apps.job.is_none(), "applied already: no Job on a resync");
+        let mut bare = fixtures::class("c", true);
+        bare.spec.apps.clear();
+        let before = resolve(&fixtures::space("a"), &bare).expect("resolves");
+        let upgraded = space_objects(
+            &before,
+            BuildInputs {
+                placement: &placement,
+                bindings: &bindings,
+                access: None,
+                installed: Some(&nc),
+                install_attempt: 1,
+                applied_apps: &[],
+            },
+        );
+        assert_eq!(
+            upgraded.apps.commands,
+            ["app:enable framaspace_quota"],
+            "a space installed before the platform's app: one Job enables it, and nothing else"
+        );
     }
 }

@@ -382,6 +382,8 @@ fn installed_space(name: &str) -> AssociationSpace {
             version_string: "33.0.7".into(),
             image: "registry.frama.space/framaspace/nextcloud:33.0.7".into(),
         }),
+        // As this operator's install leaves it: the platform's app enabled.
+        apps: Some(crate::api::space::AppsStatus { requested: vec!["framaspace_quota".into()], enabled: vec!["framaspace_quota".into()] }),
         ..Default::default()
     });
     s
