@@ -31,6 +31,22 @@ pub enum Error {
     Provision(#[from] crate::provision::ProvisionError),
     #[error("{0} is still terminating")]
     StillTerminating(String),
+    /// A new space under the name of a deleted one that retained its data: nothing is created
+    /// until a platform engineer re-attaches the data.
+    #[error(
+        "the name {space} holds the data a deleted space retained ({held}); nothing is created for this space until a platform engineer re-attaches it (annotation frama.space/reattach-retained: \"true\", which the portal cannot set) or the space is deleted"
+    )]
+    RetainedDataHeld { space: String, held: String },
+    /// An installed space's Secret lost Nextcloud's identity values; none are generated unasked.
+    #[error(
+        "the credentials Secret {namespace}/nextcloud-credentials of this installed Nextcloud lacks {missing}: new values would log everyone out and leave its stored passwords unreadable, so none are generated; restore these keys from a backup of the Secret, or annotate the space frama.space/new-identity=accept to generate new ones"
+    )]
+    IdentityLost { namespace: String, missing: String },
+    /// The space's namespace exists and is not the space's: nothing is written or bound there.
+    #[error(
+        "namespace {namespace} exists and was not created for this space ({holder}); nothing is written there until it is removed or the space renamed"
+    )]
+    NamespaceConflict { namespace: String, holder: String },
     #[error("leader election: {0}")]
     LeaderElection(#[from] kube_lease_manager::LeaseManagerError),
     #[error("leadership lost: {0}")]
@@ -63,6 +79,9 @@ impl Error {
             Error::Spec(e) => e.reason(),
             Error::Random(_) => "RandomGeneratorFailed",
             Error::StillTerminating(_) => "Terminating",
+            Error::NamespaceConflict { .. } => "NamespaceConflict",
+            Error::IdentityLost { .. } => "IdentityLost",
+            Error::RetainedDataHeld { .. } => "RetainedDataHeld",
             Error::Pool { .. } => "PoolMisconfigured",
             Error::Provision(e) => e.reason(),
             Error::LeaderElection(_) => "LeaderElectionFailed",
@@ -75,7 +94,7 @@ impl Error {
 
     /// Permanent errors wait for a change of the object instead of retrying.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Error::Spec(_))
+        matches!(self, Error::Spec(_) | Error::RetainedDataHeld { .. })
     }
 }
 

@@ -34,9 +34,16 @@ pub fn documents() -> Result<Vec<(String, String)>, ManifestError> {
     let stem = ADMISSION_POLICY;
     let policy = admission::class_limits_policy().map_err(|e| ManifestError::Json(stem.into(), e))?;
     let binding = admission::class_limits_binding().map_err(|e| ManifestError::Json(stem.into(), e))?;
-    let policy = serde_yaml_ng::to_string(&policy).map_err(|e| ManifestError::Yaml(stem.into(), e))?;
-    let binding = serde_yaml_ng::to_string(&binding).map_err(|e| ManifestError::Yaml(stem.into(), e))?;
-    docs.push((stem.to_string(), format!("{policy}---\n{binding}")));
+    let reattach = admission::reattach_policy().map_err(|e| ManifestError::Json(stem.into(), e))?;
+    let reattach_binding = admission::reattach_binding().map_err(|e| ManifestError::Json(stem.into(), e))?;
+    let yaml = |r: Result<String, serde_yaml_ng::Error>| r.map_err(|e| ManifestError::Yaml(stem.into(), e));
+    let parts = [
+        yaml(serde_yaml_ng::to_string(&policy))?,
+        yaml(serde_yaml_ng::to_string(&binding))?,
+        yaml(serde_yaml_ng::to_string(&reattach))?,
+        yaml(serde_yaml_ng::to_string(&reattach_binding))?,
+    ];
+    docs.push((stem.to_string(), parts.join("---\n")));
     Ok(docs)
 }
 

@@ -119,7 +119,12 @@ check_eq "B's Redis user is off" "off" "$(redis_admin ACL GETUSER "space-$B" | s
 check_eq "B's Redis keys are kept, in its database" "1" "$(redis_admin -n "$b_db" GET "space-$B:kept")"
 check_eq "B's object is kept in its bucket" "1" "$(bucket_objects "$b_pool" "space-$B")"
 kubectl apply -k "$REPO_DIR/examples/" >/dev/null
-check "B re-created under the same name becomes Ready" kubectl wait --for=condition=Ready space/$B --timeout=120s
+check "B re-created under the same name waits: Placed=False RetainedDataHeld, naming what is held" eventually 30 bash -c \
+  "kubectl get space $B -o jsonpath='{.status.conditions[?(@.type==\"Placed\")].reason} {.status.conditions[?(@.type==\"Placed\")].message}' | grep -q '^RetainedDataHeld .*database on DatabasePool'"
+check "and nothing is created for it: no namespace, the old role still locked out" bash -c \
+  "! kubectl get namespace space-$B >/dev/null 2>&1 && ! PGPASSWORD='$old_pw' psql -h 127.0.0.1 -p $FRAMASPACE_PG_PORT -U $(role $B) -d $(role $B) -tAc 'select 1' >/dev/null 2>&1"
+kubectl annotate space $B frama.space/reattach-retained=true >/dev/null
+check "a platform engineer re-attaches it (annotation): B becomes Ready" kubectl wait --for=condition=Ready space/$B --timeout=120s
 check_eq "and gets its rows back (with its new credentials)" "7" "$(pg_as $B "$(role $B)" 'select i from kept')"
 check_eq "and its object" "200" "$(s3_as $B GET "/space-$B/doc.txt")"
 check_eq "and its cache database" "$b_db" "$(cache_db $B)"

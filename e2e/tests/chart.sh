@@ -76,6 +76,17 @@ check "the portal cannot delete a space (Forbidden)" bash -c "kubectl --as '$POR
 check "the portal cannot change a space (Forbidden)" bash -c \
   "kubectl --as '$PORTAL' patch space portal-made --type merge -p '{\"spec\":{\"suspended\":true}}' 2>&1 | grep -q Forbidden"
 check "the portal cannot read a Secret (Forbidden)" bash -c "kubectl --as '$PORTAL' -n $NS get secret pg-1-admin 2>&1 | grep -q Forbidden"
+check "the portal cannot create a space that takes a retained space's data (admission policy)" bash -c \
+  "kubectl --as '$PORTAL' create -f - 2>&1 <<'YAML' | grep -q 'only a platform engineer (verb reattach on associationspaces)'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: portal-reattach, annotations: { frama.space/reattach-retained: \"true\" } }
+spec: { displayName: Takeover, contactEmail: admin@portal-reattach.example }
+YAML"
+kubectl create clusterrolebinding e2e-platform-engineer --clusterrole=framaspace-operator-platform-engineer --user=engineer \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+check_eq "the verb is the platform engineers' role's, not the portal's" "yes no" \
+  "$(can reattach associationspaces.frama.space --as engineer) $(can reattach associationspaces.frama.space --as "$PORTAL")"
 
 section "leader election: two operator processes"
 stop_process operator   # the operator suite's, if any

@@ -122,8 +122,75 @@ spec:
 YAML
 ) && fail "refused: a class whose default quota exceeds its maximum" "$out" || \
   { grep -qF "limits.defaultQuota must not exceed limits.maxQuota" <<<"$out" && pass "refused: a class whose default quota exceeds its maximum" || fail "refused: class limits" "$out"; }
+# Hostile class values that would break every space of the class (issue 15, items 1 and 13).
+refused_class() {
+  local what=$1 expect=$2 spec=$3 out
+  if out=$(kubectl apply -f - 2>&1 <<YAML
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: hostile }
+spec:
+  nextcloud: { version: 33.0.7 }
+$spec
+YAML
+); then
+    fail "refused: a class with $what" "the API server accepted it: $out"; kubectl delete spaceclass hostile --wait=false >/dev/null 2>&1
+  elif grep -qF -- "$expect" <<<"$out"; then pass "refused: a class with $what"
+  else fail "refused: a class with $what" "expected: $expect" "got:      $out"; fi
+}
+limits='  limits: { maxQuota: 10Gi, defaultQuota: 1Gi, maxAccounts: 50, defaultMaxAccounts: 50 }'
+refused_class "a node selector key 'bad key!'" "placement.nodeSelector: each key must be a label key" \
+  "  baseDomain: hostile.example
+$limits
+  placement: { nodeSelector: { 'bad key!': web } }"
+refused_class "a namespace quota 'pods: abc'" "spec.namespaceQuota: each value must be a quantity" \
+  "  baseDomain: hostile.example
+$limits
+  namespaceQuota: { pods: abc }"
+refused_class "an ingress class 'x y'" "spec.ingress.className in body should match" \
+  "  baseDomain: hostile.example
+$limits
+  ingress: { className: 'x y' }"
+refused_class "a maxQuota of 99999Pi" "limits.maxQuota must be at most 1Pi" \
+  "  baseDomain: hostile.example
+  limits: { maxQuota: 99999Pi, defaultQuota: 1Gi, maxAccounts: 50, defaultMaxAccounts: 50 }"
+refused_class "a defaultQuota of half a byte" "limits.defaultQuota must be at least 1Mi" \
+  "  baseDomain: hostile.example
+  limits: { maxQuota: 10Gi, defaultQuota: '0.5', maxAccounts: 50, defaultMaxAccounts: 50 }"
+refused_class "an IP address for a base domain" "spec.baseDomain must end in a top-level domain that starts with a letter" \
+  "  baseDomain: 127.0.0.1
+$limits"
 check_eq "no space was created by the refused manifests" "$spaces_before" "$(kubectl get spaces -o name | sort)"
 check_eq "no namespace was created by the refused manifests" "$namespaces_before" "$(kubectl get namespaces -l app.kubernetes.io/managed-by=framaspace-operator -o name | sort)"
+# class_and_space CLASS DOMAIN SPACE SPACE-CLASS: a class on DOMAIN, and a space SPACE of SPACE-CLASS.
+class_and_space() {
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: $1 }
+spec:
+  baseDomain: $2
+  nextcloud: { version: 33.0.7 }
+$limits
+---
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: $3 }
+spec: { displayName: "Domain $3", contactEmail: "x@$3.example", spaceClassName: $4 }
+YAML
+}
+class_and_space under-velo collectif-velo.frama.space under-velo-1 under-velo
+check "a class under another space's host (collectif-velo.frama.space): Ready=False BaseDomainUnderSpace" eventually 30 bash -c \
+  "[ \"\$(kubectl get spaceclass under-velo -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\" = BaseDomainUnderSpace ]"
+check "and its spaces are refused with the reason, nothing created" eventually 30 bash -c \
+  "[ \"\$(kubectl get space under-velo-1 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\" = BaseDomainUnderSpace ] && ! kubectl get namespace space-under-velo-1 >/dev/null 2>&1"
+kubectl delete space under-velo-1 --timeout=30s >/dev/null 2>&1; kubectl delete spaceclass under-velo --timeout=30s >/dev/null 2>&1
+class_and_space sub-domain sub-domain.frama.space sub-domain standard
+check "a new space whose host would be a class's domain (sub-domain.frama.space): refused, HostAboveClassDomain" eventually 30 bash -c \
+  "[ \"\$(kubectl get space sub-domain -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\" = HostAboveClassDomain ] && ! kubectl get namespace space-sub-domain >/dev/null 2>&1"
+check "and that class, with no space above it, stays Ready" eventually 30 bash -c \
+  "[ \"\$(kubectl get spaceclass sub-domain -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\" = Valid ]"
+kubectl delete space sub-domain --timeout=30s >/dev/null 2>&1; kubectl delete spaceclass sub-domain --timeout=30s >/dev/null 2>&1
 
 section "drift is repaired"
 ns=space-collectif-velo
@@ -148,6 +215,18 @@ kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +
 check "a credential removed from the Secret is generated again at the next reconcile" eventually 30 bash -c "[ -n \"\$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.redis-password}')\" ]"
 check_eq "the other credentials are kept, never regenerated" "$admin_pw" "$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.admin-password}')"
 check "the space is Ready after the repairs" kubectl wait --for=condition=Ready space/collectif-velo --timeout=60s
+salt=$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.nextcloud-passwordsalt}')
+kubectl -n $ns patch secret nextcloud-credentials --type json -p '[{"op":"remove","path":"/data/nextcloud-passwordsalt"}]' >/dev/null
+kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +%s)" >/dev/null
+check "Nextcloud's identity taken from an installed space's Secret is not made up again: IdentityLost" eventually 30 bash -c \
+  "[ \"\$(kubectl get space collectif-velo -o jsonpath='{.status.conditions[?(@.type==\"WorkloadReady\")].reason}')\" = IdentityLost ]"
+check_eq "the Secret still lacks it: no new salt" "" "$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.nextcloud-passwordsalt}')"
+check "a Warning Event names it and the two ways out" bash -c \
+  "kubectl get events -n default --field-selector involvedObject.name=collectif-velo,reason=IdentityLost -o jsonpath='{.items[0].type} {.items[0].note}{.items[0].message}' | grep -q '^Warning .*nextcloud-passwordsalt.*frama.space/new-identity=accept'"
+kubectl -n $ns patch secret nextcloud-credentials --type json -p "[{\"op\":\"add\",\"path\":\"/data/nextcloud-passwordsalt\",\"value\":\"$salt\"}]" >/dev/null
+kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +%s)" >/dev/null
+check "the value restored from a backup: Ready again, with that value" bash -c \
+  "kubectl wait --for=condition=Ready space/collectif-velo --timeout=60s >/dev/null && [ \"\$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.nextcloud-passwordsalt}')\" = '$salt' ]"
 
 section "SIGKILL during provisioning, then restart"
 digest=$(credentials_digest collectif-velo)
@@ -197,6 +276,25 @@ sed -e 's/name: standard/name: premium/' -e 's/default: true/default: false/' -e
   "$REPO_DIR/examples/spaceclass-standard.yaml" | kubectl apply -f - >/dev/null
 check "it becomes Ready once the class exists" kubectl wait --for=condition=Ready space/late-class --timeout=90s
 check_eq "under the class's domain" "https://late-class.premium.frama.space" "$(jsonpath space/late-class '{.status.url}')"
+
+section "a namespace the space did not create is never taken"
+kubectl create namespace space-not-mine >/dev/null
+kubectl -n space-not-mine create secret generic admin-things --from-literal=token=admin-e2e-7c1d >/dev/null
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: not-mine }
+spec: { displayName: Not mine, contactEmail: x@not-mine.example }
+YAML
+check "a space named after an admin's namespace: WorkloadReady=False NamespaceConflict" eventually 30 bash -c \
+  "[ \"\$(kubectl get space not-mine -o jsonpath='{.status.conditions[?(@.type==\"WorkloadReady\")].reason}')\" = NamespaceConflict ]"
+check "the message says whose it is and what to do" bash -c \
+  "kubectl get space not-mine -o jsonpath='{.status.conditions[?(@.type==\"WorkloadReady\")].message}' | grep -q 'namespace space-not-mine exists and was not created for this space (not labelled by framaspace-operator)'"
+check "nothing is written there: no owner, no operator label, no RoleBinding, no ConfigMap" bash -c \
+  "[ -z \"\$(kubectl get namespace space-not-mine -o jsonpath='{.metadata.ownerReferences}{.metadata.labels.frama\\.space/space}')\" ] && [ -z \"\$(kubectl -n space-not-mine get rolebindings,configmaps,deployments -l app.kubernetes.io/managed-by=framaspace-operator -o name)\" ]"
+check "deleting the space leaves the namespace and its Secret" bash -c \
+  "kubectl delete space not-mine --timeout=60s >/dev/null && sleep 3 && [ \"\$(kubectl -n space-not-mine get secret admin-things -o jsonpath='{.data.token}' | base64 -d)\" = admin-e2e-7c1d ]"
+kubectl delete namespace space-not-mine --wait=false >/dev/null 2>&1
 
 section "deletion"
 check "deleting a space completes (the finalizer is released)" kubectl delete space restart-2 --wait=true --timeout=120s

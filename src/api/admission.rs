@@ -8,29 +8,53 @@
 //! operator is down.
 
 use k8s_openapi::api::admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding};
-use serde_json::json;
+use serde_json::{Value, json};
 
 pub const POLICY_NAME: &str = "associationspace-class-limits.frama.space";
 
 /// True for the evaluation against the class the space uses.
 const USES_THIS_CLASS: &str = "(has(object.spec.spaceClassName) ? object.spec.spaceClassName == params.metadata.name : (has(params.spec.default) && params.spec.default))";
 
-pub fn class_limits_policy() -> Result<ValidatingAdmissionPolicy, serde_json::Error> {
+fn metadata(name: &str) -> Value {
+    json!({ "name": name, "labels": { "app.kubernetes.io/part-of": "framaspace-operator" } })
+}
+
+/// A policy on the writes of spaces (every policy here judges those), refusing when it fails.
+fn space_policy(name: &str, mut spec: Value) -> Result<ValidatingAdmissionPolicy, serde_json::Error> {
+    spec["failurePolicy"] = json!("Fail");
+    spec["matchConstraints"] = json!({
+        "resourceRules": [{
+            "apiGroups": ["frama.space"],
+            "apiVersions": ["v1alpha1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["associationspaces"]
+        }]
+    });
     serde_json::from_value(json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
-        "metadata": { "name": POLICY_NAME, "labels": { "app.kubernetes.io/part-of": "framaspace-operator" } },
-        "spec": {
-            "failurePolicy": "Fail",
+        "metadata": metadata(name),
+        "spec": spec
+    }))
+}
+
+/// The binding that makes the policy `name` deny.
+fn deny_binding(name: &str, mut spec: Value) -> Result<ValidatingAdmissionPolicyBinding, serde_json::Error> {
+    spec["policyName"] = json!(name);
+    spec["validationActions"] = json!(["Deny"]);
+    serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": metadata(name),
+        "spec": spec
+    }))
+}
+
+pub fn class_limits_policy() -> Result<ValidatingAdmissionPolicy, serde_json::Error> {
+    space_policy(
+        POLICY_NAME,
+        json!({
             "paramKind": { "apiVersion": "frama.space/v1alpha1", "kind": "SpaceClass" },
-            "matchConstraints": {
-                "resourceRules": [{
-                    "apiGroups": ["frama.space"],
-                    "apiVersions": ["v1alpha1"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": ["associationspaces"]
-                }]
-            },
             // Only spec changes are judged: a space that a later class change left above the
             // limits must still accept the operator's finalizer updates and its own deletion.
             "matchConditions": [{
@@ -49,28 +73,59 @@ pub fn class_limits_policy() -> Result<ValidatingAdmissionPolicy, serde_json::Er
                     "reason": "Invalid"
                 }
             ]
-        }
-    }))
+        }),
+    )
 }
 
 pub fn class_limits_binding() -> Result<ValidatingAdmissionPolicyBinding, serde_json::Error> {
-    serde_json::from_value(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": { "name": POLICY_NAME, "labels": { "app.kubernetes.io/part-of": "framaspace-operator" } },
-        "spec": {
-            "policyName": POLICY_NAME,
-            "validationActions": ["Deny"],
-            // No class at all is the operator's to report (condition ClassNotFound), not a reason
-            // to refuse the space: a GitOps sync may create the space before its class.
-            "paramRef": { "selector": {}, "parameterNotFoundAction": "Allow" }
-        }
-    }))
+    // No class at all is the operator's to report (condition ClassNotFound), not a reason
+    // to refuse the space: a GitOps sync may create the space before its class.
+    deny_binding(POLICY_NAME, json!({ "paramRef": { "selector": {}, "parameterNotFoundAction": "Allow" } }))
+}
+
+pub const REATTACH_POLICY_NAME: &str = "associationspace-reattach.frama.space";
+
+/// Setting `frama.space/reattach-retained` (on create, or changing it later) needs the verb
+/// `reattach` on the space, which only the platform engineers' role grants: whoever may create
+/// spaces (the portal) cannot take over the data a deleted space of that name left behind.
+pub fn reattach_policy() -> Result<ValidatingAdmissionPolicy, serde_json::Error> {
+    let key = crate::api::labels::REATTACH_RETAINED_ANNOTATION;
+    let value = |o: &str| {
+        format!("(has({o}.metadata.annotations) && '{key}' in {o}.metadata.annotations ? {o}.metadata.annotations['{key}'] : '')")
+    };
+    space_policy(
+        REATTACH_POLICY_NAME,
+        json!({
+            "matchConditions": [{
+                "name": "reattach-set",
+                "expression": format!("{} != '' && (request.operation == 'CREATE' || {} != {})", value("object"), value("object"), value("oldObject"))
+            }],
+            "validations": [{
+                "expression": "authorizer.group('frama.space').resource('associationspaces').name(object.metadata.name).check('reattach').allowed()",
+                "message": format!("metadata.annotations[{key}]: only a platform engineer (verb reattach on associationspaces) re-attaches the data a deleted space retained"),
+                "reason": "Forbidden"
+            }]
+        }),
+    )
+}
+
+pub fn reattach_binding() -> Result<ValidatingAdmissionPolicyBinding, serde_json::Error> {
+    deny_binding(REATTACH_POLICY_NAME, json!({}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reattach_policy_asks_the_authorizer() {
+        let spec = reattach_policy().expect("policy deserializes").spec.expect("spec");
+        let rule = &spec.validations.expect("validations")[0].expression;
+        assert!(rule.contains("check('reattach')"), "{rule}");
+        let when = &spec.match_conditions.expect("conditions")[0].expression;
+        assert!(when.contains("frama.space/reattach-retained") && when.contains("oldObject"), "{when}");
+        assert!(reattach_binding().is_ok());
+    }
 
     #[test]
     fn policy_and_binding_are_valid_objects() {

@@ -43,6 +43,7 @@ pub struct SpaceClassSpec {
     /// DNS domain under which each space gets `<space name>.<baseDomain>`.
     #[schemars(length(min = 3, max = 200), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.baseDomain is immutable: changing it would move every space of the class to another host"))]
+    #[x_kube(validation = Rule::new("self.matches('[.][a-z]([-a-z0-9]*[a-z0-9])?$')").message("spec.baseDomain must end in a top-level domain that starts with a letter: an IP address is not a domain"))]
     pub base_domain: String,
 
     /// Nextcloud image and version run by every space of the class.
@@ -98,6 +99,8 @@ pub struct SpaceClassSpec {
     /// Hard limits of each space namespace (a ResourceQuota `spec.hard`, e.g. `pods: "10"`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32))]
+    #[x_kube(validation = Rule::new(RESOURCE_NAMES_RULE).message("spec.namespaceQuota: each key must be a resource name (e.g. pods, requests.cpu, count/jobs.batch)"))]
+    #[x_kube(validation = Rule::new("self.all(k, isQuantity(self[k]))").message("spec.namespaceQuota: each value must be a quantity (e.g. \"10\", 4Gi, 500m)"))]
     pub namespace_quota: BTreeMap<String, String>,
 }
 
@@ -218,6 +221,8 @@ fn default_image() -> String {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("quantity(self.defaultQuota).compareTo(quantity(self.maxQuota)) <= 0").message("limits.defaultQuota must not exceed limits.maxQuota"))]
 #[x_kube(validation = Rule::new("self.defaultMaxAccounts <= self.maxAccounts").message("limits.defaultMaxAccounts must not exceed limits.maxAccounts"))]
+#[x_kube(validation = Rule::new("quantity(self.defaultQuota).compareTo(quantity('1Mi')) >= 0").message("limits.defaultQuota must be at least 1Mi: a smaller quota rounds to none at all on the storage servers"))]
+#[x_kube(validation = Rule::new("quantity(self.maxQuota).compareTo(quantity('1Pi')) <= 0").message("limits.maxQuota must be at most 1Pi"))]
 pub struct SpaceLimits {
     /// Largest storage quota a space of the class may have (e.g. `50Gi`).
     #[schemars(length(max = 20), regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"))]
@@ -234,11 +239,14 @@ pub struct SpaceLimits {
 }
 
 /// Where the pods of a space may run.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NodePlacement {
     /// Node labels the pods require (default: `frama.space/node-pool: web`).
     #[serde(default = "default_web_selector")]
+    #[schemars(extend("maxProperties" = 32))]
+    #[x_kube(validation = Rule::new(LABEL_KEYS_RULE).message("placement.nodeSelector: each key must be a label key (an optional DNS prefix and /, then at most 63 letters, digits, -, _ or .)"))]
+    #[x_kube(validation = Rule::new(LABEL_VALUES_RULE).message("placement.nodeSelector: each value must be a label value (at most 63 letters, digits, -, _ or ., starting and ending with a letter or digit)"))]
     pub node_selector: BTreeMap<String, String>,
     /// Taints the pods tolerate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -261,11 +269,11 @@ fn default_web_selector() -> BTreeMap<String, String> {
 pub struct IngressSettings {
     /// IngressClass of the spaces' Ingress objects (cluster default when empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63))]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
     pub class_name: Option<String>,
     /// cert-manager ClusterIssuer that signs the spaces' certificates; no TLS section when empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
     pub tls_issuer: Option<String>,
     /// Largest single upload (nginx `proxy-body-size`, and the image's Apache `LimitRequestBody`
     /// and PHP `upload_max_filesize`, so all three agree), e.g. `16G`. Chunked uploads of the
@@ -275,7 +283,7 @@ pub struct IngressSettings {
     pub max_upload_size: String,
     /// Namespace of the ingress controller, the only one allowed to reach the spaces' pods.
     #[serde(default = "default_ingress_namespace")]
-    #[schemars(length(min = 1, max = 63))]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub controller_namespace: String,
     /// Addresses (CIDRs) of the ingress controller's pods, whose `X-Forwarded-For` Nextcloud
     /// believes (its `trusted_proxies`), so each client is throttled by its own address.
@@ -323,6 +331,47 @@ pub struct ClassImageStatus {
     /// Every app of the image (shipped with the release and baked in), by id.
     #[serde(default)]
     pub apps: Vec<String>,
+}
+
+/// Label keys as Kubernetes accepts them: an optional DNS subdomain prefix and `/`, then a name.
+const LABEL_KEYS_RULE: &str = "self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$') && size(k.substring(k.lastIndexOf('/') + 1)) <= 63 && k.lastIndexOf('/') <= 253)";
+const LABEL_VALUES_RULE: &str = "self.all(k, size(self[k]) <= 63 && self[k].matches('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$'))";
+/// Resource names of a ResourceQuota's `hard`: `pods`, `requests.cpu`, `count/jobs.batch`.
+const RESOURCE_NAMES_RULE: &str = "self.all(k, size(k) <= 253 && k.matches('^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$'))";
+
+/// The hosts of spaces of other classes that `domain` would sit under: for each other class's
+/// base domain `D` that `domain` ends with, the label right under `D` (a space of that name would
+/// be `<label>.D`, a parent domain of every space of the class: cookies, certificates). Reserved
+/// names are never a space's host and are left out.
+pub fn space_hosts_above<'a>(domain: &str, others: impl IntoIterator<Item = &'a str>) -> Vec<(&'a str, String)> {
+    others
+        .into_iter()
+        .filter(|other| *other != domain)
+        .filter_map(|other| {
+            let prefix = domain.strip_suffix(other)?.strip_suffix('.')?;
+            let label = prefix.rsplit('.').next()?;
+            (!super::space::RESERVED_NAMES.contains(&label)).then(|| (other, label.to_string()))
+        })
+        .collect()
+}
+
+/// The class of `domain` sits under a space's host: the first such host that `served_at`
+/// (name, host) says a space holds, as a message for the class's condition and its spaces.
+pub fn under_space_host<'a>(
+    domain: &str,
+    others: impl IntoIterator<Item = &'a str>,
+    served_at: impl Fn(&str, &str) -> bool,
+) -> Option<String> {
+    space_hosts_above(domain, others).into_iter().find(|(other, label)| served_at(label, &format!("{label}.{other}"))).map(|(other, label)| {
+        format!(
+            "spec.baseDomain {domain} is under {label}.{other}, the host of space {label}: its admins would hold a parent domain of every space here; the class's spaces are refused until it uses a domain outside {other}"
+        )
+    })
+}
+
+/// Whether a space's `host` is, or is a parent of, `domain`: its admins would hold every space there.
+pub fn is_at_or_above(host: &str, domain: &str) -> bool {
+    domain == host || domain.strip_suffix(host).is_some_and(|p| p.ends_with('.'))
 }
 
 /// The platform's own apps, baked into the space image from `images/nextcloud` and enabled in
@@ -375,4 +424,34 @@ pub struct SpaceClassStatus {
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_space_hosts_a_domain_would_sit_under_are_found() {
+        let others = ["frama.space", "pro.example.org", "b.frama.space"];
+        assert_eq!(space_hosts_above("velo.frama.space", others), [("frama.space", "velo".to_string())]);
+        assert_eq!(
+            space_hosts_above("a.b.frama.space", others),
+            [("frama.space", "b".to_string()), ("b.frama.space", "a".to_string())],
+            "deeper too, under each class it ends with"
+        );
+        assert!(space_hosts_above("office.frama.space", others).is_empty(), "a reserved name is never a space's host");
+        assert!(space_hosts_above("frama.space", others).is_empty(), "its own domain is not another's");
+        assert!(space_hosts_above("xframa.space", others).is_empty(), "a suffix of the text is not a parent domain");
+        assert!(is_at_or_above("velo.frama.space", "velo.frama.space") && is_at_or_above("velo.frama.space", "a.velo.frama.space"));
+        assert!(!is_at_or_above("velo.frama.space", "xvelo.frama.space"));
+    }
+
+    #[test]
+    fn the_apps_enabled_are_the_platforms_and_the_class_list_sorted() {
+        let mut spec = crate::render::resolve::tests::class("c", false).spec;
+        spec.apps = vec![AppId("twofactor_totp".into()), AppId("calendar".into())];
+        assert_eq!(spec.enabled_apps(), ["calendar", "framaspace_quota", "twofactor_totp"]);
+        let image = ClassImageStatus { reference: "nc:33".into(), apps: vec!["calendar".into(), "twofactor_totp".into()] };
+        assert_eq!(missing_apps(&spec, &image), ["framaspace_quota"], "an image without the platform's app lacks it");
+    }
 }

@@ -40,6 +40,13 @@ pub const NEXTCLOUD_VERSION_ANNOTATION: &str = "frama.space/nextcloud-version";
 pub const NEXTCLOUD_IMAGE_ANNOTATION: &str = "frama.space/nextcloud-image";
 /// Which attempt of the install Job this is (1, 2, ...): the retry delay grows with it.
 pub const ATTEMPT_ANNOTATION: &str = "frama.space/attempt";
+/// On a space, `"true"`: the data a deleted space of the same name retained is re-attached to
+/// it. Only a platform engineer may set it (verb `reattach` on associationspaces, checked by the
+/// admission policy `associationspace-reattach.frama.space`); the portal's role cannot.
+pub const REATTACH_RETAINED_ANNOTATION: &str = "frama.space/reattach-retained";
+/// On a space, `accept`: an installed space whose credentials Secret lost Nextcloud's identity
+/// (`secret`, `passwordsalt`, `instanceid`) gets new values, and everyone is logged out.
+pub const NEW_IDENTITY_ANNOTATION: &str = "frama.space/new-identity";
 /// The occ commands a Job runs, for `kubectl describe job`.
 pub const OCC_COMMANDS_ANNOTATION: &str = "frama.space/occ-commands";
 /// The URL of a space, on its namespace.

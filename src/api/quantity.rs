@@ -9,6 +9,15 @@ pub struct QuantityError(pub String);
 /// Same grammar as the CRD pattern on size fields, so a value the API server accepted always parses.
 pub const SIZE_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$";
 
+/// The smallest storage quota a space may have. Below it a quota means nothing, or worse: MinIO
+/// takes a hard quota of 0 for none at all and Garage a `maxSize` of 0 for no write ever, and a
+/// fraction of a byte (`0.5`) rounds to 0.
+pub const MIN_QUOTA: &str = "1Mi";
+pub const MIN_QUOTA_BYTES: u64 = 1 << 20;
+/// The largest: what S3 servers and Nextcloud's integers hold with room to spare.
+pub const MAX_QUOTA: &str = "1Pi";
+pub const MAX_QUOTA_BYTES: u64 = 1 << 50;
+
 /// Parses a size into bytes. Fractions are allowed (`1.5Gi`) and rounded down to a whole byte.
 pub fn parse_bytes(s: &str) -> Result<u64, QuantityError> {
     let err = || QuantityError(s.to_string());

@@ -92,7 +92,7 @@ pub struct AssociationSpaceSpec {
     /// Defaults to the class's `limits.defaultQuota`. Enforced as the bucket's hard quota.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20), regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"))]
-    #[x_kube(validation = Rule::new("!isQuantity(self) || quantity(self).isGreaterThan(quantity('0'))").message("spec.quota must be greater than zero"))]
+    #[x_kube(validation = Rule::new("!isQuantity(self) || quantity(self).compareTo(quantity('1Mi')) >= 0").message("spec.quota must be at least 1Mi: a smaller quota rounds to none at all on the storage servers"))]
     pub quota: Option<String>,
 
     /// Maximum number of accounts, at most the class's `limits.maxAccounts`. Defaults to the class's
@@ -124,6 +124,14 @@ pub enum OfficeSuite {
     Collabora,
     Onlyoffice,
     None,
+}
+
+impl AssociationSpace {
+    /// Whether the space (not being deleted) is served at `host`, as its status says.
+    pub fn served_at(&self, host: &str) -> bool {
+        self.metadata.deletion_timestamp.is_none()
+            && self.status.as_ref().and_then(|s| s.url.as_deref()).and_then(|u| u.split_once("://")).is_some_and(|(_, h)| h == host)
+    }
 }
 
 impl OfficeSuite {

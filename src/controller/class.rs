@@ -95,6 +95,12 @@ pub fn compute(
             "DuplicateDefault",
             format!("several classes are marked default ({}): spaces that name no class wait until only one is", defaults.join(", ")),
         )
+    } else if let Some(message) =
+        crate::api::class::under_space_host(&class.spec.base_domain, classes.iter().map(|c| c.spec.base_domain.as_str()), |name, host| {
+            spaces.iter().any(|s| s.name_any() == name && s.served_at(host))
+        })
+    {
+        Condition::new("Ready", ConditionStatus::False, "BaseDomainUnderSpace", message)
     } else if let Some(Inspection::Done(image)) = inspection
         && let missing = crate::api::class::missing_apps(&class.spec, image)
         && !missing.is_empty()
@@ -261,6 +267,34 @@ mod tests {
         assert_eq!(running.conditions[0].reason, "Valid", "an inspection under way holds nothing up");
         let failed = compute(&class, &[], &[], Some(&Inspection::Failed("no such image".into())), "x");
         assert_eq!(failed.conditions[0].reason, "ImageInspectionFailed");
+    }
+
+    #[test]
+    fn a_class_whose_spaces_would_live_under_another_space_is_not_ready() {
+        let standard = Arc::new(fixtures::class("standard", true));
+        let mut under = fixtures::class("velo", false);
+        under.spec.base_domain = "collectif-velo.frama.space".into();
+        let classes = vec![standard.clone(), Arc::new(under.clone())];
+        assert_eq!(compute(&under, &[], &classes, None, "x").conditions[0].reason, "Valid", "no space there: a sub-domain class is fine");
+        let mut velo = fixtures::space("collectif-velo");
+        velo.status = Some(AssociationSpaceStatus { url: Some("https://collectif-velo.frama.space".into()), ..Default::default() });
+        let spaces = vec![Arc::new(velo.clone())];
+        let c = &compute(&under, &spaces, &classes, None, "x").conditions[0];
+        assert_eq!((c.reason.as_str(), c.status), ("BaseDomainUnderSpace", ConditionStatus::False));
+        assert!(c.message.contains("the host of space collectif-velo"), "{}", c.message);
+        assert_eq!(compute(&standard, &spaces, &classes, None, "x").conditions[0].reason, "Valid", "the parent class is not at fault");
+        let served_at = |name: &str, host: &str| spaces.iter().any(|s| s.name_any() == name && s.served_at(host));
+        let mut named = fixtures::space("a");
+        named.spec.space_class_name = Some("velo".into());
+        let refused = crate::controller::space::resolve::step(&named, &classes, served_at).map(|_| ()).map_err(|e| e.reason());
+        assert_eq!(refused, Err("BaseDomainUnderSpace"), "and its spaces are refused");
+        assert!(
+            crate::controller::space::resolve::step(&velo, &classes, served_at).is_ok(),
+            "the space that was there first keeps its host"
+        );
+        let fresh = fixtures::space("collectif-velo");
+        let refused = crate::controller::space::resolve::step(&fresh, &classes, served_at).map(|_| ()).map_err(|e| e.reason());
+        assert_eq!(refused, Err("HostAboveClassDomain"), "a new space may not take a host above a class's domain");
     }
 
     #[test]

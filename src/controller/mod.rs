@@ -89,6 +89,8 @@ pub struct Context {
     pub verified: Mutex<HashMap<String, (u64, std::time::Instant)>>,
     /// The operator's own writes of spaces, until the cache shows them.
     pub own_writes: own_writes::OwnSpaceWrites,
+    /// Every space (the controller's cache): which hosts are taken.
+    pub spaces: Store<crate::api::AssociationSpace>,
     failures: Mutex<HashMap<String, usize>>,
 }
 
@@ -186,7 +188,8 @@ pub(crate) fn new_context(
         metrics,
         placing: tokio::sync::Mutex::default(),
         verified: Mutex::default(),
-        own_writes: own_writes::OwnSpaceWrites::new(spaces),
+        own_writes: own_writes::OwnSpaceWrites::new(spaces.clone()),
+        spaces,
         failures: Mutex::new(HashMap::new()),
     })
 }

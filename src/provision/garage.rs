@@ -101,6 +101,7 @@ impl GarageAdmin {
     }
 
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        b.check_quota(System::Garage)?;
         if b.access_key.is_empty() || b.secret_key.is_empty() {
             return Err(failed("import the key", "the space has no S3 key in its credentials".into()));
         }

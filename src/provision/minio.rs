@@ -25,6 +25,20 @@ pub struct Bucket<'a> {
     pub quota_bytes: u64,
 }
 
+impl Bucket<'_> {
+    /// A hard quota below 1Mi is never sent: MinIO stores 0 as no quota at all, Garage as no write.
+    pub fn check_quota(&self, system: System) -> Result<(), ProvisionError> {
+        if self.quota_bytes < crate::api::quantity::MIN_QUOTA_BYTES {
+            return Err(ProvisionError::Failed {
+                system,
+                operation: "set the bucket quota",
+                message: format!("a quota of {} bytes is below the minimum of 1Mi; nothing was written", self.quota_bytes),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Only what Nextcloud's object store needs, on its own bucket.
 pub fn policy(bucket: &str) -> Value {
     json!({
@@ -127,6 +141,7 @@ impl MinioAdmin {
     }
 
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        b.check_quota(System::Minio)?;
         if b.access_key.is_empty() || b.secret_key.is_empty() {
             return Err(failed("create the user", "the space has no S3 key in its credentials".into()));
         }
@@ -250,6 +265,14 @@ impl MinioAdmin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quota_below_1mi_is_never_sent() {
+        let b = |quota_bytes| Bucket { bucket: "b", access_key: "k", secret_key: "s", quota_bytes };
+        assert!(b(0).check_quota(System::Minio).is_err(), "MinIO takes 0 for no quota at all");
+        assert!(b((1 << 20) - 1).check_quota(System::Garage).is_err());
+        assert!(b(1 << 20).check_quota(System::Minio).is_ok());
+    }
 
     #[test]
     fn policies_compare_as_sets() {

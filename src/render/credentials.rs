@@ -108,6 +108,15 @@ pub fn is_complete(existing: &BTreeMap<String, Vec<u8>>, storage: Option<Storage
 
 /// The full set of credentials: every existing non-empty value kept byte for byte, only missing
 /// ones generated. Keys the operator does not know are kept too (they may be someone's).
+/// Nextcloud's identity values: an installed Nextcloud signs sessions and encrypts stored
+/// passwords with them, so new ones log everyone out and make those values unreadable.
+pub const IDENTITY: [&str; 3] = [NEXTCLOUD_SECRET, PASSWORD_SALT, INSTANCE_ID];
+
+/// The identity values `existing` lacks.
+pub fn missing_identity(existing: &BTreeMap<String, Vec<u8>>) -> Vec<&'static str> {
+    IDENTITY.into_iter().filter(|k| existing.get(*k).is_none_or(|v| v.is_empty())).collect()
+}
+
 pub fn complete(
     existing: &BTreeMap<String, Vec<u8>>,
     storage: Option<StorageProvider>,

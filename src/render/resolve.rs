@@ -3,7 +3,7 @@
 //! write time; a class edited afterwards can still leave a space outside its limits).
 
 use crate::api::class::SpaceClass;
-use crate::api::quantity::parse_bytes;
+use crate::api::quantity::{MAX_QUOTA, MAX_QUOTA_BYTES, MIN_QUOTA, MIN_QUOTA_BYTES, parse_bytes};
 use crate::api::space::{AssociationSpace, DeletionPolicy, OfficeSuite};
 use crate::render::names;
 use kube::ResourceExt;
@@ -26,6 +26,12 @@ pub enum SpecError {
     InvalidValue { field: &'static str, message: String },
     #[error("SpaceClass {class}: {message}")]
     UnsupportedNextcloud { class: String, message: String },
+    #[error("SpaceClass {class} is not Ready: {message}")]
+    BaseDomainUnderSpace { class: String, message: String },
+    #[error(
+        "the space's host {host} would be a parent domain of SpaceClass {class}'s spaces ({domain}): choose another name, or move that class"
+    )]
+    HostAboveClassDomain { host: String, class: String, domain: String },
 }
 
 impl SpecError {
@@ -38,6 +44,8 @@ impl SpecError {
             SpecError::QuotaAboveClassMaximum { .. } => "QuotaAboveClassMaximum",
             SpecError::AccountsAboveClassMaximum { .. } => "AccountsAboveClassMaximum",
             SpecError::InvalidValue { .. } => "InvalidValue",
+            SpecError::BaseDomainUnderSpace { .. } => "BaseDomainUnderSpace",
+            SpecError::HostAboveClassDomain { .. } => "HostAboveClassDomain",
             SpecError::UnsupportedNextcloud { .. } => "UnsupportedNextcloudVersion",
         }
     }
@@ -113,6 +121,13 @@ pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedS
         .map_err(|message| SpecError::UnsupportedNextcloud { class: class_name.clone(), message })?;
     let quota = space.spec.quota.clone().unwrap_or_else(|| limits.default_quota.clone());
     let quota_bytes = parse_bytes(&quota).map_err(invalid("spec.quota"))?;
+    // The API server refuses these since its rules exist; an object stored before them stops here.
+    if !(MIN_QUOTA_BYTES..=MAX_QUOTA_BYTES).contains(&quota_bytes) {
+        return Err(SpecError::InvalidValue {
+            field: "spec.quota",
+            message: format!("{quota} is outside {MIN_QUOTA}..{MAX_QUOTA}: a smaller quota rounds to none at all on the storage servers"),
+        });
+    }
     let max_bytes = parse_bytes(&limits.max_quota).map_err(invalid("spaceclass.spec.limits.maxQuota"))?;
     if quota_bytes > max_bytes {
         return Err(SpecError::QuotaAboveClassMaximum { quota, max: limits.max_quota.clone(), class: class_name });
@@ -236,6 +251,14 @@ pub(crate) mod tests {
         let mut s = space("a");
         s.spec.quota = Some("51Gi".into());
         assert_eq!(resolve(&s, &class("c", true)).map(|_| ()).unwrap_err().reason(), "QuotaAboveClassMaximum");
+        s.spec.quota = Some("0.5".into());
+        assert_eq!(
+            resolve(&s, &class("c", true)).map(|_| ()).map_err(|e| e.reason()),
+            Err("InvalidValue"),
+            "half a byte rounds to no quota: refused"
+        );
+        s.spec.quota = Some("1Mi".into());
+        assert!(resolve(&s, &class("c", true)).is_ok(), "1Mi is the smallest quota");
         s.spec.quota = Some("50Gi".into());
         s.spec.max_accounts = Some(51);
         assert_eq!(resolve(&s, &class("c", true)).map(|_| ()).unwrap_err().reason(), "AccountsAboveClassMaximum");

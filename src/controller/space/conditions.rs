@@ -177,10 +177,13 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             } else {
                 cond(INGRESS_READY, False, "Creating", "the Ingress is being created")
             });
-            if let Some(f) = &o.failure
-                && let Some(c) = conditions.iter_mut().find(|c| c.type_ == f.condition)
-            {
-                *c = cond(f.condition, False, &f.reason, f.message.clone());
+            if let Some(f) = &o.failure {
+                // A backing condition is missing when the pipeline stopped before provisioning.
+                let failed = cond(f.condition, False, &f.reason, f.message.clone());
+                match conditions.iter_mut().find(|c| c.type_ == f.condition) {
+                    Some(c) => *c = failed,
+                    None => conditions.insert(0, failed),
+                }
             }
             let blocking = conditions.iter().find(|c| blocks_readiness(c)).cloned();
             let workload_ok = conditions.iter().any(|c| c.type_ == WORKLOAD_READY && c.is_true());
@@ -418,6 +421,18 @@ mod tests {
         let s = compute(&observe(&space, &prev, w), NOW);
         assert_eq!(s.phase, Some(SpacePhase::Suspended));
         assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some("Suspended"));
+    }
+
+    #[test]
+    fn a_failure_before_provisioning_still_shows_in_its_condition() {
+        let space = resolved();
+        let prev = AssociationSpaceStatus::default();
+        let mut o = observe(&space, &prev, ready_workload());
+        o.backing = Vec::new();
+        o.failure = Some(StepFailure { condition: PLACED, reason: "RetainedDataHeld".into(), message: "held".into() });
+        let s = compute(&o, NOW);
+        assert_eq!(find(&s.conditions, PLACED).map(|c| c.reason.as_str()), Some("RetainedDataHeld"));
+        assert_eq!(find(&s.conditions, READY).map(|c| c.reason.as_str()), Some("RetainedDataHeld"));
     }
 
     #[test]

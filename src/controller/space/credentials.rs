@@ -15,12 +15,33 @@ use super::placement;
 use crate::api::space::OfficeSuite;
 use crate::controller::Context;
 use crate::controller::apply::{Applied, ChangeSignal};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::render::bindings::Bindings;
 use crate::render::credentials::{self, OsRandom};
 use crate::render::names;
 use crate::render::objects;
 use crate::render::resolve::ResolvedSpace;
+
+/// Whether Nextcloud's identity values may be generated where they are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewIdentity {
+    /// Not installed yet: the install will use them.
+    Allowed,
+    /// Installed, and the space's annotation accepts new ones.
+    Accepted,
+    /// Installed: missing values are an error, never made up.
+    Refused,
+}
+
+impl NewIdentity {
+    pub fn for_space(installed: bool, annotations: &BTreeMap<String, String>) -> Self {
+        match (installed, annotations.get(crate::api::labels::NEW_IDENTITY_ANNOTATION).map(String::as_str)) {
+            (false, _) => NewIdentity::Allowed,
+            (true, Some("accept")) => NewIdentity::Accepted,
+            (true, _) => NewIdentity::Refused,
+        }
+    }
+}
 
 /// The space's credentials, and whether this reconcile wrote them.
 pub struct Credentials {
@@ -50,7 +71,15 @@ pub fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
 
 /// The credentials of the space, read from the API server at each reconcile (one GET, never a
 /// write when nothing changed), applied only when they are not what the operator last wrote.
-pub async fn ensure(space: &ResolvedSpace, ctx: &Context, placement: &placement::Placed, bindings: &Bindings) -> Result<Credentials> {
+/// `identity`: whether new Nextcloud identity values may be generated (a space not installed yet,
+/// or one annotated `frama.space/new-identity: accept`).
+pub async fn ensure(
+    space: &ResolvedSpace,
+    ctx: &Context,
+    placement: &placement::Placed,
+    bindings: &Bindings,
+    identity: NewIdentity,
+) -> Result<Credentials> {
     let ns = space.namespace.as_str();
     let current = read(ctx, ns).await?;
     let storage = placement::storage_provider(ctx, &placement.placement);
@@ -73,6 +102,11 @@ pub async fn ensure(space: &ResolvedSpace, ctx: &Context, placement: &placement:
     {
         return Ok(Credentials { data: existing, applied: Applied::Unchanged });
     }
+    let missing = credentials::missing_identity(&existing);
+    if identity == NewIdentity::Refused && !missing.is_empty() {
+        // Not permanent: a Secret restored by hand (which no watch sees) is found at the next try.
+        return Err(Error::IdentityLost { namespace: ns.to_string(), missing: missing.join(", ") });
+    }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let mut data = credentials::complete(&existing, storage, &mut OsRandom)?;
     match jwt {
@@ -93,4 +127,20 @@ pub async fn ensure(space: &ResolvedSpace, ctx: &Context, placement: &placement:
     let applied =
         ctx.applier.apply(&api, objects::credentials_secret(space, data.clone()), live.as_ref(), ChangeSignal::ResourceVersion).await?;
     Ok(Credentials { data, applied })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_installed_space_gets_new_identity_values_only_when_asked() {
+        let none = BTreeMap::new();
+        let accept = BTreeMap::from([(crate::api::labels::NEW_IDENTITY_ANNOTATION.to_string(), "accept".to_string())]);
+        assert_eq!(NewIdentity::for_space(false, &none), NewIdentity::Allowed, "before the install");
+        assert_eq!(NewIdentity::for_space(true, &none), NewIdentity::Refused);
+        assert_eq!(NewIdentity::for_space(true, &accept), NewIdentity::Accepted);
+        let partial = BTreeMap::from([(credentials::INSTANCE_ID.to_string(), b"oc1".to_vec())]);
+        assert_eq!(credentials::missing_identity(&partial), [credentials::NEXTCLOUD_SECRET, credentials::PASSWORD_SALT]);
+    }
 }

@@ -35,7 +35,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use self::conditions::{Observation, StepFailure};
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, now_rfc3339};
-use crate::api::labels::{APPS_READY, INGRESS_READY, INSTALLED, OFFICE_READY, WORKLOAD_READY};
+use crate::api::labels::{APPS_READY, INGRESS_READY, INSTALLED, OFFICE_READY, PLACED, WORKLOAD_READY};
 use crate::api::space::{AppsStatus, NextcloudStatus, Placement};
 use crate::controller::Context;
 use crate::controller::caches::MetaCache;
@@ -131,7 +131,9 @@ async fn converge_twice(space: &AssociationSpace, ctx: &Context) -> Result<Actio
 async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carried>) -> Result<Pass> {
     let previous = space.status.clone().unwrap_or_default();
     let generation = space.metadata.generation;
-    let resolved = match resolve::step(space, &ctx.classes.state()) {
+    let served_at =
+        |name: &str, host: &str| ctx.spaces.get(&kube::runtime::reflector::ObjectRef::new(name)).is_some_and(|s| s.served_at(host));
+    let resolved = match resolve::step(space, &ctx.classes.state(), served_at) {
         Ok(r) => r,
         Err(e) => {
             // Nothing that runs is touched: an invalid spec or a missing class only shows in status.
@@ -178,13 +180,18 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
 
     let mut progress = Progress::default();
     let outcome: StepResult<()> = async {
+        if let Some(held) = placed.unclaimed_retained(space) {
+            // Whoever may create spaces must not get a former tenant's data by reusing its name.
+            return Err(Error::RetainedDataHeld { space: resolved.name.clone(), held }).shows_in(PLACED);
+        }
         progress.writes += namespace::apply(ctx, namespace_objects).await.shows_in(WORKLOAD_READY)?;
         placement::settled(ctx, &resolved.name).await;
         if placed.from_retained {
             // The namespace now records the placement: the ledger entry has done its job.
             placement::record_retained(ctx, &resolved.name, None).await.shows_in(WORKLOAD_READY)?;
         }
-        let creds = credentials::ensure(&resolved, ctx, &placed, &bindings).await.shows_in(WORKLOAD_READY)?;
+        let identity = credentials::NewIdentity::for_space(record.is_some(), space.annotations());
+        let creds = credentials::ensure(&resolved, ctx, &placed, &bindings, identity).await.shows_in(WORKLOAD_READY)?;
         progress.writes += namespace::written(creds.applied);
         let provisioned = provisioning::step(ctx, &resolved, &placed, &creds.data).await;
         progress.writes += provisioned.writes as usize;

@@ -1,9 +1,11 @@
 //! Step "namespace": the space's namespace (its placement in annotations) and the RoleBinding
 //! that lets the operator reach the Secrets there. The first write of a reconcile.
 
-use kube::Api;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{Api, ResourceExt};
 
 use super::build::NamespaceObjects;
+use crate::api::labels::{FIELD_MANAGER, MANAGED_BY_LABEL, SPACE_LABEL};
 use crate::controller::Context;
 use crate::controller::apply::{Applied, ChangeSignal};
 use crate::controller::caches::MetaCache;
@@ -19,6 +21,18 @@ pub async fn apply(ctx: &Context, objects: NamespaceObjects) -> Result<usize> {
         // A space re-created under the name of one being deleted waits for the old namespace.
         return Err(Error::StillTerminating(format!("namespace {ns}")));
     }
+    if live.is_none() {
+        // The cache holds only the operator's namespaces: one of the same name made by someone
+        // else (an admin's, with its Secrets) must not become the space's, be bound to the
+        // operator, or be collected with the space.
+        let api = Api::<Namespace>::all(ctx.client.clone());
+        if let Some(existing) = api.get_metadata_opt(&ns).await? {
+            let space = namespace.labels().get(SPACE_LABEL).cloned().unwrap_or_default();
+            if let Some(holder) = foreign(&existing.metadata, &space) {
+                return Err(Error::NamespaceConflict { namespace: ns, holder });
+            }
+        }
+    }
     let mut writes =
         written(ctx.applier.apply(&Api::all(ctx.client.clone()), namespace, live.as_ref(), ChangeSignal::ResourceVersion).await?);
     if let Some(binding) = operator_access {
@@ -29,6 +43,35 @@ pub async fn apply(ctx: &Context, objects: NamespaceObjects) -> Result<usize> {
     Ok(writes)
 }
 
+/// Who holds a namespace the space did not create: `None` when it is the space's own (the
+/// operator's labels for this space), else what it shows of its holder.
+fn foreign(meta: &kube::core::ObjectMeta, space: &str) -> Option<String> {
+    let labels = meta.labels.clone().unwrap_or_default();
+    let managed = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER);
+    match labels.get(SPACE_LABEL) {
+        Some(s) if managed && s == space => None,
+        Some(s) if managed => Some(format!("labelled for space {s}")),
+        _ => Some("not labelled by framaspace-operator".to_string()),
+    }
+}
+
 pub(super) fn written(applied: Applied) -> usize {
     usize::from(applied == Applied::Written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(labels: &[(&str, &str)]) -> kube::core::ObjectMeta {
+        kube::core::ObjectMeta { labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()), ..Default::default() }
+    }
+
+    #[test]
+    fn only_a_namespace_labelled_for_the_space_is_its_own() {
+        assert_eq!(foreign(&meta(&[(MANAGED_BY_LABEL, FIELD_MANAGER), (SPACE_LABEL, "x")]), "x"), None);
+        assert!(foreign(&meta(&[]), "x").is_some_and(|h| h.contains("not labelled")), "an admin's namespace");
+        assert!(foreign(&meta(&[(MANAGED_BY_LABEL, FIELD_MANAGER), (SPACE_LABEL, "y")]), "x").is_some());
+        assert!(foreign(&meta(&[(SPACE_LABEL, "x")]), "x").is_some(), "the space label alone proves nothing");
+    }
 }

@@ -33,6 +33,28 @@ pub struct Placed {
     pub errors: Vec<PlacementError>,
     /// The placement came (in part) from the ledger of retained spaces, to forget once recorded.
     pub from_retained: bool,
+    /// What a deleted space of this name retained, as the ledger holds it.
+    pub retained: Option<Placement>,
+}
+
+impl Placed {
+    /// The retained data this space would take, unless a platform engineer re-attached it.
+    pub fn unclaimed_retained(&self, space: &AssociationSpace) -> Option<String> {
+        let retained = self.retained.as_ref()?;
+        let claimed = space.annotations().get(crate::api::labels::REATTACH_RETAINED_ANNOTATION).is_some_and(|v| v == "true");
+        if claimed {
+            return None;
+        }
+        let held: Vec<String> = [
+            retained.database_pool.as_ref().map(|p| format!("database on DatabasePool {p}")),
+            retained.cache_pool.as_ref().map(|p| format!("cache on CachePool {p}")),
+            retained.storage_pool.as_ref().map(|p| format!("bucket on StoragePool {p}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Some(held.join(", "))
+    }
 }
 
 /// The placement recorded for the space, completed with a choice for every kind still missing.
@@ -47,6 +69,7 @@ pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Cont
     let ledger = if complete { HashMap::new() } else { retained_ledger(ctx).await? };
     let retained = ledger.get(&resolved.name).cloned();
     let from_retained = retained.is_some();
+    let kept_by_name = retained.clone();
     // Databases a retained space keeps are not given to another: its keys are still there.
     let kept: Vec<(String, u32)> = ledger
         .iter()
@@ -54,7 +77,7 @@ pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Cont
         .filter_map(|(_, p)| Some((p.cache_pool.clone()?, p.cache_database?)))
         .collect();
     let (placement, errors) = place(ctx, resolved, recorded, retained, &kept).await;
-    Ok(Placed { placement, errors, from_retained })
+    Ok(Placed { placement, errors, from_retained, retained: kept_by_name })
 }
 
 /// The placement recorded for a space: the namespace's annotations win over the status, so a space

@@ -4,9 +4,33 @@
 
 use std::sync::Arc;
 
+use kube::ResourceExt;
+
 use crate::api::{AssociationSpace, SpaceClass};
+use crate::render::names;
 use crate::render::resolve::{self, ResolvedSpace, SpecError};
 
-pub fn step(space: &AssociationSpace, classes: &[Arc<SpaceClass>]) -> Result<ResolvedSpace, SpecError> {
-    resolve::choose_class(space, classes).and_then(|class| resolve::resolve(space, class))
+/// `served_at(name, host)`: whether the space of that name is served at that host (the spaces' cache).
+pub fn step(
+    space: &AssociationSpace,
+    classes: &[Arc<SpaceClass>],
+    served_at: impl Fn(&str, &str) -> bool,
+) -> Result<ResolvedSpace, SpecError> {
+    let class = resolve::choose_class(space, classes)?;
+    let domains = || classes.iter().map(|c| c.spec.base_domain.as_str());
+    if let Some(message) = crate::api::class::under_space_host(&class.spec.base_domain, domains(), &served_at) {
+        return Err(SpecError::BaseDomainUnderSpace { class: class.name_any(), message });
+    }
+    // A new space whose host would hold another class's domain; one accepted before that class
+    // existed keeps its host (the class is the one at fault, above).
+    let host = names::host(&space.name_any(), &class.spec.base_domain);
+    let accepted = space.status.as_ref().is_some_and(|s| s.url.is_some());
+    let class_name = class.name_any();
+    if !accepted
+        && let Some(other) =
+            classes.iter().find(|c| c.name_any() != class_name && crate::api::class::is_at_or_above(&host, &c.spec.base_domain))
+    {
+        return Err(SpecError::HostAboveClassDomain { host, class: other.name_any(), domain: other.spec.base_domain.clone() });
+    }
+    resolve::resolve(space, class)
 }

@@ -389,6 +389,26 @@ fn installed_space(name: &str) -> AssociationSpace {
     s
 }
 
+/// The credentials Secret an installed space has: Nextcloud's identity values at least (without
+/// them the operator refuses to make up new ones, see `credentials::NewIdentity`).
+fn with_identity(h: &mut Harness, space: &str) {
+    let data = crate::render::credentials::IDENTITY
+        .iter()
+        .map(|k| (k.to_string(), k8s_openapi::ByteString(format!("{k}-value").into_bytes())))
+        .collect();
+    let secret = Secret {
+        metadata: kube::core::ObjectMeta {
+            name: Some("nextcloud-credentials".into()),
+            namespace: Some(format!("space-{space}")),
+            ..Default::default()
+        },
+        data: Some(data),
+        ..Default::default()
+    };
+    let object = serde_json::to_value(&secret).expect("a Secret serialises");
+    h.fake.put(&format!("/api/v1/namespaces/space-{space}/secrets/nextcloud-credentials"), object);
+}
+
 fn writes(calls: &[Call]) -> Vec<String> {
     calls.iter().filter(|c| c.is_write()).map(Call::shown).collect()
 }
@@ -402,6 +422,7 @@ fn condition(space: &AssociationSpace, type_: &str) -> (ConditionStatus, String)
 async fn a_fresh_space_is_built_whole_then_a_second_pass_writes_nothing() {
     let mut h = harness();
     h.create(&installed_space("a"));
+    with_identity(&mut h, "a");
     let (result, calls) = h.reconcile("a").await;
     assert!(result.is_ok(), "{result:?}");
     let ns = "/api/v1/namespaces/space-a";
@@ -553,6 +574,7 @@ async fn an_office_switch_runs_one_job_after_the_last_and_its_outcome_drives_off
     let mut h = harness();
     h.informers.offices.apply_watcher_event(&Event::Apply(ready_collabora()));
     h.create(&installed_space("o"));
+    with_identity(&mut h, "o");
     let (result, calls) = h.reconcile("o").await;
     assert!(result.is_ok(), "{result:?}");
     let jobs: Vec<_> = writes(&calls).into_iter().filter(|w| w.contains("/jobs/")).collect();
