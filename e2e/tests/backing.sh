@@ -106,6 +106,12 @@ cleared=$(space_redis $A -n "$da" EVAL "local k = redis.call('keys', ARGV[1]) if
 check_eq "Nextcloud's cache clearing works (KEYS prefix* then DEL): 1 key" "1" "$cleared"
 check "KEYS <prefix>* as Nextcloud sends it is allowed" bash -c "! grep -q NOPERM <<<'$(space_redis $A -n "$da" KEYS "space-$A:*")'"
 check_eq "B's keys are all still there" "51" "$(space_redis $B -n "$db" DBSIZE)"
+a_pw=$(cred $A redis-password)
+redis_admin ACL DELUSER "space-$A" >/dev/null
+check "a space's Redis user lost behind the operator's back (ACL DELUSER, as a restart does): back at the next pool check, same password" \
+  eventually 30 bash -c "[ \"\$(REDISCLI_AUTH='$a_pw' redis-cli --no-auth-warning --user space-$A -h 127.0.0.1 -p $FRAMASPACE_REDIS_PORT -n $da PING 2>&1)\" = PONG ]"
+check "pinned to its own database again: another one is refused" bash -c \
+  "REDISCLI_AUTH='$a_pw' redis-cli --no-auth-warning --user space-$A -h 127.0.0.1 -p $FRAMASPACE_REDIS_PORT -n $db PING 2>&1 | grep -q NOPERM"
 
 section "deletion policy Retain keeps the data and blocks the space"
 check_eq "B writes a row before deletion" "" "$(pg_as $B "$(role $B)" 'CREATE TABLE kept (i int); INSERT INTO kept VALUES (7)')"

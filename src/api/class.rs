@@ -98,7 +98,7 @@ pub struct SpaceClassSpec {
 
     /// Hard limits of each space namespace (a ResourceQuota `spec.hard`, e.g. `pods: "10"`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 32))]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = { "type": "string", "maxLength": 32 }))]
     #[x_kube(validation = Rule::new(RESOURCE_NAMES_RULE).message("spec.namespaceQuota: each key must be a resource name (e.g. pods, requests.cpu, count/jobs.batch)"))]
     #[x_kube(validation = Rule::new("self.all(k, isQuantity(self[k]))").message("spec.namespaceQuota: each value must be a quantity (e.g. \"10\", 4Gi, 500m)"))]
     pub namespace_quota: BTreeMap<String, String>,
@@ -244,9 +244,9 @@ pub struct SpaceLimits {
 pub struct NodePlacement {
     /// Node labels the pods require (default: `frama.space/node-pool: web`).
     #[serde(default = "default_web_selector")]
-    #[schemars(extend("maxProperties" = 32))]
-    #[x_kube(validation = Rule::new(LABEL_KEYS_RULE).message("placement.nodeSelector: each key must be a label key (an optional DNS prefix and /, then at most 63 letters, digits, -, _ or .)"))]
-    #[x_kube(validation = Rule::new(LABEL_VALUES_RULE).message("placement.nodeSelector: each value must be a label value (at most 63 letters, digits, -, _ or ., starting and ending with a letter or digit)"))]
+    // Values are checked by the schema (a CEL rule on them costs more than the API server allows).
+    #[schemars(extend("maxProperties" = 16, "additionalProperties" = { "type": "string", "maxLength": 63, "pattern": "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$" }))]
+    #[x_kube(validation = Rule::new(LABEL_KEYS_RULE).message("placement.nodeSelector: each key must be a label key (an optional DNS prefix and /, then letters, digits, -, _ or .)"))]
     pub node_selector: BTreeMap<String, String>,
     /// Taints the pods tolerate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -334,8 +334,7 @@ pub struct ClassImageStatus {
 }
 
 /// Label keys as Kubernetes accepts them: an optional DNS subdomain prefix and `/`, then a name.
-const LABEL_KEYS_RULE: &str = "self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$') && size(k.substring(k.lastIndexOf('/') + 1)) <= 63 && k.lastIndexOf('/') <= 253)";
-const LABEL_VALUES_RULE: &str = "self.all(k, size(self[k]) <= 63 && self[k].matches('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$'))";
+const LABEL_KEYS_RULE: &str = "self.all(k, size(k) <= 317 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))";
 /// Resource names of a ResourceQuota's `hard`: `pods`, `requests.cpu`, `count/jobs.batch`.
 const RESOURCE_NAMES_RULE: &str = "self.all(k, size(k) <= 253 && k.matches('^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$'))";
 

@@ -97,6 +97,13 @@ pub struct Context {
 impl Context {
     /// Delay before retrying an object after its `n`-th consecutive transient failure: exponential
     /// from 1 s to 5 min with jitter, so a pool outage does not make every space retry in step.
+    /// The external checks of a space are made again at its next reconcile.
+    pub fn forget_verified(&self, space: &str) {
+        if let Ok(mut v) = self.verified.lock() {
+            v.retain(|k, _| !k.starts_with(&format!("{space}/")));
+        }
+    }
+
     pub fn retry_delay(&self, key: &str) -> Duration {
         let attempt = match self.failures.lock() {
             Ok(mut f) => {

@@ -24,7 +24,7 @@ use super::Stop;
 use super::fanout::Subscription;
 use super::status::write_status;
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
-use crate::api::labels::{CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, STORAGE_POOL_ANNOTATION};
+use crate::api::labels::{CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, SPACE_LABEL, STORAGE_POOL_ANNOTATION};
 use crate::api::pool::PoolStatus;
 use crate::api::storage_pool::StorageProvider;
 use crate::api::{CachePool, DatabasePool, StoragePool};
@@ -261,6 +261,12 @@ pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Seri
         within_databases(self.declared_spaces(), self.pool_status().and_then(|s| s.databases))
     }
     fn health(registry: &PoolRegistry, name: &str) -> impl Future<Output = Result<Health>> + Send;
+    /// Of `spaces` (placed on the pool), those whose account the server no longer has. Only a
+    /// CachePool loses them (its ACL users live in memory); the others keep theirs on disk.
+    fn lost_tenants(registry: &PoolRegistry, name: &str, spaces: Vec<String>) -> impl Future<Output = Result<Vec<String>>> + Send {
+        let _ = (registry, name, spaces);
+        async { Ok(Vec::new()) }
+    }
 }
 
 impl PoolKind for DatabasePool {
@@ -291,6 +297,10 @@ impl PoolKind for CachePool {
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
         let info = registry.redis(name).await?.server_info().await?;
         Ok(Health { version: info.version, databases: Some(i64::from(info.databases)) })
+    }
+    async fn lost_tenants(registry: &PoolRegistry, name: &str, spaces: Vec<String>) -> Result<Vec<String>> {
+        let users = registry.redis(name).await?.users().await?;
+        Ok(spaces.into_iter().filter(|s| !users.contains(&crate::provision::TenantNames::new(s).redis_user)).collect())
     }
 }
 
@@ -351,6 +361,10 @@ pub fn is_ready(status: Option<&PoolStatus>) -> bool {
     status.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).is_some_and(|c| c.is_true())
 }
 
+/// Called for a space whose account its pool's server lost: the space is provisioned again
+/// (its namespace's metadata is the trigger the space controller maps back to it).
+pub type LostTenant = Arc<dyn Fn(&str, &PartialObjectMeta<Namespace>) + Send + Sync>;
+
 struct PoolContext {
     client: Client,
     gate: WriteGate,
@@ -359,6 +373,40 @@ struct PoolContext {
     registry: Arc<PoolRegistry>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
     interval: Duration,
+    lost: LostTenant,
+}
+
+/// The spaces placed on pool `name` of a kind (not being deleted), with their namespaces.
+fn placed_on(
+    namespaces: &Store<PartialObjectMeta<Namespace>>,
+    annotation: &str,
+    name: &str,
+) -> Vec<(String, Arc<PartialObjectMeta<Namespace>>)> {
+    namespaces
+        .state()
+        .into_iter()
+        .filter(|ns| ns.metadata.deletion_timestamp.is_none() && ns.annotations().get(annotation).is_some_and(|p| p == name))
+        .filter_map(|ns| Some((ns.labels().get(SPACE_LABEL)?.clone(), ns)))
+        .collect()
+}
+
+/// Asks for a new provisioning of every space on the pool whose account its server lost (a
+/// Redis restart or `ACL DELUSER`), at each health check instead of at the spaces' resync.
+async fn recover_lost<K: PoolKind>(ctx: &PoolContext, name: &str) {
+    let placed = placed_on(&ctx.namespaces, K::ANNOTATION, name);
+    if placed.is_empty() {
+        return;
+    }
+    let spaces = placed.iter().map(|(s, _)| s.clone()).collect();
+    match K::lost_tenants(&ctx.registry, name, spaces).await {
+        Ok(lost) => {
+            for (space, ns) in placed.iter().filter(|(s, _)| lost.contains(s)) {
+                warn!(kind = K::KIND, pool = %name, space = %space, "the server lost the space's account; provisioning it again");
+                (ctx.lost)(space, ns);
+            }
+        }
+        Err(e) => warn!(kind = K::KIND, pool = %name, error = %e, "could not list the server's accounts"),
+    }
 }
 
 async fn reconcile_pool<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -> Result<Action> {
@@ -379,6 +427,9 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
     let health = K::health(&ctx.registry, &name).instrument(span).await;
     ctx.metrics.external_call(K::SYSTEM, "health", started.elapsed(), health.as_ref().err().map(|e| e.reason()));
     ctx.metrics.set_pool(K::KIND, &name, pool.max_spaces(), assigned, health.is_ok());
+    if health.is_ok() {
+        recover_lost::<K>(&ctx, &name).await;
+    }
     let (ready, version, databases) = match health {
         Ok(h) => (
             Condition::new(
@@ -425,12 +476,13 @@ pub struct PoolControllerArgs {
     pub ready: tokio::sync::watch::Receiver<bool>,
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     pub gate: WriteGate,
+    pub lost: LostTenant,
 }
 
 /// Runs the status controller of one pool kind, on the runtime's one watch of that kind.
 pub async fn run_pool_controller<K: PoolKind>(args: PoolControllerArgs, pools: Store<K>, events: Subscription<K>, stop: Stop) {
-    let PoolControllerArgs { client, registry, namespaces, interval, ready, metrics, gate } = args;
-    let ctx = Arc::new(PoolContext { client, gate, metrics, ready, registry, namespaces, interval });
+    let PoolControllerArgs { client, registry, namespaces, interval, ready, metrics, gate, lost } = args;
+    let ctx = Arc::new(PoolContext { client, gate, metrics, ready, registry, namespaces, interval, lost });
     Controller::for_stream(events.touched_objects(), pools)
         .graceful_shutdown_on(stop)
         .run(reconcile_pool::<K>, pool_error_policy::<K>, ctx)

@@ -19,6 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, Store};
@@ -167,10 +168,7 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
 fn owned_news<K>(
     client: &Client,
     applier: &Arc<ApplyTracker>,
-) -> (
-    caches::OwnedCache<K>,
-    impl futures::Stream<Item = std::result::Result<kube::core::PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
-)
+) -> (caches::OwnedCache<K>, impl futures::Stream<Item = std::result::Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static)
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
@@ -296,6 +294,16 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
             }
         });
 
+    // A space whose Redis user its server lost: forget that it was verified, and reconcile it.
+    let (lost_tx, lost_rx) = futures::channel::mpsc::unbounded::<PartialObjectMeta<Namespace>>();
+    let lost: pools::LostTenant = {
+        let ctx = ctx.clone();
+        Arc::new(move |space: &str, ns: &PartialObjectMeta<Namespace>| {
+            ctx.forget_verified(space);
+            // Only fails once the space controller is gone (shutting down).
+            let _ = lost_tx.unbounded_send(ns.clone());
+        })
+    };
     let pool_args = pools::PoolControllerArgs {
         client: client.clone(),
         registry: registry.clone(),
@@ -304,6 +312,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         ready: filled.clone(),
         metrics: metrics.clone(),
         gate: gate.clone(),
+        lost,
     };
     let stop = || -> super::Stop { Box::pin(stopped(stopping.clone())) };
     let controllers = vec![
@@ -372,6 +381,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         .watches_stream(rq_stream, triggers::owned_by(&spaces))
         .watches_stream(lr_stream, triggers::owned_by(&spaces))
         .watches_stream(job_stream, triggers::owned_by(&spaces))
+        .watches_stream(lost_rx.map(Ok), triggers::owned_by(&spaces))
         .graceful_shutdown_on(stopped(stopping.clone()))
         .run(space::reconcile, space::error_policy, ctx)
         .for_each(|result| async move {

@@ -200,6 +200,13 @@ impl RedisAdmin {
         Ok(ServerInfo { version: format!("Valkey {valkey}"), databases })
     }
 
+    /// Every ACL user of the server (`ACL USERS`): they live in its memory only, so a restart, an
+    /// `ACL LOAD` or a failover to a replica loses the spaces' users.
+    pub async fn users(&self) -> Result<std::collections::HashSet<String>, ProvisionError> {
+        let users: Vec<String> = self.cmd("list the users", redis::cmd("ACL").arg("USERS")).await?;
+        Ok(users.into_iter().collect())
+    }
+
     pub async fn get_user(&self, user: &str) -> Result<Option<AclUser>, ProvisionError> {
         let v: Value = self.cmd("read the user", redis::cmd("ACL").arg("GETUSER").arg(user)).await?;
         Ok(parse_acl_user(&v))
