@@ -55,6 +55,20 @@ check_eq "it cannot create pods" "no" "$(can create pods -n default --as "$SA")"
 check_eq "it cannot bind cluster-admin" "no" "$(can bind clusterrole/cluster-admin --as "$SA")"
 check_eq "it can bind only the space-secrets role" "yes" "$(can bind clusterrole/framaspace-operator-space-secrets --as "$SA")"
 check_eq "it cannot update or delete a space's spec" "no no" "$(can update associationspaces --as "$SA") $(can delete associationspaces --as "$SA")"
+# What its ClusterRole allows anywhere, the admission policy holds to the spaces' namespaces and its own.
+refused_outside() {
+  local out
+  out=$(kubectl --kubeconfig "$OP_KUBECONFIG" "$@" 2>&1) && { echo "accepted: $out"; return 1; }
+  grep -q 'the operator writes only in the namespaces of spaces' <<<"$out" || { echo "$out"; return 1; }
+}
+check "with its token, binding the space-secrets role in kube-system is refused (admission policy)" refused_outside \
+  -n kube-system create rolebinding stolen --clusterrole=framaspace-operator-space-secrets --serviceaccount="$NS:framaspace-operator"
+check "creating a Job in kube-system is refused" refused_outside -n kube-system create job stolen --image=registry.invalid/x:1
+check "creating a Deployment in kube-system is refused" refused_outside -n kube-system create deployment stolen --image=registry.invalid/x:1
+check "writing a ConfigMap in kube-system is refused" refused_outside -n kube-system create configmap stolen --from-literal=a=b
+check "patching the kube-system namespace is refused" refused_outside label namespace kube-system stolen=yes
+check_eq "and nothing of it was written there" "" \
+  "$(kubectl -n kube-system get rolebinding/stolen job/stolen deployment/stolen configmap/stolen -o name 2>/dev/null; kubectl get namespace kube-system -o jsonpath='{.metadata.labels.stolen}')"
 
 section "the signup portal's role"
 kubectl create namespace signup --dry-run=client -o yaml | kubectl apply -f - >/dev/null
