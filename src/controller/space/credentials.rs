@@ -35,10 +35,14 @@ pub enum NewIdentity {
 
 impl NewIdentity {
     pub fn for_space(installed: bool, annotations: &BTreeMap<String, String>) -> Self {
-        match (installed, annotations.get(crate::api::labels::NEW_IDENTITY_ANNOTATION).map(String::as_str)) {
+        let accepted = annotations.get(crate::api::labels::NEW_IDENTITY_ANNOTATION).is_some_and(|v| v == "accept")
+            // Re-attaching retained data is the platform engineer's explicit act; the Secret went
+            // with the old namespace, so the retained Nextcloud gets new identity values.
+            || annotations.get(crate::api::labels::REATTACH_RETAINED_ANNOTATION).is_some_and(|v| v == "true");
+        match (installed, accepted) {
             (false, _) => NewIdentity::Allowed,
-            (true, Some("accept")) => NewIdentity::Accepted,
-            (true, _) => NewIdentity::Refused,
+            (true, true) => NewIdentity::Accepted,
+            (true, false) => NewIdentity::Refused,
         }
     }
 }
@@ -140,6 +144,8 @@ mod tests {
         assert_eq!(NewIdentity::for_space(false, &none), NewIdentity::Allowed, "before the install");
         assert_eq!(NewIdentity::for_space(true, &none), NewIdentity::Refused);
         assert_eq!(NewIdentity::for_space(true, &accept), NewIdentity::Accepted);
+        let reattach = BTreeMap::from([(crate::api::labels::REATTACH_RETAINED_ANNOTATION.to_string(), "true".to_string())]);
+        assert_eq!(NewIdentity::for_space(true, &reattach), NewIdentity::Accepted, "re-attached retained data");
         let partial = BTreeMap::from([(credentials::INSTANCE_ID.to_string(), b"oc1".to_vec())]);
         assert_eq!(credentials::missing_identity(&partial), [credentials::NEXTCLOUD_SECRET, credentials::PASSWORD_SALT]);
     }

@@ -65,8 +65,10 @@ pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Cont
         && recorded.cache_pool.is_some()
         && recorded.cache_database.is_some()
         && recorded.storage_pool.is_some();
-    // Only a space that is not fully placed looks for data a former space of its name retained.
-    let ledger = if complete { HashMap::new() } else { retained_ledger(ctx).await? };
+    // A space that is not fully placed, or whose namespace is not there (its status may carry a
+    // placement from a namespace of the same name being deleted), looks for data a former space
+    // of its name retained.
+    let ledger = if complete && ns_meta.is_some() { HashMap::new() } else { retained_ledger(ctx).await? };
     let retained = ledger.get(&resolved.name).cloned();
     let from_retained = retained.is_some();
     let kept_by_name = retained.clone();
