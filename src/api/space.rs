@@ -127,6 +127,11 @@ pub enum OfficeSuite {
 }
 
 impl AssociationSpace {
+    /// Whether a platform engineer gave the space the data a deleted space of its name retained.
+    pub fn reattaches_retained(&self) -> bool {
+        self.metadata.annotations.as_ref().and_then(|a| a.get(super::labels::REATTACH_RETAINED_ANNOTATION)).is_some_and(|v| v == "true")
+    }
+
     /// Whether the space (not being deleted) is served at `host`, as its status says.
     pub fn served_at(&self, host: &str) -> bool {
         self.metadata.deletion_timestamp.is_none()

@@ -186,7 +186,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         }
         progress.writes += namespace::apply(ctx, namespace_objects).await.shows_in(WORKLOAD_READY)?;
         placement::settled(ctx, &resolved.name).await;
-        if placed.from_retained {
+        if placed.retained.is_some() {
             // The namespace now records the placement: the ledger entry has done its job.
             placement::record_retained(ctx, &resolved.name, None).await.shows_in(WORKLOAD_READY)?;
         }

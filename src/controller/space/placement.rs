@@ -31,9 +31,8 @@ pub struct Placed {
     pub placement: Placement,
     /// Kinds that could not be placed (no pool, none ready, all full).
     pub errors: Vec<PlacementError>,
-    /// The placement came (in part) from the ledger of retained spaces, to forget once recorded.
-    pub from_retained: bool,
-    /// What a deleted space of this name retained, as the ledger holds it.
+    /// What a deleted space of this name retained, as the ledger holds it: the placement came
+    /// (in part) from there, and the entry is forgotten once the namespace records it.
     pub retained: Option<Placement>,
 }
 
@@ -41,8 +40,7 @@ impl Placed {
     /// The retained data this space would take, unless a platform engineer re-attached it.
     pub fn unclaimed_retained(&self, space: &AssociationSpace) -> Option<String> {
         let retained = self.retained.as_ref()?;
-        let claimed = space.annotations().get(crate::api::labels::REATTACH_RETAINED_ANNOTATION).is_some_and(|v| v == "true");
-        if claimed {
+        if space.reattaches_retained() {
             return None;
         }
         let held: Vec<String> = [
@@ -70,16 +68,14 @@ pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Cont
     // of its name retained.
     let ledger = if complete && ns_meta.is_some() { HashMap::new() } else { retained_ledger(ctx).await? };
     let retained = ledger.get(&resolved.name).cloned();
-    let from_retained = retained.is_some();
-    let kept_by_name = retained.clone();
     // Databases a retained space keeps are not given to another: its keys are still there.
     let kept: Vec<(String, u32)> = ledger
         .iter()
         .filter(|(name, _)| **name != resolved.name)
         .filter_map(|(_, p)| Some((p.cache_pool.clone()?, p.cache_database?)))
         .collect();
-    let (placement, errors) = place(ctx, resolved, recorded, retained, &kept).await;
-    Ok(Placed { placement, errors, from_retained, retained: kept_by_name })
+    let (placement, errors) = place(ctx, resolved, recorded, retained.clone(), &kept).await;
+    Ok(Placed { placement, errors, retained })
 }
 
 /// The placement recorded for a space: the namespace's annotations win over the status, so a space

@@ -119,8 +119,6 @@ async fn release_data(
             Err(_) => skipped.push(format!("StoragePool {pool}")),
         }
     }
-    if let Ok(mut v) = ctx.verified.lock() {
-        v.retain(|k, _| !k.starts_with(&format!("{space}/")));
-    }
+    ctx.forget_verified(space);
     Ok((writes, skipped))
 }
