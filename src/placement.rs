@@ -12,6 +12,11 @@ pub trait Placeable: kube::Resource<DynamicType = ()> {
     fn max_spaces(&self) -> i64;
     /// Ready to receive spaces.
     fn is_placeable(&self) -> bool;
+    /// Checked at least once (Ready or not). A pool created with the spaces is not passed over
+    /// merely because its first check has not finished yet.
+    fn is_checked(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -22,12 +27,17 @@ pub enum PlacementError {
     NoneReady { kind: &'static str },
     #[error("every {kind} that the class allows is full")]
     NoCapacity { kind: &'static str },
+    #[error("{kind} {pool} has not been checked yet")]
+    NotChecked { kind: &'static str, pool: String },
 }
 
 impl PlacementError {
     pub fn kind(&self) -> &'static str {
         match self {
-            PlacementError::NoPool { kind } | PlacementError::NoneReady { kind } | PlacementError::NoCapacity { kind } => kind,
+            PlacementError::NoPool { kind }
+            | PlacementError::NoneReady { kind }
+            | PlacementError::NoCapacity { kind }
+            | PlacementError::NotChecked { kind, .. } => kind,
         }
     }
 
@@ -36,6 +46,7 @@ impl PlacementError {
             PlacementError::NoPool { .. } => "NoPool",
             PlacementError::NoneReady { .. } => "NoPoolReady",
             PlacementError::NoCapacity { .. } => "NoCapacity",
+            PlacementError::NotChecked { .. } => "PoolNotCheckedYet",
         }
     }
 }
@@ -46,6 +57,8 @@ pub struct Candidate<'a> {
     pub name: &'a str,
     pub labels: &'a BTreeMap<String, String>,
     pub ready: bool,
+    /// Its health has been checked at least once.
+    pub checked: bool,
     pub max_spaces: i64,
 }
 
@@ -61,6 +74,9 @@ pub fn choose<'a>(
     let allowed: Vec<&Candidate<'a>> = candidates.iter().filter(|c| allowed(c.labels)).collect();
     if allowed.is_empty() {
         return Err(PlacementError::NoPool { kind });
+    }
+    if let Some(unchecked) = allowed.iter().find(|c| !c.checked) {
+        return Err(PlacementError::NotChecked { kind, pool: unchecked.name.to_string() });
     }
     let ready: Vec<&&Candidate<'a>> = allowed.iter().filter(|c| c.ready).collect();
     if ready.is_empty() {
@@ -93,9 +109,9 @@ mod tests {
     fn most_free_capacity_wins_and_ties_are_deterministic() {
         let (l1, l2, l3) = (labels(&[]), labels(&[]), labels(&[]));
         let c = [
-            Candidate { name: "pg-b", labels: &l1, ready: true, max_spaces: 100 },
-            Candidate { name: "pg-a", labels: &l2, ready: true, max_spaces: 100 },
-            Candidate { name: "pg-c", labels: &l3, ready: true, max_spaces: 50 },
+            Candidate { name: "pg-b", labels: &l1, ready: true, checked: true, max_spaces: 100 },
+            Candidate { name: "pg-a", labels: &l2, ready: true, checked: true, max_spaces: 100 },
+            Candidate { name: "pg-c", labels: &l3, ready: true, checked: true, max_spaces: 50 },
         ];
         let assigned = HashMap::from([("pg-b".to_string(), 10)]);
         assert_eq!(choose("DatabasePool", &c, &assigned, |_| true), Ok("pg-a"));
@@ -107,9 +123,9 @@ mod tests {
     fn unready_disallowed_and_full_pools_are_skipped() {
         let (eu, us) = (labels(&[("region", "eu")]), labels(&[("region", "us")]));
         let c = [
-            Candidate { name: "big-us", labels: &us, ready: true, max_spaces: 1000 },
-            Candidate { name: "eu-down", labels: &eu, ready: false, max_spaces: 1000 },
-            Candidate { name: "eu-up", labels: &eu, ready: true, max_spaces: 2 },
+            Candidate { name: "big-us", labels: &us, ready: true, checked: true, max_spaces: 1000 },
+            Candidate { name: "eu-down", labels: &eu, ready: false, checked: true, max_spaces: 1000 },
+            Candidate { name: "eu-up", labels: &eu, ready: true, checked: true, max_spaces: 2 },
         ];
         let eu_only = |l: &BTreeMap<String, String>| l.get("region").map(String::as_str) == Some("eu");
         assert_eq!(choose("CachePool", &c, &HashMap::new(), eu_only), Ok("eu-up"));
@@ -117,6 +133,26 @@ mod tests {
         assert_eq!(choose("CachePool", &c, &full, eu_only), Err(PlacementError::NoCapacity { kind: "CachePool" }));
         assert_eq!(choose("CachePool", &c[..2], &HashMap::new(), eu_only), Err(PlacementError::NoneReady { kind: "CachePool" }));
         assert_eq!(choose("CachePool", &c[..1], &HashMap::new(), eu_only), Err(PlacementError::NoPool { kind: "CachePool" }));
+    }
+
+    #[test]
+    fn a_pool_not_checked_yet_is_waited_for_not_passed_over() {
+        let l = labels(&[]);
+        let mut c = [
+            Candidate { name: "s3-garage", labels: &l, ready: true, checked: true, max_spaces: 1000 },
+            Candidate { name: "s3-minio", labels: &l, ready: false, checked: false, max_spaces: 1000 },
+        ];
+        let one_placed = HashMap::from([("s3-garage".to_string(), 1)]);
+        assert_eq!(
+            choose("StoragePool", &c, &one_placed, |_| true),
+            Err(PlacementError::NotChecked { kind: "StoragePool", pool: "s3-minio".into() }),
+            "the second space waits for the new pool's first check instead of going to the other pool too"
+        );
+        c[1].checked = true;
+        c[1].ready = true;
+        assert_eq!(choose("StoragePool", &c, &one_placed, |_| true), Ok("s3-minio"));
+        c[1].ready = false;
+        assert_eq!(choose("StoragePool", &c, &one_placed, |_| true), Ok("s3-garage"), "a pool checked and down is passed over");
     }
 
     #[test]

@@ -138,8 +138,73 @@ fn spare_databases() -> (u32, u32) {
     (n, n + 1)
 }
 
+/// The Redis tests share one server whose memory bound one of them changes.
+static REDIS_SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn redis_target() -> RedisTarget {
+    RedisTarget {
+        host: env("FRAMASPACE_REDIS_HOST"),
+        port: env("FRAMASPACE_REDIS_PORT").parse().expect("port"),
+        tls: false,
+        username: env("FRAMASPACE_REDIS_USER"),
+        password: env("FRAMASPACE_REDIS_PASSWORD"),
+        max_concurrent: 4,
+    }
+}
+
+async fn used_memory(c: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("memory").query_async(c).await.expect("INFO memory");
+    info.lines().find_map(|l| l.strip_prefix("used_memory:")).and_then(|v| v.trim().parse().ok()).expect("used_memory")
+}
+
+/// Hostile: a space writes 5 MB values, without a TTL, far beyond its share. With the CachePool's
+/// `maxMemory` the server evicts instead of growing, and no write of any space is refused.
+#[tokio::test]
+async fn redis_memory_is_bounded() {
+    let _one = REDIS_SERVER.lock().await;
+    let target = redis_target();
+    let admin = RedisAdmin::connect(&target).await.expect("admin connects");
+    let mut root = redis_as(&target.username, &target.password, 0).await.expect("admin session");
+    let (_, old_max): (String, u64) = redis::cmd("CONFIG").arg("GET").arg("maxmemory").query_async(&mut root).await.expect("get");
+    let (_, old_policy): (String, String) =
+        redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query_async(&mut root).await.expect("get");
+    let limit = used_memory(&mut root).await + (24 << 20);
+    assert!(admin.ensure_memory(limit, "allkeys-lru").await.expect("bound the memory") > 0);
+    assert_eq!(admin.ensure_memory(limit, "allkeys-lru").await.expect("again"), 0, "a second check writes nothing");
+
+    let (hog, other) = (TenantNames::new(&unique("hog")), TenantNames::new(&unique("other")));
+    let (ph, po) = (random_hex(40), random_hex(40));
+    let (dh, d_other) = spare_databases();
+    admin.ensure(&hog, &ph, dh).await.expect("ensure the hog");
+    admin.ensure(&other, &po, d_other).await.expect("ensure another space");
+    let mut h = redis_as(&hog.redis_user, &ph, dh).await.expect("hog logs in");
+    let mut o = redis_as(&other.redis_user, &po, d_other).await.expect("other logs in");
+    let value = vec![b'x'; 5 << 20];
+    for i in 0..12 {
+        let _: () =
+            redis::cmd("SET").arg(format!("{}big{i}", hog.redis_prefix)).arg(&value).query_async(&mut h).await.expect("no OOM refusal");
+        let _: () = redis::cmd("SETEX")
+            .arg(format!("{}cache{i}", other.redis_prefix))
+            .arg(3600)
+            .arg("v")
+            .query_async(&mut o)
+            .await
+            .expect("the other space still writes");
+    }
+    let used = used_memory(&mut root).await;
+    assert!(used <= limit + (6 << 20), "60 MB written, the server holds {used} bytes for a bound of {limit}");
+    let kept: i64 = redis::cmd("DBSIZE").query_async(&mut h).await.expect("dbsize");
+    assert!(kept < 12, "the hog's oldest values were evicted ({kept} of 12 kept)");
+
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(old_max).query_async(&mut root).await.expect("restore");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory-policy").arg(old_policy).query_async(&mut root).await.expect("restore");
+    admin.delete(&hog, Some(dh)).await.expect("clean");
+    admin.delete(&other, Some(d_other)).await.expect("clean");
+}
+
 #[tokio::test]
 async fn redis_database_isolation() {
+    let _one = REDIS_SERVER.lock().await;
     let target = RedisTarget {
         host: env("FRAMASPACE_REDIS_HOST"),
         port: env("FRAMASPACE_REDIS_PORT").parse().expect("port"),
@@ -325,7 +390,22 @@ async fn s3_isolation(store: Store, system: System, endpoint: &str, region: &str
     assert_ne!(get(&client_b, &name_b, "b.txt").await, 200, "b's key reads nothing any more");
     assert_eq!(delete(&b).await.expect("delete b again"), Writes(0), "deleting twice writes nothing");
     assert!(exists(&name_a).await.expect("read a"), "a's bucket is untouched");
-    delete(&a).await.expect("clean a");
+
+    // Hostile: a's credentials regenerated (Secret lost, namespace re-created). The former key
+    // must stop working at once, and must not block a later Delete.
+    let (ka2, sa2) = (format!("GK{}", random_hex(24)), random_hex(secret_len));
+    let a2 = Bucket { bucket: &name_a, access_key: &ka2, secret_key: &sa2, quota_bytes: quota };
+    assert!(ensure(&a2).await.expect("ensure a with a new key").0 > 0);
+    let client_a2 = SignedClient::new(endpoint, region, &ka2, &sa2, system).expect("client");
+    assert_eq!(get(&client_a2, &name_a, "doc.odt").await, 200, "the new key reads a's objects");
+    let former = get(&client_a, &name_a, "doc.odt").await;
+    assert!(former == 403 || former == 0, "the former key is refused once the new one is in place (got {former})");
+    let write = put(&client_a, &name_a, "after.txt", 10).await;
+    assert!(write == 403 || write == 0, "and cannot write (got {write})");
+    assert_eq!(ensure(&a2).await.expect("ensure a2 again"), Writes(0), "nothing stale left: the next ensure writes nothing");
+    assert!(delete(&a2).await.expect("Delete after a regenerated key").0 > 0, "Delete is not blocked by a former key");
+    assert!(!exists(&name_a).await.expect("read a"), "a's bucket is gone");
+    assert_eq!(delete(&a).await.expect("delete with the former key"), Writes(0), "and no key of a is left behind");
 }
 
 #[tokio::test]
@@ -344,4 +424,113 @@ async fn garage_bucket_isolation_and_quota() {
         GarageAdmin::new(&env("FRAMASPACE_GARAGE_ADMIN_URL"), &env("FRAMASPACE_GARAGE_ADMIN_TOKEN"), &endpoint, "garage").expect("admin");
     admin.server_version().await.expect("Garage answers its admin");
     s3_isolation(Store::Garage(admin), System::Garage, &endpoint, "garage", 64).await;
+}
+
+/// Hostile: two spaces (or two operators) racing for a schema pool's new shared database, and an
+/// ensure cut between creating the role and granting it the database. Both used to wedge a space
+/// for ever on `permission denied for database`.
+#[tokio::test]
+async fn postgres_races_and_interruptions_converge() {
+    let shared = unique("framaspace_race_");
+    let (one, two) = (
+        PgAdmin::connect(pg_target(DatabaseIsolation::Schema, &shared)).await.expect("admin connects"),
+        PgAdmin::connect(pg_target(DatabaseIsolation::Schema, &shared)).await.expect("a second operator connects"),
+    );
+    let spaces: Vec<(TenantNames, String)> = (0..8).map(|_| (TenantNames::new(&unique("race")), random_hex(32))).collect();
+    let (one_ref, two_ref) = (&one, &two);
+    let results = futures::future::join_all(
+        spaces
+            .iter()
+            .enumerate()
+            .map(|(i, (n, p))| async move { if i % 2 == 0 { one_ref.ensure(n, p).await } else { two_ref.ensure(n, p).await } }),
+    )
+    .await;
+    for (r, (n, _)) in results.iter().zip(&spaces) {
+        assert!(r.is_ok(), "{} provisioned while racing for the shared database: {r:?}", n.sql);
+    }
+    for (n, p) in &spaces {
+        connect_as(&n.sql, p, &shared).await.unwrap_or_else(|e| panic!("{} logs in to the shared database: {e}", n.sql));
+    }
+
+    // Cut after the role: the role (with the operator's marker) exists, nothing granted yet.
+    let cut = TenantNames::new(&unique("cut"));
+    let password = random_hex(32);
+    let mut admin = connect_as(&env("FRAMASPACE_PG_USER"), &env("FRAMASPACE_PG_PASSWORD"), "postgres").await.expect("admin session");
+    let sql = format!(
+        "CREATE ROLE {r} LOGIN PASSWORD '{password}'; COMMENT ON ROLE {r} IS '{}'",
+        framaspace_operator::provision::postgres::ROLE_MARKER,
+        r = cut.sql
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.expect("a role left by a cut ensure");
+    one.ensure(&cut, &password).await.expect("the next ensure converges");
+    connect_as(&cut.sql, &password, &shared).await.expect("the space reaches its schema");
+    assert_eq!(one.ensure(&cut, &password).await.expect("again"), Writes(0));
+    for (n, _) in spaces.iter().chain([(cut, password)].iter()) {
+        one.remove(n).await.expect("clean");
+    }
+}
+
+/// Hostile: names that belong to someone else are never taken over, a schema pool is never put
+/// inside a space's database, and tenants stay out of the server's own databases.
+#[tokio::test]
+async fn postgres_never_takes_what_is_not_its_own() {
+    let conflict = |r: Result<Writes, ProvisionError>, what: &str| match r {
+        Err(ProvisionError::Conflict { message, .. }) => eprintln!("refused ({what}): {message}"),
+        other => panic!("{what}: expected a Conflict, got {other:?}"),
+    };
+    let pg = PgAdmin::connect(pg_target(DatabaseIsolation::Database, "unused")).await.expect("admin connects");
+    let mut admin = connect_as(&env("FRAMASPACE_PG_USER"), &env("FRAMASPACE_PG_PASSWORD"), "postgres").await.expect("admin session");
+    let run = async |admin: &mut PgConnection, sql: String| sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(admin).await.map(|_| ());
+
+    // A role with a space's name, created by someone else: its password is not reset.
+    let squatted = TenantNames::new(&unique("squat"));
+    run(&mut admin, format!("CREATE ROLE {} LOGIN PASSWORD 'theirs-0123456789'", squatted.sql)).await.expect("someone's role");
+    let secret = async |admin: &mut PgConnection| -> Option<String> {
+        sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1").bind(&squatted.sql).fetch_one(admin).await.expect("read")
+    };
+    let before = secret(&mut admin).await;
+    conflict(pg.ensure(&squatted, &random_hex(32)).await, "a role the operator did not create");
+    assert_eq!(secret(&mut admin).await, before, "its password is unchanged");
+    assert_eq!(pg.remove(&squatted).await.expect("Delete of the refused space"), Writes(0), "and a Delete leaves it alone");
+    run(&mut admin, format!("DROP ROLE {}", squatted.sql)).await.expect("clean");
+
+    // A database with a space's derived name, owned by someone else: not adopted.
+    let taken = TenantNames::new(&unique("taken"));
+    run(&mut admin, format!("CREATE DATABASE {}", taken.sql)).await.expect("someone's database");
+    conflict(pg.ensure(&taken, &random_hex(32)).await, "a database the operator did not create");
+    let owner: String = sqlx::query_scalar("SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1")
+        .bind(&taken.sql)
+        .fetch_one(&mut admin)
+        .await
+        .expect("owner");
+    assert_eq!(owner, env("FRAMASPACE_PG_USER"), "its owner is unchanged");
+    pg.remove(&taken).await.expect("Delete of the refused space: the role the attempt created goes");
+    run(&mut admin, format!("DROP DATABASE {}", taken.sql)).await.expect("and their database is still there");
+
+    // A schema pool pointed at a space's own database.
+    let victim = TenantNames::new(&unique("victim"));
+    let victim_password = random_hex(32);
+    pg.ensure(&victim, &victim_password).await.expect("a space on its own database");
+    let inside = PgAdmin::connect(pg_target(DatabaseIsolation::Schema, &victim.sql)).await.expect("a pool on that database");
+    let intruder = TenantNames::new(&unique("intruder"));
+    conflict(inside.ensure(&intruder, &random_hex(32)).await, "a shared database that is a space's");
+    let mut v = connect_as(&victim.sql, &victim_password, &victim.sql).await.expect("the victim's session");
+    let schemas: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(&intruder.sql)
+        .fetch_one(&mut v)
+        .await
+        .expect("schemas");
+    assert_eq!(schemas, 0, "no schema of another tenant was put in the space's database");
+    drop(v);
+
+    // The server's own databases: PUBLIC's CONNECT and TEMPORARY revoked, the admin still in.
+    assert_eq!(pg.confine_tenants().await.expect("confine"), Vec::<String>::new(), "a superuser admin confines both");
+    for db in ["postgres", "template1"] {
+        let e = connect_as(&victim.sql, &victim_password, db).await.expect_err("a tenant is refused");
+        assert!(e.to_string().contains("permission denied"), "{db}: {e}");
+    }
+    pg.server_version().await.expect("the admin still reaches postgres");
+    assert_eq!(pg.confine_tenants().await.expect("again"), Vec::<String>::new());
+    inside.remove(&intruder).await.expect("clean");
+    pg.remove(&victim).await.expect("clean");
 }

@@ -113,6 +113,11 @@ check "a space's Redis user lost behind the operator's back (ACL DELUSER, as a r
 check "pinned to its own database again: another one is refused" bash -c \
   "REDISCLI_AUTH='$a_pw' redis-cli --no-auth-warning --user space-$A -h 127.0.0.1 -p $FRAMASPACE_REDIS_PORT -n $db PING 2>&1 | grep -q NOPERM"
 
+memory_bound() { [ "$(redis_admin CONFIG GET maxmemory | tail -n 1)/$(redis_admin CONFIG GET maxmemory-policy | tail -n 1)" = "268435456/allkeys-lru" ]; }
+check "the server's memory is bounded as the CachePool declares (maxMemory 256Mi, allkeys-lru)" eventually 30 memory_bound
+redis_admin CONFIG SET maxmemory 0 >/dev/null
+check "and bounded again at the next pool check after someone lifts it" eventually 30 memory_bound
+
 section "deletion policy Retain keeps the data and blocks the space"
 check_eq "B writes a row before deletion" "" "$(pg_as $B "$(role $B)" 'CREATE TABLE kept (i int); INSERT INTO kept VALUES (7)')"
 old_pw=$(cred $B database-password); old_redis=$(cred $B redis-password); b_pool=$(storage_pool $B)
@@ -173,6 +178,25 @@ check "pg-1 is Ready again once PostgreSQL is back" eventually 60 pool_ready dat
 check "the space converges to Ready again" kubectl wait --for=condition=Ready space/collectif-velo --timeout=90s
 check_eq "without a duplicate database" "1" "$(pg_admin "select count(*) from pg_database where datname = 'space_collectif_velo'")"
 check_eq "and its data is there" "42" "$(pg_as collectif-velo space_collectif_velo 'select i from kept')"
+
+section "a stalled store: calls bounded, a status at once, the pool not Ready"
+# SIGSTOP: the kernel still accepts connections, nothing answers (a hung or overloaded server).
+stalled_pids=(); for p in minio garage; do read -r pid _ < "$STATE_DIR/pids/$p"; stalled_pids+=("$pid"); done
+kill -STOP "${stalled_pids[@]}"
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: stalled-store }
+spec: { displayName: Stalled store, contactEmail: s@stalled.example }
+YAML
+storage_waits() { jsonpath space/stalled-store '{.status.conditions[?(@.type=="StorageReady")].status}/{.status.conditions[?(@.type=="StorageReady")].reason}' | grep -Eq '^False/(PoolUnreachable|PoolNotReady)$'; }
+check "a new space shows StorageReady=False within 30 s (each call is bounded), not after every socket timeout" eventually 30 storage_waits
+check "its StoragePool turns Ready=False (PoolUnreachable): its health check is bounded too" eventually 40 bash -c \
+  "[ \"\$(kubectl get storagepool \"\$(kubectl get space stalled-store -o jsonpath='{.status.placement.storagePool}')\" -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}/{.status.conditions[?(@.type==\"Ready\")].reason}')\" = False/PoolUnreachable ]"
+kill -CONT "${stalled_pids[@]}"
+check "once the store answers again the space converges to Ready" kubectl wait --for=condition=Ready space/stalled-store --timeout=120s
+check "and so do the spaces that were there" kubectl wait --for=condition=Ready space/collectif-velo --timeout=90s
+kubectl delete space stalled-store --timeout=60s >/dev/null 2>&1
 
 section "placement is decided once, and survives a lost status"
 placement_is() { test "$(jsonpath "space/$1" '{.status.placement}')" = "$2"; }

@@ -1,13 +1,13 @@
 //! `CachePool`: a Redis server spaces are placed on.
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
 
 /// A Redis server on which each space gets an ACL user limited to its own key prefix.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "frama.space",
     version = "v1alpha1",
@@ -45,6 +45,43 @@ pub struct CachePoolSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub max_concurrent_operations: Option<i32>,
+    /// The most memory the server may hold for all its spaces together (e.g. `512Mi`): the
+    /// operator sets Valkey's `maxmemory` to it, with `evictionPolicy`, at every pool check. Valkey
+    /// has no bound per user or per database, so a space that writes more makes the server evict
+    /// cache entries (its own and others', which Nextcloud computes again) instead of growing
+    /// without end. Unset, the server's own setting is left as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    #[x_kube(validation = Rule::new("isQuantity(self) && quantity(self).compareTo(quantity('16Mi')) >= 0 && quantity(self).compareTo(quantity('1Ti')) <= 0").message("spec.maxMemory must be a quantity between 16Mi and 1Ti (e.g. 512Mi)"))]
+    pub max_memory: Option<String>,
+    /// What the server evicts once `maxMemory` is reached. `allkeys-lru` (the default) also evicts
+    /// keys written without a TTL, which Nextcloud never writes (`Memcache\Redis::set()` is a SETEX)
+    /// but a hostile tenant could, to pin memory no eviction would give back.
+    #[serde(default)]
+    pub eviction_policy: EvictionPolicy,
+}
+
+/// Valkey's `maxmemory-policy` values that evict (`noeviction` would refuse every space's writes
+/// once one space filled the server).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvictionPolicy {
+    #[default]
+    AllkeysLru,
+    AllkeysLfu,
+    VolatileLru,
+    VolatileLfu,
+}
+
+impl EvictionPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionPolicy::AllkeysLru => "allkeys-lru",
+            EvictionPolicy::AllkeysLfu => "allkeys-lfu",
+            EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::VolatileLfu => "volatile-lfu",
+        }
+    }
 }
 
 fn default_redis_port() -> i32 {

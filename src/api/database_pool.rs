@@ -1,13 +1,13 @@
 //! `DatabasePool`: a PostgreSQL server spaces are placed on.
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
 
 /// A PostgreSQL server on which the operator creates one role and one database (or schema) per space.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "frama.space",
     version = "v1alpha1",
@@ -52,6 +52,8 @@ pub struct DatabasePoolSpec {
     /// Database that holds the per-space schemas when `isolation` is `schema`.
     #[serde(default = "default_shared_database")]
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z_][a-z0-9_]*$"))]
+    #[x_kube(validation = Rule::new("!self.startsWith('space_')").message("spec.sharedDatabase must not start with space_: that is the name of a space's own database"))]
+    #[x_kube(validation = Rule::new("!(self in ['postgres', 'template0', 'template1'])").message("spec.sharedDatabase must not be postgres, template0 or template1: spaces never share the server's own databases"))]
     pub shared_database: String,
     /// TLS mode toward the server (`disable`, `prefer`, `require`, `verify-full`).
     #[serde(default)]

@@ -34,7 +34,7 @@ use crate::provision::garage::GarageAdmin;
 use crate::provision::minio::{Bucket, MinioAdmin};
 use crate::provision::postgres::{PgAdmin, PgTarget};
 use crate::provision::redis::{RedisAdmin, RedisTarget};
-use crate::provision::{ProvisionError, Writes};
+use crate::provision::{OPERATION_BOUND, ProvisionError, System, Writes, bounded};
 
 /// Either S3 provider, behind the calls the operator makes, at most `maxConcurrentOperations`
 /// of them at once per store.
@@ -50,32 +50,46 @@ enum S3Provider {
 
 impl S3Admin {
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ProvisionError> {
-        self.limit
-            .acquire()
-            .await
-            .map_err(|_| ProvisionError::Unreachable { system: crate::provision::System::Minio, message: "shutting down".into() })
+        self.limit.acquire().await.map_err(|_| ProvisionError::Unreachable { system: self.system(), message: "shutting down".into() })
+    }
+    fn system(&self) -> System {
+        match &self.provider {
+            S3Provider::Minio(_) => System::Minio,
+            S3Provider::Garage(_) => System::Garage,
+        }
     }
     pub async fn server_version(&self) -> Result<String, ProvisionError> {
         let _p = self.permit().await?;
-        match &self.provider {
-            S3Provider::Minio(a) => a.server_version().await,
-            S3Provider::Garage(a) => a.server_version().await,
-        }
+        bounded(self.system(), OPERATION_BOUND, async {
+            match &self.provider {
+                S3Provider::Minio(a) => a.server_version().await,
+                S3Provider::Garage(a) => a.server_version().await,
+            }
+        })
+        .await
     }
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let _p = self.permit().await?;
-        match &self.provider {
-            S3Provider::Minio(a) => a.ensure(b).await,
-            S3Provider::Garage(a) => a.ensure(b).await,
-        }
+        bounded(self.system(), OPERATION_BOUND, async {
+            match &self.provider {
+                S3Provider::Minio(a) => a.ensure(b).await,
+                S3Provider::Garage(a) => a.ensure(b).await,
+            }
+        })
+        .await
     }
     pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let _p = self.permit().await?;
-        match &self.provider {
-            S3Provider::Minio(a) => a.revoke(b).await,
-            S3Provider::Garage(a) => a.revoke(b).await,
-        }
+        bounded(self.system(), OPERATION_BOUND, async {
+            match &self.provider {
+                S3Provider::Minio(a) => a.revoke(b).await,
+                S3Provider::Garage(a) => a.revoke(b).await,
+            }
+        })
+        .await
     }
+    /// Not bounded as a whole: emptying a large bucket takes many requests, each bounded, and a
+    /// Delete cut short resumes where it stopped.
     pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let _p = self.permit().await?;
         match &self.provider {
@@ -280,7 +294,19 @@ impl PoolKind for DatabasePool {
         self.status.as_ref()
     }
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
-        Ok(Health { version: registry.postgres(name).await?.server_version().await?, databases: None })
+        let admin = registry.postgres(name).await?;
+        let version = admin.server_version().await?;
+        let note = match admin.confine_tenants().await {
+            Ok(open) if open.is_empty() => None,
+            Ok(open) => Some(format!(
+                "spaces' roles can still connect to {}: only their owner or a superuser can revoke PUBLIC's CONNECT",
+                open.join(" and ")
+            )),
+            // Another replica leads; it confines them.
+            Err(ProvisionError::NotLeader(_)) => None,
+            Err(e) => Some(format!("could not keep spaces' roles out of the server's own databases: {e}")),
+        };
+        Ok(Health { version, databases: None, note })
     }
 }
 
@@ -295,8 +321,18 @@ impl PoolKind for CachePool {
         self.status.as_ref()
     }
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
-        let info = registry.redis(name).await?.server_info().await?;
-        Ok(Health { version: info.version, databases: Some(i64::from(info.databases)) })
+        let admin = registry.redis(name).await?;
+        let info = admin.server_info().await?;
+        let pool = registry.cache_pool(name)?;
+        let note = match pool.spec.max_memory.as_deref().map(crate::api::quantity::parse_bytes) {
+            None => None,
+            Some(Err(e)) => Some(format!("spec.maxMemory is not a quantity: {e}")),
+            Some(Ok(bytes)) => match admin.ensure_memory(bytes, pool.spec.eviction_policy.as_str()).await {
+                Ok(_) | Err(ProvisionError::NotLeader(_)) => None,
+                Err(e) => Some(format!("its memory is not bounded as spec.maxMemory says: {e}")),
+            },
+        };
+        Ok(Health { version: info.version, databases: Some(i64::from(info.databases)), note })
     }
     async fn lost_tenants(registry: &PoolRegistry, name: &str, spaces: Vec<String>) -> Result<Vec<String>> {
         let users = registry.redis(name).await?.users().await?;
@@ -315,7 +351,7 @@ impl PoolKind for StoragePool {
         self.status.as_ref()
     }
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
-        Ok(Health { version: registry.s3(name).await?.server_version().await?, databases: None })
+        Ok(Health { version: registry.s3(name).await?.server_version().await?, databases: None, note: None })
     }
 }
 
@@ -332,6 +368,8 @@ pub struct Health {
     pub version: String,
     /// CachePool: its logical databases.
     pub databases: Option<i64>,
+    /// What the Ready message adds: a hardening the server did not allow.
+    pub note: Option<String>,
 }
 
 impl<K: PoolKind> crate::placement::Placeable for K {
@@ -342,6 +380,9 @@ impl<K: PoolKind> crate::placement::Placeable for K {
     }
     fn is_placeable(&self) -> bool {
         is_ready(self.pool_status())
+    }
+    fn is_checked(&self) -> bool {
+        self.pool_status().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready"))
     }
 }
 
@@ -436,7 +477,10 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
                 "Ready",
                 ConditionStatus::True,
                 "Reachable",
-                format!("the operator reaches the server with its admin credentials ({})", h.version),
+                match &h.note {
+                    None => format!("the operator reaches the server with its admin credentials ({})", h.version),
+                    Some(note) => format!("the operator reaches the server with its admin credentials ({}); {note}", h.version),
+                },
             ),
             Some(h.version),
             h.databases,

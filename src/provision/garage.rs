@@ -26,7 +26,7 @@ fn failed(operation: &'static str, message: String) -> ProvisionError {
 
 impl GarageAdmin {
     pub fn new(admin_url: &str, token: &str, s3_endpoint: &str, region: &str) -> Result<Self, ProvisionError> {
-        let http = super::http_client(Duration::from_secs(30)).map_err(|e| failed("build the client", e.to_string()))?;
+        let http = super::http_client(Duration::from_secs(10)).map_err(|e| failed("build the client", e.to_string()))?;
         Ok(GarageAdmin {
             http,
             admin_url: admin_url.trim_end_matches('/').into(),
@@ -155,43 +155,67 @@ impl GarageAdmin {
             self.call("allow the key on the bucket", Method::POST, "AllowBucketKey", &[], Some(body)).await?;
             writes.add(1);
         }
+        // A key replaced in the space's Secret leaves its former key allowed on the bucket. The
+        // operator names its keys for the bucket: one of those is a former key of this space and
+        // goes; a key someone else named keeps existing but loses the bucket.
+        for (stale, ours) in granted_keys(&bucket).into_iter().filter(|(k, _)| k != b.access_key) {
+            if ours == b.bucket {
+                self.call("remove a former key", Method::POST, "DeleteKey", &[("id", &stale)], None).await?;
+            } else {
+                self.deny(&id, &stale).await?;
+            }
+            writes.add(1);
+        }
         Ok(writes)
     }
 
-    /// Retain: the key loses every permission on the bucket (Garage keys cannot be disabled, and a
-    /// deleted key id can never be imported again); the bucket and objects stay, and ensuring the
-    /// space again gives the same key its permissions back.
+    async fn deny(&self, bucket_id: &str, access_key: &str) -> Result<(), ProvisionError> {
+        let body =
+            json!({ "bucketId": bucket_id, "accessKeyId": access_key, "permissions": { "read": true, "write": true, "owner": true } });
+        self.call("deny the key on the bucket", Method::POST, "DenyBucketKey", &[], Some(body)).await.map(|_| ())
+    }
+
+    /// Retain: every key allowed on the bucket loses its permissions (Garage keys cannot be
+    /// disabled, and a deleted key id can never be imported again); the bucket and objects stay,
+    /// and ensuring the space again gives the space's key its permissions back.
     pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let Some(bucket) = self.bucket(b.bucket).await? else {
             return Ok(Writes(0));
         };
-        let granted = bucket
-            .get("keys")
-            .and_then(Value::as_array)
+        let id = bucket.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut writes = Writes::default();
+        for (key, _) in granted_keys(&bucket) {
+            self.deny(&id, &key).await?;
+            writes.add(1);
+        }
+        Ok(writes)
+    }
+
+    /// The space's key and every former one (the keys the operator named for the bucket).
+    async fn delete_keys(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        let listed = self.call("list the keys", Method::GET, "ListKeys", &[], None).await?.unwrap_or(Value::Null);
+        let mut keys: Vec<String> = listed
+            .as_array()
             .into_iter()
             .flatten()
-            .any(|k| k.get("accessKeyId").and_then(Value::as_str) == Some(b.access_key));
-        if !granted {
-            return Ok(Writes(0));
+            .filter(|k| k.get("name").and_then(Value::as_str) == Some(b.bucket))
+            .filter_map(|k| k.get("id").and_then(Value::as_str).map(String::from))
+            .collect();
+        if !b.access_key.is_empty()
+            && !keys.iter().any(|k| k == b.access_key)
+            && self.call("read the key", Method::GET, "GetKeyInfo", &[("id", b.access_key)], None).await?.is_some()
+        {
+            keys.push(b.access_key.to_string());
         }
-        let id = bucket.get("id").and_then(Value::as_str).unwrap_or_default();
-        let body = json!({ "bucketId": id, "accessKeyId": b.access_key, "permissions": { "read": true, "write": true, "owner": true } });
-        self.call("deny the key on the bucket", Method::POST, "DenyBucketKey", &[], Some(body)).await?;
-        Ok(Writes(1))
+        let mut writes = Writes::default();
+        for key in keys {
+            self.call("remove the key", Method::POST, "DeleteKey", &[("id", &key)], None).await?;
+            writes.add(1);
+        }
+        Ok(writes)
     }
 
-    async fn delete_key(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        if b.access_key.is_empty() {
-            return Ok(Writes(0));
-        }
-        if self.call("read the key", Method::GET, "GetKeyInfo", &[("id", b.access_key)], None).await?.is_none() {
-            return Ok(Writes(0));
-        }
-        self.call("remove the key", Method::POST, "DeleteKey", &[("id", b.access_key)], None).await?;
-        Ok(Writes(1))
-    }
-
-    /// Delete: every object (over S3, with the space's key), the bucket, the key.
+    /// Delete: every object (over S3, with the space's key), the bucket, its keys.
     pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let mut writes = Writes::default();
         if let Some(bucket) = self.bucket(b.bucket).await? {
@@ -204,7 +228,24 @@ impl GarageAdmin {
             self.call("delete the bucket", Method::POST, "DeleteBucket", &[("id", &id)], None).await?;
             writes.add(1);
         }
-        writes.add(self.delete_key(b).await?.0);
+        writes.add(self.delete_keys(b).await?.0);
         Ok(writes)
     }
+}
+
+/// The keys with any permission on the bucket, with the name each was given.
+fn granted_keys(bucket: &Value) -> Vec<(String, String)> {
+    bucket
+        .get("keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|k| {
+            ["read", "write", "owner"].iter().any(|p| k.pointer(&format!("/permissions/{p}")).and_then(Value::as_bool) == Some(true))
+        })
+        .filter_map(|k| {
+            let id = k.get("accessKeyId").and_then(Value::as_str)?;
+            Some((id.to_string(), k.get("name").and_then(Value::as_str).unwrap_or_default().to_string()))
+        })
+        .collect()
 }

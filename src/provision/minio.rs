@@ -83,6 +83,20 @@ pub fn normalize_policy(policy: &Value) -> Value {
     }
 }
 
+/// What `/idp/builtin/policy-entities` answers (madmin-go `PolicyEntitiesResult`), the part read.
+#[derive(serde::Deserialize)]
+struct PolicyEntities {
+    #[serde(rename = "policyMappings", default)]
+    policy_mappings: Vec<PolicyMapping>,
+}
+
+#[derive(serde::Deserialize)]
+struct PolicyMapping {
+    policy: String,
+    /// A Go nil slice is `null`.
+    users: Option<Vec<String>>,
+}
+
 fn policy_name(bucket: &str) -> String {
     format!("framaspace-{bucket}")
 }
@@ -207,7 +221,40 @@ impl MinioAdmin {
             self.client.expect_success("attach the policy", reply)?;
             writes.add(1);
         }
+        // A key replaced in the space's Secret (regenerated, or a namespace re-created) leaves its
+        // former user attached to the policy: it would keep reaching the bucket, and would block
+        // removing the policy. The policy is the operator's own, named for the bucket, so every
+        // other user attached to it is a former key of this space.
+        for stale in self.policy_users(&name).await?.iter().filter(|u| u.as_str() != b.access_key) {
+            self.remove_user(stale).await?;
+            writes.add(1);
+        }
         Ok(writes)
+    }
+
+    /// The users the policy is attached to (`/idp/builtin/policy-entities`, a madmin-sealed reply:
+    /// cmd/admin-handlers-users.go `ListPolicyMappingEntities`, madmin-go `PolicyEntitiesResult`).
+    pub async fn policy_users(&self, policy: &str) -> Result<Vec<String>, ProvisionError> {
+        let reply =
+            self.admin("list the policy's users", Method::GET, "idp/builtin/policy-entities", &[("policy", policy)], Vec::new()).await?;
+        let reply = self.client.expect_success("list the policy's users", reply)?;
+        let plain = madmin::decrypt(&self.admin_secret, &reply.body).map_err(|e| failed("list the policy's users", e.to_string()))?;
+        let entities: PolicyEntities =
+            serde_json::from_slice(&plain).map_err(|e| failed("list the policy's users", format!("unreadable reply: {e}")))?;
+        Ok(entities.policy_mappings.into_iter().filter(|m| m.policy == policy).flat_map(|m| m.users.unwrap_or_default()).collect())
+    }
+
+    async fn remove_user(&self, access_key: &str) -> Result<(), ProvisionError> {
+        let reply = self.admin("remove the user", Method::DELETE, "remove-user", &[("accessKey", access_key)], Vec::new()).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        self.client.expect_success("remove the user", reply).map(|_| ())
+    }
+
+    async fn policy_exists(&self, name: &str) -> Result<bool, ProvisionError> {
+        let reply = self.admin("read the policy", Method::GET, "info-canned-policy", &[("name", name), ("v", "2")], Vec::new()).await?;
+        Ok(reply.status.is_success())
     }
 
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, ProvisionError> {
@@ -215,24 +262,31 @@ impl MinioAdmin {
         Ok(head.status.is_success())
     }
 
-    /// Retain: the user is disabled; the bucket and its objects stay.
+    /// Retain: the space's user, and any former key still attached to its policy, disabled; the
+    /// bucket and its objects stay.
     pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        if b.access_key.is_empty() {
-            return Ok(Writes(0));
+        let name = policy_name(b.bucket);
+        let mut users = if self.policy_exists(&name).await? { self.policy_users(&name).await? } else { Vec::new() };
+        if !b.access_key.is_empty() && !users.iter().any(|u| u == b.access_key) {
+            users.push(b.access_key.to_string());
         }
-        let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
-        if !reply.status.is_success() {
-            return Ok(Writes(0));
+        let mut writes = Writes::default();
+        for user in &users {
+            let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", user)], Vec::new()).await?;
+            if !reply.status.is_success() {
+                continue;
+            }
+            let info: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+            if info.get("status").and_then(Value::as_str) == Some("disabled") {
+                continue;
+            }
+            let reply = self
+                .admin("disable the user", Method::PUT, "set-user-status", &[("accessKey", user), ("status", "disabled")], Vec::new())
+                .await?;
+            self.client.expect_success("disable the user", reply)?;
+            writes.add(1);
         }
-        let user: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-        if user.get("status").and_then(Value::as_str) == Some("disabled") {
-            return Ok(Writes(0));
-        }
-        let reply = self
-            .admin("disable the user", Method::PUT, "set-user-status", &[("accessKey", b.access_key), ("status", "disabled")], Vec::new())
-            .await?;
-        self.client.expect_success("disable the user", reply)?;
-        Ok(Writes(1))
+        Ok(writes)
     }
 
     /// Delete: the bucket with every object, the user and its policy.
@@ -245,15 +299,22 @@ impl MinioAdmin {
             self.client.expect_success("delete the bucket", reply)?;
             writes.add(1);
         }
-        let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
-        if !b.access_key.is_empty() && reply.status.is_success() {
-            let reply = self.admin("remove the user", Method::DELETE, "remove-user", &[("accessKey", b.access_key)], Vec::new()).await?;
-            self.client.expect_success("remove the user", reply)?;
-            writes.add(1);
-        }
+        // Every user ever given the space's policy goes with it: MinIO refuses to remove a policy
+        // still attached (XMinioIAMPolicyInUse).
         let name = policy_name(b.bucket);
-        let reply = self.admin("read the policy", Method::GET, "info-canned-policy", &[("name", &name), ("v", "2")], Vec::new()).await?;
-        if reply.status.is_success() {
+        let policy_exists = self.policy_exists(&name).await?;
+        let mut users = if policy_exists { self.policy_users(&name).await? } else { Vec::new() };
+        if !b.access_key.is_empty() && !users.iter().any(|u| u == b.access_key) {
+            users.push(b.access_key.to_string());
+        }
+        for user in &users {
+            let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", user)], Vec::new()).await?;
+            if reply.status.is_success() {
+                self.remove_user(user).await?;
+                writes.add(1);
+            }
+        }
+        if policy_exists {
             let reply = self.admin("remove the policy", Method::DELETE, "remove-canned-policy", &[("name", &name)], Vec::new()).await?;
             self.client.expect_success("remove the policy", reply)?;
             writes.add(1);

@@ -24,6 +24,25 @@ pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, reqw
     reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).timeout(timeout).build()
 }
 
+/// The longest one admin operation (an ensure, a health check) may take once it runs: a server
+/// that accepts connections and then never answers (stalled, overloaded, SIGSTOPped) would
+/// otherwise hold the space's reconcile, and its first status, for the length of every socket
+/// timeout in turn. A bounded operation cut short leaves nothing half-done that the next one
+/// does not finish: every step reads before it writes.
+pub const OPERATION_BOUND: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `op`, or `Unreachable` once `limit` has passed.
+pub async fn bounded<T>(
+    system: System,
+    limit: std::time::Duration,
+    op: impl Future<Output = Result<T, ProvisionError>>,
+) -> Result<T, ProvisionError> {
+    match tokio::time::timeout(limit, op).await {
+        Ok(result) => result,
+        Err(_) => Err(ProvisionError::Unreachable { system, message: format!("no answer within {} s", limit.as_secs()) }),
+    }
+}
+
 /// Which system an error came from, for conditions, metrics and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum System {

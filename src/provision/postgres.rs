@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, PgPool, Row};
 
-use super::{ProvisionError, System, TenantNames, Writes};
+use super::{OPERATION_BOUND, ProvisionError, System, TenantNames, Writes, bounded};
 use crate::api::database_pool::{DatabaseIsolation, SslMode};
 
 /// Where and how to reach a server as its admin.
@@ -41,7 +41,18 @@ pub struct PgAdmin {
     /// Bounds whole operations (admin connections plus the space's own login check), so a burst of
     /// new spaces never holds more than `max_connections` operations against the server at once.
     limit: tokio::sync::Semaphore,
+    /// One creation of the shared database at a time in this process.
+    shared_creation: tokio::sync::Mutex<()>,
     gate: crate::gate::WriteGate,
+}
+
+/// The comment on every role the operator creates: a role of a space's name without it is
+/// someone else's, never taken over.
+pub const ROLE_MARKER: &str = "framaspace-operator: the role of a space";
+
+struct RoleState {
+    created: bool,
+    writes: u32,
 }
 
 fn ssl(mode: SslMode) -> PgSslMode {
@@ -105,7 +116,14 @@ impl PgAdmin {
         let admin = pool("postgres");
         let shared = matches!(target.isolation, DatabaseIsolation::Schema).then(|| pool(&target.shared_database));
         let limit = tokio::sync::Semaphore::new(target.max_connections.max(1) as usize);
-        let me = PgAdmin { target, admin, shared, limit, gate: crate::gate::WriteGate::always_open() };
+        let me = PgAdmin {
+            target,
+            admin,
+            shared,
+            limit,
+            shared_creation: tokio::sync::Mutex::new(()),
+            gate: crate::gate::WriteGate::always_open(),
+        };
         me.server_version().await?;
         Ok(me)
     }
@@ -126,6 +144,10 @@ impl PgAdmin {
 
     /// Health check: the server answers the admin with its version.
     pub async fn server_version(&self) -> Result<String, ProvisionError> {
+        bounded(System::Postgres, OPERATION_BOUND, self.server_version_now()).await
+    }
+
+    async fn server_version_now(&self) -> Result<String, ProvisionError> {
         let row = sqlx::query("SELECT current_setting('server_version')")
             .fetch_one(&self.admin)
             .await
@@ -150,59 +172,77 @@ impl PgAdmin {
         self.limit.acquire().await.map_err(|_| ProvisionError::Unreachable { system: System::Postgres, message: "shutting down".into() })
     }
 
+    /// Every step reads before it writes and none depends on a step after it, so an ensure cut
+    /// anywhere (a crash, a lost race, a timeout) converges on the next one: the role first, then
+    /// what it may reach, and only then its password checked, by logging in where it now may.
     pub async fn ensure(&self, names: &TenantNames, password: &str) -> Result<Writes, ProvisionError> {
         let _permit = self.permit().await?;
+        bounded(System::Postgres, OPERATION_BOUND, self.ensure_now(names, password)).await
+    }
+
+    async fn ensure_now(&self, names: &TenantNames, password: &str) -> Result<Writes, ProvisionError> {
         let mut writes = Writes::default();
-        writes.add(self.ensure_role(names, password).await?);
+        let role = self.ensure_role(names, password).await?;
+        writes.add(role.writes);
         match self.target.isolation {
             DatabaseIsolation::Database => writes.add(self.ensure_database(names).await?),
             DatabaseIsolation::Schema => writes.add(self.ensure_schema(names).await?),
         }
+        if !role.created && !self.password_works(names, password).await? {
+            let sql = format!("ALTER ROLE {} PASSWORD {}", ident(&names.sql), literal(password));
+            sqlx::raw_sql(self.audited(sql)?).execute(&self.admin).await.map_err(|_| ProvisionError::Failed {
+                system: System::Postgres,
+                operation: "set the role's password",
+                message: "ALTER ROLE failed".into(),
+            })?;
+            writes.add(1);
+        }
         Ok(writes)
     }
 
-    async fn ensure_role(&self, names: &TenantNames, password: &str) -> Result<u32, ProvisionError> {
+    /// The space's role, created with its marker in one simple query, which PostgreSQL runs as one
+    /// transaction (so a role without the marker was never the operator's); LOGIN given back if a
+    /// Retain took it.
+    async fn ensure_role(&self, names: &TenantNames, password: &str) -> Result<RoleState, ProvisionError> {
         let role = &names.sql;
-        let row = sqlx::query("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
+        let row = sqlx::query("SELECT rolcanlogin, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1")
             .bind(role)
             .fetch_optional(&self.admin)
             .await
             .map_err(|e| classify("read the role", e))?;
-        match row {
-            None => {
-                let sql = format!(
-                    "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 50 PASSWORD {}",
-                    ident(role),
-                    literal(password)
-                );
-                // The statement holds the password: its error is reported without it.
-                sqlx::raw_sql(self.audited(sql)?).execute(&self.admin).await.map_err(|e| match classify("create the role", e) {
-                    ProvisionError::Failed { system, operation, .. } => {
-                        ProvisionError::Failed { system, operation, message: "CREATE ROLE failed".into() }
-                    }
-                    other => other,
-                })?;
-                Ok(1)
-            }
-            Some(r) => {
-                let mut writes = 0;
-                let can_login: bool = r.try_get(0).map_err(|e| classify("read the role", e))?;
-                if !can_login {
-                    self.exec(&self.admin, "re-enable the role", format!("ALTER ROLE {} LOGIN", ident(role))).await?;
-                    writes += 1;
+        let Some(row) = row else {
+            let sql = format!(
+                "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 50 PASSWORD {}; \
+                 COMMENT ON ROLE {role} IS {}",
+                literal(password),
+                literal(ROLE_MARKER),
+                role = ident(role),
+            );
+            // The statement holds the password: its error is reported without it.
+            sqlx::raw_sql(self.audited(sql)?).execute(&self.admin).await.map_err(|e| match classify("create the role", e) {
+                ProvisionError::Failed { system, operation, .. } => {
+                    ProvisionError::Failed { system, operation, message: "CREATE ROLE failed".into() }
                 }
-                if !self.password_works(names, password).await? {
-                    let sql = format!("ALTER ROLE {} PASSWORD {}", ident(role), literal(password));
-                    sqlx::raw_sql(self.audited(sql)?).execute(&self.admin).await.map_err(|_| ProvisionError::Failed {
-                        system: System::Postgres,
-                        operation: "set the role's password",
-                        message: "ALTER ROLE failed".into(),
-                    })?;
-                    writes += 1;
-                }
-                Ok(writes)
-            }
+                other => other,
+            })?;
+            return Ok(RoleState { created: true, writes: 1 });
+        };
+        let marker: Option<String> = row.try_get(1).map_err(|e| classify("read the role", e))?;
+        if marker.as_deref() != Some(ROLE_MARKER) {
+            return Err(ProvisionError::Conflict {
+                system: System::Postgres,
+                message: format!(
+                    "a role named {role} exists and was not created by the operator (no comment {ROLE_MARKER:?}); \
+                     nothing was changed: rename or drop it, or mark it for adoption with COMMENT ON ROLE"
+                ),
+            });
         }
+        let can_login: bool = row.try_get(0).map_err(|e| classify("read the role", e))?;
+        if can_login {
+            return Ok(RoleState { created: false, writes: 0 });
+        }
+        self.exec(&self.admin, "re-enable the role", format!("ALTER ROLE {} LOGIN", ident(role))).await?;
+        Ok(RoleState { created: false, writes: 1 })
     }
 
     /// Whether the space's own credentials log in (a read: nothing is written to check it).
@@ -228,6 +268,10 @@ impl PgAdmin {
     /// without it are an install that stopped midway, which the installer resumes.
     pub async fn installation(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {
         let _permit = self.permit().await?;
+        bounded(System::Postgres, OPERATION_BOUND, self.installation_now(names, password)).await
+    }
+
+    async fn installation_now(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {
         let db = self.database_of(names);
         let options = self.target.options(&db).username(&names.sql).password(password);
         let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| classify("read the space's tables", e))?;
@@ -272,9 +316,13 @@ impl PgAdmin {
                 writes += 1;
             }
             Some(o) if o != names.sql => {
-                self.exec(&self.admin, "set the database owner", format!("ALTER DATABASE {} OWNER TO {}", ident(db), ident(&names.sql)))
-                    .await?;
-                writes += 1;
+                return Err(ProvisionError::Conflict {
+                    system: System::Postgres,
+                    message: format!(
+                        "a database named {db} exists, owned by {o}, not by the space's role: the operator never takes a database \
+                         it did not create; nothing was changed"
+                    ),
+                });
             }
             Some(_) => {}
         }
@@ -296,17 +344,7 @@ impl PgAdmin {
 
     async fn ensure_schema(&self, names: &TenantNames) -> Result<u32, ProvisionError> {
         let shared_db = &self.target.shared_database;
-        let mut writes = 0;
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-            .bind(shared_db)
-            .fetch_optional(&self.admin)
-            .await
-            .map_err(|e| classify("read the shared database", e))?;
-        if exists.is_none() {
-            self.exec(&self.admin, "create the shared database", format!("CREATE DATABASE {} ENCODING 'UTF8'", ident(shared_db))).await?;
-            self.exec(&self.admin, "revoke PUBLIC access", format!("REVOKE ALL ON DATABASE {} FROM PUBLIC", ident(shared_db))).await?;
-            writes += 2;
-        }
+        let mut writes = self.ensure_shared_database().await?;
         let Some(shared) = &self.shared else {
             return Ok(writes);
         };
@@ -318,7 +356,8 @@ impl PgAdmin {
             .await
             .map_err(|e| classify("read the shared database privileges", e))?;
         if !can_connect {
-            self.exec(&self.admin, "grant CONNECT", format!("GRANT CONNECT ON DATABASE {} TO {}", ident(shared_db), ident(role))).await?;
+            let sql = shared_acl(shared_db, &format!("GRANT CONNECT ON DATABASE {} TO {}", ident(shared_db), ident(role)));
+            self.exec(&self.admin, "grant CONNECT", sql).await?;
             writes += 1;
         }
         let public_create: bool = sqlx::query_scalar("SELECT has_schema_privilege('public', 'public', 'CREATE')")
@@ -340,8 +379,13 @@ impl PgAdmin {
                 writes += 1;
             }
             Some(o) if &o != role => {
-                self.exec(shared, "set the schema owner", format!("ALTER SCHEMA {} OWNER TO {}", ident(role), ident(role))).await?;
-                writes += 1;
+                return Err(ProvisionError::Conflict {
+                    system: System::Postgres,
+                    message: format!(
+                        "a schema named {role} exists in {shared_db}, owned by {o}, not by the space's role: \
+                         the operator never takes a schema it did not create; nothing was changed"
+                    ),
+                });
             }
             Some(_) => {}
         }
@@ -367,17 +411,137 @@ impl PgAdmin {
         Ok(writes)
     }
 
+    /// The database the schemas share: created once (two spaces may race for it, here or in two
+    /// operators: the loser finds it made), never a space's own, and closed to PUBLIC.
+    async fn ensure_shared_database(&self) -> Result<u32, ProvisionError> {
+        let shared_db = &self.target.shared_database;
+        let _one = self.shared_creation.lock().await;
+        let mut writes = 0;
+        let owner_marker: Option<Option<String>> =
+            sqlx::query_scalar("SELECT shobj_description(datdba, 'pg_authid') FROM pg_database WHERE datname = $1")
+                .bind(shared_db)
+                .fetch_optional(&self.admin)
+                .await
+                .map_err(|e| classify("read the shared database", e))?;
+        match owner_marker {
+            None => {
+                let created = self
+                    .exec(&self.admin, "create the shared database", format!("CREATE DATABASE {} ENCODING 'UTF8'", ident(shared_db)))
+                    .await;
+                match created {
+                    Ok(()) => writes += 1,
+                    // 42P04 duplicate_database; 23505 when both CREATE DATABASE passed the check
+                    // and one lost on pg_database's unique index.
+                    Err(ProvisionError::Failed { .. }) if self.database_exists(shared_db).await? => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Some(Some(marker)) if marker == ROLE_MARKER => {
+                return Err(ProvisionError::Conflict {
+                    system: System::Postgres,
+                    message: format!(
+                        "the shared database {shared_db} belongs to a space's role: a pool never puts schemas in a space's database"
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+        if self.public_can_connect(shared_db).await? {
+            let sql = shared_acl(shared_db, &format!("REVOKE ALL ON DATABASE {} FROM PUBLIC", ident(shared_db)));
+            self.exec(&self.admin, "revoke PUBLIC access", sql).await?;
+            writes += 1;
+        }
+        Ok(writes)
+    }
+
+    async fn database_exists(&self, db: &str) -> Result<bool, ProvisionError> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(db)
+            .fetch_optional(&self.admin)
+            .await
+            .map_err(|e| classify("read the database", e))?;
+        Ok(found.is_some())
+    }
+
+    /// Whether PUBLIC (every role, tenants included) may connect to or make temporary tables in `db`.
+    async fn public_can_connect(&self, db: &str) -> Result<bool, ProvisionError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
+             WHERE d.datname = $1 AND a.grantee = 0 AND a.privilege_type IN ('CONNECT', 'TEMPORARY')",
+        )
+        .bind(db)
+        .fetch_one(&self.admin)
+        .await
+        .map_err(|e| classify("read the database privileges", e))?;
+        Ok(n > 0)
+    }
+
+    /// Keeps tenants out of the server's own databases: PostgreSQL gives PUBLIC CONNECT and
+    /// TEMPORARY on `postgres` and `template1` (initdb), so any space's role could connect there
+    /// and make tables. Revoked from PUBLIC, the admin keeps CONNECT by its own grant. Only the
+    /// databases' owner (or a superuser) may revoke: for another admin nothing changes, and the
+    /// databases still open are returned for the pool's status to say so.
+    pub async fn confine_tenants(&self) -> Result<Vec<String>, ProvisionError> {
+        bounded(System::Postgres, OPERATION_BOUND, self.confine_tenants_now()).await
+    }
+
+    async fn confine_tenants_now(&self) -> Result<Vec<String>, ProvisionError> {
+        let mut open = Vec::new();
+        for db in ["postgres", "template1"] {
+            if !self.database_exists(db).await? || !self.public_can_connect(db).await? {
+                continue;
+            }
+            let may: bool = sqlx::query_scalar(
+                "SELECT r.rolsuper OR pg_has_role(current_user, d.datdba, 'USAGE') FROM pg_roles r, pg_database d \
+                 WHERE r.rolname = current_user AND d.datname = $1",
+            )
+            .bind(db)
+            .fetch_one(&self.admin)
+            .await
+            .map_err(|e| classify("read the database privileges", e))?;
+            if !may {
+                open.push(db.to_string());
+                continue;
+            }
+            self.exec(
+                &self.admin,
+                "confine tenants",
+                format!(
+                    "GRANT CONNECT ON DATABASE {db} TO {admin}; REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC",
+                    db = ident(db),
+                    admin = ident(&self.target.username)
+                ),
+            )
+            .await?;
+        }
+        Ok(open)
+    }
+
+    /// Whether the role exists and is the operator's (its marker): only such a role is revoked
+    /// or removed, and only what it owns is dropped.
+    async fn own_role(&self, role: &str) -> Result<Option<bool>, ProvisionError> {
+        let row: Option<(bool, Option<String>)> =
+            sqlx::query_as("SELECT rolcanlogin, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1")
+                .bind(role)
+                .fetch_optional(&self.admin)
+                .await
+                .map_err(|e| classify("read the role", e))?;
+        Ok(row.filter(|(_, marker)| marker.as_deref() == Some(ROLE_MARKER)).map(|(can_login, _)| can_login))
+    }
+
     /// Retain: the role can no longer log in and its sessions end; every row is kept.
     pub async fn revoke(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
         let _permit = self.permit().await?;
+        bounded(System::Postgres, OPERATION_BOUND, self.revoke_now(names)).await
+    }
+
+    async fn revoke_now(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
         let role = &names.sql;
-        let can_login: Option<bool> = sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
-            .bind(role)
-            .fetch_optional(&self.admin)
-            .await
-            .map_err(|e| classify("read the role", e))?;
         let mut writes = Writes::default();
-        if can_login == Some(true) {
+        let Some(can_login) = self.own_role(role).await? else {
+            return Ok(writes);
+        };
+        if can_login {
             self.exec(&self.admin, "disable the role", format!("ALTER ROLE {} NOLOGIN", ident(role))).await?;
             writes.add(1);
         }
@@ -394,57 +558,71 @@ impl PgAdmin {
         Ok(u32::from(killed > 0))
     }
 
-    /// Delete: the database or schema and the role go, even with sessions still open.
+    /// Delete: the database or schema and the role go, even with sessions still open. A role
+    /// without the operator's marker, or a database or schema the role does not own, is someone
+    /// else's and stays (a space refused with a Conflict can be deleted without touching them).
     pub async fn remove(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
         let _permit = self.permit().await?;
+        // Dropping a large database takes longer than a check.
+        bounded(System::Postgres, 4 * OPERATION_BOUND, self.remove_now(names)).await
+    }
+
+    async fn remove_now(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
         let role = &names.sql;
         let mut writes = Writes::default();
-        let role_exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
-            .bind(role)
-            .fetch_optional(&self.admin)
-            .await
-            .map_err(|e| classify("read the role", e))?;
-        if role_exists.is_some() {
-            // No new session may start while the data is dropped.
-            self.exec(&self.admin, "disable the role", format!("ALTER ROLE {} NOLOGIN", ident(role))).await?;
-            writes.add(1);
-            writes.add(self.terminate_sessions(role).await?);
+        if self.own_role(role).await?.is_none() {
+            return Ok(writes);
         }
-        match self.target.isolation {
-            DatabaseIsolation::Database => {
-                let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-                    .bind(role)
-                    .fetch_optional(&self.admin)
-                    .await
-                    .map_err(|e| classify("read the database", e))?;
-                if exists.is_some() {
+        // No new session may start while the data is dropped.
+        self.exec(&self.admin, "disable the role", format!("ALTER ROLE {} NOLOGIN", ident(role))).await?;
+        writes.add(1);
+        writes.add(self.terminate_sessions(role).await?);
+        match (self.target.isolation, &self.shared) {
+            (DatabaseIsolation::Database, _) => {
+                let owned: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1 AND pg_get_userbyid(datdba)::text = $1")
+                        .bind(role)
+                        .fetch_optional(&self.admin)
+                        .await
+                        .map_err(|e| classify("read the database", e))?;
+                if owned.is_some() {
                     self.exec(&self.admin, "drop the database", format!("DROP DATABASE {} WITH (FORCE)", ident(role))).await?;
                     writes.add(1);
                 }
             }
-            DatabaseIsolation::Schema => {
-                if let (Some(shared), Some(_)) = (&self.shared, role_exists) {
-                    self.exec(shared, "drop the schema", format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(role))).await?;
-                    self.exec(shared, "drop what the role owns", format!("DROP OWNED BY {}", ident(role))).await?;
-                    writes.add(2);
+            (DatabaseIsolation::Schema, Some(shared)) => {
+                let owned: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1 AND pg_get_userbyid(nspowner)::text = $1")
+                        .bind(role)
+                        .fetch_optional(shared)
+                        .await
+                        .map_err(|e| classify("read the schema", e))?;
+                if owned.is_some() {
+                    self.exec(shared, "drop the schema", format!("DROP SCHEMA {} CASCADE", ident(role))).await?;
+                    writes.add(1);
                 }
-            }
-        }
-        if role_exists.is_some() {
-            if let Some(shared) = &self.shared {
+                self.exec(shared, "drop what the role owns", format!("DROP OWNED BY {}", ident(role))).await?;
                 // Privileges granted on the shared database are dependencies of the role.
-                self.exec(
-                    shared,
-                    "revoke the shared database",
-                    format!("REVOKE ALL ON DATABASE {} FROM {}", ident(&self.target.shared_database), ident(role)),
-                )
-                .await?;
+                let sql = shared_acl(
+                    &self.target.shared_database,
+                    &format!("REVOKE ALL ON DATABASE {} FROM {}", ident(&self.target.shared_database), ident(role)),
+                );
+                self.exec(&self.admin, "revoke the shared database", sql).await?;
+                writes.add(1);
             }
-            self.exec(&self.admin, "drop the role", format!("DROP ROLE IF EXISTS {}", ident(role))).await?;
-            writes.add(1);
+            (DatabaseIsolation::Schema, None) => {}
         }
+        self.exec(&self.admin, "drop the role", format!("DROP ROLE IF EXISTS {}", ident(role))).await?;
+        writes.add(1);
         Ok(writes)
     }
+}
+
+/// A change of the shared database's privileges, serialised across sessions and operators:
+/// two GRANTs on one database at once fail with "tuple concurrently updated" (they update the
+/// same `pg_database` row). One simple query is one transaction, so the lock lasts until it ends.
+fn shared_acl(database: &str, statement: &str) -> String {
+    format!("SELECT pg_advisory_xact_lock(hashtext({})); {statement}", literal(&format!("framaspace-operator acl {database}")))
 }
 
 #[cfg(test)]

@@ -174,6 +174,10 @@ impl RedisAdmin {
 
     /// The server's version and databases, refused unless its ACL can pin a user to a database.
     pub async fn server_info(&self) -> Result<ServerInfo, ProvisionError> {
+        super::bounded(System::Redis, super::OPERATION_BOUND, self.server_info_now()).await
+    }
+
+    async fn server_info_now(&self) -> Result<ServerInfo, ProvisionError> {
         let info: String = self.cmd("check health", redis::cmd("INFO").arg("server")).await?;
         let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
         let Some(valkey) = field("valkey_version:") else {
@@ -198,6 +202,28 @@ impl RedisAdmin {
         let (_, databases): (String, u32) =
             self.cmd("read the number of databases", redis::cmd("CONFIG").arg("GET").arg("databases")).await?;
         Ok(ServerInfo { version: format!("Valkey {valkey}"), databases })
+    }
+
+    /// The server's memory bound for all its spaces: `maxmemory` and `maxmemory-policy` set when
+    /// they differ (both are runtime settings, `CONFIG SET` takes them at once: Valkey
+    /// `src/config.c`). Returns the writes made.
+    pub async fn ensure_memory(&self, max_bytes: u64, policy: &str) -> Result<u32, ProvisionError> {
+        super::bounded(System::Redis, super::OPERATION_BOUND, async {
+            let mut writes = 0;
+            let (_, current): (String, u64) = self.cmd("read maxmemory", redis::cmd("CONFIG").arg("GET").arg("maxmemory")).await?;
+            if current != max_bytes {
+                let _: () = self.write("set maxmemory", redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(max_bytes)).await?;
+                writes += 1;
+            }
+            let (_, current): (String, String) =
+                self.cmd("read maxmemory-policy", redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy")).await?;
+            if current != policy {
+                let _: () = self.write("set maxmemory-policy", redis::cmd("CONFIG").arg("SET").arg("maxmemory-policy").arg(policy)).await?;
+                writes += 1;
+            }
+            Ok(writes)
+        })
+        .await
     }
 
     /// Every ACL user of the server (`ACL USERS`): they live in its memory only, so a restart, an
@@ -265,6 +291,10 @@ impl RedisAdmin {
     /// user is only given a database no other user holds, and that database is emptied first
     /// (what is there belonged to a space deleted earlier).
     pub async fn ensure(&self, names: &TenantNames, password: &str, database: u32) -> Result<Writes, ProvisionError> {
+        super::bounded(System::Redis, super::OPERATION_BOUND, self.ensure_now(names, password, database)).await
+    }
+
+    async fn ensure_now(&self, names: &TenantNames, password: &str, database: u32) -> Result<Writes, ProvisionError> {
         let user = &names.redis_user;
         let existing = self.get_user(user).await?;
         if let Some(u) = &existing

@@ -99,7 +99,7 @@ impl SignedClient {
             (Some(h), None) => h.to_string(),
             _ => return Err(bad("no host".into())),
         };
-        let http = super::http_client(Duration::from_secs(60)).map_err(|e| bad(e.to_string()))?;
+        let http = super::http_client(Duration::from_secs(10)).map_err(|e| bad(e.to_string()))?;
         Ok(SignedClient {
             http,
             base,

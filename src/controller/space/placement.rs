@@ -118,8 +118,8 @@ pub fn is_backend_error(e: &PlacementError) -> bool {
     matches!(e.kind(), "OfficeBackend" | "PreviewBackend")
 }
 
-fn candidates<K: Placeable>(pools: &[std::sync::Arc<K>]) -> Vec<(String, BTreeMap<String, String>, bool, i64)> {
-    pools.iter().map(|p| (p.name_any(), p.labels().clone(), p.is_placeable(), p.max_spaces())).collect()
+fn candidates<K: Placeable>(pools: &[std::sync::Arc<K>]) -> Vec<(String, BTreeMap<String, String>, bool, bool, i64)> {
+    pools.iter().map(|p| (p.name_any(), p.labels().clone(), p.is_placeable(), p.is_checked(), p.max_spaces())).collect()
 }
 
 fn choose_one<K: Placeable>(
@@ -142,7 +142,8 @@ fn choose_one<K: Placeable>(
         }
     }
     let owned = candidates(pools);
-    let c: Vec<Candidate<'_>> = owned.iter().map(|(n, l, r, m)| Candidate { name: n, labels: l, ready: *r, max_spaces: *m }).collect();
+    let c: Vec<Candidate<'_>> =
+        owned.iter().map(|(n, l, r, c, m)| Candidate { name: n, labels: l, ready: *r, checked: *c, max_spaces: *m }).collect();
     placement::choose(K::KIND, &c, &assigned, allowed).map(str::to_string)
 }
 
