@@ -122,8 +122,12 @@ section "deletion policy Retain keeps the data and blocks the space"
 check_eq "B writes a row before deletion" "" "$(pg_as $B "$(role $B)" 'CREATE TABLE kept (i int); INSERT INTO kept VALUES (7)')"
 old_pw=$(cred $B database-password); old_redis=$(cred $B redis-password); b_pool=$(storage_pool $B)
 b_db=$(cache_db $B)
+identity() { for k in nextcloud-secret nextcloud-passwordsalt nextcloud-instanceid; do cred "$1" "$k"; echo; done | sha256sum | cut -d' ' -f1; }
+b_identity=$(identity $B)
 redis_as "space-$B" "$old_redis" -n "$b_db" SET "space-$B:kept" 1 >/dev/null
 check "deleting B (Retain) completes" kubectl delete space $B --wait=true --timeout=120s
+check "B's Nextcloud identity is kept in a Secret of the operator's namespace (its own went with the namespace)" \
+  kubectl -n framaspace-system get secret "retained-identity-$B"
 check "B's role can no longer log in" bash -c "! PGPASSWORD='$old_pw' psql -h 127.0.0.1 -p $FRAMASPACE_PG_PORT -U $(role $B) -d $(role $B) -tAc 'select 1'"
 check_eq "B's database is kept" "1" "$(pg_admin "select count(*) from pg_database where datname = '$(role $B)'")"
 check_eq "B's Redis user is off" "off" "$(redis_admin ACL GETUSER "space-$B" | sed -n '/^flags$/{n;p}')"
@@ -139,6 +143,9 @@ check "a platform engineer re-attaches it (annotation): B becomes Ready" kubectl
 check_eq "and gets its rows back (with its new credentials)" "7" "$(pg_as $B "$(role $B)" 'select i from kept')"
 check_eq "and its object" "200" "$(s3_as $B GET "/space-$B/doc.txt")"
 check_eq "and its cache database" "$b_db" "$(cache_db $B)"
+check_eq "and the Nextcloud identity its rows were written with (secret, passwordsalt, instanceid)" "$b_identity" "$(identity $B)"
+check "the kept copy is removed once the space's Secret holds it" eventually 30 bash -c \
+  "! kubectl -n framaspace-system get secret retained-identity-$B >/dev/null 2>&1"
 
 section "deletion policy Delete removes the data, even with a session open"
 C=a-supprimer

@@ -19,6 +19,9 @@ pub const NAME_LABEL: &str = "app.kubernetes.io/name";
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// The space an object belongs to: the way back from any owned object to its space.
 pub const SPACE_LABEL: &str = "frama.space/space";
+/// On the Secret that keeps a retained space's Nextcloud identity (operator's namespace): the
+/// space it belongs to. Not `SPACE_LABEL`: nothing of a deleted space's own remains labelled so.
+pub const RETAINED_SPACE_LABEL: &str = "frama.space/retained-space";
 /// `space` on a space's namespace; `office` or `preview` on a backend's objects.
 pub const COMPONENT_LABEL: &str = "frama.space/component";
 /// The OfficeBackend or PreviewBackend an object of the operator's namespace belongs to.

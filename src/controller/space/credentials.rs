@@ -36,8 +36,9 @@ pub enum NewIdentity {
 impl NewIdentity {
     pub fn for_space(installed: bool, annotations: &BTreeMap<String, String>) -> Self {
         let accepted = annotations.get(crate::api::labels::NEW_IDENTITY_ANNOTATION).is_some_and(|v| v == "accept")
-            // Re-attaching retained data is the platform engineer's explicit act; the Secret went
-            // with the old namespace, so the retained Nextcloud gets new identity values.
+            // Re-attaching retained data is the platform engineer's explicit act; the identity
+            // kept at the Retain deletion comes back (`retained_identity_name`), and a space
+            // retained before that copy existed gets new values.
             || annotations.get(crate::api::labels::REATTACH_RETAINED_ANNOTATION).is_some_and(|v| v == "true");
         match (installed, accepted) {
             (false, _) => NewIdentity::Allowed,
@@ -69,6 +70,62 @@ pub async fn read(ctx: &Context, ns: &str) -> Result<Option<Secret>> {
     }
 }
 
+/// The Secret in the operator's namespace that keeps a retained space's Nextcloud identity
+/// (`secret`, `passwordsalt`, `instanceid`) once its namespace, and the credentials with it, are
+/// gone: the rows the retained database holds were written with them (encrypted app values,
+/// hashed tokens), so a re-attached space gets them back instead of new ones.
+pub fn retained_identity_name(space: &str) -> String {
+    format!("retained-identity-{space}")
+}
+
+/// On a Retain deletion: keeps the identity values beside the retained ledger.
+pub async fn keep_retained_identity(ctx: &Context, space: &str, creds: &BTreeMap<String, Vec<u8>>) -> Result<u32> {
+    if !credentials::missing_identity(creds).is_empty() {
+        return Ok(0);
+    }
+    let identity: BTreeMap<String, k8s_openapi::ByteString> =
+        credentials::IDENTITY.iter().filter_map(|k| creds.get(*k).map(|v| (k.to_string(), k8s_openapi::ByteString(v.clone())))).collect();
+    let name = retained_identity_name(space);
+    if ctx.pools.operator_secret(&name).and_then(|s| s.data.clone()).is_some_and(|d| d == identity) {
+        return Ok(0);
+    }
+    let secret = Secret {
+        metadata: kube::core::ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(ctx.pools.namespace.clone()),
+            labels: Some(BTreeMap::from([
+                (crate::api::labels::MANAGED_BY_LABEL.to_string(), crate::api::labels::FIELD_MANAGER.to_string()),
+                (crate::api::labels::RETAINED_SPACE_LABEL.to_string(), space.to_string()),
+            ])),
+            ..Default::default()
+        },
+        data: Some(identity),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    };
+    ctx.gate.allow(crate::gate::KUBERNETES)?;
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.pools.namespace);
+    let params = kube::api::PatchParams::apply(crate::api::labels::FIELD_MANAGER).force();
+    // The body of a failed Secret write is never shown: it could echo the values back.
+    api.patch(&name, &params, &kube::api::Patch::Apply(&secret)).await.map_err(|e| Error::SecretWrite {
+        namespace: ctx.pools.namespace.clone(),
+        name: name.clone(),
+        code: if let kube::Error::Api(s) = &e { s.code } else { 0 },
+    })?;
+    Ok(1)
+}
+
+/// Once the space's own Secret holds the retained identity again, the copy goes.
+async fn drop_retained_identity(ctx: &Context, space: &str) -> Result<()> {
+    ctx.gate.allow(crate::gate::KUBERNETES)?;
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.pools.namespace);
+    match api.delete(&retained_identity_name(space), &kube::api::DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
     secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()
 }
@@ -87,7 +144,22 @@ pub async fn ensure(
     let ns = space.namespace.as_str();
     let current = read(ctx, ns).await?;
     let storage = placement::storage_provider(ctx, &placement.placement);
-    let existing = current.as_ref().map(secret_data).unwrap_or_default();
+    let mut existing = current.as_ref().map(secret_data).unwrap_or_default();
+    // A re-attached space: the identity its retained database was written with comes back.
+    let retained = ctx.pools.operator_secret(&retained_identity_name(&space.name)).and_then(|s| s.data.clone());
+    if let Some(kept) = &retained
+        && !credentials::missing_identity(&existing).is_empty()
+    {
+        for key in credentials::IDENTITY {
+            if let Some(v) = kept.get(key) {
+                existing.insert(key.to_string(), v.0.clone());
+            }
+        }
+    }
+    // The copy goes once the space's Secret holds the same values.
+    let holds_retained = |data: &BTreeMap<String, Vec<u8>>| {
+        retained.as_ref().is_some_and(|kept| credentials::IDENTITY.iter().all(|k| kept.get(*k).map(|v| &v.0) == data.get(*k)))
+    };
     // The OnlyOffice JWT is the backend's, copied while the space uses that backend, removed after.
     let jwt = bindings
         .office
@@ -103,7 +175,11 @@ pub async fn ensure(
         && existing.get(credentials::ONLYOFFICE_JWT) == jwt.as_ref()
         && existing.get(credentials::SMTP_USERNAME) == smtp.as_ref().map(|c| &c.0)
         && existing.get(credentials::SMTP_PASSWORD) == smtp.as_ref().map(|c| &c.1)
+        && current.as_ref().map(secret_data).as_ref() == Some(&existing)
     {
+        if holds_retained(&existing) {
+            drop_retained_identity(ctx, &space.name).await?;
+        }
         return Ok(Credentials { data: existing, applied: Applied::Unchanged });
     }
     let missing = credentials::missing_identity(&existing);
@@ -130,6 +206,9 @@ pub async fn ensure(
     let live = current.map(|s| s.metadata);
     let applied =
         ctx.applier.apply(&api, objects::credentials_secret(space, data.clone()), live.as_ref(), ChangeSignal::ResourceVersion).await?;
+    if holds_retained(&data) {
+        drop_retained_identity(ctx, &space.name).await?;
+    }
     Ok(Credentials { data, applied })
 }
 

@@ -118,10 +118,6 @@ pub fn is_backend_error(e: &PlacementError) -> bool {
     matches!(e.kind(), "OfficeBackend" | "PreviewBackend")
 }
 
-fn candidates<K: Placeable>(pools: &[std::sync::Arc<K>]) -> Vec<(String, BTreeMap<String, String>, bool, bool, i64)> {
-    pools.iter().map(|p| (p.name_any(), p.labels().clone(), p.is_placeable(), p.is_checked(), p.max_spaces())).collect()
-}
-
 fn choose_one<K: Placeable>(
     ctx: &Context,
     pools: &[std::sync::Arc<K>],
@@ -141,9 +137,16 @@ fn choose_one<K: Placeable>(
             *assigned.entry(name.clone()).or_insert(0) += 1;
         }
     }
-    let owned = candidates(pools);
-    let c: Vec<Candidate<'_>> =
-        owned.iter().map(|(n, l, r, c, m)| Candidate { name: n, labels: l, ready: *r, checked: *c, max_spaces: *m }).collect();
+    let c: Vec<Candidate<'_>> = pools
+        .iter()
+        .map(|p| Candidate {
+            name: p.meta().name.as_deref().unwrap_or_default(),
+            labels: p.labels(),
+            ready: p.is_placeable(),
+            checked: p.is_checked(),
+            max_spaces: p.max_spaces(),
+        })
+        .collect();
     placement::choose(K::KIND, &c, &assigned, allowed).map(str::to_string)
 }
 

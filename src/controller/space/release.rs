@@ -53,6 +53,10 @@ async fn release(space: &AssociationSpace, ctx: &Context, ns: &str, ns_meta: &ku
     let released = release_data(ctx, &name, policy, &placement, &creds, quota).await;
     if released.is_ok() {
         let keep = (policy == DeletionPolicy::Retain && placement != Placement::default()).then_some(&placement);
+        if keep.is_some() {
+            // Before the ledger entry: a re-attach finds the identity whenever it finds the data.
+            credentials::keep_retained_identity(ctx, &name, &creds).await?;
+        }
         placement::record_retained(ctx, &name, keep).await?;
     }
     let previous = space.status.clone().unwrap_or_default();

@@ -517,10 +517,12 @@ async fn delete_with(policy: DeletionPolicy) -> (Vec<String>, FakeApi) {
 #[tokio::test]
 async fn retain_records_where_the_data_stays_and_delete_does_not() {
     let ledger = format!("/api/v1/namespaces/{OPERATOR_NS}/configmaps/framaspace-retained-placements");
+    let identity = format!("/api/v1/namespaces/{OPERATOR_NS}/secrets/retained-identity-gone");
     let (retain, fake) = delete_with(DeletionPolicy::Retain).await;
     assert_eq!(
         retain,
         [
+            format!("PATCH {identity}"),
             format!("POST /api/v1/namespaces/{OPERATOR_NS}/configmaps"),
             format!("PATCH {ledger}"),
             "POST /apis/events.k8s.io/v1/namespaces/default/events".to_string(),
@@ -528,13 +530,18 @@ async fn retain_records_where_the_data_stays_and_delete_does_not() {
             "POST /apis/events.k8s.io/v1/namespaces/default/events".to_string(),
             "PATCH /apis/frama.space/v1alpha1/associationspaces/gone".to_string(),
         ],
-        "ledger, Deleting status and its Event, PoolMissing Event, finalizer"
+        "the identity kept, ledger, Deleting status and its Event, PoolMissing Event, finalizer"
     );
+    let copy = fake.get(&identity).expect("the Nextcloud identity kept beside the ledger");
+    for key in ["nextcloud-secret", "nextcloud-passwordsalt", "nextcloud-instanceid"] {
+        assert!(copy["data"][key].as_str().is_some_and(|v| !v.is_empty()), "{key} kept");
+    }
+    assert!(copy["data"].get("database-password").is_none(), "only the identity, no password");
     let kept = fake.get(&ledger).expect("the ledger");
     assert!(kept["data"]["gone"].as_str().is_some_and(|p| p.contains("pg-gone")), "{kept}");
 
     let (delete, fake) = delete_with(DeletionPolicy::Delete).await;
-    assert!(!delete.iter().any(|w| w.contains("configmaps")), "{delete:?}");
+    assert!(!delete.iter().any(|w| w.contains("configmaps") || w.contains("retained-identity")), "{delete:?}");
     assert!(fake.get(&ledger).is_none(), "nothing retained");
     assert_eq!(delete.last().map(String::as_str), Some("PATCH /apis/frama.space/v1alpha1/associationspaces/gone"));
 }
