@@ -118,12 +118,19 @@ check "the cause fixed, a later attempt installs: Ready" eventually 300 bash -c 
 
 section "a database that already holds an installation is not installed again"
 # The role and database of space nc-taken exist before the space, with Nextcloud's tables and its
-# core/installedat (as Setup leaves them); provisioning takes the role and database over.
+# core/installedat (as Setup leaves them). The operator takes over no role it did not create: the
+# space waits until the platform engineer marks the role as the operator's (its comment).
 ${PSQL[@]} -d postgres -c "CREATE ROLE space_nc_taken LOGIN" >/dev/null
 ${PSQL[@]} -d postgres -c "CREATE DATABASE space_nc_taken OWNER space_nc_taken" >/dev/null
 ${PSQL[@]} -d space_nc_taken -c "SET ROLE space_nc_taken; CREATE TABLE oc_appconfig (appid varchar(32), configkey varchar(64), configvalue text); INSERT INTO oc_appconfig VALUES ('core', 'installedat', '1764547200.5')" >/dev/null
 new_space nc-taken
-check "Installed=False ExistingInstallation" eventually 90 has_reason nc-taken Installed ExistingInstallation
+check "a role of the space's name that the operator did not create is not taken: DatabaseReady=False Conflict" \
+  eventually 60 has_reason nc-taken DatabaseReady Conflict
+check "the message names the role and the way to hand it over" bash -c \
+  "kubectl get space nc-taken -o jsonpath='{.status.conditions[?(@.type==\"DatabaseReady\")].message}' | grep -q 'space_nc_taken exists and was not created by the operator.*COMMENT ON ROLE'"
+${PSQL[@]} -d postgres -c "COMMENT ON ROLE space_nc_taken IS 'framaspace-operator: the role of a space'" >/dev/null
+kubectl annotate space nc-taken --overwrite e2e.frama.space/poke="$(date +%s)" >/dev/null
+check "handed over, it is provisioned, then Installed=False ExistingInstallation" eventually 90 has_reason nc-taken Installed ExistingInstallation
 check "no install Job, no web pod" bash -c "! kubectl -n space-nc-taken get job nextcloud-install && [ \"\$(kubectl -n space-nc-taken get pods -o name | wc -l)\" = 0 ]"
 check_eq "the installation is untouched" "1764547200.5" "$(${PSQL[@]} -d space_nc_taken -c "SELECT configvalue FROM oc_appconfig WHERE configkey='installedat'")"
 check "an ExistingInstallation Warning Event that says how to take it over" bash -c \
