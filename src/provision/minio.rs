@@ -209,6 +209,19 @@ impl MinioAdmin {
         let attached =
             user.as_ref().and_then(|u| u.get("policyName")).and_then(Value::as_str).is_some_and(|p| p.split(',').any(|p| p == name));
         if !attached {
+            // A key not yet attached is a new key (a first provisioning, or one replaced in the
+            // space's Secret: regenerated, a namespace re-created, a re-attach). Any other user on
+            // a policy that existed before is a former key of this space (the policy is the
+            // operator's own, named for the bucket): it would keep reaching the bucket and would
+            // block removing the policy. Swept before the attachment, so an ensure cut anywhere
+            // sweeps again next time; and only then, because MinIO seals the listing with Argon2id
+            // (a costly call on both sides) that an unchanged space never needs.
+            if existing.is_some() {
+                for stale in self.policy_users(&name).await?.iter().filter(|u| u.as_str() != b.access_key) {
+                    self.remove_user(stale).await?;
+                    writes.add(1);
+                }
+            }
             let reply = self
                 .admin(
                     "attach the policy",
@@ -219,14 +232,6 @@ impl MinioAdmin {
                 )
                 .await?;
             self.client.expect_success("attach the policy", reply)?;
-            writes.add(1);
-        }
-        // A key replaced in the space's Secret (regenerated, or a namespace re-created) leaves its
-        // former user attached to the policy: it would keep reaching the bucket, and would block
-        // removing the policy. The policy is the operator's own, named for the bucket, so every
-        // other user attached to it is a former key of this space.
-        for stale in self.policy_users(&name).await?.iter().filter(|u| u.as_str() != b.access_key) {
-            self.remove_user(stale).await?;
             writes.add(1);
         }
         Ok(writes)
