@@ -205,14 +205,7 @@ async fn redis_memory_is_bounded() {
 #[tokio::test]
 async fn redis_database_isolation() {
     let _one = REDIS_SERVER.lock().await;
-    let target = RedisTarget {
-        host: env("FRAMASPACE_REDIS_HOST"),
-        port: env("FRAMASPACE_REDIS_PORT").parse().expect("port"),
-        tls: false,
-        username: env("FRAMASPACE_REDIS_USER"),
-        password: env("FRAMASPACE_REDIS_PASSWORD"),
-        max_concurrent: 4,
-    };
+    let target = redis_target();
     let admin = RedisAdmin::connect(&target).await.expect("admin connects");
     let info = admin.server_info().await.expect("a Valkey that pins databases");
     assert!(info.version.starts_with("Valkey 9."), "{info:?}");

@@ -326,15 +326,7 @@ impl PgAdmin {
             }
             Some(_) => {}
         }
-        let public_connect: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
-             WHERE d.datname = $1 AND a.grantee = 0 AND a.privilege_type IN ('CONNECT', 'TEMPORARY')",
-        )
-        .bind(db)
-        .fetch_one(&self.admin)
-        .await
-        .map_err(|e| classify("read the database privileges", e))?;
-        if public_connect > 0 {
+        if self.public_can_connect(db).await? {
             self.exec(&self.admin, "revoke PUBLIC access", format!("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC", ident(db)))
                 .await?;
             writes += 1;
