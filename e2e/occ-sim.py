@@ -21,9 +21,25 @@ No container runs here, so this plays what the real ones would do, as they would
   message the kubelet would copy (the file on success, the end of the logs on failure because of
   `terminationMessagePolicy: FallbackToLogsOnError`).
 
+- an upgrade Job (`frama.space/occ=upgrade`): `occ upgrade` as `core/Command/Upgrade.php` prints
+  it (the Updater's listeners: "Setting log level to debug", "Turned on maintenance mode",
+  "Updating database schema", ... "Update successful", "Turned off maintenance mode"; on failure
+  the exception, "Update failed", "Maintenance mode is kept active" and exit 5), from the version
+  its configuration starts at (`FRAMASPACE_UPGRADE_FROM` of its prepare container) to the image's.
+  Like `Updater::isUpgradePossible`, a skipped major or a downgrade fails before anything is
+  written. A migration changes the real database: a table of the new major's schema and each
+  enabled app's `installed_version` in `oc_appconfig`; then `db:add-missing-*` print nothing
+  (nothing is missing, `core/Command/Db/AddMissingIndices.php`) and the report follows;
+- a snapshot or restore Job (`frama.space/occ=snapshot|restore`): its script is run for real, here,
+  with the pod's environment: the real `pg_dump`/`pg_restore`/`psql` against the real PostgreSQL
+  and `curl --aws-sigv4` against the real MinIO or Garage, so what the operator relies on is what
+  those programs do;
+
 Outcomes per namespace, chosen by the tests in $STATE_DIR/occ-sim/<namespace> (one word):
 `fail` (the install cannot log in to PostgreSQL, every attempt), `slow:<seconds>` (the pod runs
-that long first), `maintenance` (occ succeeds but Nextcloud reports maintenance mode).
+that long first), `maintenance` (occ succeeds but Nextcloud reports maintenance mode),
+`upgrade-fail` (the upgrade's migration stops midway with a database error, after writing part
+of the new schema).
 """
 
 import base64
@@ -202,13 +218,75 @@ def occ(env, commands, image, what):
     return 0, "\n".join(out) + "\n"
 
 
-def finish(pod, code, output):
+def upgrade(pod, env, image, what):
+    """`occ upgrade` then `db:add-missing-*`, as the upgrade Job's script runs them (set -e)."""
+    init = next((c for c in pod["spec"].get("initContainers", []) if c["name"] == "prepare"), {})
+    start = next((e.get("value", "") for e in init.get("env", []) if e["name"] == "FRAMASPACE_UPGRADE_FROM"), "")
+    code_version = json.loads(status_json(image))["version"]
+    parse = lambda v: tuple(int(x) for x in v.split(".")[:3])
+    out = ["Setting log level to debug", "Turned on maintenance mode"]
+    if not start:
+        return 1, "Nextcloud is not installed - only a limited number of commands are available\n"
+    if parse(code_version) < parse(start) or parse(code_version)[0] > parse(start)[0] + 1:
+        out += ["Exception: Updates between multiple major versions and downgrades are unsupported.", "Update failed",
+                "Maintenance mode is kept active", "Resetting log level"]
+        return 5, "\n".join(out) + "\n"
+    if parse(code_version) == parse(start):
+        return 0, "Nextcloud is already latest version\n" + status_json(image) + "\n" + app_report(env) + "\n"
+    major = parse(code_version)[0]
+    out.append("Updating database schema")
+    r = psql(env, f"CREATE TABLE IF NOT EXISTS oc_sim_schema_{major} (id bigserial PRIMARY KEY, migrated text NOT NULL); "
+                  f"INSERT INTO oc_sim_schema_{major} (migrated) VALUES ('{code_version}');")
+    if r.returncode != 0:
+        out += [f"Doctrine\\DBAL\\Exception: {r.stderr.strip()}", "Update failed", "Maintenance mode is kept active",
+                "Resetting log level"]
+        return 5, "\n".join(out) + "\n"
+    if what == "upgrade-fail":
+        # A migration that breaks halfway: part of the schema is new, the rest is not.
+        psql(env, "UPDATE oc_appconfig SET configvalue = 'half-migrated' WHERE appid = 'core' AND configkey = 'installedat';")
+        out += ["Doctrine\\DBAL\\Exception\\DriverException: An exception occurred while executing a query: "
+                "SQLSTATE[42P07]: Duplicate table: 7 ERROR:  relation \"oc_share_external_idx\" already exists",
+                "Update failed", "Maintenance mode is kept active", "Resetting log level"]
+        return 5, "\n".join(out) + "\n"
+    out.append("Updated database")
+    for app in enabled(env):
+        psql(env, f"INSERT INTO oc_appconfig VALUES ('{app}', 'installed_version', '{code_version}') "
+                  "ON CONFLICT (appid, configkey) DO UPDATE SET configvalue = EXCLUDED.configvalue;")
+        out += [f"Updating <{app}> ...", f"Updated <{app}> to {code_version}"]
+    out += ["Starting code integrity check...", "Finished code integrity check", "Update successful",
+            "Turned off maintenance mode", "Resetting log level"]
+    return 0, "\n".join(out) + "\n" + status_json(image) + "\n" + app_report(env) + "\n"
+
+
+def run_script(pod, env):
+    """A snapshot or restore Job's own script, run here with the pod's environment. Returns the
+    exit code, the output, and the termination message the kubelet would copy on success."""
+    import shutil
+    import tempfile
+    container = next(c for c in pod["spec"]["containers"] if c["name"] == "occ")
+    script = container["command"][-1]
+    work = tempfile.mkdtemp(prefix="framaspace-job-")
+    try:
+        log = os.path.join(work, "termination-log")
+        script = script.replace("/dev/termination-log", log)
+        run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env, "FRAMASPACE_SNAPSHOT_DIR": work}
+        r = subprocess.run(["sh", "-c", script], env=run_env, capture_output=True, text=True, timeout=300)
+        message = open(log).read() if os.path.exists(log) else ""
+        return r.returncode, r.stdout + r.stderr, message
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def finish(pod, code, output, message=None):
     ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     lines = output.strip().splitlines()
     # On success the kubelet copies /dev/termination-log (the two JSON lines tee wrote); on
     # failure, with FallbackToLogsOnError, the last lines of the container's output.
-    message = "\n".join(lines[-2:]) if code == 0 else "\n".join(lines[-80:])
+    if message is None:
+        message = "\n".join(lines[-2:]) if code == 0 else "\n".join(lines[-80:])
+    elif code != 0:
+        message = "\n".join(lines[-80:])
     terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error", "message": message,
                   "startedAt": now, "finishedAt": now}
     status = {
@@ -248,14 +326,19 @@ def play(pod, started):
         env, image = env_of(pod, ns)
         commands = meta.get("annotations", {}).get("frama.space/occ-commands", "").splitlines()
         purpose = meta.get("labels", {}).get("frama.space/occ")
+        message = None
         if purpose == "inspect":
             # nextcloud::inspect_script: the ids of the image's apps directories, one line.
             code, output = 0, " ".join(sorted(IMAGE_APPS)) + " \n"
         elif purpose == "install":
             code, output = install(env, image, what, commands)
+        elif purpose == "upgrade":
+            code, output = upgrade(pod, db_env(env, ns), image, what)
+        elif purpose in ("snapshot", "restore"):
+            code, output, message = run_script(pod, env)
         else:
             code, output = occ(db_env(env, ns), commands, image, what)
-        finish(pod, code, output)
+        finish(pod, code, output, message)
         started[uid] = float("inf")  # done: never played again, even if the list is stale
         print(f"{ns}/{meta['name']}: exit {code}", flush=True)
     except Exception as e:

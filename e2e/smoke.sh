@@ -5,7 +5,10 @@
 # Needs: KUBECONFIG for a cluster where the chart runs the operator, its pools and backends are
 # Ready, and a SpaceClass names the pushed image (README, "The Nextcloud image"); DNS and TLS for
 # the class's base domain (SMOKE_INSECURE=1 accepts a self-signed certificate); curl ≥ 7.75 (SigV4)
-# and jq. SMOKE_CLASS picks the class (default: the default class).
+# and jq. SMOKE_CLASS picks the class (default: the default class). SMOKE_UPGRADE_TO=<version>
+# then moves that class (make it one of the smoke's own: every space of it moves) to a release of
+# the next major or patch, pushed as its image, and checks the space's real upgrade: the snapshot
+# Job (images/snapshot), `occ upgrade` in the new image, the file still there.
 set -euo pipefail
 : "${KUBECONFIG:?make smoke needs KUBECONFIG for a real cluster}"
 for t in kubectl curl jq; do command -v "$t" >/dev/null || { echo "smoke: $t is required"; exit 1; }; done
@@ -67,6 +70,24 @@ scheme=http; [ "$ssl" = true ] && scheme=https
 code=$(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}' -I --aws-sigv4 "aws:amz:$region:s3" \
   --user "$(secret s3-access-key):$(secret s3-secret-key)" "$scheme://$host:$port/$bucket/urn:oid:$fileid")
 [ "$code" = 200 ] || { echo "smoke: HEAD of the object answered $code"; exit 1; }
+
+if [ -n "${SMOKE_UPGRADE_TO:-}" ]; then
+  : "${SMOKE_CLASS:?SMOKE_UPGRADE_TO needs SMOKE_CLASS, a class of its own for the smoke}"
+  step "upgrade class $SMOKE_CLASS to $SMOKE_UPGRADE_TO: snapshot, occ upgrade, verify"
+  kubectl patch spaceclass "$SMOKE_CLASS" --type merge -p "{\"spec\":{\"nextcloud\":{\"version\":\"$SMOKE_UPGRADE_TO\"}}}"
+  for _ in $(seq 1 240); do
+    phase=$(kubectl get space "$name" -o jsonpath='{.status.upgrade.phase}')
+    [ "$phase" = Succeeded ] || [ "$phase" = Failed ] && break
+    sleep 5
+  done
+  [ "$phase" = Succeeded ] || { kubectl get space "$name" -o jsonpath='{.status.upgrade}'; echo; echo "smoke: the upgrade ended $phase"; exit 1; }
+  kubectl wait --for=condition=Ready "space/$name" --timeout=10m
+  health=$(curl "${curl_opts[@]}" "$url/framaspace/health")
+  jq -e '.installed == true and .maintenance == false and .needsDbUpgrade == false' <<<"$health" >/dev/null || { echo "$health"; exit 1; }
+  [ "$(kubectl get space "$name" -o jsonpath='{.status.nextcloud.versionString}')" = "$SMOKE_UPGRADE_TO" ] || { echo "smoke: not on $SMOKE_UPGRADE_TO"; exit 1; }
+  [ "$(curl "${curl_opts[@]}" -u "admin:$password" "$dav")" = "$body" ] || { echo "smoke: the file differs after the upgrade"; exit 1; }
+  step "upgraded to $SMOKE_UPGRADE_TO, snapshot $(kubectl get space "$name" -o jsonpath='{.status.upgrade.snapshotBytes}') bytes; the file is intact"
+fi
 
 step "delete the space (Delete policy: database, cache user and bucket go)"
 kubectl delete space "$name" --timeout=10m

@@ -1,6 +1,8 @@
 //! framaspace-operator: Framaspace Nextcloud spaces as Kubernetes custom resources.
 
 pub mod api;
+#[cfg(feature = "bench")]
+pub mod bench_png;
 pub mod controller;
 pub mod error;
 pub mod gate;
@@ -8,4 +10,5 @@ pub mod manifests;
 pub mod placement;
 pub mod provision;
 pub mod render;
+pub mod rollout;
 pub mod telemetry;

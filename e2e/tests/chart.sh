@@ -14,8 +14,8 @@ section "lint and render"
 check "helm lint --strict" helm lint --strict "$CHART"
 all_options=(--set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,portal.serviceAccount=signup/portal)
 check "helm template renders with every option" bash -c "helm template framaspace-operator '$CHART' -n $NS --kube-version $KUBERNETES_VERSION ${all_options[*]} > '$STATE_DIR/chart.yaml'"
-check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, operator scope)" \
-  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:7 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:3 ValidatingAdmissionPolicyBinding:3" \
+check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, operator scope, version path)" \
+  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:7 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:4 ValidatingAdmissionPolicyBinding:4" \
   "$(grep '^kind:' "$STATE_DIR/chart.yaml" | sort | uniq -c | awk '{printf "%s%s:%s", sep, $3, $1; sep=" "}')"
 helm template framaspace-operator "$CHART" -n $NS --kube-version "$KUBERNETES_VERSION" --show-only templates/prometheusrule.yaml "${all_options[@]}" \
   | sed -n '/^spec:/,$p' | tail -n +2 | sed 's/^  //' > "$STATE_DIR/rules.yaml"

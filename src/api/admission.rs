@@ -113,6 +113,52 @@ pub fn reattach_binding() -> Result<ValidatingAdmissionPolicyBinding, serde_json
     deny_binding(REATTACH_POLICY_NAME, json!({}))
 }
 
+pub const CLASS_VERSION_POLICY_NAME: &str = "spaceclass-version-path.frama.space";
+
+/// `major*1000000 + minor*1000 + patch` of a `major.minor.patch` string, in CEL.
+fn cel_release(v: &str) -> String {
+    format!("(int({v}.split('.')[0]) * 1000000 + int({v}.split('.')[1]) * 1000 + int({v}.split('.')[2]))")
+}
+
+/// A class's new `spec.nextcloud.version` against the releases its spaces run, which the
+/// operator keeps in the class's `status.rollout` (oldest, newest): never below the newest
+/// (Nextcloud cannot be downgraded), never more than one major above the oldest (Nextcloud's
+/// `Updater::isUpgradePossible` refuses to skip a major). The CRD's own rules compare with the
+/// version replaced; these compare with what runs.
+pub fn class_version_policy() -> Result<ValidatingAdmissionPolicy, serde_json::Error> {
+    let new = "object.spec.nextcloud.version";
+    let rollout = "oldObject.status.rollout";
+    let has = |field: &str| format!("has(oldObject.status) && has({rollout}) && has({rollout}.{field})");
+    serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": metadata(CLASS_VERSION_POLICY_NAME),
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": { "resourceRules": [{
+                "apiGroups": ["frama.space"], "apiVersions": ["v1alpha1"], "operations": ["UPDATE"], "resources": ["spaceclasses"]
+            }]},
+            "matchConditions": [{ "name": "version-changed", "expression": format!("{new} != oldObject.spec.nextcloud.version") }],
+            "validations": [
+                {
+                    "expression": format!("!({}) || {} >= {}", has("newestVersion"), cel_release(new), cel_release(&format!("{rollout}.newestVersion"))),
+                    "messageExpression": format!("'spec.nextcloud.version ' + {new} + ' is below ' + {rollout}.newestVersion + ', which spaces of SpaceClass ' + object.metadata.name + ' already run: Nextcloud cannot be downgraded'"),
+                    "reason": "Invalid"
+                },
+                {
+                    "expression": format!("!({}) || int({new}.split('.')[0]) <= int({rollout}.oldestVersion.split('.')[0]) + 1", has("oldestVersion")),
+                    "messageExpression": format!("'spec.nextcloud.version ' + {new} + ' skips a major: spaces of SpaceClass ' + object.metadata.name + ' still run ' + {rollout}.oldestVersion + '; move them to the latest ' + string(int({rollout}.oldestVersion.split('.')[0]) + 1) + '.x first'"),
+                    "reason": "Invalid"
+                }
+            ]
+        }
+    }))
+}
+
+pub fn class_version_binding() -> Result<ValidatingAdmissionPolicyBinding, serde_json::Error> {
+    deny_binding(CLASS_VERSION_POLICY_NAME, json!({}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,13 @@ use super::space::OfficeSuite;
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.nextcloud.version", description = "Nextcloud version"),
     printcolumn(name = "Max-Quota", type_ = "string", json_path = ".spec.limits.maxQuota"),
     printcolumn(name = "Spaces", type_ = "integer", json_path = ".status.spaces", description = "Spaces using the class"),
+    printcolumn(name = "Rollout", type_ = "string", json_path = ".status.rollout.phase", description = "Where the upgrade of the class's spaces to spec.nextcloud.version stands"),
+    printcolumn(name = "Wave", type_ = "integer", json_path = ".status.rollout.wave", description = "The wave under way (0: the canary)"),
+    printcolumn(name = "Upgraded", type_ = "integer", json_path = ".status.rollout.done", description = "Installed spaces on the target version"),
+    printcolumn(name = "Upgrading", type_ = "integer", json_path = ".status.rollout.upgrading", priority = 1),
+    printcolumn(name = "Pending", type_ = "integer", json_path = ".status.rollout.pending", priority = 1),
+    printcolumn(name = "Failed", type_ = "integer", json_path = ".status.rollout.failed", description = "Spaces whose upgrade failed and was rolled back"),
+    printcolumn(name = "Held", type_ = "integer", json_path = ".status.rollout.held", priority = 1),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("size(self.metadata.name) <= 63").message("metadata.name must be at most 63 characters"),
@@ -46,8 +53,16 @@ pub struct SpaceClassSpec {
     #[x_kube(validation = Rule::new("self.matches('[.][a-z]([-a-z0-9]*[a-z0-9])?$')").message("spec.baseDomain must end in a top-level domain that starts with a letter: an IP address is not a domain"))]
     pub base_domain: String,
 
-    /// Nextcloud image and version run by every space of the class.
+    /// Nextcloud image and version run by every space of the class. A new version is the target
+    /// of a rollout (`rollout`): one major at a time, never lower than a space already runs.
+    #[x_kube(validation = Rule::new(NO_DOWNGRADE_RULE).message("spec.nextcloud.version must not go below the version it replaces: Nextcloud cannot be downgraded"))]
+    #[x_kube(validation = Rule::new(ONE_MAJOR_RULE).message("spec.nextcloud.version may move up one major at a time (e.g. 33.x to 34.x): Nextcloud refuses to skip one"))]
     pub nextcloud: NextcloudImage,
+
+    /// How the spaces move to a new `nextcloud.version`: canary, waves, parallelism per
+    /// DatabasePool, failure threshold, maintenance windows, pause.
+    #[serde(default)]
+    pub rollout: super::rollout::RolloutPolicy,
 
     /// Storage and account limits, with the defaults spaces get when they ask for nothing.
     pub limits: SpaceLimits,
@@ -184,6 +199,21 @@ impl NextcloudImage {
         format!("{}:{}", self.image, self.tag.as_deref().unwrap_or(&self.version))
     }
 }
+
+/// `major*1000000 + minor*1000 + patch` of a version the pattern accepts, in CEL.
+macro_rules! cel_version {
+    ($v:literal) => {
+        concat!("(int(", $v, ".split('.')[0]) * 1000000 + int(", $v, ".split('.')[1]) * 1000 + int(", $v, ".split('.')[2]))")
+    };
+}
+
+const NO_DOWNGRADE_RULE: &str = concat!(
+    "!(self.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$') && oldSelf.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$')) || ",
+    cel_version!("self.version"),
+    " >= ",
+    cel_version!("oldSelf.version")
+);
+const ONE_MAJOR_RULE: &str = "!(self.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$') && oldSelf.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$')) || int(self.version.split('.')[0]) <= int(oldSelf.version.split('.')[0]) + 1";
 
 /// The first release the operator runs: every Redis key of a space must carry its ACL prefix,
 /// which `memcache_customprefix` gives from 33.0.1 on (nextcloud/server#58810, in the 33.0.1
@@ -416,6 +446,9 @@ pub struct SpaceClassStatus {
     /// What the class's image carries, read from the image itself by a Job of the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ClassImageStatus>,
+    /// Where the upgrade of the class's spaces to `spec.nextcloud.version` stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<super::rollout::RolloutStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

@@ -78,6 +78,8 @@ pub const OFFICE_READY: &str = "OfficeReady";
 /// The class's validated apps are enabled in the space (and the ones it dropped disabled).
 pub const APPS_READY: &str = "AppsReady";
 pub const INSTALLED: &str = "Installed";
+/// The space runs its class's Nextcloud version (see the class's rollout).
+pub const UP_TO_DATE: &str = "UpToDate";
 
 /// The space conditions a status carries, in the order `kubectl describe` shows them after Ready.
 pub const SPACE_CONDITIONS: [&str; 9] =

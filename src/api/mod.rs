@@ -15,6 +15,7 @@ pub mod office_backend;
 pub mod pool;
 pub mod preview_backend;
 pub mod quantity;
+pub mod rollout;
 pub mod space;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

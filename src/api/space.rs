@@ -55,7 +55,8 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Office", type_ = "string", json_path = ".status.office", description = "Office suite in use", priority = 1),
     printcolumn(name = "Quota", type_ = "string", json_path = ".status.quota", description = "Storage quota in force", priority = 1),
     printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace", description = "Namespace of the workload", priority = 1),
-    printcolumn(name = "Nextcloud", type_ = "string", json_path = ".status.nextcloud.versionString", description = "Nextcloud release installed", priority = 1),
+    printcolumn(name = "Nextcloud", type_ = "string", json_path = ".status.nextcloud.versionString", description = "Nextcloud release the space runs"),
+    printcolumn(name = "Upgrade", type_ = "string", json_path = ".status.upgrade.phase", description = "Where the space's latest upgrade stands", priority = 1),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the space serves its users"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
@@ -104,6 +105,11 @@ pub struct AssociationSpaceSpec {
     /// When true, the Nextcloud workload is scaled to zero; data, credentials and configuration are kept.
     #[serde(default)]
     pub suspended: bool,
+
+    /// Keeps the space on the Nextcloud it runs while its class rolls out a new version (the
+    /// rollout counts it as held); `false` lets it be upgraded in the wave it belongs to.
+    #[serde(default)]
+    pub hold_upgrade: bool,
 
     /// What deleting the space does to its data: `Retain` (default) revokes the space's credentials and
     /// keeps its database, cache keys and bucket; `Delete` removes them.
@@ -174,18 +180,21 @@ pub enum SpacePhase {
     Degraded,
     /// Scaled to zero on request; everything is kept.
     Suspended,
+    /// Moving to its class's Nextcloud version: stopped, snapshotted, migrated, verified.
+    Upgrading,
     /// Deletion is in progress.
     Deleting,
 }
 
 impl SpacePhase {
-    pub const ALL: [SpacePhase; 7] = [
+    pub const ALL: [SpacePhase; 8] = [
         SpacePhase::Pending,
         SpacePhase::Provisioning,
         SpacePhase::Installing,
         SpacePhase::Ready,
         SpacePhase::Degraded,
         SpacePhase::Suspended,
+        SpacePhase::Upgrading,
         SpacePhase::Deleting,
     ];
 
@@ -197,6 +206,7 @@ impl SpacePhase {
             SpacePhase::Ready => "Ready",
             SpacePhase::Degraded => "Degraded",
             SpacePhase::Suspended => "Suspended",
+            SpacePhase::Upgrading => "Upgrading",
             SpacePhase::Deleting => "Deleting",
         }
     }
@@ -277,6 +287,9 @@ pub struct AssociationSpaceStatus {
     /// reported enabled then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<AppsStatus>,
+    /// The space's latest upgrade to its class's version (see the class's `spec.rollout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -298,6 +311,87 @@ pub struct NextcloudStatus {
     pub version_string: String,
     /// The image the space runs.
     pub image: String,
+}
+
+/// Where one space's upgrade stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum UpgradePhase {
+    /// The web workload is scaled to zero: nobody writes to the database any more.
+    Stopping,
+    /// `pg_dump` of the space's database into its bucket.
+    Snapshotting,
+    /// The upgrade Job: `occ upgrade` and the `db:add-missing-*` commands, on the new image.
+    Migrating,
+    /// The web workload runs the new version; it must stay ready for `settleSeconds`.
+    Verifying,
+    /// The snapshot is being restored after a failure; the web workload stays at zero.
+    Restoring,
+    Succeeded,
+    /// The space runs the version it had, with its database as it was.
+    Failed,
+}
+
+impl UpgradePhase {
+    /// The web workload is at zero in these phases.
+    pub fn stops_the_web(self) -> bool {
+        matches!(self, UpgradePhase::Stopping | UpgradePhase::Snapshotting | UpgradePhase::Migrating | UpgradePhase::Restoring)
+    }
+
+    pub fn in_progress(self) -> bool {
+        !matches!(self, UpgradePhase::Succeeded | UpgradePhase::Failed)
+    }
+}
+
+/// What a space shows of its latest upgrade.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeStatus {
+    /// The release it moves to, and the image.
+    pub target: String,
+    pub target_image: String,
+    /// The Nextcloud it ran before.
+    pub from: NextcloudStatus,
+    pub phase: UpgradePhase,
+    /// When the upgrade began, and when its phase did (RFC 3339).
+    pub started_at: String,
+    pub phase_since: String,
+    /// The snapshot's object in the space's bucket, and its size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_bytes: Option<i64>,
+    /// How long the snapshot took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_seconds: Option<i64>,
+    /// Its SHA-256, checked before a restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_sha256: Option<String>,
+    /// Verifying: when the new version was first seen ready (users may have written to it since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_since: Option<String>,
+    /// What went wrong (the failed Job's last lines), or how it ended.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+impl UpgradeStatus {
+    /// An upgrade from `from` to `target` (in `target_image`) that begins at `at` (RFC 3339).
+    pub fn started(target: &str, target_image: &str, from: &NextcloudStatus, at: &str) -> Self {
+        UpgradeStatus {
+            target: target.to_string(),
+            target_image: target_image.to_string(),
+            from: from.clone(),
+            phase: UpgradePhase::Stopping,
+            started_at: at.to_string(),
+            phase_since: at.to_string(),
+            snapshot: None,
+            snapshot_bytes: None,
+            snapshot_seconds: None,
+            snapshot_sha256: None,
+            served_since: None,
+            message: String::new(),
+        }
+    }
 }
 
 #[cfg(test)]

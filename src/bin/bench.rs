@@ -77,6 +77,7 @@ fn space(name: &str, class: &str) -> AssociationSpace {
             quota: None,
             max_accounts: None,
             suspended: false,
+            hold_upgrade: false,
             deletion_policy: Default::default(),
         },
     );
@@ -228,16 +229,7 @@ fn chart(rows: &[(f64, usize, usize)], total: usize, png: &Path) -> Result<(), S
         c.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
-    let mut opts = resvg::usvg::Options::default();
-    let fonts = opts.fontdb_mut();
-    fonts.load_system_fonts();
-    // fontdb maps `sans-serif` to Arial; Debian has DejaVu (package fonts-dejavu-core).
-    fonts.set_sans_serif_family("DejaVu Sans");
-    let tree = resvg::usvg::Tree::from_str(&svg, &opts).map_err(|e| e.to_string())?;
-    let size = tree.size().to_int_size();
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or("empty chart")?;
-    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
-    pixmap.save_png(png).map_err(|e| e.to_string())
+    framaspace_operator::bench_png::svg_to_png(&svg, png)
 }
 
 #[tokio::main]
@@ -623,7 +615,7 @@ async fn floor(
                 put!(Secret, secret);
                 put!(RoleBinding, objects::operator_access(&space, &access));
                 put!(ConfigMap, objects::config_map(&space, files.clone()));
-                put!(Deployment, objects::deployment(&space, &bindings, &files, &installed));
+                put!(Deployment, objects::deployment(&space, &bindings, &files, &installed, false));
                 put!(Service, objects::service(&space));
                 put!(Ingress, objects::ingress(&space));
                 put!(NetworkPolicy, objects::network_policy(&space, &bindings));

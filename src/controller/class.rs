@@ -35,6 +35,10 @@ use crate::render::objects::{image_inspection_job, image_inspection_name};
 const RECOUNT: Duration = Duration::from_secs(15);
 
 struct ClassContext {
+    rollouts: Arc<super::rollouts::RolloutBook>,
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
+    /// The releases last counted per class (to zero those no longer run).
+    versions: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
     client: Client,
     gate: WriteGate,
     spaces: Store<AssociationSpace>,
@@ -45,6 +49,9 @@ struct ClassContext {
 
 /// What the class controller is given by the runtime.
 pub struct ClassArgs {
+    /// Where the class's rollout plan is published for its spaces.
+    pub rollouts: Arc<super::rollouts::RolloutBook>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     pub client: Client,
     pub gate: WriteGate,
     pub spaces: Store<AssociationSpace>,
@@ -135,6 +142,7 @@ pub fn compute(
     SpaceClassStatus {
         spaces: count,
         image,
+        rollout: previous.rollout.clone(),
         observed_generation: class.metadata.generation,
         conditions: merge_conditions(&previous.conditions, vec![ready], class.metadata.generation, now),
     }
@@ -179,11 +187,100 @@ async fn inspect(class: &SpaceClass, ctx: &ClassContext) -> Result<Inspection> {
     })
 }
 
+/// The rollout of the class's version over its spaces, now. Pure.
+pub fn rollout_plan(class: &SpaceClass, spaces: &[Arc<AssociationSpace>], now: jiff::Timestamp) -> crate::rollout::Plan {
+    let name = class.name_any();
+    let empty = std::collections::BTreeMap::new();
+    let members: Vec<crate::rollout::Member<'_>> = spaces
+        .iter()
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+        .filter_map(|s| {
+            let st = s.status.as_ref()?;
+            (st.space_class.as_deref() == Some(name.as_str())).then(|| crate::rollout::Member {
+                name: s.metadata.name.as_deref().unwrap_or_default(),
+                labels: s.metadata.labels.as_ref().unwrap_or(&empty),
+                version: st.nextcloud.as_ref().map(|n| n.version_string.as_str()),
+                upgrade: st.upgrade.as_ref(),
+                hold: s.spec.hold_upgrade,
+            })
+        })
+        .collect();
+    crate::rollout::plan(&class.spec.rollout, &class.spec.nextcloud.version, &members, now)
+}
+
+/// The spaces whose status shows an upgrade under way, and those (of this class) whose status
+/// shows the end of an upgrade to the class's target, with their DatabasePool.
+type Slots = Vec<(String, String)>;
+
+fn upgrading(class: &SpaceClass, spaces: &[Arc<AssociationSpace>]) -> (Slots, Slots) {
+    let name = class.name_any();
+    let (mut under_way, mut ended) = (Vec::new(), Vec::new());
+    for s in spaces {
+        let Some(st) = s.status.as_ref() else { continue };
+        let (Some(u), Some(pool)) = (st.upgrade.as_ref(), st.placement.as_ref().and_then(|p| p.database_pool.clone())) else { continue };
+        if u.phase.in_progress() {
+            under_way.push((pool, s.name_any()));
+        } else if st.space_class.as_deref() == Some(name.as_str()) && u.target == class.spec.nextcloud.version {
+            ended.push((pool, s.name_any()));
+        }
+    }
+    (under_way, ended)
+}
+
+/// The class's rollout and releases, and the upgrades per pool, as metrics.
+fn observe(ctx: &ClassContext, class: &str, spaces: &[Arc<AssociationSpace>], plan: &crate::rollout::Plan) {
+    let mut counts = std::collections::BTreeMap::<String, i64>::new();
+    let now = jiff::Timestamp::now();
+    let mut longest = 0i64;
+    for s in spaces {
+        let Some(st) = s.status.as_ref().filter(|st| st.space_class.as_deref() == Some(class)) else { continue };
+        if let Some(nc) = &st.nextcloud {
+            *counts.entry(nc.version_string.clone()).or_default() += 1;
+        }
+        if let Some(u) = st.upgrade.as_ref().filter(|u| u.phase.in_progress())
+            && let Ok(started) = u.started_at.parse::<jiff::Timestamp>()
+        {
+            longest = longest.max(now.duration_since(started).as_secs());
+        }
+    }
+    ctx.metrics.set_upgrade_longest(class, longest);
+    let gone: Vec<String> = match ctx.versions.lock() {
+        Ok(mut v) => {
+            let before = v.insert(class.to_string(), counts.keys().cloned().collect()).unwrap_or_default();
+            before.into_iter().filter(|r| !counts.contains_key(r)).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    ctx.metrics.set_versions(class, &counts, &gone);
+    let r = &plan.status;
+    for (state, n) in [("pending", r.pending), ("upgrading", r.upgrading), ("done", r.done), ("failed", r.failed), ("held", r.held)] {
+        ctx.metrics.set_rollout(class, state, n);
+    }
+    ctx.metrics.set_rollout(class, "paused", i64::from(r.phase == Some(crate::api::rollout::RolloutPhase::Paused)));
+    ctx.metrics.set_rollout(class, "wave", i64::from(r.wave));
+    for (pool, n) in ctx.rollouts.upgrading() {
+        ctx.metrics.set_upgrading(&pool, n);
+    }
+}
+
+/// How often a class with a rollout under way is planned again: a wave starts within this
+/// long of the last space of the one before.
+const ROLLING: Duration = Duration::from_secs(3);
+
 async fn reconcile(class: Arc<SpaceClass>, ctx: Arc<ClassContext>) -> Result<Action> {
     let inspection = inspect(&class, &ctx).await?;
-    let status = compute(&class, &ctx.spaces.state(), &ctx.classes.state(), Some(&inspection), &now_rfc3339());
+    let spaces = ctx.spaces.state();
+    let mut status = compute(&class, &spaces, &ctx.classes.state(), Some(&inspection), &now_rfc3339());
+    let existing: std::collections::BTreeSet<String> = spaces.iter().map(|s| s.name_any()).collect();
+    let (under_way, ended) = upgrading(&class, &spaces);
+    ctx.rollouts.settle(&under_way, &ended, &existing);
+    let plan = rollout_plan(&class, &spaces, jiff::Timestamp::now());
+    let active = plan.status.phase != Some(crate::api::rollout::RolloutPhase::Complete);
+    status.rollout = Some(plan.status.clone());
+    observe(&ctx, &class.name_any(), &spaces, &plan);
+    ctx.rollouts.publish(&class.name_any(), plan);
     write_status(&ctx.client, &ctx.gate, class.as_ref(), class.status.as_ref(), &status).await?;
-    Ok(Action::await_change())
+    Ok(if active { Action::requeue(ROLLING) } else { Action::await_change() })
 }
 
 fn error_policy(_: Arc<SpaceClass>, error: &Error, _: Arc<ClassContext>) -> Action {
@@ -192,12 +289,22 @@ fn error_policy(_: Arc<SpaceClass>, error: &Error, _: Arc<ClassContext>) -> Acti
 }
 
 pub async fn run(args: ClassArgs) {
-    let ClassArgs { client, gate, spaces, classes, events, jobs, namespace, stop } = args;
+    let ClassArgs { rollouts, metrics, client, gate, spaces, classes, events, jobs, namespace, stop } = args;
     let ticks = futures::stream::unfold((), |()| async {
         tokio::time::sleep(RECOUNT).await;
         Some(((), ()))
     });
-    let ctx = Arc::new(ClassContext { client, gate, spaces, classes: classes.clone(), jobs, namespace });
+    let ctx = Arc::new(ClassContext {
+        rollouts,
+        metrics,
+        versions: std::sync::Mutex::default(),
+        client,
+        gate,
+        spaces,
+        classes: classes.clone(),
+        jobs,
+        namespace,
+    });
     Controller::for_stream(events.touched_objects(), classes)
         .reconcile_all_on(ticks)
         .graceful_shutdown_on(stop)

@@ -12,6 +12,7 @@ pub mod leader;
 pub mod news;
 pub mod own_writes;
 pub mod pools;
+pub mod rollouts;
 pub mod runtime;
 pub mod space;
 pub mod status;
@@ -91,6 +92,8 @@ pub struct Context {
     pub own_writes: own_writes::OwnSpaceWrites,
     /// Every space (the controller's cache): which hosts are taken.
     pub spaces: Store<crate::api::AssociationSpace>,
+    /// The classes' rollouts: whose upgrade may start, and the slots per DatabasePool.
+    pub rollouts: Arc<rollouts::RolloutBook>,
     failures: Mutex<HashMap<String, usize>>,
 }
 
@@ -197,6 +200,7 @@ pub(crate) fn new_context(
         verified: Mutex::default(),
         own_writes: own_writes::OwnSpaceWrites::new(spaces.clone()),
         spaces,
+        rollouts: Arc::new(rollouts::RolloutBook::default()),
         failures: Mutex::new(HashMap::new()),
     })
 }

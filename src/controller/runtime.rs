@@ -40,6 +40,7 @@ use crate::api::{AssociationSpace, CachePool, DatabasePool, OfficeBackend, Previ
 use crate::error::{Error, Result};
 use crate::gate::WriteGate;
 use crate::telemetry::metrics::Metrics;
+use kube::runtime::reflector::ObjectRef;
 
 /// Runs every controller until a termination signal, or, with leader election, while this process
 /// holds the lease. Losing the lease is an error: the process exits and comes back as a standby.
@@ -294,6 +295,9 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
             }
         });
 
+    // A space whose turn to upgrade came (its wave started, a slot on its pool freed).
+    let (turn_tx, turn_rx) = futures::channel::mpsc::unbounded::<ObjectRef<AssociationSpace>>();
+    ctx.rollouts.connect(turn_tx);
     // A space whose Redis user its server lost: forget that it was verified, and reconcile it.
     let (lost_tx, lost_rx) = futures::channel::mpsc::unbounded::<PartialObjectMeta<Namespace>>();
     let lost: pools::LostTenant = {
@@ -317,6 +321,8 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
     let stop = || -> super::Stop { Box::pin(stopped(stopping.clone())) };
     let controllers = vec![
         tokio::spawn(class::run(class::ClassArgs {
+            rollouts: ctx.rollouts.clone(),
+            metrics: metrics.clone(),
             client: client.clone(),
             gate: gate.clone(),
             spaces: spaces.clone(),
@@ -382,6 +388,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         .watches_stream(lr_stream, triggers::owned_by(&spaces))
         .watches_stream(job_stream, triggers::owned_by(&spaces))
         .watches_stream(lost_rx.map(Ok), triggers::owned_by(&spaces))
+        .reconcile_on(turn_rx)
         .graceful_shutdown_on(stopped(stopping.clone()))
         .run(space::reconcile, space::error_policy, ctx)
         .for_each(|result| async move {

@@ -11,3 +11,4 @@ pub mod objects;
 #[cfg(test)]
 mod php_check;
 pub mod resolve;
+pub mod upgrade;

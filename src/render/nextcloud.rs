@@ -93,10 +93,17 @@ pub fn prepare_script() -> String {
         &format!("  if [ \"$(basename \"$f\")\" = {STATE_FILE} ] && [ \"${{FRAMASPACE_WRITABLE_CONFIG:-0}}\" = 1 ]; then continue; fi"),
         "  cp \"$f\" \"$run/config/\"",
         "done",
-        "printf '<?php\\n$CONFIG = array (\\n);\\n' > \"$run/config/config.php\"",
+        // An upgrade Job's own configuration says what its database holds, the version
+        // `occ upgrade` compares with the code's (`OC_Util::needUpgrade`), and is written by it.
+        "if [ -n \"${FRAMASPACE_UPGRADE_FROM:-}\" ]; then",
+        "  case \"$FRAMASPACE_UPGRADE_FROM\" in *[!0-9.]*|'') echo \"not a version: $FRAMASPACE_UPGRADE_FROM\" >&2; exit 1;; esac",
+        "  printf \"<?php\\n\\$CONFIG = array (\\n  'installed' => true,\\n  'version' => '%s',\\n);\\n\" \"$FRAMASPACE_UPGRADE_FROM\" > \"$run/config/config.php\"",
+        "else",
+        "  printf '<?php\\n$CONFIG = array (\\n);\\n' > \"$run/config/config.php\"",
+        "fi",
         // The marker's content is what Setup writes; only its existence is checked. An install
         // starts from an empty data directory and writes its own.
-        "if [ \"${FRAMASPACE_WRITABLE_CONFIG:-0}\" != 1 ]; then",
+        "if [ \"${FRAMASPACE_WRITABLE_CONFIG:-0}\" != 1 ] || [ -n \"${FRAMASPACE_UPGRADE_FROM:-}\" ]; then",
         "  printf '# Nextcloud data directory\\n# Do not change this file\\n' > \"$run/data/.ncdata\"",
         "fi",
     ]
@@ -216,6 +223,22 @@ pub fn occ_script(commands: &[String]) -> String {
         } else {
             s.push_str(&format!("php occ {c}\n"));
         }
+    }
+    s.push_str(&report());
+    s
+}
+
+/// The upgrade of a space to the image the Job runs (`core/Command/Upgrade.php`: exit 0 on
+/// success or when already at the code's version, 5 when the Updater failed, with maintenance
+/// kept on; 2 when in maintenance without an upgrade pending), then the indices, columns and
+/// primary keys a release adds to existing installations (`core/Command/Db/AddMissing*.php`,
+/// silent when nothing is missing). `set -e`: the first failure ends the Job, and its output is
+/// the termination message.
+pub fn upgrade_script() -> String {
+    let mut s = format!("set -eu\ncd {CODE_DIR}\n");
+    s.push_str("php occ upgrade --no-interaction\n");
+    for c in ["db:add-missing-columns", "db:add-missing-indices", "db:add-missing-primary-keys"] {
+        s.push_str(&format!("php occ {c} --no-interaction\n"));
     }
     s.push_str(&report());
     s

@@ -203,17 +203,21 @@ fn as_www_data() -> SecurityContext {
 
 /// The init container of every Nextcloud pod: the configuration and data directories, as uid 33
 /// (see `nextcloud::prepare_script`). `writable` for an install Job.
-fn prepare_container(image: &str, writable: bool) -> Container {
+fn prepare_container(image: &str, writable: bool, upgrade_from: Option<&str>) -> Container {
+    let mut env = vec![
+        plain_env("FRAMASPACE_RUN", nextcloud::RUN_DIR),
+        plain_env("FRAMASPACE_CONFIG_SOURCE", nextcloud::CONFIG_SOURCE),
+        plain_env("FRAMASPACE_WRITABLE_CONFIG", if writable { "1" } else { "0" }),
+    ];
+    if let Some(v) = upgrade_from {
+        env.push(plain_env("FRAMASPACE_UPGRADE_FROM", v));
+    }
     Container {
         name: "prepare".into(),
         image: Some(image.to_string()),
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["/bin/sh".into(), "-c".into(), nextcloud::prepare_script()]),
-        env: Some(vec![
-            plain_env("FRAMASPACE_RUN", nextcloud::RUN_DIR),
-            plain_env("FRAMASPACE_CONFIG_SOURCE", nextcloud::CONFIG_SOURCE),
-            plain_env("FRAMASPACE_WRITABLE_CONFIG", if writable { "1" } else { "0" }),
-        ]),
+        env: Some(env),
         volume_mounts: Some(vec![
             VolumeMount {
                 name: "config".into(),
@@ -235,9 +239,20 @@ fn nextcloud_pod(
     config_files: &BTreeMap<String, String>,
     container: Container,
 ) -> PodSpec {
+    nextcloud_pod_from(space, image, (writable, None), config_files, container)
+}
+
+/// [`nextcloud_pod`] with the configuration of an upgrade Job (writable, at `upgrade_from`).
+fn nextcloud_pod_from(
+    space: &ResolvedSpace,
+    image: &str,
+    (writable, upgrade_from): (bool, Option<&str>),
+    config_files: &BTreeMap<String, String>,
+    container: Container,
+) -> PodSpec {
     let placement = &space.class.placement;
     PodSpec {
-        init_containers: Some(vec![prepare_container(image, writable)]),
+        init_containers: Some(vec![prepare_container(image, writable, upgrade_from)]),
         containers: vec![container],
         volumes: Some(vec![
             Volume {
@@ -273,6 +288,7 @@ pub fn deployment(
     bindings: &Bindings,
     config_files: &BTreeMap<String, String>,
     installed: &NextcloudStatus,
+    stopped_for_upgrade: bool,
 ) -> Deployment {
     // One upload limit for the three layers: the Ingress's proxy-body-size caps the request, so
     // Apache takes any body (the image's `LimitRequestBody ${APACHE_BODY_LIMIT}`, 1 GiB by
@@ -308,7 +324,9 @@ pub fn deployment(
     Deployment {
         metadata: meta(space, names::NEXTCLOUD),
         spec: Some(DeploymentSpec {
-            replicas: Some(if space.suspended { 0 } else { 1 }),
+            // An upgrade stops the web server before its snapshot, and until the database matches
+            // the code again (migrated, or restored).
+            replicas: Some(if space.suspended || stopped_for_upgrade { 0 } else { 1 }),
             selector: LabelSelector { match_labels: Some(names::pod_selector(&space.name)), ..LabelSelector::default() },
             // Two Nextcloud versions must never run against one database.
             strategy: Some(DeploymentStrategy { type_: Some("Recreate".into()), ..DeploymentStrategy::default() }),
@@ -363,6 +381,8 @@ struct OccPod<'a> {
     image: &'a str,
     /// The install's own configuration (no state fragment) instead of the read-only one.
     writable: bool,
+    /// An upgrade Job's: the version its database holds.
+    upgrade_from: Option<&'a str>,
     env: Vec<EnvVar>,
     script: String,
     annotations: BTreeMap<String, String>,
@@ -373,7 +393,7 @@ struct OccPod<'a> {
 /// `occ status` into its termination message (read by the operator); on failure the kubelet
 /// puts the end of its output there instead.
 fn occ_job_object(space: &ResolvedSpace, config_files: &BTreeMap<String, String>, p: OccPod<'_>) -> Job {
-    let OccPod { name, purpose, image, writable, env, script, annotations } = p;
+    let OccPod { name, purpose, image, writable, upgrade_from, env, script, annotations } = p;
     let container = Container {
         name: OCC_CONTAINER.into(),
         image: Some(image.to_string()),
@@ -385,7 +405,7 @@ fn occ_job_object(space: &ResolvedSpace, config_files: &BTreeMap<String, String>
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..Container::default()
     };
-    let mut pod = nextcloud_pod(space, image, writable, config_files, container);
+    let mut pod = nextcloud_pod_from(space, image, (writable, upgrade_from), config_files, container);
     pod.restart_policy = Some("Never".into());
     let mut metadata = meta(space, name);
     metadata.labels.get_or_insert_default().insert(OCC_LABEL.into(), purpose.into());
@@ -508,6 +528,7 @@ pub fn install_job(
         purpose: INSTALL_PURPOSE,
         image: &image,
         writable: true,
+        upgrade_from: None,
         env,
         script: nextcloud::install_script(plan),
         annotations,
@@ -529,13 +550,154 @@ pub fn occ_job(
     let annotations = BTreeMap::from([(OCC_COMMANDS_ANNOTATION.to_string(), commands.join("\n"))]);
     let name = occ_job_name(purpose, commands);
     let script = nextcloud::occ_script(commands);
-    let pod = OccPod { name: &name, purpose, image: &installed.image, writable: false, env: nextcloud_env(bindings), script, annotations };
+    let pod = OccPod {
+        name: &name,
+        purpose,
+        image: &installed.image,
+        writable: false,
+        upgrade_from: None,
+        env: nextcloud_env(bindings),
+        script,
+        annotations,
+    };
     occ_job_object(space, config_files, pod)
 }
 
 pub fn occ_job_name(purpose: &str, commands: &[String]) -> String {
     let digest = sha2::Sha256::digest(commands.join("\n").as_bytes());
     format!("occ-{purpose}-{}", &config::hex(&digest[..5]))
+}
+
+/// The purpose labels of an upgrade's Jobs (the local environment's kubelet plays them).
+pub const SNAPSHOT_PURPOSE: &str = "snapshot";
+pub const UPGRADE_PURPOSE: &str = "upgrade";
+pub const RESTORE_PURPOSE: &str = "restore";
+
+/// The upgrade Job: `occ upgrade` and the `db:add-missing-*` commands in the target image, with a
+/// writable configuration of its own that starts at the version the database holds.
+pub fn upgrade_job(
+    space: &ResolvedSpace,
+    bindings: &Bindings,
+    config_files: &BTreeMap<String, String>,
+    upgrade: &crate::api::space::UpgradeStatus,
+) -> Job {
+    let name = super::upgrade::upgrade_job_name(&upgrade.target);
+    let annotations = BTreeMap::from([(
+        OCC_COMMANDS_ANNOTATION.to_string(),
+        "upgrade\ndb:add-missing-columns\ndb:add-missing-indices\ndb:add-missing-primary-keys".to_string(),
+    )]);
+    let pod = OccPod {
+        name: &name,
+        purpose: UPGRADE_PURPOSE,
+        image: &upgrade.target_image,
+        writable: true,
+        upgrade_from: Some(&upgrade.from.version),
+        env: nextcloud_env(bindings),
+        script: nextcloud::upgrade_script(),
+        annotations,
+    };
+    let mut job = occ_job_object(space, config_files, pod);
+    if let Some(spec) = job.spec.as_mut() {
+        // A failed migration is restored from the snapshot, never run again on what it left.
+        spec.backoff_limit = Some(0);
+        spec.active_deadline_seconds = Some(i64::from(space.class.rollout.step_timeout_seconds));
+    }
+    job
+}
+
+/// A snapshot or restore Job: PostgreSQL's client tools as the space's role, and the space's
+/// bucket through its own key. `None` without a database or a bucket.
+pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate::api::space::UpgradeStatus, restore: bool) -> Option<Job> {
+    use super::upgrade as u;
+    let db = bindings.database.as_ref()?;
+    let storage = bindings.storage.as_ref()?;
+    let key = upgrade.snapshot.clone().unwrap_or_else(|| u::snapshot_key(&upgrade.from.version_string, &upgrade.target));
+    let scheme = if storage.use_ssl { "https" } else { "http" };
+    let ssl_mode = match db.ssl_mode {
+        crate::api::database_pool::SslMode::Disable => "disable",
+        crate::api::database_pool::SslMode::Prefer => "prefer",
+        crate::api::database_pool::SslMode::Require => "require",
+        crate::api::database_pool::SslMode::VerifyFull => "verify-full",
+    };
+    let mut env = vec![
+        plain_env("PGHOST", &db.host),
+        plain_env("PGPORT", &db.port.to_string()),
+        plain_env("PGDATABASE", &db.database),
+        plain_env("PGUSER", &db.user),
+        plain_env("PGSSLMODE", ssl_mode),
+        secret_env("PGPASSWORD", credentials::DATABASE_PASSWORD),
+        secret_env("AWS_ACCESS_KEY_ID", credentials::S3_ACCESS_KEY),
+        secret_env("AWS_SECRET_ACCESS_KEY", credentials::S3_SECRET_KEY),
+        plain_env("FRAMASPACE_S3_REGION", &storage.region),
+        plain_env("FRAMASPACE_S3_URL", &format!("{scheme}://{}:{}/{}/{key}", storage.host, storage.port, storage.bucket)),
+        plain_env("FRAMASPACE_SNAPSHOT_KEY", &key),
+        plain_env("FRAMASPACE_SNAPSHOT_DIR", u::WORK_DIR),
+    ];
+    if restore {
+        env.push(plain_env("FRAMASPACE_SNAPSHOT_SHA256", upgrade.snapshot_sha256.as_deref().unwrap_or_default()));
+    }
+    let (name, purpose, script) = if restore {
+        (u::restore_job_name(&upgrade.target), RESTORE_PURPOSE, u::restore_script())
+    } else {
+        (u::snapshot_job_name(&upgrade.target), SNAPSHOT_PURPOSE, u::snapshot_script())
+    };
+    let q = |pairs: &[(&str, &str)]| -> BTreeMap<String, Quantity> {
+        pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
+    };
+    let container = Container {
+        name: OCC_CONTAINER.into(),
+        image: Some(space.class.rollout.snapshot_image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec!["/bin/sh".into(), "-c".into(), script]),
+        env: Some(env),
+        volume_mounts: Some(vec![VolumeMount { name: "work".into(), mount_path: u::WORK_DIR.into(), ..VolumeMount::default() }]),
+        security_context: Some(SecurityContext {
+            run_as_user: Some(999),
+            run_as_group: Some(999),
+            run_as_non_root: Some(true),
+            allow_privilege_escalation: Some(false),
+            ..SecurityContext::default()
+        }),
+        // The dump is held in memory (the volume below): the limit leaves it room.
+        resources: Some(ResourceRequirements {
+            requests: Some(q(&[("cpu", "100m"), ("memory", "128Mi")])),
+            limits: Some(q(&[("memory", "2560Mi")])),
+            ..ResourceRequirements::default()
+        }),
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..Container::default()
+    };
+    let mut metadata = meta(space, &name);
+    metadata.labels.get_or_insert_default().insert(OCC_LABEL.into(), purpose.into());
+    let mut pod_labels = names::labels(&space.name);
+    pod_labels.insert(OCC_LABEL.into(), purpose.into());
+    Some(Job {
+        metadata,
+        spec: Some(JobSpec {
+            backoff_limit: Some(2),
+            active_deadline_seconds: Some(i64::from(space.class.rollout.step_timeout_seconds)),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(pod_labels), ..ObjectMeta::default() }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    restart_policy: Some("Never".into()),
+                    volumes: Some(vec![Volume {
+                        name: "work".into(),
+                        empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), size_limit: Some(Quantity("2Gi".into())) }),
+                        ..Volume::default()
+                    }]),
+                    node_selector: Some(space.class.placement.node_selector.clone()),
+                    tolerations: (!space.class.placement.tolerations.is_empty()).then(|| space.class.placement.tolerations.clone()),
+                    security_context: Some(PodSecurityContext { fs_group: Some(999), ..PodSecurityContext::default() }),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    ..PodSpec::default()
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    })
 }
 
 pub fn service(space: &ResolvedSpace) -> Service {
@@ -710,7 +872,7 @@ mod tests {
     }
 
     fn deployment(s: &ResolvedSpace, files: &BTreeMap<String, String>) -> Deployment {
-        super::deployment(s, &Bindings::default(), files, &installed())
+        super::deployment(s, &Bindings::default(), files, &installed(), false)
     }
 
     fn render(s: &ResolvedSpace) -> BTreeMap<String, String> {
@@ -960,7 +1122,7 @@ mod tests {
             from: "noreply@frama.space".into(),
             authenticated: true,
         });
-        let d = super::deployment(&s, &b, &render(&s), &installed());
+        let d = super::deployment(&s, &b, &render(&s), &installed(), false);
         let env = d.spec.and_then(|d| d.template.spec).map(|p| p.containers[0].env.clone().unwrap_or_default()).unwrap_or_default();
         let optional = |n: &str| {
             env.iter().find(|e| e.name == n).and_then(|e| e.value_from.clone()).and_then(|v| v.secret_key_ref).and_then(|r| r.optional)

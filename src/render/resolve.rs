@@ -183,6 +183,7 @@ pub(crate) mod tests {
                 mail: None,
                 support_url: None,
                 pool_selector: None,
+                rollout: Default::default(),
             },
         )
     }
@@ -198,6 +199,7 @@ pub(crate) mod tests {
                 quota: None,
                 max_accounts: None,
                 suspended: false,
+                hold_upgrade: false,
                 deletion_policy: DeletionPolicy::Retain,
             },
         );

@@ -72,6 +72,41 @@ pub struct Metrics {
     backend_replicas: Family<ReplicaLabels, Gauge>,
     external_writes: Family<SystemLabels, Counter>,
     writes_refused: Family<SystemLabels, Counter>,
+    upgrades: Family<OutcomeLabels, Counter>,
+    upgrade_downtime: Histogram,
+    snapshot_bytes: Histogram,
+    upgrades_in_progress: Family<PoolNameLabels, Gauge>,
+    spaces_by_version: Family<VersionLabels, Gauge>,
+    rollout: Family<RolloutLabels, Gauge>,
+    upgrade_longest: Family<ClassNameLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClassNameLabels {
+    pub class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolNameLabels {
+    pub pool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    pub class: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RolloutLabels {
+    pub class: String,
+    /// pending, upgrading, done, failed, held; paused (1 while paused), wave.
+    pub state: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -129,7 +164,42 @@ impl Metrics {
         registry.register("backend_replicas", "Replicas of an office or preview backend, desired and ready", backend_replicas.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this process holds the lease and runs the controllers", leader.clone());
+        let upgrades = Family::<OutcomeLabels, Counter>::default();
+        registry.register("upgrades", "Space upgrades by outcome (started, succeeded, failed, rolled_back)", upgrades.clone());
+        // 10 s .. ~2.8 h
+        let upgrade_downtime = Histogram::new(exponential_buckets(10.0, 2.0, 11));
+        registry.register(
+            "upgrade_downtime_seconds",
+            "How long each upgraded space was not served (stop to ready on the new version)",
+            upgrade_downtime.clone(),
+        );
+        // 1 KiB .. 16 GiB
+        let snapshot_bytes = Histogram::new(exponential_buckets(1024.0, 4.0, 13));
+        registry.register("upgrade_snapshot_bytes", "Size of the database snapshots taken before upgrades", snapshot_bytes.clone());
+        let upgrades_in_progress = Family::<PoolNameLabels, Gauge>::default();
+        registry.register("upgrades_in_progress", "Spaces upgrading now, by DatabasePool", upgrades_in_progress.clone());
+        let spaces_by_version = Family::<VersionLabels, Gauge>::default();
+        registry.register("spaces_by_version", "Installed spaces by class and Nextcloud release", spaces_by_version.clone());
+        let rollout = Family::<RolloutLabels, Gauge>::default();
+        registry.register(
+            "rollout_spaces",
+            "A class's rollout: spaces pending, upgrading, done, failed, held; paused (0/1); wave",
+            rollout.clone(),
+        );
+        let upgrade_longest = Family::<ClassNameLabels, Gauge>::default();
+        registry.register(
+            "upgrade_longest_seconds",
+            "How long the space of a class that has been upgrading longest has been at it (0: none)",
+            upgrade_longest.clone(),
+        );
         Metrics {
+            upgrade_longest,
+            upgrades,
+            upgrade_downtime,
+            snapshot_bytes,
+            upgrades_in_progress,
+            spaces_by_version,
+            rollout,
             external_writes,
             writes_refused,
             backend_replicas,
@@ -191,6 +261,40 @@ impl Metrics {
             let labels = ReplicaLabels { kind: kind.to_string(), backend: backend.to_string(), state: state.to_string() };
             self.backend_replicas.get_or_create(&labels).set(i64::from(value));
         }
+    }
+
+    pub fn upgrade_event(&self, result: &str) {
+        self.upgrades.get_or_create(&OutcomeLabels { result: result.to_string() }).inc();
+    }
+
+    pub fn upgrade_downtime(&self, seconds: u64) {
+        self.upgrade_downtime.observe(seconds as f64);
+    }
+
+    pub fn snapshot_bytes(&self, bytes: i64) {
+        self.snapshot_bytes.observe(bytes as f64);
+    }
+
+    pub fn set_upgrading(&self, pool: &str, count: usize) {
+        self.upgrades_in_progress.get_or_create(&PoolNameLabels { pool: pool.to_string() }).set(count as i64);
+    }
+
+    /// The class's spaces by release (releases no longer run are set to 0, so they leave the chart).
+    pub fn set_versions(&self, class: &str, counts: &std::collections::BTreeMap<String, i64>, gone: &[String]) {
+        for v in gone {
+            self.spaces_by_version.get_or_create(&VersionLabels { class: class.to_string(), version: v.clone() }).set(0);
+        }
+        for (v, n) in counts {
+            self.spaces_by_version.get_or_create(&VersionLabels { class: class.to_string(), version: v.clone() }).set(*n);
+        }
+    }
+
+    pub fn set_upgrade_longest(&self, class: &str, seconds: i64) {
+        self.upgrade_longest.get_or_create(&ClassNameLabels { class: class.to_string() }).set(seconds);
+    }
+
+    pub fn set_rollout(&self, class: &str, state: &str, value: i64) {
+        self.rollout.get_or_create(&RolloutLabels { class: class.to_string(), state: state.to_string() }).set(value);
     }
 
     pub fn set_leader(&self, leading: bool) {

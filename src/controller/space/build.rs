@@ -33,6 +33,16 @@ pub struct SpaceObjects {
     pub install: Option<Job>,
     pub office: OfficeWiring,
     pub apps: AppsWiring,
+    pub upgrade: UpgradeJobs,
+}
+
+/// The Jobs of the upgrade under way (see `upgrade`): built for its phase, created by the step
+/// when the phase reaches them.
+#[derive(Default)]
+pub struct UpgradeJobs {
+    pub snapshot: Option<Job>,
+    pub migrate: Option<Job>,
+    pub restore: Option<Job>,
 }
 
 /// The space's namespace (recording its placement) and the operator's access to its Secrets.
@@ -105,10 +115,14 @@ pub struct BuildInputs<'a> {
     pub install_attempt: u32,
     /// The class's app list as last applied to the space (`status.apps.requested`).
     pub applied_apps: &'a [String],
+    /// The space's upgrade, when one is under way.
+    pub upgrade: Option<&'a crate::api::space::UpgradeStatus>,
 }
 
 pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObjects {
-    let BuildInputs { placement, bindings, access, installed, install_attempt, applied_apps } = inputs;
+    let BuildInputs { placement, bindings, access, installed, install_attempt, applied_apps, upgrade } = inputs;
+    let upgrade = upgrade.filter(|u| u.phase.in_progress());
+    let stopped = upgrade.is_some_and(|u| u.phase.stops_the_web());
     let files: BTreeMap<String, String> = crate::render::config::render(space, bindings, installed);
     let commands = office_commands(space.office, bindings.office.as_ref());
     let desired = space.apps();
@@ -124,7 +138,7 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             Some(_) => None,
         },
         workload: WorkloadObjects {
-            deployment: installed.map(|nc| objects::deployment(space, bindings, &files, nc)),
+            deployment: installed.map(|nc| objects::deployment(space, bindings, &files, nc, stopped)),
             resource_quota: objects::resource_quota(space),
             limit_range: objects::limit_range(space),
             config_map: objects::config_map(space, files.clone()),
@@ -146,6 +160,14 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             job_name: occ_job_name(OFFICE_PURPOSE, &commands),
             job: installed.map(|nc| objects::occ_job(space, bindings, &files, nc, OFFICE_PURPOSE, &commands)),
             commands,
+        },
+        upgrade: match upgrade {
+            Some(u) => UpgradeJobs {
+                snapshot: objects::snapshot_job(space, bindings, u, false),
+                migrate: Some(objects::upgrade_job(space, bindings, &files, u)),
+                restore: objects::snapshot_job(space, bindings, u, true),
+            },
+            None => UpgradeJobs::default(),
         },
     }
 }
@@ -169,6 +191,7 @@ mod tests {
             installed,
             install_attempt: 1,
             applied_apps: &applied,
+            upgrade: None,
         };
         let fresh = space_objects(&space, inputs(None));
         assert!(fresh.workload.deployment.is_none() && fresh.office.job.is_none(), "nothing runs before the install");
@@ -197,6 +220,75 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_stops_the_web_and_builds_the_jobs_of_its_hop() {
+        use crate::api::space::{UpgradePhase, UpgradeStatus};
+        use crate::render::bindings::{DatabaseBinding, StorageBinding};
+        let space = resolve(&fixtures::space("a"), &fixtures::class("c", true)).expect("resolves");
+        let nc = NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() };
+        let bindings = Bindings {
+            database: Some(DatabaseBinding {
+                host: "pg".into(),
+                port: 5432,
+                database: "space_a".into(),
+                user: "space_a".into(),
+                ssl_mode: crate::api::database_pool::SslMode::Require,
+            }),
+            storage: StorageBinding::from_endpoint("https://s3.example:9000", "garage", "space-a"),
+            ..Bindings::default()
+        };
+        let placement = Placement::default();
+        let mut u = UpgradeStatus { phase: UpgradePhase::Snapshotting, ..UpgradeStatus::started("34.0.1", "nc:34.0.1", &nc, "") };
+        let on = |installed: &NextcloudStatus, u: &UpgradeStatus| {
+            space_objects(
+                &space,
+                BuildInputs {
+                    placement: &placement,
+                    bindings: &bindings,
+                    access: None,
+                    installed: Some(installed),
+                    install_attempt: 1,
+                    applied_apps: &[],
+                    upgrade: Some(u),
+                },
+            )
+        };
+        let build = |u: &UpgradeStatus| on(&nc, u);
+        let replicas = |o: &SpaceObjects| o.workload.deployment.as_ref().and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas);
+        let o = build(&u);
+        assert_eq!(replicas(&o), Some(0), "no web pod while the database is snapshotted");
+        let snapshot = o.upgrade.snapshot.as_ref().expect("a snapshot Job");
+        assert_eq!(snapshot.metadata.name.as_deref(), Some("nextcloud-snapshot-34-0-1"));
+        let c = &snapshot.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod").containers[0];
+        let env = |n: &str| c.env.as_ref().and_then(|e| e.iter().find(|v| v.name == n).cloned());
+        assert_eq!(
+            env("FRAMASPACE_S3_URL").and_then(|e| e.value).as_deref(),
+            Some("https://s3.example:9000/space-a/framaspace/snapshots/33-0-7-to-34-0-1.pgdump")
+        );
+        assert_eq!(env("PGSSLMODE").and_then(|e| e.value).as_deref(), Some("require"));
+        assert!(
+            env("PGPASSWORD").and_then(|e| e.value_from).is_some() && env("PGPASSWORD").and_then(|e| e.value).is_none(),
+            "from the Secret only"
+        );
+        let migrate = o.upgrade.migrate.as_ref().expect("an upgrade Job");
+        let pod = migrate.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod");
+        assert_eq!(pod.containers[0].image.as_deref(), Some("nc:34.0.1"), "the new code");
+        let prepare = &pod.init_containers.as_ref().expect("prepare")[0];
+        assert!(prepare.env.iter().flatten().any(|e| e.name == "FRAMASPACE_UPGRADE_FROM" && e.value.as_deref() == Some("33.0.7.2")));
+        assert_eq!(
+            migrate.spec.as_ref().and_then(|s| s.backoff_limit),
+            Some(0),
+            "a failed migration is restored, never retried on what it left"
+        );
+        u.phase = UpgradePhase::Verifying;
+        let v = on(&NextcloudStatus { version: "34.0.1.0".into(), version_string: "34.0.1".into(), image: "nc:34.0.1".into() }, &u);
+        assert_eq!(replicas(&v), Some(1), "verifying: the web on the new version");
+        u.phase = UpgradePhase::Succeeded;
+        let done = build(&u);
+        assert!(done.upgrade.snapshot.is_none() && done.upgrade.migrate.is_none(), "no Job once it ended");
+        assert_eq!(replicas(&done), Some(1));
+    }
+
+    #[test]
     fn an_app_list_change_enables_the_list_and_disables_what_left_it() {
         let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         assert!(apps_commands(&s(&["calendar", "deck"]), &s(&["deck", "calendar"])).is_empty(), "the same set: nothing to run");
@@ -217,7 +309,15 @@ mod tests {
         let build = |installed, applied_apps: &[String]| {
             space_objects(
                 &space,
-                BuildInputs { placement: &placement, bindings: &bindings, access: None, installed, install_attempt: 1, applied_apps },
+                BuildInputs {
+                    placement: &placement,
+                    bindings: &bindings,
+                    access: None,
+                    installed,
+                    install_attempt: 1,
+                    applied_apps,
+                    upgrade: None,
+                },
             )
         };
         assert!(build(None, &applied).apps.job.is_none(), "before the install, the install Job enables the list");
@@ -244,6 +344,7 @@ mod tests {
                 installed: Some(&nc),
                 install_attempt: 1,
                 applied_apps: &[],
+                upgrade: None,
             },
         );
         assert_eq!(

@@ -4,7 +4,7 @@
 
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
 use crate::api::labels::{
-    APPS_READY, CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY,
+    APPS_READY, CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, UP_TO_DATE,
     WORKLOAD_READY,
 };
 use crate::api::space::{AppsStatus, AssociationSpaceStatus, DeletionPolicy, NextcloudStatus, SpacePhase};
@@ -44,6 +44,9 @@ pub struct Observation<'a> {
     /// Installed from the install step, when it ran, and the Nextcloud the space runs.
     pub install: Option<Condition>,
     pub nextcloud: Option<NextcloudStatus>,
+    /// UpToDate from the upgrade step, when it ran, and the upgrade it leaves.
+    pub upgrade_condition: Option<Condition>,
+    pub upgrade: Option<crate::api::space::UpgradeStatus>,
     pub previous: &'a AssociationSpaceStatus,
 }
 
@@ -128,8 +131,17 @@ fn apps_condition(previous: &AssociationSpaceStatus) -> Condition {
 /// space serves its files meanwhile. Their failed occ Jobs do block.
 /// A class list its image cannot satisfy shows on the class, and does not make every space of
 /// the class unready.
+/// UpToDate blocks only while the space is down for its upgrade: a space waiting for its turn,
+/// held, or rolled back serves its users on the version it runs.
 fn blocks_readiness(c: &Condition) -> bool {
+    if c.type_ == UP_TO_DATE {
+        return c.status == ConditionStatus::False && is_upgrading(c);
+    }
     c.status == ConditionStatus::False && (![OFFICE_READY, APPS_READY].contains(&c.type_.as_str()) || c.reason == OCC_FAILED)
+}
+
+fn is_upgrading(c: &Condition) -> bool {
+    c.type_ == UP_TO_DATE && [super::upgrade::UPGRADING, super::upgrade::RESTORE_FAILED].contains(&c.reason.as_str())
 }
 
 fn was_ready(previous: &AssociationSpaceStatus) -> bool {
@@ -164,6 +176,7 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             status.max_accounts = Some(space.max_accounts);
 
             status.nextcloud = o.nextcloud.clone();
+            status.upgrade = o.upgrade.clone();
             if let Some(apps) = &o.apps {
                 status.apps = Some(apps.clone());
             }
@@ -177,6 +190,11 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             } else {
                 cond(INGRESS_READY, False, "Creating", "the Ingress is being created")
             });
+            if let Some(c) = o.upgrade_condition.clone().or_else(|| o.previous.conditions.iter().find(|c| c.type_ == UP_TO_DATE).cloned())
+                && o.nextcloud.is_some()
+            {
+                conditions.push(c);
+            }
             if let Some(f) = &o.failure {
                 // A backing condition is missing when the pipeline stopped before provisioning.
                 let failed = cond(f.condition, False, &f.reason, f.message.clone());
@@ -185,7 +203,9 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                     None => conditions.insert(0, failed),
                 }
             }
-            let blocking = conditions.iter().find(|c| blocks_readiness(c)).cloned();
+            // Down for its upgrade: that is the reason, whatever the workload shows meanwhile.
+            let upgrading = conditions.iter().find(|c| is_upgrading(c) && c.status == False).cloned();
+            let blocking = upgrading.clone().or_else(|| conditions.iter().find(|c| blocks_readiness(c)).cloned());
             let workload_ok = conditions.iter().any(|c| c.type_ == WORKLOAD_READY && c.is_true());
             let ingress_ok = conditions.iter().any(|c| c.type_ == INGRESS_READY && c.is_true());
             let (ready, phase) = if o.deleting {
@@ -198,6 +218,8 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                     None => "the space is suspended: spec.suspended is true".to_string(),
                 };
                 (cond(READY, False, "Suspended", message), SpacePhase::Suspended)
+            } else if let Some(u) = upgrading {
+                (cond(READY, False, &u.reason, format!("{}: {}", u.type_, u.message)), SpacePhase::Upgrading)
             } else if let Some(b) = blocking {
                 let phase = if was_ready(o.previous) {
                     SpacePhase::Degraded
@@ -339,6 +361,8 @@ mod tests {
             apps: None,
             install: Some(cond(INSTALLED, ConditionStatus::True, "Installed", "Nextcloud 33.0.7")),
             nextcloud: Some(NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() }),
+            upgrade_condition: None,
+            upgrade: None,
             previous,
         }
     }
@@ -447,6 +471,25 @@ mod tests {
     }
 
     #[test]
+    fn a_space_down_for_its_upgrade_is_upgrading_and_one_waiting_for_its_turn_is_ready() {
+        let space = resolved();
+        let previous = AssociationSpaceStatus::default();
+        let mut o = observe(&space, &previous, WorkloadObservation { desired_replicas: 0, ..ready_workload() });
+        o.upgrade_condition = Some(cond(UP_TO_DATE, ConditionStatus::False, super::super::upgrade::UPGRADING, "33.0.7 → 34.0.1: snapshot"));
+        let s = compute(&o, NOW);
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).expect("Ready");
+        assert_eq!((s.phase, ready.reason.as_str()), (Some(SpacePhase::Upgrading), "Upgrading"), "not the workload's PodsNotReady");
+        assert!(ready.message.starts_with("UpToDate: 33.0.7 → 34.0.1"), "{}", ready.message);
+        let mut o = observe(&space, &previous, ready_workload());
+        for reason in ["UpgradePending", "UpgradeHeld", "UpgradeFailed"] {
+            o.upgrade_condition = Some(cond(UP_TO_DATE, ConditionStatus::False, reason, "runs 33.0.7"));
+            let s = compute(&o, NOW);
+            assert_eq!(s.phase, Some(SpacePhase::Ready), "{reason}: the space serves its users on the version it runs");
+            assert!(s.conditions.iter().any(|c| c.type_ == UP_TO_DATE && c.reason == reason));
+        }
+    }
+
+    #[test]
     fn invalid_spec_keeps_other_conditions_and_waits() {
         let space = resolved();
         let ready = compute(&observe(&space, &AssociationSpaceStatus::default(), ready_workload()), NOW);
@@ -457,6 +500,8 @@ mod tests {
             deleting: false,
             resolved: Err(&err),
             workload: ready_workload(),
+            upgrade_condition: None,
+            upgrade: None,
             ingress_exists: true,
             failure: None,
             office: None,

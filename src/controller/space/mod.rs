@@ -1,7 +1,7 @@
 //! The AssociationSpace reconcile, as a pipeline of named steps, one file each:
 //!
 //! resolve → finalizer → placement → build (pure, every object) → namespace → credentials →
-//! provisioning (database, cache, bucket) → apply (workload, exposure) → install → office →
+//! provisioning (database, cache, bucket) → apply (workload, exposure) → install → upgrade → apps → office →
 //! status (computed by `conditions`, written by `status`); and on deletion, `release`.
 //!
 //! The driver below only calls the steps in order. A step that fails stops the ones after it;
@@ -24,6 +24,7 @@ pub mod release;
 pub mod resolve;
 pub mod status;
 pub mod triggers;
+pub mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +36,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use self::conditions::{Observation, StepFailure};
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, now_rfc3339};
-use crate::api::labels::{APPS_READY, INGRESS_READY, INSTALLED, OFFICE_READY, PLACED, WORKLOAD_READY};
+use crate::api::labels::{APPS_READY, INGRESS_READY, INSTALLED, OFFICE_READY, PLACED, UP_TO_DATE, WORKLOAD_READY};
+use crate::api::space::UpgradeStatus;
 use crate::api::space::{AppsStatus, NextcloudStatus, Placement};
 use crate::controller::Context;
 use crate::controller::caches::MetaCache;
@@ -102,28 +104,34 @@ struct Progress {
     install: Option<install::Installed>,
     office: Option<Condition>,
     apps: Option<apps::AppsOutcome>,
+    upgrade: Option<upgrade::UpgradeOutcome>,
     ingress_written: bool,
 }
 
-/// What the pass in which the install succeeded hands to the second: the record and the apps
-/// the install enabled.
-type Carried = (NextcloudStatus, Option<AppsStatus>);
+/// What a pass that changed what the space runs hands to the second: the record (the install
+/// succeeded, or an upgrade migrated or restored), the apps the install enabled, and the
+/// upgrade's new phase.
+struct Carried {
+    record: Option<NextcloudStatus>,
+    apps: Option<AppsStatus>,
+    upgrade: Option<UpgradeStatus>,
+}
 
 /// What one pass of the pipeline ended with.
 enum Pass {
     Done(Action),
-    /// The install succeeded in this pass: the objects of an installed space are built by a
-    /// second pass at once, which writes the status (with this record) once for both.
-    Installed(Carried),
+    /// The install succeeded, or the upgrade moved to a phase that runs other objects: they are
+    /// built by a second pass at once, which writes the status once for both.
+    Rebuild(Box<Carried>),
 }
 
 async fn converge_twice(space: &AssociationSpace, ctx: &Context) -> Result<Action> {
     match Box::pin(converge(space, ctx, None)).await? {
         Pass::Done(action) => Ok(action),
-        Pass::Installed(record) => match Box::pin(converge(space, ctx, Some(record))).await? {
+        Pass::Rebuild(carried) => match Box::pin(converge(space, ctx, Some(*carried))).await? {
             Pass::Done(action) => Ok(action),
-            // The record was given: the install step cannot succeed again.
-            Pass::Installed(_) => Ok(Action::requeue(Duration::from_secs(1))),
+            // A second pass never asks for a third (see `converge`).
+            Pass::Rebuild(_) => Ok(Action::requeue(Duration::from_secs(1))),
         },
     }
 }
@@ -150,6 +158,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
                 apps: None,
                 install: None,
                 nextcloud: previous.nextcloud.clone(),
+                upgrade_condition: None,
+                upgrade: previous.upgrade.clone(),
                 previous: &previous,
             };
             status::write(space, ctx, conditions::compute(&o, &now_rfc3339())).await?;
@@ -160,11 +170,18 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
     let placed = placement::step(space, &resolved, ctx).await?;
     let bindings = placement::bindings(ctx, &resolved, &placed.placement);
     let ns = resolved.namespace.as_str();
-    let (carried_record, carried_apps) = match carried {
-        Some((record, apps)) => (Some(record), apps),
-        None => (None, None),
+    let second_pass = carried.is_some();
+    let (carried_record, carried_apps, carried_upgrade) = match carried {
+        Some(c) => (c.record, c.apps, c.upgrade),
+        None => (None, None, None),
     };
-    let record = carried_record.or_else(|| install::recorded(ctx, ns, &previous));
+    let prior_upgrade = carried_upgrade.or_else(|| previous.upgrade.clone());
+    // During and after an upgrade the status is the newer record (written with each phase, and
+    // read through `own_writes`); the namespace's annotation follows it in this pass.
+    let record = carried_record.or_else(|| match (&prior_upgrade, &previous.nextcloud) {
+        (Some(_), Some(nc)) => Some(nc.clone()),
+        _ => install::recorded(ctx, ns, &previous),
+    });
     let applied_apps = carried_apps.clone().or_else(|| previous.apps.clone());
     let inputs = build::BuildInputs {
         placement: &placed.placement,
@@ -173,10 +190,18 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         installed: record.as_ref(),
         install_attempt: install::next_attempt(ctx, ns),
         applied_apps: applied_apps.as_ref().map(|a| a.requested.as_slice()).unwrap_or_default(),
+        upgrade: prior_upgrade.as_ref(),
     };
     let objects = build::space_objects(&resolved, inputs);
-    let build::SpaceObjects { namespace: namespace_objects, workload, exposure, install: install_job, office: wiring, apps: app_wiring } =
-        objects;
+    let build::SpaceObjects {
+        namespace: namespace_objects,
+        workload,
+        exposure,
+        install: install_job,
+        office: wiring,
+        apps: app_wiring,
+        upgrade: upgrade_jobs,
+    } = objects;
 
     let mut progress = Progress::default();
     let outcome: StepResult<()> = async {
@@ -218,6 +243,24 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             return Ok(());
         }
         progress.install = Some(installed);
+        let observed = ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default();
+        let inputs = upgrade::UpgradeInputs {
+            space,
+            resolved: &resolved,
+            record: record.as_ref(),
+            prior: prior_upgrade.as_ref(),
+            recorded: previous.upgrade.as_ref(),
+            database_pool: placed.placement.database_pool.as_deref(),
+            workload: &observed,
+        };
+        let upgraded = Box::pin(upgrade::step(ctx, inputs, upgrade_jobs)).await.shows_in(UP_TO_DATE)?;
+        progress.writes += upgraded.writes;
+        let busy = upgraded.busy;
+        progress.upgrade = Some(upgraded);
+        if busy {
+            // No occ Job runs against a Nextcloud that is stopped, migrating or restored.
+            return Ok(());
+        }
         let applied =
             Box::pin(apps::step(ctx, space, &resolved, record.is_some(), applied_apps.as_ref(), app_wiring)).await.shows_in(APPS_READY)?;
         progress.writes += applied.writes;
@@ -239,15 +282,29 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         None => (previous.conditions.iter().filter(|c| conditions::is_backing(&c.type_)).cloned().collect(), None),
     };
     if outcome.is_ok()
+        && !second_pass
         && let Some(i) = &progress.install
         && i.just_installed
         && let Some(nc) = &i.record
     {
         debug!(space = %space.name_any(), writes = progress.writes, "installed; building the installed space");
-        return Ok(Pass::Installed((nc.clone(), i.apps.clone())));
+        return Ok(Pass::Rebuild(Box::new(Carried { record: Some(nc.clone()), apps: i.apps.clone(), upgrade: None })));
     }
+    if outcome.is_ok()
+        && !second_pass
+        && let Some(u) = &progress.upgrade
+        && u.rebuild
+    {
+        debug!(space = %space.name_any(), writes = progress.writes, "the upgrade changed phase; building the space for it");
+        let record = u.record.clone().or_else(|| record.clone());
+        return Ok(Pass::Rebuild(Box::new(Carried { record, apps: carried_apps, upgrade: u.status.clone() })));
+    }
+    let (upgrade_condition, upgrade_status, upgrade_record, upgrade_soon) = match progress.upgrade {
+        Some(u) => (u.condition, u.status, u.record, u.retry_in),
+        None => (None, prior_upgrade, None, None),
+    };
     let (install, nextcloud, soon) = match progress.install {
-        Some(i) => (Some(i.condition), i.record, i.retry_in),
+        Some(i) => (Some(i.condition), upgrade_record.or(i.record), i.retry_in.or(upgrade_soon)),
         None => (None, record, None),
     };
     let o = Observation {
@@ -263,6 +320,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         office: progress.office,
         apps_condition: progress.apps.as_ref().map(|a| a.condition.clone()),
         apps: progress.apps.and_then(|a| a.status).or(carried_apps),
+        upgrade_condition,
+        upgrade: upgrade_status,
         previous: &previous,
     };
     let mut computed = conditions::compute(&o, &now_rfc3339());

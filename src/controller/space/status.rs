@@ -48,7 +48,10 @@ async fn announce(space: &AssociationSpace, ctx: &Context, previous: &Associatio
     }
     let type_ = match (after.status, status.phase) {
         (ConditionStatus::True, _)
-        | (_, Some(SpacePhase::Provisioning | SpacePhase::Installing | SpacePhase::Suspended | SpacePhase::Deleting)) => EventType::Normal,
+        | (
+            _,
+            Some(SpacePhase::Provisioning | SpacePhase::Installing | SpacePhase::Suspended | SpacePhase::Upgrading | SpacePhase::Deleting),
+        ) => EventType::Normal,
         _ => EventType::Warning,
     };
     let on_the_way = matches!(status.phase, Some(SpacePhase::Provisioning | SpacePhase::Installing))

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Fleet upgrades: a class's new Nextcloud version rolls over its spaces in a canary and waves, at
+# most P per DatabasePool, inside the maintenance windows; each space is stopped, snapshotted
+# (a real pg_dump into its real bucket), migrated by an upgrade Job, verified, and restored from
+# its snapshot when the migration fails. The upgrade Job's occ is played by e2e/occ-sim.py as
+# `occ upgrade` prints; the snapshot and restore Jobs' scripts run for real there.
+. "$(dirname "$0")/lib.sh"
+
+METRICS_PORT=28086
+OP_LOG="$STATE_DIR/logs/upgrade-operator.log"
+SIM_LOG="$STATE_DIR/logs/occ-sim.log"
+AUDIT="$STATE_DIR/logs/audit.log"
+PSQL=(psql -qAt -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U postgres)
+export PGPASSWORD=$FRAMASPACE_PG_PASSWORD
+jsonpath() { kubectl get "$1" -o "jsonpath=$2" 2>/dev/null; }
+reason_of() { jsonpath "space/$1" "{.status.conditions[?(@.type==\"$2\")].reason}"; }
+has_reason() { [ "$(reason_of "$1" "$2")" = "$3" ]; }
+version_of() { jsonpath "space/$1" '{.status.nextcloud.versionString}'; }
+upgrade_phase() { jsonpath "space/$1" '{.status.upgrade.phase}'; }
+rollout_phase() { jsonpath "spaceclass/$1" '{.status.rollout.phase}'; }
+has_rollout_phase() { [ "$(rollout_phase "$1")" = "$2" ]; }
+scenario() { mkdir -p "$STATE_DIR/occ-sim"; if [ -n "$2" ]; then echo "$2" > "$STATE_DIR/occ-sim/space-$1"; else rm -f "$STATE_DIR/occ-sim/space-$1"; fi; }
+start_operator() {
+  local cmd; mapfile -t cmd < <(operator_command --log-format json --identity upgrade-operator \
+    --metrics-address "127.0.0.1:$METRICS_PORT" --pool-check-seconds 5 --resync-seconds 600)
+  start_process upgrade-operator "${cmd[@]}"
+}
+kill_operator() {
+  local pid; read -r pid _ < "$STATE_DIR/pids/upgrade-operator"
+  kill -KILL "$pid"; rm -f "$STATE_DIR/pids/upgrade-operator"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+new_class() { # NAME CANARY WAVES [EXTRA-ROLLOUT-YAML]
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: $1 }
+spec:
+  baseDomain: $1.frama.space
+  nextcloud: { version: 33.0.7 }
+  limits: { maxQuota: 1Gi, defaultQuota: 100Mi, maxAccounts: 50, defaultMaxAccounts: 50 }
+  defaultOffice: none
+  placement: { nodeSelector: { frama.space/node-pool: web } }
+  poolSelector: { matchLabels: { e2e.frama.space/upgrade: "yes" } }
+  rollout:
+    canary: { names: [$2] }
+    waves: [$3]
+    maxParallelPerPool: 2
+    settleSeconds: 2
+    stepTimeoutSeconds: 120
+    snapshotImage: registry.frama.space/framaspace/snapshot:15
+    ${4:-}
+YAML
+}
+new_space() { # NAME CLASS
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: $1 }
+spec: { displayName: "Upgrade test $1", contactEmail: "contact@$1.example", spaceClassName: $2 }
+YAML
+}
+# Every space of a class on VERSION and Ready.
+all_on() { # CLASS VERSION
+  local n; n=$(kubectl get spaces -o json | jq --arg c "$1" --arg v "$2" \
+    '[.items[] | select(.spec.spaceClassName == $c) | select(.status.nextcloud.versionString != $v or .status.phase != "Ready")] | length')
+  [ "$n" = 0 ]
+}
+# Pods a Job ran, from the simulated kubelet's log: `space-x/<job>-<suffix>: exit N`.
+pods_run() { grep -c "^space-$1/$2-[a-z0-9]*: exit" "$SIM_LOG" 2>/dev/null || true; }
+# pg_dump of the space's schema; its \restrict line carries a random key (PostgreSQL 15.14+).
+dump_of() { pg_dump -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U postgres --no-owner --schema=public -d "space_${1//-/_}" | grep -v '^\\\(un\)\?restrict '; }
+# Writes of the operator that touch space $1 (its object or its namespace), in the audit log.
+writes_for() { jq -c --arg s "$1" 'select((.userAgent // "") | startswith("framaspace-operator/")) | select(.objectRef.name == $s or .objectRef.namespace == ("space-" + $s))' "$AUDIT" 2>/dev/null | wc -l; }
+
+section "setup: chart, pools, classes, operator"
+check "the chart is installed" "$E2E_DIR/install.sh"
+check "admin Secrets of the pools" "$E2E_DIR/admin-secrets.sh"
+check "kubectl apply examples/pools.yaml" kubectl apply -f "$REPO_DIR/examples/pools.yaml"
+check "the pools are labelled for this suite" kubectl label --overwrite databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage e2e.frama.space/upgrade=yes
+start_operator
+check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage --timeout=90s
+new_class fleet "up-03, up-11" '"50%"'
+for i in $(seq -w 1 20); do new_space "up-$i" fleet; done
+check "20 spaces of class fleet are Ready on 33.0.7" eventually 240 all_on fleet 33.0.7
+check_eq "nothing to upgrade: the rollout is Complete" "Complete" "$(rollout_phase fleet)"
+check_eq "each space is UpToDate" "UpToDate" "$(reason_of up-01 UpToDate)"
+
+section "admission: no skipped major, no downgrade"
+out=$(kubectl patch spaceclass fleet --type merge -p '{"spec":{"nextcloud":{"version":"35.0.0"}}}' 2>&1)
+check "a skipped major is refused, naming the field" grep -q "spec.nextcloud.version may move up one major at a time" <<<"$out"
+out=$(kubectl patch spaceclass fleet --type merge -p '{"spec":{"nextcloud":{"version":"33.0.6"}}}' 2>&1)
+check "a downgrade is refused, naming the field" grep -q "spec.nextcloud.version must not go below" <<<"$out"
+check_eq "nothing changed" "33.0.7" "$(jsonpath spaceclass/fleet '{.spec.nextcloud.version}')"
+
+section "a window that is closed: the rollout waits"
+closed_start=$(date -u -d '+3 hours' +%H:00); closed_end=$(date -u -d '+4 hours' +%H:00)
+kubectl patch spaceclass fleet --type merge -p "{\"spec\":{\"nextcloud\":{\"version\":\"34.0.1\"},\"rollout\":{\"windows\":[{\"start\":\"$closed_start\",\"end\":\"$closed_end\"}]}}}" >/dev/null
+check "the class shows WaitingForWindow" eventually 20 has_rollout_phase fleet WaitingForWindow
+sleep 4
+check_eq "no space started its upgrade" "0" "$(kubectl get spaces -o json | jq '[.items[] | select(.status.upgrade != null)] | length')"
+check "a space shows why it waits (UpToDate=False UpgradePending)" has_reason up-05 UpToDate UpgradePending
+
+section "20 spaces: the canary of 2, then two waves, at most 2 at once on pg-1"
+# A watcher samples the class and the spaces twice a second: which spaces are upgrading, in
+# which wave of the class.
+( while :; do
+    kubectl get spaces -o json 2>/dev/null | jq -r --arg w "$(jsonpath spaceclass/fleet '{.status.rollout.wave}')" \
+      '[.items[] | select(.spec.spaceClassName == "fleet") | select(.status.upgrade.phase // "" | test("Stopping|Snapshotting|Migrating|Verifying|Restoring")) | .metadata.name] | "\($w) \(length) \(join(","))"'
+    sleep 0.5
+  done > "$STATE_DIR/upgrade-samples" ) &
+watcher=$!
+open_start=$(date -u -d '-1 hour' +%H:00); open_end=$(date -u -d '+2 hours' +%H:00)
+kubectl patch spaceclass fleet --type merge -p "{\"spec\":{\"rollout\":{\"windows\":[{\"start\":\"$open_start\",\"end\":\"$open_end\"}]}}}" >/dev/null
+check "the canary starts once the window is open" eventually 30 has_rollout_phase fleet Canary
+check "kubectl get spaceclass shows the rollout" bash -c "kubectl get spaceclass fleet | grep -q 'Canary'"
+check "every space ends on 34.0.1 and Ready" eventually 400 all_on fleet 34.0.1
+kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+samples=$(cat "$STATE_DIR/upgrade-samples")
+check "the watcher saw upgrades" grep -q " 1 \| 2 " <<<"$samples"
+check_eq "never more than 2 spaces upgrading at once on pg-1" "" "$(awk '$2 > 2' <<<"$samples" | head -3)"
+check_eq "only the canary upgrades while the class is at wave 0" "" \
+  "$(awk '$1 == 0 && $2 > 0' <<<"$samples" | awk '{print $3}' | tr ',' '\n' | grep -vx 'up-03\|up-11' | sort -u)"
+first_wave=$(kubectl get spaces -o json | jq -r '[.items[] | select(.spec.spaceClassName == "fleet") | {n: .metadata.name, s: .status.upgrade.startedAt}] | sort_by(.s) | .[0:2] | map(.n) | sort | join(",")')
+check_eq "the two first upgrades to start were the canary's" "up-03,up-11" "$first_wave"
+check_eq "the waves came one after the other (0, 1, 2)" "0 1 2" "$(awk '$2 > 0 {print $1}' <<<"$samples" | uniq | tr '\n' ' ' | sed 's/ $//')"
+check "the class shows the rollout Complete with 20 upgraded" eventually 20 bash -c "[ \"\$(kubectl get spaceclass fleet -o jsonpath='{.status.rollout.phase} {.status.rollout.done} {.status.rollout.failed}')\" = 'Complete 20 0' ]"
+check_eq "the web workload runs the new image" "registry.frama.space/framaspace/nextcloud:34.0.1" \
+  "$(kubectl -n space-up-07 get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')"
+check "the namespace records the new version" bash -c "kubectl get ns space-up-07 -o jsonpath='{.metadata.annotations.frama\\.space/nextcloud-version}' | grep -q ' 34.0.1$'"
+check_eq "status.upgrade records the hop" "Succeeded 33.0.7 34.0.1" "$(jsonpath space/up-07 '{.status.upgrade.phase} {.status.upgrade.from.versionString} {.status.upgrade.target}')"
+check "the migration ran on the real database (occ upgrade's schema change)" bash -c \
+  "[ \"\$(${PSQL[*]} -d space_up_07 -c 'SELECT migrated FROM oc_sim_schema_34')\" = 34.0.1.0 ]"
+bytes=$(jsonpath space/up-07 '{.status.upgrade.snapshotBytes}')
+check "the snapshot was taken (bytes recorded)" test "${bytes:-0}" -gt 100
+check "each space was snapshotted once and migrated once" bash -c \
+  "for i in \$(seq -w 1 20); do [ \$(grep -c \"^space-up-\$i/nextcloud-snapshot-34-0-1-[a-z0-9]*: exit 0\" '$SIM_LOG') = 1 ] && [ \$(grep -c \"^space-up-\$i/nextcloud-upgrade-34-0-1-[a-z0-9]*: exit 0\" '$SIM_LOG') = 1 ] || exit 1; done"
+check "the upgrade Jobs are gone once recorded" eventually 30 bash -c "[ -z \"\$(kubectl get jobs -A -l frama.space/occ=upgrade -o name)\" ]"
+check "Events tell each step" bash -c "kubectl get events -n default --field-selector involvedObject.name=up-07 -o json | jq -e '[.items[].reason] | (index(\"UpgradeStarted\") != null) and (index(\"Snapshotted\") != null) and (index(\"Migrated\") != null) and (index(\"Upgraded\") != null)'"
+metrics=$(curl -s "http://127.0.0.1:$METRICS_PORT/metrics")
+check "metrics: spaces by version" grep -q 'framaspace_spaces_by_version{class="fleet",version="34.0.1"} 20' <<<"$metrics"
+check "metrics: upgrades succeeded" grep -qE '^framaspace_upgrades_total\{result="succeeded"\} 20' <<<"$metrics"
+
+section "a failing canary: rolled back to its snapshot, identical; the rollout pauses before the first wave"
+new_class fragile "fr-1" '"50%"'
+for s in fr-1 fr-2 fr-3; do new_space "$s" fragile; done
+check "three spaces of class fragile are Ready" eventually 120 all_on fragile 33.0.7
+"${PSQL[@]}" -d space_fr_1 -c "SET ROLE space_fr_1; CREATE TABLE oc_e2e_notes (id serial PRIMARY KEY, body text); INSERT INTO oc_e2e_notes (body) VALUES ('written before the upgrade');" >/dev/null
+before=$(dump_of fr-1)
+scenario fr-1 upgrade-fail
+kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"version":"34.0.1"}}}' >/dev/null
+check "the canary's upgrade fails and is rolled back" eventually 120 bash -c "[ \"\$(kubectl get space fr-1 -o jsonpath='{.status.upgrade.phase}')\" = Failed ]"
+check "it was restored from its snapshot (Event UpgradeRolledBack)" bash -c "kubectl get events -n default --field-selector involvedObject.name=fr-1,reason=UpgradeRolledBack -o name | grep -q ."
+after=$(dump_of fr-1)
+check "the dump holds the data written before" grep -q "written before the upgrade" <<<"$before"
+check_eq "its database is restored identical (pg_dump before = after)" "" "$(diff -u <(echo "$before") <(echo "$after") | head -20)"
+check "the failed migration's table is gone" bash -c "! ${PSQL[*]} -d space_fr_1 -c 'SELECT 1 FROM oc_sim_schema_34' >/dev/null 2>&1"
+check_eq "it runs its old version again" "33.0.7 registry.frama.space/framaspace/nextcloud:33.0.7" \
+  "$(version_of fr-1) $(kubectl -n space-fr-1 get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')"
+check "and is Ready" kubectl wait --for=condition=Ready space/fr-1 --timeout=60s
+check "UpToDate=False UpgradeFailed, with occ upgrade's last lines" bash -c \
+  "kubectl get space fr-1 -o jsonpath='{.status.conditions[?(@.type==\"UpToDate\")].message}' | grep -q 'Update failed'"
+check "the rollout is Paused, saying the canary failed" eventually 20 has_rollout_phase fragile Paused
+check "its message names the canary" bash -c "kubectl get spaceclass fragile -o jsonpath='{.status.rollout.message}' | grep -q canary"
+check_eq "the other spaces never started" "" "$(jsonpath space/fr-2 '{.status.upgrade.phase}')$(jsonpath space/fr-3 '{.status.upgrade.phase}')"
+check "metrics: a rollout paused" bash -c "curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep -q 'framaspace_rollout_spaces{class=\"fragile\",state=\"paused\"} 1'"
+
+section "admission against the spaces: a target that skips their major is refused"
+out=$(kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"version":"35.0.0"}}}' 2>&1)
+check "35.0.0 while spaces run 33.0.7 is refused, naming the field and the way" grep -q "spec.nextcloud.version 35.0.0 skips a major: spaces of SpaceClass fragile still run 33.0.7; move them to the latest 34.x first" <<<"$out"
+
+section "a held space is left alone; a fixed release resumes the rollout"
+kubectl patch space fr-3 --type merge -p '{"spec":{"holdUpgrade":true}}' >/dev/null
+scenario fr-1 ""
+kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"version":"34.0.2"}}}' >/dev/null
+check "fr-1 and fr-2 end on 34.0.2" eventually 180 bash -c "[ \"\$(kubectl get space fr-1 -o jsonpath='{.status.nextcloud.versionString}')\" = 34.0.2 ] && [ \"\$(kubectl get space fr-2 -o jsonpath='{.status.nextcloud.versionString}')\" = 34.0.2 ]"
+check_eq "the held space stays on 33.0.7, UpToDate=False UpgradeHeld" "33.0.7 UpgradeHeld" "$(version_of fr-3) $(reason_of fr-3 UpToDate)"
+check "the held space is Ready all along" kubectl wait --for=condition=Ready space/fr-3 --timeout=10s
+check "the class counts it held" eventually 20 bash -c "[ \"\$(kubectl get spaceclass fragile -o jsonpath='{.status.rollout.phase} {.status.rollout.held}')\" = 'Complete 1' ]"
+
+section "pause and resume; an operator SIGKILLed in the middle of a wave resumes without a second snapshot"
+kubectl patch spaceclass fleet --type merge -p '{"spec":{"nextcloud":{"version":"34.0.3"},"rollout":{"paused":true,"maxParallelPerPool":4}}}' >/dev/null
+check "the class shows Paused" eventually 20 has_rollout_phase fleet Paused
+sleep 4
+check_eq "no space starts while paused" "0" "$(kubectl get spaces -o json | jq '[.items[] | select(.status.upgrade.target == "34.0.3")] | length')"
+kubectl patch spaceclass fleet --type merge -p '{"spec":{"rollout":{"paused":false}}}' >/dev/null
+check "resumed: upgrades start" eventually 30 bash -c "kubectl get spaces -o json | jq -e '[.items[] | select(.status.upgrade.target == \"34.0.3\")] | length > 0'"
+done_space() { kubectl get spaces -o json | jq -r '[.items[] | select(.status.upgrade.target == "34.0.3" and .status.upgrade.phase == "Succeeded")][0].metadata.name // empty'; }
+check "a space is done while the rollout goes on" eventually 120 bash -c "[ -n \"\$(kubectl get spaces -o json | jq -r '[.items[] | select(.status.upgrade.target == \"34.0.3\" and .status.upgrade.phase == \"Succeeded\")][0].metadata.name // empty')\" ]"
+d=$(done_space)
+sleep 3   # its Jobs' deletion, the reconcile after its end
+rv=$(jsonpath "space/$d" '{.metadata.resourceVersion}')
+w=$(writes_for "$d")
+kubectl annotate space "$d" e2e.frama.space/poke="$(date +%s%N)" --overwrite >/dev/null
+rv=$(jsonpath "space/$d" '{.metadata.resourceVersion}')
+sleep 3
+check_eq "a no-op resync during the rollout: the status of a done space ($d) is not rewritten" "$rv" "$(jsonpath "space/$d" '{.metadata.resourceVersion}')"
+check_eq "and the operator writes nothing for it (audit log)" "$w" "$(writes_for "$d")"
+check "a space of a wave is in the middle of its upgrade" eventually 120 bash -c \
+  "kubectl get spaces -o json | jq -e '[.items[] | select(.status.upgrade.target == \"34.0.3\" and (.status.upgrade.phase | test(\"Snapshotting|Migrating\")))] | length > 0'"
+kill_operator
+pass "the operator was SIGKILLed mid-wave"
+sleep 2
+start_operator
+check "every space ends on 34.0.3 and Ready" eventually 400 all_on fleet 34.0.3
+check "each space was snapshotted once and migrated once across the kill" bash -c \
+  "for i in \$(seq -w 1 20); do [ \$(grep -c \"^space-up-\$i/nextcloud-snapshot-34-0-3-[a-z0-9]*: exit 0\" '$SIM_LOG') = 1 ] && [ \$(grep -c \"^space-up-\$i/nextcloud-upgrade-34-0-3-[a-z0-9]*: exit 0\" '$SIM_LOG') = 1 ] || exit 1; done"
+
+stop_process upgrade-operator
+summary

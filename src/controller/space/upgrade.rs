@@ -1,0 +1,496 @@
+//! Step "upgrade": a space whose recorded Nextcloud is not its class's version moves to it when
+//! the class's rollout gives it its turn (`controller::rollouts`), through a state machine kept in
+//! `status.upgrade`:
+//!
+//! Stopping (web at 0) → Snapshotting (`pg_dump` into its bucket) → Migrating (`occ upgrade` and
+//! `db:add-missing-*` in the new image) → Verifying (the new version recorded, the web on it, ready
+//! for `settleSeconds`) → Succeeded; on a failure before the new version served anyone,
+//! Restoring (the snapshot replayed, the old version recorded again) → Failed.
+//!
+//! The web workload is at zero from Stopping to the end of Migrating or Restoring (`build`), so a
+//! space is never served by two versions, nor by code that does not match its database. Each
+//! phase's Job has a name fixed by the target (`render::upgrade`): a reconcile that dies anywhere
+//! finds the same Jobs again, and a restarted operator neither snapshots twice nor migrates twice.
+
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use kube::ResourceExt;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+
+use super::build::UpgradeJobs;
+use super::jobs::{self, JobState, job_state, occ_output};
+use super::status::publish;
+use crate::api::AssociationSpace;
+use crate::api::conditions::{Condition, ConditionStatus};
+use crate::api::labels::UP_TO_DATE;
+use crate::api::space::NextcloudStatus;
+use crate::api::space::{UpgradePhase, UpgradeStatus};
+use crate::controller::Context;
+use crate::controller::rollouts::Turn;
+use crate::controller::workload::WorkloadObservation;
+use crate::error::Result;
+use crate::render::nextcloud::{OccStatus, summarize};
+use crate::render::resolve::ResolvedSpace;
+use crate::render::upgrade::{SnapshotReport, restore_job_name, restored, snapshot_job_name, upgrade_job_name};
+
+const ACTION: &str = "Upgrade";
+/// The reason of UpToDate while the space is down for its upgrade: it makes the space not Ready.
+pub const UPGRADING: &str = "Upgrading";
+/// The snapshot could not be restored: the space stays down, its database as the failed
+/// upgrade left it.
+pub const RESTORE_FAILED: &str = "RestoreFailed";
+
+fn up_to_date(status: ConditionStatus, reason: &str, message: impl Into<String>) -> Condition {
+    Condition::new(UP_TO_DATE, status, reason, message)
+}
+
+pub struct UpgradeInputs<'a> {
+    pub space: &'a AssociationSpace,
+    pub resolved: &'a ResolvedSpace,
+    /// The Nextcloud the space runs (`None` before its install: the install brings the class's).
+    pub record: Option<&'a NextcloudStatus>,
+    /// The upgrade as the last pass left it.
+    pub prior: Option<&'a UpgradeStatus>,
+    /// The upgrade as the stored status records it.
+    pub recorded: Option<&'a UpgradeStatus>,
+    pub database_pool: Option<&'a str>,
+    pub workload: &'a WorkloadObservation,
+}
+
+#[derive(Default)]
+pub struct UpgradeOutcome {
+    pub condition: Option<Condition>,
+    pub status: Option<UpgradeStatus>,
+    /// The Nextcloud the space now runs, when the step changed it (migrated: the target;
+    /// restored: the one before).
+    pub record: Option<NextcloudStatus>,
+    /// The phase changed: the objects are built again at once for the new phase.
+    pub rebuild: bool,
+    /// An upgrade is under way: the occ Jobs of the apps and office steps wait.
+    pub busy: bool,
+    pub writes: usize,
+    pub retry_in: Option<Duration>,
+}
+
+fn job(ctx: &Context, ns: &str, name: &str) -> Option<std::sync::Arc<Job>> {
+    ctx.owned.jobs.get(&ObjectRef::new(name).within(ns))
+}
+
+/// The space's web pods, terminating ones included (one LIST, only while stopping).
+async fn web_pods(ctx: &Context, space: &str, ns: &str) -> Result<usize> {
+    use k8s_openapi::api::core::v1::Pod;
+    let selector = crate::render::names::pod_selector(space).into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let api: kube::Api<Pod> = kube::Api::namespaced(ctx.client.clone(), ns);
+    Ok(api.list_metadata(&kube::api::ListParams::default().labels(&selector)).await?.items.len())
+}
+
+fn seconds_since(t: &str, now: jiff::Timestamp) -> u64 {
+    t.parse::<jiff::Timestamp>().map(|t| now.duration_since(t).as_secs().max(0) as u64).unwrap_or(0)
+}
+
+pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -> Result<UpgradeOutcome> {
+    use ConditionStatus::*;
+    let UpgradeInputs { space, resolved, record, prior, recorded, database_pool, workload } = inputs;
+    let mut out = UpgradeOutcome { status: prior.cloned(), ..UpgradeOutcome::default() };
+    let Some(record) = record else { return Ok(out) };
+    let ns = resolved.namespace.as_str();
+    let target = resolved.class.nextcloud.version.as_str();
+    let now = jiff::Timestamp::now();
+    if let Some(u) = prior.filter(|u| u.phase.in_progress()) {
+        out.busy = true;
+        let pool = database_pool.unwrap_or_default();
+        return advance(ctx, Advance { space, resolved, record, upgrade: u.clone(), pool, workload, jobs, now }, out).await;
+    }
+    if prior.is_some_and(|p| !p.phase.in_progress()) && recorded.map(|r| r.phase) != prior.map(|p| p.phase) {
+        // Ended in this reconcile: the next one, with the end recorded, deletes the Jobs.
+        out.retry_in = Some(CLEANUP);
+    }
+    if let Some(u) = recorded.filter(|u| !u.phase.in_progress()) {
+        // The Jobs of the last upgrade, once its end is recorded (a cut before that finds them
+        // again); their last lines are in its message.
+        for name in [snapshot_job_name(&u.target), upgrade_job_name(&u.target), restore_job_name(&u.target)] {
+            if job(ctx, ns, &name).is_some() {
+                out.writes += jobs::delete(ctx, ns, &name).await?;
+            }
+        }
+    }
+    let (runs, class) = (&record.version_string, &resolved.class_name);
+    let behind = crate::rollout::release(runs).zip(crate::rollout::release(target));
+    out.condition = Some(if runs == target {
+        up_to_date(True, "UpToDate", format!("runs Nextcloud {runs} ({}), the version of class {class}", record.version))
+    } else if behind.is_some_and(|(r, t)| r > t) {
+        up_to_date(
+            False,
+            "AheadOfClass",
+            format!("runs Nextcloud {runs}, newer than class {class}'s {target}: Nextcloud is never downgraded"),
+        )
+    } else if let Some(u) = prior.filter(|u| u.target == target && u.phase == UpgradePhase::Failed) {
+        up_to_date(False, "UpgradeFailed", format!("the upgrade to {target} failed; runs {runs}, its database as before: {}", u.message))
+    } else if space.spec.hold_upgrade {
+        up_to_date(False, "UpgradeHeld", format!("runs {runs}; spec.holdUpgrade keeps it from class {class}'s {target}"))
+    } else if behind.is_some_and(|(r, t)| t.0 > r.0 + 1) {
+        up_to_date(
+            False,
+            "UpgradePathBlocked",
+            format!(
+                "runs {runs}; class {class}'s {target} is more than one major ahead, which Nextcloud refuses: the class must move to {}.x first",
+                behind.map(|(r, _)| r.0 + 1).unwrap_or_default()
+            ),
+        )
+    } else {
+        let Some(pool) = database_pool else {
+            out.condition = Some(up_to_date(False, "UpgradePending", "the space has no DatabasePool yet"));
+            return Ok(out);
+        };
+        match ctx.rollouts.turn(class, &space.name_any(), pool) {
+            Turn::Wait(why) => up_to_date(False, "UpgradePending", format!("runs {runs}; class {class} asks for {target}: {why}")),
+            Turn::Go => {
+                let u = UpgradeStatus::started(target, &resolved.class.nextcloud.reference(), record, &now.to_string());
+                let message = format!("upgrading from {runs} to {target}: the web workload stops before the snapshot");
+                publish(space, ctx, EventType::Normal, "UpgradeStarted", &message, ACTION).await;
+                ctx.metrics.upgrade_event("started");
+                out.status = Some(u);
+                out.busy = true;
+                out.rebuild = true;
+                up_to_date(False, UPGRADING, message)
+            }
+        }
+    });
+    Ok(out)
+}
+
+struct Advance<'a> {
+    space: &'a AssociationSpace,
+    resolved: &'a ResolvedSpace,
+    record: &'a NextcloudStatus,
+    upgrade: UpgradeStatus,
+    pool: &'a str,
+    workload: &'a WorkloadObservation,
+    jobs: UpgradeJobs,
+    now: jiff::Timestamp,
+}
+
+/// Moves `u` to `phase` now.
+fn enter(u: &mut UpgradeStatus, phase: UpgradePhase, now: jiff::Timestamp, out: &mut UpgradeOutcome) {
+    u.phase = phase;
+    u.phase_since = now.to_string();
+    out.rebuild = true;
+}
+
+async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Result<UpgradeOutcome> {
+    use ConditionStatus::*;
+    let Advance { space, resolved, record, mut upgrade, pool, workload, jobs, now } = a;
+    let u = &mut upgrade;
+    let ns = resolved.namespace.as_str();
+    let (from, target) = (u.from.version_string.clone(), u.target.clone());
+    let timeout = u64::try_from(resolved.class.rollout.step_timeout_seconds).unwrap_or(1800);
+    let elapsed = seconds_since(&u.phase_since, now);
+    let logs = |name: &str| format!("kubectl -n {ns} logs job/{name}");
+    let condition = |reason: &str, message: String| up_to_date(False, reason, message);
+    let cond = match u.phase {
+        UpgradePhase::Stopping => {
+            let scaled_down = !workload.exists
+                || (workload.desired_replicas == 0 && workload.replicas == 0 && workload.observed_generation >= workload.generation);
+            // `status.replicas` leaves out pods still terminating, which may still be answering
+            // (and writing): the snapshot starts once no web pod is left at all.
+            let stopped = scaled_down && web_pods(ctx, &resolved.name, ns).await? == 0;
+            if stopped {
+                if let Some(job) = jobs.snapshot {
+                    out.writes += jobs::create(ctx, ns, job).await?;
+                    enter(u, UpgradePhase::Snapshotting, now, &mut out);
+                    condition(
+                        UPGRADING,
+                        format!(
+                            "{from} → {target}: the web workload is stopped; snapshot of the database (Job {})",
+                            snapshot_job_name(&target)
+                        ),
+                    )
+                } else {
+                    fail(ctx, space, u, "the space has no database or bucket binding for its snapshot", now, &mut out).await;
+                    ctx.rollouts.release(pool, &space.name_any());
+                    return finish(out, upgrade);
+                }
+            } else if elapsed > timeout {
+                fail(ctx, space, u, &format!("the web workload did not stop within {timeout}s"), now, &mut out).await;
+                ctx.rollouts.release(pool, &space.name_any());
+                return finish(out, upgrade);
+            } else {
+                // The pods' end is not watched: looked at again shortly.
+                out.retry_in = Some(Duration::from_secs(2));
+                condition(UPGRADING, format!("{from} → {target}: stopping the web workload ({} pod(s) left)", workload.replicas))
+            }
+        }
+        UpgradePhase::Snapshotting => {
+            let name = snapshot_job_name(&target);
+            match job(ctx, ns, &name) {
+                None => {
+                    // Just created (the cache has not shown it yet), or lost: applied again, same name.
+                    if let Some(job) = jobs.snapshot {
+                        out.writes += jobs::create(ctx, ns, job).await?;
+                    }
+                    condition(UPGRADING, format!("{from} → {target}: snapshot of the database (Job {name})"))
+                }
+                Some(j) => match job_state(&j) {
+                    JobState::Running => condition(UPGRADING, format!("{from} → {target}: snapshot of the database (Job {name})")),
+                    JobState::Succeeded => {
+                        let said = occ_output(ctx, ns, &j).await?.unwrap_or_default();
+                        match SnapshotReport::parse(&said) {
+                            Some(r) => {
+                                u.snapshot = Some(r.snapshot.clone());
+                                u.snapshot_bytes = Some(r.bytes);
+                                u.snapshot_sha256 = Some(r.sha256);
+                                u.snapshot_seconds = Some(elapsed as i64);
+                                ctx.metrics.snapshot_bytes(r.bytes);
+                                let message = format!(
+                                    "snapshot {} ({} bytes) taken; upgrade Job {} on {}",
+                                    r.snapshot,
+                                    r.bytes,
+                                    upgrade_job_name(&target),
+                                    u.target_image
+                                );
+                                publish(space, ctx, EventType::Normal, "Snapshotted", &message, ACTION).await;
+                                if let Some(job) = jobs.migrate {
+                                    out.writes += jobs::create(ctx, ns, job).await?;
+                                }
+                                enter(u, UpgradePhase::Migrating, now, &mut out);
+                                condition(UPGRADING, format!("{from} → {target}: {message}"))
+                            }
+                            None => {
+                                fail(
+                                    ctx,
+                                    space,
+                                    u,
+                                    &format!("the snapshot Job {name} reported no snapshot: {}", summarize(&said, 300)),
+                                    now,
+                                    &mut out,
+                                )
+                                .await;
+                                ctx.rollouts.release(pool, &space.name_any());
+                                return finish(out, upgrade);
+                            }
+                        }
+                    }
+                    JobState::Failed { message, .. } => {
+                        let said = summarize(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), 400);
+                        let why = format!("the snapshot failed ({}): {}; {}", message, said, logs(&name));
+                        fail(ctx, space, u, &why, now, &mut out).await;
+                        ctx.rollouts.release(pool, &space.name_any());
+                        return finish(out, upgrade);
+                    }
+                },
+            }
+        }
+        UpgradePhase::Migrating => {
+            let name = upgrade_job_name(&target);
+            match job(ctx, ns, &name) {
+                None => {
+                    if let Some(job) = jobs.migrate {
+                        out.writes += jobs::create(ctx, ns, job).await?;
+                    }
+                    condition(UPGRADING, format!("{from} → {target}: occ upgrade (Job {name})"))
+                }
+                Some(j) => match job_state(&j) {
+                    JobState::Running => condition(UPGRADING, format!("{from} → {target}: occ upgrade (Job {name})")),
+                    state => {
+                        let said = occ_output(ctx, ns, &j).await?.unwrap_or_default();
+                        let reported = OccStatus::parse(&said);
+                        match (state, reported) {
+                            (JobState::Succeeded, Some(s)) if s.serving() && s.version_string == target => {
+                                let nc = NextcloudStatus {
+                                    version: s.version.clone(),
+                                    version_string: s.version_string.clone(),
+                                    image: u.target_image.clone(),
+                                };
+                                let message = format!(
+                                    "Nextcloud {} ({}) migrated by Job {name}; the web workload starts on {}",
+                                    s.version_string, s.version, nc.image
+                                );
+                                publish(space, ctx, EventType::Normal, "Migrated", &message, ACTION).await;
+                                out.record = Some(nc);
+                                enter(u, UpgradePhase::Verifying, now, &mut out);
+                                condition(UPGRADING, format!("{from} → {target}: {message}"))
+                            }
+                            (state, reported) => {
+                                let why = match (state, reported) {
+                                    (JobState::Succeeded, Some(s)) => format!(
+                                        "the upgrade Job {name} ended but Nextcloud reports {} (installed {}, maintenance {}, upgrade needed {}), not {target}",
+                                        s.version_string, s.installed, s.maintenance, s.needs_db_upgrade
+                                    ),
+                                    (JobState::Succeeded, None) => format!("the upgrade Job {name} ended without occ status"),
+                                    _ => format!("the upgrade Job {name} failed: {}", summarize(&said, 400)),
+                                };
+                                restore(ctx, space, ns, u, &why, now, &mut out, jobs.restore).await?;
+                                condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot: {why}"))
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        UpgradePhase::Verifying => {
+            let settle = u64::try_from(resolved.class.rollout.settle_seconds).unwrap_or(0);
+            let on_target = record.version_string == target;
+            if on_target && workload.desired_replicas > 0 && workload.available() {
+                let since = u.served_since.get_or_insert_with(|| now.to_string()).clone();
+                let served = seconds_since(&since, now);
+                if served >= settle {
+                    u.phase = UpgradePhase::Succeeded;
+                    u.phase_since = now.to_string();
+                    u.message = format!("upgraded from {from} to {target}; ready for {served}s");
+                    publish(space, ctx, EventType::Normal, "Upgraded", &u.message, ACTION).await;
+                    ctx.metrics.upgrade_event("succeeded");
+                    ctx.metrics.upgrade_downtime(seconds_since(&u.started_at, now));
+                    ctx.rollouts.release(pool, &space.name_any());
+                    out.busy = false;
+                    out.retry_in = Some(CLEANUP);
+                    out.condition =
+                        Some(up_to_date(True, "UpToDate", format!("runs Nextcloud {target} ({}), upgraded from {from}", record.version)));
+                    out.status = Some(upgrade);
+                    return Ok(out);
+                }
+                out.retry_in = Some(Duration::from_secs(settle - served).max(Duration::from_secs(1)));
+                // Served: no more a reason to stop the apps and office steps.
+                out.busy = false;
+                condition(UPGRADING, format!("{from} → {target}: ready on {target} for {served}s of {settle}s"))
+            } else if u.served_since.is_none() && elapsed > timeout {
+                // Never ready, so never served: the snapshot is still the whole truth.
+                let why = format!("Nextcloud {target} did not become ready within {timeout}s");
+                out.record = Some(u.from.clone());
+                restore(ctx, space, ns, u, &why, now, &mut out, jobs.restore).await?;
+                condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot: {why}"))
+            } else {
+                out.retry_in = Some(Duration::from_secs(10));
+                condition(UPGRADING, format!("{from} → {target}: waiting for the web workload on {target} to be ready"))
+            }
+        }
+        UpgradePhase::Restoring => {
+            let name = restore_job_name(&target);
+            match job(ctx, ns, &name) {
+                None => {
+                    if let Some(job) = jobs.restore {
+                        out.writes += jobs::create(ctx, ns, job).await?;
+                    }
+                    condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot (Job {name}): {}", u.message))
+                }
+                Some(j) => match job_state(&j) {
+                    JobState::Running => {
+                        condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot (Job {name}): {}", u.message))
+                    }
+                    JobState::Succeeded
+                        if restored(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), u.snapshot.as_deref().unwrap_or_default()) =>
+                    {
+                        let message = format!(
+                            "the upgrade to {target} failed and the snapshot {} was restored; back on {from}: {}",
+                            u.snapshot.as_deref().unwrap_or_default(),
+                            u.message
+                        );
+                        publish(space, ctx, EventType::Warning, "UpgradeRolledBack", &message, ACTION).await;
+                        ctx.metrics.upgrade_event("rolled_back");
+                        u.phase = UpgradePhase::Failed;
+                        u.phase_since = now.to_string();
+                        out.rebuild = true;
+                        if record.version_string != u.from.version_string {
+                            out.record = Some(u.from.clone());
+                        }
+                        ctx.rollouts.release(pool, &space.name_any());
+                        out.busy = false;
+                        out.retry_in = Some(CLEANUP);
+                        out.condition = Some(up_to_date(False, "UpgradeFailed", message));
+                        out.status = Some(upgrade);
+                        return Ok(out);
+                    }
+                    state => {
+                        let said = summarize(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), 300);
+                        let at = match &state {
+                            JobState::Failed { at, .. } => at.clone(),
+                            _ => u.phase_since.clone(),
+                        };
+                        let message = format!(
+                            "the restore of {} failed: {said}; {}; the space stays stopped",
+                            u.snapshot.as_deref().unwrap_or_default(),
+                            logs(&name)
+                        );
+                        if seconds_since(&at, now) >= 60 {
+                            // Again from the same snapshot: the restore is one transaction.
+                            out.writes += jobs::delete(ctx, ns, &name).await?;
+                            if let Some(job) = jobs.restore {
+                                out.writes += jobs::create(ctx, ns, job).await?;
+                            }
+                        } else {
+                            out.retry_in = Some(Duration::from_secs(60));
+                        }
+                        publish(space, ctx, EventType::Warning, RESTORE_FAILED, &message, ACTION).await;
+                        condition(RESTORE_FAILED, message)
+                    }
+                },
+            }
+        }
+        UpgradePhase::Succeeded | UpgradePhase::Failed => return finish(out, upgrade),
+    };
+    out.condition = Some(cond);
+    out.status = Some(upgrade);
+    Ok(out)
+}
+
+/// The Jobs are deleted at the next reconcile, once the status records the end.
+const CLEANUP: Duration = Duration::from_secs(2);
+
+fn finish(mut out: UpgradeOutcome, u: UpgradeStatus) -> Result<UpgradeOutcome> {
+    out.busy = u.phase.in_progress();
+    if !out.busy {
+        out.retry_in = Some(CLEANUP);
+    }
+    if out.condition.is_none() {
+        out.condition =
+            Some(up_to_date(ConditionStatus::False, "UpgradeFailed", format!("the upgrade to {} failed: {}", u.target, u.message)));
+    }
+    out.status = Some(u);
+    Ok(out)
+}
+
+/// An upgrade that ends before anything changed in the database: back on the version it had.
+async fn fail(ctx: &Context, space: &AssociationSpace, u: &mut UpgradeStatus, why: &str, now: jiff::Timestamp, out: &mut UpgradeOutcome) {
+    u.message = why.to_string();
+    enter(u, UpgradePhase::Failed, now, out);
+    ctx.metrics.upgrade_event("failed");
+    publish(
+        space,
+        ctx,
+        EventType::Warning,
+        "UpgradeFailed",
+        &format!("the upgrade to {} failed, nothing was changed: {why}", u.target),
+        ACTION,
+    )
+    .await;
+}
+
+/// A failure once the migration may have touched the database: the snapshot is restored.
+#[allow(clippy::too_many_arguments)]
+async fn restore(
+    ctx: &Context,
+    space: &AssociationSpace,
+    ns: &str,
+    u: &mut UpgradeStatus,
+    why: &str,
+    now: jiff::Timestamp,
+    out: &mut UpgradeOutcome,
+    job: Option<Job>,
+) -> Result<()> {
+    u.message = why.to_string();
+    enter(u, UpgradePhase::Restoring, now, out);
+    publish(
+        space,
+        ctx,
+        EventType::Warning,
+        "UpgradeFailed",
+        &format!("{why}; restoring snapshot {}", u.snapshot.as_deref().unwrap_or_default()),
+        ACTION,
+    )
+    .await;
+    if let Some(job) = job {
+        out.writes += jobs::create(ctx, ns, job).await?;
+    }
+    Ok(())
+}
