@@ -258,7 +258,11 @@ fn observe(ctx: &ClassContext, class: &str, spaces: &[Arc<AssociationSpace>], pl
     }
     ctx.metrics.set_rollout(class, "paused", i64::from(r.phase == Some(crate::api::rollout::RolloutPhase::Paused)));
     ctx.metrics.set_rollout(class, "wave", i64::from(r.wave));
-    for (pool, n) in ctx.rollouts.upgrading() {
+    // Every DatabasePool that holds spaces, at 0 when none is upgrading there.
+    let mut pools: std::collections::BTreeMap<String, usize> =
+        spaces.iter().filter_map(|s| s.status.as_ref()?.placement.as_ref()?.database_pool.clone()).map(|p| (p, 0)).collect();
+    pools.extend(ctx.rollouts.upgrading());
+    for (pool, n) in pools {
         ctx.metrics.set_upgrading(&pool, n);
     }
 }

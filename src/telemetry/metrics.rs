@@ -165,6 +165,10 @@ impl Metrics {
         let leader = Gauge::default();
         registry.register("leader", "1 while this process holds the lease and runs the controllers", leader.clone());
         let upgrades = Family::<OutcomeLabels, Counter>::default();
+        // Every outcome from the start, at 0: the dashboard and the alerts query them before any upgrade.
+        for result in ["started", "succeeded", "failed", "rolled_back"] {
+            drop(upgrades.get_or_create(&OutcomeLabels { result: result.to_string() }));
+        }
         registry.register("upgrades", "Space upgrades by outcome (started, succeeded, failed, rolled_back)", upgrades.clone());
         // 10 s .. ~2.8 h
         let upgrade_downtime = Histogram::new(exponential_buckets(10.0, 2.0, 11));
