@@ -80,7 +80,7 @@ start_apiserver() {
     --service-account-signing-key-file "$PKI/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode Node,RBAC --allow-privileged=true \
     --audit-policy-file "$E2E_DIR/audit-policy.yaml" --audit-log-path "$STATE_DIR/logs/audit.log" \
-    --audit-log-maxsize 200 --audit-log-maxbackup 10 --audit-log-format json \
+    --audit-log-maxsize 200 --audit-log-maxbackup 40 --audit-log-format json \
     --max-requests-inflight 800 --max-mutating-requests-inflight 400
   wait_for "kube-apiserver" 90 "${KUBECTL[@]}" get --raw /readyz
 }

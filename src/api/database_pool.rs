@@ -94,3 +94,15 @@ pub enum SslMode {
     Require,
     VerifyFull,
 }
+
+impl SslMode {
+    /// The libpq `sslmode` keyword: what `PGSSLMODE` and Nextcloud's `pgsql_ssl` `mode` take.
+    pub fn libpq(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}

@@ -49,8 +49,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Writes by the operator in the audit log and its rotated files.
-fn operator_writes(audit: &Path) -> u64 {
+/// Writes by the operator received from `since` on (UTC, to the second), in the audit log and
+/// its rotated files: counted by time, not as a difference of totals, because the API server
+/// deletes its oldest rotated files (`--audit-log-maxbackup`) during a long run.
+fn operator_writes_since(audit: &Path, since: &str) -> u64 {
+    const RECEIVED: &str = "\"requestReceivedTimestamp\":\"";
     let dir = audit.parent().unwrap_or(Path::new("."));
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     let mut n = 0;
@@ -60,11 +63,12 @@ fn operator_writes(audit: &Path) -> u64 {
         }
         let Ok(file) = std::fs::File::open(e.path()) else { continue };
         for line in BufReader::new(file).lines().map_while(Result::ok) {
-            if line.contains("\"userAgent\":\"framaspace-operator/")
+            let write = line.contains("\"userAgent\":\"framaspace-operator/")
                 && ["\"verb\":\"create\"", "\"verb\":\"update\"", "\"verb\":\"patch\"", "\"verb\":\"delete\""]
                     .iter()
-                    .any(|v| line.contains(v))
-            {
+                    .any(|v| line.contains(v));
+            let received = line.find(RECEIVED).and_then(|i| line.get(i + RECEIVED.len()..i + RECEIVED.len() + since.len()));
+            if write && received.is_some_and(|t| t >= since) {
                 n += 1;
             }
         }
@@ -125,7 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let of_class = |s: &AssociationSpace| s.status.as_ref().and_then(|st| st.space_class.as_deref()) == Some(args.class.as_str());
     let n = spaces.list(&ListParams::default()).await?.items.iter().filter(|s| of_class(s)).count();
     println!("spaces of class {}: {n}", args.class);
-    let writes_before = operator_writes(&args.audit_log);
+    let since = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S").to_string();
     let patch = serde_json::json!({ "spec": { "nextcloud": { "version": args.target }, "rollout": { "maxParallelPerPool": args.parallel, "settleSeconds": 5, "waves": ["10%", "40%"] } } });
     classes.patch(&args.class, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     let started = Instant::now();
@@ -172,7 +176,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
-    let writes = operator_writes(&args.audit_log) - writes_before;
+    let writes = operator_writes_since(&args.audit_log, &since);
     match done {
         Some(d) => println!("all {n} spaces upgraded (or rolled back) in: {:.1} s", d.as_secs_f64()),
         None => println!("not all {n} spaces upgraded after {} s", args.timeout_seconds),

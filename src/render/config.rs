@@ -283,11 +283,10 @@ fn php_array(items: &[String]) -> String {
 
 fn pgsql_ssl(mode: crate::api::database_pool::SslMode) -> String {
     use crate::api::database_pool::SslMode;
+    // verify-full needs a CA; the image trusts the system store (`rootcert` is libpq's).
     match mode {
-        SslMode::Disable => "array ('mode' => 'disable')".into(),
-        SslMode::Prefer => "array ('mode' => 'prefer')".into(),
-        SslMode::Require => "array ('mode' => 'require')".into(),
-        SslMode::VerifyFull => "array ('mode' => 'verify-full', 'rootcert' => 'system')".into(),
+        SslMode::VerifyFull => format!("array ('mode' => '{}', 'rootcert' => 'system')", mode.libpq()),
+        other => format!("array ('mode' => '{}')", other.libpq()),
     }
 }
 

@@ -613,12 +613,7 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
     let storage = bindings.storage.as_ref()?;
     let key = upgrade.snapshot.clone().unwrap_or_else(|| u::snapshot_key(&upgrade.from.version_string, &upgrade.target));
     let scheme = if storage.use_ssl { "https" } else { "http" };
-    let ssl_mode = match db.ssl_mode {
-        crate::api::database_pool::SslMode::Disable => "disable",
-        crate::api::database_pool::SslMode::Prefer => "prefer",
-        crate::api::database_pool::SslMode::Require => "require",
-        crate::api::database_pool::SslMode::VerifyFull => "verify-full",
-    };
+    let ssl_mode = db.ssl_mode.libpq();
     let mut env = vec![
         plain_env("PGHOST", &db.host),
         plain_env("PGPORT", &db.port.to_string()),

@@ -208,14 +208,12 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                         ),
                     )
                 } else {
-                    fail(ctx, space, u, "the space has no database or bucket binding for its snapshot", now, &mut out).await;
-                    ctx.rollouts.release(pool, &space.name_any());
-                    return finish(out, upgrade);
+                    let why = "the space has no database or bucket binding for its snapshot";
+                    return give_up(ctx, space, pool, upgrade, why, now, out).await;
                 }
             } else if elapsed > timeout {
-                fail(ctx, space, u, &format!("the web workload did not stop within {timeout}s"), now, &mut out).await;
-                ctx.rollouts.release(pool, &space.name_any());
-                return finish(out, upgrade);
+                let why = format!("the web workload did not stop within {timeout}s");
+                return give_up(ctx, space, pool, upgrade, &why, now, out).await;
             } else {
                 // The pods' end is not watched: looked at again shortly.
                 out.retry_in = Some(Duration::from_secs(2));
@@ -258,26 +256,15 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                                 condition(UPGRADING, format!("{from} → {target}: {message}"))
                             }
                             None => {
-                                fail(
-                                    ctx,
-                                    space,
-                                    u,
-                                    &format!("the snapshot Job {name} reported no snapshot: {}", summarize(&said, 300)),
-                                    now,
-                                    &mut out,
-                                )
-                                .await;
-                                ctx.rollouts.release(pool, &space.name_any());
-                                return finish(out, upgrade);
+                                let why = format!("the snapshot Job {name} reported no snapshot: {}", summarize(&said, 300));
+                                return give_up(ctx, space, pool, upgrade, &why, now, out).await;
                             }
                         }
                     }
                     JobState::Failed { message, .. } => {
                         let said = summarize(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), 400);
                         let why = format!("the snapshot failed ({}): {}; {}", message, said, logs(&name));
-                        fail(ctx, space, u, &why, now, &mut out).await;
-                        ctx.rollouts.release(pool, &space.name_any());
-                        return finish(out, upgrade);
+                        return give_up(ctx, space, pool, upgrade, &why, now, out).await;
                     }
                 },
             }
@@ -421,7 +408,15 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                         } else {
                             out.retry_in = Some(Duration::from_secs(60));
                         }
-                        publish(space, ctx, EventType::Warning, RESTORE_FAILED, &message, ACTION).await;
+                        // Once per failed attempt, not at every look while it waits to try again.
+                        let told = space
+                            .status
+                            .as_ref()
+                            .and_then(|st| st.conditions.iter().find(|c| c.type_ == UP_TO_DATE))
+                            .is_some_and(|c| c.reason == RESTORE_FAILED);
+                        if !told {
+                            publish(space, ctx, EventType::Warning, RESTORE_FAILED, &message, ACTION).await;
+                        }
                         condition(RESTORE_FAILED, message)
                     }
                 },
@@ -450,20 +445,24 @@ fn finish(mut out: UpgradeOutcome, u: UpgradeStatus) -> Result<UpgradeOutcome> {
     Ok(out)
 }
 
-/// An upgrade that ends before anything changed in the database: back on the version it had.
-async fn fail(ctx: &Context, space: &AssociationSpace, u: &mut UpgradeStatus, why: &str, now: jiff::Timestamp, out: &mut UpgradeOutcome) {
+/// An upgrade that ends before anything changed in the database: back on the version it had,
+/// its slot given back.
+async fn give_up(
+    ctx: &Context,
+    space: &AssociationSpace,
+    pool: &str,
+    mut u: UpgradeStatus,
+    why: &str,
+    now: jiff::Timestamp,
+    mut out: UpgradeOutcome,
+) -> Result<UpgradeOutcome> {
     u.message = why.to_string();
-    enter(u, UpgradePhase::Failed, now, out);
+    enter(&mut u, UpgradePhase::Failed, now, &mut out);
     ctx.metrics.upgrade_event("failed");
-    publish(
-        space,
-        ctx,
-        EventType::Warning,
-        "UpgradeFailed",
-        &format!("the upgrade to {} failed, nothing was changed: {why}", u.target),
-        ACTION,
-    )
-    .await;
+    let message = format!("the upgrade to {} failed, nothing was changed: {why}", u.target);
+    publish(space, ctx, EventType::Warning, "UpgradeFailed", &message, ACTION).await;
+    ctx.rollouts.release(pool, &space.name_any());
+    finish(out, u)
 }
 
 /// A failure once the migration may have touched the database: the snapshot is restored.
