@@ -187,71 +187,98 @@ async fn inspect(class: &SpaceClass, ctx: &ClassContext) -> Result<Inspection> {
     })
 }
 
-/// The rollout of the class's version over its spaces, now. Pure.
-pub fn rollout_plan(class: &SpaceClass, spaces: &[Arc<AssociationSpace>], now: jiff::Timestamp) -> crate::rollout::Plan {
-    let name = class.name_any();
-    let empty = std::collections::BTreeMap::new();
-    let members: Vec<crate::rollout::Member<'_>> = spaces
-        .iter()
-        .filter(|s| s.metadata.deletion_timestamp.is_none())
-        .filter_map(|s| {
-            let st = s.status.as_ref()?;
-            (st.space_class.as_deref() == Some(name.as_str())).then(|| crate::rollout::Member {
-                name: s.metadata.name.as_deref().unwrap_or_default(),
-                labels: s.metadata.labels.as_ref().unwrap_or(&empty),
-                version: st.nextcloud.as_ref().map(|n| n.version_string.as_str()),
-                upgrade: st.upgrade.as_ref(),
-                hold: s.spec.hold_upgrade,
-            })
-        })
-        .collect();
-    crate::rollout::plan(&class.spec.rollout, &class.spec.nextcloud.version, &members, now)
-}
-
-/// The spaces whose status shows an upgrade under way, and those (of this class) whose status
-/// shows the end of an upgrade to the class's target, with their DatabasePool.
+/// Spaces and their DatabasePool: (pool, space).
 type Slots = Vec<(String, String)>;
 
-fn upgrading(class: &SpaceClass, spaces: &[Arc<AssociationSpace>]) -> (Slots, Slots) {
+/// What one walk over the spaces tells a pass of the class: its members for the rollout plan,
+/// the upgrade slots for the book, and the figures for the metrics.
+pub struct Census<'a> {
+    /// The class's spaces not being deleted, as the rollout plan sees them.
+    pub members: Vec<crate::rollout::Member<'a>>,
+    /// Spaces of any class whose status shows an upgrade under way (only until the book is seeded).
+    under_way: Slots,
+    /// The class's spaces whose status shows the end of an upgrade to the class's target.
+    ended: Slots,
+    /// Every space's name (slots of the others are freed).
+    existing: std::collections::BTreeSet<String>,
+    /// The class's spaces by the release they run.
+    versions: std::collections::BTreeMap<String, i64>,
+    /// The longest upgrade under way among the class's spaces, in seconds.
+    longest: i64,
+    /// Every DatabasePool that holds spaces.
+    pools: std::collections::BTreeSet<String>,
+}
+
+/// One walk over every space for a pass of `class`. Pure.
+pub fn census<'a>(class: &SpaceClass, spaces: &'a [Arc<AssociationSpace>], seeded: bool, now: jiff::Timestamp) -> Census<'a> {
+    static NO_LABELS: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     let name = class.name_any();
-    let (mut under_way, mut ended) = (Vec::new(), Vec::new());
+    let target = class.spec.nextcloud.version.as_str();
+    let mut c = Census {
+        members: Vec::new(),
+        under_way: Vec::new(),
+        ended: Vec::new(),
+        existing: std::collections::BTreeSet::new(),
+        versions: std::collections::BTreeMap::new(),
+        longest: 0,
+        pools: std::collections::BTreeSet::new(),
+    };
     for s in spaces {
+        let space = s.metadata.name.as_deref().unwrap_or_default();
+        c.existing.insert(space.to_string());
         let Some(st) = s.status.as_ref() else { continue };
-        let (Some(u), Some(pool)) = (st.upgrade.as_ref(), st.placement.as_ref().and_then(|p| p.database_pool.clone())) else { continue };
-        if u.phase.in_progress() {
-            under_way.push((pool, s.name_any()));
-        } else if st.space_class.as_deref() == Some(name.as_str()) && u.target == class.spec.nextcloud.version {
-            ended.push((pool, s.name_any()));
+        let pool = st.placement.as_ref().and_then(|p| p.database_pool.as_deref());
+        if let Some(p) = pool {
+            c.pools.insert(p.to_string());
+        }
+        let upgrade = st.upgrade.as_ref();
+        if !seeded
+            && let (Some(u), Some(p)) = (upgrade, pool)
+            && u.phase.in_progress()
+        {
+            c.under_way.push((p.to_string(), space.to_string()));
+        }
+        if st.space_class.as_deref() != Some(name.as_str()) {
+            continue;
+        }
+        if let (Some(u), Some(p)) = (upgrade, pool)
+            && !u.phase.in_progress()
+            && u.target == target
+        {
+            c.ended.push((p.to_string(), space.to_string()));
+        }
+        if let Some(nc) = &st.nextcloud {
+            *c.versions.entry(nc.version_string.clone()).or_default() += 1;
+        }
+        if let Some(u) = upgrade.filter(|u| u.phase.in_progress())
+            && let Ok(started) = u.started_at.parse::<jiff::Timestamp>()
+        {
+            c.longest = c.longest.max(now.duration_since(started).as_secs());
+        }
+        if s.metadata.deletion_timestamp.is_none() {
+            c.members.push(crate::rollout::Member {
+                name: space,
+                labels: s.metadata.labels.as_ref().unwrap_or(&NO_LABELS),
+                version: st.nextcloud.as_ref().map(|n| n.version_string.as_str()),
+                upgrade,
+                hold: s.spec.hold_upgrade,
+            });
         }
     }
-    (under_way, ended)
+    c
 }
 
 /// The class's rollout and releases, and the upgrades per pool, as metrics.
-fn observe(ctx: &ClassContext, class: &str, spaces: &[Arc<AssociationSpace>], plan: &crate::rollout::Plan) {
-    let mut counts = std::collections::BTreeMap::<String, i64>::new();
-    let now = jiff::Timestamp::now();
-    let mut longest = 0i64;
-    for s in spaces {
-        let Some(st) = s.status.as_ref().filter(|st| st.space_class.as_deref() == Some(class)) else { continue };
-        if let Some(nc) = &st.nextcloud {
-            *counts.entry(nc.version_string.clone()).or_default() += 1;
-        }
-        if let Some(u) = st.upgrade.as_ref().filter(|u| u.phase.in_progress())
-            && let Ok(started) = u.started_at.parse::<jiff::Timestamp>()
-        {
-            longest = longest.max(now.duration_since(started).as_secs());
-        }
-    }
-    ctx.metrics.set_upgrade_longest(class, longest);
+fn observe(ctx: &ClassContext, class: &str, census: &Census<'_>, plan: &crate::rollout::Plan) {
+    ctx.metrics.set_upgrade_longest(class, census.longest);
     let gone: Vec<String> = match ctx.versions.lock() {
         Ok(mut v) => {
-            let before = v.insert(class.to_string(), counts.keys().cloned().collect()).unwrap_or_default();
-            before.into_iter().filter(|r| !counts.contains_key(r)).collect()
+            let before = v.insert(class.to_string(), census.versions.keys().cloned().collect()).unwrap_or_default();
+            before.into_iter().filter(|r| !census.versions.contains_key(r)).collect()
         }
         Err(_) => Vec::new(),
     };
-    ctx.metrics.set_versions(class, &counts, &gone);
+    ctx.metrics.set_versions(class, &census.versions, &gone);
     let r = &plan.status;
     for (state, n) in [("pending", r.pending), ("upgrading", r.upgrading), ("done", r.done), ("failed", r.failed), ("held", r.held)] {
         ctx.metrics.set_rollout(class, state, n);
@@ -259,8 +286,7 @@ fn observe(ctx: &ClassContext, class: &str, spaces: &[Arc<AssociationSpace>], pl
     ctx.metrics.set_rollout(class, "paused", i64::from(r.phase == Some(crate::api::rollout::RolloutPhase::Paused)));
     ctx.metrics.set_rollout(class, "wave", i64::from(r.wave));
     // Every DatabasePool that holds spaces, at 0 when none is upgrading there.
-    let mut pools: std::collections::BTreeMap<String, usize> =
-        spaces.iter().filter_map(|s| s.status.as_ref()?.placement.as_ref()?.database_pool.clone()).map(|p| (p, 0)).collect();
+    let mut pools: std::collections::BTreeMap<String, usize> = census.pools.iter().map(|p| (p.clone(), 0)).collect();
     pools.extend(ctx.rollouts.upgrading());
     for (pool, n) in pools {
         ctx.metrics.set_upgrading(&pool, n);
@@ -275,13 +301,13 @@ async fn reconcile(class: Arc<SpaceClass>, ctx: Arc<ClassContext>) -> Result<Act
     let inspection = inspect(&class, &ctx).await?;
     let spaces = ctx.spaces.state();
     let mut status = compute(&class, &spaces, &ctx.classes.state(), Some(&inspection), &now_rfc3339());
-    let existing: std::collections::BTreeSet<String> = spaces.iter().map(|s| s.name_any()).collect();
-    let (under_way, ended) = upgrading(&class, &spaces);
-    ctx.rollouts.settle(&under_way, &ended, &existing);
-    let plan = rollout_plan(&class, &spaces, jiff::Timestamp::now());
+    let now = jiff::Timestamp::now();
+    let census = census(&class, &spaces, ctx.rollouts.ready(), now);
+    ctx.rollouts.settle(&census.under_way, &census.ended, &census.existing);
+    let plan = crate::rollout::plan(&class.spec.rollout, &class.spec.nextcloud.version, &census.members, now);
     let active = plan.status.phase != Some(crate::api::rollout::RolloutPhase::Complete);
     status.rollout = Some(plan.status.clone());
-    observe(&ctx, &class.name_any(), &spaces, &plan);
+    observe(&ctx, &class.name_any(), &census, &plan);
     ctx.rollouts.publish(&class.name_any(), plan);
     write_status(&ctx.client, &ctx.gate, class.as_ref(), class.status.as_ref(), &status).await?;
     Ok(if active { Action::requeue(ROLLING) } else { Action::await_change() })
@@ -327,6 +353,47 @@ mod tests {
         let mut s = fixtures::space(name);
         s.status = Some(AssociationSpaceStatus { space_class: Some(class.into()), ..Default::default() });
         Arc::new(s)
+    }
+
+    #[test]
+    fn one_walk_finds_members_slots_and_releases() {
+        use crate::api::space::{NextcloudStatus, Placement, UpgradePhase, UpgradeStatus};
+        let class = fixtures::class("standard", true);
+        let target = class.spec.nextcloud.version.clone();
+        let old = NextcloudStatus { version: "33.0.7.1".into(), version_string: "33.0.7".into(), image: "nextcloud:33.0.7".into() };
+        let on = |name: &str, class: &str, phase: Option<UpgradePhase>, deleting: bool| {
+            let mut s = fixtures::space(name);
+            if deleting {
+                s.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH));
+            }
+            let upgrade = phase.map(|p| UpgradeStatus { phase: p, ..UpgradeStatus::started(&target, "img", &old, "2026-12-02T00:00:00Z") });
+            s.status = Some(AssociationSpaceStatus {
+                space_class: Some(class.into()),
+                nextcloud: Some(old.clone()),
+                placement: Some(Placement { database_pool: Some("pg-1".into()), ..Default::default() }),
+                upgrade,
+                ..Default::default()
+            });
+            Arc::new(s)
+        };
+        let spaces = vec![
+            on("a", "standard", Some(UpgradePhase::Migrating), false),
+            on("b", "standard", Some(UpgradePhase::Succeeded), false),
+            on("c", "standard", None, true),
+            on("d", "premium", Some(UpgradePhase::Snapshotting), false),
+            on("e", "premium", Some(UpgradePhase::Failed), false),
+        ];
+        let now: jiff::Timestamp = "2026-12-02T00:01:40Z".parse().unwrap();
+        let c = census(&class, &spaces, false, now);
+        let members: Vec<&str> = c.members.iter().map(|m| m.name).collect();
+        assert_eq!(members, ["a", "b"], "the class's spaces, not those being deleted");
+        let slot = |s: &str| ("pg-1".to_string(), s.to_string());
+        assert_eq!(c.under_way, vec![slot("a"), slot("d")], "before the book is seeded, every class's upgrades under way");
+        assert_eq!(c.ended, vec![slot("b")], "ended for this class's target only");
+        assert_eq!(c.versions.get("33.0.7"), Some(&3), "the class's spaces by release, those being deleted included");
+        assert_eq!(c.longest, 100);
+        assert_eq!(c.existing.len(), 5);
+        assert!(census(&class, &spaces, true, now).under_way.is_empty(), "once seeded, the steps keep their own slots");
     }
 
     #[test]

@@ -172,6 +172,27 @@ struct Advance<'a> {
     now: jiff::Timestamp,
 }
 
+/// The phase's Job once it has ended, with how. `None` while it runs, or when the cache does
+/// not show it (just created, or lost: applied again under the same name).
+async fn ended(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    job: Option<Job>,
+    out: &mut UpgradeOutcome,
+) -> Result<Option<(std::sync::Arc<Job>, JobState)>> {
+    let Some(j) = self::job(ctx, ns, name) else {
+        if let Some(job) = job {
+            out.writes += jobs::create(ctx, ns, job).await?;
+        }
+        return Ok(None);
+    };
+    Ok(match job_state(&j) {
+        JobState::Running => None,
+        state => Some((j, state)),
+    })
+}
+
 /// Moves `u` to `phase` now.
 fn enter(u: &mut UpgradeStatus, phase: UpgradePhase, now: jiff::Timestamp, out: &mut UpgradeOutcome) {
     u.phase = phase;
@@ -222,98 +243,85 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
         }
         UpgradePhase::Snapshotting => {
             let name = snapshot_job_name(&target);
-            match job(ctx, ns, &name) {
-                None => {
-                    // Just created (the cache has not shown it yet), or lost: applied again, same name.
-                    if let Some(job) = jobs.snapshot {
-                        out.writes += jobs::create(ctx, ns, job).await?;
-                    }
-                    condition(UPGRADING, format!("{from} → {target}: snapshot of the database (Job {name})"))
-                }
-                Some(j) => match job_state(&j) {
-                    JobState::Running => condition(UPGRADING, format!("{from} → {target}: snapshot of the database (Job {name})")),
-                    JobState::Succeeded => {
-                        let said = occ_output(ctx, ns, &j).await?.unwrap_or_default();
-                        match SnapshotReport::parse(&said) {
-                            Some(r) => {
-                                u.snapshot = Some(r.snapshot.clone());
-                                u.snapshot_bytes = Some(r.bytes);
-                                u.snapshot_sha256 = Some(r.sha256);
-                                u.snapshot_seconds = Some(elapsed as i64);
-                                ctx.metrics.snapshot_bytes(r.bytes);
-                                let message = format!(
-                                    "snapshot {} ({} bytes) taken; upgrade Job {} on {}",
-                                    r.snapshot,
-                                    r.bytes,
-                                    upgrade_job_name(&target),
-                                    u.target_image
-                                );
-                                publish(space, ctx, EventType::Normal, "Snapshotted", &message, ACTION).await;
-                                if let Some(job) = jobs.migrate {
-                                    out.writes += jobs::create(ctx, ns, job).await?;
-                                }
-                                enter(u, UpgradePhase::Migrating, now, &mut out);
-                                condition(UPGRADING, format!("{from} → {target}: {message}"))
+            match ended(ctx, ns, &name, jobs.snapshot, &mut out).await? {
+                None => condition(UPGRADING, format!("{from} → {target}: snapshot of the database (Job {name})")),
+                Some((j, JobState::Succeeded)) => {
+                    let said = occ_output(ctx, ns, &j).await?.unwrap_or_default();
+                    match SnapshotReport::parse(&said) {
+                        Some(r) => {
+                            u.snapshot = Some(r.snapshot.clone());
+                            u.snapshot_bytes = Some(r.bytes);
+                            u.snapshot_sha256 = Some(r.sha256);
+                            u.snapshot_seconds = Some(elapsed as i64);
+                            ctx.metrics.snapshot_bytes(r.bytes);
+                            let message = format!(
+                                "snapshot {} ({} bytes) taken; upgrade Job {} on {}",
+                                r.snapshot,
+                                r.bytes,
+                                upgrade_job_name(&target),
+                                u.target_image
+                            );
+                            publish(space, ctx, EventType::Normal, "Snapshotted", &message, ACTION).await;
+                            if let Some(job) = jobs.migrate {
+                                out.writes += jobs::create(ctx, ns, job).await?;
                             }
-                            None => {
-                                let why = format!("the snapshot Job {name} reported no snapshot: {}", summarize(&said, 300));
-                                return give_up(ctx, space, pool, upgrade, &why, now, out).await;
-                            }
+                            enter(u, UpgradePhase::Migrating, now, &mut out);
+                            condition(UPGRADING, format!("{from} → {target}: {message}"))
+                        }
+                        None => {
+                            let why = format!("the snapshot Job {name} reported no snapshot: {}", summarize(&said, 300));
+                            return give_up(ctx, space, pool, upgrade, &why, now, out).await;
                         }
                     }
-                    JobState::Failed { message, .. } => {
-                        let said = summarize(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), 400);
-                        let why = format!("the snapshot failed ({}): {}; {}", message, said, logs(&name));
-                        return give_up(ctx, space, pool, upgrade, &why, now, out).await;
-                    }
-                },
+                }
+                Some((j, state)) => {
+                    let said = summarize(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), 400);
+                    let message = match state {
+                        JobState::Failed { message, .. } => message,
+                        _ => String::new(),
+                    };
+                    let why = format!("the snapshot failed ({message}): {said}; {}", logs(&name));
+                    return give_up(ctx, space, pool, upgrade, &why, now, out).await;
+                }
             }
         }
         UpgradePhase::Migrating => {
             let name = upgrade_job_name(&target);
-            match job(ctx, ns, &name) {
-                None => {
-                    if let Some(job) = jobs.migrate {
-                        out.writes += jobs::create(ctx, ns, job).await?;
-                    }
-                    condition(UPGRADING, format!("{from} → {target}: occ upgrade (Job {name})"))
-                }
-                Some(j) => match job_state(&j) {
-                    JobState::Running => condition(UPGRADING, format!("{from} → {target}: occ upgrade (Job {name})")),
-                    state => {
-                        let said = occ_output(ctx, ns, &j).await?.unwrap_or_default();
-                        let reported = OccStatus::parse(&said);
-                        match (state, reported) {
-                            (JobState::Succeeded, Some(s)) if s.serving() && s.version_string == target => {
-                                let nc = NextcloudStatus {
-                                    version: s.version.clone(),
-                                    version_string: s.version_string.clone(),
-                                    image: u.target_image.clone(),
-                                };
-                                let message = format!(
-                                    "Nextcloud {} ({}) migrated by Job {name}; the web workload starts on {}",
-                                    s.version_string, s.version, nc.image
-                                );
-                                publish(space, ctx, EventType::Normal, "Migrated", &message, ACTION).await;
-                                out.record = Some(nc);
-                                enter(u, UpgradePhase::Verifying, now, &mut out);
-                                condition(UPGRADING, format!("{from} → {target}: {message}"))
-                            }
-                            (state, reported) => {
-                                let why = match (state, reported) {
-                                    (JobState::Succeeded, Some(s)) => format!(
-                                        "the upgrade Job {name} ended but Nextcloud reports {} (installed {}, maintenance {}, upgrade needed {}), not {target}",
-                                        s.version_string, s.installed, s.maintenance, s.needs_db_upgrade
-                                    ),
-                                    (JobState::Succeeded, None) => format!("the upgrade Job {name} ended without occ status"),
-                                    _ => format!("the upgrade Job {name} failed: {}", summarize(&said, 400)),
-                                };
-                                restore(ctx, space, ns, u, &why, now, &mut out, jobs.restore).await?;
-                                condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot: {why}"))
-                            }
+            match ended(ctx, ns, &name, jobs.migrate, &mut out).await? {
+                None => condition(UPGRADING, format!("{from} → {target}: occ upgrade (Job {name})")),
+                Some((j, state)) => {
+                    let said = occ_output(ctx, ns, &j).await?.unwrap_or_default();
+                    let reported = OccStatus::parse(&said);
+                    match (state, reported) {
+                        (JobState::Succeeded, Some(s)) if s.serving() && s.version_string == target => {
+                            let nc = NextcloudStatus {
+                                version: s.version.clone(),
+                                version_string: s.version_string.clone(),
+                                image: u.target_image.clone(),
+                            };
+                            let message = format!(
+                                "Nextcloud {} ({}) migrated by Job {name}; the web workload starts on {}",
+                                s.version_string, s.version, nc.image
+                            );
+                            publish(space, ctx, EventType::Normal, "Migrated", &message, ACTION).await;
+                            out.record = Some(nc);
+                            enter(u, UpgradePhase::Verifying, now, &mut out);
+                            condition(UPGRADING, format!("{from} → {target}: {message}"))
+                        }
+                        (state, reported) => {
+                            let why = match (state, reported) {
+                                (JobState::Succeeded, Some(s)) => format!(
+                                    "the upgrade Job {name} ended but Nextcloud reports {} (installed {}, maintenance {}, upgrade needed {}), not {target}",
+                                    s.version_string, s.installed, s.maintenance, s.needs_db_upgrade
+                                ),
+                                (JobState::Succeeded, None) => format!("the upgrade Job {name} ended without occ status"),
+                                _ => format!("the upgrade Job {name} failed: {}", summarize(&said, 400)),
+                            };
+                            restore(ctx, space, ns, u, &why, now, &mut out, jobs.restore).await?;
+                            condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot: {why}"))
                         }
                     }
-                },
+                }
             }
         }
         UpgradePhase::Verifying => {
@@ -354,72 +362,62 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
         }
         UpgradePhase::Restoring => {
             let name = restore_job_name(&target);
-            match job(ctx, ns, &name) {
-                None => {
-                    if let Some(job) = jobs.restore {
-                        out.writes += jobs::create(ctx, ns, job).await?;
+            match ended(ctx, ns, &name, jobs.restore.clone(), &mut out).await? {
+                None => condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot (Job {name}): {}", u.message)),
+                Some((j, JobState::Succeeded))
+                    if restored(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), u.snapshot.as_deref().unwrap_or_default()) =>
+                {
+                    let message = format!(
+                        "the upgrade to {target} failed and the snapshot {} was restored; back on {from}: {}",
+                        u.snapshot.as_deref().unwrap_or_default(),
+                        u.message
+                    );
+                    publish(space, ctx, EventType::Warning, "UpgradeRolledBack", &message, ACTION).await;
+                    ctx.metrics.upgrade_event("rolled_back");
+                    u.phase = UpgradePhase::Failed;
+                    u.phase_since = now.to_string();
+                    out.rebuild = true;
+                    if record.version_string != u.from.version_string {
+                        out.record = Some(u.from.clone());
                     }
-                    condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot (Job {name}): {}", u.message))
+                    ctx.rollouts.release(pool, &space.name_any());
+                    out.busy = false;
+                    out.retry_in = Some(CLEANUP);
+                    out.condition = Some(up_to_date(False, "UpgradeFailed", message));
+                    out.status = Some(upgrade);
+                    return Ok(out);
                 }
-                Some(j) => match job_state(&j) {
-                    JobState::Running => {
-                        condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot (Job {name}): {}", u.message))
-                    }
-                    JobState::Succeeded
-                        if restored(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), u.snapshot.as_deref().unwrap_or_default()) =>
-                    {
-                        let message = format!(
-                            "the upgrade to {target} failed and the snapshot {} was restored; back on {from}: {}",
-                            u.snapshot.as_deref().unwrap_or_default(),
-                            u.message
-                        );
-                        publish(space, ctx, EventType::Warning, "UpgradeRolledBack", &message, ACTION).await;
-                        ctx.metrics.upgrade_event("rolled_back");
-                        u.phase = UpgradePhase::Failed;
-                        u.phase_since = now.to_string();
-                        out.rebuild = true;
-                        if record.version_string != u.from.version_string {
-                            out.record = Some(u.from.clone());
+                Some((j, state)) => {
+                    let said = summarize(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), 300);
+                    let at = match &state {
+                        JobState::Failed { at, .. } => at.clone(),
+                        _ => u.phase_since.clone(),
+                    };
+                    let message = format!(
+                        "the restore of {} failed: {said}; {}; the space stays stopped",
+                        u.snapshot.as_deref().unwrap_or_default(),
+                        logs(&name)
+                    );
+                    if seconds_since(&at, now) >= 60 {
+                        // Again from the same snapshot: the restore is one transaction.
+                        out.writes += jobs::delete(ctx, ns, &name).await?;
+                        if let Some(job) = jobs.restore {
+                            out.writes += jobs::create(ctx, ns, job).await?;
                         }
-                        ctx.rollouts.release(pool, &space.name_any());
-                        out.busy = false;
-                        out.retry_in = Some(CLEANUP);
-                        out.condition = Some(up_to_date(False, "UpgradeFailed", message));
-                        out.status = Some(upgrade);
-                        return Ok(out);
+                    } else {
+                        out.retry_in = Some(Duration::from_secs(60));
                     }
-                    state => {
-                        let said = summarize(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), 300);
-                        let at = match &state {
-                            JobState::Failed { at, .. } => at.clone(),
-                            _ => u.phase_since.clone(),
-                        };
-                        let message = format!(
-                            "the restore of {} failed: {said}; {}; the space stays stopped",
-                            u.snapshot.as_deref().unwrap_or_default(),
-                            logs(&name)
-                        );
-                        if seconds_since(&at, now) >= 60 {
-                            // Again from the same snapshot: the restore is one transaction.
-                            out.writes += jobs::delete(ctx, ns, &name).await?;
-                            if let Some(job) = jobs.restore {
-                                out.writes += jobs::create(ctx, ns, job).await?;
-                            }
-                        } else {
-                            out.retry_in = Some(Duration::from_secs(60));
-                        }
-                        // Once per failed attempt, not at every look while it waits to try again.
-                        let told = space
-                            .status
-                            .as_ref()
-                            .and_then(|st| st.conditions.iter().find(|c| c.type_ == UP_TO_DATE))
-                            .is_some_and(|c| c.reason == RESTORE_FAILED);
-                        if !told {
-                            publish(space, ctx, EventType::Warning, RESTORE_FAILED, &message, ACTION).await;
-                        }
-                        condition(RESTORE_FAILED, message)
+                    // Once per failed attempt, not at every look while it waits to try again.
+                    let told = space
+                        .status
+                        .as_ref()
+                        .and_then(|st| st.conditions.iter().find(|c| c.type_ == UP_TO_DATE))
+                        .is_some_and(|c| c.reason == RESTORE_FAILED);
+                    if !told {
+                        publish(space, ctx, EventType::Warning, RESTORE_FAILED, &message, ACTION).await;
                     }
-                },
+                    condition(RESTORE_FAILED, message)
+                }
             }
         }
         UpgradePhase::Succeeded | UpgradePhase::Failed => return finish(out, upgrade),
