@@ -68,28 +68,36 @@ echo \"{{\\\"snapshot\\\":\\\"$FRAMASPACE_SNAPSHOT_KEY\\\",\\\"bytes\\\":$bytes,
 
 /// Fetches the snapshot, checks its digest, and replaces the schema's content with it in one
 /// transaction. The schema itself (and its owner and grants, the operator's) stays.
+///
+/// No pipe feeds the database: the SQL is written to files first, and `psql --single-transaction`
+/// runs them, so a `pg_restore` that fails (an archive from a newer `pg_dump`, a full volume)
+/// stops the script before the database is touched, and any error rolls the whole restore back
+/// with a non-zero exit. (Piped, a `pg_restore` that died would leave psql an open transaction
+/// at end of input: rolled back, psql exiting 0, and the restore reported done on a database
+/// still as the failed upgrade left it.)
 pub fn restore_script() -> String {
     format!(
         "set -eu
 umask 077
-dump=\"$FRAMASPACE_SNAPSHOT_DIR/snapshot.pgdump\"
+dir=\"$FRAMASPACE_SNAPSHOT_DIR\"
+dump=\"$dir/snapshot.pgdump\"
 {CURL} -H 'x-amz-content-sha256: {EMPTY_SHA256}' --output \"$dump\" \"$FRAMASPACE_S3_URL\"
 echo \"$FRAMASPACE_SNAPSHOT_SHA256  $dump\" | sha256sum -c - >/dev/null
 schema=$(psql -X -qAt -c 'SELECT current_schema()')
-pg_restore --list \"$dump\" | grep -v -E ' SCHEMA - | COMMENT - SCHEMA ' > \"$FRAMASPACE_SNAPSHOT_DIR/list\"
-{{
-  echo 'BEGIN;'
-  echo 'SET client_min_messages = warning;'
-  echo \"DO \\$\\$ DECLARE r record; BEGIN
-    FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = '$schema' AND c.relkind IN ('v', 'm', 'r', 'p', 'S', 'f') ORDER BY c.relkind DESC LOOP
-      EXECUTE format('DROP %s IF EXISTS %I.%I CASCADE',
-        CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
-        '$schema', r.relname);
-    END LOOP; END \\$\\$;\"
-  pg_restore --no-owner --no-privileges --use-list=\"$FRAMASPACE_SNAPSHOT_DIR/list\" --file=- \"$dump\"
-  echo 'COMMIT;'
-}} | psql -X -q -v ON_ERROR_STOP=1 >/dev/null
+pg_restore --list \"$dump\" > \"$dir/toc\"
+grep -v -E ' SCHEMA - | COMMENT - SCHEMA ' \"$dir/toc\" > \"$dir/list\"
+pg_restore --no-owner --no-privileges --use-list=\"$dir/list\" --file=\"$dir/restore.sql\" \"$dump\"
+cat > \"$dir/drop.sql\" <<SQL
+SET client_min_messages = warning;
+DO \\$\\$ DECLARE r record; BEGIN
+  FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = '$schema' AND c.relkind IN ('v', 'm', 'r', 'p', 'S', 'f') ORDER BY c.relkind DESC LOOP
+    EXECUTE format('DROP %s IF EXISTS %I.%I CASCADE',
+      CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+      '$schema', r.relname);
+  END LOOP; END \\$\\$;
+SQL
+psql -X -q -v ON_ERROR_STOP=1 --single-transaction -f \"$dir/drop.sql\" -f \"$dir/restore.sql\" >/dev/null
 echo \"{{\\\"restored\\\":\\\"$FRAMASPACE_SNAPSHOT_KEY\\\",\\\"schema\\\":\\\"$schema\\\"}}\" | tee /dev/termination-log
 "
     )
@@ -129,6 +137,15 @@ mod tests {
         let r = SnapshotReport::parse("x\n{\"snapshot\":\"k\",\"bytes\":12,\"sha256\":\"ab\",\"schema\":\"public\"}\n");
         assert_eq!(r, Some(SnapshotReport { snapshot: "k".into(), bytes: 12, sha256: "ab".into() }));
         assert!(restored("{\"restored\":\"k\",\"schema\":\"public\"}", "k") && !restored("{\"restored\":\"j\"}", "k"));
+    }
+
+    #[test]
+    fn the_restore_touches_the_database_only_in_one_transaction_of_finished_files() {
+        let s = restore_script();
+        assert!(!s.contains("| psql"), "a pipe would hide a pg_restore that died: {s}");
+        assert!(s.contains("psql -X -q -v ON_ERROR_STOP=1 --single-transaction -f \"$dir/drop.sql\" -f \"$dir/restore.sql\""), "{s}");
+        let written = s.find("--file=\"$dir/restore.sql\"").unwrap_or(usize::MAX);
+        assert!(written < s.find("--single-transaction").unwrap_or(0), "the SQL is complete before psql starts");
     }
 
     #[test]
