@@ -39,7 +39,7 @@ Outcomes per namespace, chosen by the tests in $STATE_DIR/occ-sim/<namespace> (o
 `fail` (the install cannot log in to PostgreSQL, every attempt), `slow:<seconds>` (the pod runs
 that long first), `maintenance` (occ succeeds but Nextcloud reports maintenance mode),
 `upgrade-fail` (the upgrade's migration stops midway with a database error, after writing part
-of the new schema).
+of the new schema; `upgrade-fail:<seconds>` after working that long).
 """
 
 import base64
@@ -50,6 +50,7 @@ import os
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 STATE = os.environ["STATE_DIR"]
@@ -78,6 +79,18 @@ IMAGE_APPS = set(DEFAULT_ENABLED + SHIPPED_DISABLED + BAKED)
 
 ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.crt"))
 ctx.load_cert_chain(os.path.join(PKI, "admin.crt"), os.path.join(PKI, "admin.key"))
+
+
+LOG_LOCK = threading.Lock()
+
+
+def say(line, stream=sys.stdout):
+    """One line of the log, written whole: pods are played concurrently, and print() writes the
+    text and its newline in two calls, so two pods' lines could run into one (the tests grep
+    the log line by line)."""
+    with LOG_LOCK:
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def api(method, path, body=None, content_type="application/json"):
@@ -241,7 +254,7 @@ def upgrade(pod, env, image, what):
         out += [f"Doctrine\\DBAL\\Exception: {r.stderr.strip()}", "Update failed", "Maintenance mode is kept active",
                 "Resetting log level"]
         return 5, "\n".join(out) + "\n"
-    if what == "upgrade-fail":
+    if what.split(":")[0] == "upgrade-fail":
         # A migration that breaks halfway: part of the schema is new, the rest is not.
         psql(env, "UPDATE oc_appconfig SET configvalue = 'half-migrated' WHERE appid = 'core' AND configkey = 'installedat';")
         out += ["Doctrine\\DBAL\\Exception\\DriverException: An exception occurred while executing a query: "
@@ -258,23 +271,76 @@ def upgrade(pod, env, image, what):
     return 0, "\n".join(out) + "\n" + status_json(image) + "\n" + app_report(env) + "\n"
 
 
+def quantity(q):
+    """A Kubernetes quantity in bytes (the binary and decimal suffixes the operator writes)."""
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "k": 10**3, "M": 10**6, "G": 10**9}
+    for suffix, factor in units.items():
+        if q.endswith(suffix):
+            return int(float(q[:-len(suffix)]) * factor)
+    return int(q)
+
+
+def work_volume(pod, container):
+    """The size limit of the emptyDir mounted at FRAMASPACE_SNAPSHOT_DIR, if any. A memory-backed
+    emptyDir is a tmpfs whose size is its sizeLimit (the kubelet's SizeMemoryBackedVolumes)."""
+    mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
+    for v in pod["spec"].get("volumes", []):
+        d = v.get("emptyDir")
+        if d is not None and v["name"] in mounts and d.get("sizeLimit"):
+            return quantity(d["sizeLimit"])
+    return None
+
+
+def client_of(image, base):
+    """The PostgreSQL client tools of the image's tag (`snapshot:<major>`): the host's, which are
+    of one major; for another major, tools that say so (`--version`) and otherwise behave as the
+    host's, so a client/server mismatch is what the Job's own check sees. A PATH prefix."""
+    tag = image.rsplit(":", 1)[-1]
+    host = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True).stdout
+    host_major = "".join(c for c in host.split(")")[-1].strip().split(".")[0] if c.isdigit())
+    if not tag.isdigit() or tag == host_major:
+        return ""
+    bin_dir = os.path.join(base, "pg-bin")
+    os.mkdir(bin_dir)
+    for tool in ("pg_dump", "pg_restore", "psql"):
+        real = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        with open(os.path.join(bin_dir, tool), "w") as f:
+            f.write(f'#!/bin/sh\n[ "$1" = --version ] && {{ echo "{tool} (PostgreSQL) {tag}.0"; exit 0; }}\nexec {real} "$@"\n')
+        os.chmod(os.path.join(bin_dir, tool), 0o755)
+    return bin_dir + ":"
+
+
 def run_script(pod, env):
-    """A snapshot or restore Job's own script, run here with the pod's environment. Returns the
-    exit code, the output, and the termination message the kubelet would copy on success."""
+    """A snapshot or restore Job's own script, run here with the pod's environment, its work
+    volume a tmpfs of the volume's size limit as the kubelet mounts it (root only; otherwise a
+    plain directory, said in the log). Returns the exit code, the output, and the termination
+    message the kubelet would copy on success."""
     import shutil
     import tempfile
     container = next(c for c in pod["spec"]["containers"] if c["name"] == "occ")
     script = container["command"][-1]
-    work = tempfile.mkdtemp(prefix="framaspace-job-")
+    base = tempfile.mkdtemp(prefix="framaspace-job-")
+    work = os.path.join(base, "work")
+    os.mkdir(work)
+    limit = work_volume(pod, container)
+    mounted = False
+    if limit is not None:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={limit},mode=0700", "tmpfs", work],
+                                 capture_output=True).returncode == 0
+        if not mounted:
+            say(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: no tmpfs of {limit} bytes (not root?), a plain directory")
+    path = client_of(container["image"], base) + os.environ.get("PATH", "/usr/bin:/bin")
     try:
-        log = os.path.join(work, "termination-log")
+        log = os.path.join(base, "termination-log")
         script = script.replace("/dev/termination-log", log)
-        run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env, "FRAMASPACE_SNAPSHOT_DIR": work}
+        run_env = {"PATH": path, **env, "FRAMASPACE_SNAPSHOT_DIR": work}
         r = subprocess.run(["sh", "-c", script], env=run_env, capture_output=True, text=True, timeout=300)
         message = open(log).read() if os.path.exists(log) else ""
         return r.returncode, r.stdout + r.stderr, message
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if mounted:
+            subprocess.run(["umount", work], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def finish(pod, code, output, message=None):
@@ -320,12 +386,14 @@ def play(pod, started):
         if uid not in started:
             started[uid] = time.time()
             running(pod)
+        purpose = meta.get("labels", {}).get("frama.space/occ")
         delay = float(what.split(":", 1)[1]) if what.startswith("slow:") else 0
+        if what.startswith("upgrade-fail:") and purpose == "upgrade":
+            delay = float(what.split(":", 1)[1])  # a migration that takes that long, then fails
         if time.time() - started[uid] < delay:
             return
         env, image = env_of(pod, ns)
         commands = meta.get("annotations", {}).get("frama.space/occ-commands", "").splitlines()
-        purpose = meta.get("labels", {}).get("frama.space/occ")
         message = None
         if purpose == "inspect":
             # nextcloud::inspect_script: the ids of the image's apps directories, one line.
@@ -340,9 +408,9 @@ def play(pod, started):
             code, output = occ(db_env(env, ns), commands, image, what)
         finish(pod, code, output, message)
         started[uid] = float("inf")  # done: never played again, even if the list is stale
-        print(f"{ns}/{meta['name']}: exit {code}", flush=True)
+        say(f"{ns}/{meta['name']}: exit {code}")
     except Exception as e:
-        print(f"{ns}/{meta['name']}: {e}", file=sys.stderr, flush=True)
+        say(f"{ns}/{meta['name']}: {e}", sys.stderr)
 
 
 def main():
@@ -353,7 +421,7 @@ def main():
             try:
                 pods = api("GET", "/api/v1/pods?labelSelector=frama.space%2Focc")["items"]
             except Exception as e:  # the API server restarts in some suites
-                print("list:", e, file=sys.stderr, flush=True)
+                say(f"list: {e}", sys.stderr)
                 time.sleep(1)
                 continue
             todo = [p for p in pods

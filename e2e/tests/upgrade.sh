@@ -30,7 +30,7 @@ kill_operator() {
   kill -KILL "$pid"; rm -f "$STATE_DIR/pids/upgrade-operator"
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
-new_class() { # NAME CANARY WAVES [EXTRA-ROLLOUT-YAML]
+new_class() { # NAME CANARY WAVES [EXTRA-ROLLOUT-YAML]; POOLS=<label value> picks the pools (upgrade)
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: frama.space/v1alpha1
 kind: SpaceClass
@@ -41,14 +41,13 @@ spec:
   limits: { maxQuota: 1Gi, defaultQuota: 100Mi, maxAccounts: 50, defaultMaxAccounts: 50 }
   defaultOffice: none
   placement: { nodeSelector: { frama.space/node-pool: web } }
-  poolSelector: { matchLabels: { e2e.frama.space/upgrade: "yes" } }
+  poolSelector: { matchLabels: { e2e.frama.space/${POOLS:-upgrade}: "yes" } }
   rollout:
     canary: { names: [$2] }
     waves: [$3]
     maxParallelPerPool: 2
     settleSeconds: 2
     stepTimeoutSeconds: 120
-    snapshotImage: registry.frama.space/framaspace/snapshot:15
     ${4:-}
 YAML
 }
@@ -60,10 +59,10 @@ metadata: { name: $1 }
 spec: { displayName: "Upgrade test $1", contactEmail: "contact@$1.example", spaceClassName: $2 }
 YAML
 }
-# Every space of a class on VERSION and Ready.
+# Every space of a class on VERSION and Ready (or Suspended, for a suspended one).
 all_on() { # CLASS VERSION
   local n; n=$(kubectl get spaces -o json | jq --arg c "$1" --arg v "$2" \
-    '[.items[] | select(.spec.spaceClassName == $c) | select(.status.nextcloud.versionString != $v or .status.phase != "Ready")] | length')
+    '[.items[] | select(.spec.spaceClassName == $c) | select(.status.nextcloud.versionString != $v or (.status.phase != "Ready" and .status.phase != (if .spec.suspended then "Suspended" else "Ready" end)))] | length')
   [ "$n" = 0 ]
 }
 # Pods a Job ran, from the simulated kubelet's log: `space-x/<job>-<suffix>: exit N`.
@@ -78,13 +77,40 @@ check "the chart is installed" "$E2E_DIR/install.sh"
 check "admin Secrets of the pools" "$E2E_DIR/admin-secrets.sh"
 check "kubectl apply examples/pools.yaml" kubectl apply -f "$REPO_DIR/examples/pools.yaml"
 check "the pools are labelled for this suite" kubectl label --overwrite databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage e2e.frama.space/upgrade=yes
+# The fleet's databases are schemas of one shared database: what a snapshot may carry of the
+# other spaces is checked there.
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: DatabasePool
+metadata: { name: pg-shared }
+spec:
+  host: 127.0.0.1
+  port: $FRAMASPACE_PG_PORT
+  adminSecretRef: { name: pg-1-admin }
+  isolation: schema
+  sslMode: disable
+  capacity: { maxSpaces: 100 }
+  maxConcurrentOperations: 4
+YAML
+check "the fleet's pools are labelled" kubectl label --overwrite databasepool/pg-shared cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage e2e.frama.space/fleet=yes
 start_operator
-check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage --timeout=90s
-new_class fleet "up-03, up-11" '"50%"'
+check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 databasepool/pg-shared cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage --timeout=90s
+POOLS=fleet new_class fleet "up-03, up-11" '"50%"'
 for i in $(seq -w 1 20); do new_space "up-$i" fleet; done
 check "20 spaces of class fleet are Ready on 33.0.7" eventually 240 all_on fleet 33.0.7
 check_eq "nothing to upgrade: the rollout is Complete" "Complete" "$(rollout_phase fleet)"
 check_eq "each space is UpToDate" "UpToDate" "$(reason_of up-01 UpToDate)"
+check_eq "the fleet's spaces are schemas of pg-shared" "pg-shared" "$(jsonpath space/up-07 '{.status.placement.databasePool}')"
+check "no TLS issuer on the class, and Nextcloud is told https all the same (publicScheme's default)" bash -c \
+  "kubectl -n space-up-07 get configmap nextcloud-config -o json | jq -r '.data[\"framaspace.config.php\"]' | grep -q \"'overwriteprotocol' => 'https',\""
+check "overwrite.cli.url, the links of its mails, is https too" bash -c \
+  "kubectl -n space-up-07 get configmap nextcloud-config -o json | jq -r '.data[\"framaspace.config.php\"]' | grep -q \"'overwrite.cli.url' => 'https://up-07.fleet.frama.space',\""
+out=$(kubectl patch spaceclass fleet --type merge -p '{"spec":{"ingress":{"tlsIssuer":"letsencrypt","publicScheme":"http"}}}' 2>&1)
+check "publicScheme http beside a tlsIssuer is refused, naming the field" grep -q "spec.ingress.publicScheme: http with a tlsIssuer" <<<"$out"
+# Two suspended associations: upgraded cold (the Job's own occ status decides), never a pause.
+kubectl patch space up-04 --type merge -p '{"spec":{"suspended":true}}' >/dev/null
+kubectl patch space up-16 --type merge -p '{"spec":{"suspended":true}}' >/dev/null
+check "two spaces are suspended" eventually 60 bash -c "[ \"\$(kubectl get space up-04 up-16 -o jsonpath='{.items[*].status.phase}')\" = 'Suspended Suspended' ]"
 
 section "admission: no skipped major, no downgrade"
 out=$(kubectl patch spaceclass fleet --type merge -p '{"spec":{"nextcloud":{"version":"35.0.0"}}}' 2>&1)
@@ -118,7 +144,7 @@ check "every space ends on 34.0.1 and Ready" eventually 400 all_on fleet 34.0.1
 kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
 samples=$(cat "$STATE_DIR/upgrade-samples")
 check "the watcher saw upgrades" grep -q " 1 \| 2 " <<<"$samples"
-check_eq "never more than 2 spaces upgrading at once on pg-1" "" "$(awk '$2 > 2' <<<"$samples" | head -3)"
+check_eq "never more than 2 spaces upgrading at once on pg-shared" "" "$(awk '$2 > 2' <<<"$samples" | head -3)"
 check_eq "only the canary upgrades while the class is at wave 0" "" \
   "$(awk '$1 == 0 && $2 > 0' <<<"$samples" | awk '{print $3}' | tr ',' '\n' | grep -vx 'up-03\|up-11' | sort -u)"
 first_wave=$(kubectl get spaces -o json | jq -r '[.items[] | select(.spec.spaceClassName == "fleet") | {n: .metadata.name, s: .status.upgrade.startedAt}] | sort_by(.s) | .[0:2] | map(.n) | sort | join(",")')
@@ -129,8 +155,26 @@ check_eq "the web workload runs the new image" "registry.frama.space/framaspace/
   "$(kubectl -n space-up-07 get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')"
 check "the namespace records the new version" bash -c "kubectl get ns space-up-07 -o jsonpath='{.metadata.annotations.frama\\.space/nextcloud-version}' | grep -q ' 34.0.1$'"
 check_eq "status.upgrade records the hop" "Succeeded 33.0.7 34.0.1" "$(jsonpath space/up-07 '{.status.upgrade.phase} {.status.upgrade.from.versionString} {.status.upgrade.target}')"
-check "the migration ran on the real database (occ upgrade's schema change)" bash -c \
-  "[ \"\$(${PSQL[*]} -d space_up_07 -c 'SELECT migrated FROM oc_sim_schema_34')\" = 34.0.1.0 ]"
+check "the migration ran on the real database (occ upgrade's schema change, in the space's schema)" bash -c \
+  "[ \"\$(${PSQL[*]} -d framaspace -c 'SELECT migrated FROM space_up_07.oc_sim_schema_34')\" = 34.0.1.0 ]"
+check_eq "the suspended spaces were upgraded cold: on 34.0.1, still suspended, UpToDate" "34.0.1 34.0.1 Suspended UpToDate" \
+  "$(version_of up-04) $(version_of up-16) $(jsonpath space/up-04 '{.status.phase}') $(reason_of up-04 UpToDate)"
+check "their upgrade says so" bash -c "kubectl get space up-16 -o jsonpath='{.status.upgrade.message}' | grep -q 'while suspended'"
+check_eq "and their web workload stays at zero" "0" "$(kubectl -n space-up-04 get deployment nextcloud -o jsonpath='{.spec.replicas}')"
+# The snapshot of a space of the shared database, fetched with the space's own key: it names its
+# own schema and no other space (no DATABASE entry with every space's role setting).
+key=$(jsonpath space/up-07 '{.status.upgrade.snapshot}')
+s3_get() { # SPACE KEY: the object, with the space's own key
+  local pool endpoint region; pool=$(jsonpath "space/$1" '{.status.placement.storagePool}')
+  endpoint=$(kubectl get storagepool "$pool" -o jsonpath='{.spec.endpoint}'); region=$(kubectl get storagepool "$pool" -o jsonpath='{.spec.region}')
+  curl -sf -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --aws-sigv4 "aws:amz:$region:s3" \
+    --user "$(cred "$1" s3-access-key):$(cred "$1" s3-secret-key)" "$endpoint/space-$1/$2"
+}
+cred() { kubectl -n "space-$1" get secret nextcloud-credentials -o jsonpath="{.data.$2}" | base64 -d; }
+s3_get up-07 "$key" > "$STATE_DIR/up-07-snapshot.sql.gz"
+check "the snapshot is gzip'd SQL of the space's own schema" bash -c "gzip -dc '$STATE_DIR/up-07-snapshot.sql.gz' | grep -q 'CREATE TABLE space_up_07\.'"
+others=$(gzip -dc "$STATE_DIR/up-07-snapshot.sql.gz" | grep -o 'space[-_]up[-_][0-9][0-9]' | grep -v -x 'space[-_]up[-_]07' | sort -u | head -5)
+check_eq "it names no other space of the shared database" "" "$others"
 bytes=$(jsonpath space/up-07 '{.status.upgrade.snapshotBytes}')
 check "the snapshot was taken (bytes recorded)" test "${bytes:-0}" -gt 100
 check "each space was snapshotted once and migrated once" bash -c \
@@ -145,11 +189,31 @@ section "a failing canary: rolled back to its snapshot, identical; the rollout p
 new_class fragile "fr-1" '"50%"'
 for s in fr-1 fr-2 fr-3; do new_space "$s" fragile; done
 check "three spaces of class fragile are Ready" eventually 120 all_on fragile 33.0.7
-"${PSQL[@]}" -d space_fr_1 -c "SET ROLE space_fr_1; CREATE TABLE oc_e2e_notes (id serial PRIMARY KEY, body text); INSERT INTO oc_e2e_notes (body) VALUES ('written before the upgrade');" >/dev/null
+# Some 4 MB of data that does not compress much: a snapshot larger than the restore's whole
+# memory volume (render::upgrade::RESTORE_WORK_LIMIT, 1Mi, a tmpfs of that size here).
+"${PSQL[@]}" -d space_fr_1 -c "SET ROLE space_fr_1; CREATE TABLE oc_e2e_notes (id serial PRIMARY KEY, body text); INSERT INTO oc_e2e_notes (body) VALUES ('written before the upgrade'); INSERT INTO oc_e2e_notes (body) SELECT md5(random()::text) || md5(random()::text) FROM generate_series(1, 60000);" >/dev/null
 before=$(dump_of fr-1)
-scenario fr-1 upgrade-fail
+# The migration works 8 s and fails; meanwhile a pod of the space that does not end keeps the
+# restore from starting.
+scenario fr-1 upgrade-fail:8
 kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"version":"34.0.1"}}}' >/dev/null
+check "the canary migrates" eventually 60 bash -c "[ \"\$(kubectl get space fr-1 -o jsonpath='{.status.upgrade.phase}')\" = Migrating ]"
+kubectl -n space-fr-1 apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: { name: e2e-lingering, labels: { e2e.frama.space/lingering: "yes" } }
+spec:
+  nodeSelector: { frama.space/node-pool: web }
+  tolerations: [{ operator: Exists }]
+  containers: [{ name: php, image: registry.frama.space/framaspace/nextcloud:34.0.1 }]
+YAML
+check "the migration fails: Restoring" eventually 60 bash -c "[ \"\$(kubectl get space fr-1 -o jsonpath='{.status.upgrade.phase}')\" = Restoring ]"
+sleep 4
+check_eq "no restore Job while a pod of the space is left" "" "$(kubectl -n space-fr-1 get jobs -l frama.space/occ=restore -o name)"
+check "the space says what the restore waits for" bash -c "kubectl get space fr-1 -o jsonpath='{.status.conditions[?(@.type==\"UpToDate\")].message}' | grep -q 'the restore waits for 1 pod(s)'"
+kubectl -n space-fr-1 delete pod e2e-lingering --wait=false >/dev/null
 check "the canary's upgrade fails and is rolled back" eventually 120 bash -c "[ \"\$(kubectl get space fr-1 -o jsonpath='{.status.upgrade.phase}')\" = Failed ]"
+check "its snapshot is larger than the restore's memory volume" test "$(jsonpath space/fr-1 '{.status.upgrade.snapshotBytes}')" -gt 1048576
 check "it was restored from its snapshot (Event UpgradeRolledBack)" bash -c "kubectl get events -n default --field-selector involvedObject.name=fr-1,reason=UpgradeRolledBack -o name | grep -q ."
 after=$(dump_of fr-1)
 check "the dump holds the data written before" grep -q "written before the upgrade" <<<"$before"

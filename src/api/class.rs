@@ -293,10 +293,41 @@ fn default_web_selector() -> BTreeMap<String, String> {
     BTreeMap::from([(super::labels::NODE_POOL_LABEL.to_string(), "web".to_string())])
 }
 
+/// The scheme people reach the spaces with, whoever ends TLS (a per-space certificate from
+/// `tlsIssuer`, the ingress controller's default wildcard certificate, or a load balancer in
+/// front).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicScheme {
+    #[default]
+    Https,
+    /// Only where nothing in front ends TLS (a test environment): sessions, links and
+    /// login flows then travel in clear.
+    Http,
+}
+
+impl PublicScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicScheme::Https => "https",
+            PublicScheme::Http => "http",
+        }
+    }
+}
+
 /// How spaces are published.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.tlsIssuer) && has(self.publicScheme) && self.publicScheme == 'http')").message("spec.ingress.publicScheme: http with a tlsIssuer would send people to the scheme the certificate exists to replace"))]
 pub struct IngressSettings {
+    /// The scheme of every URL Nextcloud builds for the space (`overwriteprotocol`,
+    /// `overwrite.cli.url`, so the links of its mails), independent of who ends TLS: `https` (the
+    /// default) also when a wildcard certificate of the ingress controller or a load balancer
+    /// ends it and no `tlsIssuer` is set. `overwriteprotocol` wins over the proxy's
+    /// `X-Forwarded-Proto` (`OCP\IRequest::getServerProtocol`), and the session cookie is
+    /// `Secure` only with https (`OC::initSession`).
+    #[serde(default)]
+    pub public_scheme: PublicScheme,
     /// IngressClass of the spaces' Ingress objects (cluster default when empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
@@ -335,6 +366,7 @@ fn default_trusted_proxies() -> Vec<Cidr> {
 impl Default for IngressSettings {
     fn default() -> Self {
         IngressSettings {
+            public_scheme: PublicScheme::default(),
             class_name: None,
             tls_issuer: None,
             max_upload_size: default_upload(),

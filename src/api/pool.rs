@@ -49,3 +49,12 @@ pub struct PoolStatus {
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
 }
+
+impl PoolStatus {
+    /// The major of the server's version (`15.18 (Debian 15.18-0+deb12u1)` → 15).
+    pub fn server_major(&self) -> Option<u32> {
+        let v = self.server_version.as_deref()?;
+        let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    }
+}

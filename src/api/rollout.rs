@@ -52,13 +52,16 @@ pub struct RolloutPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 5, max = 20), regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
     pub approved_version: Option<String>,
-    /// The image of the snapshot and restore Jobs: PostgreSQL's client tools (`pg_dump`,
-    /// `pg_restore`, `psql`) of the DatabasePools' major, and `curl` (`images/snapshot`). The
-    /// restore replays the script `pg_restore` writes, which carries the settings of its own
-    /// major (17's `transaction_timeout` is unknown to a 15 server).
-    #[serde(default = "default_snapshot_image")]
-    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-z0-9]([-a-z0-9._/:@]*[a-z0-9])?$"))]
-    pub snapshot_image: String,
+    /// The repository of the snapshot and restore Jobs' image: PostgreSQL's client tools
+    /// (`pg_dump`, `pg_restore`, `psql`) and `curl` (`images/snapshot`), one tag per PostgreSQL
+    /// major. Each Job runs the tag of its DatabasePool's server major (`status.serverVersion`):
+    /// `pg_dump` refuses a server newer than itself, and the SQL a newer `pg_restore` writes
+    /// carries settings an older server refuses (17's `transaction_timeout`), so a class whose
+    /// spaces span pools of several majors needs each client. The Job checks its client against
+    /// the server before it dumps anything.
+    #[serde(default = "default_snapshot_repository")]
+    #[schemars(length(min = 1, max = 240), regex(pattern = r"^[a-z0-9]([-a-z0-9._/:]*[a-z0-9])?$"))]
+    pub snapshot_image_repository: String,
 }
 
 impl Default for RolloutPolicy {
@@ -73,7 +76,7 @@ impl Default for RolloutPolicy {
             settle_seconds: default_settle(),
             step_timeout_seconds: default_step_timeout(),
             approved_version: None,
-            snapshot_image: default_snapshot_image(),
+            snapshot_image_repository: default_snapshot_repository(),
         }
     }
 }
@@ -90,8 +93,8 @@ fn default_step_timeout() -> i32 {
     1800
 }
 
-pub fn default_snapshot_image() -> String {
-    "registry.frama.space/framaspace/snapshot:15".to_string()
+pub fn default_snapshot_repository() -> String {
+    "registry.frama.space/framaspace/snapshot".to_string()
 }
 
 /// The spaces that go first: named, or selected by their labels (or both).

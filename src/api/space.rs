@@ -369,6 +369,10 @@ pub struct UpgradeStatus {
     /// Verifying: when the new version was first seen ready (users may have written to it since).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_since: Option<String>,
+    /// Verifying: since when the new version has been ready without a break (the settle time
+    /// counts from it; a pod that turns unready starts it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_since: Option<String>,
     /// What went wrong (the failed Job's last lines), or how it ended.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
@@ -389,6 +393,7 @@ impl UpgradeStatus {
             snapshot_seconds: None,
             snapshot_sha256: None,
             served_since: None,
+            ready_since: None,
             message: String::new(),
         }
     }

@@ -281,6 +281,14 @@ impl RedisAdmin {
         Ok(1)
     }
 
+    /// Empties a space's own database (one per space, its user pinned to it): after its
+    /// Nextcloud moved to another version or back, nothing cached by the other version, nor a
+    /// file lock left by a killed process, is served to the one that now runs. The number of
+    /// writes (0 when it was empty).
+    pub async fn flush_space(&self, database: u32) -> Result<u32, ProvisionError> {
+        super::bounded(System::Redis, super::OPERATION_BOUND, self.empty(database)).await
+    }
+
     /// The users other than `user` that are pinned to `database` (from `ACL LIST`).
     async fn holders(&self, database: u32, user: &str) -> Result<Vec<String>, ProvisionError> {
         let lines: Vec<String> = self.cmd("list the users", redis::cmd("ACL").arg("LIST")).await?;

@@ -10,6 +10,8 @@ pub struct DatabaseBinding {
     pub user: String,
     /// The pool's TLS mode, for Nextcloud's `pgsql_ssl`.
     pub ssl_mode: crate::api::database_pool::SslMode,
+    /// The server's major, from the pool's last check: the snapshot Jobs' client is of it.
+    pub server_major: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,6 +161,7 @@ mod tests {
                 database: "d".into(),
                 user: "u".into(),
                 ssl_mode: crate::api::database_pool::SslMode::Prefer,
+                server_major: Some(15),
             }),
             cache: None,
             storage: Some(StorageBinding { host: "h".into(), port: 5432, use_ssl: false, region: "r".into(), bucket: "b".into() }),

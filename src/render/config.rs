@@ -111,9 +111,10 @@ pub fn state_fragment(installed: Option<&NextcloudStatus>) -> String {
 /// Every fragment of the space, by file name (also the ConfigMap key).
 pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&NextcloudStatus>) -> BTreeMap<String, String> {
     let host = php_string(&space.host);
-    // https only where the class's Ingress ends TLS: otherwise every URL Nextcloud builds would
-    // point at a scheme nothing serves.
-    let scheme = if space.tls() { "https" } else { "http" };
+    // The class's public scheme, whoever ends TLS: a fixed `overwriteprotocol` wins over the
+    // proxy's X-Forwarded-Proto, so deriving it from the Ingress's own certificate would make
+    // every space behind a wildcard certificate build http:// links and insecure cookies.
+    let scheme = space.scheme();
     let proxies = space.class.ingress.trusted_proxies.iter().map(|c| php_string(&c.0)).collect::<Vec<_>>();
     let mut files = BTreeMap::new();
     files.insert(STATE_FILE.to_string(), state_fragment(installed));
@@ -348,6 +349,7 @@ mod tests {
                 database: "space_mon_asso".into(),
                 user: "space_mon_asso".into(),
                 ssl_mode: crate::api::database_pool::SslMode::VerifyFull,
+                server_major: Some(15),
             }),
             cache: Some(CacheBinding {
                 host: "redis".into(),
@@ -424,8 +426,8 @@ mod tests {
         let main = &files["framaspace.config.php"];
         assert!(main.starts_with("<?php\n"));
         assert!(main.contains("'trusted_domains' => array (0 => 'mon-asso.frama.space'),"));
-        assert!(main.contains("'overwrite.cli.url' => 'http://mon-asso.frama.space',"), "no TLS issuer: http");
-        assert!(main.contains("'overwriteprotocol' => 'http',"));
+        assert!(main.contains("'overwrite.cli.url' => 'https://mon-asso.frama.space',"), "no TLS issuer, https all the same: {main}");
+        assert!(main.contains("'overwriteprotocol' => 'https',"));
         assert!(main.contains("'one-click-instance.user-limit' => 51,"), "maxAccounts 50 people, plus the operator's admin");
         assert!(main.contains("'framaspace.quota' => 42949672960,"), "the space's 40Gi, in bytes, for the quota app");
         let mut tls = resolved();
@@ -434,6 +436,10 @@ mod tests {
         assert!(
             main.contains("'overwriteprotocol' => 'https',") && main.contains("'overwrite.cli.url' => 'https://mon-asso.frama.space',")
         );
+        let mut clear = resolved();
+        clear.class.ingress.public_scheme = crate::api::class::PublicScheme::Http;
+        let main = &render(&clear, &Bindings::default(), None)["framaspace.config.php"];
+        assert!(main.contains("'overwriteprotocol' => 'http',") && main.contains("'overwrite.cli.url' => 'http://mon-asso.frama.space',"));
         assert!(main.contains("'appstoreenabled' => false,"));
         assert!(main.contains("'secret' => getenv('FRAMASPACE_SECRET'),"));
     }

@@ -22,11 +22,6 @@ pub fn host(space: &str, base_domain: &str) -> String {
     format!("{space}.{base_domain}")
 }
 
-/// The address of a space: https where the class's Ingress ends TLS, http otherwise.
-pub fn url(host: &str, tls: bool) -> String {
-    format!("{}://{host}", if tls { "https" } else { "http" })
-}
-
 /// Labels on every object the operator creates for a space: the selector its watches use, and
 /// the way back from an object to its space.
 pub fn labels(space: &str) -> BTreeMap<String, String> {
@@ -64,8 +59,7 @@ mod tests {
     #[test]
     fn derived_names() {
         assert_eq!(namespace("mon-asso"), "space-mon-asso");
-        assert_eq!(url(&host("mon-asso", "frama.space"), true), "https://mon-asso.frama.space");
-        assert_eq!(url("a.example", false), "http://a.example");
+        assert_eq!(host("mon-asso", "frama.space"), "mon-asso.frama.space");
         assert_eq!(labels("x").get(SPACE_LABEL).map(String::as_str), Some("x"));
         assert!(pod_labels("x").contains_key("app.kubernetes.io/instance"));
     }

@@ -59,21 +59,43 @@ pub fn maintenance_window_start(space: &str) -> u64 {
     1 + stagger(space, 4)
 }
 
+/// The start of every script that is a container's main process. The shell is PID 1 there, and
+/// PID 1 of a PID namespace receives only the signals it has a handler for (pid_namespaces(7)):
+/// a bare `sh -c` ignores the kubelet's SIGTERM until SIGKILL ends the grace period, and its
+/// child (php) never sees it. A trap alone is not enough either: sh runs a trap only once its
+/// foreground command has ended. So each long command runs through `run`: in the background,
+/// waited for, with TERM and INT forwarded to it; the script then ends with 143.
+pub const FORWARD_SIGNALS: &str = "child=
+trap 'stopping=1; [ -z \"$child\" ] || kill -TERM \"$child\" 2>/dev/null' TERM INT
+run() {
+  \"$@\" & child=$!
+  while :; do
+    wait \"$child\" && s=0 || s=$?
+    kill -0 \"$child\" 2>/dev/null || break
+  done
+  child=
+  [ -z \"${stopping:-}\" ] || exit 143
+  return \"$s\"
+}
+";
+
 /// The background jobs of a space: `cron.php` every [`CRON_PERIOD_SECONDS`], at the second of
 /// the period the space's name fixes, as uid 33 like the web server (cron.php refuses another
-/// user than the owner of `config.php`). A run that fails is logged and the next one comes;
-/// cron.php's own lock file skips a run while the previous one still works.
+/// user than the owner of `config.php`). A run that fails is logged and the next one comes.
+/// cron.php takes no lock of its own (`core/Service/CronService.php`, `runCli`: only its
+/// 14-minute end time and each job's reservation bound it): one loop per pod, one run at a time,
+/// so the web workload stays at one replica. SIGTERM ends the wait or the run at once.
 pub fn cron_script(space: &str) -> String {
     let period = CRON_PERIOD_SECONDS;
     let offset = stagger(space, period);
     format!(
         "set -u
-cd {CODE_DIR}
+{FORWARD_SIGNALS}cd {CODE_DIR}
 while :; do
   wait=$(( ({offset} - $(date +%s) % {period} + {period}) % {period} ))
   [ \"$wait\" -eq 0 ] && wait={period}
-  sleep \"$wait\"
-  php -f cron.php || echo \"cron.php exited with $?\" >&2
+  run sleep \"$wait\"
+  run php -f cron.php || echo \"cron.php exited with $?\" >&2
 done
 "
     )
@@ -143,9 +165,9 @@ pub struct InstallPlan {
 /// one (`user:welcome --reset-password`, `core/Command/User/Welcome.php`). A welcome that cannot
 /// be sent does not undo the install: the platform can send it again with the same command.
 pub fn install_script(plan: &InstallPlan) -> String {
-    let mut s = format!("set -eu\ncd {CODE_DIR}\n");
+    let mut s = format!("set -eu\n{FORWARD_SIGNALS}cd {CODE_DIR}\n");
     s.push_str(concat!(
-        "php occ maintenance:install --no-interaction --database pgsql",
+        "run php occ maintenance:install --no-interaction --database pgsql",
         " --database-name \"$FRAMASPACE_DB_NAME\" --database-host \"$FRAMASPACE_DB_HOST\" --database-port \"$FRAMASPACE_DB_PORT\"",
         " --database-user \"$FRAMASPACE_DB_USER\" --database-pass \"$FRAMASPACE_DB_PASSWORD\"",
         " --admin-user \"$FRAMASPACE_ADMIN_USER\" --admin-pass \"$FRAMASPACE_ADMIN_PASSWORD\"",
@@ -153,11 +175,14 @@ pub fn install_script(plan: &InstallPlan) -> String {
     ));
     // Background jobs run from the cron container from the first minute: the admin overview
     // never shows the ajax mode, and cron.php finds the mode it expects.
-    s.push_str("php occ background:cron\n");
+    s.push_str("run php occ background:cron\n");
     // An app the image lacks must not undo the install: the report shows what got enabled, and
     // the apps step retries the rest in an apps Job, whose failure AppsReady reports.
     if !plan.apps.is_empty() {
-        s.push_str(&format!("php occ app:enable {} || echo \"not every app of the class could be enabled\" >&2\n", plan.apps.join(" ")));
+        s.push_str(&format!(
+            "run php occ app:enable {} || echo \"not every app of the class could be enabled\" >&2\n",
+            plan.apps.join(" ")
+        ));
     }
     s.push_str(concat!(
         "if ! php occ user:info \"$FRAMASPACE_CONTACT_USER\" >/dev/null 2>&1; then\n",
@@ -216,12 +241,12 @@ pub fn enabled_apps(output: &str) -> Option<Vec<String>> {
 /// proved Nextcloud is in normal mode (1: maintenance, 2: upgrade needed;
 /// `core/Command/Status.php`). `app:disable` of an app that is not enabled is not a failure.
 pub fn occ_script(commands: &[String]) -> String {
-    let mut s = format!("set -eu\ncd {CODE_DIR}\nphp occ status --exit-code\n");
+    let mut s = format!("set -eu\n{FORWARD_SIGNALS}cd {CODE_DIR}\nphp occ status --exit-code\n");
     for c in commands {
         if c.starts_with("app:disable ") {
-            s.push_str(&format!("php occ {c} || true\n"));
+            s.push_str(&format!("run php occ {c} || true\n"));
         } else {
-            s.push_str(&format!("php occ {c}\n"));
+            s.push_str(&format!("run php occ {c}\n"));
         }
     }
     s.push_str(&report());
@@ -235,10 +260,10 @@ pub fn occ_script(commands: &[String]) -> String {
 /// silent when nothing is missing). `set -e`: the first failure ends the Job, and its output is
 /// the termination message.
 pub fn upgrade_script() -> String {
-    let mut s = format!("set -eu\ncd {CODE_DIR}\n");
-    s.push_str("php occ upgrade --no-interaction\n");
+    let mut s = format!("set -eu\n{FORWARD_SIGNALS}cd {CODE_DIR}\n");
+    s.push_str("run php occ upgrade --no-interaction\n");
     for c in ["db:add-missing-columns", "db:add-missing-indices", "db:add-missing-primary-keys"] {
-        s.push_str(&format!("php occ {c} --no-interaction\n"));
+        s.push_str(&format!("run php occ {c} --no-interaction\n"));
     }
     s.push_str(&report());
     s
@@ -319,7 +344,9 @@ Nextcloud is not installed yet"#;
             "no mail server: no welcome; no apps listed: none enabled"
         );
         let o = occ_script(&["app:enable richdocuments".into(), "app:disable onlyoffice".into()]);
-        assert!(o.contains("php occ status --exit-code\nphp occ app:enable richdocuments\nphp occ app:disable onlyoffice || true\n"));
+        assert!(
+            o.contains("php occ status --exit-code\nrun php occ app:enable richdocuments\nrun php occ app:disable onlyoffice || true\n")
+        );
     }
 
     #[test]
@@ -357,7 +384,7 @@ Nextcloud is not installed yet"#;
         let script = cron_script("collectif-velo").replace(&format!("cd {CODE_DIR}"), "cd /");
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!("trap 'exit 0' TERM; {script}"))
+            .arg(&script)
             .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
             .output()
             .expect("sh runs");
@@ -369,6 +396,65 @@ Nextcloud is not installed yet"#;
         assert!((1..=300).contains(&waited), "{logged}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("cron.php exited with 3"), "a failed run is logged");
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// The cron loop as a container's PID 1 (a PID namespace of its own, as root; a plain child
+    /// elsewhere): SIGTERM ends it and what it runs at once, not at the kubelet's SIGKILL.
+    #[test]
+    fn sigterm_ends_the_cron_loop_and_its_command_at_once() {
+        use std::time::{Duration, Instant};
+        let root = std::env::temp_dir().join(format!("framaspace-term-{}", std::process::id()));
+        std::fs::create_dir_all(&root).expect("mkdir");
+        let script = cron_script("collectif-velo").replace(&format!("cd {CODE_DIR}"), "cd /");
+        let namespaced = std::process::Command::new("unshare").args(["-p", "-f", "true"]).status().map(|s| s.success()).unwrap_or(false);
+        let mut cmd = if namespaced {
+            let mut c = std::process::Command::new("unshare");
+            c.args(["-p", "-f", "--kill-child=KILL", "sh", "-c"]);
+            c
+        } else {
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c");
+            c
+        };
+        // The sleep the loop starts tells where it is; the loop is then signalled.
+        let marker = root.join("sleeping");
+        let script = script.replace("run sleep \"$wait\"", &format!("run sh -c 'echo $$ > {}; exec sleep 300'", marker.display()));
+        let mut child = cmd.arg(&script).spawn().expect("sh runs");
+        let started = Instant::now();
+        while !marker.exists() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(marker.exists(), "the loop waits in its sleep");
+        std::thread::sleep(Duration::from_millis(100));
+        // The shell: the unshare's child in a namespace, the spawned process otherwise.
+        let shell = if namespaced {
+            let kids = std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id())).unwrap_or_default();
+            kids.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()).expect("the namespaced shell")
+        } else {
+            child.id()
+        };
+        let sleeper = std::fs::read_to_string(&marker).unwrap_or_default().trim().parse::<u32>().unwrap_or(0);
+        std::process::Command::new("kill").args(["-TERM", &shell.to_string()]).status().expect("kill");
+        let signalled = Instant::now();
+        let mut ended = None;
+        while signalled.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(status)) = child.try_wait() {
+                ended = Some(status);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if ended.is_none() {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        let sleeper_left = !namespaced && sleeper > 0 && std::path::Path::new(&format!("/proc/{sleeper}")).exists();
+        if sleeper_left {
+            let _ = std::process::Command::new("kill").args(["-KILL", &sleeper.to_string()]).status();
+        }
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(ended.is_some(), "SIGTERM ended the loop (PID 1 in a namespace: {namespaced})");
+        assert!(!sleeper_left, "and the command it waited on");
     }
 
     #[test]

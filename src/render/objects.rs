@@ -611,6 +611,8 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
     use super::upgrade as u;
     let db = bindings.database.as_ref()?;
     let storage = bindings.storage.as_ref()?;
+    // The client of the pool's server major (`RolloutPolicy::snapshot_image_repository`).
+    let major = db.server_major?;
     let key = upgrade.snapshot.clone().unwrap_or_else(|| u::snapshot_key(&upgrade.from.version_string, &upgrade.target));
     let scheme = if storage.use_ssl { "https" } else { "http" };
     let ssl_mode = db.ssl_mode.libpq();
@@ -627,6 +629,7 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
         plain_env("FRAMASPACE_S3_URL", &format!("{scheme}://{}:{}/{}/{key}", storage.host, storage.port, storage.bucket)),
         plain_env("FRAMASPACE_SNAPSHOT_KEY", &key),
         plain_env("FRAMASPACE_SNAPSHOT_DIR", u::WORK_DIR),
+        plain_env("FRAMASPACE_PG_MAJOR", &major.to_string()),
     ];
     if restore {
         env.push(plain_env("FRAMASPACE_SNAPSHOT_SHA256", upgrade.snapshot_sha256.as_deref().unwrap_or_default()));
@@ -641,7 +644,7 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
     };
     let container = Container {
         name: OCC_CONTAINER.into(),
-        image: Some(space.class.rollout.snapshot_image.clone()),
+        image: Some(format!("{}:{major}", space.class.rollout.snapshot_image_repository)),
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["/bin/sh".into(), "-c".into(), script]),
         env: Some(env),
@@ -653,10 +656,12 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
             allow_privilege_escalation: Some(false),
             ..SecurityContext::default()
         }),
-        // The dump is held in memory (the volume below): the limit leaves it room.
+        // The snapshot holds its archive and its SQL in memory (the volume below): the limit
+        // leaves them room. The restore streams (`upgrade::restore_script`): psql's buffer and a
+        // pipe.
         resources: Some(ResourceRequirements {
             requests: Some(q(&[("cpu", "100m"), ("memory", "128Mi")])),
-            limits: Some(q(&[("memory", "2560Mi")])),
+            limits: Some(q(&[("memory", if restore { "256Mi" } else { "2560Mi" })])),
             ..ResourceRequirements::default()
         }),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
@@ -678,7 +683,10 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
                     restart_policy: Some("Never".into()),
                     volumes: Some(vec![Volume {
                         name: "work".into(),
-                        empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), size_limit: Some(Quantity("2Gi".into())) }),
+                        empty_dir: Some(EmptyDirVolumeSource {
+                            medium: Some("Memory".into()),
+                            size_limit: Some(Quantity(if restore { u::RESTORE_WORK_LIMIT } else { "2Gi" }.into())),
+                        }),
                         ..Volume::default()
                     }]),
                     node_selector: Some(space.class.placement.node_selector.clone()),
@@ -882,6 +890,7 @@ mod tests {
                 database: "d".into(),
                 user: "u".into(),
                 ssl_mode: crate::api::database_pool::SslMode::Prefer,
+                server_major: Some(15),
             }),
             ..Bindings::default()
         }

@@ -52,6 +52,7 @@ fn bindings(schema_mode: bool, suite: OfficeSuite) -> Bindings {
             database: if schema_mode { "framaspace".into() } else { "space_mon_asso".into() },
             user: "space_mon_asso".into(),
             ssl_mode: if schema_mode { SslMode::VerifyFull } else { SslMode::Prefer },
+            server_major: Some(15),
         }),
         cache: Some(CacheBinding {
             host: "redis".into(),
@@ -167,8 +168,8 @@ fn every_rendered_configuration_parses_and_merges_into_what_the_space_needs() {
                     assert_eq!(c["one-click-instance.link"], "https://frama.space", "{case}: no Enterprise upsell");
                     // framaspace_quota reads it with getSystemValueInt(): a PHP int, in bytes.
                     assert_eq!(c["framaspace.quota"].as_i64(), Some(40 << 30), "{case}: the space's quota, an integer");
-                    assert_eq!(c["overwriteprotocol"], "http", "{case}: the fixture class ends no TLS");
-                    assert_eq!(c["overwrite.cli.url"], "http://mon-asso.frama.space", "{case}");
+                    assert_eq!(c["overwriteprotocol"], "https", "{case}: https without a TLS issuer (a wildcard certificate in front)");
+                    assert_eq!(c["overwrite.cli.url"], "https://mon-asso.frama.space", "{case}");
                     assert_eq!(c["trusted_proxies"][3], "100.64.0.0/10", "{case}");
                     assert_eq!(c["forwarded_for_headers"][0], "HTTP_X_FORWARDED_FOR", "{case}");
                     let window = c["maintenance_window_start"].as_i64().unwrap_or_default();

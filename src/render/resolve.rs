@@ -60,7 +60,12 @@ impl SpecError {
 impl ResolvedSpace {
     /// The space's address (https when the class's Ingress ends TLS).
     pub fn url(&self) -> String {
-        names::url(&self.host, self.tls())
+        format!("{}://{}", self.scheme(), self.host)
+    }
+
+    /// The scheme people reach the space with: the class's `ingress.publicScheme`, whoever ends TLS.
+    pub fn scheme(&self) -> &'static str {
+        self.class.ingress.public_scheme.as_str()
     }
 
     /// The apps the operator enables in the space: the platform's and the class's, sorted.

@@ -232,6 +232,7 @@ mod tests {
                 database: "space_a".into(),
                 user: "space_a".into(),
                 ssl_mode: crate::api::database_pool::SslMode::Require,
+                server_major: Some(15),
             }),
             storage: StorageBinding::from_endpoint("https://s3.example:9000", "garage", "space-a"),
             ..Bindings::default()
@@ -262,7 +263,7 @@ mod tests {
         let env = |n: &str| c.env.as_ref().and_then(|e| e.iter().find(|v| v.name == n).cloned());
         assert_eq!(
             env("FRAMASPACE_S3_URL").and_then(|e| e.value).as_deref(),
-            Some("https://s3.example:9000/space-a/framaspace/snapshots/33-0-7-to-34-0-1.pgdump")
+            Some("https://s3.example:9000/space-a/framaspace/snapshots/33-0-7-to-34-0-1.sql.gz")
         );
         assert_eq!(env("PGSSLMODE").and_then(|e| e.value).as_deref(), Some("require"));
         assert!(

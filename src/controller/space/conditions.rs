@@ -404,7 +404,7 @@ mod tests {
         assert_eq!(s.phase, Some(SpacePhase::Ready));
         assert_eq!(status_of(&s, READY), ConditionStatus::True);
         assert_eq!(status_of(&s, DATABASE_READY), ConditionStatus::True);
-        assert_eq!(s.url.as_deref(), Some("http://a.frama.space"), "the fixture class ends no TLS");
+        assert_eq!(s.url.as_deref(), Some("https://a.frama.space"), "https without a TLS issuer: a wildcard certificate in front");
         assert_eq!(s.observed_generation, Some(1));
         assert!(s.conditions.iter().all(|c| c.observed_generation == Some(1) && c.last_transition_time == NOW));
     }

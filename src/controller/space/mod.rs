@@ -251,6 +251,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             prior: prior_upgrade.as_ref(),
             recorded: previous.upgrade.as_ref(),
             database_pool: placed.placement.database_pool.as_deref(),
+            cache: placed.placement.cache_pool.as_deref().zip(placed.placement.cache_database),
             workload: &observed,
         };
         let upgraded = Box::pin(upgrade::step(ctx, inputs, upgrade_jobs)).await.shows_in(UP_TO_DATE)?;

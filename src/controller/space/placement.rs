@@ -324,6 +324,7 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
         },
         user: names.sql.clone(),
         ssl_mode: p.spec.ssl_mode,
+        server_major: p.status.as_ref().and_then(|s| s.server_major()),
     });
     let cache =
         placement.cache_pool.as_deref().and_then(|n| ctx.pools.cache_pool(n).ok()).zip(placement.cache_database).map(|(p, database)| {

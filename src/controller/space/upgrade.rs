@@ -56,6 +56,9 @@ pub struct UpgradeInputs<'a> {
     /// The upgrade as the stored status records it.
     pub recorded: Option<&'a UpgradeStatus>,
     pub database_pool: Option<&'a str>,
+    /// The space's CachePool and its database there: emptied after a migration and after a
+    /// restore.
+    pub cache: Option<(&'a str, u32)>,
     pub workload: &'a WorkloadObservation,
 }
 
@@ -78,12 +81,24 @@ fn job(ctx: &Context, ns: &str, name: &str) -> Option<std::sync::Arc<Job>> {
     ctx.owned.jobs.get(&ObjectRef::new(name).within(ns))
 }
 
-/// The space's web pods, terminating ones included (one LIST, only while stopping).
-async fn web_pods(ctx: &Context, space: &str, ns: &str) -> Result<usize> {
+/// The pods of the space's namespace that may still run a process against its database: the
+/// web's, terminating ones included (`status.replicas` leaves them out), and every occ Job's (an
+/// apps or office Job started before the upgrade, or the upgrade Job's own pods, which can
+/// outlive a Job that its deadline failed). Terminal pods run nothing and are left out: an
+/// evicted or shut-down pod stays `Failed` until the pod GC's threshold (12,500 pods by default,
+/// Kubernetes `pkg/controller/podgc`). One LIST, only while stopping or before a restore.
+async fn live_pods(ctx: &Context, ns: &str) -> Result<usize> {
     use k8s_openapi::api::core::v1::Pod;
-    let selector = crate::render::names::pod_selector(space).into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
     let api: kube::Api<Pod> = kube::Api::namespaced(ctx.client.clone(), ns);
-    Ok(api.list_metadata(&kube::api::ListParams::default().labels(&selector)).await?.items.len())
+    let running = kube::api::ListParams::default().fields("status.phase!=Failed,status.phase!=Succeeded");
+    Ok(api.list_metadata(&running).await?.items.len())
+}
+
+/// Empties the space's cache database: the version that runs next must not read what the other
+/// one cached (app config, routes, file metadata), nor a lock a killed process left.
+async fn flush_cache(ctx: &Context, cache: Option<(&str, u32)>) -> Result<usize> {
+    let Some((pool, database)) = cache else { return Ok(0) };
+    Ok(ctx.pools.redis(pool).await?.flush_space(database).await? as usize)
 }
 
 fn seconds_since(t: &str, now: jiff::Timestamp) -> u64 {
@@ -92,7 +107,7 @@ fn seconds_since(t: &str, now: jiff::Timestamp) -> u64 {
 
 pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -> Result<UpgradeOutcome> {
     use ConditionStatus::*;
-    let UpgradeInputs { space, resolved, record, prior, recorded, database_pool, workload } = inputs;
+    let UpgradeInputs { space, resolved, record, prior, recorded, database_pool, cache, workload } = inputs;
     let mut out = UpgradeOutcome { status: prior.cloned(), ..UpgradeOutcome::default() };
     let Some(record) = record else { return Ok(out) };
     let ns = resolved.namespace.as_str();
@@ -101,7 +116,7 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
     if let Some(u) = prior.filter(|u| u.phase.in_progress()) {
         out.busy = true;
         let pool = database_pool.unwrap_or_default();
-        return advance(ctx, Advance { space, resolved, record, upgrade: u.clone(), pool, workload, jobs, now }, out).await;
+        return advance(ctx, Advance { space, resolved, record, upgrade: u.clone(), pool, cache, workload, jobs, now }, out).await;
     }
     if prior.is_some_and(|p| !p.phase.in_progress()) && recorded.map(|r| r.phase) != prior.map(|p| p.phase) {
         // Ended in this reconcile: the next one, with the end recorded, deletes the Jobs.
@@ -167,6 +182,7 @@ struct Advance<'a> {
     record: &'a NextcloudStatus,
     upgrade: UpgradeStatus,
     pool: &'a str,
+    cache: Option<(&'a str, u32)>,
     workload: &'a WorkloadObservation,
     jobs: UpgradeJobs,
     now: jiff::Timestamp,
@@ -202,7 +218,7 @@ fn enter(u: &mut UpgradeStatus, phase: UpgradePhase, now: jiff::Timestamp, out: 
 
 async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Result<UpgradeOutcome> {
     use ConditionStatus::*;
-    let Advance { space, resolved, record, mut upgrade, pool, workload, jobs, now } = a;
+    let Advance { space, resolved, record, mut upgrade, pool, cache, workload, jobs, now } = a;
     let u = &mut upgrade;
     let ns = resolved.namespace.as_str();
     let (from, target) = (u.from.version_string.clone(), u.target.clone());
@@ -214,10 +230,10 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
         UpgradePhase::Stopping => {
             let scaled_down = !workload.exists
                 || (workload.desired_replicas == 0 && workload.replicas == 0 && workload.observed_generation >= workload.generation);
-            // `status.replicas` leaves out pods still terminating, which may still be answering
-            // (and writing): the snapshot starts once no web pod is left at all.
-            let stopped = scaled_down && web_pods(ctx, &resolved.name, ns).await? == 0;
-            if stopped {
+            // The snapshot starts once no process of the space is left: no web pod, terminating
+            // or not, and no occ Job of the old version still writing.
+            let left = if scaled_down { live_pods(ctx, ns).await? } else { workload.replicas.max(1) as usize };
+            if left == 0 {
                 if let Some(job) = jobs.snapshot {
                     out.writes += jobs::create(ctx, ns, job).await?;
                     enter(u, UpgradePhase::Snapshotting, now, &mut out);
@@ -229,7 +245,7 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                         ),
                     )
                 } else {
-                    let why = "the space has no database or bucket binding for its snapshot";
+                    let why = "the space has no database or bucket binding for its snapshot, or its DatabasePool's server major is not known yet (status.serverVersion)";
                     return give_up(ctx, space, pool, upgrade, why, now, out).await;
                 }
             } else if elapsed > timeout {
@@ -238,7 +254,7 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
             } else {
                 // The pods' end is not watched: looked at again shortly.
                 out.retry_in = Some(Duration::from_secs(2));
-                condition(UPGRADING, format!("{from} → {target}: stopping the web workload ({} pod(s) left)", workload.replicas))
+                condition(UPGRADING, format!("{from} → {target}: stopping the web workload and the occ Jobs ({left} pod(s) left)"))
             }
         }
         UpgradePhase::Snapshotting => {
@@ -294,6 +310,7 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                     let reported = OccStatus::parse(&said);
                     match (state, reported) {
                         (JobState::Succeeded, Some(s)) if s.serving() && s.version_string == target => {
+                            out.writes += flush_cache(ctx, cache).await?;
                             let nc = NextcloudStatus {
                                 version: s.version.clone(),
                                 version_string: s.version_string.clone(),
@@ -317,7 +334,7 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                                 (JobState::Succeeded, None) => format!("the upgrade Job {name} ended without occ status"),
                                 _ => format!("the upgrade Job {name} failed: {}", summarize(&said, 400)),
                             };
-                            restore(ctx, space, ns, u, &why, now, &mut out, jobs.restore).await?;
+                            restore(ctx, space, ns, u, &why, now, &mut out).await?;
                             condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot: {why}"))
                         }
                     }
@@ -327,23 +344,21 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
         UpgradePhase::Verifying => {
             let settle = u64::try_from(resolved.class.rollout.settle_seconds).unwrap_or(0);
             let on_target = record.version_string == target;
+            if on_target && resolved.suspended {
+                // A suspended space serves nobody: the upgrade Job's own `occ status` (installed,
+                // normal mode, no upgrade needed, at the target) is the whole proof there will be;
+                // waiting for a web pod that never starts would fail it and pause the rollout.
+                let message =
+                    format!("upgraded from {from} to {target} while suspended: the upgrade Job's occ status reports {target} serving");
+                return succeed(ctx, space, pool, upgrade, message, record, now, out).await;
+            }
             if on_target && workload.desired_replicas > 0 && workload.available() {
-                let since = u.served_since.get_or_insert_with(|| now.to_string()).clone();
+                u.served_since.get_or_insert_with(|| now.to_string());
+                let since = u.ready_since.get_or_insert_with(|| now.to_string()).clone();
                 let served = seconds_since(&since, now);
                 if served >= settle {
-                    u.phase = UpgradePhase::Succeeded;
-                    u.phase_since = now.to_string();
-                    u.message = format!("upgraded from {from} to {target}; ready for {served}s");
-                    publish(space, ctx, EventType::Normal, "Upgraded", &u.message, ACTION).await;
-                    ctx.metrics.upgrade_event("succeeded");
-                    ctx.metrics.upgrade_downtime(seconds_since(&u.started_at, now));
-                    ctx.rollouts.release(pool, &space.name_any());
-                    out.busy = false;
-                    out.retry_in = Some(CLEANUP);
-                    out.condition =
-                        Some(up_to_date(True, "UpToDate", format!("runs Nextcloud {target} ({}), upgraded from {from}", record.version)));
-                    out.status = Some(upgrade);
-                    return Ok(out);
+                    let message = format!("upgraded from {from} to {target}; ready for {served}s");
+                    return succeed(ctx, space, pool, upgrade, message, record, now, out).await;
                 }
                 out.retry_in = Some(Duration::from_secs(settle - served).max(Duration::from_secs(1)));
                 // Served: no more a reason to stop the apps and office steps.
@@ -353,20 +368,46 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                 // Never ready, so never served: the snapshot is still the whole truth.
                 let why = format!("Nextcloud {target} did not become ready within {timeout}s");
                 out.record = Some(u.from.clone());
-                restore(ctx, space, ns, u, &why, now, &mut out, jobs.restore).await?;
+                restore(ctx, space, ns, u, &why, now, &mut out).await?;
                 condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot: {why}"))
+            } else if elapsed > timeout {
+                // It served, so users may have written to the new version since: no rollback to
+                // the snapshot, which would lose that. It stays on the target, failed, its slot
+                // freed, for a person to look at.
+                let since = u.served_since.clone().unwrap_or_default();
+                let why = format!(
+                    "Nextcloud {target} served from {since} but was not ready again within {timeout}s; kept on {target} (users may have written to it), not rolled back"
+                );
+                u.ready_since = None;
+                return give_up(ctx, space, pool, upgrade, &why, now, out).await;
             } else {
+                // Settling starts again from the next ready look.
+                u.ready_since = None;
                 out.retry_in = Some(Duration::from_secs(10));
                 condition(UPGRADING, format!("{from} → {target}: waiting for the web workload on {target} to be ready"))
             }
         }
         UpgradePhase::Restoring => {
             let name = restore_job_name(&target);
+            // Nothing of the failed version may run when the restore starts: a process still
+            // writing, or a statement waiting on the restore's locks, would change the restored
+            // database after its COMMIT.
+            let left = if job(ctx, ns, &name).is_none() { live_pods(ctx, ns).await? } else { 0 };
+            if left > 0 {
+                out.retry_in = Some(Duration::from_secs(2));
+                out.condition = Some(condition(
+                    UPGRADING,
+                    format!("{from} → {target} failed; the restore waits for {left} pod(s) of the space to end: {}", u.message),
+                ));
+                out.status = Some(upgrade);
+                return Ok(out);
+            }
             match ended(ctx, ns, &name, jobs.restore.clone(), &mut out).await? {
                 None => condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot (Job {name}): {}", u.message)),
                 Some((j, JobState::Succeeded))
                     if restored(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), u.snapshot.as_deref().unwrap_or_default()) =>
                 {
+                    out.writes += flush_cache(ctx, cache).await?;
                     let message = format!(
                         "the upgrade to {target} failed and the snapshot {} was restored; back on {from}: {}",
                         u.snapshot.as_deref().unwrap_or_default(),
@@ -443,8 +484,8 @@ fn finish(mut out: UpgradeOutcome, u: UpgradeStatus) -> Result<UpgradeOutcome> {
     Ok(out)
 }
 
-/// An upgrade that ends before anything changed in the database: back on the version it had,
-/// its slot given back.
+/// An upgrade that ends without a restore: before anything changed in the database (back on
+/// the version it had), or after the new version served (kept on it); its slot given back.
 async fn give_up(
     ctx: &Context,
     space: &AssociationSpace,
@@ -457,14 +498,19 @@ async fn give_up(
     u.message = why.to_string();
     enter(&mut u, UpgradePhase::Failed, now, &mut out);
     ctx.metrics.upgrade_event("failed");
-    let message = format!("the upgrade to {} failed, nothing was changed: {why}", u.target);
+    // Every other caller gives up before the migration touched the database.
+    let message = if u.served_since.is_some() {
+        format!("the upgrade to {} failed: {why}", u.target)
+    } else {
+        format!("the upgrade to {} failed, nothing was changed: {why}", u.target)
+    };
     publish(space, ctx, EventType::Warning, "UpgradeFailed", &message, ACTION).await;
     ctx.rollouts.release(pool, &space.name_any());
     finish(out, u)
 }
 
-/// A failure once the migration may have touched the database: the snapshot is restored.
-#[allow(clippy::too_many_arguments)]
+/// A failure once the migration may have touched the database: the snapshot is restored, by a
+/// Job the Restoring phase creates once no pod of the space is left.
 async fn restore(
     ctx: &Context,
     space: &AssociationSpace,
@@ -473,7 +519,6 @@ async fn restore(
     why: &str,
     now: jiff::Timestamp,
     out: &mut UpgradeOutcome,
-    job: Option<Job>,
 ) -> Result<()> {
     u.message = why.to_string();
     enter(u, UpgradePhase::Restoring, now, out);
@@ -482,12 +527,39 @@ async fn restore(
         ctx,
         EventType::Warning,
         "UpgradeFailed",
-        &format!("{why}; restoring snapshot {}", u.snapshot.as_deref().unwrap_or_default()),
+        &format!("{why}; restoring snapshot {} once the space's pods in {ns} are gone", u.snapshot.as_deref().unwrap_or_default()),
         ACTION,
     )
     .await;
-    if let Some(job) = job {
-        out.writes += jobs::create(ctx, ns, job).await?;
-    }
     Ok(())
+}
+
+/// The upgrade verified: recorded as Succeeded, its slot given back.
+#[allow(clippy::too_many_arguments)]
+async fn succeed(
+    ctx: &Context,
+    space: &AssociationSpace,
+    pool: &str,
+    mut u: UpgradeStatus,
+    message: String,
+    record: &NextcloudStatus,
+    now: jiff::Timestamp,
+    mut out: UpgradeOutcome,
+) -> Result<UpgradeOutcome> {
+    u.phase = UpgradePhase::Succeeded;
+    u.phase_since = now.to_string();
+    u.message = message;
+    publish(space, ctx, EventType::Normal, "Upgraded", &u.message, ACTION).await;
+    ctx.metrics.upgrade_event("succeeded");
+    ctx.metrics.upgrade_downtime(seconds_since(&u.started_at, now));
+    ctx.rollouts.release(pool, &space.name_any());
+    out.busy = false;
+    out.retry_in = Some(CLEANUP);
+    out.condition = Some(up_to_date(
+        ConditionStatus::True,
+        "UpToDate",
+        format!("runs Nextcloud {} ({}), upgraded from {}", u.target, record.version, u.from.version_string),
+    ));
+    out.status = Some(u);
+    Ok(out)
 }
