@@ -162,6 +162,7 @@ debian_packages() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
   command -v jq >/dev/null || missing+=(jq)
+  command -v socat >/dev/null || missing+=(socat)   # the TLS front of Valkey (its build has no TLS)
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v python3 >/dev/null || missing+=(python3)

@@ -10,7 +10,7 @@ set -euo pipefail
 "$E2E_DIR/build-tools.sh" all
 
 ETCD_PORT=23790; ETCD_PEER_PORT=23800; APISERVER_PORT=26443; KCM_PORT=20257; SCHED_PORT=20259; KWOK_PORT=20247
-PG_PORT=25432; REDIS_PORT=26379; MINIO_PORT=29000; MINIO_CONSOLE_PORT=29001
+PG_PORT=25432; REDIS_PORT=26379; REDIS_TLS_PORT=26380; REDIS_TLS_BACKEND_PORT=26381; MINIO_PORT=29000; MINIO_CONSOLE_PORT=29001
 GARAGE_S3_PORT=23900; GARAGE_RPC_PORT=23901; GARAGE_ADMIN_PORT=23903
 
 mkdir -p "$STATE_DIR"/{pids,logs,pki}
@@ -37,6 +37,19 @@ EXT
     openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 3650 -extfile client.ext 2>/dev/null
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  )
+}
+
+# A private CA of the backing services and their certificate for 127.0.0.1: PostgreSQL's TLS and
+# the TLS front of Valkey (its build has no TLS), which pools trust through caSecretRef.
+make_services_pki() {
+  [ -s "$PKI/services-server.crt" ] && return
+  ( cd "$PKI"; umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout services-ca.key -out services-ca.crt -days 3650 -subj "/CN=framaspace-test-services-ca" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > services-server.ext
+    openssl req -newkey rsa:2048 -nodes -keyout services-server.key -out services-server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+    openssl x509 -req -in services-server.csr -CA services-ca.crt -CAkey services-ca.key -CAcreateserial -out services-server.crt -days 3650 -extfile services-server.ext 2>/dev/null
+    cat services-server.crt services-server.key > services-server.pem
   )
 }
 
@@ -150,9 +163,13 @@ start_postgres() {
       --auth-host=scram-sha-256 --auth-local=scram-sha-256 -E UTF8 --locale C >"$STATE_DIR/logs/initdb.log" 2>&1
     rm -f "$STATE_DIR/postgres.pwfile"
   fi
+  # TLS with a private CA (not the API server's), for the pools that verify the server
+  # (sslMode verify-full, caSecretRef); clients that ask no TLS still connect in clear.
+  install -o postgres -g postgres -m 600 "$PKI/services-server.key" "$data/server.key"
+  install -o postgres -g postgres -m 644 "$PKI/services-server.crt" "$data/server.crt"
   start_process postgres setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$data" \
     -p "$PG_PORT" -k "$sock" -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off \
-    -c synchronous_commit=off -c full_page_writes=off
+    -c synchronous_commit=off -c full_page_writes=off -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key
   wait_for "postgres" 30 "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
 }
 
@@ -178,6 +195,15 @@ databases 16384
 CONF
   start_process redis "$VALKEY_BIN/valkey-server" "$dir/redis.conf"
   wait_for "redis" 30 redis_ping "$pw"
+  # A second server reached over TLS only, as a CachePool with `tls` reaches one: this Valkey build
+  # has no TLS, so a TLS front (socat) whose certificate the services' private CA signed.
+  local tls="$STATE_DIR/redis-tls"; mkdir -p "$tls"
+  cp "$dir/users.acl" "$tls/users.acl"
+  sed -e "s#^port .*#port $REDIS_TLS_BACKEND_PORT#" -e "s#^dir .*#dir $tls#" -e "s#^aclfile .*#aclfile $tls/users.acl#" -e "s#^databases .*#databases 64#" \
+    "$dir/redis.conf" > "$tls/redis.conf"
+  start_process redis-tls-server "$VALKEY_BIN/valkey-server" "$tls/redis.conf"
+  start_process redis-tls socat "OPENSSL-LISTEN:$REDIS_TLS_PORT,bind=127.0.0.1,reuseaddr,fork,cert=$PKI/services-server.pem,verify=0" "TCP:127.0.0.1:$REDIS_TLS_BACKEND_PORT"
+  wait_for "redis-tls" 30 bash -c "echo | openssl s_client -connect 127.0.0.1:$REDIS_TLS_PORT -CAfile '$PKI/services-ca.crt' -verify_return_error >/dev/null 2>&1"
 }
 redis_ping() { [ "$(REDISCLI_AUTH="$1" redis-cli --user admin -p "$REDIS_PORT" -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; }
 
@@ -237,6 +263,7 @@ export PATH=$(tools_path):\$PATH
 export FRAMASPACE_STATE=$STATE_DIR
 export FRAMASPACE_PG_HOST=127.0.0.1 FRAMASPACE_PG_PORT=$PG_PORT FRAMASPACE_PG_USER=postgres FRAMASPACE_PG_PASSWORD=$pg
 export FRAMASPACE_PG_URL=postgres://postgres:$pg@127.0.0.1:$PG_PORT/postgres
+export FRAMASPACE_SERVICES_CA=$PKI/services-ca.crt FRAMASPACE_REDIS_TLS_PORT=$REDIS_TLS_PORT
 export FRAMASPACE_REDIS_HOST=127.0.0.1 FRAMASPACE_REDIS_PORT=$REDIS_PORT FRAMASPACE_REDIS_USER=admin FRAMASPACE_REDIS_PASSWORD=$rd
 export FRAMASPACE_REDIS_URL=redis://admin:$rd@127.0.0.1:$REDIS_PORT
 export FRAMASPACE_MINIO_URL=http://127.0.0.1:$MINIO_PORT FRAMASPACE_MINIO_ACCESS_KEY=framaspace-admin FRAMASPACE_MINIO_SECRET_KEY=$mn
@@ -247,6 +274,7 @@ ENV
 
 started=$(date +%s)
 make_pki
+make_services_pki
 write_kubeconfig
 start_etcd
 start_apiserver

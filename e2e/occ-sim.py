@@ -32,12 +32,16 @@ No container runs here, so this plays what the real ones would do, as they would
   (nothing is missing, `core/Command/Db/AddMissingIndices.php`) and the report follows;
 - a snapshot or restore Job (`frama.space/occ=snapshot|restore`): its script is run for real, here,
   with the pod's environment: the real `pg_dump`/`pg_restore`/`psql` against the real PostgreSQL
-  and `curl --aws-sigv4` against the real MinIO or Garage, so what the operator relies on is what
-  those programs do;
+  (over TLS with `verify-full` where the pool says so, the CA from the space's ConfigMap as the
+  kubelet projects it) and `curl --aws-sigv4` against the real MinIO or Garage, so what the
+  operator relies on is what those programs do; its work volume a tmpfs of the volume's size
+  limit, as a memory-backed emptyDir is; its client tools of the image's major (`snapshot:<N>`:
+  a major other than the host's says so to `--version`);
 
 Outcomes per namespace, chosen by the tests in $STATE_DIR/occ-sim/<namespace> (one word):
 `fail` (the install cannot log in to PostgreSQL, every attempt), `slow:<seconds>` (the pod runs
 that long first), `maintenance` (occ succeeds but Nextcloud reports maintenance mode),
+`upgrade-drops:<app>` (`occ upgrade` disables that app as incompatible and succeeds),
 `upgrade-fail` (the upgrade's migration stops midway with a database error, after writing part
 of the new schema; `upgrade-fail:<seconds>` after working that long).
 """
@@ -76,6 +80,13 @@ SHIPPED_DISABLED = ["admin_audit", "bruteforcesettings", "encryption", "files_ex
                     "twofactor_totp", "user_ldap", "webhook_listeners"]
 BAKED = ["richdocuments", "onlyoffice", "framaspace_quota"]
 IMAGE_APPS = set(DEFAULT_ENABLED + SHIPPED_DISABLED + BAKED)
+
+
+def apps_of(image):
+    """The apps an image carries: all of the above, but for those its tag says it was built
+    without (`<version>-without-<app>[-without-<app>...]`, a test's way to name a bad build)."""
+    tag = image.rsplit(":", 1)[-1]
+    return IMAGE_APPS - set(tag.split("-without-")[1:])
 
 ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.crt"))
 ctx.load_cert_chain(os.path.join(PKI, "admin.crt"), os.path.join(PKI, "admin.key"))
@@ -262,6 +273,13 @@ def upgrade(pod, env, image, what):
                 "Update failed", "Maintenance mode is kept active", "Resetting log level"]
         return 5, "\n".join(out) + "\n"
     out.append("Updated database")
+    # `Updater::checkAppsRequirements`: an enabled app the new code lacks, or that is not
+    # compatible with it, is disabled, and `occ upgrade` says so and still succeeds.
+    dropped = what.split(":", 1)[1] if what.startswith("upgrade-drops:") else None
+    for app in enabled(env):
+        if app not in apps_of(image) or app == dropped:
+            set_enabled(env, app, False)
+            out.append(f"Disabled incompatible app: {app}")
     for app in enabled(env):
         psql(env, f"INSERT INTO oc_appconfig VALUES ('{app}', 'installed_version', '{code_version}') "
                   "ON CONFLICT (appid, configkey) DO UPDATE SET configvalue = EXCLUDED.configvalue;")
@@ -310,6 +328,29 @@ def client_of(image, base):
     return bin_dir + ":"
 
 
+def mount_config_maps(pod, container, env, base):
+    """The container's ConfigMap volumes (a pool's CA), written where the kubelet would project
+    them, here under `base`; the environment's paths into them follow."""
+    ns = pod["metadata"]["namespace"]
+    volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+    env = dict(env)
+    for i, m in enumerate(container.get("volumeMounts", [])):
+        source = volumes.get(m["name"], {}).get("configMap")
+        if not source:
+            continue
+        data = api("GET", f"/api/v1/namespaces/{ns}/configmaps/{source['name']}").get("data", {})
+        target = os.path.join(base, f"mount-{i}")
+        os.makedirs(target)
+        for item in source.get("items") or [{"key": k, "path": k} for k in data]:
+            if item["key"] in data:
+                with open(os.path.join(target, item["path"]), "w") as f:
+                    f.write(data[item["key"]])
+        for k, v in env.items():
+            if v.startswith(m["mountPath"] + "/"):
+                env[k] = target + v[len(m["mountPath"]):]
+    return env
+
+
 def run_script(pod, env):
     """A snapshot or restore Job's own script, run here with the pod's environment, its work
     volume a tmpfs of the volume's size limit as the kubelet mounts it (root only; otherwise a
@@ -330,6 +371,7 @@ def run_script(pod, env):
         if not mounted:
             say(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: no tmpfs of {limit} bytes (not root?), a plain directory")
     path = client_of(container["image"], base) + os.environ.get("PATH", "/usr/bin:/bin")
+    env = mount_config_maps(pod, container, env, base)
     try:
         log = os.path.join(base, "termination-log")
         script = script.replace("/dev/termination-log", log)
@@ -343,6 +385,15 @@ def run_script(pod, env):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def fallback(lines):
+    """FallbackToLogsOnError: the end of the container's log, at most 80 lines and 2048 bytes,
+    whichever is smaller (kubelet `pkg/kubelet/kuberuntime/kuberuntime_container.go`,
+    `readLastStringFromContainerLogs`: MaxContainerTerminationMessageLogLines lines into a
+    circular buffer of MaxContainerTerminationMessageLogLength bytes)."""
+    tail = "\n".join(lines[-80:]).encode()
+    return tail[-2048:].decode(errors="ignore")
+
+
 def finish(pod, code, output, message=None):
     ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -350,9 +401,9 @@ def finish(pod, code, output, message=None):
     # On success the kubelet copies /dev/termination-log (the two JSON lines tee wrote); on
     # failure, with FallbackToLogsOnError, the last lines of the container's output.
     if message is None:
-        message = "\n".join(lines[-2:]) if code == 0 else "\n".join(lines[-80:])
+        message = "\n".join(lines[-2:]) if code == 0 else fallback(lines)
     elif code != 0:
-        message = "\n".join(lines[-80:])
+        message = fallback(lines)
     terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error", "message": message,
                   "startedAt": now, "finishedAt": now}
     status = {
@@ -397,7 +448,7 @@ def play(pod, started):
         message = None
         if purpose == "inspect":
             # nextcloud::inspect_script: the ids of the image's apps directories, one line.
-            code, output = 0, " ".join(sorted(IMAGE_APPS)) + " \n"
+            code, output = 0, " ".join(sorted(apps_of(image))) + " \n"
         elif purpose == "install":
             code, output = install(env, image, what, commands)
         elif purpose == "upgrade":

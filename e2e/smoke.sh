@@ -52,6 +52,35 @@ fileid=$(curl "${curl_opts[@]}" -u "admin:$password" -X PROPFIND -H 'Depth: 0' \
   "$dav" | sed -n 's#.*<oc:fileid>\([0-9]*\)</oc:fileid>.*#\1#p')
 [ -n "$fileid" ] || { echo "smoke: no fileid"; exit 1; }
 
+step "the space's cache keys carry its prefix, and Valkey refused none of Nextcloud's commands (ACL LOG)"
+# Nextcloud 33.0.1+ prefixes every cache key with memcache_customprefix (server#58705, #58810 for
+# stable33); how it joins the instance's own prefix was not readable in the stored sources, so a
+# real Nextcloud proves it here: its keys exist under `space-<name>:`, and the pinned ACL user
+# (`~space-<name>:*`) was never refused. valkey-cli runs in a pod of the operator's namespace, the
+# admin credentials from the CachePool's Secret (never on a command line).
+pool=$(kubectl get space "$name" -o jsonpath='{.status.placement.cachePool}')
+cache=$(kubectl get cachepool "$pool" -o json)
+admin_secret=$(jq -r '.spec.adminSecretRef.name' <<<"$cache")
+tls_flags=(); [ "$(jq -r '.spec.tls // false' <<<"$cache")" = true ] && tls_flags=(--tls --insecure)
+valkey() {
+  local overrides
+  overrides=$(jq -n --arg img "${SMOKE_VALKEY_IMAGE:-docker.io/valkey/valkey:9.1}" --arg s "$admin_secret" \
+    --arg host "$(jq -r .spec.host <<<"$cache")" --arg port "$(jq -r .spec.port <<<"$cache")" --args '{spec: {containers: [{
+      name: "valkey", image: $img, stdin: true,
+      command: (["sh", "-c", "exec valkey-cli --no-auth-warning --user \"$VALKEY_USER\" -h \"$0\" -p \"$1\" \"$@\"", $host, $port] + $ARGS.positional),
+      env: [{name: "VALKEY_USER", valueFrom: {secretKeyRef: {name: $s, key: "username"}}},
+            {name: "REDISCLI_AUTH", valueFrom: {secretKeyRef: {name: $s, key: "password"}}}]}]}}' -- "${tls_flags[@]}" "$@")
+  kubectl -n "${SMOKE_OPERATOR_NAMESPACE:-framaspace-system}" run "smoke-valkey-$RANDOM" --rm -i --quiet --restart=Never \
+    --image="${SMOKE_VALKEY_IMAGE:-docker.io/valkey/valkey:9.1}" --overrides "$overrides" </dev/null
+}
+db=$(kubectl get namespace "$ns" -o jsonpath='{.metadata.annotations.frama\.space/cache-database}')
+keys=$(valkey -n "$db" --scan --pattern "space-$name:*" | head -5)
+[ -n "$keys" ] || { echo "smoke: no key under space-$name: in database $db after a login and an upload"; exit 1; }
+others=$(valkey -n "$db" --scan | grep -v "^space-$name:" | head -5 || true)
+[ -z "$others" ] || { echo "smoke: keys outside the space's prefix: $others"; exit 1; }
+denied=$(valkey ACL LOG 100 | grep -A1 -x username | grep -x "space-$name" | head -1 || true)
+[ -z "$denied" ] || { echo "smoke: Valkey refused commands of space-$name (ACL LOG): $(valkey ACL LOG 5)"; exit 1; }
+
 step "the space's quota is what WebDAV offers: framaspace_quota enabled, the home held to what is left"
 quota=$(sed -n "s/.*'framaspace.quota' => \([0-9]*\),.*/\1/p" <<<"$(kubectl -n "$ns" get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}')")
 available=$(curl "${curl_opts[@]}" -u "admin:$password" -X PROPFIND -H 'Depth: 0' \

@@ -282,6 +282,18 @@ pub fn plan(policy: &RolloutPolicy, target: &str, members: &[Member<'_>], now: j
     out
 }
 
+/// `plan` held back because the target image cannot serve the class (`why`): nobody is
+/// admitted, upgrades under way finish. A plan that admits nobody anyway is left as it is.
+pub fn hold_for_image(mut plan: Plan, why: &str) -> Plan {
+    use RolloutPhase::*;
+    if matches!(plan.status.phase, Some(Canary | Rolling | WaitingForWindow | AwaitingApproval)) {
+        plan.admitted.clear();
+        plan.status.phase = Some(Blocked);
+        plan.status.message = format!("no upgrade starts: {why}");
+    }
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +354,22 @@ mod tests {
 
     fn now() -> jiff::Timestamp {
         "2026-12-01T02:30:00Z".parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn an_image_that_cannot_serve_the_class_starts_no_upgrade() {
+        let mut fleet = Fleet::new(20, "33.0.7");
+        let held = hold_for_image(plan(&policy(), "34.0.1", &fleet.members(), now()), "image nc:34.0.1 lacks calendar");
+        assert_eq!((held.status.phase, held.admitted.len()), (Some(RolloutPhase::Blocked), 0), "not even the canary");
+        assert!(held.status.message.contains("lacks calendar"), "{}", held.status.message);
+        for n in ["s03", "s11"] {
+            fleet.finish(n, "34.0.1", UpgradePhase::Succeeded);
+        }
+        for i in 0..20 {
+            fleet.finish(&format!("s{i:02}"), "34.0.1", UpgradePhase::Succeeded);
+        }
+        let done = hold_for_image(plan(&policy(), "34.0.1", &fleet.members(), now()), "whatever");
+        assert_eq!(done.status.phase, Some(RolloutPhase::Complete), "a complete rollout stays complete");
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn pg_target(isolation: DatabaseIsolation, shared: &str) -> PgTarget {
         isolation,
         shared_database: shared.into(),
         max_connections: 4,
+        ca: None,
     }
 }
 
@@ -149,7 +150,28 @@ fn redis_target() -> RedisTarget {
         username: env("FRAMASPACE_REDIS_USER"),
         password: env("FRAMASPACE_REDIS_PASSWORD"),
         max_concurrent: 4,
+        ca: None,
     }
+}
+
+/// PostgreSQL (TLS on, its certificate from the environment's private CA) with `verify-full`,
+/// and the Valkey reached over TLS only: the operator's own connections trust the pool's CA,
+/// and without it (the public roots) they are refused.
+#[tokio::test]
+async fn verify_full_and_tls_trust_the_pools_ca_and_only_it() {
+    let ca = std::fs::read_to_string(env("FRAMASPACE_SERVICES_CA")).expect("the environment's CA");
+    let ca = framaspace_operator::provision::tls::certificates_only(ca.as_bytes()).expect("a certificate");
+    let verified =
+        |ca: Option<String>| PgTarget { ssl_mode: SslMode::VerifyFull, ca, ..pg_target(DatabaseIsolation::Database, "framaspace") };
+    let admin = PgAdmin::connect(verified(Some(ca.clone()))).await.expect("the server verified against the pool's CA");
+    assert!(admin.server_version().await.is_ok());
+    let refused = PgAdmin::connect(verified(None)).await.err().expect("the public roots do not know the private CA");
+    assert!(matches!(refused, ProvisionError::Unreachable { .. }), "{refused}");
+    let tls =
+        |ca: Option<String>| RedisTarget { port: env("FRAMASPACE_REDIS_TLS_PORT").parse().expect("port"), tls: true, ca, ..redis_target() };
+    let redis = RedisAdmin::connect(&tls(Some(ca))).await.expect("Valkey over TLS, verified against the pool's CA");
+    assert!(redis.server_info().await.is_ok());
+    assert!(RedisAdmin::connect(&tls(None)).await.is_err(), "the public roots do not know the private CA");
 }
 
 async fn used_memory(c: &mut redis::aio::MultiplexedConnection) -> u64 {

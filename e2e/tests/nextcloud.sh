@@ -29,7 +29,8 @@ section "setup: chart, pools, class, operator"
 check "the chart is installed" "$E2E_DIR/install.sh"
 check "admin Secrets of the pools" "$E2E_DIR/admin-secrets.sh"
 check "kubectl apply examples/pools.yaml and the class" kubectl apply -f "$REPO_DIR/examples/pools.yaml" -f "$REPO_DIR/examples/spaceclass-standard.yaml"
-mapfile -t cmd < <(operator_command --log-format json --identity nextcloud-operator --metrics-address "127.0.0.1:$METRICS_PORT" --pool-check-seconds 5)
+mapfile -t cmd < <(operator_command --log-format json --identity nextcloud-operator --metrics-address "127.0.0.1:$METRICS_PORT" --pool-check-seconds 5 \
+  --external-check-seconds 5)
 start_process nextcloud-operator "${cmd[@]}"
 check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage --timeout=90s
 
@@ -229,6 +230,24 @@ check "the API server refuses the office apps in a class's list" bash -c \
   "kubectl patch spaceclass with-apps --type merge -p '{\"spec\":{\"apps\":[\"richdocuments\"]}}' 2>&1 | grep -q 'each space.s spec.office enables'"
 check "and the platform's own app, which every space runs anyway" bash -c \
   "kubectl patch spaceclass with-apps --type merge -p '{\"spec\":{\"apps\":[\"framaspace_quota\"]}}' 2>&1 | grep -q 'the platform.s own app, enabled in every space'"
+
+section "an app the association's admin switches off in the Apps page is enabled again"
+# What AppManager::disableApp writes when an admin clicks "Disable" on the quota app.
+"${PSQL[@]}" -d space_nc_apps_2 -c "UPDATE oc_appconfig SET configvalue = 'no' WHERE appid = 'framaspace_quota' AND configkey = 'enabled'" >/dev/null
+poke_until() { # SECONDS COMMAND...: the check, the space poked between tries (the read is once per --external-check-seconds)
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@"; do
+    [ "$(date +%s)" -ge "$end" ] && return 1
+    kubectl annotate space nc-apps-2 e2e.frama.space/poke="$(date +%s%N)" --overwrite >/dev/null; sleep 2
+  done
+}
+check "the operator finds it off (Event AppsReenabled, naming it)" poke_until 60 bash -c \
+  "kubectl get events -n default --field-selector involvedObject.name=nc-apps-2,reason=AppsReenabled -o jsonpath='{.items[*].message}' | grep -q 'framaspace_quota found disabled'"
+check "one occ Job enables it again in the real database" poke_until 60 bash -c "$(declare -f app_on); PSQL=(${PSQL[*]}); app_on nc-apps-2 framaspace_quota yes"
+check_eq "by one repair Job" "1" "$(kubectl -n space-nc-apps-2 get jobs -o name | grep -c occ-apps-repair-)"
+check "metrics: framaspace_apps_reenabled_total" bash -c "curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep -q '^framaspace_apps_reenabled_total 1'"
+check "AppsReady=True Applied again" poke_until 60 has_reason nc-apps-2 AppsReady Applied
+check_eq "the other space was left alone" "0" "$(kubectl -n space-nc-apps-1 get jobs -o name | grep -c occ-apps-repair-)"
 
 section "the quota inside Nextcloud: the platform's framaspace_quota app, told the space's quota"
 check "framaspace.config.php: the space's quota in bytes (defaultQuota 1Gi of the class)" bash -c \

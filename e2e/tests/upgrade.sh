@@ -95,7 +95,8 @@ YAML
 check "the fleet's pools are labelled" kubectl label --overwrite databasepool/pg-shared cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage e2e.frama.space/fleet=yes
 start_operator
 check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 databasepool/pg-shared cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage --timeout=90s
-POOLS=fleet new_class fleet "up-03, up-11" '"50%"'
+# The fleet keeps its snapshots (rollout.keepSnapshots), for the check of what one names.
+POOLS=fleet new_class fleet "up-03, up-11" '"50%"' 'keepSnapshots: true'
 for i in $(seq -w 1 20); do new_space "up-$i" fleet; done
 check "20 spaces of class fleet are Ready on 33.0.7" eventually 240 all_on fleet 33.0.7
 check_eq "nothing to upgrade: the rollout is Complete" "Complete" "$(rollout_phase fleet)"
@@ -242,13 +243,30 @@ check_eq "the held space stays on 33.0.7, UpToDate=False UpgradeHeld" "33.0.7 Up
 check "the held space is Ready all along" kubectl wait --for=condition=Ready space/fr-3 --timeout=10s
 check "the class counts it held" eventually 20 bash -c "[ \"\$(kubectl get spaceclass fragile -o jsonpath='{.status.rollout.phase} {.status.rollout.held}')\" = 'Complete 1' ]"
 
+section "an app that occ upgrade disables is a failed migration; an image without a class app starts no rollout"
+check "fr-1 had framaspace_quota enabled on 34.0.2" bash -c "kubectl get space fr-1 -o jsonpath='{.status.apps.enabled}' | grep -q framaspace_quota"
+scenario fr-1 upgrade-drops:framaspace_quota
+kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"version":"34.0.3"}}}' >/dev/null
+check "the canary's upgrade is rolled back" eventually 120 bash -c "[ \"\$(kubectl get space fr-1 -o jsonpath='{.status.upgrade.phase} {.status.upgrade.target}')\" = 'Failed 34.0.3' ]"
+check "its status says which app occ upgrade disabled" bash -c "kubectl get space fr-1 -o jsonpath='{.status.upgrade.message}' | grep -q 'occ upgrade disabled framaspace_quota'"
+check_eq "it runs 34.0.2 again, the quota app enabled in its database" "34.0.2 yes" \
+  "$(version_of fr-1) $(${PSQL[*]} -d space_fr_1 -c "SELECT configvalue FROM oc_appconfig WHERE appid = 'framaspace_quota' AND configkey = 'enabled'")"
+scenario fr-1 ""
+kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"version":"34.0.4","tag":"34.0.4-without-framaspace_quota"}}}' >/dev/null
+check "an image without the platform's app: the class is not Ready (AppsNotInImage)" eventually 60 bash -c \
+  "[ \"\$(kubectl get spaceclass fragile -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\" = AppsNotInImage ]"
+check "and its rollout is Blocked, saying why" eventually 30 bash -c \
+  "[ \"\$(kubectl get spaceclass fragile -o jsonpath='{.status.rollout.phase}')\" = Blocked ] && kubectl get spaceclass fragile -o jsonpath='{.status.rollout.message}' | grep -q 'lacks framaspace_quota'"
+sleep 4
+check_eq "no space started an upgrade to it" "" "$(kubectl get spaces -o json | jq -r '.items[] | select(.status.upgrade.target == "34.0.4") | .metadata.name')"
+
 section "pause and resume; an operator SIGKILLed in the middle of a wave resumes without a second snapshot"
 kubectl patch spaceclass fleet --type merge -p '{"spec":{"nextcloud":{"version":"34.0.3"},"rollout":{"paused":true,"maxParallelPerPool":4}}}' >/dev/null
 check "the class shows Paused" eventually 20 has_rollout_phase fleet Paused
 sleep 4
-check_eq "no space starts while paused" "0" "$(kubectl get spaces -o json | jq '[.items[] | select(.status.upgrade.target == "34.0.3")] | length')"
+check_eq "no space starts while paused" "0" "$(kubectl get spaces -o json | jq '[.items[] | select(.spec.spaceClassName == "fleet" and .status.upgrade.target == "34.0.3")] | length')"
 kubectl patch spaceclass fleet --type merge -p '{"spec":{"rollout":{"paused":false}}}' >/dev/null
-check "resumed: upgrades start" eventually 30 bash -c "kubectl get spaces -o json | jq -e '[.items[] | select(.status.upgrade.target == \"34.0.3\")] | length > 0'"
+check "resumed: upgrades start" eventually 30 bash -c "kubectl get spaces -o json | jq -e '[.items[] | select(.spec.spaceClassName == \"fleet\" and .status.upgrade.target == \"34.0.3\")] | length > 0'"
 done_space() { kubectl get spaces -o json | jq -r '[.items[] | select(.status.upgrade.target == "34.0.3" and .status.upgrade.phase == "Succeeded")][0].metadata.name // empty'; }
 check "a space is done while the rollout goes on" eventually 120 bash -c "[ -n \"\$(kubectl get spaces -o json | jq -r '[.items[] | select(.status.upgrade.target == \"34.0.3\" and .status.upgrade.phase == \"Succeeded\")][0].metadata.name // empty')\" ]"
 d=$(done_space)
@@ -269,6 +287,85 @@ start_operator
 check "every space ends on 34.0.3 and Ready" eventually 400 all_on fleet 34.0.3
 check "each space was snapshotted once and migrated once across the kill" bash -c \
   "for i in \$(seq -w 1 20); do [ \$(grep -c \"^space-up-\$i/nextcloud-snapshot-34-0-3-[a-z0-9]*: exit 0\" '$SIM_LOG') = 1 ] && [ \$(grep -c \"^space-up-\$i/nextcloud-upgrade-34-0-3-[a-z0-9]*: exit 0\" '$SIM_LOG') = 1 ] || exit 1; done"
+
+section "a pool whose server a private CA signs (verify-full): trusted by the operator, Nextcloud and the snapshot Jobs"
+kubectl -n framaspace-system create secret generic services-ca --from-file=ca.crt="$FRAMASPACE_SERVICES_CA" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+tls_pool() { # NAME [CA-SECRET-REF-YAML]
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: DatabasePool
+metadata: { name: $1 }
+spec:
+  host: 127.0.0.1
+  port: $FRAMASPACE_PG_PORT
+  adminSecretRef: { name: pg-1-admin }
+  sslMode: verify-full
+  capacity: { maxSpaces: 10 }
+  ${2:-}
+YAML
+}
+tls_pool pg-tls-public
+tls_pool pg-tls "caSecretRef: { name: services-ca }"
+# A CA reference to a Secret that holds a password: refused, nothing of it copied anywhere.
+tls_pool pg-tls-stolen "caSecretRef: { name: pg-1-admin, key: password }"
+check "the pool with its CA is Ready (the operator verifies the server against it)" kubectl wait --for=condition=Ready databasepool/pg-tls --timeout=60s
+check "without the CA, verify-full against the public roots is not Ready" eventually 30 bash -c \
+  "[ \"\$(kubectl get databasepool pg-tls-public -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = False ]"
+check "a CA Secret key holding a password is refused, saying why" eventually 30 bash -c \
+  "kubectl get databasepool pg-tls-stolen -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q 'holds no PEM CERTIFICATE block'"
+out=$(kubectl apply -f - 2>&1 <<YAML
+apiVersion: frama.space/v1alpha1
+kind: DatabasePool
+metadata: { name: pg-ca-no-verify }
+spec: { host: 127.0.0.1, port: $FRAMASPACE_PG_PORT, adminSecretRef: { name: pg-1-admin }, sslMode: require, caSecretRef: { name: services-ca }, capacity: { maxSpaces: 1 } }
+YAML
+)
+check "a CA without verify-full is refused at admission" grep -q "spec.caSecretRef needs spec.sslMode verify-full" <<<"$out"
+# Valkey behind TLS (the environment's second server, its certificate from the same private CA).
+cache_pool_tls() { # NAME [CA-SECRET-REF-YAML]
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: $1 }
+spec:
+  host: 127.0.0.1
+  port: $FRAMASPACE_REDIS_TLS_PORT
+  tls: true
+  adminSecretRef: { name: redis-1-admin }
+  capacity: { maxSpaces: 10 }
+  ${2:-}
+YAML
+}
+cache_pool_tls redis-tls-public
+cache_pool_tls redis-tls "caSecretRef: { name: services-ca }"
+check "the CachePool over TLS with its CA is Ready (the operator's own TLS connection)" kubectl wait --for=condition=Ready cachepool/redis-tls --timeout=60s
+check "without the CA, the public roots refuse the server: not Ready" eventually 30 bash -c \
+  "[ \"\$(kubectl get cachepool redis-tls-public -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = False ]"
+kubectl label --overwrite databasepool/pg-tls cachepool/redis-tls storagepool/s3-minio e2e.frama.space/tls=yes >/dev/null
+POOLS=tls new_class tls "tl-1" '"50%"'
+new_space tl-1 tls
+check "a space of the TLS pool is Ready" eventually 120 all_on tls 33.0.7
+config=$(kubectl -n space-tl-1 get configmap nextcloud-config -o json)
+check "its ConfigMap carries the pools' CA" bash -c "jq -r '.data[\"postgres-ca.crt\"]' <<<'$config' | openssl x509 -noout -subject | grep -q framaspace-test-services-ca"
+check "Nextcloud verifies PostgreSQL against it" grep -q "'rootcert' => '/etc/framaspace/config/postgres-ca.crt'" <<<"$(jq -r '.data["database.config.php"]' <<<"$config")"
+check "and Valkey (phpredis ssl_context cafile)" grep -q "'tls://127.0.0.1', 'port' => $FRAMASPACE_REDIS_TLS_PORT.*'cafile' => '/etc/framaspace/config/cache-ca.crt'" <<<"$(jq -r '.data["redis.config.php"]' <<<"$config")"
+check "the space's Valkey user was made over TLS" bash -c \
+  "REDISCLI_AUTH='$FRAMASPACE_REDIS_PASSWORD' redis-cli --no-auth-warning --tls --cacert '$FRAMASPACE_SERVICES_CA' --user admin -h 127.0.0.1 -p $FRAMASPACE_REDIS_TLS_PORT ACL USERS | grep -qx space-tl-1"
+check_eq "and nothing of the refused Secret reached any space" "" "$(kubectl get configmaps -A -o json | jq -r '.items[].data // {} | .[]' | grep -F -x -e "$FRAMASPACE_PG_PASSWORD" | head -1)"
+"${PSQL[@]}" -d space_tl_1 -c "SET ROLE space_tl_1; CREATE TABLE oc_e2e_notes (id serial PRIMARY KEY, body text); INSERT INTO oc_e2e_notes (body) VALUES ('kept across a rollback over TLS');" >/dev/null
+before=$(dump_of tl-1)
+scenario tl-1 upgrade-fail
+kubectl patch spaceclass tls --type merge -p '{"spec":{"nextcloud":{"version":"34.0.1"}}}' >/dev/null
+check "snapshot, failed migration and restore over verify-full" eventually 120 bash -c "[ \"\$(kubectl get space tl-1 -o jsonpath='{.status.upgrade.phase}')\" = Failed ]"
+check "it was restored (Event UpgradeRolledBack)" bash -c "kubectl get events -n default --field-selector involvedObject.name=tl-1,reason=UpgradeRolledBack -o name | grep -q ."
+check_eq "its database is restored identical" "" "$(diff -u <(echo "$before") <(dump_of tl-1) | head -20)"
+# The class keeps no snapshot: once the upgrade's end is recorded, its Jobs and its snapshot go.
+check "its snapshot is removed from its bucket once the upgrade ended" eventually 30 bash -c \
+  "$(declare -f cred); [ -z \"\$(kubectl -n space-tl-1 get jobs -l frama.space/occ=restore -o name)\" ] && \
+   curl -sf -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --aws-sigv4 'aws:amz:us-east-1:s3' --user \"\$(cred tl-1 s3-access-key):\$(cred tl-1 s3-secret-key)\" \
+     '$FRAMASPACE_MINIO_URL/space-tl-1?list-type=2&prefix=framaspace/snapshots/' | grep -q '<KeyCount>0</KeyCount>'"
+kubectl delete databasepool pg-tls-public pg-tls-stolen --wait=false >/dev/null 2>&1
+kubectl delete cachepool redis-tls-public --wait=false >/dev/null 2>&1
 
 stop_process upgrade-operator
 summary

@@ -26,6 +26,7 @@ use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.caSecretRef) || (has(self.tls) && self.tls)").message("spec.caSecretRef needs spec.tls: a CA is only trusted over TLS"))]
 pub struct CachePoolSpec {
     /// Host of the Redis server.
     #[schemars(length(min = 1, max = 253))]
@@ -37,6 +38,11 @@ pub struct CachePoolSpec {
     /// Connect with TLS.
     #[serde(default)]
     pub tls: bool,
+    /// The private CA of the server's certificate, with `tls`: trusted by the operator and by
+    /// the spaces' Nextcloud (`redis` `ssl_context` `cafile`). Without it, the system's public
+    /// roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<super::pool::CaSecretRef>,
     /// Secret with keys `username` and `password` of an ACL user allowed to run `ACL` commands.
     pub admin_secret_ref: AdminSecretRef,
     /// How many spaces the pool takes.

@@ -4,7 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
+use super::pool::{AdminSecretRef, CaSecretRef, PoolCapacity, PoolStatus};
 
 /// A PostgreSQL server on which the operator creates one role and one database (or schema) per space.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -27,6 +27,7 @@ use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.caSecretRef) || (has(self.sslMode) && self.sslMode == 'verify-full')").message("spec.caSecretRef needs spec.sslMode verify-full: only then is the server's certificate checked against it"))]
 pub struct DatabasePoolSpec {
     /// Host the operator connects to with the admin credentials.
     #[schemars(length(min = 1, max = 253))]
@@ -58,6 +59,11 @@ pub struct DatabasePoolSpec {
     /// TLS mode toward the server (`disable`, `prefer`, `require`, `verify-full`).
     #[serde(default)]
     pub ssl_mode: SslMode,
+    /// The private CA of the server's certificate, for `verify-full`: trusted by the operator,
+    /// the spaces' Nextcloud (`pgsql_ssl` `rootcert`) and their snapshot Jobs
+    /// (`PGSSLROOTCERT`). Without it, `verify-full` trusts the system's public roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<CaSecretRef>,
     /// How many spaces the pool takes.
     pub capacity: PoolCapacity,
     /// Most admin operations run at once against this server (default 4), so a burst of new spaces

@@ -15,6 +15,27 @@ pub struct AdminSecretRef {
     pub name: String,
 }
 
+/// A private CA's certificate (PEM) in a Secret of the operator's namespace: the CA that signed
+/// the server's certificate (cert-manager's `ca.crt`, CloudNativePG's `<cluster>-ca`). The
+/// operator trusts it for its own connections, and hands the certificates (only blocks that
+/// parse as X.509 certificates, never the rest of the Secret) to every client of the pool in
+/// the spaces' namespaces.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CaSecretRef {
+    /// Name of the Secret in the operator's namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub name: String,
+    /// The key that holds the PEM certificates (default `ca.crt`).
+    #[serde(default = "default_ca_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
+}
+
+fn default_ca_key() -> String {
+    "ca.crt".to_string()
+}
+
 /// How many spaces a pool may hold.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

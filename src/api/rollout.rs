@@ -62,6 +62,12 @@ pub struct RolloutPolicy {
     #[serde(default = "default_snapshot_repository")]
     #[schemars(length(min = 1, max = 240), regex(pattern = r"^[a-z0-9]([-a-z0-9._/:]*[a-z0-9])?$"))]
     pub snapshot_image_repository: String,
+    /// Keeps each space's upgrade snapshot in its bucket once the upgrade ended (for an
+    /// inspection by hand). By default it is removed then: the new version serves, or the old
+    /// one runs on the restored database, and a kept snapshot counts against the space's quota
+    /// (the bucket's hard quota) without Nextcloud seeing it.
+    #[serde(default)]
+    pub keep_snapshots: bool,
 }
 
 impl Default for RolloutPolicy {
@@ -77,6 +83,7 @@ impl Default for RolloutPolicy {
             step_timeout_seconds: default_step_timeout(),
             approved_version: None,
             snapshot_image_repository: default_snapshot_repository(),
+            keep_snapshots: false,
         }
     }
 }
@@ -175,6 +182,9 @@ pub enum RolloutPhase {
     WaitingForWindow,
     /// `spec.rollout.paused`, or the failure threshold was reached.
     Paused,
+    /// The target image cannot serve the class (still inspected, not inspectable, or without
+    /// one of the class's apps): no upgrade starts, those under way finish.
+    Blocked,
 }
 
 /// What the class shows of its rollout.

@@ -146,6 +146,15 @@ impl AssociationSpace {
 }
 
 impl OfficeSuite {
+    /// The Nextcloud app that wires the suite in.
+    pub fn app(self) -> Option<&'static str> {
+        match self {
+            OfficeSuite::Collabora => Some("richdocuments"),
+            OfficeSuite::Onlyoffice => Some("onlyoffice"),
+            OfficeSuite::None => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             OfficeSuite::Collabora => "collabora",

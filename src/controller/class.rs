@@ -293,6 +293,21 @@ fn observe(ctx: &ClassContext, class: &str, census: &Census<'_>, plan: &crate::r
     }
 }
 
+/// Why the class's image cannot take its spaces yet: an upgrade to it would disable an app the
+/// class or the platform enables (`Updater::checkAppsRequirements` disables an enabled app the
+/// new code lacks, and `occ upgrade` still exits 0), or its apps are not known yet.
+fn unusable_image(class: &SpaceClass, inspection: &Inspection) -> Option<String> {
+    let reference = class.spec.nextcloud.reference();
+    match inspection {
+        Inspection::Done(image) => {
+            let missing = crate::api::class::missing_apps(&class.spec, image);
+            (!missing.is_empty()).then(|| format!("image {reference} lacks {} (Ready=False AppsNotInImage)", missing.join(", ")))
+        }
+        Inspection::Running(_) => Some(format!("the apps of image {reference} are being read (inspection Job)")),
+        Inspection::Failed(why) => Some(format!("image {reference} could not be inspected: {why}")),
+    }
+}
+
 /// How often a class with a rollout under way is planned again: a wave starts within this
 /// long of the last space of the one before.
 const ROLLING: Duration = Duration::from_secs(3);
@@ -304,7 +319,10 @@ async fn reconcile(class: Arc<SpaceClass>, ctx: Arc<ClassContext>) -> Result<Act
     let now = jiff::Timestamp::now();
     let census = census(&class, &spaces, ctx.rollouts.ready(), now);
     ctx.rollouts.settle(&census.under_way, &census.ended, &census.existing);
-    let plan = crate::rollout::plan(&class.spec.rollout, &class.spec.nextcloud.version, &census.members, now);
+    let mut plan = crate::rollout::plan(&class.spec.rollout, &class.spec.nextcloud.version, &census.members, now);
+    if let Some(why) = unusable_image(&class, &inspection) {
+        plan = crate::rollout::hold_for_image(plan, &why);
+    }
     let active = plan.status.phase != Some(crate::api::rollout::RolloutPhase::Complete);
     status.rollout = Some(plan.status.clone());
     observe(&ctx, &class.name_any(), &census, &plan);

@@ -25,7 +25,7 @@ use super::fanout::Subscription;
 use super::status::write_status;
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::labels::{CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, SPACE_LABEL, STORAGE_POOL_ANNOTATION};
-use crate::api::pool::PoolStatus;
+use crate::api::pool::{CaSecretRef, PoolStatus};
 use crate::api::storage_pool::StorageProvider;
 use crate::api::{CachePool, DatabasePool, StoragePool};
 use crate::error::{Error, Result};
@@ -84,6 +84,17 @@ impl S3Admin {
             match &self.provider {
                 S3Provider::Minio(a) => a.revoke(b).await,
                 S3Provider::Garage(a) => a.revoke(b).await,
+            }
+        })
+        .await
+    }
+    /// One object of the space's bucket removed with the space's own key.
+    pub async fn remove_object(&self, b: &Bucket<'_>, key: &str) -> Result<u32, ProvisionError> {
+        let _p = self.permit().await?;
+        bounded(self.system(), OPERATION_BOUND, async {
+            match &self.provider {
+                S3Provider::Minio(a) => a.remove_object(b, key).await,
+                S3Provider::Garage(a) => a.remove_object(b, key).await,
             }
         })
         .await
@@ -160,6 +171,35 @@ impl PoolRegistry {
         Ok((value, s.resource_version().unwrap_or_default()))
     }
 
+    /// The certificates of a pool's CA Secret (only those: `provision::tls::certificates_only`)
+    /// and the Secret's version.
+    fn ca_value(&self, kind: &'static str, pool: &str, r: &CaSecretRef) -> Result<(String, String)> {
+        let s = self
+            .admin_secrets
+            .get(&ObjectRef::new(&r.name).within(&self.namespace))
+            .ok_or_else(|| pool_error(kind, pool, format!("CA Secret {}/{} not found", self.namespace, r.name)))?;
+        let raw = s
+            .data
+            .as_ref()
+            .and_then(|d| d.get(&r.key))
+            .ok_or_else(|| pool_error(kind, pool, format!("CA Secret {}/{} has no key {:?}", self.namespace, r.name, r.key)))?;
+        let pem = crate::provision::tls::certificates_only(&raw.0)
+            .map_err(|e| pool_error(kind, pool, format!("key {:?} of CA Secret {}/{} {e}", r.key, self.namespace, r.name)))?;
+        Ok((pem, s.resource_version().unwrap_or_default()))
+    }
+
+    /// The CA a DatabasePool's clients trust, if it names one that holds certificates.
+    pub fn database_ca(&self, pool: &DatabasePool) -> Option<String> {
+        let r = pool.spec.ca_secret_ref.as_ref()?;
+        self.ca_value("DatabasePool", &pool.name_any(), r).ok().map(|(pem, _)| pem)
+    }
+
+    /// The CA a CachePool's clients trust, if it names one that holds certificates.
+    pub fn cache_ca(&self, pool: &CachePool) -> Option<String> {
+        let r = pool.spec.ca_secret_ref.as_ref()?;
+        self.ca_value("CachePool", &pool.name_any(), r).ok().map(|(pem, _)| pem)
+    }
+
     async fn cached<T, F>(cache: &Cached<T>, name: &str, fingerprint: String, build: F) -> Result<Arc<T>>
     where
         F: AsyncFnOnce() -> Result<T, ProvisionError>,
@@ -197,7 +237,9 @@ impl PoolRegistry {
         let s = &pool.spec;
         let (user, _) = self.admin_value("DatabasePool", name, &s.admin_secret_ref.name, "username")?;
         let (password, version) = self.admin_value("DatabasePool", name, &s.admin_secret_ref.name, "password")?;
-        let fingerprint = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
+        let ca = s.ca_secret_ref.as_ref().map(|r| self.ca_value("DatabasePool", name, r)).transpose()?;
+        let fingerprint =
+            format!("{}/{version}/{}", pool.metadata.generation.unwrap_or_default(), ca.as_ref().map(|(_, v)| v.as_str()).unwrap_or(""));
         let target = PgTarget {
             host: s.host.clone(),
             port: u16::try_from(s.port).unwrap_or(5432),
@@ -207,6 +249,7 @@ impl PoolRegistry {
             isolation: s.isolation,
             shared_database: s.shared_database.clone(),
             max_connections: u32::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4),
+            ca: ca.map(|(pem, _)| pem),
         };
         let gate = self.gate.clone();
         Self::cached(&self.pg, name, fingerprint, async || Ok(PgAdmin::connect(target).await?.with_gate(gate))).await
@@ -217,7 +260,9 @@ impl PoolRegistry {
         let s = &pool.spec;
         let (user, _) = self.admin_value("CachePool", name, &s.admin_secret_ref.name, "username")?;
         let (password, version) = self.admin_value("CachePool", name, &s.admin_secret_ref.name, "password")?;
-        let fingerprint = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
+        let ca = s.ca_secret_ref.as_ref().map(|r| self.ca_value("CachePool", name, r)).transpose()?;
+        let fingerprint =
+            format!("{}/{version}/{}", pool.metadata.generation.unwrap_or_default(), ca.as_ref().map(|(_, v)| v.as_str()).unwrap_or(""));
         let target = RedisTarget {
             host: s.host.clone(),
             port: u16::try_from(s.port).unwrap_or(6379),
@@ -225,6 +270,7 @@ impl PoolRegistry {
             username: user,
             password,
             max_concurrent: usize::try_from(s.max_concurrent_operations.unwrap_or(8)).unwrap_or(8),
+            ca: ca.map(|(pem, _)| pem),
         };
         let gate = self.gate.clone();
         Self::cached(&self.redis, name, fingerprint, async || Ok(RedisAdmin::connect(&target).await?.with_gate(gate))).await

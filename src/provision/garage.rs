@@ -215,6 +215,13 @@ impl GarageAdmin {
         Ok(writes)
     }
 
+    /// Removes one object of the space's bucket, with the space's own key.
+    pub async fn remove_object(&self, b: &Bucket<'_>, key: &str) -> Result<u32, ProvisionError> {
+        let own =
+            SignedClient::new(&self.s3_endpoint, &self.region, b.access_key, b.secret_key, System::Garage)?.with_gate(self.gate.clone());
+        own.delete_object(b.bucket, key).await
+    }
+
     /// Delete: every object (over S3, with the space's key), the bucket, its keys.
     pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let mut writes = Writes::default();

@@ -143,6 +143,12 @@ impl MinioAdmin {
         Ok(info.pointer("/servers/0/version").and_then(Value::as_str).unwrap_or("unknown").to_string())
     }
 
+    /// Removes one object of the space's bucket, with the space's own key.
+    pub async fn remove_object(&self, b: &Bucket<'_>, key: &str) -> Result<u32, ProvisionError> {
+        let own = SignedClient::new(&self.endpoint, &self.region, b.access_key, b.secret_key, System::Minio)?.with_gate(self.client.gate());
+        own.delete_object(b.bucket, key).await
+    }
+
     /// Whether the space's own key reaches its bucket (a read).
     pub async fn key_works(&self, b: &Bucket<'_>) -> Result<bool, ProvisionError> {
         let own = SignedClient::new(&self.endpoint, &self.region, b.access_key, b.secret_key, System::Minio)?;

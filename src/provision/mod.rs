@@ -8,6 +8,7 @@ pub mod minio;
 pub mod postgres;
 pub mod redis;
 pub mod s3;
+pub mod tls;
 
 use thiserror::Error;
 

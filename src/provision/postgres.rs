@@ -20,6 +20,8 @@ pub struct PgTarget {
     pub isolation: DatabaseIsolation,
     pub shared_database: String,
     pub max_connections: u32,
+    /// The pool's private CA (PEM), trusted for `verify-full` instead of the system's roots.
+    pub ca: Option<String>,
 }
 
 /// What a space's database holds of a Nextcloud.
@@ -91,7 +93,7 @@ fn literal(s: &str) -> String {
 
 impl PgTarget {
     fn options(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
+        let options = PgConnectOptions::new()
             .host(&self.host)
             .port(self.port)
             .username(&self.username)
@@ -99,7 +101,11 @@ impl PgTarget {
             .database(database)
             .ssl_mode(ssl(self.ssl_mode))
             .application_name("framaspace-operator")
-            .disable_statement_logging()
+            .disable_statement_logging();
+        match &self.ca {
+            Some(ca) => options.ssl_root_cert_from_pem(ca.as_bytes().to_vec()),
+            None => options,
+        }
     }
 }
 
@@ -269,6 +275,26 @@ impl PgAdmin {
     pub async fn installation(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {
         let _permit = self.permit().await?;
         bounded(System::Postgres, OPERATION_BOUND, self.installation_now(names, password)).await
+    }
+
+    /// The apps enabled in the space's Nextcloud, read as its own role: `<app>.enabled` in
+    /// `oc_appconfig` is `yes`, `no`, or the JSON list of groups it is limited to
+    /// (`AppManager::enableAppForGroups`), which is enabled too.
+    pub async fn enabled_apps(&self, names: &TenantNames, password: &str) -> Result<Vec<String>, ProvisionError> {
+        let _permit = self.permit().await?;
+        bounded(System::Postgres, OPERATION_BOUND, async {
+            let db = self.database_of(names);
+            let options = self.target.options(&db).username(&names.sql).password(password);
+            let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| classify("read the space's apps", e))?;
+            let apps: Vec<String> =
+                sqlx::query_scalar("SELECT appid::text FROM oc_appconfig WHERE configkey = 'enabled' AND configvalue::text <> 'no'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .map_err(|e| classify("read the space's apps", e))?;
+            let _ = conn.close().await;
+            Ok(apps)
+        })
+        .await
     }
 
     async fn installation_now(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {

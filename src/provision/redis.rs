@@ -60,12 +60,15 @@ pub struct RedisTarget {
     pub username: String,
     pub password: String,
     pub max_concurrent: usize,
+    /// The pool's private CA (PEM), trusted over TLS instead of the system's roots.
+    pub ca: Option<String>,
 }
 
 pub struct RedisAdmin {
     connection: MultiplexedConnection,
     /// The admin URL, for connections to one database; it holds the password, so it is never shown.
     url: String,
+    ca: Option<String>,
     limit: Semaphore,
     /// How this server prints COMMAND_RULES back (`ACL GETUSER` normalises them), learnt once.
     canonical_commands: OnceLock<String>,
@@ -133,10 +136,23 @@ pub fn parse_acl_user(v: &Value) -> Option<AclUser> {
     })
 }
 
+/// A client of `url`; over TLS (`rediss://`), trusting `ca` when the pool names one, else the
+/// system's roots (redis-rs `tls-rustls`).
+fn client(url: &str, ca: Option<&str>) -> Result<redis::Client, ProvisionError> {
+    match ca {
+        Some(ca) if url.starts_with("rediss://") => {
+            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(ca.as_bytes().to_vec()) };
+            redis::Client::build_with_tls(url, certificates)
+        }
+        _ => redis::Client::open(url),
+    }
+    .map_err(|e| classify("open a connection", e))
+}
+
 impl RedisAdmin {
     pub async fn connect(target: &RedisTarget) -> Result<Self, ProvisionError> {
         let admin_url = url(&target.host, target.port, target.tls, &target.username, &target.password);
-        let client = redis::Client::open(admin_url.as_str()).map_err(|e| classify("open a connection", e))?;
+        let client = client(&admin_url, target.ca.as_deref())?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(10)));
@@ -144,6 +160,7 @@ impl RedisAdmin {
         Ok(RedisAdmin {
             connection,
             url: admin_url,
+            ca: target.ca.clone(),
             limit: Semaphore::new(target.max_concurrent.max(1)),
             canonical_commands: OnceLock::new(),
             gate: crate::gate::WriteGate::always_open(),
@@ -262,7 +279,7 @@ impl RedisAdmin {
     /// A connection to one logical database, for the few admin commands that act on a database
     /// (`DBSIZE`, `FLUSHDB`): `SELECT` on the shared connection would move every other caller.
     async fn database(&self, database: u32) -> Result<MultiplexedConnection, ProvisionError> {
-        let client = redis::Client::open(format!("{}/{database}", self.url)).map_err(|e| classify("open a connection", e))?;
+        let client = client(&format!("{}/{database}", self.url), self.ca.as_deref())?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(30)));

@@ -199,6 +199,18 @@ impl SignedClient {
         Ok(listing.contents.into_iter().map(|o| o.key).collect())
     }
 
+    /// The gate this client's writes ask, for a client of another key to the same store.
+    pub fn gate(&self) -> crate::gate::WriteGate {
+        self.gate.clone()
+    }
+
+    /// Removes one object; a missing one is no error (S3's DELETE answers 204 either way).
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<u32, ProvisionError> {
+        let reply = self.send("delete an object", Method::DELETE, &format!("/{bucket}/{key}"), &[], Vec::new(), &[]).await?;
+        self.expect_success("delete an object", reply)?;
+        Ok(1)
+    }
+
     pub async fn empty_bucket(&self, bucket: &str) -> Result<u32, ProvisionError> {
         let mut writes = 0;
         loop {

@@ -12,6 +12,8 @@ pub struct DatabaseBinding {
     pub ssl_mode: crate::api::database_pool::SslMode,
     /// The server's major, from the pool's last check: the snapshot Jobs' client is of it.
     pub server_major: Option<u32>,
+    /// The pool's private CA (PEM certificates), when it names one.
+    pub ca: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub struct CacheBinding {
     pub prefix: String,
     /// The space's own logical database on the server (`redis.dbindex`).
     pub database: u32,
+    /// The pool's private CA (PEM certificates), when it names one.
+    pub ca: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,6 +166,7 @@ mod tests {
                 user: "u".into(),
                 ssl_mode: crate::api::database_pool::SslMode::Prefer,
                 server_major: Some(15),
+                ca: None,
             }),
             cache: None,
             storage: Some(StorageBinding { host: "h".into(), port: 5432, use_ssl: false, region: "r".into(), bucket: "b".into() }),

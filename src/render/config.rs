@@ -145,6 +145,9 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
                 ("default_locale", "'fr_FR'".into()),
                 ("default_phone_region", "'FR'".into()),
                 ("log_type", "'errorlog'".into()),
+                // admin_audit's own log (`AuditLogger`: `log_type_audit` defaults to a file in the
+                // data directory, here a 64 MiB memory volume) goes where the main log goes.
+                ("log_type_audit", "'errorlog'".into()),
                 ("loglevel", "2".into()),
                 ("memcache.local", "'\\OC\\Memcache\\APCu'".into()),
                 ("framaspace.display_name", php_string(&space.display_name)),
@@ -179,9 +182,9 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
                 ("dbuser", php_string(&db.user)),
                 ("dbpassword", "getenv('FRAMASPACE_DB_PASSWORD')".into()),
                 ("dbtableprefix", "'oc_'".into()),
-                // `lib/private/DB/ConnectionFactory.php` passes `mode` and `rootcert` to libpq;
-                // `system` (libpq 16+) verifies against the image's CA store.
-                ("pgsql_ssl", pgsql_ssl(db.ssl_mode)),
+                // `lib/private/DB/ConnectionFactory.php` passes `mode` and `rootcert` to libpq
+                // (`sslmode`, `sslrootcert`; nextcloud/server#55170).
+                ("pgsql_ssl", pgsql_ssl(db.ssl_mode, db.ca.is_some())),
             ],
         ),
         None => placeholder("Database: no DatabasePool is assigned to this space yet; see the DatabaseReady condition."),
@@ -203,7 +206,16 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
                         c.port,
                         c.database,
                         php_string(&c.user),
-                        if c.tls { ", 'ssl_context' => array ('verify_peer' => true)" } else { "" }
+                        // `RedisFactory::getSslContext` hands this to phpredis' stream context:
+                        // `cafile` is PHP's OpenSSL context option for a private CA.
+                        match (c.tls, &c.ca) {
+                            (true, Some(_)) => format!(
+                                ", 'ssl_context' => array ('verify_peer' => true, 'cafile' => {})",
+                                php_string(&crate::render::nextcloud::ca_path(crate::render::nextcloud::CACHE_CA_FILE))
+                            ),
+                            (true, None) => ", 'ssl_context' => array ('verify_peer' => true)".to_string(),
+                            (false, _) => String::new(),
+                        }
                     ),
                 ),
             ],
@@ -211,6 +223,13 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
         None => placeholder("Cache and file locking: no CachePool is assigned to this space yet; see the CacheReady condition."),
     };
     files.insert("redis.config.php".to_string(), redis);
+    // The pools' private CAs, beside the fragments (public certificates, not secrets).
+    if let Some(ca) = bindings.database.as_ref().and_then(|d| d.ca.clone()) {
+        files.insert(crate::render::nextcloud::POSTGRES_CA_FILE.to_string(), ca);
+    }
+    if let Some(ca) = bindings.cache.as_ref().filter(|c| c.tls).and_then(|c| c.ca.clone()) {
+        files.insert(crate::render::nextcloud::CACHE_CA_FILE.to_string(), ca);
+    }
     let objectstore = match &bindings.storage {
         Some(st) => fragment(
             // `verify_bucket_exists` (default true) sends a HeadBucket on every connection and a
@@ -282,11 +301,15 @@ fn php_array(items: &[String]) -> String {
     format!("array ({})", entries.join(", "))
 }
 
-fn pgsql_ssl(mode: crate::api::database_pool::SslMode) -> String {
+fn pgsql_ssl(mode: crate::api::database_pool::SslMode, private_ca: bool) -> String {
     use crate::api::database_pool::SslMode;
-    // verify-full needs a CA; the image trusts the system store (`rootcert` is libpq's).
+    use crate::render::nextcloud::{POSTGRES_CA_FILE, SYSTEM_CA_BUNDLE, ca_path};
+    // verify-full needs a root: the pool's own CA, else the image's public roots.
     match mode {
-        SslMode::VerifyFull => format!("array ('mode' => '{}', 'rootcert' => 'system')", mode.libpq()),
+        SslMode::VerifyFull => {
+            let root = if private_ca { ca_path(POSTGRES_CA_FILE) } else { SYSTEM_CA_BUNDLE.to_string() };
+            format!("array ('mode' => '{}', 'rootcert' => {})", mode.libpq(), php_string(&root))
+        }
         other => format!("array ('mode' => '{}')", other.libpq()),
     }
 }
@@ -350,10 +373,12 @@ mod tests {
                 user: "space_mon_asso".into(),
                 ssl_mode: crate::api::database_pool::SslMode::VerifyFull,
                 server_major: Some(15),
+                ca: None,
             }),
             cache: Some(CacheBinding {
                 host: "redis".into(),
                 database: 3,
+                ca: None,
                 port: 6379,
                 tls: false,
                 user: "space-mon-asso".into(),

@@ -26,6 +26,19 @@ pub const CONFIG_DIR: &str = "/run/nextcloud/config";
 pub const DATA_DIR: &str = "/run/nextcloud/data";
 /// Where the ConfigMap of fragments is mounted, read-only, for the `prepare` container to copy.
 pub const CONFIG_SOURCE: &str = "/etc/framaspace/config";
+/// A pool's private CA, a key of the ConfigMap of fragments beside them (`prepare` copies only
+/// `*.config.php`), so it is read where the ConfigMap is mounted.
+pub const POSTGRES_CA_FILE: &str = "postgres-ca.crt";
+pub const CACHE_CA_FILE: &str = "cache-ca.crt";
+/// The public roots of the images (Debian's ca-certificates), for a pool without a CA of its
+/// own: a file every libpq takes as `sslrootcert` (`system` needs libpq 16).
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Where a Nextcloud pod reads a CA file of the ConfigMap.
+pub fn ca_path(file: &str) -> String {
+    format!("{CONFIG_SOURCE}/{file}")
+}
+
 /// The fragment that says the space is installed, at which version, and that its configuration
 /// is read-only. Left out of an install Job's configuration (the installer writes its own).
 pub const STATE_FILE: &str = "state.config.php";
@@ -85,7 +98,13 @@ run() {
 /// cron.php takes no lock of its own (`core/Service/CronService.php`, `runCli`: only its
 /// 14-minute end time and each job's reservation bound it): one loop per pod, one run at a time,
 /// so the web workload stays at one replica. SIGTERM ends the wait or the run at once.
-pub fn cron_script(space: &str) -> String {
+///
+/// A run starts only while the pod's own web server answers the health endpoint (installed,
+/// normal mode, database at the code's version): after an upgrade's migration, the new
+/// version's background jobs (trash and version expiry, preview cleanup) would delete objects
+/// whose rows a restore of the snapshot brings back, so none runs before the new version
+/// serves; once it served, no restore follows.
+pub fn cron_script(space: &str, host: &str) -> String {
     let period = CRON_PERIOD_SECONDS;
     let offset = stagger(space, period);
     format!(
@@ -95,9 +114,22 @@ while :; do
   wait=$(( ({offset} - $(date +%s) % {period} + {period}) % {period} ))
   [ \"$wait\" -eq 0 ] && wait={period}
   run sleep \"$wait\"
-  run php -f cron.php || echo \"cron.php exited with $?\" >&2
+  if php -r {serving}; then
+    run php -f cron.php || echo \"cron.php exited with $?\" >&2
+  else
+    echo \"the web server does not serve {HEALTH_PATH} yet: cron.php waits for the next period\" >&2
+  fi
 done
-"
+",
+        serving = serving_check(host)
+    )
+}
+
+/// PHP that exits 0 when the pod's web server answers the health endpoint with 2xx, for the
+/// space's own host (`file_get_contents` returns false on any other status).
+fn serving_check(host: &str) -> String {
+    format!(
+        "'$c = stream_context_create([\"http\" => [\"header\" => \"Host: {host}\", \"timeout\" => 10]]); exit(@file_get_contents(\"http://127.0.0.1{HEALTH_PATH}\", false, $c) === false ? 1 : 0);'"
     )
 }
 
@@ -356,8 +388,9 @@ Nextcloud is not installed yet"#;
         assert_eq!(stagger("collectif-velo", 300), stagger("collectif-velo", 300), "stable across reconciles and restarts");
         let hours: std::collections::BTreeSet<u64> = (0..50).map(|i| maintenance_window_start(&format!("s{i}"))).collect();
         assert_eq!(hours, (1..=4).collect(), "windows open at 01..04 UTC");
-        let s = cron_script("collectif-velo");
+        let s = cron_script("collectif-velo", "collectif-velo.frama.space");
         assert!(s.contains(&format!("cd {CODE_DIR}\n")) && s.contains("php -f cron.php"));
+        assert!(s.contains("Host: collectif-velo.frama.space") && s.contains("http://127.0.0.1/framaspace/health"), "{s}");
         assert!(s.contains(&format!("({} - $(date +%s) % 300 + 300) % 300", stagger("collectif-velo", 300))));
         assert!(install_script(&InstallPlan::default()).contains("php occ background:cron\n"), "cron mode from the install on");
     }
@@ -375,13 +408,14 @@ Nextcloud is not installed yet"#;
             std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
             std::process::Command::new("chmod").arg("755").arg(&p).status().expect("chmod");
         };
-        stub("php", &format!("echo \"php $*\" >> {}; exit 3", log.display()));
+        // The health check answers (`php -r`), cron.php fails.
+        stub("php", &format!("[ \"$1\" = -r ] && exit 0; echo \"php $*\" >> {}; exit 3", log.display()));
         // After two runs of cron.php the stubbed sleep ends the loop: it signals its shell.
         stub(
             "sleep",
             &format!("echo \"sleep $1\" >> {}; [ \"$(grep -c php {})\" -lt 2 ] || kill -TERM $PPID", log.display(), log.display()),
         );
-        let script = cron_script("collectif-velo").replace(&format!("cd {CODE_DIR}"), "cd /");
+        let script = cron_script("collectif-velo", "collectif-velo.frama.space").replace(&format!("cd {CODE_DIR}"), "cd /");
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(&script)
@@ -398,6 +432,34 @@ Nextcloud is not installed yet"#;
         let _ = std::fs::remove_dir_all(&root);
     }
 
+    /// While the pod's web server does not serve (an upgrade not yet verified), no cron.php runs.
+    #[test]
+    fn cron_waits_while_the_web_server_does_not_serve() {
+        let root = std::env::temp_dir().join(format!("framaspace-cron-wait-{}", std::process::id()));
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        let log = root.join("log");
+        let stub = |name: &str, body: &str| {
+            let p = bin.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+            std::process::Command::new("chmod").arg("755").arg(&p).status().expect("chmod");
+        };
+        stub("php", &format!("[ \"$1\" = -r ] && exit 1; echo \"php $*\" >> {}", log.display()));
+        stub("sleep", &format!("echo sleep >> {}; [ \"$(grep -c sleep {})\" -lt 3 ] || kill -TERM $PPID", log.display(), log.display()));
+        let script = cron_script("collectif-velo", "collectif-velo.frama.space").replace(&format!("cd {CODE_DIR}"), "cd /");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .expect("sh runs");
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(logged.lines().filter(|l| *l == "sleep").count() >= 2, "{logged}");
+        assert!(!logged.contains("cron.php"), "{logged}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cron.php waits for the next period"));
+    }
+
     /// The cron loop as a container's PID 1 (a PID namespace of its own, as root; a plain child
     /// elsewhere): SIGTERM ends it and what it runs at once, not at the kubelet's SIGKILL.
     #[test]
@@ -405,7 +467,7 @@ Nextcloud is not installed yet"#;
         use std::time::{Duration, Instant};
         let root = std::env::temp_dir().join(format!("framaspace-term-{}", std::process::id()));
         std::fs::create_dir_all(&root).expect("mkdir");
-        let script = cron_script("collectif-velo").replace(&format!("cd {CODE_DIR}"), "cd /");
+        let script = cron_script("collectif-velo", "collectif-velo.frama.space").replace(&format!("cd {CODE_DIR}"), "cd /");
         let namespaced = std::process::Command::new("unshare").args(["-p", "-f", "true"]).status().map(|s| s.success()).unwrap_or(false);
         let mut cmd = if namespaced {
             let mut c = std::process::Command::new("unshare");

@@ -361,7 +361,7 @@ fn cron_container(space: &ResolvedSpace, bindings: &Bindings, image: &str) -> Co
         name: CRON_CONTAINER.into(),
         image: Some(image.to_string()),
         image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(vec!["/bin/sh".into(), "-c".into(), nextcloud::cron_script(&space.name)]),
+        command: Some(vec!["/bin/sh".into(), "-c".into(), nextcloud::cron_script(&space.name, &space.host)]),
         env: Some(nextcloud_env(bindings)),
         volume_mounts: Some(vec![run_mount()]),
         security_context: Some(as_www_data()),
@@ -634,6 +634,46 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
     if restore {
         env.push(plain_env("FRAMASPACE_SNAPSHOT_SHA256", upgrade.snapshot_sha256.as_deref().unwrap_or_default()));
     }
+    // libpq's verify modes need a root file (`fe-secure-openssl.c` `initialize_SSL`: without one
+    // it looks for ~/.postgresql/root.crt and fails): the pool's CA from the space's ConfigMap,
+    // else the image's public roots (`sslrootcert=system` exists only from libpq 16).
+    let mut mounts = vec![VolumeMount { name: "work".into(), mount_path: u::WORK_DIR.into(), ..VolumeMount::default() }];
+    let mut volumes = vec![Volume {
+        name: "work".into(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            medium: Some("Memory".into()),
+            size_limit: Some(Quantity(if restore { u::RESTORE_WORK_LIMIT } else { "2Gi" }.into())),
+        }),
+        ..Volume::default()
+    }];
+    if db.ssl_mode == crate::api::database_pool::SslMode::VerifyFull {
+        let root = match &db.ca {
+            Some(_) => {
+                mounts.push(VolumeMount {
+                    name: "ca".into(),
+                    mount_path: u::CA_DIR.into(),
+                    read_only: Some(true),
+                    ..VolumeMount::default()
+                });
+                volumes.push(Volume {
+                    name: "ca".into(),
+                    config_map: Some(ConfigMapVolumeSource {
+                        name: names::CONFIG_MAP.into(),
+                        items: Some(vec![KeyToPath {
+                            key: nextcloud::POSTGRES_CA_FILE.into(),
+                            path: nextcloud::POSTGRES_CA_FILE.into(),
+                            mode: None,
+                        }]),
+                        ..ConfigMapVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                });
+                format!("{}/{}", u::CA_DIR, nextcloud::POSTGRES_CA_FILE)
+            }
+            None => nextcloud::SYSTEM_CA_BUNDLE.to_string(),
+        };
+        env.push(plain_env("PGSSLROOTCERT", &root));
+    }
     let (name, purpose, script) = if restore {
         (u::restore_job_name(&upgrade.target), RESTORE_PURPOSE, u::restore_script())
     } else {
@@ -648,7 +688,7 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["/bin/sh".into(), "-c".into(), script]),
         env: Some(env),
-        volume_mounts: Some(vec![VolumeMount { name: "work".into(), mount_path: u::WORK_DIR.into(), ..VolumeMount::default() }]),
+        volume_mounts: Some(mounts),
         security_context: Some(SecurityContext {
             run_as_user: Some(999),
             run_as_group: Some(999),
@@ -681,14 +721,7 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
                 spec: Some(PodSpec {
                     containers: vec![container],
                     restart_policy: Some("Never".into()),
-                    volumes: Some(vec![Volume {
-                        name: "work".into(),
-                        empty_dir: Some(EmptyDirVolumeSource {
-                            medium: Some("Memory".into()),
-                            size_limit: Some(Quantity(if restore { u::RESTORE_WORK_LIMIT } else { "2Gi" }.into())),
-                        }),
-                        ..Volume::default()
-                    }]),
+                    volumes: Some(volumes),
                     node_selector: Some(space.class.placement.node_selector.clone()),
                     tolerations: (!space.class.placement.tolerations.is_empty()).then(|| space.class.placement.tolerations.clone()),
                     security_context: Some(PodSecurityContext { fs_group: Some(999), ..PodSecurityContext::default() }),
@@ -891,6 +924,7 @@ mod tests {
                 user: "u".into(),
                 ssl_mode: crate::api::database_pool::SslMode::Prefer,
                 server_major: Some(15),
+                ca: None,
             }),
             ..Bindings::default()
         }

@@ -53,6 +53,7 @@ fn bindings(schema_mode: bool, suite: OfficeSuite) -> Bindings {
             user: "space_mon_asso".into(),
             ssl_mode: if schema_mode { SslMode::VerifyFull } else { SslMode::Prefer },
             server_major: Some(15),
+            ca: None,
         }),
         cache: Some(CacheBinding {
             host: "redis".into(),
@@ -61,6 +62,7 @@ fn bindings(schema_mode: bool, suite: OfficeSuite) -> Bindings {
             user: "space-mon-asso".into(),
             prefix: "space-mon-asso:".into(),
             database: 12,
+            ca: None,
         }),
         storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr-par", "space-mon-asso"),
         // One configuration of two with mail, authenticated over implicit TLS.
@@ -176,7 +178,7 @@ fn every_rendered_configuration_parses_and_merges_into_what_the_space_needs() {
                     assert!((1..=4).contains(&window), "{case}: the staggered night window, {window}");
                     if schema_mode {
                         assert_eq!(c["pgsql_ssl"]["mode"], "verify-full", "{case}");
-                        assert_eq!(c["pgsql_ssl"]["rootcert"], "system", "{case}");
+                        assert_eq!(c["pgsql_ssl"]["rootcert"], crate::render::nextcloud::SYSTEM_CA_BUNDLE, "{case}");
                         assert_eq!(c["mail_smtpmode"], "smtp", "{case}");
                         assert_eq!(c["mail_smtphost"], "smtp.frama.space", "{case}");
                         assert_eq!(c["mail_smtpport"], 465, "{case}");

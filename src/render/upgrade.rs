@@ -34,6 +34,8 @@ pub const SNAPSHOT_PREFIX: &str = "framaspace/snapshots/";
 /// holds the archive and its SQL there; the restore only a pipe and a digest
 /// ([`RESTORE_WORK_LIMIT`]).
 pub const WORK_DIR: &str = "/snapshot";
+/// Where a snapshot or restore Job reads the pool's private CA.
+pub const CA_DIR: &str = "/etc/framaspace/ca";
 /// The restore's volume: it streams the snapshot, so this is room for a FIFO and a digest, not
 /// for the snapshot.
 pub const RESTORE_WORK_LIMIT: &str = "1Mi";

@@ -76,6 +76,7 @@ pub struct Metrics {
     upgrade_downtime: Histogram,
     snapshot_bytes: Histogram,
     upgrades_in_progress: Family<PoolNameLabels, Gauge>,
+    apps_reenabled: Counter,
     spaces_by_version: Family<VersionLabels, Gauge>,
     rollout: Family<RolloutLabels, Gauge>,
     upgrade_longest: Family<ClassNameLabels, Gauge>,
@@ -180,6 +181,12 @@ impl Metrics {
         // 1 KiB .. 16 GiB
         let snapshot_bytes = Histogram::new(exponential_buckets(1024.0, 4.0, 13));
         registry.register("upgrade_snapshot_bytes", "Size of the database snapshots taken before upgrades", snapshot_bytes.clone());
+        let apps_reenabled = Counter::default();
+        registry.register(
+            "apps_reenabled",
+            "Spaces whose platform or class apps were found disabled (the Apps page) and enabled again by an occ Job",
+            apps_reenabled.clone(),
+        );
         let upgrades_in_progress = Family::<PoolNameLabels, Gauge>::default();
         registry.register("upgrades_in_progress", "Spaces upgrading now, by DatabasePool", upgrades_in_progress.clone());
         let spaces_by_version = Family::<VersionLabels, Gauge>::default();
@@ -202,6 +209,7 @@ impl Metrics {
             upgrade_downtime,
             snapshot_bytes,
             upgrades_in_progress,
+            apps_reenabled,
             spaces_by_version,
             rollout,
             external_writes,
@@ -269,6 +277,10 @@ impl Metrics {
 
     pub fn upgrade_event(&self, result: &str) {
         self.upgrades.get_or_create(&OutcomeLabels { result: result.to_string() }).inc();
+    }
+
+    pub fn apps_reenabled(&self) {
+        self.apps_reenabled.inc();
     }
 
     pub fn upgrade_downtime(&self, seconds: u64) {

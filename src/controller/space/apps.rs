@@ -39,6 +39,17 @@ fn listed(apps: &[String]) -> String {
     if apps.is_empty() { "none".to_string() } else { apps.join(", ") }
 }
 
+/// How the step reads which apps the space's Nextcloud has enabled: its DatabasePool, and its
+/// role's password (the space's own credentials, for its own database).
+pub struct DriftCheck<'a> {
+    pub pool: &'a str,
+    pub password: String,
+}
+
+/// The repair Jobs' names: one per round of checks, so a later round never meets an earlier
+/// round's finished Job under its name.
+const REPAIR_PREFIX: &str = "occ-apps-repair-";
+
 pub async fn step(
     ctx: &Context,
     space: &AssociationSpace,
@@ -46,20 +57,22 @@ pub async fn step(
     installed: bool,
     applied: Option<&AppsStatus>,
     wiring: AppsWiring,
+    drift: Option<DriftCheck<'_>>,
 ) -> Result<AppsOutcome> {
     use ConditionStatus::*;
-    let AppsWiring { desired, commands, job_name: name, job } = wiring;
+    let AppsWiring { desired, commands, job_name: name, job, repair: repair_job } = wiring;
     let keep = |condition| AppsOutcome { condition, status: None, writes: 0 };
     if !installed {
         return Ok(keep(apps(Unknown, "WaitingForInstall", format!("the install enables the class's apps ({})", listed(&desired)))));
     }
-    let Some(job) = job else {
-        let enabled = applied.map(|a| a.enabled.len()).unwrap_or_default();
-        return Ok(keep(apps(True, "Applied", format!("the class's apps are enabled ({}); {enabled} apps in force", listed(&desired)))));
-    };
     if resolved.suspended {
         return Ok(keep(apps(Unknown, "Suspended", "the space is suspended; the class's apps are applied when it resumes")));
     }
+    let Some(job) = job else {
+        let enabled = applied.map(|a| a.enabled.len()).unwrap_or_default();
+        let applied = apps(True, "Applied", format!("the class's apps are enabled ({}); {enabled} apps in force", listed(&desired)));
+        return repair(ctx, space, resolved, &desired, drift, repair_job, applied).await;
+    };
     // A list the class's image cannot satisfy is refused once, on the class, not by a failing Job
     // in each of its spaces.
     let missing = ctx.classes.get(&ObjectRef::new(&resolved.class_name)).map(|c| c.apps_not_in_image()).unwrap_or_default();
@@ -143,4 +156,72 @@ pub async fn step(
     writes += jobs::create(ctx, ns, job).await?;
     publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; ")), ACTION).await;
     Ok(AppsOutcome { condition: apps(False, "Applying", format!("occ Job {name} created: {}", commands.join("; "))), status: None, writes })
+}
+
+/// Whether the space's apps were read less than `--external-check-seconds` ago.
+fn checked_recently(ctx: &Context, key: &str) -> bool {
+    ctx.verified.lock().ok().and_then(|v| v.get(key).map(|(_, at)| at.elapsed() < ctx.config.external_check)).unwrap_or(false)
+}
+
+fn mark_checked(ctx: &Context, key: &str) {
+    if let Ok(mut v) = ctx.verified.lock() {
+        v.insert(key.to_string(), (0, std::time::Instant::now()));
+    }
+}
+
+/// The association's admin can switch any app off in Nextcloud's Apps page (`AppManager::
+/// disableApp` refuses only the always-enabled ones): the platform's quota app or a class app
+/// then silently stops. Once per `--external-check-seconds` the step reads which apps are enabled
+/// in the space's database, as its own role (one query, no Job), and when one of the list is
+/// off, one occ Job enables the list again, with an Event and `framaspace_apps_reenabled_total`.
+async fn repair(
+    ctx: &Context,
+    space: &AssociationSpace,
+    resolved: &ResolvedSpace,
+    desired: &[String],
+    drift: Option<DriftCheck<'_>>,
+    job: Option<k8s_openapi::api::batch::v1::Job>,
+    applied: Condition,
+) -> Result<AppsOutcome> {
+    let keep = |condition| AppsOutcome { condition, status: None, writes: 0 };
+    let (Some(check), Some(mut job)) = (drift, job) else { return Ok(keep(applied)) };
+    let ns = resolved.namespace.as_str();
+    let repairs: Vec<_> = ctx
+        .owned
+        .jobs
+        .state()
+        .into_iter()
+        .filter(|j| j.namespace().as_deref() == Some(ns) && j.name_any().starts_with(REPAIR_PREFIX))
+        .collect();
+    if let Some(running) = repairs.iter().find(|j| job_state(j) == JobState::Running) {
+        let message = format!("occ Job {} enables the class's apps again ({})", running.name_any(), listed(desired));
+        return Ok(keep(apps(ConditionStatus::False, "Repairing", message)));
+    }
+    let key = format!("{}/apps", resolved.name);
+    if checked_recently(ctx, &key) {
+        return Ok(keep(applied));
+    }
+    let names = crate::provision::TenantNames::new(&resolved.name);
+    let enabled = ctx.pools.postgres(check.pool).await?.enabled_apps(&names, &check.password).await?;
+    mark_checked(ctx, &key);
+    let missing: Vec<&str> = desired.iter().map(String::as_str).filter(|a| !enabled.iter().any(|e| e == a)).collect();
+    if missing.is_empty() {
+        return Ok(keep(applied));
+    }
+    let round = jiff::Timestamp::now().as_second().max(0) as u64 / ctx.config.external_check.as_secs().max(1);
+    let name = format!("{REPAIR_PREFIX}{round}");
+    job.metadata.name = Some(name.clone());
+    let mut writes = 0;
+    for old in &repairs {
+        writes += jobs::delete(ctx, ns, &old.name_any()).await?;
+    }
+    writes += jobs::create(ctx, ns, job).await?;
+    let message = format!(
+        "{} found disabled in Nextcloud (its Apps page); occ Job {name} enables the class's apps again ({})",
+        missing.join(", "),
+        listed(desired)
+    );
+    publish(space, ctx, EventType::Warning, "AppsReenabled", &message, ACTION).await;
+    ctx.metrics.apps_reenabled();
+    Ok(AppsOutcome { condition: apps(ConditionStatus::False, "Repairing", message), status: None, writes })
 }

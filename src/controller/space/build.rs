@@ -84,6 +84,9 @@ pub struct AppsWiring {
     pub commands: Vec<String>,
     pub job_name: String,
     pub job: Option<Job>,
+    /// Every app of the list enabled again, for a space whose Nextcloud lost some of them (an
+    /// admin's click in the Apps page): named by the step for its round (`apps::repair_name`).
+    pub repair: Option<Job>,
 }
 
 /// The commands that move a space from the list applied last to the class's: every listed app
@@ -153,6 +156,9 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             job: installed
                 .filter(|_| !app_commands.is_empty())
                 .map(|nc| objects::occ_job(space, bindings, &files, nc, APPS_PURPOSE, &app_commands)),
+            repair: installed
+                .filter(|_| !desired.is_empty())
+                .map(|nc| objects::occ_job(space, bindings, &files, nc, APPS_PURPOSE, &[format!("app:enable {}", desired.join(" "))])),
             commands: app_commands,
             desired,
         },
@@ -233,6 +239,7 @@ mod tests {
                 user: "space_a".into(),
                 ssl_mode: crate::api::database_pool::SslMode::Require,
                 server_major: Some(15),
+                ca: None,
             }),
             storage: StorageBinding::from_endpoint("https://s3.example:9000", "garage", "space-a"),
             ..Bindings::default()
@@ -266,6 +273,53 @@ mod tests {
             Some("https://s3.example:9000/space-a/framaspace/snapshots/33-0-7-to-34-0-1.sql.gz")
         );
         assert_eq!(env("PGSSLMODE").and_then(|e| e.value).as_deref(), Some("require"));
+        assert_eq!(c.image.as_deref(), Some("registry.frama.space/framaspace/snapshot:15"), "the client of the pool's server major");
+        assert_eq!(env("FRAMASPACE_PG_MAJOR").and_then(|e| e.value).as_deref(), Some("15"));
+        let volume = |j: &Job, n: &str| {
+            j.spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .and_then(|p| p.volumes.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .find(|v| v.name == n)
+        };
+        let restore = o.upgrade.restore.as_ref().expect("a restore Job");
+        let limit = |j: &Job| volume(j, "work").and_then(|v| v.empty_dir).and_then(|d| d.size_limit).map(|q| q.0);
+        assert_eq!(limit(restore).as_deref(), Some("1Mi"), "the restore streams: no room for the snapshot");
+        assert_eq!(limit(snapshot).as_deref(), Some("2Gi"));
+        // A verify-full pool with a private CA: every client of the pool trusts it.
+        let mut tls = bindings.clone();
+        if let Some(db) = tls.database.as_mut() {
+            db.ssl_mode = crate::api::database_pool::SslMode::VerifyFull;
+            db.ca = Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into());
+        }
+        let t = space_objects(
+            &space,
+            BuildInputs {
+                placement: &placement,
+                bindings: &tls,
+                access: None,
+                installed: Some(&nc),
+                install_attempt: 1,
+                applied_apps: &[],
+                upgrade: Some(&u),
+            },
+        );
+        for job in [t.upgrade.snapshot.as_ref(), t.upgrade.restore.as_ref()].into_iter().flatten() {
+            let c = &job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod").containers[0];
+            let root = c.env.iter().flatten().find(|e| e.name == "PGSSLROOTCERT").and_then(|e| e.value.clone());
+            assert_eq!(root.as_deref(), Some("/etc/framaspace/ca/postgres-ca.crt"));
+            let ca = volume(job, "ca").and_then(|v| v.config_map).expect("the CA from the space's ConfigMap");
+            assert_eq!(ca.items.unwrap_or_default()[0].key, "postgres-ca.crt");
+        }
+        let files = &t.workload.config_map.data.clone().unwrap_or_default();
+        assert!(files.get("postgres-ca.crt").is_some_and(|c| c.contains("BEGIN CERTIFICATE")), "beside the fragments");
+        assert!(
+            files["database.config.php"].contains("'rootcert' => '/etc/framaspace/config/postgres-ca.crt'"),
+            "{}",
+            files["database.config.php"]
+        );
         assert!(
             env("PGPASSWORD").and_then(|e| e.value_from).is_some() && env("PGPASSWORD").and_then(|e| e.value).is_none(),
             "from the Secret only"

@@ -252,6 +252,15 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             recorded: previous.upgrade.as_ref(),
             database_pool: placed.placement.database_pool.as_deref(),
             cache: placed.placement.cache_pool.as_deref().zip(placed.placement.cache_database),
+            snapshot_store: placed.placement.storage_pool.as_deref().and_then(|pool| {
+                let p = ctx.pools.storage_pool(pool).ok()?;
+                Some(upgrade::SnapshotStore {
+                    pool,
+                    bucket: placement::bucket_name(&p, &resolved.name),
+                    access_key: provisioning::text(&creds.data, crate::render::credentials::S3_ACCESS_KEY),
+                    secret_key: provisioning::text(&creds.data, crate::render::credentials::S3_SECRET_KEY),
+                })
+            }),
             workload: &observed,
         };
         let upgraded = Box::pin(upgrade::step(ctx, inputs, upgrade_jobs)).await.shows_in(UP_TO_DATE)?;
@@ -262,8 +271,13 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             // No occ Job runs against a Nextcloud that is stopped, migrating or restored.
             return Ok(());
         }
-        let applied =
-            Box::pin(apps::step(ctx, space, &resolved, record.is_some(), applied_apps.as_ref(), app_wiring)).await.shows_in(APPS_READY)?;
+        let drift = placed.placement.database_pool.as_deref().map(|pool| apps::DriftCheck {
+            pool,
+            password: provisioning::text(&creds.data, crate::render::credentials::DATABASE_PASSWORD),
+        });
+        let applied = Box::pin(apps::step(ctx, space, &resolved, record.is_some(), applied_apps.as_ref(), app_wiring, drift))
+            .await
+            .shows_in(APPS_READY)?;
         progress.writes += applied.writes;
         progress.apps = Some(applied);
         let inputs =
@@ -298,11 +312,11 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
     {
         debug!(space = %space.name_any(), writes = progress.writes, "the upgrade changed phase; building the space for it");
         let record = u.record.clone().or_else(|| record.clone());
-        return Ok(Pass::Rebuild(Box::new(Carried { record, apps: carried_apps, upgrade: u.status.clone() })));
+        return Ok(Pass::Rebuild(Box::new(Carried { record, apps: u.apps.clone().or(carried_apps), upgrade: u.status.clone() })));
     }
-    let (upgrade_condition, upgrade_status, upgrade_record, upgrade_soon) = match progress.upgrade {
-        Some(u) => (u.condition, u.status, u.record, u.retry_in),
-        None => (None, prior_upgrade, None, None),
+    let (upgrade_condition, upgrade_status, upgrade_record, upgrade_soon, upgrade_apps) = match progress.upgrade {
+        Some(u) => (u.condition, u.status, u.record, u.retry_in, u.apps),
+        None => (None, prior_upgrade, None, None, None),
     };
     let (install, nextcloud, soon) = match progress.install {
         Some(i) => (Some(i.condition), upgrade_record.or(i.record), i.retry_in.or(upgrade_soon)),
@@ -320,7 +334,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         failure,
         office: progress.office,
         apps_condition: progress.apps.as_ref().map(|a| a.condition.clone()),
-        apps: progress.apps.and_then(|a| a.status).or(carried_apps),
+        apps: progress.apps.and_then(|a| a.status).or(upgrade_apps).or(carried_apps),
         upgrade_condition,
         upgrade: upgrade_status,
         previous: &previous,

@@ -325,6 +325,7 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
         user: names.sql.clone(),
         ssl_mode: p.spec.ssl_mode,
         server_major: p.status.as_ref().and_then(|s| s.server_major()),
+        ca: ctx.pools.database_ca(&p),
     });
     let cache =
         placement.cache_pool.as_deref().and_then(|n| ctx.pools.cache_pool(n).ok()).zip(placement.cache_database).map(|(p, database)| {
@@ -335,6 +336,7 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
                 user: names.redis_user.clone(),
                 prefix: names.redis_prefix.clone(),
                 database,
+                ca: ctx.pools.cache_ca(&p),
             }
         });
     let storage = placement

@@ -26,12 +26,12 @@ use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, ConditionStatus};
 use crate::api::labels::UP_TO_DATE;
 use crate::api::space::NextcloudStatus;
-use crate::api::space::{UpgradePhase, UpgradeStatus};
+use crate::api::space::{AppsStatus, UpgradePhase, UpgradeStatus};
 use crate::controller::Context;
 use crate::controller::rollouts::Turn;
 use crate::controller::workload::WorkloadObservation;
 use crate::error::Result;
-use crate::render::nextcloud::{OccStatus, summarize};
+use crate::render::nextcloud::{OccStatus, enabled_apps, summarize};
 use crate::render::resolve::ResolvedSpace;
 use crate::render::upgrade::{SnapshotReport, restore_job_name, restored, snapshot_job_name, upgrade_job_name};
 
@@ -59,6 +59,8 @@ pub struct UpgradeInputs<'a> {
     /// The space's CachePool and its database there: emptied after a migration and after a
     /// restore.
     pub cache: Option<(&'a str, u32)>,
+    /// Where the snapshots are, removed once an upgrade ended.
+    pub snapshot_store: Option<SnapshotStore<'a>>,
     pub workload: &'a WorkloadObservation,
 }
 
@@ -73,6 +75,8 @@ pub struct UpgradeOutcome {
     pub rebuild: bool,
     /// An upgrade is under way: the occ Jobs of the apps and office steps wait.
     pub busy: bool,
+    /// The apps Nextcloud reported enabled after the migration.
+    pub apps: Option<AppsStatus>,
     pub writes: usize,
     pub retry_in: Option<Duration>,
 }
@@ -94,6 +98,34 @@ async fn live_pods(ctx: &Context, ns: &str) -> Result<usize> {
     Ok(api.list_metadata(&running).await?.items.len())
 }
 
+/// The apps the operator enables in the space (the platform's, the class's, its office suite's)
+/// that were enabled before the upgrade and that the upgrade Job's report no longer lists (every
+/// one of them when the report lists none), as nextcloud/docker's entrypoint compares
+/// `app:list` before and after `occ upgrade`.
+fn lost_apps(space: &AssociationSpace, resolved: &ResolvedSpace, said: &str) -> Vec<String> {
+    let before = space.status.as_ref().and_then(|s| s.apps.as_ref()).map(|a| a.enabled.clone()).unwrap_or_default();
+    let after = enabled_apps(said).unwrap_or_default();
+    let mut managed = resolved.apps();
+    managed.extend(resolved.office.app().map(String::from));
+    managed.into_iter().filter(|a| before.contains(a) && !after.contains(a)).collect()
+}
+
+/// The space's bucket, on its StoragePool, and its own key: the snapshot is its object.
+pub struct SnapshotStore<'a> {
+    pub pool: &'a str,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+/// Removes an ended upgrade's snapshot from the space's bucket, with the space's own key: it
+/// counts against the bucket's hard quota, which Nextcloud's quota does not see.
+async fn remove_snapshot(ctx: &Context, store: Option<SnapshotStore<'_>>, key: &str) -> Result<usize> {
+    let Some(s) = store else { return Ok(0) };
+    let b = crate::provision::minio::Bucket { bucket: &s.bucket, access_key: &s.access_key, secret_key: &s.secret_key, quota_bytes: 0 };
+    Ok(ctx.pools.s3(s.pool).await?.remove_object(&b, key).await? as usize)
+}
+
 /// Empties the space's cache database: the version that runs next must not read what the other
 /// one cached (app config, routes, file metadata), nor a lock a killed process left.
 async fn flush_cache(ctx: &Context, cache: Option<(&str, u32)>) -> Result<usize> {
@@ -107,7 +139,7 @@ fn seconds_since(t: &str, now: jiff::Timestamp) -> u64 {
 
 pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -> Result<UpgradeOutcome> {
     use ConditionStatus::*;
-    let UpgradeInputs { space, resolved, record, prior, recorded, database_pool, cache, workload } = inputs;
+    let UpgradeInputs { space, resolved, record, prior, recorded, database_pool, cache, snapshot_store, workload } = inputs;
     let mut out = UpgradeOutcome { status: prior.cloned(), ..UpgradeOutcome::default() };
     let Some(record) = record else { return Ok(out) };
     let ns = resolved.namespace.as_str();
@@ -124,10 +156,17 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
     }
     if let Some(u) = recorded.filter(|u| !u.phase.in_progress()) {
         // The Jobs of the last upgrade, once its end is recorded (a cut before that finds them
-        // again); their last lines are in its message.
-        for name in [snapshot_job_name(&u.target), upgrade_job_name(&u.target), restore_job_name(&u.target)] {
-            if job(ctx, ns, &name).is_some() {
-                out.writes += jobs::delete(ctx, ns, &name).await?;
+        // again); their last lines are in its message. While they are there, the end is not
+        // cleaned up yet: the snapshot goes first (its removal is idempotent), then the Jobs.
+        let names = [snapshot_job_name(&u.target), upgrade_job_name(&u.target), restore_job_name(&u.target)];
+        if names.iter().any(|n| job(ctx, ns, n).is_some()) {
+            if let Some(key) = u.snapshot.as_deref().filter(|_| !resolved.class.rollout.keep_snapshots) {
+                out.writes += remove_snapshot(ctx, snapshot_store, key).await?;
+            }
+            for name in names {
+                if job(ctx, ns, &name).is_some() {
+                    out.writes += jobs::delete(ctx, ns, &name).await?;
+                }
             }
         }
     }
@@ -309,8 +348,34 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                     let said = occ_output(ctx, ns, &j).await?.unwrap_or_default();
                     let reported = OccStatus::parse(&said);
                     match (state, reported) {
+                        (JobState::Succeeded, Some(s))
+                            if s.serving() && s.version_string == target && !lost_apps(space, resolved, &said).is_empty() =>
+                        {
+                            // `Updater::checkAppsRequirements` disabled them (absent from the new
+                            // code, or not compatible with it) and `occ upgrade` still exited 0:
+                            // the space would run without an app the platform or its class
+                            // promises (its quota, its office suite).
+                            let lost = lost_apps(space, resolved, &said);
+                            let why = format!(
+                                "occ upgrade disabled {} (Disabled incompatible app: absent from or incompatible with {}); {}",
+                                lost.join(", "),
+                                u.target_image,
+                                logs(&name)
+                            );
+                            restore(ctx, space, ns, u, &why, now, &mut out).await?;
+                            condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot: {why}"))
+                        }
                         (JobState::Succeeded, Some(s)) if s.serving() && s.version_string == target => {
                             out.writes += flush_cache(ctx, cache).await?;
+                            out.apps = enabled_apps(&said).map(|enabled| AppsStatus {
+                                requested: space
+                                    .status
+                                    .as_ref()
+                                    .and_then(|st| st.apps.as_ref())
+                                    .map(|a| a.requested.clone())
+                                    .unwrap_or_default(),
+                                enabled,
+                            });
                             let nc = NextcloudStatus {
                                 version: s.version.clone(),
                                 version_string: s.version_string.clone(),
