@@ -58,6 +58,21 @@ pub struct Member<'a> {
     pub version: Option<&'a str>,
     pub upgrade: Option<&'a UpgradeStatus>,
     pub hold: bool,
+    /// The image it runs, and the class's (`image:tag`): a space on the target version but not
+    /// on the class's image (a rebuild of the same release) still has its upgrade to make.
+    /// `None` for either compares versions only.
+    pub image: Option<&'a str>,
+    pub reference: Option<&'a str>,
+}
+
+impl Member<'_> {
+    /// Whether `image` is the class's, as far as both are known.
+    fn on_reference(&self, image: Option<&str>) -> bool {
+        match (self.reference, image) {
+            (Some(r), Some(i)) => r == i,
+            _ => true,
+        }
+    }
 }
 
 /// Where one space stands against the target.
@@ -72,14 +87,14 @@ pub enum Standing {
 
 pub fn standing(m: &Member<'_>, target: &str) -> Option<Standing> {
     let version = m.version?;
-    let this_target = m.upgrade.filter(|u| u.target == target);
+    let this_target = m.upgrade.filter(|u| u.target == target && m.on_reference(Some(&u.target_image)));
     if let Some(u) = m.upgrade
         && u.phase.in_progress()
     {
         // An upgrade under way finishes, whatever the class says now.
         return Some(Standing::Upgrading);
     }
-    if version == target {
+    if version == target && m.on_reference(m.image) {
         return Some(Standing::Done);
     }
     if release(version).zip(release(target)).is_some_and(|(v, t)| v > t) {
@@ -311,6 +326,8 @@ mod tests {
         upgrades: BTreeMap<String, UpgradeStatus>,
         held: BTreeSet<String>,
         labels: BTreeMap<String, String>,
+        images: BTreeMap<String, String>,
+        reference: Option<String>,
     }
 
     impl Fleet {
@@ -322,6 +339,8 @@ mod tests {
                 upgrades: BTreeMap::new(),
                 held: BTreeSet::new(),
                 labels: BTreeMap::new(),
+                images: BTreeMap::new(),
+                reference: None,
             }
         }
         fn members(&self) -> Vec<Member<'_>> {
@@ -333,6 +352,8 @@ mod tests {
                     version: self.versions.get(n).map(String::as_str),
                     upgrade: self.upgrades.get(n),
                     hold: self.held.contains(n),
+                    image: self.images.get(n).map(String::as_str),
+                    reference: self.reference.as_deref(),
                 })
                 .collect()
         }
@@ -354,6 +375,31 @@ mod tests {
 
     fn now() -> jiff::Timestamp {
         "2026-12-01T02:30:00Z".parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// A rebuild of the release the spaces run (a new tag for a PHP fix): every space still has
+    /// its upgrade to make, and a failed attempt at the old image does not block the new one.
+    #[test]
+    fn a_rebuild_of_the_same_release_is_rolled_out() {
+        let mut fleet = Fleet::new(4, "34.0.1");
+        for n in fleet.names.clone() {
+            fleet.images.insert(n, "nc:34.0.1".into());
+        }
+        fleet.reference = Some("nc:34.0.1".into());
+        let p = plan(&policy(), "34.0.1", &fleet.members(), now());
+        assert_eq!((p.status.phase, p.status.done), (Some(RolloutPhase::Complete), 4), "the class's own image: nothing to do");
+        fleet.reference = Some("nc:34.0.1-fs.2".into());
+        let p = plan(&policy(), "34.0.1", &fleet.members(), now());
+        assert_eq!((p.status.pending, p.status.done), (4, 0), "a new image of the same release: all to upgrade");
+        let failed = UpgradeStatus {
+            phase: UpgradePhase::Failed,
+            ..UpgradeStatus::started("34.0.1", "nc:34.0.1-fs.1", &NextcloudStatus::default(), "")
+        };
+        fleet.upgrades.insert("s00".into(), failed);
+        let p = plan(&policy(), "34.0.1", &fleet.members(), now());
+        assert_eq!((p.status.failed, p.status.pending), (0, 4), "a failure at an earlier rebuild is retried with this one");
+        fleet.images.insert("s01".into(), "nc:34.0.1-fs.2".into());
+        assert_eq!(plan(&policy(), "34.0.1", &fleet.members(), now()).status.done, 1);
     }
 
     #[test]

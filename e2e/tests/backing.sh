@@ -97,6 +97,8 @@ check_eq "A's scripts reach its own keys (Nextcloud's dec/cas/cad)" "1" "$(space
 check "A's scripts cannot reach B's key names" refused "$(space_redis $A -n "$da" EVAL "return redis.call('get', KEYS[1])" 1 "space-$B:files/bob/Confidentiel.pdf")"
 check "A cannot manage functions (server-wide libraries)" refused "$(space_redis $A -n "$da" FUNCTION FLUSH)"
 check "A cannot flush the script cache" refused "$(space_redis $A -n "$da" SCRIPT FLUSH)"
+check "A cannot SCRIPT LOAD (a loaded script is never evicted: memory beyond maxmemory)" refused "$(space_redis $A -n "$da" SCRIPT LOAD "return 1")"
+check "nor ask which scripts others ran (SCRIPT EXISTS)" refused "$(space_redis $A -n "$da" SCRIPT EXISTS 0000000000000000000000000000000000000000)"
 check "A cannot read server statistics (INFO)" refused "$(space_redis $A -n "$da" INFO keyspace)"
 check "A cannot read memory statistics (MEMORY STATS)" refused "$(space_redis $A -n "$da" MEMORY STATS)"
 check "A cannot run admin commands" refused "$(space_redis $A -n "$da" CONFIG GET '*')"

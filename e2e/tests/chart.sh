@@ -14,8 +14,8 @@ section "lint and render"
 check "helm lint --strict" helm lint --strict "$CHART"
 all_options=(--set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,portal.serviceAccount=signup/portal)
 check "helm template renders with every option" bash -c "helm template framaspace-operator '$CHART' -n $NS --kube-version $KUBERNETES_VERSION ${all_options[*]} > '$STATE_DIR/chart.yaml'"
-check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, operator scope, version path)" \
-  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:7 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:4 ValidatingAdmissionPolicyBinding:4" \
+check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, operator scope, version path, secret references)" \
+  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:7 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:5 ValidatingAdmissionPolicyBinding:5" \
   "$(grep '^kind:' "$STATE_DIR/chart.yaml" | sort | uniq -c | awk '{printf "%s%s:%s", sep, $3, $1; sep=" "}')"
 helm template framaspace-operator "$CHART" -n $NS --kube-version "$KUBERNETES_VERSION" --show-only templates/prometheusrule.yaml "${all_options[@]}" \
   | sed -n '/^spec:/,$p' | tail -n +2 | sed 's/^  //' > "$STATE_DIR/rules.yaml"
@@ -101,6 +101,63 @@ kubectl create clusterrolebinding e2e-platform-engineer --clusterrole=framaspace
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 check_eq "the verb is the platform engineers' role's, not the portal's" "yes no" \
   "$(can reattach associationspaces.frama.space --as engineer) $(can reattach associationspaces.frama.space --as "$PORTAL")"
+
+section "a pool or a class names only a Secret its author may read (no admin Secret sent elsewhere)"
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: e2e-pool-editor }
+rules:
+  - apiGroups: [frama.space]
+    resources: [databasepools, cachepools, storagepools, spaceclasses]
+    verbs: [get, list, create, update, patch]
+YAML
+kubectl create clusterrolebinding e2e-pool-editor --clusterrole=e2e-pool-editor --user=pool-editor --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+check_eq "the pool editor may create pools but not read the operator's Secrets" "yes no" \
+  "$(can create cachepools.frama.space --as pool-editor) $(can get secrets -n $NS --as pool-editor)"
+# A listener on loopback that records every byte it receives: where the pools below point.
+EXFIL_PORT=26997; EXFIL_FILE="$STATE_DIR/exfil.bin"; : > "$EXFIL_FILE"
+start_process exfil-listener python3 -c '
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+def take(c):
+    with c, open(sys.argv[2], "ab") as f:
+        while data := c.recv(4096):
+            f.write(data); f.flush()
+while True:
+    c, _ = s.accept(); threading.Thread(target=take, args=(c,), daemon=True).start()' "$EXFIL_PORT" "$EXFIL_FILE"
+out=$(kubectl --as pool-editor apply -f - 2>&1 <<YAML
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: exfil-cache }
+spec: { host: 127.0.0.1, port: $EXFIL_PORT, adminSecretRef: { name: pg-1-admin }, capacity: { maxSpaces: 1 } }
+YAML
+)
+check "a CachePool naming a DatabasePool's admin Secret is refused, saying why" grep -q "spec.adminSecretRef: only who may read Secret $NS/pg-1-admin" <<<"$out"
+out=$(kubectl --as pool-editor apply -f - 2>&1 <<YAML
+apiVersion: frama.space/v1alpha1
+kind: StoragePool
+metadata: { name: exfil-s3 }
+spec: { provider: garage, endpoint: "http://127.0.0.1:$EXFIL_PORT", adminEndpoint: "http://127.0.0.1:$EXFIL_PORT", region: garage, adminSecretRef: { name: s3-garage-admin }, capacity: { maxSpaces: 1 } }
+YAML
+)
+check "so is a StoragePool sending the Garage token elsewhere" grep -q "spec.adminSecretRef: only who may read Secret $NS/s3-garage-admin" <<<"$out"
+out=$(kubectl --as pool-editor apply -f - 2>&1 <<YAML
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: exfil-mail }
+spec:
+  baseDomain: exfil.frama.space
+  nextcloud: { version: 33.0.7 }
+  limits: { maxQuota: 1Gi, defaultQuota: 100Mi, maxAccounts: 10, defaultMaxAccounts: 10 }
+  mail: { host: 127.0.0.1, port: $EXFIL_PORT, security: None, from: noreply@exfil.frama.space, credentialsSecretRef: { name: redis-1-admin } }
+YAML
+)
+check "and a SpaceClass naming it as its mail Secret" grep -q "spec.mail.credentialsSecretRef: only who may read Secret $NS/redis-1-admin" <<<"$out"
+check_eq "none of them exists" "" "$(kubectl get cachepool/exfil-cache storagepool/exfil-s3 spaceclass/exfil-mail -o name 2>/dev/null)"
+sleep 6   # more than a pool check's period
+check_eq "the listener received nothing" "0" "$(stat -c %s "$EXFIL_FILE")"
+stop_process exfil-listener
 
 section "leader election: two operator processes"
 stop_process operator   # the operator suite's, if any

@@ -130,7 +130,7 @@ check "a role of the space's name that the operator did not create is not taken:
 check "the message names the role and the way to hand it over" bash -c \
   "kubectl get space nc-taken -o jsonpath='{.status.conditions[?(@.type==\"DatabaseReady\")].message}' | grep -q 'space_nc_taken exists and was not created by the operator.*COMMENT ON ROLE'"
 ${PSQL[@]} -d postgres -c "COMMENT ON ROLE space_nc_taken IS 'framaspace-operator: the role of a space'" >/dev/null
-kubectl annotate space nc-taken --overwrite e2e.frama.space/poke="$(date +%s)" >/dev/null
+kubectl annotate space nc-taken --overwrite e2e.frama.space/poke="$(date +%s%N)" >/dev/null
 check "handed over, it is provisioned, then Installed=False ExistingInstallation" eventually 90 has_reason nc-taken Installed ExistingInstallation
 check "no install Job, no web pod" bash -c "! kubectl -n space-nc-taken get job nextcloud-install && [ \"\$(kubectl -n space-nc-taken get pods -o name | wc -l)\" = 0 ]"
 check_eq "the installation is untouched" "1764547200.5" "$(${PSQL[@]} -d space_nc_taken -c "SELECT configvalue FROM oc_appconfig WHERE configkey='installedat'")"
@@ -166,7 +166,8 @@ check_eq "no CronJob and no extra Job for background jobs" "0" "$(kubectl -n spa
 
 section "the class's validated apps: enabled at install, one Job per space for a change, none on a resync"
 kubectl -n framaspace-system create secret generic smtp-credentials --from-literal=username=spaces@frama.space \
-  --from-literal=password=smtp-Secret-e2e-4b1f9 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  --from-literal=password=smtp-Secret-e2e-4b1f9 --dry-run=client -o yaml \
+  | kubectl label --local -f - frama.space/purpose=smtp-credentials -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: frama.space/v1alpha1
 kind: SpaceClass
@@ -214,7 +215,7 @@ check_eq "exactly one apps Job per space" "1 1" "$(apps_jobs nc-apps-1) $(apps_j
 check "it enabled the added app and disabled the removed one, in the real database" bash -c "$(declare -f app_on); PSQL=(${PSQL[*]}); app_on nc-apps-1 suspicious_login yes && app_on nc-apps-1 twofactor_totp no && app_on nc-apps-1 framaspace_quota yes"
 check "an app never listed is left as Nextcloud has it" app_on nc-apps-1 files_trashbin yes
 job_before=$(kubectl -n space-nc-apps-1 get jobs -l frama.space/occ=apps -o jsonpath='{.items[0].metadata.name}')
-kubectl annotate space nc-apps-1 nc-apps-2 e2e.frama.space/poke="$(date +%s)" --overwrite >/dev/null
+kubectl annotate space nc-apps-1 nc-apps-2 e2e.frama.space/poke="$(date +%s%N)" --overwrite >/dev/null
 sleep 5
 check_eq "a resync runs no new Job" "1 1 $job_before" "$(apps_jobs nc-apps-1) $(apps_jobs nc-apps-2) $(kubectl -n space-nc-apps-1 get jobs -l frama.space/occ=apps -o jsonpath='{.items[0].metadata.name}')"
 kubectl patch spaceclass with-apps --type merge -p '{"spec":{"apps":["suspicious_login","not_in_the_image"]}}' >/dev/null
@@ -273,6 +274,28 @@ check "the web pod reads it from the Secret" bash -c "kubectl -n space-nc-apps-1
 check "the NetworkPolicy lets the space reach the SMTP port" bash -c "kubectl -n space-nc-apps-1 get networkpolicy -o json | jq -e '[.items[].spec.egress[]?.ports[]?.port] | index(587)' >/dev/null"
 check "the user limit counts people: 5 accounts plus the operator's admin, and links to the platform's help" bash -c \
   "c=\$(kubectl -n space-nc-apps-1 get configmap nextcloud-config -o jsonpath='{.data.framaspace\\.config\\.php}'); grep -qF \"'one-click-instance.user-limit' => 6,\" <<<\"\$c\" && grep -qF \"'one-click-instance.link' => 'https://aide.frama.space/comptes',\" <<<\"\$c\""
+
+section "a class's mail Secret must be made for mail: a pool's admin Secret named there copies nothing"
+pg_pw=$(kubectl -n framaspace-system get secret pg-1-admin -o jsonpath='{.data.password}')
+kubectl patch spaceclass with-apps --type merge -p '{"spec":{"mail":{"credentialsSecretRef":{"name":"pg-1-admin"}}}}' >/dev/null
+check "the class says so: Ready=False MailSecretRefused, naming the Secret" eventually 60 bash -c \
+  "kubectl get spaceclass with-apps -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason} {.status.conditions[?(@.type==\"Ready\")].message}' | grep -q '^MailSecretRefused spec.mail.credentialsSecretRef: Secret framaspace-system/pg-1-admin is not labelled frama.space/purpose=smtp-credentials'"
+kubectl annotate space nc-apps-1 e2e.frama.space/poke="$(date +%s%N)" --overwrite >/dev/null
+check "the space's Secret drops the class's former SMTP credentials" eventually 60 bash -c \
+  "[ -z \"\$(kubectl -n space-nc-apps-1 get secret nextcloud-credentials -o jsonpath='{.data.smtp-password}')\" ]"
+check_eq "and no space's Secret holds the pool's admin password" "" \
+  "$(kubectl get secrets -A -l app.kubernetes.io/managed-by=framaspace-operator -o json | jq -r --arg pw "$pg_pw" '.items[] | select(.data["smtp-password"] == $pw) | .metadata.namespace')"
+kubectl -n framaspace-system label secret pg-1-admin frama.space/purpose=smtp-credentials --overwrite >/dev/null
+kubectl annotate space nc-apps-1 e2e.frama.space/poke="$(date +%s%N)" --overwrite >/dev/null
+check "even labelled for mail, a pool's admin Secret is refused" eventually 60 bash -c \
+  "kubectl get spaceclass with-apps -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q 'is the admin Secret of DatabasePool pg-1'"
+sleep 3
+check_eq "and still copied nowhere" "" \
+  "$(kubectl get secrets -A -l app.kubernetes.io/managed-by=framaspace-operator -o json | jq -r --arg pw "$pg_pw" '.items[] | select(.data["smtp-password"] == $pw) | .metadata.namespace')"
+kubectl -n framaspace-system label secret pg-1-admin frama.space/purpose- >/dev/null
+kubectl patch spaceclass with-apps --type merge -p '{"spec":{"mail":{"credentialsSecretRef":{"name":"smtp-credentials"}}}}' >/dev/null
+check "back to the Secret made for mail: the class is Ready" eventually 60 bash -c \
+  "[ \"\$(kubectl get spaceclass with-apps -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
 
 stop_process nextcloud-operator
 kubectl delete space nc-slow nc-fail nc-taken nc-apps-1 nc-apps-2 --wait=false >/dev/null 2>&1

@@ -66,6 +66,8 @@ check "a Collabora space holds no OnlyOffice JWT" bash -c "! kubectl -n space-of
 section "switch one space to OnlyOffice"
 old_job=$(kubectl -n space-office-1 get jobs -l frama.space/occ=office -o jsonpath='{.items[0].metadata.name}')
 check "kubectl patch space office-1 spec.office=onlyoffice" kubectl patch space office-1 --type merge -p '{"spec":{"office":"onlyoffice"}}'
+check "status.apps.enabled lists the suite's app the office Job enabled" eventually 30 bash -c \
+  "kubectl get space office-3 -o json | jq -e '.status.apps.enabled | index(\"richdocuments\")' >/dev/null"
 switched() { [ "$(office_of office-1)" = Configured ] && [ "$(jsonpath space/office-1 '{.status.placement.officeBackend}')" = onlyoffice-1 ]; }
 check "OfficeReady comes back Configured on onlyoffice-1" eventually 60 switched
 check "its config points at the OnlyOffice server with the JWT from the environment" bash -c \

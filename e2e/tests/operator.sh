@@ -211,20 +211,20 @@ check "an edited ResourceQuota is restored to $pods pods (its usage churns; its 
 kubectl -n $ns patch secret nextcloud-credentials --type json -p '[{"op":"remove","path":"/data/redis-password"}]' >/dev/null
 # Secrets are not watched (that would need the right to read every Secret of the cluster): the
 # next reconcile of the space repairs them, here triggered by an edit, otherwise by the resync.
-kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +%s)" >/dev/null
+kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +%s%N)" >/dev/null
 check "a credential removed from the Secret is generated again at the next reconcile" eventually 30 bash -c "[ -n \"\$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.redis-password}')\" ]"
 check_eq "the other credentials are kept, never regenerated" "$admin_pw" "$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.admin-password}')"
 check "the space is Ready after the repairs" kubectl wait --for=condition=Ready space/collectif-velo --timeout=60s
 salt=$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.nextcloud-passwordsalt}')
 kubectl -n $ns patch secret nextcloud-credentials --type json -p '[{"op":"remove","path":"/data/nextcloud-passwordsalt"}]' >/dev/null
-kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +%s)" >/dev/null
+kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +%s%N)" >/dev/null
 check "Nextcloud's identity taken from an installed space's Secret is not made up again: IdentityLost" eventually 30 bash -c \
   "[ \"\$(kubectl get space collectif-velo -o jsonpath='{.status.conditions[?(@.type==\"WorkloadReady\")].reason}')\" = IdentityLost ]"
 check_eq "the Secret still lacks it: no new salt" "" "$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.nextcloud-passwordsalt}')"
 check "a Warning Event names it and the two ways out" bash -c \
   "kubectl get events -n default --field-selector involvedObject.name=collectif-velo,reason=IdentityLost -o jsonpath='{.items[0].type} {.items[0].note}{.items[0].message}' | grep -q '^Warning .*nextcloud-passwordsalt.*frama.space/new-identity=accept'"
 kubectl -n $ns patch secret nextcloud-credentials --type json -p "[{\"op\":\"add\",\"path\":\"/data/nextcloud-passwordsalt\",\"value\":\"$salt\"}]" >/dev/null
-kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +%s)" >/dev/null
+kubectl annotate space collectif-velo --overwrite e2e.frama.space/poke="$(date +%s%N)" >/dev/null
 check "the value restored from a backup: Ready again, with that value" bash -c \
   "kubectl wait --for=condition=Ready space/collectif-velo --timeout=60s >/dev/null && [ \"\$(kubectl -n $ns get secret nextcloud-credentials -o jsonpath='{.data.nextcloud-passwordsalt}')\" = '$salt' ]"
 

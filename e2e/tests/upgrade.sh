@@ -108,6 +108,10 @@ check "overwrite.cli.url, the links of its mails, is https too" bash -c \
   "kubectl -n space-up-07 get configmap nextcloud-config -o json | jq -r '.data[\"framaspace.config.php\"]' | grep -q \"'overwrite.cli.url' => 'https://up-07.fleet.frama.space',\""
 out=$(kubectl patch spaceclass fleet --type merge -p '{"spec":{"ingress":{"tlsIssuer":"letsencrypt","publicScheme":"http"}}}' 2>&1)
 check "publicScheme http beside a tlsIssuer is refused, naming the field" grep -q "spec.ingress.publicScheme: http with a tlsIssuer" <<<"$out"
+# A value the old version cached, and a lock a killed process left, in up-07's own database.
+cache_admin() { REDISCLI_AUTH="$FRAMASPACE_REDIS_PASSWORD" redis-cli --no-auth-warning --user admin -h 127.0.0.1 -p "$FRAMASPACE_REDIS_PORT" "$@"; }
+up07_db=$(kubectl get namespace space-up-07 -o jsonpath='{.metadata.annotations.frama\.space/cache-database}')
+cache_admin -n "$up07_db" SET space-up-07:e2e/lock/stale 1 >/dev/null
 # Two suspended associations: upgraded cold (the Job's own occ status decides), never a pause.
 kubectl patch space up-04 --type merge -p '{"spec":{"suspended":true}}' >/dev/null
 kubectl patch space up-16 --type merge -p '{"spec":{"suspended":true}}' >/dev/null
@@ -178,6 +182,8 @@ others=$(gzip -dc "$STATE_DIR/up-07-snapshot.sql.gz" | grep -o 'space[-_]up[-_][
 check_eq "it names no other space of the shared database" "" "$others"
 bytes=$(jsonpath space/up-07 '{.status.upgrade.snapshotBytes}')
 check "the snapshot was taken (bytes recorded)" test "${bytes:-0}" -gt 100
+check_eq "the space's cache database was emptied after the migration (nothing of 33 served to 34)" "0" \
+  "$(cache_admin -n "$up07_db" EXISTS space-up-07:e2e/lock/stale)"
 check "each space was snapshotted once and migrated once" bash -c \
   "for i in \$(seq -w 1 20); do [ \$(grep -c \"^space-up-\$i/nextcloud-snapshot-34-0-1-[a-z0-9]*: exit 0\" '$SIM_LOG') = 1 ] && [ \$(grep -c \"^space-up-\$i/nextcloud-upgrade-34-0-1-[a-z0-9]*: exit 0\" '$SIM_LOG') = 1 ] || exit 1; done"
 check "the upgrade Jobs are gone once recorded" eventually 30 bash -c "[ -z \"\$(kubectl get jobs -A -l frama.space/occ=upgrade -o name)\" ]"
@@ -259,6 +265,19 @@ check "and its rollout is Blocked, saying why" eventually 30 bash -c \
   "[ \"\$(kubectl get spaceclass fragile -o jsonpath='{.status.rollout.phase}')\" = Blocked ] && kubectl get spaceclass fragile -o jsonpath='{.status.rollout.message}' | grep -q 'lacks framaspace_quota'"
 sleep 4
 check_eq "no space started an upgrade to it" "" "$(kubectl get spaces -o json | jq -r '.items[] | select(.status.upgrade.target == "34.0.4") | .metadata.name')"
+
+section "a rebuild of the release the spaces run (a new image, the same version) reaches them"
+kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"version":"34.0.4","tag":"34.0.4-fs.2"}}}' >/dev/null
+on_image() { [ "$(kubectl -n "space-$1" get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')" = "registry.frama.space/framaspace/nextcloud:$2" ] && [ "$(jsonpath "space/$1" '{.status.phase}')" = Ready ]; }
+check "an image with its apps: fr-1 and fr-2 move to 34.0.4" eventually 180 bash -c "$(declare -f on_image jsonpath); on_image fr-1 34.0.4-fs.2 && on_image fr-2 34.0.4-fs.2"
+kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"tag":"34.0.4-fs.3"}}}' >/dev/null
+check "UpToDate=False while its image is not the class's" eventually 30 bash -c "kubectl get space fr-2 -o jsonpath='{.status.conditions[?(@.type==\"UpToDate\")].message}' | grep -q 'image registry.frama.space/framaspace/nextcloud:34.0.4-fs.3'"
+check "a rebuild of 34.0.4: both move to the new image" eventually 180 bash -c "$(declare -f on_image jsonpath); on_image fr-1 34.0.4-fs.3 && on_image fr-2 34.0.4-fs.3"
+check_eq "through the upgrade's steps: the same release, the new image" "Succeeded 34.0.4 registry.frama.space/framaspace/nextcloud:34.0.4-fs.3" \
+  "$(jsonpath space/fr-1 '{.status.upgrade.phase} {.status.upgrade.target} {.status.upgrade.targetImage}')"
+check_eq "occ upgrade ran once per image (it says: already latest)" "2" "$(grep -c '^space-fr-1/nextcloud-upgrade-34-0-4-[a-z0-9]*: exit 0' "$SIM_LOG")"
+check "UpToDate again, on the class's image" eventually 30 has_reason fr-2 UpToDate UpToDate
+check "the class counts its rollout Complete" eventually 30 bash -c "[ \"\$(kubectl get spaceclass fragile -o jsonpath='{.status.rollout.phase}')\" = Complete ]"
 
 section "pause and resume; an operator SIGKILLed in the middle of a wave resumes without a second snapshot"
 kubectl patch spaceclass fleet --type merge -p '{"spec":{"nextcloud":{"version":"34.0.3"},"rollout":{"paused":true,"maxParallelPerPool":4}}}' >/dev/null
@@ -346,7 +365,8 @@ POOLS=tls new_class tls "tl-1" '"50%"'
 new_space tl-1 tls
 check "a space of the TLS pool is Ready" eventually 120 all_on tls 33.0.7
 config=$(kubectl -n space-tl-1 get configmap nextcloud-config -o json)
-check "its ConfigMap carries the pools' CA" bash -c "jq -r '.data[\"postgres-ca.crt\"]' <<<'$config' | openssl x509 -noout -subject | grep -q framaspace-test-services-ca"
+check "its ConfigMap carries the pools' CA" grep -q framaspace-test-services-ca <<<"$(jq -r '.data["postgres-ca.crt"]' <<<"$config" | openssl x509 -noout -subject)"
+check "both of them, the one file per pool" grep -q framaspace-test-services-ca <<<"$(jq -r '.data["cache-ca.crt"]' <<<"$config" | openssl x509 -noout -subject)"
 check "Nextcloud verifies PostgreSQL against it" grep -q "'rootcert' => '/etc/framaspace/config/postgres-ca.crt'" <<<"$(jq -r '.data["database.config.php"]' <<<"$config")"
 check "and Valkey (phpredis ssl_context cafile)" grep -q "'tls://127.0.0.1', 'port' => $FRAMASPACE_REDIS_TLS_PORT.*'cafile' => '/etc/framaspace/config/cache-ca.crt'" <<<"$(jq -r '.data["redis.config.php"]' <<<"$config")"
 check "the space's Valkey user was made over TLS" bash -c \
@@ -358,12 +378,23 @@ scenario tl-1 upgrade-fail
 kubectl patch spaceclass tls --type merge -p '{"spec":{"nextcloud":{"version":"34.0.1"}}}' >/dev/null
 check "snapshot, failed migration and restore over verify-full" eventually 120 bash -c "[ \"\$(kubectl get space tl-1 -o jsonpath='{.status.upgrade.phase}')\" = Failed ]"
 check "it was restored (Event UpgradeRolledBack)" bash -c "kubectl get events -n default --field-selector involvedObject.name=tl-1,reason=UpgradeRolledBack -o name | grep -q ."
-check_eq "its database is restored identical" "" "$(diff -u <(echo "$before") <(dump_of tl-1) | head -20)"
+after=$(dump_of tl-1)
+check_eq "its database is restored identical" "" "$(diff -u <(echo "$before") <(echo "$after") | head -20)"
 # The class keeps no snapshot: once the upgrade's end is recorded, its Jobs and its snapshot go.
-check "its snapshot is removed from its bucket once the upgrade ended" eventually 30 bash -c \
-  "$(declare -f cred); [ -z \"\$(kubectl -n space-tl-1 get jobs -l frama.space/occ=restore -o name)\" ] && \
-   curl -sf -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --aws-sigv4 'aws:amz:us-east-1:s3' --user \"\$(cred tl-1 s3-access-key):\$(cred tl-1 s3-secret-key)\" \
-     '$FRAMASPACE_MINIO_URL/space-tl-1?list-type=2&prefix=framaspace/snapshots/' | grep -q '<KeyCount>0</KeyCount>'"
+snapshots_of() { # SPACE: the snapshot keys in its bucket (listed with its own key); fails when the listing does
+  local pool endpoint region listing; pool=$(jsonpath "space/$1" '{.status.placement.storagePool}')
+  endpoint=$(kubectl get storagepool "$pool" -o jsonpath='{.spec.endpoint}'); region=$(kubectl get storagepool "$pool" -o jsonpath='{.spec.region}')
+  listing=$(curl -sf -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --aws-sigv4 "aws:amz:$region:s3" \
+    --user "$(cred "$1" s3-access-key):$(cred "$1" s3-secret-key)" "$endpoint/space-$1?list-type=2&prefix=framaspace") || return 1
+  grep -q '<ListBucketResult' <<<"$listing" || return 1
+  grep -o '<Key>framaspace/snapshots/[^<]*</Key>' <<<"$listing" || true
+}
+snapshot_gone() {
+  local keys; keys=$(snapshots_of "$1") || return 1
+  [ -z "$(kubectl -n "space-$1" get jobs -l frama.space/occ=restore -o name)" ] && [ -z "$keys" ]
+}
+check "its snapshot is removed from its bucket once the upgrade ended" eventually 30 snapshot_gone tl-1
+check "while the fleet, which keeps them, still has up-07's (two hops)" test "$(snapshots_of up-07 | wc -l)" = 2
 kubectl delete databasepool pg-tls-public pg-tls-stolen --wait=false >/dev/null 2>&1
 kubectl delete cachepool redis-tls-public --wait=false >/dev/null 2>&1
 

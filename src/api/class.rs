@@ -185,7 +185,9 @@ pub struct NextcloudImage {
     pub image: String,
     /// The Nextcloud release the image holds (`major.minor.patch`, e.g. `33.0.7`); at least
     /// 33.0.1, the first release with `memcache_customprefix`.
-    #[schemars(length(min = 5, max = 20), regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
+    /// Each part has at most three digits: the rules compare releases as
+    /// `major*1e6 + minor*1e3 + patch`, which a larger part would overflow into the next.
+    #[schemars(length(min = 5, max = 11), regex(pattern = r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$"))]
     pub version: String,
     /// Image tag, when it is not the version itself (e.g. `33.0.7-fs.1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,13 +209,15 @@ macro_rules! cel_version {
     };
 }
 
+/// Both versions releases of at most three digits a part (a class stored before that bound, with
+/// a part the comparison cannot hold, may move to any valid release: it is not wedged).
 const NO_DOWNGRADE_RULE: &str = concat!(
-    "!(self.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$') && oldSelf.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$')) || ",
+    "!(self.version.matches('^[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}$') && oldSelf.version.matches('^[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}$')) || ",
     cel_version!("self.version"),
     " >= ",
     cel_version!("oldSelf.version")
 );
-const ONE_MAJOR_RULE: &str = "!(self.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$') && oldSelf.version.matches('^[0-9]+\\\\.[0-9]+\\\\.[0-9]+$')) || int(self.version.split('.')[0]) <= int(oldSelf.version.split('.')[0]) + 1";
+const ONE_MAJOR_RULE: &str = "!(self.version.matches('^[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}$') && oldSelf.version.matches('^[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}$')) || int(self.version.split('.')[0]) <= int(oldSelf.version.split('.')[0]) + 1";
 
 /// The first release the operator runs: every Redis key of a space must carry its ACL prefix,
 /// which `memcache_customprefix` gives from 33.0.1 on (nextcloud/server#58810, in the 33.0.1

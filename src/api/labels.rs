@@ -30,6 +30,11 @@ pub const BACKEND_LABEL: &str = "frama.space/backend";
 pub const OCC_LABEL: &str = "frama.space/occ";
 /// The node label a class's or backend's `nodePool` selects.
 pub const NODE_POOL_LABEL: &str = "frama.space/node-pool";
+/// What a Secret of the operator's namespace was made for; a class's mail Secret must say
+/// [`SMTP_PURPOSE`], so no other Secret (a pool's admin credentials) is ever copied into the
+/// spaces and sent to an SMTP host.
+pub const PURPOSE_LABEL: &str = "frama.space/purpose";
+pub const SMTP_PURPOSE: &str = "smtp-credentials";
 
 // ---- annotations ----------------------------------------------------------------------------
 /// Hash of what the operator last applied to an object, kept for people and for drift checks.

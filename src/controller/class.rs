@@ -45,6 +45,7 @@ struct ClassContext {
     classes: Store<SpaceClass>,
     jobs: Store<Job>,
     namespace: String,
+    pools: Arc<super::pools::PoolRegistry>,
 }
 
 /// What the class controller is given by the runtime.
@@ -62,6 +63,8 @@ pub struct ClassArgs {
     pub jobs: Store<Job>,
     /// The operator's namespace, where the image inspections run.
     pub namespace: String,
+    /// The pools and the operator's Secrets: whether a class's mail Secret may be used.
+    pub pools: Arc<super::pools::PoolRegistry>,
     pub stop: Stop,
 }
 
@@ -82,6 +85,7 @@ pub fn compute(
     spaces: &[Arc<AssociationSpace>],
     classes: &[Arc<SpaceClass>],
     inspection: Option<&Inspection>,
+    mail_refused: Option<&str>,
     now: &str,
 ) -> SpaceClassStatus {
     let name = class.name_any();
@@ -131,6 +135,13 @@ pub fn compute(
         )
     } else if let Some(Inspection::Failed(why)) = inspection {
         Condition::new("Ready", ConditionStatus::False, "ImageInspectionFailed", why.clone())
+    } else if let Some(why) = mail_refused {
+        Condition::new(
+            "Ready",
+            ConditionStatus::False,
+            "MailSecretRefused",
+            format!("spec.mail.credentialsSecretRef: {why}; its spaces send mail without authentication"),
+        )
     } else {
         Condition::new("Ready", ConditionStatus::True, "Valid", format!("used by {count} space(s)"))
     };
@@ -210,7 +221,13 @@ pub struct Census<'a> {
 }
 
 /// One walk over every space for a pass of `class`. Pure.
-pub fn census<'a>(class: &SpaceClass, spaces: &'a [Arc<AssociationSpace>], seeded: bool, now: jiff::Timestamp) -> Census<'a> {
+pub fn census<'a>(
+    class: &SpaceClass,
+    reference: &'a str,
+    spaces: &'a [Arc<AssociationSpace>],
+    seeded: bool,
+    now: jiff::Timestamp,
+) -> Census<'a> {
     static NO_LABELS: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     let name = class.name_any();
     let target = class.spec.nextcloud.version.as_str();
@@ -262,6 +279,8 @@ pub fn census<'a>(class: &SpaceClass, spaces: &'a [Arc<AssociationSpace>], seede
                 version: st.nextcloud.as_ref().map(|n| n.version_string.as_str()),
                 upgrade,
                 hold: s.spec.hold_upgrade,
+                image: st.nextcloud.as_ref().map(|n| n.image.as_str()),
+                reference: Some(reference),
             });
         }
     }
@@ -315,9 +334,12 @@ const ROLLING: Duration = Duration::from_secs(3);
 async fn reconcile(class: Arc<SpaceClass>, ctx: Arc<ClassContext>) -> Result<Action> {
     let inspection = inspect(&class, &ctx).await?;
     let spaces = ctx.spaces.state();
-    let mut status = compute(&class, &spaces, &ctx.classes.state(), Some(&inspection), &now_rfc3339());
+    let mail_refused =
+        class.spec.mail.as_ref().and_then(|m| m.credentials_secret_ref.as_ref()).and_then(|r| ctx.pools.mail_secret(&r.name).err());
+    let mut status = compute(&class, &spaces, &ctx.classes.state(), Some(&inspection), mail_refused.as_deref(), &now_rfc3339());
     let now = jiff::Timestamp::now();
-    let census = census(&class, &spaces, ctx.rollouts.ready(), now);
+    let reference = class.spec.nextcloud.reference();
+    let census = census(&class, &reference, &spaces, ctx.rollouts.ready(), now);
     ctx.rollouts.settle(&census.under_way, &census.ended, &census.existing);
     let mut plan = crate::rollout::plan(&class.spec.rollout, &class.spec.nextcloud.version, &census.members, now);
     if let Some(why) = unusable_image(&class, &inspection) {
@@ -337,7 +359,7 @@ fn error_policy(_: Arc<SpaceClass>, error: &Error, _: Arc<ClassContext>) -> Acti
 }
 
 pub async fn run(args: ClassArgs) {
-    let ClassArgs { rollouts, metrics, client, gate, spaces, classes, events, jobs, namespace, stop } = args;
+    let ClassArgs { rollouts, metrics, client, gate, spaces, classes, events, jobs, namespace, pools, stop } = args;
     let ticks = futures::stream::unfold((), |()| async {
         tokio::time::sleep(RECOUNT).await;
         Some(((), ()))
@@ -352,6 +374,7 @@ pub async fn run(args: ClassArgs) {
         classes: classes.clone(),
         jobs,
         namespace,
+        pools,
     });
     Controller::for_stream(events.touched_objects(), classes)
         .reconcile_all_on(ticks)
@@ -402,7 +425,8 @@ mod tests {
             on("e", "premium", Some(UpgradePhase::Failed), false),
         ];
         let now: jiff::Timestamp = "2026-12-02T00:01:40Z".parse().unwrap();
-        let c = census(&class, &spaces, false, now);
+        let reference = class.spec.nextcloud.reference();
+        let c = census(&class, &reference, &spaces, false, now);
         let members: Vec<&str> = c.members.iter().map(|m| m.name).collect();
         assert_eq!(members, ["a", "b"], "the class's spaces, not those being deleted");
         let slot = |s: &str| ("pg-1".to_string(), s.to_string());
@@ -411,7 +435,7 @@ mod tests {
         assert_eq!(c.versions.get("33.0.7"), Some(&3), "the class's spaces by release, those being deleted included");
         assert_eq!(c.longest, 100);
         assert_eq!(c.existing.len(), 5);
-        assert!(census(&class, &spaces, true, now).under_way.is_empty(), "once seeded, the steps keep their own slots");
+        assert!(census(&class, &reference, &spaces, true, now).under_way.is_empty(), "once seeded, the steps keep their own slots");
     }
 
     #[test]
@@ -419,7 +443,7 @@ mod tests {
         let standard = fixtures::class("standard", true);
         let spaces = vec![space_of("a", "standard"), space_of("b", "standard"), space_of("c", "premium")];
         let classes = vec![Arc::new(standard.clone())];
-        let status = compute(&standard, &spaces, &classes, None, "2026-11-21T00:00:00Z");
+        let status = compute(&standard, &spaces, &classes, None, None, "2026-11-21T00:00:00Z");
         assert_eq!(status.spaces, 2);
         assert_eq!(status.conditions[0].reason, "Valid");
     }
@@ -428,18 +452,27 @@ mod tests {
     fn two_default_classes_are_reported() {
         let a = fixtures::class("a", true);
         let classes = vec![Arc::new(a.clone()), Arc::new(fixtures::class("b", true))];
-        let status = compute(&a, &[], &classes, None, "2026-11-21T00:00:00Z");
+        let status = compute(&a, &[], &classes, None, None, "2026-11-21T00:00:00Z");
         assert_eq!(status.conditions[0].reason, "DuplicateDefault");
         assert!(status.conditions[0].message.contains("a, b"));
         let not_default = fixtures::class("c", false);
-        assert_eq!(compute(&not_default, &[], &classes, None, "x").conditions[0].reason, "Valid");
+        assert_eq!(compute(&not_default, &[], &classes, None, None, "x").conditions[0].reason, "Valid");
+    }
+
+    #[test]
+    fn a_mail_secret_not_made_for_mail_makes_the_class_say_so() {
+        let class = fixtures::class("c", false);
+        let why = "Secret framaspace-system/pg-1-admin is the admin Secret of DatabasePool pg-1: nothing of it is copied";
+        let c = &compute(&class, &[], &[], None, Some(why), "x").conditions[0];
+        assert_eq!((c.reason.as_str(), c.status), ("MailSecretRefused", ConditionStatus::False));
+        assert!(c.message.starts_with("spec.mail.credentialsSecretRef: Secret framaspace-system/pg-1-admin"), "{}", c.message);
     }
 
     #[test]
     fn a_class_on_an_unsupported_nextcloud_is_not_ready() {
         let mut old = fixtures::class("old", false);
         old.spec.nextcloud.version = "31.0.9".into();
-        let c = &compute(&old, &[], &[], None, "x").conditions[0];
+        let c = &compute(&old, &[], &[], None, None, "x").conditions[0];
         assert_eq!((c.reason.as_str(), c.status), ("UnsupportedNextcloudVersion", ConditionStatus::False));
         assert!(c.message.contains("spec.nextcloud.version 31.0.9"), "{}", c.message);
     }
@@ -452,16 +485,16 @@ mod tests {
             reference: class.spec.nextcloud.reference(),
             apps: vec!["files".into(), "framaspace_quota".into(), "twofactor_totp".into()],
         };
-        let status = compute(&class, &[], &[], Some(&Inspection::Done(image.clone())), "x");
+        let status = compute(&class, &[], &[], Some(&Inspection::Done(image.clone())), None, "x");
         let c = &status.conditions[0];
         assert_eq!((c.reason.as_str(), c.status), ("AppsNotInImage", ConditionStatus::False));
         assert!(c.message.starts_with("spec.apps: calendar not in image"), "{}", c.message);
         assert_eq!(status.image.as_ref(), Some(&image), "what the image carries is shown");
         class.spec.apps.remove(0);
-        assert_eq!(compute(&class, &[], &[], Some(&Inspection::Done(image)), "x").conditions[0].reason, "Valid");
-        let running = compute(&class, &[], &[], Some(&Inspection::Running("j".into())), "x");
+        assert_eq!(compute(&class, &[], &[], Some(&Inspection::Done(image)), None, "x").conditions[0].reason, "Valid");
+        let running = compute(&class, &[], &[], Some(&Inspection::Running("j".into())), None, "x");
         assert_eq!(running.conditions[0].reason, "Valid", "an inspection under way holds nothing up");
-        let failed = compute(&class, &[], &[], Some(&Inspection::Failed("no such image".into())), "x");
+        let failed = compute(&class, &[], &[], Some(&Inspection::Failed("no such image".into())), None, "x");
         assert_eq!(failed.conditions[0].reason, "ImageInspectionFailed");
     }
 
@@ -471,14 +504,22 @@ mod tests {
         let mut under = fixtures::class("velo", false);
         under.spec.base_domain = "collectif-velo.frama.space".into();
         let classes = vec![standard.clone(), Arc::new(under.clone())];
-        assert_eq!(compute(&under, &[], &classes, None, "x").conditions[0].reason, "Valid", "no space there: a sub-domain class is fine");
+        assert_eq!(
+            compute(&under, &[], &classes, None, None, "x").conditions[0].reason,
+            "Valid",
+            "no space there: a sub-domain class is fine"
+        );
         let mut velo = fixtures::space("collectif-velo");
         velo.status = Some(AssociationSpaceStatus { url: Some("https://collectif-velo.frama.space".into()), ..Default::default() });
         let spaces = vec![Arc::new(velo.clone())];
-        let c = &compute(&under, &spaces, &classes, None, "x").conditions[0];
+        let c = &compute(&under, &spaces, &classes, None, None, "x").conditions[0];
         assert_eq!((c.reason.as_str(), c.status), ("BaseDomainUnderSpace", ConditionStatus::False));
         assert!(c.message.contains("the host of space collectif-velo"), "{}", c.message);
-        assert_eq!(compute(&standard, &spaces, &classes, None, "x").conditions[0].reason, "Valid", "the parent class is not at fault");
+        assert_eq!(
+            compute(&standard, &spaces, &classes, None, None, "x").conditions[0].reason,
+            "Valid",
+            "the parent class is not at fault"
+        );
         let served_at = |name: &str, host: &str| spaces.iter().any(|s| s.name_any() == name && s.served_at(host));
         let mut named = fixtures::space("a");
         named.spec.space_class_name = Some("velo".into());
@@ -497,7 +538,7 @@ mod tests {
     fn an_image_without_the_platform_app_is_refused_whatever_the_class_lists() {
         let class = fixtures::class("c", false);
         let official = ClassImageStatus { reference: class.spec.nextcloud.reference(), apps: vec!["files".into()] };
-        let c = &compute(&class, &[], &[], Some(&Inspection::Done(official)), "x").conditions[0];
+        let c = &compute(&class, &[], &[], Some(&Inspection::Done(official)), None, "x").conditions[0];
         assert_eq!((c.reason.as_str(), c.status), ("AppsNotInImage", ConditionStatus::False));
         assert!(c.message.starts_with("the platform's own framaspace_quota (build the image from images/nextcloud)"), "{}", c.message);
     }

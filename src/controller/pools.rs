@@ -156,6 +156,31 @@ impl PoolRegistry {
         self.admin_secrets.get(&ObjectRef::new(name).within(&self.namespace))
     }
 
+    /// The username and password of a class's mail Secret: only a Secret labelled
+    /// `frama.space/purpose: smtp-credentials` and named by no pool as its admin Secret (whoever
+    /// may edit a class must not have the operator copy a pool's admin credentials into every
+    /// space and send them to an SMTP host of their choice: hostile pass 2, F1).
+    pub fn mail_secret(&self, name: &str) -> std::result::Result<(Vec<u8>, Vec<u8>), String> {
+        use crate::api::labels::{PURPOSE_LABEL, SMTP_PURPOSE};
+        let ns = &self.namespace;
+        let s = self.operator_secret(name).ok_or_else(|| format!("Secret {ns}/{name} not found"))?;
+        if s.labels().get(PURPOSE_LABEL).map(String::as_str) != Some(SMTP_PURPOSE) {
+            return Err(format!("Secret {ns}/{name} is not labelled {PURPOSE_LABEL}={SMTP_PURPOSE}: nothing of it is copied"));
+        }
+        let pools = self.databases.state().into_iter().map(|p| ("DatabasePool", p.name_any(), p.spec.admin_secret_ref.name.clone()));
+        let pools = pools
+            .chain(self.caches.state().into_iter().map(|p| ("CachePool", p.name_any(), p.spec.admin_secret_ref.name.clone())))
+            .chain(self.storages.state().into_iter().map(|p| ("StoragePool", p.name_any(), p.spec.admin_secret_ref.name.clone())));
+        if let Some((kind, pool, _)) = pools.into_iter().find(|(_, _, secret)| secret == name) {
+            return Err(format!("Secret {ns}/{name} is the admin Secret of {kind} {pool}: nothing of it is copied"));
+        }
+        let data = s.data.as_ref().ok_or_else(|| format!("Secret {ns}/{name} is empty"))?;
+        match (data.get("username"), data.get("password")) {
+            (Some(u), Some(p)) => Ok((u.0.clone(), p.0.clone())),
+            _ => Err(format!("Secret {ns}/{name} lacks the key username or password")),
+        }
+    }
+
     /// A key of a pool's admin Secret, and the Secret's version (to rebuild clients on rotation).
     fn admin_value(&self, kind: &'static str, pool: &str, secret: &str, key: &str) -> Result<(String, String)> {
         let s = self

@@ -330,6 +330,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
             events: class_fanout.subscribe(),
             jobs: class_jobs,
             namespace: config.namespace.clone(),
+            pools: registry.clone(),
             stop: stop(),
         })),
         tokio::spawn(pools::run_pool_controller(pool_args.clone(), registry.databases.clone(), db_fanout.subscribe(), stop())),

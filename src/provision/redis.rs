@@ -25,6 +25,10 @@ use super::{ProvisionError, System, TenantNames, Writes};
 /// (invalidations are pushed by key name from every database), pub/sub introspection (channels
 /// are server-wide), function and script management (server-wide libraries and cache) and memory
 /// statistics. `KEYS` and `SCAN` come back: in the space's own database they list only its keys.
+/// `SCRIPT` goes whole: a script `SCRIPT LOAD`ed is never evicted, so one tenant could fill the
+/// server's memory with them beyond `maxmemory` (hostile pass 2, F6), and `SCRIPT EXISTS` tells
+/// which scripts other tenants ran. Nextcloud needs none of it: `OC\Memcache\Redis::evalLua`
+/// runs `EVALSHA` and falls back to `EVAL`, whose scripts Valkey 8+ evicts (at most 500, LRU).
 pub const COMMAND_RULES: &[&str] = &[
     "+@all",
     "-@admin",
@@ -36,8 +40,7 @@ pub const COMMAND_RULES: &[&str] = &[
     "-client|caching",
     "-pubsub",
     "-function",
-    "-script|flush",
-    "-script|kill",
+    "-script",
     "-memory",
 ];
 
@@ -507,7 +510,7 @@ mod tests {
         assert_eq!(args[..5], ["ACL", "SETUSER", "space-a", "reset", "on"], "reset first: nothing of an earlier user survives");
         assert!(at("resetdbs") < at("db=7"), "every database dropped before the space's one is granted");
         assert!(at("~space-a:*").is_some() && at("&space-a:*").is_some());
-        for refused in ["-client|tracking", "-pubsub", "-function", "-script|flush", "-memory", "-@dangerous"] {
+        for refused in ["-client|tracking", "-pubsub", "-function", "-script", "-memory", "-@dangerous"] {
             assert!(at(refused) > at("+@all"), "{refused} after +@all, so it is not granted back");
         }
         assert!(at("+keys") > at("-@dangerous"), "KEYS is granted back after the dangerous set: Nextcloud's clear() needs it");

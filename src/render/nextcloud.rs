@@ -395,26 +395,20 @@ Nextcloud is not installed yet"#;
         assert!(install_script(&InstallPlan::default()).contains("php occ background:cron\n"), "cron mode from the install on");
     }
 
-    /// The cron loop run for real with `sh`, with `php` and `sleep` stubbed: it waits for its
-    /// second of the period, runs cron.php, survives its failure and waits again.
-    #[test]
-    fn cron_loop_waits_runs_and_survives_a_failure() {
-        let root = std::env::temp_dir().join(format!("framaspace-cron-{}", std::process::id()));
+    /// Runs the cron loop for real with `sh`, `php` and `sleep` stubbed (`LOG` in their bodies is
+    /// the path of a log they may write); returns that log and the loop's standard error.
+    fn run_cron_loop(tag: &str, php: &str, sleep: &str) -> (String, String) {
+        let root = std::env::temp_dir().join(format!("framaspace-{tag}-{}", std::process::id()));
         let bin = root.join("bin");
         std::fs::create_dir_all(&bin).expect("mkdir");
-        let log = root.join("log");
+        let log = root.join("log").display().to_string();
         let stub = |name: &str, body: &str| {
             let p = bin.join(name);
-            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+            std::fs::write(&p, format!("#!/bin/sh\n{}\n", body.replace("LOG", &log))).expect("write");
             std::process::Command::new("chmod").arg("755").arg(&p).status().expect("chmod");
         };
-        // The health check answers (`php -r`), cron.php fails.
-        stub("php", &format!("[ \"$1\" = -r ] && exit 0; echo \"php $*\" >> {}; exit 3", log.display()));
-        // After two runs of cron.php the stubbed sleep ends the loop: it signals its shell.
-        stub(
-            "sleep",
-            &format!("echo \"sleep $1\" >> {}; [ \"$(grep -c php {})\" -lt 2 ] || kill -TERM $PPID", log.display(), log.display()),
-        );
+        stub("php", php);
+        stub("sleep", sleep);
         let script = cron_script("collectif-velo", "collectif-velo.frama.space").replace(&format!("cd {CODE_DIR}"), "cd /");
         let out = std::process::Command::new("sh")
             .arg("-c")
@@ -423,41 +417,40 @@ Nextcloud is not installed yet"#;
             .output()
             .expect("sh runs");
         let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&root);
+        (logged, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// The loop waits for its second of the period, runs cron.php, survives its failure and
+    /// waits again.
+    #[test]
+    fn cron_loop_waits_runs_and_survives_a_failure() {
+        // The health check answers (`php -r`), cron.php fails; after two runs of it the stubbed
+        // sleep ends the loop: it signals its shell.
+        let (logged, stderr) = run_cron_loop(
+            "cron",
+            "[ \"$1\" = -r ] && exit 0; echo \"php $*\" >> LOG; exit 3",
+            "echo \"sleep $1\" >> LOG; [ \"$(grep -c php LOG)\" -lt 2 ] || kill -TERM $PPID",
+        );
         let lines: Vec<&str> = logged.lines().collect();
         assert!(lines.len() >= 3, "{logged}");
         assert!(lines[0].starts_with("sleep ") && lines[1] == "php -f cron.php" && lines[2].starts_with("sleep "), "{logged}");
         let waited: u64 = lines[0].trim_start_matches("sleep ").parse().unwrap_or(0);
         assert!((1..=300).contains(&waited), "{logged}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("cron.php exited with 3"), "a failed run is logged");
-        let _ = std::fs::remove_dir_all(&root);
+        assert!(stderr.contains("cron.php exited with 3"), "a failed run is logged");
     }
 
     /// While the pod's web server does not serve (an upgrade not yet verified), no cron.php runs.
     #[test]
     fn cron_waits_while_the_web_server_does_not_serve() {
-        let root = std::env::temp_dir().join(format!("framaspace-cron-wait-{}", std::process::id()));
-        let bin = root.join("bin");
-        std::fs::create_dir_all(&bin).expect("mkdir");
-        let log = root.join("log");
-        let stub = |name: &str, body: &str| {
-            let p = bin.join(name);
-            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
-            std::process::Command::new("chmod").arg("755").arg(&p).status().expect("chmod");
-        };
-        stub("php", &format!("[ \"$1\" = -r ] && exit 1; echo \"php $*\" >> {}", log.display()));
-        stub("sleep", &format!("echo sleep >> {}; [ \"$(grep -c sleep {})\" -lt 3 ] || kill -TERM $PPID", log.display(), log.display()));
-        let script = cron_script("collectif-velo", "collectif-velo.frama.space").replace(&format!("cd {CODE_DIR}"), "cd /");
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .output()
-            .expect("sh runs");
-        let logged = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&root);
+        let (logged, stderr) = run_cron_loop(
+            "cron-wait",
+            "[ \"$1\" = -r ] && exit 1; echo \"php $*\" >> LOG",
+            "echo sleep >> LOG; [ \"$(grep -c sleep LOG)\" -lt 3 ] || kill -TERM $PPID",
+        );
         assert!(logged.lines().filter(|l| *l == "sleep").count() >= 2, "{logged}");
         assert!(!logged.contains("cron.php"), "{logged}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("cron.php waits for the next period"));
+        assert!(stderr.contains("cron.php waits for the next period"));
     }
 
     /// The cron loop as a container's PID 1 (a PID namespace of its own, as root; a plain child

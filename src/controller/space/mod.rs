@@ -103,6 +103,8 @@ struct Progress {
     provisioned: Option<provisioning::Provisioned>,
     install: Option<install::Installed>,
     office: Option<Condition>,
+    /// The apps an office Job reported enabled, read in this reconcile.
+    office_apps: Option<Vec<String>>,
     apps: Option<apps::AppsOutcome>,
     upgrade: Option<upgrade::UpgradeOutcome>,
     ingress_written: bool,
@@ -282,9 +284,10 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         progress.apps = Some(applied);
         let inputs =
             office::OfficeInputs { space, resolved: &resolved, bindings: &bindings, placement_errors: &placed.errors, previous: &previous };
-        let (condition, writes) = Box::pin(office::step(ctx, inputs, wiring)).await.shows_in(OFFICE_READY)?;
-        progress.writes += writes;
-        progress.office = Some(condition);
+        let wired = Box::pin(office::step(ctx, inputs, wiring)).await.shows_in(OFFICE_READY)?;
+        progress.writes += wired.writes;
+        progress.office = Some(wired.condition);
+        progress.office_apps = wired.enabled;
         Ok(())
     }
     .await;
@@ -334,7 +337,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         failure,
         office: progress.office,
         apps_condition: progress.apps.as_ref().map(|a| a.condition.clone()),
-        apps: progress.apps.and_then(|a| a.status).or(upgrade_apps).or(carried_apps),
+        apps: with_office_apps(progress.apps.and_then(|a| a.status).or(upgrade_apps).or(carried_apps), progress.office_apps, &previous),
         upgrade_condition,
         upgrade: upgrade_status,
         previous: &previous,
@@ -350,6 +353,19 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         (Err((_, e)), _) | (Ok(()), Some(e)) => Err(e),
         (Ok(()), None) => Ok(Pass::Done(Action::requeue(soon.map_or_else(|| ctx.resync_delay(), |d| d.min(ctx.resync_delay()))))),
     }
+}
+
+/// `status.apps` with what an office Job just reported enabled (its suite's app switched on or
+/// off), when one did: the last report of Nextcloud wins.
+fn with_office_apps(
+    apps: Option<AppsStatus>,
+    office: Option<Vec<String>>,
+    previous: &crate::api::space::AssociationSpaceStatus,
+) -> Option<AppsStatus> {
+    let Some(enabled) = office else { return apps };
+    let mut a = apps.or_else(|| previous.apps.clone()).unwrap_or_default();
+    a.enabled = enabled;
+    Some(a)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::controller::Context;
 use crate::error::Result;
 use crate::placement::PlacementError;
 use crate::render::bindings::Bindings;
-use crate::render::nextcloud::{OccStatus, summarize};
+use crate::render::nextcloud::{OccStatus, enabled_apps, summarize};
 use crate::render::resolve::ResolvedSpace;
 /// The action of this step's Events.
 const ACTION: &str = "ConfigureOffice";
@@ -37,7 +37,8 @@ pub struct OfficeInputs<'a> {
 }
 
 /// OfficeReady from a finished Job, by what its occ container reported: the JSON of `occ status`
-/// after the commands (a Nextcloud in normal mode), or the end of its output on failure. Read once
+/// after the commands (a Nextcloud in normal mode), or the end of its output on failure; and the
+/// apps its report lists enabled (the suite's app among them), when it was read now. Read once
 /// per Job: the condition names the Job, so a later reconcile keeps it without reading again.
 async fn finished(
     ctx: &Context,
@@ -47,7 +48,7 @@ async fn finished(
     target: &str,
     suite: OfficeSuite,
     previous: &AssociationSpaceStatus,
-) -> Result<Condition> {
+) -> Result<(Condition, Option<Vec<String>>)> {
     use ConditionStatus::*;
     let known = previous.conditions.iter().find(|c| {
         c.type_ == OFFICE_READY
@@ -55,11 +56,12 @@ async fn finished(
             && c.message.contains(&format!("occ Job {name} "))
     });
     if let Some(c) = known {
-        return Ok(c.clone());
+        return Ok((c.clone(), None));
     }
     let output = occ_output(ctx, ns, job).await?.unwrap_or_default();
+    let enabled = enabled_apps(&output).filter(|_| job_state(job) == JobState::Succeeded);
     let logs = format!("kubectl -n {ns} logs job/{name}");
-    Ok(match (job_state(job), OccStatus::parse(&output)) {
+    let condition = match (job_state(job), OccStatus::parse(&output)) {
         (JobState::Succeeded, Some(s)) if s.serving() && suite == OfficeSuite::None => office(
             True,
             "Disabled",
@@ -83,11 +85,25 @@ async fn finished(
             office(False, OCC_FAILED, format!("occ Job {name} failed: {said}; {logs}"))
         }
         (JobState::Running, _) => office(False, "Configuring", format!("occ Job {name} is running ({target})")),
-    })
+    };
+    Ok((condition, enabled))
 }
 
-/// Wires the space's office suite; returns OfficeReady and the number of API writes.
-pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> Result<(Condition, usize)> {
+/// What the step decided: OfficeReady, the API writes, and the apps Nextcloud reported enabled
+/// when an office Job's report was read in this reconcile.
+pub struct OfficeOutcome {
+    pub condition: Condition,
+    pub writes: usize,
+    pub enabled: Option<Vec<String>>,
+}
+
+/// Wires the space's office suite.
+pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> Result<OfficeOutcome> {
+    let (condition, writes, enabled) = wire(ctx, inputs, wiring).await?;
+    Ok(OfficeOutcome { condition, writes, enabled })
+}
+
+async fn wire(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> Result<(Condition, usize, Option<Vec<String>>)> {
     use ConditionStatus::*;
     let OfficeInputs { space, resolved, bindings, placement_errors, previous } = inputs;
     let OfficeWiring { commands, job_name: name, job } = wiring;
@@ -98,22 +114,27 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
             Some(e) => (e.reason(), format!("no {} backend: {e}", suite.as_str())),
             None => ("NoBackendAssigned", format!("no {} OfficeBackend is assigned yet", suite.as_str())),
         };
-        return Ok((office(False, reason, message), 0));
+        return Ok((office(False, reason, message), 0, None));
     }
     if let Some(o) = &bindings.office
         && suite == OfficeSuite::Onlyoffice
         && crate::controller::backends::office_jwt(ctx, &o.backend).is_none()
     {
-        return Ok((office(False, "WaitingForBackend", format!("OfficeBackend {} has not created its JWT Secret yet", o.backend)), 0));
+        return Ok((
+            office(False, "WaitingForBackend", format!("OfficeBackend {} has not created its JWT Secret yet", o.backend)),
+            0,
+            None,
+        ));
     }
     if resolved.suspended {
-        return Ok((office(Unknown, "Suspended", "the space is suspended; its office wiring resumes with it"), 0));
+        return Ok((office(Unknown, "Suspended", "the space is suspended; its office wiring resumes with it"), 0, None));
     }
     // `build` makes the Job only for an installed space: occ has nothing to run on before.
     let Some(job) = job else {
         return Ok((
             office(Unknown, "WaitingForInstall", format!("office suite {} is wired once Nextcloud is installed", suite.as_str())),
             0,
+            None,
         ));
     };
     let ns = resolved.namespace.as_str();
@@ -135,7 +156,7 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
             .collect()
     };
     if suite == OfficeSuite::None && !wired_before && current.is_none() && others().is_empty() {
-        return Ok((office(True, "Disabled", "office: none; no office app was ever enabled"), 0));
+        return Ok((office(True, "Disabled", "office: none; no office app was ever enabled"), 0, None));
     }
     let target = match &bindings.office {
         Some(o) => format!("{} via OfficeBackend {}", suite.as_str(), o.backend),
@@ -143,8 +164,8 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
     };
     let was = previous.conditions.iter().find(|c| c.type_ == OFFICE_READY).map(|c| c.reason.clone()).unwrap_or_default();
     if let Some(current) = current {
-        let condition = match job_state(&current) {
-            JobState::Running => office(False, "Configuring", format!("occ Job {name} is running ({target})")),
+        let (condition, enabled) = match job_state(&current) {
+            JobState::Running => (office(False, "Configuring", format!("occ Job {name} is running ({target})")), None),
             JobState::Succeeded | JobState::Failed { .. } => finished(ctx, ns, &name, &current, &target, suite, previous).await?,
         };
         if condition.reason != was {
@@ -154,12 +175,12 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
                 _ => {}
             }
         }
-        return Ok((condition, 0));
+        return Ok((condition, 0, enabled));
     }
     let earlier = others();
     if let Some(active) = earlier.iter().find(|j| job_state(j) == JobState::Running) {
         let message = format!("waiting for occ Job {} to finish before running {name}", active.name_any());
-        return Ok((office(False, "Configuring", message), 0));
+        return Ok((office(False, "Configuring", message), 0, None));
     }
     // Finished Jobs of earlier configurations have done their work; only the current one is kept.
     let mut writes = 0;
@@ -168,7 +189,7 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
     }
     writes += jobs::create(ctx, ns, job).await?;
     publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; ")), ACTION).await;
-    Ok((office(False, "Configuring", format!("occ Job {name} created ({target})")), writes))
+    Ok((office(False, "Configuring", format!("occ Job {name} created ({target})")), writes, None))
 }
 
 #[cfg(test)]

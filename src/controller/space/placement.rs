@@ -365,12 +365,11 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
 }
 
 /// The class's SMTP credentials (username, password), copied into each space's own Secret; `None`
-/// when the class has no credentials Secret, or it is not there yet (the space then waits, see
-/// `credentials::ensure`).
+/// when the class has no credentials Secret, or not one made for mail (`PoolRegistry::mail_secret`,
+/// said on the class's Ready condition): mail then goes without authentication.
 pub fn mail_credentials(ctx: &Context, space: &ResolvedSpace) -> Option<(Vec<u8>, Vec<u8>)> {
     let name = &space.class.mail.as_ref()?.credentials_secret_ref.as_ref()?.name;
-    let data = ctx.pools.operator_secret(name)?.data.clone()?;
-    Some((data.get("username")?.0.clone(), data.get("password")?.0.clone()))
+    ctx.pools.mail_secret(name).ok()
 }
 
 pub fn bucket_name(pool: &StoragePool, space: &str) -> String {

@@ -172,7 +172,13 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
     }
     let (runs, class) = (&record.version_string, &resolved.class_name);
     let behind = crate::rollout::release(runs).zip(crate::rollout::release(target));
-    out.condition = Some(if runs == target {
+    // A new image of the release it runs (a rebuild: a PHP or Apache fix, a baked app's update)
+    // is an upgrade too: `occ upgrade` migrates the apps whose code changed and otherwise says
+    // "already latest" (`core/Command/Upgrade.php`, ERROR_UP_TO_DATE = 0), through the same steps.
+    let reference = resolved.class.nextcloud.reference();
+    let rebuild = runs == target && record.image != reference;
+    let wanted = if rebuild { format!("{target} (image {reference}, runs {})", record.image) } else { target.to_string() };
+    out.condition = Some(if runs == target && !rebuild {
         up_to_date(True, "UpToDate", format!("runs Nextcloud {runs} ({}), the version of class {class}", record.version))
     } else if behind.is_some_and(|(r, t)| r > t) {
         up_to_date(
@@ -180,8 +186,8 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
             "AheadOfClass",
             format!("runs Nextcloud {runs}, newer than class {class}'s {target}: Nextcloud is never downgraded"),
         )
-    } else if let Some(u) = prior.filter(|u| u.target == target && u.phase == UpgradePhase::Failed) {
-        up_to_date(False, "UpgradeFailed", format!("the upgrade to {target} failed; runs {runs}, its database as before: {}", u.message))
+    } else if let Some(u) = prior.filter(|u| u.target == target && u.target_image == reference && u.phase == UpgradePhase::Failed) {
+        up_to_date(False, "UpgradeFailed", format!("the upgrade to {wanted} failed; runs {runs}, its database as before: {}", u.message))
     } else if space.spec.hold_upgrade {
         up_to_date(False, "UpgradeHeld", format!("runs {runs}; spec.holdUpgrade keeps it from class {class}'s {target}"))
     } else if behind.is_some_and(|(r, t)| t.0 > r.0 + 1) {
@@ -199,10 +205,10 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
             return Ok(out);
         };
         match ctx.rollouts.turn(class, &space.name_any(), pool) {
-            Turn::Wait(why) => up_to_date(False, "UpgradePending", format!("runs {runs}; class {class} asks for {target}: {why}")),
+            Turn::Wait(why) => up_to_date(False, "UpgradePending", format!("runs {runs}; class {class} asks for {wanted}: {why}")),
             Turn::Go => {
-                let u = UpgradeStatus::started(target, &resolved.class.nextcloud.reference(), record, &now.to_string());
-                let message = format!("upgrading from {runs} to {target}: the web workload stops before the snapshot");
+                let u = UpgradeStatus::started(target, &reference, record, &now.to_string());
+                let message = format!("upgrading from {runs} to {wanted}: the web workload stops before the snapshot");
                 publish(space, ctx, EventType::Normal, "UpgradeStarted", &message, ACTION).await;
                 ctx.metrics.upgrade_event("started");
                 out.status = Some(u);
