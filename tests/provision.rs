@@ -42,7 +42,44 @@ fn pg_target(isolation: DatabaseIsolation, shared: &str) -> PgTarget {
         shared_database: shared.into(),
         max_connections: 4,
         ca: None,
+        tenant_connections: 20,
     }
+}
+
+/// A pool whose roles may hold 45 connections each, on the environment's server
+/// (`max_connections` 300): it takes no more spaces than leave the superusers' slots and the
+/// operator's own connections free when every role is at its limit, and its roles carry the limit
+/// (hostile pass 2, F7: 50 per role against 300 let six sign-ups lock out a 500-space pool).
+#[tokio::test]
+async fn the_server_connections_bound_a_pool_so_its_tenants_never_lock_out_the_operator() {
+    let admin =
+        PgAdmin::connect(PgTarget { tenant_connections: 45, ..pg_target(DatabaseIsolation::Database, "x") }).await.expect("connect");
+    let (spaces, max_connections) = admin.connection_capacity().await.expect("capacity");
+    let mut conn = connect_as(&env("FRAMASPACE_PG_USER"), &env("FRAMASPACE_PG_PASSWORD"), "postgres").await.expect("admin connection");
+    let reserved: String =
+        sqlx::query_scalar("SELECT current_setting('superuser_reserved_connections')").fetch_one(&mut conn).await.expect("setting");
+    let reserved: i64 = reserved.parse().expect("a number");
+    assert_eq!(spaces, (max_connections - reserved - 4) / 45, "max_connections {max_connections}, reserved {reserved}");
+    assert!(spaces * 45 + reserved + 4 <= max_connections, "every tenant at its limit leaves the operator its connections");
+    assert!((spaces + 1) * 45 + reserved + 4 > max_connections, "one more space would not");
+    let names = TenantNames::new(&unique("conn"));
+    admin.ensure(&names, "pw-conn-limit-e2e").await.expect("ensure");
+    let limit: i32 = sqlx::query_scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = $1")
+        .bind(&names.sql)
+        .fetch_one(&mut conn)
+        .await
+        .expect("role");
+    assert_eq!(limit, 45);
+    let lower =
+        PgAdmin::connect(PgTarget { tenant_connections: 24, ..pg_target(DatabaseIsolation::Database, "x") }).await.expect("connect");
+    assert_eq!(lower.ensure(&names, "pw-conn-limit-e2e").await.expect("ensure again"), Writes(1), "a changed limit reaches the role");
+    let limit: i32 = sqlx::query_scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = $1")
+        .bind(&names.sql)
+        .fetch_one(&mut conn)
+        .await
+        .expect("role");
+    assert_eq!(limit, 24);
+    lower.remove(&names).await.expect("remove");
 }
 
 async fn connect_as(role: &str, password: &str, database: &str) -> Result<PgConnection, sqlx::Error> {
@@ -96,7 +133,15 @@ async fn pg_isolation(isolation: DatabaseIsolation) {
     assert_eq!(rows, 2, "Retain kept every row");
     drop(ca);
 
-    // Delete, with b's session still open.
+    // Delete, with b's session still open, after b made its own database a template (its owner
+    // may), which DROP DATABASE refuses.
+    if isolation == DatabaseIsolation::Database {
+        let mut owner = connect_as(&b.sql, &pb, &db_b).await.expect("b connects");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" IS_TEMPLATE true", b.sql)))
+            .execute(&mut owner)
+            .await
+            .expect("the owner makes its database a template");
+    }
     assert!(admin.remove(&b).await.expect("drop b").0 > 0);
     assert!(connect_as(&b.sql, &pb, &db_b).await.is_err(), "b is gone");
     assert!(sqlx::raw_sql("SELECT 1").execute(&mut cb).await.is_err(), "b's open session was ended");

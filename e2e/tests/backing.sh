@@ -49,6 +49,52 @@ check "the config points Nextcloud at its database, cache and bucket" bash -c "k
   | jq -r '.data[\"database.config.php\"] + .data[\"redis.config.php\"] + .data[\"objectstore.config.php\"]' \
   | grep -q \"'dbhost' => '127.0.0.1:25432'\" "
 
+section "a pool that is reachable but cannot provision is not Ready and takes no space"
+# It may log in to the server's own database (the pool checks revoke that from PUBLIC): only its
+# rights are short.
+pg_admin "DROP ROLE IF EXISTS e2e_weak_admin; CREATE ROLE e2e_weak_admin LOGIN PASSWORD 'weak-admin-e2e-77' NOCREATEROLE NOCREATEDB; GRANT CONNECT ON DATABASE postgres TO e2e_weak_admin" >/dev/null
+redis_admin ACL SETUSER e2e-weak-admin on '>weak-admin-e2e-78' '~*' '+@all' '-acl' >/dev/null
+kubectl -n framaspace-system create secret generic pg-weak-admin --from-literal=username=e2e_weak_admin --from-literal=password=weak-admin-e2e-77 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n framaspace-system create secret generic redis-weak-admin --from-literal=username=e2e-weak-admin --from-literal=password=weak-admin-e2e-78 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: DatabasePool
+metadata: { name: pg-weak }
+spec: { host: 127.0.0.1, port: $FRAMASPACE_PG_PORT, adminSecretRef: { name: pg-weak-admin }, sslMode: disable, capacity: { maxSpaces: 100000 } }
+---
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: redis-weak }
+spec: { host: 127.0.0.1, port: $FRAMASPACE_REDIS_PORT, adminSecretRef: { name: redis-weak-admin }, capacity: { maxSpaces: 100000 } }
+YAML
+check "a DatabasePool whose admin may not create roles: Ready=False, saying so" eventually 60 bash -c \
+  "kubectl get databasepool pg-weak -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.conditions[?(@.type==\"Ready\")].message}' | grep -q '^False .*may not create roles and databases (CREATEROLE and CREATEDB)'"
+check "a CachePool whose admin may not create ACL users: Ready=False, saying so" eventually 60 bash -c \
+  "kubectl get cachepool redis-weak -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.conditions[?(@.type==\"Ready\")].message}' | grep -q '^False .*may not create ACL users'"
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: not-captured }
+spec: { displayName: Not captured, contactEmail: admin@not-captured.example, deletionPolicy: Delete }
+YAML
+check "a new space, with the most free capacity on the weak pools, is placed on the others" eventually 60 bash -c \
+  "[ \"\$(kubectl get space not-captured -o jsonpath='{.status.placement.databasePool} {.status.placement.cachePool}')\" = 'pg-1 redis-1' ]"
+kubectl delete space not-captured --wait=false >/dev/null
+# Roles of 45 connections on a server of 300 (3 kept for superusers, 4 for the operator): 6 spaces, not 100.
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: DatabasePool
+metadata: { name: pg-crowded }
+spec: { host: 127.0.0.1, port: $FRAMASPACE_PG_PORT, adminSecretRef: { name: pg-1-admin }, sslMode: disable, tenantConnectionLimit: 45, maxConcurrentOperations: 4, capacity: { maxSpaces: 100 } }
+YAML
+check "a pool counts the spaces its server's connections hold at its tenants' limit" eventually 60 bash -c \
+  "[ \"\$(kubectl get databasepool pg-crowded -o jsonpath='{.status.connectionCapacity}')\" = 6 ]"
+check "and says in its Ready message that 100 would not fit" bash -c \
+  "kubectl get databasepool pg-crowded -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q 'its connections hold 6 spaces, not 100: max_connections 300 at tenantConnectionLimit 45'"
+kubectl delete databasepool pg-crowded --wait=false >/dev/null
+kubectl delete databasepool pg-weak --wait=false >/dev/null; kubectl delete cachepool redis-weak --wait=false >/dev/null
+redis_admin ACL DELUSER e2e-weak-admin >/dev/null
+
 section "each space reaches only its own data"
 A=collectif-velo; B=jardins-partages
 check "A's role writes its own database" bash -c "$(declare -f cred role pg_as); pg_as $A $(role $A) 'CREATE TABLE IF NOT EXISTS kept (i int); INSERT INTO kept VALUES (42)'"

@@ -30,7 +30,8 @@ done < <(grep -v '^#' apps.lock | grep -v '^$')
 for required in richdocuments onlyoffice; do grep -q "^$required " apps.lock || fail "apps.lock must bake $required (the app store is off)"; done
 # Each Apache worker holds a PostgreSQL connection; the space's role has a connection limit.
 workers=$(sed -n 's/^ *MaxRequestWorkers *\([0-9]*\)$/\1/p' framaspace.conf)
-limit=$(grep -o 'CONNECTION LIMIT [0-9]*' ../../src/provision/postgres.rs | grep -o '[0-9]*$')
+# The limit is a DatabasePool's tenantConnectionLimit: its smallest allowed value must hold them.
+limit=$(sed -n 's/.*range(min = \([0-9]*\), max = 1000).*/\1/p' ../../src/api/database_pool.rs | head -1)
 [ -n "$workers" ] && [ -n "$limit" ] && [ $((workers + 2)) -le "$limit" ] ||
-  fail "MaxRequestWorkers ($workers) plus the cron container and an occ Job must stay within the role's CONNECTION LIMIT ($limit)"
+  fail "MaxRequestWorkers ($workers) plus the cron container and an occ Job must stay within the smallest tenantConnectionLimit ($limit)"
 echo "images/nextcloud: Dockerfile, scripts and $n pinned apps check out"

@@ -66,11 +66,26 @@ pub struct DatabasePoolSpec {
     pub ca_secret_ref: Option<CaSecretRef>,
     /// How many spaces the pool takes.
     pub capacity: PoolCapacity,
+    /// The most connections each space's role may hold (`CONNECTION LIMIT`, default 20; it was
+    /// 50). At least 18: each of the image's Apache workers (`MaxRequestWorkers` 16) holds one,
+    /// plus the cron container and an occ Job (`images/nextcloud/check.sh` keeps the two in
+    /// step). The pool check compares `capacity.maxSpaces` times this limit with the server's
+    /// `max_connections`, room kept for the superusers and the operator
+    /// (`status.connectionCapacity`), and says in its Ready message when tenants at their limit
+    /// could take every slot. Behind a PgBouncer (`tenantHost`) the limit counts the bouncer's
+    /// server connections.
+    #[serde(default = "default_tenant_connections")]
+    #[schemars(range(min = 18, max = 1000))]
+    pub tenant_connection_limit: i32,
     /// Most admin operations run at once against this server (default 4), so a burst of new spaces
     /// never opens hundreds of admin connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub max_concurrent_operations: Option<i32>,
+}
+
+fn default_tenant_connections() -> i32 {
+    20
 }
 
 fn default_pg_port() -> i32 {

@@ -62,6 +62,10 @@ pub struct PoolStatus {
     /// the pool holds at most this number less one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub databases: Option<i64>,
+    /// DatabasePool: how many spaces the server's `max_connections` holds at
+    /// `tenantConnectionLimit` each, room kept for the superusers and the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_capacity: Option<i64>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

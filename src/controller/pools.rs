@@ -275,6 +275,7 @@ impl PoolRegistry {
             shared_database: s.shared_database.clone(),
             max_connections: u32::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4),
             ca: ca.map(|(pem, _)| pem),
+            tenant_connections: u32::try_from(s.tenant_connection_limit).unwrap_or(10),
         };
         let gate = self.gate.clone();
         Self::cached(&self.pg, name, fingerprint, async || Ok(PgAdmin::connect(target).await?.with_gate(gate))).await
@@ -367,6 +368,9 @@ impl PoolKind for DatabasePool {
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
         let admin = registry.postgres(name).await?;
         let version = admin.server_version().await?;
+        if let Some(why) = admin.cannot_provision().await? {
+            return Err(pool_error("DatabasePool", name, format!("{why}: no space is placed here")));
+        }
         let note = match admin.confine_tenants().await {
             Ok(open) if open.is_empty() => None,
             Ok(open) => Some(format!(
@@ -377,7 +381,21 @@ impl PoolKind for DatabasePool {
             Err(ProvisionError::NotLeader(_)) => None,
             Err(e) => Some(format!("could not keep spaces' roles out of the server's own databases: {e}")),
         };
-        Ok(Health { version, databases: None, note })
+        let (spaces, max_connections) = admin.connection_capacity().await?;
+        let pool = registry.database_pool(name)?;
+        let crowded = (i64::from(pool.spec.capacity.max_spaces) > spaces).then(|| {
+            format!(
+                "its connections hold {spaces} spaces, not {}: max_connections {max_connections} at tenantConnectionLimit {} each, room kept for the superusers and the operator (so many tenants at their limit lock the rest out: lower the limit, or put a PgBouncer in front as tenantHost)",
+                pool.spec.capacity.max_spaces, pool.spec.tenant_connection_limit
+            )
+        });
+        // PostgreSQL shares these between the schemas of one database; no grant closes them.
+        let shared = (pool.spec.isolation == crate::api::database_pool::DatabaseIsolation::Schema).then(|| {
+            "isolation schema: its spaces see one another's table statistics (pg_stat_user_tables), function bodies (pg_proc) and NOTIFY channels; keep untrusted sign-ups on isolation database pools".to_string()
+        });
+        let notes: Vec<String> = [note, crowded, shared].into_iter().flatten().collect();
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
+        Ok(Health { version, databases: None, connection_capacity: Some(spaces), note })
     }
 }
 
@@ -394,6 +412,9 @@ impl PoolKind for CachePool {
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
         let admin = registry.redis(name).await?;
         let info = admin.server_info().await?;
+        if let Some(why) = admin.cannot_provision().await? {
+            return Err(pool_error("CachePool", name, format!("{why}: no space is placed here")));
+        }
         let pool = registry.cache_pool(name)?;
         let note = match pool.spec.max_memory.as_deref().map(crate::api::quantity::parse_bytes) {
             None => None,
@@ -403,7 +424,7 @@ impl PoolKind for CachePool {
                 Err(e) => Some(format!("its memory is not bounded as spec.maxMemory says: {e}")),
             },
         };
-        Ok(Health { version: info.version, databases: Some(i64::from(info.databases)), note })
+        Ok(Health { version: info.version, databases: Some(i64::from(info.databases)), connection_capacity: None, note })
     }
     async fn lost_tenants(registry: &PoolRegistry, name: &str, spaces: Vec<String>) -> Result<Vec<String>> {
         let users = registry.redis(name).await?.users().await?;
@@ -422,7 +443,7 @@ impl PoolKind for StoragePool {
         self.status.as_ref()
     }
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
-        Ok(Health { version: registry.s3(name).await?.server_version().await?, databases: None, note: None })
+        Ok(Health { version: registry.s3(name).await?.server_version().await?, databases: None, connection_capacity: None, note: None })
     }
 }
 
@@ -439,6 +460,8 @@ pub struct Health {
     pub version: String,
     /// CachePool: its logical databases.
     pub databases: Option<i64>,
+    /// DatabasePool: the spaces its connections hold.
+    pub connection_capacity: Option<i64>,
     /// What the Ready message adds: a hardening the server did not allow.
     pub note: Option<String>,
 }
@@ -542,7 +565,7 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
     if health.is_ok() {
         recover_lost::<K>(&ctx, &name).await;
     }
-    let (ready, version, databases) = match health {
+    let (ready, version, databases, connection_capacity) = match health {
         Ok(h) => (
             Condition::new(
                 "Ready",
@@ -555,11 +578,13 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
             ),
             Some(h.version),
             h.databases,
+            h.connection_capacity,
         ),
         Err(e) => (
             Condition::new("Ready", ConditionStatus::False, e.reason(), e.to_string()),
             previous.server_version.clone(),
             previous.databases,
+            previous.connection_capacity,
         ),
     };
     let max_spaces = within_databases(pool.declared_spaces(), databases);
@@ -568,6 +593,7 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
         free_capacity: (max_spaces - assigned).max(0),
         server_version: version,
         databases,
+        connection_capacity,
         observed_generation: pool.meta().generation,
         conditions: merge_conditions(&previous.conditions, vec![ready], pool.meta().generation, &now_rfc3339()),
     };

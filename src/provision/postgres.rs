@@ -22,6 +22,8 @@ pub struct PgTarget {
     pub max_connections: u32,
     /// The pool's private CA (PEM), trusted for `verify-full` instead of the system's roots.
     pub ca: Option<String>,
+    /// `CONNECTION LIMIT` of each space's role (`spec.tenantConnectionLimit`).
+    pub tenant_connections: u32,
 }
 
 /// What a space's database holds of a Nextcloud.
@@ -211,14 +213,15 @@ impl PgAdmin {
     /// Retain took it.
     async fn ensure_role(&self, names: &TenantNames, password: &str) -> Result<RoleState, ProvisionError> {
         let role = &names.sql;
-        let row = sqlx::query("SELECT rolcanlogin, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1")
+        let limit = self.target.tenant_connections.max(1);
+        let row = sqlx::query("SELECT rolcanlogin, shobj_description(oid, 'pg_authid'), rolconnlimit FROM pg_roles WHERE rolname = $1")
             .bind(role)
             .fetch_optional(&self.admin)
             .await
             .map_err(|e| classify("read the role", e))?;
         let Some(row) = row else {
             let sql = format!(
-                "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 50 PASSWORD {}; \
+                "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT {limit} PASSWORD {}; \
                  COMMENT ON ROLE {role} IS {}",
                 literal(password),
                 literal(ROLE_MARKER),
@@ -244,11 +247,17 @@ impl PgAdmin {
             });
         }
         let can_login: bool = row.try_get(0).map_err(|e| classify("read the role", e))?;
-        if can_login {
-            return Ok(RoleState { created: false, writes: 0 });
+        let connections: i32 = row.try_get(2).map_err(|e| classify("read the role", e))?;
+        let mut writes = 0;
+        if i64::from(connections) != i64::from(limit) {
+            self.exec(&self.admin, "bound the role's connections", format!("ALTER ROLE {} CONNECTION LIMIT {limit}", ident(role))).await?;
+            writes += 1;
         }
-        self.exec(&self.admin, "re-enable the role", format!("ALTER ROLE {} LOGIN", ident(role))).await?;
-        Ok(RoleState { created: false, writes: 1 })
+        if !can_login {
+            self.exec(&self.admin, "re-enable the role", format!("ALTER ROLE {} LOGIN", ident(role))).await?;
+            writes += 1;
+        }
+        Ok(RoleState { created: false, writes })
     }
 
     /// Whether the space's own credentials log in (a read: nothing is written to check it).
@@ -499,6 +508,50 @@ impl PgAdmin {
     /// and make tables. Revoked from PUBLIC, the admin keeps CONNECT by its own grant. Only the
     /// databases' owner (or a superuser) may revoke: for another admin nothing changes, and the
     /// databases still open are returned for the pool's status to say so.
+    /// How many spaces the server's connections hold, each role at its `CONNECTION LIMIT`, with
+    /// room kept for the superusers (`superuser_reserved_connections`), for the roles of
+    /// `pg_use_reserved_connections` (`reserved_connections`, PostgreSQL 16+) and for the
+    /// operator's own `maxConcurrentOperations`: more spaces than this, all at their limit, would
+    /// take every slot and lock the operator out (hostile pass 2, F7). Also the server's
+    /// `max_connections`, for the status.
+    pub async fn connection_capacity(&self) -> Result<(i64, i64), ProvisionError> {
+        bounded(System::Postgres, OPERATION_BOUND, async {
+            let (max, reserved): (i64, i64) = sqlx::query_as(
+                "SELECT current_setting('max_connections')::bigint, current_setting('superuser_reserved_connections')::bigint \
+                 + COALESCE(current_setting('reserved_connections', true)::bigint, 0)",
+            )
+            .fetch_one(&self.admin)
+            .await
+            .map_err(|e| classify("read the server's connections", e))?;
+            let room = max - reserved - i64::from(self.target.max_connections.max(1));
+            Ok(((room / i64::from(self.target.tenant_connections.max(1))).max(0), max))
+        })
+        .await
+    }
+
+    /// Why the admin role could not provision a space here, if it could not: it must create
+    /// roles and databases (`CREATEROLE` and `CREATEDB`, or be a superuser) on a server that
+    /// takes writes (not a standby). A pool that is reachable but cannot provision would
+    /// otherwise take every new space and fail each (hostile pass 2, F8).
+    pub async fn cannot_provision(&self) -> Result<Option<String>, ProvisionError> {
+        bounded(System::Postgres, OPERATION_BOUND, async {
+            let (rights, standby): (bool, bool) = sqlx::query_as(
+                "SELECT r.rolsuper OR (r.rolcreaterole AND r.rolcreatedb), pg_is_in_recovery() FROM pg_roles r WHERE r.rolname = current_user",
+            )
+            .fetch_one(&self.admin)
+            .await
+            .map_err(|e| classify("read the admin role's rights", e))?;
+            Ok(if standby {
+                Some("the server is a standby (pg_is_in_recovery): it takes no writes".to_string())
+            } else if !rights {
+                Some(format!("the admin role {} may not create roles and databases (CREATEROLE and CREATEDB)", self.target.username))
+            } else {
+                None
+            })
+        })
+        .await
+    }
+
     pub async fn confine_tenants(&self) -> Result<Vec<String>, ProvisionError> {
         bounded(System::Postgres, OPERATION_BOUND, self.confine_tenants_now()).await
     }
@@ -604,8 +657,14 @@ impl PgAdmin {
                         .await
                         .map_err(|e| classify("read the database", e))?;
                 if owned.is_some() {
+                    // Its owner may have made it a template (`ALTER DATABASE … IS_TEMPLATE true`),
+                    // which DROP refuses ("cannot drop a template database"): the space would stay
+                    // Deleting for good (hostile pass 2).
+                    // Two statements: DROP DATABASE runs in no transaction, and a query of
+                    // several statements is one.
+                    self.exec(&self.admin, "drop the database", format!("ALTER DATABASE {} IS_TEMPLATE false", ident(role))).await?;
                     self.exec(&self.admin, "drop the database", format!("DROP DATABASE {} WITH (FORCE)", ident(role))).await?;
-                    writes.add(1);
+                    writes.add(2);
                 }
             }
             (DatabaseIsolation::Schema, Some(shared)) => {

@@ -71,6 +71,8 @@ pub struct RedisAdmin {
     connection: MultiplexedConnection,
     /// The admin URL, for connections to one database; it holds the password, so it is never shown.
     url: String,
+    /// The admin user's name (its rights are checked at each pool check).
+    username: String,
     ca: Option<String>,
     limit: Semaphore,
     /// How this server prints COMMAND_RULES back (`ACL GETUSER` normalises them), learnt once.
@@ -163,6 +165,7 @@ impl RedisAdmin {
         Ok(RedisAdmin {
             connection,
             url: admin_url,
+            username: target.username.clone(),
             ca: target.ca.clone(),
             limit: Semaphore::new(target.max_concurrent.max(1)),
             canonical_commands: OnceLock::new(),
@@ -190,6 +193,21 @@ impl RedisAdmin {
         })?;
         let mut con = self.connection.clone();
         c.query_async(&mut con).await.map_err(|e| classify(operation, e))
+    }
+
+    /// Why the admin user could not provision a space here, if it could not: it must create ACL
+    /// users (`ACL DRYRUN <admin> ACL SETUSER …` answers `OK`; a user without the right to run
+    /// DRYRUN itself cannot either). Hostile pass 2, F8.
+    pub async fn cannot_provision(&self) -> Result<Option<String>, ProvisionError> {
+        let probe = redis::cmd("ACL").arg("DRYRUN").arg(&self.username).arg("ACL").arg("SETUSER").arg("framaspace-provision-probe").clone();
+        let answer = super::bounded(System::Redis, super::OPERATION_BOUND, self.cmd::<String>("check the admin's rights", &probe)).await;
+        Ok(match answer {
+            Ok(ok) if ok == "OK" => None,
+            Ok(_) | Err(ProvisionError::Unauthorized { .. }) => {
+                Some(format!("the admin user {} may not create ACL users (ACL SETUSER)", self.username))
+            }
+            Err(e) => return Err(e),
+        })
     }
 
     /// The server's version and databases, refused unless its ACL can pin a user to a database.
