@@ -64,22 +64,16 @@ async fn the_server_connections_bound_a_pool_so_its_tenants_never_lock_out_the_o
     assert!((spaces + 1) * 45 + reserved + 4 > max_connections, "one more space would not");
     let names = TenantNames::new(&unique("conn"));
     admin.ensure(&names, "pw-conn-limit-e2e").await.expect("ensure");
-    let limit: i32 = sqlx::query_scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = $1")
-        .bind(&names.sql)
-        .fetch_one(&mut conn)
-        .await
-        .expect("role");
-    assert_eq!(limit, 45);
+    assert_eq!(connection_limit(&mut conn, &names.sql).await, 45);
     let lower =
         PgAdmin::connect(PgTarget { tenant_connections: 24, ..pg_target(DatabaseIsolation::Database, "x") }).await.expect("connect");
     assert_eq!(lower.ensure(&names, "pw-conn-limit-e2e").await.expect("ensure again"), Writes(1), "a changed limit reaches the role");
-    let limit: i32 = sqlx::query_scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = $1")
-        .bind(&names.sql)
-        .fetch_one(&mut conn)
-        .await
-        .expect("role");
-    assert_eq!(limit, 24);
+    assert_eq!(connection_limit(&mut conn, &names.sql).await, 24);
     lower.remove(&names).await.expect("remove");
+}
+
+async fn connection_limit(conn: &mut PgConnection, role: &str) -> i32 {
+    sqlx::query_scalar("SELECT rolconnlimit FROM pg_roles WHERE rolname = $1").bind(role).fetch_one(conn).await.expect("the role")
 }
 
 async fn connect_as(role: &str, password: &str, database: &str) -> Result<PgConnection, sqlx::Error> {

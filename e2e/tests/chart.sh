@@ -126,23 +126,25 @@ def take(c):
             f.write(data); f.flush()
 while True:
     c, _ = s.accept(); threading.Thread(target=take, args=(c,), daemon=True).start()' "$EXFIL_PORT" "$EXFIL_FILE"
-out=$(kubectl --as pool-editor apply -f - 2>&1 <<YAML
+# refused_to_pool_editor DESCRIPTION FIELD SECRET: the manifest on stdin, applied as the pool editor,
+# is refused with a message naming FIELD and SECRET.
+refused_to_pool_editor() {
+  local out; out=$(kubectl --as pool-editor apply -f - 2>&1)
+  check "$1" grep -q "$2: only who may read Secret $NS/$3" <<<"$out"
+}
+refused_to_pool_editor "a CachePool naming a DatabasePool's admin Secret is refused, saying why" spec.adminSecretRef pg-1-admin <<YAML
 apiVersion: frama.space/v1alpha1
 kind: CachePool
 metadata: { name: exfil-cache }
 spec: { host: 127.0.0.1, port: $EXFIL_PORT, adminSecretRef: { name: pg-1-admin }, capacity: { maxSpaces: 1 } }
 YAML
-)
-check "a CachePool naming a DatabasePool's admin Secret is refused, saying why" grep -q "spec.adminSecretRef: only who may read Secret $NS/pg-1-admin" <<<"$out"
-out=$(kubectl --as pool-editor apply -f - 2>&1 <<YAML
+refused_to_pool_editor "so is a StoragePool sending the Garage token elsewhere" spec.adminSecretRef s3-garage-admin <<YAML
 apiVersion: frama.space/v1alpha1
 kind: StoragePool
 metadata: { name: exfil-s3 }
 spec: { provider: garage, endpoint: "http://127.0.0.1:$EXFIL_PORT", adminEndpoint: "http://127.0.0.1:$EXFIL_PORT", region: garage, adminSecretRef: { name: s3-garage-admin }, capacity: { maxSpaces: 1 } }
 YAML
-)
-check "so is a StoragePool sending the Garage token elsewhere" grep -q "spec.adminSecretRef: only who may read Secret $NS/s3-garage-admin" <<<"$out"
-out=$(kubectl --as pool-editor apply -f - 2>&1 <<YAML
+refused_to_pool_editor "and a SpaceClass naming it as its mail Secret" spec.mail.credentialsSecretRef redis-1-admin <<YAML
 apiVersion: frama.space/v1alpha1
 kind: SpaceClass
 metadata: { name: exfil-mail }
@@ -152,8 +154,6 @@ spec:
   limits: { maxQuota: 1Gi, defaultQuota: 100Mi, maxAccounts: 10, defaultMaxAccounts: 10 }
   mail: { host: 127.0.0.1, port: $EXFIL_PORT, security: None, from: noreply@exfil.frama.space, credentialsSecretRef: { name: redis-1-admin } }
 YAML
-)
-check "and a SpaceClass naming it as its mail Secret" grep -q "spec.mail.credentialsSecretRef: only who may read Secret $NS/redis-1-admin" <<<"$out"
 check_eq "none of them exists" "" "$(kubectl get cachepool/exfil-cache storagepool/exfil-s3 spaceclass/exfil-mail -o name 2>/dev/null)"
 sleep 6   # more than a pool check's period
 check_eq "the listener received nothing" "0" "$(stat -c %s "$EXFIL_FILE")"

@@ -309,24 +309,19 @@ check "each space was snapshotted once and migrated once across the kill" bash -
 
 section "a pool whose server a private CA signs (verify-full): trusted by the operator, Nextcloud and the snapshot Jobs"
 kubectl -n framaspace-system create secret generic services-ca --from-file=ca.crt="$FRAMASPACE_SERVICES_CA" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-tls_pool() { # NAME [CA-SECRET-REF-YAML]
+tls_pool() { # KIND NAME SPEC (flow mapping entries): a pool of 10 spaces on the server over TLS
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: frama.space/v1alpha1
-kind: DatabasePool
-metadata: { name: $1 }
-spec:
-  host: 127.0.0.1
-  port: $FRAMASPACE_PG_PORT
-  adminSecretRef: { name: pg-1-admin }
-  sslMode: verify-full
-  capacity: { maxSpaces: 10 }
-  ${2:-}
+kind: $1
+metadata: { name: $2 }
+spec: { host: 127.0.0.1, capacity: { maxSpaces: 10 }, $3 }
 YAML
 }
-tls_pool pg-tls-public
-tls_pool pg-tls "caSecretRef: { name: services-ca }"
+pg_tls="port: $FRAMASPACE_PG_PORT, adminSecretRef: { name: pg-1-admin }, sslMode: verify-full"
+tls_pool DatabasePool pg-tls-public "$pg_tls"
+tls_pool DatabasePool pg-tls "$pg_tls, caSecretRef: { name: services-ca }"
 # A CA reference to a Secret that holds a password: refused, nothing of it copied anywhere.
-tls_pool pg-tls-stolen "caSecretRef: { name: pg-1-admin, key: password }"
+tls_pool DatabasePool pg-tls-stolen "$pg_tls, caSecretRef: { name: pg-1-admin, key: password }"
 check "the pool with its CA is Ready (the operator verifies the server against it)" kubectl wait --for=condition=Ready databasepool/pg-tls --timeout=60s
 check "without the CA, verify-full against the public roots is not Ready" eventually 30 bash -c \
   "[ \"\$(kubectl get databasepool pg-tls-public -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = False ]"
@@ -341,22 +336,9 @@ YAML
 )
 check "a CA without verify-full is refused at admission" grep -q "spec.caSecretRef needs spec.sslMode verify-full" <<<"$out"
 # Valkey behind TLS (the environment's second server, its certificate from the same private CA).
-cache_pool_tls() { # NAME [CA-SECRET-REF-YAML]
-  kubectl apply -f - >/dev/null <<YAML
-apiVersion: frama.space/v1alpha1
-kind: CachePool
-metadata: { name: $1 }
-spec:
-  host: 127.0.0.1
-  port: $FRAMASPACE_REDIS_TLS_PORT
-  tls: true
-  adminSecretRef: { name: redis-1-admin }
-  capacity: { maxSpaces: 10 }
-  ${2:-}
-YAML
-}
-cache_pool_tls redis-tls-public
-cache_pool_tls redis-tls "caSecretRef: { name: services-ca }"
+redis_tls="port: $FRAMASPACE_REDIS_TLS_PORT, tls: true, adminSecretRef: { name: redis-1-admin }"
+tls_pool CachePool redis-tls-public "$redis_tls"
+tls_pool CachePool redis-tls "$redis_tls, caSecretRef: { name: services-ca }"
 check "the CachePool over TLS with its CA is Ready (the operator's own TLS connection)" kubectl wait --for=condition=Ready cachepool/redis-tls --timeout=60s
 check "without the CA, the public roots refuse the server: not Ready" eventually 30 bash -c \
   "[ \"\$(kubectl get cachepool redis-tls-public -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = False ]"
