@@ -559,7 +559,7 @@ async fn floor(
     n: usize,
     complete: &Arc<std::sync::atomic::AtomicUsize>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use framaspace_operator::render::{bindings::Bindings, config, objects, resolve};
+    use framaspace_operator::render::{bindings::Bindings, config, exposure, objects, resolve};
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service};
     use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -616,9 +616,9 @@ async fn floor(
                 put!(RoleBinding, objects::operator_access(&space, &access));
                 put!(ConfigMap, objects::config_map(&space, files.clone()));
                 put!(Deployment, objects::deployment(&space, &bindings, &files, &installed, false));
-                put!(Service, objects::service(&space));
-                put!(Ingress, objects::ingress(&space));
-                put!(NetworkPolicy, objects::network_policy(&space, &bindings));
+                put!(Service, exposure::service(&space));
+                put!(Ingress, exposure::ingress(&space));
+                put!(NetworkPolicy, exposure::network_policy(&space, &bindings));
                 put!(ResourceQuota, objects::resource_quota(&space));
                 put!(LimitRange, objects::limit_range(&space));
                 complete.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -29,8 +29,8 @@ use crate::api::labels::FIELD_MANAGER;
 use crate::api::{AssociationSpace, SpaceClass};
 use crate::error::{Error, Result};
 use crate::gate::KUBERNETES;
+use crate::render::jobs::{image_inspection_job, image_inspection_name};
 use crate::render::nextcloud::inspected_apps;
-use crate::render::objects::{image_inspection_job, image_inspection_name};
 
 const RECOUNT: Duration = Duration::from_secs(15);
 

@@ -123,6 +123,9 @@ pub struct PoolRegistry {
     pg: Cached<PgAdmin>,
     redis: Cached<RedisAdmin>,
     s3: Cached<S3Admin>,
+    /// The certificates taken from each CA Secret key, by the Secret's version: every space's
+    /// bindings ask for its pools' CAs at each reconcile, and parsing them is done once.
+    cas: std::sync::Mutex<HashMap<(String, String), (String, String)>>,
 }
 
 fn pool_error(kind: &'static str, name: &str, message: impl Into<String>) -> Error {
@@ -148,6 +151,7 @@ impl PoolRegistry {
             pg: Mutex::default(),
             redis: Mutex::default(),
             s3: Mutex::default(),
+            cas: std::sync::Mutex::default(),
         }
     }
 
@@ -203,6 +207,11 @@ impl PoolRegistry {
             .admin_secrets
             .get(&ObjectRef::new(&r.name).within(&self.namespace))
             .ok_or_else(|| pool_error(kind, pool, format!("CA Secret {}/{} not found", self.namespace, r.name)))?;
+        let version = s.resource_version().unwrap_or_default();
+        let slot = (r.name.clone(), r.key.clone());
+        if let Some((pem, _)) = self.cas.lock().ok().and_then(|c| c.get(&slot).filter(|(_, v)| *v == version).cloned()) {
+            return Ok((pem, version));
+        }
         let raw = s
             .data
             .as_ref()
@@ -210,7 +219,10 @@ impl PoolRegistry {
             .ok_or_else(|| pool_error(kind, pool, format!("CA Secret {}/{} has no key {:?}", self.namespace, r.name, r.key)))?;
         let pem = crate::provision::tls::certificates_only(&raw.0)
             .map_err(|e| pool_error(kind, pool, format!("key {:?} of CA Secret {}/{} {e}", r.key, self.namespace, r.name)))?;
-        Ok((pem, s.resource_version().unwrap_or_default()))
+        if let Ok(mut c) = self.cas.lock() {
+            c.insert(slot, (pem.clone(), version.clone()));
+        }
+        Ok((pem, version))
     }
 
     /// The CA a DatabasePool's clients trust, if it names one that holds certificates.

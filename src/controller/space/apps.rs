@@ -186,14 +186,15 @@ async fn repair(
     let keep = |condition| AppsOutcome { condition, status: None, writes: 0 };
     let (Some(check), Some(mut job)) = (drift, job) else { return Ok(keep(applied)) };
     let ns = resolved.namespace.as_str();
-    let repairs: Vec<_> = ctx
-        .owned
-        .jobs
-        .state()
+    // A repair Job is named for its round: one of this round or the last one may still run
+    // (two lookups by name, not a walk over every Job at each reconcile).
+    let round = jiff::Timestamp::now().as_second().max(0) as u64 / ctx.config.external_check.as_secs().max(1);
+    let repair_name = |r: u64| format!("{REPAIR_PREFIX}{r}");
+    let running = [round, round.saturating_sub(1)]
         .into_iter()
-        .filter(|j| j.namespace().as_deref() == Some(ns) && j.name_any().starts_with(REPAIR_PREFIX))
-        .collect();
-    if let Some(running) = repairs.iter().find(|j| job_state(j) == JobState::Running) {
+        .filter_map(|r| ctx.owned.jobs.get(&ObjectRef::new(&repair_name(r)).within(ns)))
+        .find(|j| job_state(j) == JobState::Running);
+    if let Some(running) = running {
         let message = format!("occ Job {} enables the class's apps again ({})", running.name_any(), listed(desired));
         return Ok(keep(apps(ConditionStatus::False, "Repairing", message)));
     }
@@ -208,9 +209,16 @@ async fn repair(
     if missing.is_empty() {
         return Ok(keep(applied));
     }
-    let round = jiff::Timestamp::now().as_second().max(0) as u64 / ctx.config.external_check.as_secs().max(1);
-    let name = format!("{REPAIR_PREFIX}{round}");
+    let name = repair_name(round);
     job.metadata.name = Some(name.clone());
+    // The finished repairs of earlier rounds go (only now, when a new one is made).
+    let repairs: Vec<_> = ctx
+        .owned
+        .jobs
+        .state()
+        .into_iter()
+        .filter(|j| j.namespace().as_deref() == Some(ns) && j.name_any().starts_with(REPAIR_PREFIX))
+        .collect();
     let mut writes = 0;
     for old in &repairs {
         writes += jobs::delete(ctx, ns, &old.name_any()).await?;

@@ -15,8 +15,10 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use super::placement;
 use crate::api::space::{NextcloudStatus, Placement};
 use crate::render::bindings::{Bindings, office_commands};
+use crate::render::exposure;
+use crate::render::jobs::{self, occ_job_name};
 use crate::render::nextcloud::InstallPlan;
-use crate::render::objects::{self, SecretAccess, occ_job_name};
+use crate::render::objects::{self, SecretAccess};
 use crate::render::resolve::ResolvedSpace;
 
 /// The purpose label of the office occ Jobs.
@@ -137,7 +139,7 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             operator_access: access.map(|a| objects::operator_access(space, a)),
         },
         install: match installed {
-            None => objects::install_job(space, bindings, &files, install_attempt, &plan),
+            None => jobs::install_job(space, bindings, &files, install_attempt, &plan),
             Some(_) => None,
         },
         workload: WorkloadObjects {
@@ -147,31 +149,31 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             config_map: objects::config_map(space, files.clone()),
         },
         exposure: ExposureObjects {
-            service: objects::service(space),
-            ingress: objects::ingress(space),
-            network_policy: objects::network_policy(space, bindings),
+            service: exposure::service(space),
+            ingress: exposure::ingress(space),
+            network_policy: exposure::network_policy(space, bindings),
         },
         apps: AppsWiring {
             job_name: occ_job_name(APPS_PURPOSE, &app_commands),
             job: installed
                 .filter(|_| !app_commands.is_empty())
-                .map(|nc| objects::occ_job(space, bindings, &files, nc, APPS_PURPOSE, &app_commands)),
+                .map(|nc| jobs::occ_job(space, bindings, &files, nc, APPS_PURPOSE, &app_commands)),
             repair: installed
                 .filter(|_| !desired.is_empty())
-                .map(|nc| objects::occ_job(space, bindings, &files, nc, APPS_PURPOSE, &[format!("app:enable {}", desired.join(" "))])),
+                .map(|nc| jobs::occ_job(space, bindings, &files, nc, APPS_PURPOSE, &[format!("app:enable {}", desired.join(" "))])),
             commands: app_commands,
             desired,
         },
         office: OfficeWiring {
             job_name: occ_job_name(OFFICE_PURPOSE, &commands),
-            job: installed.map(|nc| objects::occ_job(space, bindings, &files, nc, OFFICE_PURPOSE, &commands)),
+            job: installed.map(|nc| jobs::occ_job(space, bindings, &files, nc, OFFICE_PURPOSE, &commands)),
             commands,
         },
         upgrade: match upgrade {
             Some(u) => UpgradeJobs {
-                snapshot: objects::snapshot_job(space, bindings, u, false),
-                migrate: Some(objects::upgrade_job(space, bindings, &files, u)),
-                restore: objects::snapshot_job(space, bindings, u, true),
+                snapshot: jobs::snapshot_job(space, bindings, u, false),
+                migrate: Some(jobs::upgrade_job(space, bindings, &files, u)),
+                restore: jobs::snapshot_job(space, bindings, u, true),
             },
             None => UpgradeJobs::default(),
         },

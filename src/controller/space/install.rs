@@ -30,9 +30,10 @@ use crate::error::Result;
 use crate::provision::TenantNames;
 use crate::provision::postgres::Installation;
 use crate::render::credentials;
+use crate::render::jobs::INSTALL_JOB;
 use crate::render::nextcloud::enabled_apps;
 use crate::render::nextcloud::{OccStatus, summarize};
-use crate::render::objects::{INSTALL_JOB, nextcloud_record};
+use crate::render::objects::nextcloud_record;
 use crate::render::resolve::ResolvedSpace;
 
 const ACTION: &str = "Install";

@@ -10,7 +10,7 @@ use crate::controller::Context;
 use crate::controller::apply::{Applied, ChangeSignal};
 use crate::error::Result;
 use crate::gate::KUBERNETES;
-use crate::render::objects::OCC_CONTAINER;
+use crate::render::jobs::OCC_CONTAINER;
 
 /// Where a Job stands, from its status conditions.
 #[derive(Debug, PartialEq, Eq)]

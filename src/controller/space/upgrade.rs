@@ -353,15 +353,13 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                 Some((j, state)) => {
                     let said = occ_output(ctx, ns, &j).await?.unwrap_or_default();
                     let reported = OccStatus::parse(&said);
+                    let lost = lost_apps(space, resolved, &said);
                     match (state, reported) {
-                        (JobState::Succeeded, Some(s))
-                            if s.serving() && s.version_string == target && !lost_apps(space, resolved, &said).is_empty() =>
-                        {
+                        (JobState::Succeeded, Some(s)) if s.serving() && s.version_string == target && !lost.is_empty() => {
                             // `Updater::checkAppsRequirements` disabled them (absent from the new
                             // code, or not compatible with it) and `occ upgrade` still exited 0:
                             // the space would run without an app the platform or its class
                             // promises (its quota, its office suite).
-                            let lost = lost_apps(space, resolved, &said);
                             let why = format!(
                                 "occ upgrade disabled {} (Disabled incompatible app: absent from or incompatible with {}); {}",
                                 lost.join(", "),
