@@ -22,6 +22,10 @@ spec:
   isolation: schema
   sharedDatabase: framaspace_bench
   sslMode: disable
+  # As behind a PgBouncer: the bench's pods never connect, and the pool takes no more spaces than
+  # the server's max_connections hold at this limit.
+  tenantHost: 127.0.0.1
+  tenantConnectionLimit: 1
   capacity: { maxSpaces: $capacity }
   maxConcurrentOperations: 8
 ---

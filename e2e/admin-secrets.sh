@@ -6,11 +6,16 @@ set -euo pipefail
 . "$STATE_DIR/env"
 NS=${FRAMASPACE_NAMESPACE:-framaspace-system}
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# secret NAME ENDPOINTS ARGS...: the operator sends a pool's admin Secret only to the servers its
+# annotation frama.space/endpoints lists (host:port, comma-separated).
 secret() {
-  local name=$1; shift
-  kubectl -n "$NS" create secret generic "$name" "$@" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  local name=$1 endpoints=$2; shift 2
+  kubectl -n "$NS" create secret generic "$name" "$@" --dry-run=client -o yaml \
+    | kubectl annotate --local -f - frama.space/endpoints="$endpoints" -o yaml | kubectl apply -f - >/dev/null
 }
-secret pg-1-admin --from-literal=username="$FRAMASPACE_PG_USER" --from-literal=password="$FRAMASPACE_PG_PASSWORD"
-secret redis-1-admin --from-literal=username="$FRAMASPACE_REDIS_USER" --from-literal=password="$FRAMASPACE_REDIS_PASSWORD"
-secret s3-minio-admin --from-literal=accessKey="$FRAMASPACE_MINIO_ACCESS_KEY" --from-literal=secretKey="$FRAMASPACE_MINIO_SECRET_KEY"
-secret s3-garage-admin --from-literal=token="$FRAMASPACE_GARAGE_ADMIN_TOKEN"
+host_port() { local u=${1#*://}; echo "${u%%/*}"; }
+secret pg-1-admin "127.0.0.1:$FRAMASPACE_PG_PORT" --from-literal=username="$FRAMASPACE_PG_USER" --from-literal=password="$FRAMASPACE_PG_PASSWORD"
+secret redis-1-admin "127.0.0.1:$FRAMASPACE_REDIS_PORT,127.0.0.1:${FRAMASPACE_REDIS_TLS_PORT:-26380}" \
+  --from-literal=username="$FRAMASPACE_REDIS_USER" --from-literal=password="$FRAMASPACE_REDIS_PASSWORD"
+secret s3-minio-admin "$(host_port "$FRAMASPACE_MINIO_URL")" --from-literal=accessKey="$FRAMASPACE_MINIO_ACCESS_KEY" --from-literal=secretKey="$FRAMASPACE_MINIO_SECRET_KEY"
+secret s3-garage-admin "$(host_port "$FRAMASPACE_GARAGE_ADMIN_URL")" --from-literal=token="$FRAMASPACE_GARAGE_ADMIN_TOKEN"

@@ -168,7 +168,7 @@ start_postgres() {
   install -o postgres -g postgres -m 600 "$PKI/services-server.key" "$data/server.key"
   install -o postgres -g postgres -m 644 "$PKI/services-server.crt" "$data/server.crt"
   start_process postgres setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$data" \
-    -p "$PG_PORT" -k "$sock" -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off \
+    -p "$PG_PORT" -k "$sock" -c listen_addresses=127.0.0.1 -c max_connections=2000 -c fsync=off \
     -c synchronous_commit=off -c full_page_writes=off -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key
   wait_for "postgres" 30 "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
 }

@@ -94,6 +94,11 @@ pub fn standing(m: &Member<'_>, target: &str) -> Option<Standing> {
         // An upgrade under way finishes, whatever the class says now.
         return Some(Standing::Upgrading);
     }
+    if this_target.is_some_and(|u| u.phase == UpgradePhase::Failed && u.served_since.is_some()) {
+        // Failed after it served on the target: it runs the target, but not well (upgrade #8);
+        // the rollout counts it failed, as one rolled back, so a failing canary still pauses it.
+        return Some(Standing::Failed);
+    }
     if version == target && m.on_reference(m.image) {
         return Some(Standing::Done);
     }
@@ -231,7 +236,7 @@ pub fn plan(policy: &RolloutPolicy, target: &str, members: &[Member<'_>], now: j
         st.wave = sizes.len() as i32;
         st.message = match (st.failed, st.held) {
             (0, 0) => format!("every installed space runs {target}"),
-            (f, h) => format!("every space that could be upgraded runs {target}; {f} failed and were rolled back, {h} held"),
+            (f, h) => format!("every space that could be upgraded runs {target}; {f} failed (see their status.upgrade), {h} held"),
         };
         return out;
     }
@@ -244,10 +249,13 @@ pub fn plan(policy: &RolloutPolicy, target: &str, members: &[Member<'_>], now: j
         st.phase = Some(RolloutPhase::Paused);
         st.message = if canary_failed > 0 {
             format!(
-                "paused: {canary_failed} canary space(s) failed to upgrade to {target} and were rolled back; fix the cause and raise spec.rollout.failureThreshold, hold them, or change the target"
+                "paused: {canary_failed} canary space(s) failed to upgrade to {target} (rolled back, or kept on it if they had served: see their status.upgrade); fix the cause and raise spec.rollout.failureThreshold, hold them, or change the target"
             )
         } else {
-            format!("paused: {} space(s) failed to upgrade to {target} (spec.rollout.failureThreshold); they were rolled back", st.failed)
+            format!(
+                "paused: {} space(s) failed to upgrade to {target} (spec.rollout.failureThreshold): rolled back, or kept on it if they had served",
+                st.failed
+            )
         };
         return out;
     }
@@ -447,6 +455,16 @@ mod tests {
         }
         let p = plan(&policy(), "34.0.1", &fleet.members(), now());
         assert_eq!((p.status.phase, p.status.done, p.admitted.len()), (Some(RolloutPhase::Complete), 20, 0));
+    }
+
+    #[test]
+    fn a_canary_that_failed_after_serving_the_target_counts_failed_not_done() {
+        let mut fleet = Fleet::new(20, "33.0.7");
+        let kept = UpgradeStatus { served_since: Some("2026-12-01T02:00:00Z".into()), ..upgrade("34.0.1", UpgradePhase::Failed) };
+        fleet.upgrades.insert("s03".into(), kept);
+        fleet.versions.insert("s03".into(), "34.0.1".into());
+        let p = plan(&policy(), "34.0.1", &fleet.members(), now());
+        assert_eq!((p.status.phase, p.status.failed, p.status.done), (Some(RolloutPhase::Paused), 1, 0));
     }
 
     #[test]

@@ -8,11 +8,11 @@
 
 use framaspace_operator::api::database_pool::{DatabaseIsolation, SslMode};
 use framaspace_operator::provision::garage::GarageAdmin;
-use framaspace_operator::provision::minio::{Bucket, MinioAdmin};
+use framaspace_operator::provision::minio::{Bucket, MinioAdmin, Ownership};
 use framaspace_operator::provision::postgres::{PgAdmin, PgTarget};
 use framaspace_operator::provision::redis::{RedisAdmin, RedisTarget, url};
 use framaspace_operator::provision::s3::SignedClient;
-use framaspace_operator::provision::{ProvisionError, System, TenantNames, Writes};
+use framaspace_operator::provision::{ProvisionError, StorageUsage, System, TenantNames, Writes};
 use reqwest::Method;
 use sqlx::{Connection, PgConnection};
 
@@ -47,7 +47,7 @@ fn pg_target(isolation: DatabaseIsolation, shared: &str) -> PgTarget {
 }
 
 /// A pool whose roles may hold 45 connections each, on the environment's server
-/// (`max_connections` 300): it takes no more spaces than leave the superusers' slots and the
+/// (`max_connections` 2000): it takes no more spaces than leave the superusers' slots and the
 /// operator's own connections free when every role is at its limit, and its roles carry the limit
 /// (hostile pass 2, F7: 50 per role against 300 let six sign-ups lock out a 500-space pool).
 #[tokio::test]
@@ -385,6 +385,18 @@ impl Store {
             Store::Garage(a) => a.bucket_exists(bucket).await,
         }
     }
+    async fn measure(&self, b: &Bucket<'_>) -> Result<StorageUsage, ProvisionError> {
+        match self {
+            Store::Minio(a) => a.measure(b).await,
+            Store::Garage(a) => a.measure(b).await,
+        }
+    }
+    async fn ownership(&self, b: &Bucket<'_>) -> Result<Ownership, ProvisionError> {
+        match self {
+            Store::Minio(a) => a.ownership(b).await,
+            Store::Garage(a) => a.ownership(b).await,
+        }
+    }
 }
 
 /// The S3 side shared by both providers: isolation, quota, Retain, Delete.
@@ -397,8 +409,8 @@ async fn s3_isolation(store: Store, system: System, endpoint: &str, region: &str
     let (ka, kb) = (format!("GK{}", random_hex(24)), format!("GK{}", random_hex(24)));
     let (sa, sb) = (random_hex(secret_len), random_hex(secret_len));
     let quota = 1 << 20;
-    let a = Bucket { bucket: &name_a, access_key: &ka, secret_key: &sa, quota_bytes: quota };
-    let b = Bucket { bucket: &name_b, access_key: &kb, secret_key: &sb, quota_bytes: quota };
+    let a = Bucket { bucket: &name_a, access_key: &ka, secret_key: &sa, quota_bytes: quota, writable: true };
+    let b = Bucket { bucket: &name_b, access_key: &kb, secret_key: &sb, quota_bytes: quota, writable: true };
     let t = std::time::Instant::now();
     assert!(ensure(&a).await.expect("ensure a").0 > 0);
     let first = t.elapsed();
@@ -429,6 +441,9 @@ async fn s3_isolation(store: Store, system: System, endpoint: &str, region: &str
     if system == System::Minio {
         let admin = client_a.send("admin", Method::GET, "/minio/admin/v3/info", &[], Vec::new(), &[]).await;
         assert_eq!(admin.map(|r| r.status.as_u16()).unwrap_or(0), 403, "a space's key cannot use the admin API");
+        let request = framaspace_operator::provision::madmin::encrypt(&sa, br#"{"name":"mine"}"#).expect("sealed");
+        let minted = client_a.send("mint", Method::PUT, "/minio/admin/v3/add-service-account", &[], request, &[]).await;
+        assert_eq!(minted.map(|r| r.status.as_u16()).unwrap_or(0), 403, "nor mint a service account of its own (hostile pass 2, A4.5)");
     }
     let wrong = SignedClient::new(endpoint, region, &ka, &sb, system).expect("client");
     assert_eq!(get(&wrong, &name_a, "doc.odt").await, 403, "a wrong secret is refused");
@@ -448,7 +463,7 @@ async fn s3_isolation(store: Store, system: System, endpoint: &str, region: &str
     // Hostile: a's credentials regenerated (Secret lost, namespace re-created). The former key
     // must stop working at once, and must not block a later Delete.
     let (ka2, sa2) = (format!("GK{}", random_hex(24)), random_hex(secret_len));
-    let a2 = Bucket { bucket: &name_a, access_key: &ka2, secret_key: &sa2, quota_bytes: quota };
+    let a2 = Bucket { bucket: &name_a, access_key: &ka2, secret_key: &sa2, quota_bytes: quota, writable: true };
     assert!(ensure(&a2).await.expect("ensure a with a new key").0 > 0);
     let client_a2 = SignedClient::new(endpoint, region, &ka2, &sa2, system).expect("client");
     assert_eq!(get(&client_a2, &name_a, "doc.odt").await, 200, "the new key reads a's objects");
@@ -587,4 +602,265 @@ async fn postgres_never_takes_what_is_not_its_own() {
     assert_eq!(pg.confine_tenants().await.expect("again"), Vec::<String>::new());
     inside.remove(&intruder).await.expect("clean");
     pg.remove(&victim).await.expect("clean");
+}
+
+/// The admin API of the environment's Garage, for what a test plays as another system.
+async fn garage_admin(call: &str, body: serde_json::Value) -> serde_json::Value {
+    let url = format!("{}/v2/{call}", env("FRAMASPACE_GARAGE_ADMIN_URL").trim_end_matches('/'));
+    let reply =
+        reqwest::Client::new().post(url).bearer_auth(env("FRAMASPACE_GARAGE_ADMIN_TOKEN")).json(&body).send().await.expect("garage admin");
+    assert!(reply.status().is_success(), "{call}: HTTP {}", reply.status());
+    reply.json().await.unwrap_or(serde_json::Value::Null)
+}
+
+async fn garage_bucket_info(bucket: &str) -> serde_json::Value {
+    let url = format!("{}/v2/GetBucketInfo", env("FRAMASPACE_GARAGE_ADMIN_URL").trim_end_matches('/'));
+    let reply = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(env("FRAMASPACE_GARAGE_ADMIN_TOKEN"))
+        .query(&[("globalAlias", bucket)])
+        .send()
+        .await
+        .expect("garage admin");
+    reply.json().await.expect("bucket info")
+}
+
+fn minio_root() -> SignedClient {
+    SignedClient::new(
+        &env("FRAMASPACE_MINIO_URL"),
+        "us-east-1",
+        &env("FRAMASPACE_MINIO_ACCESS_KEY"),
+        &env("FRAMASPACE_MINIO_SECRET_KEY"),
+        System::Minio,
+    )
+    .expect("root client")
+}
+
+async fn status_of(c: &SignedClient, method: Method, path: &str, query: &[(&str, &str)], body: Vec<u8>) -> u16 {
+    c.send("test", method, path, query, body, &[]).await.map(|r| r.status.as_u16()).unwrap_or(0)
+}
+
+/// Hostile pass 2, F3: a bucket under a space's name that another system made (here with its own
+/// key and an object) is neither read, granted, emptied nor deleted; its owner keeps it whole.
+async fn foreign_bucket_is_never_taken(store: Store, system: System, endpoint: &str, region: &str, secret_len: usize) {
+    let name = unique("space-elsewhere-");
+    let owner = match system {
+        System::Minio => {
+            let root = minio_root();
+            assert_eq!(status_of(&root, Method::PUT, &format!("/{name}"), &[], Vec::new()).await, 200, "their bucket");
+            root
+        }
+        _ => {
+            let (id, secret) = (format!("GK{}", random_hex(24)), random_hex(64));
+            garage_admin("ImportKey", serde_json::json!({ "accessKeyId": id, "secretAccessKey": secret, "name": "archive-tool" })).await;
+            let created = garage_admin("CreateBucket", serde_json::json!({ "globalAlias": name })).await;
+            let bucket_id = created["id"].as_str().expect("bucket id").to_string();
+            let allow = serde_json::json!({ "bucketId": bucket_id, "accessKeyId": id, "permissions": { "read": true, "write": true, "owner": true } });
+            garage_admin("AllowBucketKey", allow).await;
+            SignedClient::new(endpoint, region, &id, &secret, system).expect("their key")
+        }
+    };
+    let object = format!("/{name}/ledger.ods");
+    assert_eq!(status_of(&owner, Method::PUT, &object, &[], b"theirs, 2026".to_vec()).await, 200, "their object");
+
+    let (key, secret) = (format!("GK{}", random_hex(24)), random_hex(secret_len));
+    let space = Bucket { bucket: &name, access_key: &key, secret_key: &secret, quota_bytes: 1 << 20, writable: true };
+    match store.ensure(&space).await {
+        Err(ProvisionError::Conflict { message, .. }) => {
+            assert!(message.contains(&name) && message.contains("not created by the operator"), "{message}")
+        }
+        other => panic!("a foreign bucket must be refused with a Conflict, got {other:?}"),
+    }
+    assert_eq!(store.ownership(&space).await.expect("ownership"), Ownership::Foreign);
+    let space_client = SignedClient::new(endpoint, region, &key, &secret, system).expect("the space's key");
+    assert_ne!(status_of(&space_client, Method::GET, &object, &[], Vec::new()).await, 200, "the space's key reads nothing of it");
+    assert_eq!(store.revoke(&space).await.expect("Retain of the refused space"), Writes(0), "Retain takes no key's rights away");
+    store.delete(&space).await.expect("Delete of the refused space");
+    assert!(store.exists(&name).await.expect("read"), "Delete leaves their bucket");
+    let read = owner.send("test", Method::GET, &object, &[], Vec::new(), &[]).await.expect("their read");
+    assert_eq!((read.status.as_u16(), read.body.as_slice()), (200, &b"theirs, 2026"[..]), "and its owner still reads the object");
+    assert_eq!(status_of(&owner, Method::PUT, &format!("/{name}/more"), &[], b"x".to_vec()).await, 200, "and writes");
+    assert_eq!(store.measure(&space).await.expect("measure"), StorageUsage::default(), "nor is it measured or its uploads aborted");
+}
+
+#[tokio::test]
+async fn minio_never_takes_a_bucket_it_did_not_create() {
+    let endpoint = env("FRAMASPACE_MINIO_URL");
+    let admin =
+        MinioAdmin::new(&endpoint, "us-east-1", &env("FRAMASPACE_MINIO_ACCESS_KEY"), &env("FRAMASPACE_MINIO_SECRET_KEY")).expect("admin");
+    foreign_bucket_is_never_taken(Store::Minio(admin), System::Minio, &endpoint, "us-east-1", 40).await;
+}
+
+#[tokio::test]
+async fn garage_never_takes_a_bucket_it_did_not_create() {
+    let endpoint = env("FRAMASPACE_GARAGE_S3_URL");
+    let admin =
+        GarageAdmin::new(&env("FRAMASPACE_GARAGE_ADMIN_URL"), &env("FRAMASPACE_GARAGE_ADMIN_TOKEN"), &endpoint, "garage").expect("admin");
+    foreign_bucket_is_never_taken(Store::Garage(admin), System::Garage, &endpoint, "garage", 64).await;
+}
+
+/// A bucket the operator made before it marked its buckets (or an ensure cut between creating
+/// and marking) is recognised by the space's own key holding it, and marked.
+#[tokio::test]
+async fn a_bucket_made_before_the_marker_is_marked_not_refused() {
+    let endpoint = env("FRAMASPACE_MINIO_URL");
+    let admin =
+        MinioAdmin::new(&endpoint, "us-east-1", &env("FRAMASPACE_MINIO_ACCESS_KEY"), &env("FRAMASPACE_MINIO_SECRET_KEY")).expect("admin");
+    let name = unique("space-older-");
+    let (key, secret) = (random_hex(20), random_hex(40));
+    let b = Bucket { bucket: &name, access_key: &key, secret_key: &secret, quota_bytes: 1 << 20, writable: true };
+    admin.ensure(&b).await.expect("provisioned");
+    assert_eq!(admin.ownership(&b).await.expect("read"), Ownership::Marked);
+    assert_eq!(status_of(&minio_root(), Method::DELETE, &format!("/{name}"), &[("tagging", "")], Vec::new()).await, 204, "unmarked");
+    assert_eq!(admin.ownership(&b).await.expect("read"), Ownership::Held);
+    assert!(admin.ensure(&b).await.expect("ensure").0 > 0, "the mark is written back");
+    assert_eq!(admin.ownership(&b).await.expect("read"), Ownership::Marked);
+    admin.delete(&b).await.expect("clean");
+    assert!(!admin.bucket_exists(&name).await.expect("read"));
+
+    let endpoint = env("FRAMASPACE_GARAGE_S3_URL");
+    let garage =
+        GarageAdmin::new(&env("FRAMASPACE_GARAGE_ADMIN_URL"), &env("FRAMASPACE_GARAGE_ADMIN_TOKEN"), &endpoint, "garage").expect("admin");
+    let name = unique("space-older-");
+    let (key, secret) = (format!("GK{}", random_hex(24)), random_hex(64));
+    let b = Bucket { bucket: &name, access_key: &key, secret_key: &secret, quota_bytes: 1 << 20, writable: true };
+    garage.ensure(&b).await.expect("provisioned");
+    let info = garage_bucket_info(&name).await;
+    let marker = framaspace_operator::provision::garage::marker_key_id();
+    garage_admin("RemoveBucketAlias", serde_json::json!({ "bucketId": info["id"], "localAlias": name, "accessKeyId": marker })).await;
+    assert_eq!(garage.ownership(&b).await.expect("read"), Ownership::Held);
+    assert!(garage.ensure(&b).await.expect("ensure").0 > 0, "the mark is written back");
+    assert_eq!(garage.ownership(&b).await.expect("read"), Ownership::Marked);
+    garage.delete(&b).await.expect("clean");
+}
+
+/// Hostile pass 2, F4: MinIO checks a PUT against its scanner's figure, so parallel uploads pass
+/// its hard quota. The operator's measure counts the bucket, and an over-quota space keeps
+/// reading and deleting but writes nothing until it is back under.
+#[tokio::test]
+async fn minio_parallel_uploads_over_the_quota_end_with_writes_refused() {
+    let endpoint = env("FRAMASPACE_MINIO_URL");
+    let admin =
+        MinioAdmin::new(&endpoint, "us-east-1", &env("FRAMASPACE_MINIO_ACCESS_KEY"), &env("FRAMASPACE_MINIO_SECRET_KEY")).expect("admin");
+    let name = unique("space-greedy-");
+    let (key, secret) = (random_hex(20), random_hex(40));
+    let quota = 1u64 << 20;
+    let mut b = Bucket { bucket: &name, access_key: &key, secret_key: &secret, quota_bytes: quota, writable: true };
+    admin.ensure(&b).await.expect("provisioned");
+    let clients: Vec<_> =
+        (0..10).map(|_| SignedClient::new(&endpoint, "us-east-1", &key, &secret, System::Minio).expect("client")).collect();
+    let paths: Vec<String> = (0..10).map(|i| format!("/{name}/blob-{i}")).collect();
+    let puts = clients.iter().zip(&paths).map(|(c, path)| status_of(c, Method::PUT, path, &[], vec![b'z'; 450 << 10]));
+    let accepted = futures::future::join_all(puts).await.into_iter().filter(|s| *s == 200).count();
+    let usage = admin.measure(&b).await.expect("measure");
+    eprintln!("figure: MinIO accepted {accepted} of 10 parallel 450 KiB uploads into a 1 MiB bucket: {} bytes held", usage.bytes);
+    assert_eq!(usage.objects, accepted as u64, "the measure counts every object");
+    assert_eq!(usage.bytes, accepted as u64 * (450 << 10), "and every byte");
+    assert!(usage.over(quota), "MinIO's own quota let the bucket pass its quota ({} bytes): the case the measure is for", usage.bytes);
+
+    b.writable = false;
+    assert!(admin.ensure(&b).await.expect("writes refused").0 > 0);
+    let own = &clients[0];
+    assert_eq!(status_of(own, Method::PUT, &format!("/{name}/one-more"), &[], b"x".to_vec()).await, 403, "an upload is refused");
+    let init = status_of(own, Method::POST, &format!("/{name}/big"), &[("uploads", "")], Vec::new()).await;
+    assert_eq!(init, 403, "so is a multipart upload");
+    assert_eq!(status_of(own, Method::GET, &format!("/{name}/blob-0"), &[], Vec::new()).await, 200, "reads go on");
+    for i in 0..10 {
+        status_of(own, Method::DELETE, &format!("/{name}/blob-{i}"), &[], Vec::new()).await;
+    }
+    let usage = admin.measure(&b).await.expect("measure");
+    assert_eq!((usage.bytes, usage.objects), (0, 0), "deleting files is allowed and frees the room");
+    b.writable = true;
+    admin.ensure(&b).await.expect("writes back");
+    assert_eq!(status_of(own, Method::PUT, &format!("/{name}/again"), &[], b"x".to_vec()).await, 200, "writes are back under the quota");
+    admin.delete(&b).await.expect("clean");
+}
+
+/// Starts a multipart upload and sends `parts` parts of `size` bytes; the upload is left open.
+async fn unfinished_upload(c: &SignedClient, bucket: &str, key: &str, parts: u32, size: usize) -> String {
+    let init = c.send("test", Method::POST, &format!("/{bucket}/{key}"), &[("uploads", "")], Vec::new(), &[]).await.expect("initiate");
+    assert_eq!(init.status.as_u16(), 200, "initiate: {}", String::from_utf8_lossy(&init.body));
+    let body = String::from_utf8_lossy(&init.body).to_string();
+    let id = body.split("<UploadId>").nth(1).and_then(|r| r.split("</UploadId>").next()).expect("an upload id").to_string();
+    for n in 1..=parts {
+        let n = n.to_string();
+        let sent = status_of(c, Method::PUT, &format!("/{bucket}/{key}"), &[("partNumber", &n), ("uploadId", &id)], vec![b'p'; size]).await;
+        assert_eq!(sent, 200, "part {n} accepted");
+    }
+    id
+}
+
+/// Hostile pass 2, F5: Garage's quota leaves unfinished multipart uploads out. Every bucket
+/// carries a lifecycle rule that aborts them after a day, and a measure that finds the bucket
+/// over its quota with them aborts them at once. MinIO's the same way.
+#[tokio::test]
+async fn unfinished_uploads_over_the_quota_are_aborted() {
+    for system in [System::Garage, System::Minio] {
+        let (store, endpoint, region, key, secret) = match system {
+            System::Garage => {
+                let endpoint = env("FRAMASPACE_GARAGE_S3_URL");
+                let admin =
+                    GarageAdmin::new(&env("FRAMASPACE_GARAGE_ADMIN_URL"), &env("FRAMASPACE_GARAGE_ADMIN_TOKEN"), &endpoint, "garage")
+                        .expect("admin");
+                (Store::Garage(admin), endpoint, "garage", format!("GK{}", random_hex(24)), random_hex(64))
+            }
+            _ => {
+                let endpoint = env("FRAMASPACE_MINIO_URL");
+                let admin =
+                    MinioAdmin::new(&endpoint, "us-east-1", &env("FRAMASPACE_MINIO_ACCESS_KEY"), &env("FRAMASPACE_MINIO_SECRET_KEY"))
+                        .expect("admin");
+                (Store::Minio(admin), endpoint, "us-east-1", random_hex(20), random_hex(40))
+            }
+        };
+        let name = unique("space-parts-");
+        let quota = 1u64 << 20;
+        let b = Bucket { bucket: &name, access_key: &key, secret_key: &secret, quota_bytes: quota, writable: true };
+        store.ensure(&b).await.expect("provisioned");
+        if system == System::Garage {
+            let rules = garage_bucket_info(&name).await["lifecycleRules"].to_string();
+            assert!(rules.contains("framaspace-abort-unfinished-uploads") && rules.contains("DaysAfterInitiation"), "{rules}");
+        }
+        let own = SignedClient::new(&endpoint, region, &key, &secret, system).expect("the space's key");
+        let small = unfinished_upload(&own, &name, "small.bin", 1, 100 << 10).await;
+        let usage = store.measure(&b).await.expect("measure");
+        assert_eq!((usage.unfinished_bytes, usage.aborted_uploads), (100 << 10, 0), "{system:?}: an upload within the quota is left alone");
+        // MinIO refuses a part above the quota by itself (its scanner's figure plus the part).
+        let part = if system == System::Garage { 5 << 20 } else { 900 << 10 };
+        let big = unfinished_upload(&own, &name, "hoard.bin", 6, part).await;
+        if system == System::Garage {
+            let held = garage_bucket_info(&name).await["unfinishedMultipartUploadBytes"].as_u64().unwrap_or(0);
+            eprintln!("figure: Garage holds {held} bytes of unfinished parts in a bucket of {quota}");
+            assert!(held > quota, "Garage's quota let the parts pass: the case the measure is for");
+        }
+        let usage = store.measure(&b).await.expect("measure");
+        assert_eq!((usage.aborted_uploads, usage.unfinished_bytes), (2, 0), "{system:?}: both uploads aborted");
+        for (object, id) in [("small.bin", small), ("hoard.bin", big)] {
+            let listed = status_of(&own, Method::GET, &format!("/{name}/{object}"), &[("uploadId", &id)], Vec::new()).await;
+            assert_eq!(listed, 404, "{system:?}: the upload is gone");
+        }
+        if system == System::Garage {
+            assert_eq!(garage_bucket_info(&name).await["unfinishedMultipartUploadBytes"].as_u64(), Some(0), "no part is held");
+        }
+        store.delete(&b).await.expect("clean");
+    }
+}
+
+/// Hostile pass 2, F8: a Garage admin token scoped to fewer endpoints than the operator calls
+/// reaches the cluster but cannot provision: the pool check says so (its health check alone
+/// passed it).
+#[tokio::test]
+async fn garage_a_scoped_admin_token_is_found_unable_to_provision() {
+    let endpoint = env("FRAMASPACE_GARAGE_S3_URL");
+    let full =
+        GarageAdmin::new(&env("FRAMASPACE_GARAGE_ADMIN_URL"), &env("FRAMASPACE_GARAGE_ADMIN_TOKEN"), &endpoint, "garage").expect("admin");
+    assert_eq!(full.cannot_provision().await.expect("read the scope"), None, "the daemon's admin token may do everything");
+    let scope = ["GetClusterHealth", "GetClusterStatus", "GetCurrentAdminTokenInfo", "GetBucketInfo"];
+    let created = garage_admin("CreateAdminToken", serde_json::json!({ "name": unique("scoped-"), "scope": scope })).await;
+    let token = created["secretToken"].as_str().expect("a token").to_string();
+    let scoped = GarageAdmin::new(&env("FRAMASPACE_GARAGE_ADMIN_URL"), &token, &endpoint, "garage").expect("admin");
+    scoped.server_version().await.expect("the health check alone passes it");
+    let why = scoped.cannot_provision().await.expect("read the scope").expect("it cannot provision");
+    assert!(why.starts_with("its admin token may not call CreateBucket, UpdateBucket"), "{why}");
+    let id = created["id"].as_str().expect("an id");
+    garage_admin(&format!("DeleteAdminToken?id={id}"), serde_json::json!({})).await;
 }

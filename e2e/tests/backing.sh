@@ -54,8 +54,10 @@ section "a pool that is reachable but cannot provision is not Ready and takes no
 # rights are short.
 pg_admin "DROP ROLE IF EXISTS e2e_weak_admin; CREATE ROLE e2e_weak_admin LOGIN PASSWORD 'weak-admin-e2e-77' NOCREATEROLE NOCREATEDB; GRANT CONNECT ON DATABASE postgres TO e2e_weak_admin" >/dev/null
 redis_admin ACL SETUSER e2e-weak-admin on '>weak-admin-e2e-78' '~*' '+@all' '-acl' >/dev/null
-kubectl -n framaspace-system create secret generic pg-weak-admin --from-literal=username=e2e_weak_admin --from-literal=password=weak-admin-e2e-77 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n framaspace-system create secret generic redis-weak-admin --from-literal=username=e2e-weak-admin --from-literal=password=weak-admin-e2e-78 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n framaspace-system create secret generic pg-weak-admin --from-literal=username=e2e_weak_admin --from-literal=password=weak-admin-e2e-77 --dry-run=client -o yaml \
+  | kubectl annotate --local -f - frama.space/endpoints="127.0.0.1:$FRAMASPACE_PG_PORT" -o yaml | kubectl apply -f - >/dev/null
+kubectl -n framaspace-system create secret generic redis-weak-admin --from-literal=username=e2e-weak-admin --from-literal=password=weak-admin-e2e-78 --dry-run=client -o yaml \
+  | kubectl annotate --local -f - frama.space/endpoints="127.0.0.1:$FRAMASPACE_REDIS_PORT" -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: frama.space/v1alpha1
 kind: DatabasePool
@@ -80,7 +82,28 @@ YAML
 check "a new space, with the most free capacity on the weak pools, is placed on the others" eventually 60 bash -c \
   "[ \"\$(kubectl get space not-captured -o jsonpath='{.status.placement.databasePool} {.status.placement.cachePool}')\" = 'pg-1 redis-1' ]"
 kubectl delete space not-captured --wait=false >/dev/null
-# Roles of 45 connections on a server of 300 (3 kept for superusers, 4 for the operator): 6 spaces, not 100.
+# A space recorded (on its namespace) on the weak pool and on a pool since deleted, as one placed
+# before the pool checks proved rights: nothing of it is installed, so it is placed again.
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: space-placed-again
+  labels: { app.kubernetes.io/managed-by: framaspace-operator, frama.space/space: placed-again }
+  annotations: { frama.space/database-pool: pg-weak, frama.space/storage-pool: s3-vanished }
+---
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: placed-again }
+spec: { displayName: Placed again, contactEmail: admin@placed-again.example, deletionPolicy: Delete }
+YAML
+check "a space recorded on a pool that cannot provision, and on one that is gone, is placed again and becomes Ready" \
+  kubectl wait --for=condition=Ready space/placed-again --timeout=120s
+check_eq "on pools that work, recorded on its namespace" "pg-1 s3" \
+  "$(kubectl get namespace space-placed-again -o jsonpath='{.metadata.annotations.frama\.space/database-pool} {.metadata.annotations.frama\.space/storage-pool}' | cut -c1-7)"
+check "a PlacedAgain Event names both pools" bash -c "kubectl get events -A --field-selector involvedObject.name=placed-again,reason=PlacedAgain -o jsonpath='{.items[*].message}' | grep -q 'DatabasePool pg-weak is not Ready; StoragePool s3-vanished is gone'"
+kubectl delete space placed-again --wait=false >/dev/null
+# Roles of 45 connections on a server of 2000 (3 kept for superusers, 4 for the operator): 44 spaces, not 100.
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: frama.space/v1alpha1
 kind: DatabasePool
@@ -88,9 +111,35 @@ metadata: { name: pg-crowded }
 spec: { host: 127.0.0.1, port: $FRAMASPACE_PG_PORT, adminSecretRef: { name: pg-1-admin }, sslMode: disable, tenantConnectionLimit: 45, maxConcurrentOperations: 4, capacity: { maxSpaces: 100 } }
 YAML
 check "a pool counts the spaces its server's connections hold at its tenants' limit" eventually 60 bash -c \
-  "[ \"\$(kubectl get databasepool pg-crowded -o jsonpath='{.status.connectionCapacity}')\" = 6 ]"
+  "[ \"\$(kubectl get databasepool pg-crowded -o jsonpath='{.status.connectionCapacity}')\" = 44 ]"
 check "and says in its Ready message that 100 would not fit" bash -c \
-  "kubectl get databasepool pg-crowded -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q 'its connections hold 6 spaces, not 100: max_connections 300 at tenantConnectionLimit 45'"
+  "kubectl get databasepool pg-crowded -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q 'its connections hold 44 spaces, not 100: max_connections 2000 at tenantConnectionLimit 45'"
+check_eq "and takes no more: its free capacity is 44" "44" "$(kubectl get databasepool pg-crowded -o jsonpath='{.status.freeCapacity}')"
+# At 1000 connections a role, the server holds one tenant: the second is never created there.
+kubectl patch databasepool pg-crowded --type merge -p '{"spec":{"tenantConnectionLimit":1000}}' >/dev/null
+kubectl label databasepool/pg-crowded cachepool/redis-1 storagepool/s3-minio e2e.frama.space/crowded=yes --overwrite >/dev/null
+sed -e "s/name: standard/name: crowded/" -e 's/default: true/default: false/' -e "s/baseDomain: frama.space/baseDomain: crowded.frama.space/" \
+  "$REPO_DIR/examples/spaceclass-standard.yaml" > "$STATE_DIR/crowded-class.yaml"
+printf '  poolSelector:\n    matchLabels: { e2e.frama.space/crowded: "yes" }\n' >> "$STATE_DIR/crowded-class.yaml"
+kubectl apply -f "$STATE_DIR/crowded-class.yaml" >/dev/null
+check "at 1000 connections a role its capacity is 1" eventually 60 bash -c \
+  "[ \"\$(kubectl get databasepool pg-crowded -o jsonpath='{.status.connectionCapacity}/{.status.freeCapacity}')\" = 1/1 ]"
+for n in 1 2; do
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: crowd-$n }
+spec: { displayName: Crowd $n, contactEmail: c@crowd.example, spaceClassName: crowded, deletionPolicy: Delete }
+YAML
+  [ "$n" = 1 ] && kubectl wait --for=condition=Ready space/crowd-1 --timeout=120s >/dev/null 2>&1
+done
+check_eq "the first tenant is placed there" "pg-crowded" "$(jsonpath space/crowd-1 '{.status.placement.databasePool}')"
+check "the second is not: Placed=False NoCapacity" eventually 60 condition_is crowd-2 Placed False/NoCapacity
+check_eq "and no role of it exists on the server" "0" "$(pg_admin "select count(*) from pg_roles where rolname = 'space_crowd_2'")"
+check_eq "the first one's role carries the limit" "1000" "$(pg_admin "select rolconnlimit from pg_roles where rolname = 'space_crowd_1'")"
+kubectl delete space crowd-1 crowd-2 --wait=true --timeout=90s >/dev/null 2>&1
+kubectl delete spaceclass crowded >/dev/null 2>&1
+kubectl label cachepool/redis-1 storagepool/s3-minio e2e.frama.space/crowded- >/dev/null
 kubectl delete databasepool pg-crowded --wait=false >/dev/null
 kubectl delete databasepool pg-weak --wait=false >/dev/null; kubectl delete cachepool redis-weak --wait=false >/dev/null
 redis_admin ACL DELUSER e2e-weak-admin >/dev/null
@@ -173,7 +222,15 @@ b_db=$(cache_db $B)
 identity() { for k in nextcloud-secret nextcloud-passwordsalt nextcloud-instanceid; do cred "$1" "$k"; echo; done | sha256sum | cut -d' ' -f1; }
 b_identity=$(identity $B)
 redis_as "space-$B" "$old_redis" -n "$b_db" SET "space-$B:kept" 1 >/dev/null
+# What a real install leaves in the database (the pods here are simulated): the re-attached space
+# must take it over as it was, not find an installation it has no record of (hostile pass 2, D5).
+b_apps=$(jsonpath space/$B '{.status.apps.requested}' | jq -r '.[] | "('"'"'\(.)'"'"', '"'"'enabled'"'"', '"'"'yes'"'"')"' | paste -sd, -)
+pg_as $B "$(role $B)" "CREATE TABLE IF NOT EXISTS oc_appconfig (appid varchar(32), configkey varchar(64), configvalue text);
+  INSERT INTO oc_appconfig VALUES ('core', 'installedat', '1764930000.5')${b_apps:+, $b_apps}" >/dev/null
+b_record=$(jsonpath space/$B '{.status.nextcloud.version} {.status.nextcloud.image}')
 check "deleting B (Retain) completes" kubectl delete space $B --wait=true --timeout=120s
+check "the ledger keeps the Nextcloud B's data holds" bash -c \
+  "kubectl -n framaspace-system get configmap framaspace-retained-placements -o jsonpath='{.data.$B}' | jq -e '.nextcloud.version' >/dev/null"
 check "B's Nextcloud identity is kept in a Secret of the operator's namespace (its own went with the namespace)" \
   kubectl -n framaspace-system get secret "retained-identity-$B"
 check "B's role can no longer log in" bash -c "! PGPASSWORD='$old_pw' psql -h 127.0.0.1 -p $FRAMASPACE_PG_PORT -U $(role $B) -d $(role $B) -tAc 'select 1'"
@@ -189,6 +246,8 @@ check "and nothing is created for it: no namespace, the old role still locked ou
 kubectl annotate space $B frama.space/reattach-retained=true >/dev/null
 check "a platform engineer re-attaches it (annotation): B becomes Ready" kubectl wait --for=condition=Ready space/$B --timeout=120s
 check_eq "and gets its rows back (with its new credentials)" "7" "$(pg_as $B "$(role $B)" 'select i from kept')"
+check_eq "and runs the Nextcloud its data holds, recorded again (no install over it)" "$b_record Installed" \
+  "$(jsonpath space/$B '{.status.nextcloud.version} {.status.nextcloud.image} {.status.conditions[?(@.type=="Installed")].reason}')"
 check_eq "and its object" "200" "$(s3_as $B GET "/space-$B/doc.txt")"
 check_eq "and its cache database" "$b_db" "$(cache_db $B)"
 check_eq "and the Nextcloud identity its rows were written with (secret, passwordsalt, instanceid)" "$b_identity" "$(identity $B)"
@@ -276,6 +335,160 @@ check_eq "the message names what is missing" "no DatabasePool exists that the cl
   "$(jsonpath space/sans-pool '{.status.conditions[?(@.type=="Placed")].message}' | cut -d';' -f1)"
 check_eq "nothing is created on a pool for it" "0" "$(pg_admin "select count(*) from pg_roles where rolname = 'space_sans_pool'")"
 check "it can still be deleted" kubectl delete space sans-pool --wait=true --timeout=60s
+
+section "a bucket the operator did not create is never taken or destroyed (hostile pass 2, F3)"
+# Another system's bucket under the name a new space gets, on both stores, each holding an object.
+F=ledger-elsewhere
+minio_root() { curl -s -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --aws-sigv4 "aws:amz:us-east-1:s3" --user "$FRAMASPACE_MINIO_ACCESS_KEY:$FRAMASPACE_MINIO_SECRET_KEY" "$@"; }
+garage_admin() { curl -s -H "Authorization: Bearer $FRAMASPACE_GARAGE_ADMIN_TOKEN" -H 'Content-Type: application/json' "$FRAMASPACE_GARAGE_ADMIN_URL/v2/$1" "${@:2}"; }
+printf 'compte;montant\nFR76-0001;1200\n' > "$STATE_DIR/ledger.csv"
+minio_root -o /dev/null -X PUT "$FRAMASPACE_MINIO_URL/space-$F"
+minio_root -o /dev/null -X PUT --data-binary "@$STATE_DIR/ledger.csv" "$FRAMASPACE_MINIO_URL/space-$F/ledger.csv"
+gk="GK$(openssl rand -hex 12)"; gs=$(openssl rand -hex 32)
+garage_admin ImportKey -d "{\"accessKeyId\":\"$gk\",\"secretAccessKey\":\"$gs\",\"name\":\"books-tool\"}" >/dev/null
+gid=$(garage_admin CreateBucket -d "{\"globalAlias\":\"space-$F\"}" | jq -r .id)
+garage_admin AllowBucketKey -d "{\"bucketId\":\"$gid\",\"accessKeyId\":\"$gk\",\"permissions\":{\"read\":true,\"write\":true,\"owner\":true}}" >/dev/null
+garage_owner() { curl -s -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --aws-sigv4 "aws:amz:garage:s3" --user "$gk:$gs" "$@"; }
+garage_owner -o /dev/null -X PUT --data-binary "@$STATE_DIR/ledger.csv" "$FRAMASPACE_GARAGE_S3_URL/space-$F/ledger.csv"
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: $F }
+spec: { displayName: Ledger elsewhere, contactEmail: l@ledger.example, deletionPolicy: Delete }
+YAML
+check "a space named after a foreign bucket: StorageReady=False/Conflict" eventually 60 condition_is $F StorageReady False/Conflict
+check "the message names the bucket and says nothing was taken" bash -c \
+  "kubectl get space $F -o jsonpath='{.status.conditions[?(@.type==\"StorageReady\")].message}' | grep -q 'bucket space-$F exists and was not created by the operator.*nothing was read, written or granted'"
+check_eq "the space's own key reads nothing of it" "403" "$(s3_as $F GET "/space-$F/ledger.csv")"
+check "deleting the space (deletionPolicy Delete) completes" kubectl delete space $F --wait=true --timeout=90s
+check "the MinIO bucket and its object are still there, for their owner" bash -c \
+  "[ \"\$($(declare -f minio_root); FRAMASPACE_MINIO_ACCESS_KEY=$FRAMASPACE_MINIO_ACCESS_KEY FRAMASPACE_MINIO_SECRET_KEY=$FRAMASPACE_MINIO_SECRET_KEY minio_root $FRAMASPACE_MINIO_URL/space-$F/ledger.csv)\" = \"\$(cat $STATE_DIR/ledger.csv)\" ]"
+check_eq "the Garage bucket's object too, read with its owner's key" "$(cat "$STATE_DIR/ledger.csv")" "$(garage_owner "$FRAMASPACE_GARAGE_S3_URL/space-$F/ledger.csv")"
+check_eq "and its owner's key keeps its rights on it" "true true" \
+  "$(garage_admin "GetBucketInfo?globalAlias=space-$F" -X GET | jq -r --arg k "$gk" '.keys[] | select(.accessKeyId == $k) | "\(.permissions.read) \(.permissions.write)"')"
+
+section "a space over its storage quota: uploads refused, reads and deletes kept, unfinished uploads aborted (hostile pass 2, F4, F5)"
+# Each store through a class whose pools are the shared database and cache and that store only.
+for store in minio garage; do
+  kubectl label databasepool/pg-1 cachepool/redis-1 "storagepool/s3-$store" "e2e.frama.space/$store=yes" --overwrite >/dev/null
+  kubectl patch storagepool "s3-$store" --type merge -p '{"spec":{"usageCheckSeconds":10}}' >/dev/null
+  sed -e "s/name: standard/name: on-$store/" -e 's/default: true/default: false/' -e "s/baseDomain: frama.space/baseDomain: $store.frama.space/" \
+    "$REPO_DIR/examples/spaceclass-standard.yaml" > "$STATE_DIR/on-$store-class.yaml"
+  printf '  poolSelector:\n    matchLabels: { e2e.frama.space/%s: "yes" }\n' "$store" >> "$STATE_DIR/on-$store-class.yaml"
+  kubectl apply -f "$STATE_DIR/on-$store-class.yaml" >/dev/null
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: hoard-$store }
+spec: { displayName: Hoard $store, contactEmail: h@hoard.example, spaceClassName: on-$store, quota: 1Mi, deletionPolicy: Delete }
+YAML
+done
+poke() { kubectl annotate space "$1" --overwrite e2e.frama.space/poke="$(date +%s%N)" >/dev/null; }
+poked_until() { local s=$1; shift; poke "$s"; "$@"; }
+events_of() { kubectl get events -A --field-selector "involvedObject.name=$1,reason=$2" -o name | wc -l; }
+for store in minio garage; do
+  check "hoard-$store becomes Ready on s3-$store" kubectl wait --for=condition=Ready "space/hoard-$store" --timeout=120s
+done
+check_eq "each on its store" "s3-garage s3-minio" "$(for s in hoard-garage hoard-minio; do storage_pool $s; echo; done | xargs)"
+
+# MinIO: parallel uploads, each within the quota, pass its own check (its scanner's figure).
+head -c 614400 /dev/urandom > "$STATE_DIR/600k.bin"
+for i in 1 2 3 4; do s3_as hoard-minio PUT "/space-hoard-minio/part-$i.bin" "$STATE_DIR/600k.bin" > "$STATE_DIR/put-$i" & done; wait
+accepted=$(cat "$STATE_DIR"/put-[1-4] | grep -o 200 | wc -l)
+check "MinIO accepted several parallel 600 KiB uploads into a 1 MiB bucket ($accepted of 4): what its quota lets through" test "$accepted" -ge 2
+over_minio() { poked_until hoard-minio condition_is hoard-minio StorageReady False/OverQuota; }
+check "the operator's measure finds it over: StorageReady=False/OverQuota" eventually 60 over_minio
+check_eq "status.usage.storage shows what it holds" "$((accepted * 614400)) $accepted 1048576 true" \
+  "$(jsonpath space/hoard-minio '{.status.usage.storage.usedBytes} {.status.usage.storage.objects} {.status.usage.storage.quotaBytes} {.status.usage.storage.writesRefused}')"
+check_eq "an upload is refused" "403" "$(s3_as hoard-minio PUT /space-hoard-minio/more.bin "$STATE_DIR/ledger.csv")"
+check_eq "reading goes on" "200" "$(s3_as hoard-minio GET /space-hoard-minio/part-1.bin)"
+check "a StorageOverQuota Event says so" test "$(events_of hoard-minio StorageOverQuota)" -ge 1
+for i in 1 2 3 4; do s3_as hoard-minio DELETE "/space-hoard-minio/part-$i.bin" >/dev/null; done
+back_minio() { poked_until hoard-minio condition_is hoard-minio StorageReady True/Provisioned; }
+check "deleting files brings it back under: StorageReady=True" eventually 60 back_minio
+check_eq "and uploads are allowed again" "200" "$(s3_as hoard-minio PUT /space-hoard-minio/more.bin "$STATE_DIR/ledger.csv")"
+check "a StorageWithinQuota Event says so" test "$(events_of hoard-minio StorageWithinQuota)" -ge 1
+
+# Garage: unfinished multipart uploads are outside its quota.
+head -c 5242880 /dev/urandom > "$STATE_DIR/5m.bin"
+garage_space() { curl -s -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --aws-sigv4 "aws:amz:garage:s3" --user "$(cred hoard-garage s3-access-key):$(cred hoard-garage s3-secret-key)" "$@"; }
+upload=$(garage_space -X POST "$FRAMASPACE_GARAGE_S3_URL/space-hoard-garage/hoard.bin?uploads=" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
+for n in 1 2 3 4 5 6; do
+  garage_space -o /dev/null -X PUT --data-binary "@$STATE_DIR/5m.bin" "$FRAMASPACE_GARAGE_S3_URL/space-hoard-garage/hoard.bin?partNumber=$n&uploadId=$upload"
+done
+unfinished() { garage_admin "GetBucketInfo?globalAlias=space-hoard-garage" -X GET | jq -r .unfinishedMultipartUploadBytes; }
+held=$(unfinished)
+check "Garage held 30 MiB of unfinished parts in the 1 MiB bucket ($held bytes): what its quota lets through" test "${held:-0}" -ge 31457280
+aborted() { poke hoard-garage; [ "$(unfinished)" = 0 ]; }
+check "the operator's measure aborts them" eventually 60 aborted
+check "an UnfinishedUploadsAborted Event says so" eventually 10 bash -c "[ \$(kubectl get events -A --field-selector involvedObject.name=hoard-garage,reason=UnfinishedUploadsAborted -o name | wc -l) -ge 1 ]"
+check_eq "the bucket carries the lifecycle rule that aborts them after a day anyway" "framaspace-abort-unfinished-uploads 1" \
+  "$(garage_admin "GetBucketInfo?globalAlias=space-hoard-garage" -X GET | jq -r '.lifecycleRules[] | "\(.ID) \(.AbortIncompleteMultipartUpload.DaysAfterInitiation)"')"
+quota_actions=$(curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep '^framaspace_storage_quota_actions_total')
+counted() { grep "system=\"$1\"" <<<"$quota_actions" | grep "action=\"$2\"" | awk '$NF >= 1' | grep -q .; }
+check "framaspace_storage_quota_actions_total counts the refusal, the return and the aborted uploads" \
+  bash -c "$(declare -f counted); quota_actions='$quota_actions'; counted minio writes_refused && counted minio writes_restored && counted garage uploads_aborted"
+for store in minio garage; do
+  kubectl delete space "hoard-$store" --wait=true --timeout=90s >/dev/null 2>&1
+  kubectl delete spaceclass "on-$store" >/dev/null 2>&1
+  kubectl patch storagepool "s3-$store" --type json -p '[{"op":"remove","path":"/spec/usageCheckSeconds"}]' >/dev/null
+done
+
+section "a second CachePool on redis-1's Valkey is refused (hostile pass 2, F12)"
+maxmemory_before=$(redis_admin CONFIG GET maxmemory | tail -1)
+# Another address of the same server process, which redis-1's admin Secret is bound to as well.
+redis_endpoints=$(kubectl -n framaspace-system get secret redis-1-admin -o jsonpath='{.metadata.annotations.frama\.space/endpoints}')
+kubectl -n framaspace-system annotate secret redis-1-admin --overwrite frama.space/endpoints="$redis_endpoints,127.0.0.1:26391" >/dev/null
+setsid socat TCP-LISTEN:26391,fork,reuseaddr,bind=127.0.0.1 "TCP:127.0.0.1:$FRAMASPACE_REDIS_PORT" >/dev/null 2>&1 &
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: redis-twin }
+spec: { host: 127.0.0.1, port: 26391, adminSecretRef: { name: redis-1-admin }, capacity: { maxSpaces: 50 }, maxMemory: 300Mi }
+---
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: redis-same }
+spec: { host: 127.0.0.1, port: $FRAMASPACE_REDIS_PORT, adminSecretRef: { name: redis-1-admin }, capacity: { maxSpaces: 50 }, maxMemory: 310Mi }
+YAML
+refused_as() { kubectl get cachepool "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}' | grep -q "^False .*its server is CachePool redis-1's ($2)"; }
+check "a CachePool at another address of redis-1's server: Ready=False, naming redis-1 (its run_id)" eventually 60 refused_as redis-twin "the same run_id under another address"
+check "a CachePool at redis-1's own address: Ready=False too" eventually 60 refused_as redis-same "the same host and port"
+check "redis-1 stays Ready" pool_ready cachepool/redis-1 True
+sleep 3
+check_eq "and the server's maxmemory is still redis-1's (nothing was set by the others)" "$maxmemory_before" "$(redis_admin CONFIG GET maxmemory | tail -1)"
+kubectl delete cachepool redis-twin redis-same >/dev/null 2>&1
+pkill -f "TCP-LISTEN:26391" 2>/dev/null
+kubectl -n framaspace-system annotate secret redis-1-admin --overwrite frama.space/endpoints="$redis_endpoints" >/dev/null
+
+section "a pool naming another pool's admin Secret sends it nowhere (hostile pass 2, F2; no admission policy here)"
+# A listener on loopback records every byte it receives.
+: > "$STATE_DIR/exfil.bytes"
+setsid socat -u TCP-LISTEN:26998,fork,reuseaddr,bind=127.0.0.1 "OPEN:$STATE_DIR/exfil.bytes,creat,append" >/dev/null 2>&1 &
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: exfil-cache }
+spec: { host: 127.0.0.1, port: 26998, adminSecretRef: { name: pg-1-admin }, capacity: { maxSpaces: 1 } }
+---
+apiVersion: frama.space/v1alpha1
+kind: DatabasePool
+metadata: { name: exfil-db }
+spec: { host: 127.0.0.1, port: 26998, adminSecretRef: { name: redis-1-admin }, sslMode: disable, capacity: { maxSpaces: 1 } }
+---
+apiVersion: frama.space/v1alpha1
+kind: StoragePool
+metadata: { name: exfil-s3 }
+spec: { provider: garage, endpoint: "http://127.0.0.1:26998", adminEndpoint: "http://127.0.0.1:26998", region: garage, adminSecretRef: { name: s3-garage-admin }, capacity: { maxSpaces: 1 } }
+YAML
+unbound() { kubectl get "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}' | grep -q "^False .*is not bound to 127.0.0.1:26998: nothing was sent"; }
+for p in cachepool/exfil-cache databasepool/exfil-db storagepool/exfil-s3; do
+  check "$p: Ready=False, its admin Secret is not bound to that server" eventually 60 unbound "$p"
+done
+sleep 5
+check_eq "the listener received nothing at all" "0" "$(stat -c %s "$STATE_DIR/exfil.bytes")"
+kubectl delete cachepool exfil-cache >/dev/null; kubectl delete databasepool exfil-db >/dev/null; kubectl delete storagepool exfil-s3 >/dev/null
+pkill -f "TCP-LISTEN:26998" 2>/dev/null
 
 section "no secret value in the operator's log, Events or status"
 secrets_json=$(kubectl get secrets -A -l app.kubernetes.io/managed-by=framaspace-operator -o json)

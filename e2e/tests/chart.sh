@@ -14,8 +14,8 @@ section "lint and render"
 check "helm lint --strict" helm lint --strict "$CHART"
 all_options=(--set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,portal.serviceAccount=signup/portal)
 check "helm template renders with every option" bash -c "helm template framaspace-operator '$CHART' -n $NS --kube-version $KUBERNETES_VERSION ${all_options[*]} > '$STATE_DIR/chart.yaml'"
-check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, operator scope, version path, secret references)" \
-  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:7 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:5 ValidatingAdmissionPolicyBinding:5" \
+check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, hold-upgrade, operator scope, version path, secret references)" \
+  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:7 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:6 ValidatingAdmissionPolicyBinding:6" \
   "$(grep '^kind:' "$STATE_DIR/chart.yaml" | sort | uniq -c | awk '{printf "%s%s:%s", sep, $3, $1; sep=" "}')"
 helm template framaspace-operator "$CHART" -n $NS --kube-version "$KUBERNETES_VERSION" --show-only templates/prometheusrule.yaml "${all_options[@]}" \
   | sed -n '/^spec:/,$p' | tail -n +2 | sed 's/^  //' > "$STATE_DIR/rules.yaml"
@@ -67,6 +67,13 @@ check "creating a Job in kube-system is refused" refused_outside -n kube-system 
 check "creating a Deployment in kube-system is refused" refused_outside -n kube-system create deployment stolen --image=registry.invalid/x:1
 check "writing a ConfigMap in kube-system is refused" refused_outside -n kube-system create configmap stolen --from-literal=a=b
 check "patching the kube-system namespace is refused" refused_outside label namespace kube-system stolen=yes
+check "creating a namespace that is no space's, even labelled managed-by, is refused" bash -c \
+  "kubectl --kubeconfig '$OP_KUBECONFIG' create -f - 2>&1 <<'YAML' | grep -q 'the operator creates only the namespaces of spaces'
+apiVersion: v1
+kind: Namespace
+metadata: { name: ingress-stolen, labels: { app.kubernetes.io/managed-by: framaspace-operator } }
+YAML"
+check_eq "and it does not exist" "" "$(kubectl get namespace ingress-stolen -o name 2>/dev/null)"
 check_eq "and nothing of it was written there" "" \
   "$(kubectl -n kube-system get rolebinding/stolen job/stolen deployment/stolen configmap/stolen -o name 2>/dev/null; kubectl get namespace kube-system -o jsonpath='{.metadata.labels.stolen}')"
 
@@ -101,6 +108,15 @@ kubectl create clusterrolebinding e2e-platform-engineer --clusterrole=framaspace
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 check_eq "the verb is the platform engineers' role's, not the portal's" "yes no" \
   "$(can reattach associationspaces.frama.space --as engineer) $(can reattach associationspaces.frama.space --as "$PORTAL")"
+check "the portal cannot create a space held back from upgrades (admission policy)" bash -c \
+  "kubectl --as '$PORTAL' create -f - 2>&1 <<'YAML' | grep -q 'only a platform engineer (verb hold-upgrade on associationspaces)'
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: portal-held }
+spec: { displayName: Held, contactEmail: admin@portal-held.example, holdUpgrade: true }
+YAML"
+check_eq "holding a space back is the platform engineers' too" "yes no" \
+  "$(can hold-upgrade associationspaces.frama.space --as engineer) $(can hold-upgrade associationspaces.frama.space --as "$PORTAL")"
 
 section "a pool or a class names only a Secret its author may read (no admin Secret sent elsewhere)"
 kubectl apply -f - >/dev/null <<'YAML'

@@ -214,12 +214,31 @@ spec:
   tolerations: [{ operator: Exists }]
   containers: [{ name: php, image: registry.frama.space/framaspace/nextcloud:34.0.1 }]
 YAML
+# And an evicted one: terminated (Failed), it stays as an object until the pod GC's threshold
+# (12,500 by default) and must never hold the restore (upstream review, upgrade #10).
+kubectl -n space-fr-1 apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: { name: e2e-evicted }
+spec:
+  nodeName: kwok-web-1
+  tolerations: [{ operator: Exists }]
+  restartPolicy: Never
+  containers: [{ name: php, image: registry.frama.space/framaspace/nextcloud:33.0.7 }]
+YAML
+evicted() { kubectl -n space-fr-1 patch pod e2e-evicted --subresource=status --type merge \
+  -p '{"status":{"phase":"Failed","reason":"Evicted","message":"The node was low on resource: memory."}}' >/dev/null 2>&1 &&
+  [ "$(kubectl -n space-fr-1 get pod e2e-evicted -o jsonpath='{.status.phase}')" = Failed ]; }
+check "an evicted pod of the space lingers, Failed" eventually 20 evicted
 check "the migration fails: Restoring" eventually 60 bash -c "[ \"\$(kubectl get space fr-1 -o jsonpath='{.status.upgrade.phase}')\" = Restoring ]"
 sleep 4
 check_eq "no restore Job while a pod of the space is left" "" "$(kubectl -n space-fr-1 get jobs -l frama.space/occ=restore -o name)"
 check "the space says what the restore waits for" bash -c "kubectl get space fr-1 -o jsonpath='{.status.conditions[?(@.type==\"UpToDate\")].message}' | grep -q 'the restore waits for 1 pod(s)'"
 kubectl -n space-fr-1 delete pod e2e-lingering --wait=false >/dev/null
 check "the canary's upgrade fails and is rolled back" eventually 120 bash -c "[ \"\$(kubectl get space fr-1 -o jsonpath='{.status.upgrade.phase}')\" = Failed ]"
+check_eq "with the evicted pod still there: a terminated pod never holds the restore" "Failed" \
+  "$(kubectl -n space-fr-1 get pod e2e-evicted -o jsonpath='{.status.phase}')"
+kubectl -n space-fr-1 delete pod e2e-evicted --wait=false >/dev/null
 check "its snapshot is larger than the restore's memory volume" test "$(jsonpath space/fr-1 '{.status.upgrade.snapshotBytes}')" -gt 1048576
 check "it was restored from its snapshot (Event UpgradeRolledBack)" bash -c "kubectl get events -n default --field-selector involvedObject.name=fr-1,reason=UpgradeRolledBack -o name | grep -q ."
 after=$(dump_of fr-1)
@@ -379,6 +398,40 @@ check "its snapshot is removed from its bucket once the upgrade ended" eventuall
 check "while the fleet, which keeps them, still has up-07's (two hops)" test "$(snapshots_of up-07 | wc -l)" = 2
 kubectl delete databasepool pg-tls-public pg-tls-stolen --wait=false >/dev/null 2>&1
 kubectl delete cachepool redis-tls-public --wait=false >/dev/null 2>&1
+
+section "a space that served on the new version, then stopped: failed and kept on it, never rolled back"
+# Upstream review, upgrade #8: once it served, users may have written to the new version; the
+# step timeout must still end Verifying (it used to hold the slot for good).
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: shaky }
+spec:
+  baseDomain: shaky.frama.space
+  nextcloud: { version: 33.0.7 }
+  limits: { maxQuota: 1Gi, defaultQuota: 100Mi, maxAccounts: 50, defaultMaxAccounts: 50 }
+  defaultOffice: none
+  placement: { nodeSelector: { frama.space/node-pool: web } }
+  poolSelector: { matchLabels: { e2e.frama.space/upgrade: "yes" } }
+  rollout: { canary: { names: [sh-1] }, waves: ["100%"], maxParallelPerPool: 2, settleSeconds: 3600, stepTimeoutSeconds: 60 }
+YAML
+new_space sh-1 shaky
+check "sh-1 is Ready on 33.0.7" eventually 120 all_on shaky 33.0.7
+kubectl patch spaceclass shaky --type merge -p '{"spec":{"nextcloud":{"version":"34.0.1"}}}' >/dev/null
+served() { [ -n "$(jsonpath space/sh-1 '{.status.upgrade.servedSince}')" ] && [ "$(jsonpath space/sh-1 '{.status.upgrade.phase}')" = Verifying ]; }
+check "it migrates and serves on 34.0.1 (Verifying, settling for an hour)" eventually 120 served
+# Its web pod stops being ready (a crash loop would do the same).
+for pod in $(kubectl -n space-sh-1 get pods -l app.kubernetes.io/name=nextcloud -o name 2>/dev/null || true); do
+  conditions=$(kubectl -n space-sh-1 get "$pod" -o json | jq -c '[.status.conditions[] | if .type == "Ready" or .type == "ContainersReady" then .status = "False" else . end]')
+  kubectl -n space-sh-1 patch "$pod" --subresource=status --type merge -p "{\"status\":{\"conditions\":$conditions}}" >/dev/null
+done
+check "past the step timeout: Failed" eventually 120 bash -c "[ \"\$(kubectl get space sh-1 -o jsonpath='{.status.upgrade.phase}')\" = Failed ]"
+check "saying it served and is kept, not rolled back" bash -c \
+  "kubectl get space sh-1 -o jsonpath='{.status.upgrade.message}' | grep -q 'served from .* kept on 34.0.1 (users may have written to it), not rolled back'"
+check_eq "it stays on 34.0.1, and no restore ran" "34.0.1 0" \
+  "$(jsonpath space/sh-1 '{.status.nextcloud.versionString}') $(kubectl get events -n default --field-selector involvedObject.name=sh-1,reason=UpgradeRolledBack -o name | wc -l)"
+check "its slot is freed: the class counts it failed" eventually 20 bash -c "[ \"\$(kubectl get spaceclass shaky -o jsonpath='{.status.rollout.failed}')\" = 1 ]"
+kubectl delete space sh-1 --wait=false >/dev/null 2>&1
 
 stop_process upgrade-operator
 summary

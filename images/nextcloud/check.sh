@@ -30,8 +30,9 @@ done < <(grep -v '^#' apps.lock | grep -v '^$')
 for required in richdocuments onlyoffice; do grep -q "^$required " apps.lock || fail "apps.lock must bake $required (the app store is off)"; done
 # Each Apache worker holds a PostgreSQL connection; the space's role has a connection limit.
 workers=$(sed -n 's/^ *MaxRequestWorkers *\([0-9]*\)$/\1/p' framaspace.conf)
-# The limit is a DatabasePool's tenantConnectionLimit: its smallest allowed value must hold them.
-limit=$(sed -n 's/.*range(min = \([0-9]*\), max = 1000).*/\1/p' ../../src/api/database_pool.rs | head -1)
+# The limit is a DatabasePool's tenantConnectionLimit: its smallest value without a PgBouncer
+# (the pool's CEL rule) must hold them.
+limit=$(sed -n 's/.*self\.tenantConnectionLimit >= \([0-9]*\) || has(self\.tenantHost).*/\1/p' ../../src/api/database_pool.rs | head -1)
 [ -n "$workers" ] && [ -n "$limit" ] && [ $((workers + 2)) -le "$limit" ] ||
   fail "MaxRequestWorkers ($workers) plus the cron container and an occ Job must stay within the smallest tenantConnectionLimit ($limit)"
 echo "images/nextcloud: Dockerfile, scripts and $n pinned apps check out"

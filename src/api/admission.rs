@@ -113,6 +113,34 @@ pub fn reattach_binding() -> Result<ValidatingAdmissionPolicyBinding, serde_json
     deny_binding(REATTACH_POLICY_NAME, json!({}))
 }
 
+pub const HOLD_UPGRADE_POLICY_NAME: &str = "associationspace-hold-upgrade.frama.space";
+
+/// Setting `spec.holdUpgrade` (on create, or turning it on) needs the verb `hold-upgrade` on the
+/// space, which the platform engineers' role grants: a held space never upgrades and pins its
+/// class's version path, which whoever may create spaces (the portal) must not decide (hostile
+/// pass 2, "the portal may set operational fields").
+pub fn hold_upgrade_policy() -> Result<ValidatingAdmissionPolicy, serde_json::Error> {
+    let held = |o: &str| format!("(has({o}.spec.holdUpgrade) && {o}.spec.holdUpgrade == true)");
+    space_policy(
+        HOLD_UPGRADE_POLICY_NAME,
+        json!({
+            "matchConditions": [{
+                "name": "hold-set",
+                "expression": format!("{} && (request.operation == 'CREATE' || !{})", held("object"), held("oldObject"))
+            }],
+            "validations": [{
+                "expression": "authorizer.group('frama.space').resource('associationspaces').name(object.metadata.name).check('hold-upgrade').allowed()",
+                "message": "spec.holdUpgrade: only a platform engineer (verb hold-upgrade on associationspaces) holds a space back from its class's upgrades",
+                "reason": "Forbidden"
+            }]
+        }),
+    )
+}
+
+pub fn hold_upgrade_binding() -> Result<ValidatingAdmissionPolicyBinding, serde_json::Error> {
+    deny_binding(HOLD_UPGRADE_POLICY_NAME, json!({}))
+}
+
 pub const CLASS_VERSION_POLICY_NAME: &str = "spaceclass-version-path.frama.space";
 
 /// `major*1000000 + minor*1000 + patch` of a `major.minor.patch` string, in CEL.
@@ -162,6 +190,16 @@ pub fn class_version_binding() -> Result<ValidatingAdmissionPolicyBinding, serde
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holding_a_space_back_asks_the_authorizer() {
+        let spec = hold_upgrade_policy().expect("policy deserializes").spec.expect("spec");
+        let rule = spec.validations.expect("validations")[0].expression.clone();
+        assert!(rule.contains("check('hold-upgrade')"), "{rule}");
+        let when = spec.match_conditions.expect("conditions")[0].expression.clone();
+        assert!(when.contains("object.spec.holdUpgrade == true") && when.contains("oldObject"), "{when}");
+        assert!(hold_upgrade_binding().is_ok());
+    }
 
     #[test]
     fn the_reattach_policy_asks_the_authorizer() {

@@ -28,6 +28,7 @@ use super::pool::{AdminSecretRef, CaSecretRef, PoolCapacity, PoolStatus};
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.caSecretRef) || (has(self.sslMode) && self.sslMode == 'verify-full')").message("spec.caSecretRef needs spec.sslMode verify-full: only then is the server's certificate checked against it"))]
+#[x_kube(validation = Rule::new("!has(self.tenantConnectionLimit) || self.tenantConnectionLimit >= 18 || has(self.tenantHost)").message("spec.tenantConnectionLimit below 18 needs a spec.tenantHost (a PgBouncer): the image's 16 Apache workers, its cron and an occ Job connect to the server directly otherwise"))]
 pub struct DatabasePoolSpec {
     /// Host the operator connects to with the admin credentials.
     #[schemars(length(min = 1, max = 253))]
@@ -73,9 +74,9 @@ pub struct DatabasePoolSpec {
     /// `max_connections`, room kept for the superusers and the operator
     /// (`status.connectionCapacity`), and says in its Ready message when tenants at their limit
     /// could take every slot. Behind a PgBouncer (`tenantHost`) the limit counts the bouncer's
-    /// server connections.
+    /// server connections, and may be below 18 (the bouncer's pool size for the space).
     #[serde(default = "default_tenant_connections")]
-    #[schemars(range(min = 18, max = 1000))]
+    #[schemars(range(min = 1, max = 1000))]
     pub tenant_connection_limit: i32,
     /// Most admin operations run at once against this server (default 4), so a burst of new spaces
     /// never opens hundreds of admin connections.

@@ -35,6 +35,11 @@ pub const NODE_POOL_LABEL: &str = "frama.space/node-pool";
 /// spaces and sent to an SMTP host.
 pub const PURPOSE_LABEL: &str = "frama.space/purpose";
 pub const SMTP_PURPOSE: &str = "smtp-credentials";
+/// On a pool's admin Secret: the servers (`host:port`, comma-separated) the operator may send it
+/// to. Written by whoever may write the operator's Secrets, so a pool cannot redirect them.
+pub const ADMIN_ENDPOINTS_ANNOTATION: &str = "frama.space/endpoints";
+/// On a pool's admin Secret, optional: the pools (`Kind/name`, comma-separated) that may use it.
+pub const ADMIN_POOLS_ANNOTATION: &str = "frama.space/pools";
 
 // ---- annotations ----------------------------------------------------------------------------
 /// Hash of what the operator last applied to an object, kept for people and for drift checks.

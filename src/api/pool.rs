@@ -66,6 +66,10 @@ pub struct PoolStatus {
     /// `tenantConnectionLimit` each, room kept for the superusers and the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_capacity: Option<i64>,
+    /// CachePool: the server's `run_id` at the last check, so a second pool on the same server
+    /// (under another address) is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

@@ -299,6 +299,9 @@ pub struct AssociationSpaceStatus {
     /// The space's latest upgrade to its class's version (see the class's `spec.rollout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeStatus>,
+    /// What the space uses, as the operator last measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<SpaceUsage>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -306,6 +309,38 @@ pub struct AssociationSpaceStatus {
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+/// What a space uses.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceUsage {
+    /// Its bucket, measured by the operator every `usageCheckSeconds` of its StoragePool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageUsageStatus>,
+}
+
+/// A space's bucket against its quota. The stores' own quotas do not hold everything (MinIO
+/// checks uploads against a scanner's figure that lags; Garage leaves unfinished multipart
+/// uploads out), so the operator counts the bucket itself: over the quota, the space's key may
+/// still read and delete but not upload, and unfinished uploads are aborted.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageUsageStatus {
+    /// Bytes of the bucket's objects (Nextcloud's files, previews, a snapshot during an upgrade).
+    pub used_bytes: i64,
+    pub objects: i64,
+    /// Bytes in unfinished multipart uploads.
+    #[serde(default)]
+    pub unfinished_upload_bytes: i64,
+    /// The quota the figures were compared with.
+    pub quota_bytes: i64,
+    /// When these figures were measured (a later measure that finds the same ones leaves the
+    /// status as it is).
+    pub measured_at: String,
+    /// Over the quota: uploads are refused until files are deleted.
+    #[serde(default)]
+    pub writes_refused: bool,
 }
 
 /// The Nextcloud a space runs: what `occ status` printed at the end of its install. Web pods only

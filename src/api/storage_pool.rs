@@ -54,10 +54,29 @@ pub struct StoragePoolSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1000))]
     pub replication_notes: Option<String>,
+    /// How often each space's bucket is measured against its quota (default 600 s). A MinIO
+    /// bucket is listed, one request per 1000 objects; a Garage bucket costs one admin call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub usage_check_seconds: Option<i32>,
     /// Most admin operations run at once against this store (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub max_concurrent_operations: Option<i32>,
+}
+
+impl StoragePoolSpec {
+    /// The system's name in metrics and traces.
+    pub fn provider_system(&self) -> &'static str {
+        match self.provider {
+            StorageProvider::Minio => "minio",
+            StorageProvider::Garage => "garage",
+        }
+    }
+
+    pub fn usage_check(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.usage_check_seconds.and_then(|s| u64::try_from(s).ok()).unwrap_or(600).max(10))
+    }
 }
 
 fn default_region() -> String {

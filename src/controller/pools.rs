@@ -34,7 +34,7 @@ use crate::provision::garage::GarageAdmin;
 use crate::provision::minio::{Bucket, MinioAdmin};
 use crate::provision::postgres::{PgAdmin, PgTarget};
 use crate::provision::redis::{RedisAdmin, RedisTarget};
-use crate::provision::{OPERATION_BOUND, ProvisionError, System, Writes, bounded};
+use crate::provision::{OPERATION_BOUND, ProvisionError, StorageUsage, System, Writes, bounded};
 
 /// Either S3 provider, behind the calls the operator makes, at most `maxConcurrentOperations`
 /// of them at once per store.
@@ -98,6 +98,24 @@ impl S3Admin {
             }
         })
         .await
+    }
+    /// Garage: what its admin token's scope lacks. MinIO: its `info` call (`server_version`)
+    /// already needs an admin key.
+    pub async fn cannot_provision(&self) -> Result<Option<String>, ProvisionError> {
+        let _p = self.permit().await?;
+        match &self.provider {
+            S3Provider::Minio(_) => Ok(None),
+            S3Provider::Garage(a) => bounded(self.system(), OPERATION_BOUND, a.cannot_provision()).await,
+        }
+    }
+    /// Not bounded as a whole either: a MinIO bucket is measured by listing it, one request per
+    /// 1000 objects, each bounded.
+    pub async fn measure(&self, b: &Bucket<'_>) -> Result<StorageUsage, ProvisionError> {
+        let _p = self.permit().await?;
+        match &self.provider {
+            S3Provider::Minio(a) => a.measure(b).await,
+            S3Provider::Garage(a) => bounded(self.system(), OPERATION_BOUND, a.measure(b)).await,
+        }
     }
     /// Not bounded as a whole: emptying a large bucket takes many requests, each bounded, and a
     /// Delete cut short resumes where it stopped.
@@ -186,11 +204,15 @@ impl PoolRegistry {
     }
 
     /// A key of a pool's admin Secret, and the Secret's version (to rebuild clients on rotation).
-    fn admin_value(&self, kind: &'static str, pool: &str, secret: &str, key: &str) -> Result<(String, String)> {
+    /// A value of a pool's admin Secret, only when the Secret is bound to the server the pool
+    /// would send it to (and to the pool, when it names pools): hostile pass 2, F2.
+    fn admin_value(&self, kind: &'static str, pool: &str, endpoint: &str, secret: &str, key: &str) -> Result<(String, String)> {
         let s = self
             .admin_secrets
             .get(&ObjectRef::new(secret).within(&self.namespace))
             .ok_or_else(|| pool_error(kind, pool, format!("admin Secret {}/{secret} not found", self.namespace)))?;
+        admin_secret_bound(s.annotations(), kind, pool, endpoint)
+            .map_err(|why| pool_error(kind, pool, format!("admin Secret {}/{secret} {why}", self.namespace)))?;
         let value = s
             .data
             .as_ref()
@@ -272,8 +294,9 @@ impl PoolRegistry {
     pub async fn postgres(&self, name: &str) -> Result<Arc<PgAdmin>> {
         let pool = self.database_pool(name)?;
         let s = &pool.spec;
-        let (user, _) = self.admin_value("DatabasePool", name, &s.admin_secret_ref.name, "username")?;
-        let (password, version) = self.admin_value("DatabasePool", name, &s.admin_secret_ref.name, "password")?;
+        let endpoint = host_port(&s.host, s.port);
+        let (user, _) = self.admin_value("DatabasePool", name, &endpoint, &s.admin_secret_ref.name, "username")?;
+        let (password, version) = self.admin_value("DatabasePool", name, &endpoint, &s.admin_secret_ref.name, "password")?;
         let ca = s.ca_secret_ref.as_ref().map(|r| self.ca_value("DatabasePool", name, r)).transpose()?;
         let fingerprint =
             format!("{}/{version}/{}", pool.metadata.generation.unwrap_or_default(), ca.as_ref().map(|(_, v)| v.as_str()).unwrap_or(""));
@@ -296,8 +319,9 @@ impl PoolRegistry {
     pub async fn redis(&self, name: &str) -> Result<Arc<RedisAdmin>> {
         let pool = self.cache_pool(name)?;
         let s = &pool.spec;
-        let (user, _) = self.admin_value("CachePool", name, &s.admin_secret_ref.name, "username")?;
-        let (password, version) = self.admin_value("CachePool", name, &s.admin_secret_ref.name, "password")?;
+        let endpoint = host_port(&s.host, s.port);
+        let (user, _) = self.admin_value("CachePool", name, &endpoint, &s.admin_secret_ref.name, "username")?;
+        let (password, version) = self.admin_value("CachePool", name, &endpoint, &s.admin_secret_ref.name, "password")?;
         let ca = s.ca_secret_ref.as_ref().map(|r| self.ca_value("CachePool", name, r)).transpose()?;
         let fingerprint =
             format!("{}/{version}/{}", pool.metadata.generation.unwrap_or_default(), ca.as_ref().map(|(_, v)| v.as_str()).unwrap_or(""));
@@ -318,10 +342,11 @@ impl PoolRegistry {
         let pool = self.storage_pool(name)?;
         let s = &pool.spec;
         let admin_endpoint = s.admin_endpoint.clone().unwrap_or_else(|| s.endpoint.clone());
+        let endpoint = url_host_port(&admin_endpoint).ok_or_else(|| pool_error("StoragePool", name, "its admin endpoint has no host"))?;
         let (fingerprint, admin) = match s.provider {
             StorageProvider::Minio => {
-                let (access, _) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "accessKey")?;
-                let (secret, version) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "secretKey")?;
+                let (access, _) = self.admin_value("StoragePool", name, &endpoint, &s.admin_secret_ref.name, "accessKey")?;
+                let (secret, version) = self.admin_value("StoragePool", name, &endpoint, &s.admin_secret_ref.name, "secretKey")?;
                 let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
                 (
                     fp,
@@ -330,7 +355,7 @@ impl PoolRegistry {
                 )
             }
             StorageProvider::Garage => {
-                let (token, version) = self.admin_value("StoragePool", name, &s.admin_secret_ref.name, "token")?;
+                let (token, version) = self.admin_value("StoragePool", name, &endpoint, &s.admin_secret_ref.name, "token")?;
                 let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
                 (
                     fp,
@@ -374,6 +399,13 @@ impl PoolKind for DatabasePool {
     fn declared_spaces(&self) -> i64 {
         i64::from(self.spec.capacity.max_spaces)
     }
+    /// Never more spaces than its server's connections hold at their limit, room kept for the
+    /// superusers and the operator (hostile pass 2, F7): one more tenant at its limit would take
+    /// the operator's connections.
+    fn max_spaces(&self) -> i64 {
+        let declared = self.declared_spaces();
+        self.status.as_ref().and_then(|s| s.connection_capacity).map_or(declared, |held| declared.min(held.max(0)))
+    }
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
     }
@@ -397,7 +429,7 @@ impl PoolKind for DatabasePool {
         let pool = registry.database_pool(name)?;
         let crowded = (i64::from(pool.spec.capacity.max_spaces) > spaces).then(|| {
             format!(
-                "its connections hold {spaces} spaces, not {}: max_connections {max_connections} at tenantConnectionLimit {} each, room kept for the superusers and the operator (so many tenants at their limit lock the rest out: lower the limit, or put a PgBouncer in front as tenantHost)",
+                "its connections hold {spaces} spaces, not {}: max_connections {max_connections} at tenantConnectionLimit {} each, room kept for the superusers and the operator (so many tenants at their limit lock the rest out: lower the limit, or put a PgBouncer in front as tenantHost); it takes no more",
                 pool.spec.capacity.max_spaces, pool.spec.tenant_connection_limit
             )
         });
@@ -407,7 +439,7 @@ impl PoolKind for DatabasePool {
         });
         let notes: Vec<String> = [note, crowded, shared].into_iter().flatten().collect();
         let note = (!notes.is_empty()).then(|| notes.join("; "));
-        Ok(Health { version, databases: None, connection_capacity: Some(spaces), note })
+        Ok(Health { version, databases: None, connection_capacity: Some(spaces), server_id: None, note })
     }
 }
 
@@ -428,6 +460,21 @@ impl PoolKind for CachePool {
             return Err(pool_error("CachePool", name, format!("{why}: no space is placed here")));
         }
         let pool = registry.cache_pool(name)?;
+        // Before anything is set on the server: two pools would fight over its maxmemory at each
+        // check and hand out the same databases (hostile pass 2, F12).
+        let others = registry.caches.state();
+        if let Some((other, how)) = others.iter().filter(|o| o.name_any() != name).find_map(|o| {
+            let how = shares_server(&pool, o, &info.run_id)?;
+            claimed_first(o, &pool).then(|| (o.name_any(), how))
+        }) {
+            return Err(pool_error(
+                "CachePool",
+                name,
+                format!(
+                    "its server is CachePool {other}'s ({how}): two pools on one server would fight over its maxmemory and give out the same databases; no space is placed here"
+                ),
+            ));
+        }
         let note = match pool.spec.max_memory.as_deref().map(crate::api::quantity::parse_bytes) {
             None => None,
             Some(Err(e)) => Some(format!("spec.maxMemory is not a quantity: {e}")),
@@ -436,7 +483,13 @@ impl PoolKind for CachePool {
                 Err(e) => Some(format!("its memory is not bounded as spec.maxMemory says: {e}")),
             },
         };
-        Ok(Health { version: info.version, databases: Some(i64::from(info.databases)), connection_capacity: None, note })
+        Ok(Health {
+            version: info.version,
+            databases: Some(i64::from(info.databases)),
+            connection_capacity: None,
+            server_id: Some(info.run_id).filter(|r| !r.is_empty()),
+            note,
+        })
     }
     async fn lost_tenants(registry: &PoolRegistry, name: &str, spaces: Vec<String>) -> Result<Vec<String>> {
         let users = registry.redis(name).await?.users().await?;
@@ -455,8 +508,67 @@ impl PoolKind for StoragePool {
         self.status.as_ref()
     }
     async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
-        Ok(Health { version: registry.s3(name).await?.server_version().await?, databases: None, connection_capacity: None, note: None })
+        let admin = registry.s3(name).await?;
+        let version = admin.server_version().await?;
+        if let Some(why) = admin.cannot_provision().await? {
+            return Err(pool_error("StoragePool", name, format!("{why}: no space is placed here")));
+        }
+        Ok(Health { version, databases: None, connection_capacity: None, server_id: None, note: None })
     }
+}
+
+/// `host:port` as an admin Secret's `frama.space/endpoints` lists it.
+pub fn host_port(host: &str, port: i32) -> String {
+    format!("{}:{port}", host.trim().trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// The `host:port` an admin URL sends to (the scheme's port when it names none).
+pub fn url_host_port(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    Some(host_port(u.host_str()?, i32::from(u.port_or_known_default()?)))
+}
+
+/// Whether an admin Secret's annotations let `kind`/`pool` send it to `endpoint`; else why not.
+pub fn admin_secret_bound(
+    annotations: &std::collections::BTreeMap<String, String>,
+    kind: &str,
+    pool: &str,
+    endpoint: &str,
+) -> std::result::Result<(), String> {
+    use crate::api::labels::{ADMIN_ENDPOINTS_ANNOTATION, ADMIN_POOLS_ANNOTATION};
+    let listed =
+        |key: &str| annotations.get(key).map(|v| v.split(',').map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect::<Vec<_>>());
+    let endpoints: Vec<String> =
+        listed(ADMIN_ENDPOINTS_ANNOTATION).unwrap_or_default().iter().map(|e| e.trim_end_matches('.').to_ascii_lowercase()).collect();
+    if !endpoints.iter().any(|e| e == endpoint) {
+        return Err(format!(
+            "is not bound to {endpoint}: nothing was sent; whoever may write the operator's Secrets lists the servers it is for in its annotation {ADMIN_ENDPOINTS_ANNOTATION} (host:port, comma-separated)"
+        ));
+    }
+    if let Some(pools) = listed(ADMIN_POOLS_ANNOTATION)
+        && !pools.iter().any(|p| p == &format!("{kind}/{pool}"))
+    {
+        return Err(format!(
+            "is not for {kind} {pool}: its annotation {ADMIN_POOLS_ANNOTATION} names the pools that may use it; nothing was sent"
+        ));
+    }
+    Ok(())
+}
+
+/// How `other` shares `pool`'s server, if it does: the same address, or the run_id its last check
+/// recorded.
+pub fn shares_server(pool: &CachePool, other: &CachePool, run_id: &str) -> Option<&'static str> {
+    if pool.spec.host.eq_ignore_ascii_case(&other.spec.host) && pool.spec.port == other.spec.port {
+        return Some("the same host and port");
+    }
+    let recorded = other.status.as_ref().and_then(|s| s.server_id.as_deref());
+    (!run_id.is_empty() && recorded == Some(run_id)).then_some("the same run_id under another address")
+}
+
+/// Whether `other` came first, and keeps the server: the older pool, or the first by name.
+pub fn claimed_first(other: &CachePool, pool: &CachePool) -> bool {
+    let created = |p: &CachePool| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    (created(other), other.name_any()) < (created(pool), pool.name_any())
 }
 
 /// A declared capacity capped by the server's databases (one per space, database 0 is kept).
@@ -474,6 +586,8 @@ pub struct Health {
     pub databases: Option<i64>,
     /// DatabasePool: the spaces its connections hold.
     pub connection_capacity: Option<i64>,
+    /// CachePool: its server's run_id.
+    pub server_id: Option<String>,
     /// What the Ready message adds: a hardening the server did not allow.
     pub note: Option<String>,
 }
@@ -577,7 +691,7 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
     if health.is_ok() {
         recover_lost::<K>(&ctx, &name).await;
     }
-    let (ready, version, databases, connection_capacity) = match health {
+    let (ready, version, databases, connection_capacity, server_id) = match health {
         Ok(h) => (
             Condition::new(
                 "Ready",
@@ -591,21 +705,24 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
             Some(h.version),
             h.databases,
             h.connection_capacity,
+            h.server_id,
         ),
         Err(e) => (
             Condition::new("Ready", ConditionStatus::False, e.reason(), e.to_string()),
             previous.server_version.clone(),
             previous.databases,
             previous.connection_capacity,
+            None,
         ),
     };
-    let max_spaces = within_databases(pool.declared_spaces(), databases);
+    let max_spaces = within_databases(pool.declared_spaces(), databases).min(connection_capacity.map_or(i64::MAX, |c| c.max(0)));
     let status = PoolStatus {
         assigned_spaces: assigned,
         free_capacity: (max_spaces - assigned).max(0),
         server_version: version,
         databases,
         connection_capacity,
+        server_id,
         observed_generation: pool.meta().generation,
         conditions: merge_conditions(&previous.conditions, vec![ready], pool.meta().generation, &now_rfc3339()),
     };
@@ -655,5 +772,49 @@ mod tests {
         s.conditions.push(Condition::new("Ready", ConditionStatus::True, "Reachable", ""));
         assert!(is_ready(Some(&s)));
         assert!(!is_ready(None));
+    }
+
+    fn cache_pool(name: &str, host: &str, port: i32, created: i64, run_id: Option<&str>) -> CachePool {
+        let spec = serde_json::json!({ "host": host, "port": port, "adminSecretRef": { "name": "a" }, "capacity": { "maxSpaces": 10 } });
+        let mut p = CachePool::new(name, serde_json::from_value(spec).expect("a spec"));
+        p.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::from_second(created).expect("a time")));
+        p.status = Some(PoolStatus { server_id: run_id.map(String::from), ..Default::default() });
+        p
+    }
+
+    #[test]
+    fn an_admin_secret_goes_only_where_it_is_bound() {
+        let notes = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let bound = notes(&[("frama.space/endpoints", "127.0.0.1:25432, PG.example:5432.")]);
+        assert!(admin_secret_bound(&bound, "DatabasePool", "pg-1", "127.0.0.1:25432").is_ok());
+        assert!(admin_secret_bound(&bound, "DatabasePool", "pg-2", &host_port("pg.example.", 5432)).is_ok());
+        let e = admin_secret_bound(&bound, "CachePool", "exfil", "127.0.0.1:26999").expect_err("another server");
+        assert!(e.contains("not bound to 127.0.0.1:26999") && e.contains("frama.space/endpoints"), "{e}");
+        assert!(admin_secret_bound(&notes(&[]), "DatabasePool", "pg-1", "127.0.0.1:25432").is_err(), "an unbound Secret goes nowhere");
+        let named =
+            notes(&[("frama.space/endpoints", "127.0.0.1:25432"), ("frama.space/pools", "DatabasePool/pg-1,DatabasePool/pg-shared")]);
+        assert!(admin_secret_bound(&named, "DatabasePool", "pg-shared", "127.0.0.1:25432").is_ok());
+        assert!(
+            admin_secret_bound(&named, "DatabasePool", "pg-other", "127.0.0.1:25432")
+                .expect_err("not listed")
+                .contains("is not for DatabasePool pg-other")
+        );
+        assert_eq!(url_host_port("http://127.0.0.1:23903/").as_deref(), Some("127.0.0.1:23903"));
+        assert_eq!(url_host_port("https://S3.frama.space").as_deref(), Some("s3.frama.space:443"));
+    }
+
+    #[test]
+    fn the_second_pool_on_a_server_is_refused_the_first_keeps_it() {
+        let first = cache_pool("redis-1", "valkey.example", 6379, 100, Some("abc"));
+        let twin = cache_pool("redis-twin", "VALKEY.example", 6379, 200, None);
+        assert_eq!(shares_server(&twin, &first, "abc"), Some("the same host and port"));
+        assert!(claimed_first(&first, &twin) && !claimed_first(&twin, &first));
+        let aliased = cache_pool("redis-alias", "10.0.0.7", 6379, 300, None);
+        assert_eq!(shares_server(&aliased, &first, "abc"), Some("the same run_id under another address"));
+        assert_eq!(shares_server(&first, &aliased, "abc"), None, "a refused pool records no run_id: the first is never refused for it");
+        let other = cache_pool("redis-2", "10.0.0.8", 6379, 50, Some("def"));
+        assert_eq!(shares_server(&other, &first, "def"), None);
+        assert_eq!(shares_server(&aliased, &first, ""), None, "an unknown run_id matches nothing");
     }
 }

@@ -8,8 +8,62 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::s3::SignedClient;
-use super::{ProvisionError, System, Writes};
-use crate::provision::minio::Bucket;
+use super::{ProvisionError, StorageUsage, System, Writes};
+use crate::provision::minio::{Bucket, Ownership, foreign_bucket};
+
+/// The name of the key whose namespace marks the operator's buckets: every bucket the operator
+/// creates gets a local alias (its own name) there, in the same CreateBucket call (garage
+/// api/admin/bucket.rs `CreateBucketRequest::handle`). The key has no permission on any bucket;
+/// only the admin token can give a bucket an alias in it.
+pub const MARKER_KEY_NAME: &str = "framaspace-operator-marker";
+
+/// The marker key's id: fixed, so every operator reads it with one GetKeyInfo.
+pub fn marker_key_id() -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(MARKER_KEY_NAME.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("GK{}", &hex[..24])
+}
+
+/// The lifecycle rule every space bucket carries: Garage's quota leaves unfinished multipart
+/// uploads out (hostile pass 2, F5), its lifecycle worker aborts them once a day
+/// (garage model/s3/lifecycle_worker.rs, `abort_incomplete_mpu_days`). The admin API takes the
+/// S3 XML types as JSON (api/common/xml/lifecycle.rs); their `$value` newtypes are plain values.
+pub const ABORT_RULE_ID: &str = "framaspace-abort-unfinished-uploads";
+
+fn abort_rule() -> Value {
+    json!({
+        "ID": ABORT_RULE_ID,
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
+    })
+}
+
+fn has_abort_rule(bucket: &Value) -> bool {
+    bucket.get("lifecycleRules").and_then(Value::as_array).into_iter().flatten().any(|r| {
+        r.get("ID").and_then(Value::as_str) == Some(ABORT_RULE_ID)
+            && r.get("Status").and_then(Value::as_str) == Some("Enabled")
+            && r.pointer("/AbortIncompleteMultipartUpload/DaysAfterInitiation").and_then(Value::as_i64) == Some(1)
+    })
+}
+
+/// The admin endpoints the operator calls.
+pub const NEEDED_ENDPOINTS: [&str; 14] = [
+    "GetClusterHealth",
+    "GetClusterStatus",
+    "GetBucketInfo",
+    "CreateBucket",
+    "UpdateBucket",
+    "DeleteBucket",
+    "AddBucketAlias",
+    "AllowBucketKey",
+    "DenyBucketKey",
+    "GetKeyInfo",
+    "ImportKey",
+    "DeleteKey",
+    "ListKeys",
+    "GetCurrentAdminTokenInfo",
+];
 
 pub struct GarageAdmin {
     http: reqwest::Client,
@@ -18,6 +72,8 @@ pub struct GarageAdmin {
     s3_endpoint: String,
     region: String,
     gate: crate::gate::WriteGate,
+    /// The marker key, once known to exist.
+    marker: tokio::sync::OnceCell<String>,
 }
 
 fn failed(operation: &'static str, message: String) -> ProvisionError {
@@ -34,6 +90,7 @@ impl GarageAdmin {
             s3_endpoint: s3_endpoint.into(),
             region: region.into(),
             gate: crate::gate::WriteGate::always_open(),
+            marker: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -92,6 +149,22 @@ impl GarageAdmin {
         Ok(status.pointer("/nodes/0/garageVersion").and_then(Value::as_str).unwrap_or("unknown").to_string())
     }
 
+    /// What the admin token may not do of what the operator needs, if anything: a token scoped to
+    /// fewer endpoints (Garage 2's admin tokens, `GetCurrentAdminTokenInfo`) would take spaces it
+    /// cannot provision (hostile pass 2, F8).
+    pub async fn cannot_provision(&self) -> Result<Option<String>, ProvisionError> {
+        let info = self.call("check the token's scope", Method::GET, "GetCurrentAdminTokenInfo", &[], None).await?.unwrap_or(Value::Null);
+        if info.get("expired").and_then(Value::as_bool) == Some(true) {
+            return Ok(Some("its admin token has expired".into()));
+        }
+        let scope: Vec<&str> = info.get("scope").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        if scope.contains(&"*") {
+            return Ok(None);
+        }
+        let missing: Vec<&str> = NEEDED_ENDPOINTS.iter().copied().filter(|e| !scope.contains(e)).collect();
+        Ok((!missing.is_empty()).then(|| format!("its admin token may not call {}", missing.join(", "))))
+    }
+
     pub async fn bucket_exists(&self, name: &str) -> Result<bool, ProvisionError> {
         Ok(self.bucket(name).await?.is_some())
     }
@@ -100,29 +173,98 @@ impl GarageAdmin {
         self.call("read the bucket", Method::GET, "GetBucketInfo", &[("globalAlias", name)], None).await
     }
 
+    /// The marker key's id, the key imported first if it is missing (with a secret nobody keeps:
+    /// it is never used to sign).
+    async fn marker_key(&self) -> Result<String, ProvisionError> {
+        self.marker
+            .get_or_try_init(|| async {
+                let id = marker_key_id();
+                if self.call("read the marker key", Method::GET, "GetKeyInfo", &[("id", &id)], None).await?.is_none() {
+                    let mut secret = [0u8; 32];
+                    getrandom::fill(&mut secret).map_err(|e| failed("create the marker key", e.to_string()))?;
+                    let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+                    let body = json!({ "accessKeyId": id, "secretAccessKey": secret, "name": MARKER_KEY_NAME });
+                    self.call("create the marker key", Method::POST, "ImportKey", &[], Some(body)).await?;
+                }
+                Ok(id)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Who holds the bucket: the marker key's local alias, else whether the space's own key,
+    /// named for the bucket, already reads and writes it.
+    fn ownership_of(bucket: Option<&Value>, b: &Bucket<'_>, marker: &str) -> Ownership {
+        let Some(bucket) = bucket else { return Ownership::Absent };
+        let keys = || bucket.get("keys").and_then(Value::as_array).into_iter().flatten();
+        let marked = keys().any(|k| {
+            k.get("accessKeyId").and_then(Value::as_str) == Some(marker)
+                && k.get("bucketLocalAliases").and_then(Value::as_array).into_iter().flatten().any(|a| a.as_str() == Some(b.bucket))
+        });
+        if marked {
+            return Ownership::Marked;
+        }
+        let held = !b.access_key.is_empty()
+            && keys().any(|k| {
+                k.get("accessKeyId").and_then(Value::as_str) == Some(b.access_key)
+                    && k.get("name").and_then(Value::as_str) == Some(b.bucket)
+                    && k.pointer("/permissions/read").and_then(Value::as_bool) == Some(true)
+                    && k.pointer("/permissions/write").and_then(Value::as_bool) == Some(true)
+            });
+        if held { Ownership::Held } else { Ownership::Foreign }
+    }
+
+    pub async fn ownership(&self, b: &Bucket<'_>) -> Result<Ownership, ProvisionError> {
+        let marker = self.marker_key().await?;
+        Ok(Self::ownership_of(self.bucket(b.bucket).await?.as_ref(), b, &marker))
+    }
+
+    fn marker_text() -> String {
+        format!("local alias in the namespace of key {MARKER_KEY_NAME}")
+    }
+
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         b.check_quota(System::Garage)?;
         if b.access_key.is_empty() || b.secret_key.is_empty() {
             return Err(failed("import the key", "the space has no S3 key in its credentials".into()));
         }
         let mut writes = Writes::default();
-        let bucket = match self.bucket(b.bucket).await? {
-            Some(v) => v,
-            None => {
+        let marker = self.marker_key().await?;
+        let found = self.bucket(b.bucket).await?;
+        let bucket = match (Self::ownership_of(found.as_ref(), b, &marker), found) {
+            (Ownership::Foreign, _) => return Err(foreign_bucket(System::Garage, b.bucket, &Self::marker_text())),
+            (Ownership::Marked, Some(v)) => v,
+            (Ownership::Held, Some(v)) => {
+                let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+                let body = json!({ "bucketId": id, "localAlias": b.bucket, "accessKeyId": marker });
                 writes.add(1);
-                self.call("create the bucket", Method::POST, "CreateBucket", &[], Some(json!({ "globalAlias": b.bucket })))
+                self.call("mark the bucket", Method::POST, "AddBucketAlias", &[], Some(body))
                     .await?
-                    .ok_or_else(|| failed("create the bucket", "no bucket returned".into()))?
+                    .ok_or_else(|| failed("mark the bucket", "no bucket returned".into()))?
+            }
+            _ => {
+                writes.add(1);
+                // Created and marked in one call: no bucket of the operator's is ever unmarked.
+                let body = json!({ "globalAlias": b.bucket, "localAlias": { "accessKeyId": marker, "alias": b.bucket } });
+                match self.call("create the bucket", Method::POST, "CreateBucket", &[], Some(body)).await {
+                    Ok(Some(v)) => v,
+                    Ok(None) => return Err(failed("create the bucket", "no bucket returned".into())),
+                    // Someone else's, created since the read.
+                    Err(ProvisionError::Failed { message, .. }) if message == "BucketAlreadyExists" => {
+                        return Err(foreign_bucket(System::Garage, b.bucket, &Self::marker_text()));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         };
         let id = bucket.get("id").and_then(Value::as_str).ok_or_else(|| failed("read the bucket", "no id".into()))?.to_string();
-        if bucket.pointer("/quotas/maxSize").and_then(Value::as_u64) != Some(b.quota_bytes) {
+        if bucket.pointer("/quotas/maxSize").and_then(Value::as_u64) != Some(b.quota_bytes) || !has_abort_rule(&bucket) {
             self.call(
                 "set the bucket quota",
                 Method::POST,
                 "UpdateBucket",
                 &[("id", &id)],
-                Some(json!({ "quotas": { "maxSize": b.quota_bytes, "maxObjects": null } })),
+                Some(json!({ "quotas": { "maxSize": b.quota_bytes, "maxObjects": null }, "lifecycleRules": [abort_rule()] })),
             )
             .await?;
             writes.add(1);
@@ -179,9 +321,14 @@ impl GarageAdmin {
     /// disabled, and a deleted key id can never be imported again); the bucket and objects stay,
     /// and ensuring the space again gives the space's key its permissions back.
     pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        let marker = self.marker_key().await?;
         let Some(bucket) = self.bucket(b.bucket).await? else {
             return Ok(Writes(0));
         };
+        // Someone else's bucket: its keys are not the space's to take away.
+        if Self::ownership_of(Some(&bucket), b, &marker) == Ownership::Foreign {
+            return Ok(Writes(0));
+        }
         let id = bucket.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
         let mut writes = Writes::default();
         for (key, _) in granted_keys(&bucket) {
@@ -215,6 +362,33 @@ impl GarageAdmin {
         Ok(writes)
     }
 
+    /// What the space's bucket holds (GetBucketInfo counts it exactly). Unfinished multipart
+    /// uploads that take it over its quota are aborted with the space's own key: Garage leaves
+    /// them out of the quota, and refuses to complete them over it anyway.
+    pub async fn measure(&self, b: &Bucket<'_>) -> Result<StorageUsage, ProvisionError> {
+        let marker = self.marker_key().await?;
+        let Some(bucket) = self.bucket(b.bucket).await? else { return Ok(StorageUsage::default()) };
+        if Self::ownership_of(Some(&bucket), b, &marker) != Ownership::Marked {
+            return Ok(StorageUsage::default());
+        }
+        let number = |k: &str| bucket.get(k).and_then(Value::as_i64).and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        let mut usage = StorageUsage {
+            bytes: number("bytes"),
+            objects: number("objects"),
+            unfinished_bytes: number("unfinishedMultipartUploadBytes"),
+            aborted_uploads: 0,
+        };
+        if number("unfinishedMultipartUploads") > 0 && usage.bytes.saturating_add(usage.unfinished_bytes) > b.quota_bytes {
+            let own = SignedClient::new(&self.s3_endpoint, &self.region, b.access_key, b.secret_key, System::Garage)?
+                .with_gate(self.gate.clone());
+            for u in own.uploads(b.bucket).await? {
+                usage.aborted_uploads += own.abort_upload(b.bucket, &u).await?;
+            }
+            usage.unfinished_bytes = 0;
+        }
+        Ok(usage)
+    }
+
     /// Removes one object of the space's bucket, with the space's own key.
     pub async fn remove_object(&self, b: &Bucket<'_>, key: &str) -> Result<u32, ProvisionError> {
         let own =
@@ -225,7 +399,10 @@ impl GarageAdmin {
     /// Delete: every object (over S3, with the space's key), the bucket, its keys.
     pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let mut writes = Writes::default();
-        if let Some(bucket) = self.bucket(b.bucket).await? {
+        let marker = self.marker_key().await?;
+        // Only the operator's bucket is emptied and deleted; someone else's stays whole.
+        let found = self.bucket(b.bucket).await?.filter(|v| Self::ownership_of(Some(v), b, &marker) != Ownership::Foreign);
+        if let Some(bucket) = found {
             // The space's key may have been revoked already: bring it back to empty the bucket.
             writes.add(self.ensure(b).await?.0);
             let own = SignedClient::new(&self.s3_endpoint, &self.region, b.access_key, b.secret_key, System::Garage)?
@@ -255,4 +432,48 @@ fn granted_keys(bucket: &Value) -> Vec<(String, String)> {
             Some((id.to_string(), k.get("name").and_then(Value::as_str).unwrap_or_default().to_string()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(keys: Value) -> Value {
+        json!({ "id": "b1", "globalAliases": ["space-a"], "keys": keys })
+    }
+
+    #[test]
+    fn a_bucket_is_the_operators_only_with_its_mark_or_the_spaces_own_key() {
+        let b = Bucket { bucket: "space-a", access_key: "GKspace", secret_key: "s", quota_bytes: 1 << 20, writable: true };
+        let marker = marker_key_id();
+        assert_eq!(GarageAdmin::ownership_of(None, &b, &marker), Ownership::Absent);
+        let marked =
+            bucket(json!([{ "accessKeyId": marker, "name": MARKER_KEY_NAME, "permissions": {}, "bucketLocalAliases": ["space-a"] }]));
+        assert_eq!(GarageAdmin::ownership_of(Some(&marked), &b, &marker), Ownership::Marked);
+        let held = bucket(
+            json!([{ "accessKeyId": "GKspace", "name": "space-a", "permissions": { "read": true, "write": true }, "bucketLocalAliases": [] }]),
+        );
+        assert_eq!(GarageAdmin::ownership_of(Some(&held), &b, &marker), Ownership::Held);
+        let foreign = bucket(
+            json!([{ "accessKeyId": "GKtheirs", "name": "backup-tool", "permissions": { "read": true, "write": true, "owner": true }, "bucketLocalAliases": [] }]),
+        );
+        assert_eq!(GarageAdmin::ownership_of(Some(&foreign), &b, &marker), Ownership::Foreign);
+        let renamed = bucket(
+            json!([{ "accessKeyId": "GKspace", "name": "someone-else", "permissions": { "read": true, "write": true }, "bucketLocalAliases": [] }]),
+        );
+        assert_eq!(
+            GarageAdmin::ownership_of(Some(&renamed), &b, &marker),
+            Ownership::Foreign,
+            "a key the operator did not name for the bucket"
+        );
+        assert!(marker.starts_with("GK") && marker.len() == 26, "Garage's key id format");
+    }
+
+    #[test]
+    fn the_abort_rule_is_recognised_as_garage_prints_it() {
+        let printed = json!({ "lifecycleRules": [{ "ID": ABORT_RULE_ID, "Status": "Enabled", "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 } }] });
+        assert!(has_abort_rule(&printed));
+        assert!(!has_abort_rule(&json!({ "lifecycleRules": [] })));
+        assert_eq!(abort_rule(), printed["lifecycleRules"][0]);
+    }
 }

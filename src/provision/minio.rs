@@ -6,9 +6,14 @@ use serde_json::{Value, json};
 
 use super::madmin;
 use super::s3::SignedClient;
-use super::{ProvisionError, System, Writes};
+use super::{ProvisionError, StorageUsage, System, Writes};
 
 const ADMIN: &str = "/minio/admin/v3";
+
+/// The tag that marks a bucket as the operator's, as `postgres::ROLE_MARKER` marks a role: set
+/// with the admin key (a space's policy has no `s3:PutBucketTagging`). A bucket without it is
+/// never written, emptied or deleted.
+pub const BUCKET_MARKER: (&str, &str) = ("frama.space/managed-by", "framaspace-operator");
 
 pub struct MinioAdmin {
     client: SignedClient,
@@ -23,6 +28,9 @@ pub struct Bucket<'a> {
     pub access_key: &'a str,
     pub secret_key: &'a str,
     pub quota_bytes: u64,
+    /// False while the space is over its quota: its key may read, list and delete, not write
+    /// (MinIO; Garage's own quota refuses writes over it).
+    pub writable: bool,
 }
 
 impl Bucket<'_> {
@@ -39,8 +47,13 @@ impl Bucket<'_> {
     }
 }
 
-/// Only what Nextcloud's object store needs, on its own bucket.
-pub fn policy(bucket: &str) -> Value {
+/// Only what Nextcloud's object store needs, on its own bucket; without `s3:PutObject` (uploads,
+/// copies, parts) while the space is over its quota, so deleting files still frees room.
+pub fn policy(bucket: &str, writable: bool) -> Value {
+    let mut objects = vec!["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts"];
+    if writable {
+        objects.push("s3:PutObject");
+    }
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -50,8 +63,15 @@ pub fn policy(bucket: &str) -> Value {
                 "Resource": [format!("arn:aws:s3:::{bucket}")]
             },
             {
+                // A key may mint service accounts for itself unless a policy denies it
+                // (cmd/admin-handlers-users.go: `DenyOnly` when the target is the caller); they
+                // die with their parent, and this keeps them from being made at all.
+                "Effect": "Deny",
+                "Action": ["admin:CreateServiceAccount"]
+            },
+            {
                 "Effect": "Allow",
-                "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+                "Action": objects,
                 "Resource": [format!("arn:aws:s3:::{bucket}/*")]
             }
         ]
@@ -103,6 +123,29 @@ fn policy_name(bucket: &str) -> String {
 
 fn failed(operation: &'static str, message: String) -> ProvisionError {
     ProvisionError::Failed { system: System::Minio, operation, message }
+}
+
+/// A bucket under the space's name that the operator did not create.
+pub fn foreign_bucket(system: System, bucket: &str, marker: &str) -> ProvisionError {
+    ProvisionError::Conflict {
+        system,
+        message: format!(
+            "bucket {bucket} exists and was not created by the operator (no {marker}); nothing was read, written or granted: \
+             rename the space, or mark the bucket if it is this space's"
+        ),
+    }
+}
+
+/// Who holds a bucket, as far as the operator can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    Absent,
+    /// Marked as the operator's.
+    Marked,
+    /// Unmarked, but the space's own key reaches it through what the operator gave it (a bucket
+    /// made before the marker, or an ensure cut between creating the bucket and marking it).
+    Held,
+    Foreign,
 }
 
 impl MinioAdmin {
@@ -160,22 +203,70 @@ impl MinioAdmin {
         Ok(reply.status.is_success())
     }
 
+    /// Who holds the bucket: its tags, else whether the space's key already has the operator's
+    /// policy for it.
+    pub async fn ownership(&self, b: &Bucket<'_>) -> Result<Ownership, ProvisionError> {
+        let head = self.client.send("read the bucket", Method::HEAD, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
+        if head.status == StatusCode::NOT_FOUND {
+            return Ok(Ownership::Absent);
+        }
+        self.client.expect_success("read the bucket", head)?;
+        let tags = self.client.bucket_tags(b.bucket).await?;
+        if tags.iter().any(|(k, v)| k == BUCKET_MARKER.0 && v == BUCKET_MARKER.1) {
+            return Ok(Ownership::Marked);
+        }
+        if tags.iter().any(|(k, _)| k == BUCKET_MARKER.0) {
+            return Ok(Ownership::Foreign);
+        }
+        if b.access_key.is_empty() {
+            return Ok(Ownership::Foreign);
+        }
+        let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
+        let user: Value = if reply.status.is_success() { serde_json::from_slice(&reply.body).unwrap_or(Value::Null) } else { Value::Null };
+        let name = policy_name(b.bucket);
+        let held = user.get("policyName").and_then(Value::as_str).is_some_and(|p| p.split(',').any(|p| p == name));
+        Ok(if held { Ownership::Held } else { Ownership::Foreign })
+    }
+
+    /// Marks the bucket as the operator's, keeping the tags it has.
+    async fn mark(&self, bucket: &str) -> Result<u32, ProvisionError> {
+        let mut tags = self.client.bucket_tags(bucket).await?;
+        tags.retain(|(k, _)| k != BUCKET_MARKER.0);
+        tags.push((BUCKET_MARKER.0.into(), BUCKET_MARKER.1.into()));
+        self.client.set_bucket_tags(bucket, &tags).await
+    }
+
+    fn marker() -> String {
+        format!("tag {}={}", BUCKET_MARKER.0, BUCKET_MARKER.1)
+    }
+
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         b.check_quota(System::Minio)?;
         if b.access_key.is_empty() || b.secret_key.is_empty() {
             return Err(failed("create the user", "the space has no S3 key in its credentials".into()));
         }
         let mut writes = Writes::default();
-        // The bucket.
-        let head = self.client.send("read the bucket", Method::HEAD, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
-        if head.status == StatusCode::NOT_FOUND {
-            let reply = self.client.send("create the bucket", Method::PUT, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
-            self.client.expect_success("create the bucket", reply)?;
-            writes.add(1);
-        } else {
-            self.client.expect_success("read the bucket", head)?;
+        let ownership = self.ownership(b).await?;
+        match ownership {
+            Ownership::Foreign => return Err(foreign_bucket(System::Minio, b.bucket, &Self::marker())),
+            Ownership::Marked => {}
+            Ownership::Held => writes.add(self.mark(b.bucket).await?),
+            Ownership::Absent => {
+                // The key gets its policy before the bucket exists, so a bucket created and not
+                // yet marked (an ensure cut in between) is recognised as held next time.
+                writes.add(self.ensure_access(b).await?.0);
+                let reply = self.client.send("create the bucket", Method::PUT, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
+                if reply.status == StatusCode::CONFLICT {
+                    // Someone else's, created since the read: what was just given goes.
+                    self.withdraw(b).await?;
+                    return Err(foreign_bucket(System::Minio, b.bucket, &Self::marker()));
+                }
+                self.client.expect_success("create the bucket", reply)?;
+                writes.add(1 + self.mark(b.bucket).await?);
+            }
         }
-        // Its hard quota.
+        // Its hard quota (a bound on single writes: MinIO checks against its scanner's figure, so
+        // the operator measures the bucket itself, `measure`).
         let reply = self.admin("read the bucket quota", Method::GET, "get-bucket-quota", &[("bucket", b.bucket)], Vec::new()).await?;
         let current: Value =
             serde_json::from_slice(&self.client.expect_success("read the bucket quota", reply)?.body).unwrap_or(Value::Null);
@@ -186,9 +277,18 @@ impl MinioAdmin {
             self.client.expect_success("set the bucket quota", reply)?;
             writes.add(1);
         }
-        // The policy that names only this bucket.
+        if ownership != Ownership::Absent {
+            writes.add(self.ensure_access(b).await?.0);
+        }
+        Ok(writes)
+    }
+
+    /// The policy that names only this bucket, and the space's user, enabled, with that policy
+    /// and the space's secret.
+    async fn ensure_access(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
+        let mut writes = Writes::default();
         let name = policy_name(b.bucket);
-        let wanted = policy(b.bucket);
+        let wanted = policy(b.bucket, b.writable);
         let reply = self.admin("read the policy", Method::GET, "info-canned-policy", &[("name", &name), ("v", "2")], Vec::new()).await?;
         let existing: Option<Value> = if reply.status.is_success() {
             serde_json::from_slice::<Value>(&reply.body).ok().and_then(|v| v.get("Policy").cloned().or(Some(v)))
@@ -201,7 +301,6 @@ impl MinioAdmin {
             self.client.expect_success("set the policy", reply)?;
             writes.add(1);
         }
-        // The user, enabled, with that policy and the space's secret.
         let reply = self.admin("read the user", Method::GET, "user-info", &[("accessKey", b.access_key)], Vec::new()).await?;
         let user: Option<Value> = reply.status.is_success().then(|| serde_json::from_slice(&reply.body).unwrap_or(Value::Null));
         let secret_ok = user.is_some() && self.key_works(b).await?;
@@ -241,6 +340,39 @@ impl MinioAdmin {
             writes.add(1);
         }
         Ok(writes)
+    }
+
+    /// Undoes `ensure_access` for a bucket that turned out to be someone else's.
+    async fn withdraw(&self, b: &Bucket<'_>) -> Result<(), ProvisionError> {
+        self.remove_user(b.access_key).await?;
+        let name = policy_name(b.bucket);
+        if self.policy_exists(&name).await? && self.policy_users(&name).await?.is_empty() {
+            let reply = self.admin("remove the policy", Method::DELETE, "remove-canned-policy", &[("name", &name)], Vec::new()).await?;
+            self.client.expect_success("remove the policy", reply)?;
+        }
+        Ok(())
+    }
+
+    /// What the space's bucket holds, counted from a listing with the admin key (MinIO's own
+    /// figure is its scanner's, minutes behind). Unfinished uploads that would take the bucket
+    /// over its quota are aborted: no part of them could ever be completed within it.
+    pub async fn measure(&self, b: &Bucket<'_>) -> Result<StorageUsage, ProvisionError> {
+        if self.ownership(b).await? != Ownership::Marked {
+            return Ok(StorageUsage::default());
+        }
+        let (bytes, objects) = self.client.usage(b.bucket).await?;
+        let mut usage = StorageUsage { bytes, objects, ..Default::default() };
+        let uploads = self.client.uploads(b.bucket).await?;
+        for u in &uploads {
+            usage.unfinished_bytes = usage.unfinished_bytes.saturating_add(self.client.upload_bytes(b.bucket, u).await?);
+        }
+        if !uploads.is_empty() && bytes.saturating_add(usage.unfinished_bytes) > b.quota_bytes {
+            for u in &uploads {
+                usage.aborted_uploads += self.client.abort_upload(b.bucket, u).await?;
+            }
+            usage.unfinished_bytes = 0;
+        }
+        Ok(usage)
     }
 
     /// The users the policy is attached to (`/idp/builtin/policy-entities`, a madmin-sealed reply:
@@ -300,11 +432,11 @@ impl MinioAdmin {
         Ok(writes)
     }
 
-    /// Delete: the bucket with every object, the user and its policy.
+    /// Delete: the bucket with every object (only the operator's: a bucket it did not create
+    /// stays whole), the user and its policy.
     pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let mut writes = Writes::default();
-        let head = self.client.send("read the bucket", Method::HEAD, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
-        if head.status.is_success() {
+        if matches!(self.ownership(b).await?, Ownership::Marked | Ownership::Held) {
             writes.add(self.client.empty_bucket(b.bucket).await?);
             let reply = self.client.send("delete the bucket", Method::DELETE, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
             self.client.expect_success("delete the bucket", reply)?;
@@ -340,7 +472,7 @@ mod tests {
 
     #[test]
     fn a_quota_below_1mi_is_never_sent() {
-        let b = |quota_bytes| Bucket { bucket: "b", access_key: "k", secret_key: "s", quota_bytes };
+        let b = |quota_bytes| Bucket { bucket: "b", access_key: "k", secret_key: "s", quota_bytes, writable: true };
         assert!(b(0).check_quota(System::Minio).is_err(), "MinIO takes 0 for no quota at all");
         assert!(b((1 << 20) - 1).check_quota(System::Garage).is_err());
         assert!(b(1 << 20).check_quota(System::Minio).is_ok());
@@ -357,8 +489,17 @@ mod tests {
 
     #[test]
     fn policy_names_only_its_bucket() {
-        let p = policy("space-a").to_string();
+        let p = policy("space-a", true).to_string();
         assert!(p.contains("arn:aws:s3:::space-a\"") && p.contains("arn:aws:s3:::space-a/*"));
         assert!(!p.contains("s3:*") && !p.contains("DeleteBucket") && !p.contains("PutBucketPolicy"));
+        assert!(!p.contains("Tagging"), "a space may not mark or unmark its bucket");
+        assert!(p.contains("s3:PutObject"));
+    }
+
+    #[test]
+    fn a_space_over_its_quota_may_read_and_delete_not_write() {
+        let p = policy("space-a", false).to_string();
+        assert!(!p.contains("s3:PutObject"), "no upload, copy or part");
+        assert!(p.contains("s3:DeleteObject") && p.contains("s3:GetObject") && p.contains("s3:AbortMultipartUpload"));
     }
 }

@@ -113,6 +113,27 @@ impl Writes {
     }
 }
 
+/// What a space's bucket holds, measured by the operator: the stores' own quotas do not hold
+/// everything (MinIO checks a PUT against its scanner's last figure, cmd/bucket-quota.go
+/// `enforceQuotaHard`; Garage leaves unfinished multipart uploads out of its quota).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StorageUsage {
+    /// Bytes of the bucket's objects.
+    pub bytes: u64,
+    pub objects: u64,
+    /// Bytes held by unfinished multipart uploads, after any the measure aborted.
+    pub unfinished_bytes: u64,
+    /// Unfinished uploads aborted because the bucket was over its quota with them.
+    pub aborted_uploads: u32,
+}
+
+impl StorageUsage {
+    /// Over the quota by its objects alone: writes must be refused until the space deletes some.
+    pub fn over(&self, quota_bytes: u64) -> bool {
+        self.bytes > quota_bytes
+    }
+}
+
 /// The identifiers a space uses in every system, derived from its name (a DNS label that starts
 /// with a letter, at most 40 characters, so every derived name is valid everywhere).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -29,6 +29,9 @@ use super::{ProvisionError, System, TenantNames, Writes};
 /// server's memory with them beyond `maxmemory` (hostile pass 2, F6), and `SCRIPT EXISTS` tells
 /// which scripts other tenants ran. Nextcloud needs none of it: `OC\Memcache\Redis::evalLua`
 /// runs `EVALSHA` and falls back to `EVAL`, whose scripts Valkey 8+ evicts (at most 500, LRU).
+/// Part of the Conflict message when a space's cache database is another user's.
+pub const DATABASE_HELD: &str = "is pinned to another user already";
+
 pub const COMMAND_RULES: &[&str] = &[
     "+@all",
     "-@admin",
@@ -53,6 +56,8 @@ pub const FIRST_PINNING_VALKEY: (u32, u32) = (9, 1);
 pub struct ServerInfo {
     pub version: String,
     pub databases: u32,
+    /// INFO's `run_id`: the same on every address of one server process, new at each restart.
+    pub run_id: String,
 }
 
 #[derive(Clone, Debug)]
@@ -239,7 +244,7 @@ impl RedisAdmin {
         }
         let (_, databases): (String, u32) =
             self.cmd("read the number of databases", redis::cmd("CONFIG").arg("GET").arg("databases")).await?;
-        Ok(ServerInfo { version: format!("Valkey {valkey}"), databases })
+        Ok(ServerInfo { version: format!("Valkey {valkey}"), databases, run_id: field("run_id:").unwrap_or_default() })
     }
 
     /// The server's memory bound for all its spaces: `maxmemory` and `maxmemory-policy` set when
@@ -355,7 +360,7 @@ impl RedisAdmin {
             if !holders.is_empty() {
                 return Err(ProvisionError::Conflict {
                     system: System::Redis,
-                    message: format!("database {database} is pinned to another user already ({})", holders.join(", ")),
+                    message: format!("database {database} {DATABASE_HELD} ({})", holders.join(", ")),
                 });
             }
             writes.add(self.empty(database).await?);

@@ -32,6 +32,8 @@ pub enum SpecError {
         "the space's host {host} would be a parent domain of SpaceClass {class}'s spaces ({domain}): choose another name, or move that class"
     )]
     HostAboveClassDomain { host: String, class: String, domain: String },
+    #[error("the space's host {host} is OfficeBackend {backend}'s: choose another name")]
+    HostOfBackend { host: String, backend: String },
 }
 
 impl SpecError {
@@ -46,6 +48,7 @@ impl SpecError {
             SpecError::InvalidValue { .. } => "InvalidValue",
             SpecError::BaseDomainUnderSpace { .. } => "BaseDomainUnderSpace",
             SpecError::HostAboveClassDomain { .. } => "HostAboveClassDomain",
+            SpecError::HostOfBackend { .. } => "HostOfBackend",
             SpecError::UnsupportedNextcloud { .. } => "UnsupportedNextcloudVersion",
         }
     }

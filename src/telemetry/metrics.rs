@@ -77,6 +77,7 @@ pub struct Metrics {
     snapshot_bytes: Histogram,
     upgrades_in_progress: Family<PoolNameLabels, Gauge>,
     apps_reenabled: Counter,
+    storage_quota_actions: Family<QuotaActionLabels, Counter>,
     spaces_by_version: Family<VersionLabels, Gauge>,
     rollout: Family<RolloutLabels, Gauge>,
     upgrade_longest: Family<ClassNameLabels, Gauge>,
@@ -108,6 +109,13 @@ pub struct RolloutLabels {
     pub class: String,
     /// pending, upgrading, done, failed, held; paused (1 while paused), wave.
     pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QuotaActionLabels {
+    pub system: String,
+    /// writes_refused, writes_restored, uploads_aborted.
+    pub action: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -187,6 +195,13 @@ impl Metrics {
             "Spaces whose platform or class apps were found disabled (the Apps page) and enabled again by an occ Job",
             apps_reenabled.clone(),
         );
+        let storage_quota_actions = Family::<QuotaActionLabels, Counter>::default();
+        registry.register(
+            "storage_quota_actions",
+            "What the operator did to hold spaces to their storage quota: uploads refused (writes_refused), allowed again \
+             (writes_restored), unfinished multipart uploads aborted (uploads_aborted)",
+            storage_quota_actions.clone(),
+        );
         let upgrades_in_progress = Family::<PoolNameLabels, Gauge>::default();
         registry.register("upgrades_in_progress", "Spaces upgrading now, by DatabasePool", upgrades_in_progress.clone());
         let spaces_by_version = Family::<VersionLabels, Gauge>::default();
@@ -210,6 +225,7 @@ impl Metrics {
             snapshot_bytes,
             upgrades_in_progress,
             apps_reenabled,
+            storage_quota_actions,
             spaces_by_version,
             rollout,
             external_writes,
@@ -281,6 +297,10 @@ impl Metrics {
 
     pub fn apps_reenabled(&self) {
         self.apps_reenabled.inc();
+    }
+
+    pub fn storage_quota_action(&self, system: &str, action: &str, n: u64) {
+        self.storage_quota_actions.get_or_create(&QuotaActionLabels { system: system.into(), action: action.into() }).inc_by(n);
     }
 
     pub fn upgrade_downtime(&self, seconds: u64) {

@@ -47,6 +47,8 @@ pub struct Observation<'a> {
     /// UpToDate from the upgrade step, when it ran, and the upgrade it leaves.
     pub upgrade_condition: Option<Condition>,
     pub upgrade: Option<crate::api::space::UpgradeStatus>,
+    /// What the space uses, from the usage step (or as it was).
+    pub usage: Option<crate::api::space::SpaceUsage>,
     pub previous: &'a AssociationSpaceStatus,
 }
 
@@ -177,10 +179,17 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
 
             status.nextcloud = o.nextcloud.clone();
             status.upgrade = o.upgrade.clone();
+            status.usage = o.usage.clone();
             if let Some(apps) = &o.apps {
                 status.apps = Some(apps.clone());
             }
             let mut conditions = o.backing.clone();
+            // A bucket over its quota is provisioned, but its uploads are refused.
+            if let Some(s) = o.usage.as_ref().and_then(|u| u.storage.as_ref()).filter(|s| s.writes_refused)
+                && let Some(c) = conditions.iter_mut().find(|c| c.type_ == STORAGE_READY && c.is_true())
+            {
+                *c = cond(STORAGE_READY, False, "OverQuota", super::usage::over_quota_message(s));
+            }
             conditions.push(o.install.clone().unwrap_or_else(|| install_condition(o.previous, o.nextcloud.is_some())));
             conditions.push(o.apps_condition.clone().unwrap_or_else(|| apps_condition(o.previous)));
             conditions.push(o.office.clone().unwrap_or_else(|| office_condition(space, o.previous)));
@@ -363,8 +372,39 @@ mod tests {
             nextcloud: Some(NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() }),
             upgrade_condition: None,
             upgrade: None,
+            usage: None,
             previous,
         }
+    }
+
+    #[test]
+    fn a_bucket_over_its_quota_degrades_the_space_and_says_why() {
+        let space = resolved();
+        let ready = compute(&observe(&space, &AssociationSpaceStatus::default(), ready_workload()), NOW);
+        assert_eq!(ready.phase, Some(SpacePhase::Ready));
+        let storage = crate::api::space::StorageUsageStatus {
+            used_bytes: 3 << 20,
+            objects: 4,
+            quota_bytes: 1 << 20,
+            measured_at: NOW.into(),
+            writes_refused: true,
+            ..Default::default()
+        };
+        let usage = crate::api::space::SpaceUsage { storage: Some(storage) };
+        let o = Observation { usage: Some(usage.clone()), ..observe(&space, &ready, ready_workload()) };
+        let s = compute(&o, NOW);
+        let c = find(&s.conditions, STORAGE_READY).expect("StorageReady");
+        assert_eq!((c.status, c.reason.as_str()), (ConditionStatus::False, "OverQuota"));
+        assert!(c.message.contains("3.0 MiB of its 1.0 MiB"), "{}", c.message);
+        assert_eq!(s.phase, Some(SpacePhase::Degraded));
+        assert_eq!(s.usage, Some(usage.clone()));
+        let mut back = usage;
+        if let Some(st) = back.storage.as_mut() {
+            st.writes_refused = false;
+        }
+        let s = compute(&Observation { usage: Some(back), ..observe(&space, &s, ready_workload()) }, NOW);
+        assert_eq!(find(&s.conditions, STORAGE_READY).map(|c| c.status), Some(ConditionStatus::True));
+        assert_eq!(s.phase, Some(SpacePhase::Ready));
     }
 
     #[test]
@@ -509,6 +549,7 @@ mod tests {
             apps: None,
             install: None,
             nextcloud: None,
+            usage: None,
             previous: &ready,
         };
         let s = compute(&o, NOW);

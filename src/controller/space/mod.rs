@@ -1,7 +1,7 @@
 //! The AssociationSpace reconcile, as a pipeline of named steps, one file each:
 //!
 //! resolve → finalizer → placement → build (pure, every object) → namespace → credentials →
-//! provisioning (database, cache, bucket) → apply (workload, exposure) → install → upgrade → apps → office →
+//! provisioning (database, cache, bucket) → usage (the bucket against its quota) → apply (workload, exposure) → install → upgrade → apps → office →
 //! status (computed by `conditions`, written by `status`); and on deletion, `release`.
 //!
 //! The driver below only calls the steps in order. A step that fails stops the ones after it;
@@ -25,6 +25,7 @@ pub mod resolve;
 pub mod status;
 pub mod triggers;
 pub mod upgrade;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +102,7 @@ impl<T> ShowsIn<T> for Result<T> {
 struct Progress {
     writes: usize,
     provisioned: Option<provisioning::Provisioned>,
+    usage: Option<usage::Measured>,
     install: Option<install::Installed>,
     office: Option<Condition>,
     /// The apps an office Job reported enabled, read in this reconcile.
@@ -143,7 +145,9 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
     let generation = space.metadata.generation;
     let served_at =
         |name: &str, host: &str| ctx.spaces.get(&kube::runtime::reflector::ObjectRef::new(name)).is_some_and(|s| s.served_at(host));
-    let resolved = match resolve::step(space, &ctx.classes.state(), served_at) {
+    let backend_hosts: Vec<(String, String)> =
+        ctx.backends.offices.state().iter().map(|b| (b.spec.host.clone(), ResourceExt::name_any(b.as_ref()))).collect();
+    let resolved = match resolve::step(space, &ctx.classes.state(), served_at, &backend_hosts) {
         Ok(r) => r,
         Err(e) => {
             // Nothing that runs is touched: an invalid spec or a missing class only shows in status.
@@ -162,6 +166,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
                 nextcloud: previous.nextcloud.clone(),
                 upgrade_condition: None,
                 upgrade: previous.upgrade.clone(),
+                usage: previous.usage.clone(),
                 previous: &previous,
             };
             status::write(space, ctx, conditions::compute(&o, &now_rfc3339())).await?;
@@ -180,10 +185,13 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
     let prior_upgrade = carried_upgrade.or_else(|| previous.upgrade.clone());
     // During and after an upgrade the status is the newer record (written with each phase, and
     // read through `own_writes`); the namespace's annotation follows it in this pass.
-    let record = carried_record.or_else(|| match (&prior_upgrade, &previous.nextcloud) {
-        (Some(_), Some(nc)) => Some(nc.clone()),
-        _ => install::recorded(ctx, ns, &previous),
-    });
+    let record = carried_record
+        .or_else(|| match (&prior_upgrade, &previous.nextcloud) {
+            (Some(_), Some(nc)) => Some(nc.clone()),
+            _ => install::recorded(ctx, ns, &previous),
+        })
+        // A re-attached space runs the Nextcloud its retained data holds: no install over it.
+        .or_else(|| placed.retained_record.clone().filter(|_| space.reattaches_retained()));
     let applied_apps = carried_apps.clone().or_else(|| previous.apps.clone());
     let inputs = build::BuildInputs {
         placement: &placed.placement,
@@ -212,7 +220,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             return Err(Error::RetainedDataHeld { space: resolved.name.clone(), held }).shows_in(PLACED);
         }
         progress.writes += namespace::apply(ctx, namespace_objects).await.shows_in(WORKLOAD_READY)?;
-        placement::settled(ctx, &resolved.name).await;
+        placement::settled(ctx, &resolved.name, ns).await;
         if placed.retained.is_some() {
             // The namespace now records the placement: the ledger entry has done its job.
             placement::record_retained(ctx, &resolved.name, None).await.shows_in(WORKLOAD_READY)?;
@@ -220,10 +228,15 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         let identity = credentials::NewIdentity::for_space(record.is_some(), space.annotations());
         let creds = credentials::ensure(&resolved, ctx, &placed, &bindings, identity).await.shows_in(WORKLOAD_READY)?;
         progress.writes += namespace::written(creds.applied);
-        let provisioned = provisioning::step(ctx, &resolved, &placed, &creds.data).await;
+        let refused = usage::writes_refused(previous.usage.as_ref());
+        let provisioned = provisioning::step(ctx, &resolved, &placed, &creds.data, refused).await;
         progress.writes += provisioned.writes as usize;
         let backing = provisioned.conditions.clone();
+        let storage_ready = backing.iter().any(|c| c.type_ == crate::api::labels::STORAGE_READY && c.is_true());
         progress.provisioned = Some(provisioned);
+        let measured = usage::step(ctx, space, &resolved, &placed.placement, &creds.data, previous.usage.as_ref(), storage_ready).await;
+        progress.writes += measured.writes as usize;
+        progress.usage = Some(measured);
         progress.writes += apply::workload(ctx, ns, workload).await.shows_in(WORKLOAD_READY)?;
         let exposed = apply::exposure(ctx, ns, exposure).await.shows_in(INGRESS_READY)?;
         progress.writes += exposed.writes;
@@ -299,6 +312,11 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         Some(p) => (p.conditions, p.failure),
         None => (previous.conditions.iter().filter(|c| conditions::is_backing(&c.type_)).cloned().collect(), None),
     };
+    let (usage, usage_failure) = match progress.usage {
+        Some(m) => (m.usage, m.failure),
+        None => (previous.usage.clone(), None),
+    };
+    let provision_failure = provision_failure.or(usage_failure);
     if outcome.is_ok()
         && !second_pass
         && let Some(i) = &progress.install
@@ -340,6 +358,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         apps: with_office_apps(progress.apps.and_then(|a| a.status).or(upgrade_apps).or(carried_apps), progress.office_apps, &previous),
         upgrade_condition,
         upgrade: upgrade_status,
+        usage,
         previous: &previous,
     };
     let mut computed = conditions::compute(&o, &now_rfc3339());

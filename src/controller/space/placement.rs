@@ -34,6 +34,8 @@ pub struct Placed {
     /// What a deleted space of this name retained, as the ledger holds it: the placement came
     /// (in part) from there, and the entry is forgotten once the namespace records it.
     pub retained: Option<Placement>,
+    /// The Nextcloud that space had installed on that data, when the ledger kept it.
+    pub retained_record: Option<crate::api::space::NextcloudStatus>,
 }
 
 impl Placed {
@@ -58,7 +60,16 @@ impl Placed {
 /// The placement recorded for the space, completed with a choice for every kind still missing.
 pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Context) -> Result<Placed> {
     let ns_meta = ctx.owned.namespaces.get_meta(None, &resolved.namespace);
-    let recorded = recorded(space, ns_meta.as_ref());
+    let mut recorded = recorded(space, ns_meta.as_ref());
+    if !install_started(ctx, space, resolved, ns_meta.as_ref()) {
+        let selector = resolved.class.pool_selector.clone().and_then(|s| Selector::try_from(s).ok());
+        let mut moved = leave_unusable_pools(ctx, &mut recorded, selector.as_ref());
+        moved.extend(leave_held_cache_database(space, &mut recorded));
+        if !moved.is_empty() {
+            let note = format!("{}; nothing of the space was installed there: it is placed again", moved.join("; "));
+            super::status::publish(space, ctx, kube::runtime::events::EventType::Warning, "PlacedAgain", &note, "Place").await;
+        }
+    }
     let complete = recorded.database_pool.is_some()
         && recorded.cache_pool.is_some()
         && recorded.cache_database.is_some()
@@ -67,15 +78,97 @@ pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Cont
     // placement from a namespace of the same name being deleted), looks for data a former space
     // of its name retained.
     let ledger = if complete && ns_meta.is_some() { HashMap::new() } else { retained_ledger(ctx).await? };
-    let retained = ledger.get(&resolved.name).cloned();
+    let entry = ledger.get(&resolved.name).cloned();
+    let (retained, retained_record) = match entry {
+        Some(e) => (Some(e.placement), e.nextcloud),
+        None => (None, None),
+    };
     // Databases a retained space keeps are not given to another: its keys are still there.
     let kept: Vec<(String, u32)> = ledger
         .iter()
         .filter(|(name, _)| **name != resolved.name)
-        .filter_map(|(_, p)| Some((p.cache_pool.clone()?, p.cache_database?)))
+        .filter_map(|(_, e)| Some((e.placement.cache_pool.clone()?, e.placement.cache_database?)))
         .collect();
     let (placement, errors) = place(ctx, resolved, recorded, retained.clone(), &kept).await;
-    Ok(Placed { placement, errors, retained })
+    Ok(Placed { placement, errors, retained, retained_record })
+}
+
+/// Whether the space's install ever began: a Nextcloud recorded, an install Job, or an Installed
+/// condition past waiting for its backing services. Before that, nothing of the space's own was
+/// written on its pools (at most an empty role, database, user or bucket).
+fn install_started(ctx: &Context, space: &AssociationSpace, resolved: &ResolvedSpace, ns: Option<&ObjectMeta>) -> bool {
+    use crate::api::labels::{INSTALLED, NEXTCLOUD_VERSION_ANNOTATION};
+    let status = space.status.as_ref();
+    let waiting = status
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == INSTALLED))
+        .is_none_or(|c| c.reason == "Pending" || c.reason == "WaitingForBackingServices");
+    status.is_some_and(|s| s.nextcloud.is_some())
+        || ns.and_then(|m| m.annotations.as_ref()).is_some_and(|a| a.contains_key(NEXTCLOUD_VERSION_ANNOTATION))
+        || ctx
+            .owned
+            .jobs
+            .get(&kube::runtime::reflector::ObjectRef::new(crate::render::jobs::INSTALL_JOB).within(&resolved.namespace))
+            .is_some()
+        || !waiting
+}
+
+/// Hostile pass 2, F8: a space not yet installed whose recorded pool is gone, or was checked and
+/// is not Ready (it cannot provision), is placed again on a Ready pool the class allows, instead
+/// of waiting on it for good; with no such pool it stays and says why. What was moved, for the
+/// Event.
+fn leave_unusable_pools(ctx: &Context, p: &mut Placement, selector: Option<&Selector>) -> Vec<String> {
+    fn unusable<K: Placeable>(
+        found: Result<std::sync::Arc<K>>,
+        all: &[std::sync::Arc<K>],
+        selector: Option<&Selector>,
+    ) -> Option<&'static str> {
+        let why = match found {
+            Err(_) => "is gone",
+            Ok(pool) if pool.is_checked() && !pool.is_placeable() => "is not Ready",
+            Ok(_) => return None,
+        };
+        let elsewhere = all.iter().any(|o| o.is_placeable() && selector.is_none_or(|s| s.matches(o.labels())));
+        elsewhere.then_some(why)
+    }
+    let mut moved = Vec::new();
+    if let Some(pool) = p.database_pool.clone()
+        && let Some(why) = unusable(ctx.pools.database_pool(&pool), &ctx.pools.databases.state(), selector)
+    {
+        moved.push(format!("DatabasePool {pool} {why}"));
+        p.database_pool = None;
+    }
+    if let Some(pool) = p.cache_pool.clone()
+        && let Some(why) = unusable(ctx.pools.cache_pool(&pool), &ctx.pools.caches.state(), selector)
+    {
+        moved.push(format!("CachePool {pool} {why}"));
+        p.cache_pool = None;
+        p.cache_database = None;
+    }
+    if let Some(pool) = p.storage_pool.clone()
+        && let Some(why) = unusable(ctx.pools.storage_pool(&pool), &ctx.pools.storages.state(), selector)
+    {
+        moved.push(format!("StoragePool {pool} {why}"));
+        p.storage_pool = None;
+    }
+    moved
+}
+
+/// A cache database another space's user holds (two choices made on either side of an operator
+/// restart, before the watch showed the first) is chosen again for a space not yet installed:
+/// its provisioning refused it with a Conflict and wrote nothing.
+fn leave_held_cache_database(space: &AssociationSpace, p: &mut Placement) -> Option<String> {
+    use crate::api::labels::CACHE_READY;
+    let refused = space
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .any(|c| c.type_ == CACHE_READY && c.reason == "Conflict" && c.message.contains(crate::provision::redis::DATABASE_HELD));
+    let (pool, database) = (p.cache_pool.clone()?, p.cache_database?);
+    refused.then(|| {
+        p.cache_database = None;
+        format!("database {database} of CachePool {pool} is another space's")
+    })
 }
 
 /// The placement recorded for a space: the namespace's annotations win over the status, so a space
@@ -236,8 +329,20 @@ fn ledger_api(ctx: &Context) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap>
     kube::Api::namespaced(ctx.client.clone(), &ctx.pools.namespace)
 }
 
+/// What the ledger keeps of a retained space: its placement, and the Nextcloud installed on that
+/// data (the namespace that recorded it is gone with the space; without it a re-attached space
+/// would find an installation it has no record of, hostile pass 2 D5). Entries written before
+/// the record was kept read as a bare placement.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RetainedEntry {
+    #[serde(flatten)]
+    pub placement: Placement,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nextcloud: Option<crate::api::space::NextcloudStatus>,
+}
+
 /// The placements retained spaces had, by space name.
-pub async fn retained_ledger(ctx: &Context) -> Result<HashMap<String, Placement>> {
+pub async fn retained_ledger(ctx: &Context) -> Result<HashMap<String, RetainedEntry>> {
     let cm = ledger_api(ctx).get_opt(RETAINED_LEDGER).await?;
     let data = cm.and_then(|c| c.data).unwrap_or_default();
     Ok(data.into_iter().filter_map(|(name, v)| Some((name, serde_json::from_str(&v).ok()?))).collect())
@@ -271,7 +376,7 @@ fn cache_database(
 }
 
 /// Records (Some) or forgets (None) a retained placement; a merge patch touches only this key.
-pub async fn record_retained(ctx: &Context, space: &str, placement: Option<&Placement>) -> Result<()> {
+pub async fn record_retained(ctx: &Context, space: &str, placement: Option<&RetainedEntry>) -> Result<()> {
     use kube::api::{Patch, PatchParams, PostParams};
     let api = ledger_api(ctx);
     let value = match placement {
@@ -303,8 +408,23 @@ pub async fn record_retained(ctx: &Context, space: &str, placement: Option<&Plac
     Ok(())
 }
 
-/// Forgets the in-flight choice once the namespace carries it.
-pub async fn settled(ctx: &Context, space: &str) {
+/// Forgets the in-flight choice once the namespace cache shows it: the namespace was just
+/// written, but another space's choice made before the watch delivers it must still see this
+/// one (two spaces were given one cache database 110 ms apart).
+pub async fn settled(ctx: &Context, space: &str, namespace: &str) {
+    let mut pending = ctx.placing.lock().await;
+    let Some(chosen) = pending.get(space) else { return };
+    let shown = ctx.owned.namespaces.get_meta(None, namespace).is_some_and(|m| {
+        let a = m.annotations.unwrap_or_default();
+        annotations(chosen).iter().all(|(k, v)| a.get(k) == Some(v))
+    });
+    if shown {
+        pending.remove(space);
+    }
+}
+
+/// Forgets a deleted space's in-flight choice.
+pub async fn forget(ctx: &Context, space: &str) {
     ctx.placing.lock().await.remove(space);
 }
 

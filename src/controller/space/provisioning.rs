@@ -61,8 +61,9 @@ fn cond(type_: &str, status: ConditionStatus, reason: &str, message: impl Into<S
     Condition::new(type_, status, reason, message)
 }
 
-/// Provisions what is placed.
-pub async fn step(ctx: &Context, space: &ResolvedSpace, placed: &Placed, creds: &BTreeMap<String, Vec<u8>>) -> Provisioned {
+/// Provisions what is placed. `refused`: the space is over its storage quota (the usage step's
+/// last measure), and its key keeps a policy without uploads.
+pub async fn step(ctx: &Context, space: &ResolvedSpace, placed: &Placed, creds: &BTreeMap<String, Vec<u8>>, refused: bool) -> Provisioned {
     use ConditionStatus::*;
     let placement = &placed.placement;
     // Office and preview backends do not hold data: their placement errors show in OfficeReady.
@@ -133,9 +134,9 @@ pub async fn step(ctx: &Context, space: &ResolvedSpace, placed: &Placed, creds: 
     let found = pool.map(|n| ctx.pools.storage_pool(n));
     let bucket = found.as_ref().and_then(|r| r.as_ref().ok()).map(|p| bucket_name(p, &space.name)).unwrap_or_default();
     let lookup = found.map(|r| state(r.map(|p| (p.status.clone(), p.metadata.generation))));
-    let quota = space.quota_bytes.to_string();
+    let quota = format!("{}/{refused}", space.quota_bytes);
     let ensure = async |pool: &str| {
-        let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes: space.quota_bytes };
+        let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes: space.quota_bytes, writable: !refused };
         Ok(ctx.pools.s3(pool).await?.ensure(&b).await?.0)
     };
     provision_one(

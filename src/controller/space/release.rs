@@ -37,6 +37,7 @@ pub async fn finalize(space: &AssociationSpace, ctx: &Context) -> Result<Action>
         release(space, ctx, &ns, &meta).await?;
     }
     ctx.applier.forget_namespace(&ns);
+    placement::forget(ctx, &name).await;
     finalizer::set(space, ctx, false).await?;
     ctx.own_writes.forget(&name);
     info!(namespace = %ns, "space deleted; its namespace is collected");
@@ -52,12 +53,15 @@ async fn release(space: &AssociationSpace, ctx: &Context, ns: &str, ns_meta: &ku
     let policy = space.spec.deletion_policy;
     let released = release_data(ctx, &name, policy, &placement, &creds, quota).await;
     if released.is_ok() {
-        let keep = (policy == DeletionPolicy::Retain && placement != Placement::default()).then_some(&placement);
+        let keep = (policy == DeletionPolicy::Retain && placement != Placement::default()).then(|| placement::RetainedEntry {
+            placement: placement.clone(),
+            nextcloud: super::install::recorded(ctx, ns, &space.status.clone().unwrap_or_default()),
+        });
         if keep.is_some() {
             // Before the ledger entry: a re-attach finds the identity whenever it finds the data.
             credentials::keep_retained_identity(ctx, &name, &creds).await?;
         }
-        placement::record_retained(ctx, &name, keep).await?;
+        placement::record_retained(ctx, &name, keep.as_ref()).await?;
     }
     let previous = space.status.clone().unwrap_or_default();
     let outcome = match &released {
@@ -114,7 +118,7 @@ async fn release_data(
                 let admin = ctx.pools.s3(pool).await?;
                 let (access, secret) = (text(creds, keys::S3_ACCESS_KEY), text(creds, keys::S3_SECRET_KEY));
                 let bucket = bucket_name(&p, space);
-                let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes };
+                let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes, writable: true };
                 writes += match policy {
                     DeletionPolicy::Retain => admin.revoke(&b).await?.0,
                     DeletionPolicy::Delete => admin.delete(&b).await?.0,

@@ -11,10 +11,13 @@ use crate::render::names;
 use crate::render::resolve::{self, ResolvedSpace, SpecError};
 
 /// `served_at(name, host)`: whether the space of that name is served at that host (the spaces' cache).
+/// `backends`: the office backends' hosts, `(host, backend)`: a new space never takes one (hostile
+/// pass 2, B4: a portal space named `collabora2` would shadow `collabora2.<domain>`).
 pub fn step(
     space: &AssociationSpace,
     classes: &[Arc<SpaceClass>],
     served_at: impl Fn(&str, &str) -> bool,
+    backends: &[(String, String)],
 ) -> Result<ResolvedSpace, SpecError> {
     let class = resolve::choose_class(space, classes)?;
     let domains = || classes.iter().map(|c| c.spec.base_domain.as_str());
@@ -31,6 +34,9 @@ pub fn step(
             classes.iter().find(|c| c.name_any() != class_name && crate::api::class::is_at_or_above(&host, &c.spec.base_domain))
     {
         return Err(SpecError::HostAboveClassDomain { host, class: other.name_any(), domain: other.spec.base_domain.clone() });
+    }
+    if !accepted && let Some((_, backend)) = backends.iter().find(|(h, _)| h.eq_ignore_ascii_case(&host)) {
+        return Err(SpecError::HostOfBackend { host, backend: backend.clone() });
     }
     resolve::resolve(space, class)
 }

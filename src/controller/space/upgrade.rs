@@ -122,7 +122,13 @@ pub struct SnapshotStore<'a> {
 /// counts against the bucket's hard quota, which Nextcloud's quota does not see.
 async fn remove_snapshot(ctx: &Context, store: Option<SnapshotStore<'_>>, key: &str) -> Result<usize> {
     let Some(s) = store else { return Ok(0) };
-    let b = crate::provision::minio::Bucket { bucket: &s.bucket, access_key: &s.access_key, secret_key: &s.secret_key, quota_bytes: 0 };
+    let b = crate::provision::minio::Bucket {
+        bucket: &s.bucket,
+        access_key: &s.access_key,
+        secret_key: &s.secret_key,
+        quota_bytes: 0,
+        writable: true,
+    };
     Ok(ctx.pools.s3(s.pool).await?.remove_object(&b, key).await? as usize)
 }
 
