@@ -47,6 +47,7 @@ of the new schema; `upgrade-fail:<seconds>` after working that long).
 """
 
 import base64
+import hashlib
 import concurrent.futures
 import http.client
 import json
@@ -82,10 +83,24 @@ BAKED = ["richdocuments", "onlyoffice", "framaspace_quota"]
 IMAGE_APPS = set(DEFAULT_ENABLED + SHIPPED_DISABLED + BAKED)
 
 
+def tag_of(image):
+    """The tag of `repo:tag` or `repo:tag@sha256:...` (an image pinned by digest)."""
+    return image.split("@", 1)[0].rsplit(":", 1)[-1]
+
+
+def image_id(image):
+    """What the kubelet reports as a container's imageID: the repository and the content's digest
+    (containerd's `repo@sha256:...`); here a digest of the reference, so one image, one digest."""
+    unpinned = image.split("@", 1)[0]
+    repo = unpinned.rsplit(":", 1)[0] if ":" in unpinned.rsplit("/", 1)[-1] else unpinned
+    digest = image.split("@", 1)[1] if "@" in image else "sha256:" + hashlib.sha256(unpinned.encode()).hexdigest()
+    return f"{repo}@{digest}"
+
+
 def apps_of(image):
     """The apps an image carries: all of the above, but for those its tag says it was built
     without (`<version>-without-<app>[-without-<app>...]`, a test's way to name a bad build)."""
-    tag = image.rsplit(":", 1)[-1]
+    tag = tag_of(image)
     return IMAGE_APPS - set(tag.split("-without-")[1:])
 
 ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.crt"))
@@ -142,7 +157,7 @@ def env_of(pod, ns):
 
 
 def status_json(image, maintenance=False):
-    release = image.rsplit(":", 1)[-1].split("-")[0]
+    release = tag_of(image).split("-")[0]
     version = VERSIONS.get(release, release + ".0")
     return json.dumps({"installed": True, "version": version, "versionstring": release, "edition": "",
                        "maintenance": maintenance, "needsDbUpgrade": False, "productname": "Nextcloud",
@@ -313,7 +328,7 @@ def client_of(image, base):
     """The PostgreSQL client tools of the image's tag (`snapshot:<major>`): the host's, which are
     of one major; for another major, tools that say so (`--version`) and otherwise behave as the
     host's, so a client/server mismatch is what the Job's own check sees. A PATH prefix."""
-    tag = image.rsplit(":", 1)[-1]
+    tag = tag_of(image)
     host = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True).stdout
     host_major = "".join(c for c in host.split(")")[-1].strip().split(".")[0] if c.isdigit())
     if not tag.isdigit() or tag == host_major:
@@ -411,7 +426,8 @@ def finish(pod, code, output, message=None):
         "initContainerStatuses": [{"name": c["name"], "image": c["image"], "imageID": "", "ready": True, "restartCount": 0,
                                    "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}}
                                   for c in pod["spec"].get("initContainers", [])],
-        "containerStatuses": [{"name": "occ", "image": pod["spec"]["containers"][0]["image"], "imageID": "", "ready": False,
+        "containerStatuses": [{"name": "occ", "image": pod["spec"]["containers"][0]["image"],
+                               "imageID": image_id(pod["spec"]["containers"][0]["image"]), "ready": False,
                                "restartCount": 0, "state": {"terminated": terminated}}],
         "conditions": [{"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now}],
     }

@@ -69,7 +69,7 @@ impl Member<'_> {
     /// Whether `image` is the class's, as far as both are known.
     fn on_reference(&self, image: Option<&str>) -> bool {
         match (self.reference, image) {
-            (Some(r), Some(i)) => r == i,
+            (Some(r), Some(i)) => crate::api::class::same_image(i, r),
             _ => true,
         }
     }

@@ -156,7 +156,9 @@ first_wave=$(kubectl get spaces -o json | jq -r '[.items[] | select(.spec.spaceC
 check_eq "the two first upgrades to start were the canary's" "up-03,up-11" "$first_wave"
 check_eq "the waves came one after the other (0, 1, 2)" "0 1 2" "$(awk '$2 > 0 {print $1}' <<<"$samples" | uniq | tr '\n' ' ' | sed 's/ $//')"
 check "the class shows the rollout Complete with 20 upgraded" eventually 20 bash -c "[ \"\$(kubectl get spaceclass fleet -o jsonpath='{.status.rollout.phase} {.status.rollout.done} {.status.rollout.failed}')\" = 'Complete 20 0' ]"
-check_eq "the web workload runs the new image" "registry.frama.space/framaspace/nextcloud:34.0.1" \
+fleet_digest=$(jsonpath spaceclass/fleet '{.status.image.digest}')
+check "the class's inspection read its image's digest (the pod's imageID)" grep -Eq '^sha256:[0-9a-f]{64}$' <<<"$fleet_digest"
+check_eq "the web workload runs the new image, pinned by that digest" "registry.frama.space/framaspace/nextcloud:34.0.1@$fleet_digest" \
   "$(kubectl -n space-up-07 get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')"
 check "the namespace records the new version" bash -c "kubectl get ns space-up-07 -o jsonpath='{.metadata.annotations.frama\\.space/nextcloud-version}' | grep -q ' 34.0.1$'"
 check_eq "status.upgrade records the hop" "Succeeded 33.0.7 34.0.1" "$(jsonpath space/up-07 '{.status.upgrade.phase} {.status.upgrade.from.versionString} {.status.upgrade.target}')"
@@ -245,8 +247,8 @@ after=$(dump_of fr-1)
 check "the dump holds the data written before" grep -q "written before the upgrade" <<<"$before"
 check_eq "its database is restored identical (pg_dump before = after)" "" "$(diff -u <(echo "$before") <(echo "$after") | head -20)"
 check "the failed migration's table is gone" bash -c "! ${PSQL[*]} -d space_fr_1 -c 'SELECT 1 FROM oc_sim_schema_34' >/dev/null 2>&1"
-check_eq "it runs its old version again" "33.0.7 registry.frama.space/framaspace/nextcloud:33.0.7" \
-  "$(version_of fr-1) $(kubectl -n space-fr-1 get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')"
+fr_image=$(kubectl -n space-fr-1 get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')
+check_eq "it runs its old version again" "33.0.7 registry.frama.space/framaspace/nextcloud:33.0.7" "$(version_of fr-1) ${fr_image%@*}"
 check "and is Ready" kubectl wait --for=condition=Ready space/fr-1 --timeout=60s
 check "UpToDate=False UpgradeFailed, with occ upgrade's last lines" bash -c \
   "kubectl get space fr-1 -o jsonpath='{.status.conditions[?(@.type==\"UpToDate\")].message}' | grep -q 'Update failed'"
@@ -287,13 +289,14 @@ check_eq "no space started an upgrade to it" "" "$(kubectl get spaces -o json | 
 
 section "a rebuild of the release the spaces run (a new image, the same version) reaches them"
 kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"version":"34.0.4","tag":"34.0.4-fs.2"}}}' >/dev/null
-on_image() { [ "$(kubectl -n "space-$1" get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}')" = "registry.frama.space/framaspace/nextcloud:$2" ] && [ "$(jsonpath "space/$1" '{.status.phase}')" = Ready ]; }
+on_image() { local i; i=$(kubectl -n "space-$1" get deployment nextcloud -o jsonpath='{.spec.template.spec.containers[0].image}'); [ "${i%@*}" = "registry.frama.space/framaspace/nextcloud:$2" ] && [ "$(jsonpath "space/$1" '{.status.phase}')" = Ready ]; }
 check "an image with its apps: fr-1 and fr-2 move to 34.0.4" eventually 180 bash -c "$(declare -f on_image jsonpath); on_image fr-1 34.0.4-fs.2 && on_image fr-2 34.0.4-fs.2"
 kubectl patch spaceclass fragile --type merge -p '{"spec":{"nextcloud":{"tag":"34.0.4-fs.3"}}}' >/dev/null
 check "UpToDate=False while its image is not the class's" eventually 30 bash -c "kubectl get space fr-2 -o jsonpath='{.status.conditions[?(@.type==\"UpToDate\")].message}' | grep -q 'image registry.frama.space/framaspace/nextcloud:34.0.4-fs.3'"
 check "a rebuild of 34.0.4: both move to the new image" eventually 180 bash -c "$(declare -f on_image jsonpath); on_image fr-1 34.0.4-fs.3 && on_image fr-2 34.0.4-fs.3"
-check_eq "through the upgrade's steps: the same release, the new image" "Succeeded 34.0.4 registry.frama.space/framaspace/nextcloud:34.0.4-fs.3" \
-  "$(jsonpath space/fr-1 '{.status.upgrade.phase} {.status.upgrade.target} {.status.upgrade.targetImage}')"
+fr_target=$(jsonpath space/fr-1 '{.status.upgrade.targetImage}')
+check_eq "through the upgrade's steps: the same release, the new image (pinned)" "Succeeded 34.0.4 registry.frama.space/framaspace/nextcloud:34.0.4-fs.3 @sha256" \
+  "$(jsonpath space/fr-1 '{.status.upgrade.phase} {.status.upgrade.target}') ${fr_target%@*} $(grep -o '@sha256' <<<"$fr_target")"
 check_eq "occ upgrade ran once per image (it says: already latest)" "2" "$(grep -c '^space-fr-1/nextcloud-upgrade-34-0-4-[a-z0-9]*: exit 0' "$SIM_LOG")"
 check "UpToDate again, on the class's image" eventually 30 has_reason fr-2 UpToDate UpToDate
 check "the class counts its rollout Complete" eventually 30 bash -c "[ \"\$(kubectl get spaceclass fragile -o jsonpath='{.status.rollout.phase}')\" = Complete ]"

@@ -397,6 +397,25 @@ pub struct ClassImageStatus {
     /// Every app of the image (shipped with the release and baked in), by id.
     #[serde(default)]
     pub apps: Vec<String>,
+    /// The content the inspection ran (`sha256:...`, its pod's `imageID`): the spaces' pods and
+    /// Jobs run `image:tag@digest`, so a tag pushed again never mixes two builds in one space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+/// The digest of a container's `imageID` (`repo@sha256:<64 hex>`, or with a `docker-pullable://`
+/// scheme): what the kubelet pulled.
+pub fn image_digest(image_id: &str) -> Option<String> {
+    let digest = image_id.rsplit_once('@')?.1;
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| digest.to_ascii_lowercase())
+}
+
+/// Whether a space running `running` runs `wanted`: the same reference, or `wanted` pinned by a
+/// digest and `running` its tag (a space installed before its class's image was inspected runs
+/// the tag until its next upgrade; nothing is rolled out for the pin alone).
+pub fn same_image(running: &str, wanted: &str) -> bool {
+    running == wanted || wanted.split_once('@').is_some_and(|(tag, _)| running == tag)
 }
 
 /// Label keys as Kubernetes accepts them: an optional DNS subdomain prefix and `/`, then a name.
@@ -456,6 +475,17 @@ impl SpaceClassSpec {
 }
 
 impl SpaceClass {
+    /// The image its spaces run: `image:tag`, pinned by the digest its inspection read once it
+    /// has (upstream review, upgrade #16: with `IfNotPresent`, a tag pushed again would run two
+    /// builds side by side).
+    pub fn pinned_reference(&self) -> String {
+        let reference = self.spec.nextcloud.reference();
+        match self.status.as_ref().and_then(|s| s.image.as_ref()).filter(|i| i.reference == reference).and_then(|i| i.digest.as_ref()) {
+            Some(digest) => format!("{reference}@{digest}"),
+            None => reference,
+        }
+    }
+
     /// The apps the class's spaces need that its current image is known not to carry; empty
     /// while the image is not inspected yet.
     pub fn apps_not_in_image(&self) -> Vec<String> {
@@ -519,7 +549,30 @@ mod tests {
         let mut spec = crate::render::resolve::tests::class("c", false).spec;
         spec.apps = vec![AppId("twofactor_totp".into()), AppId("calendar".into())];
         assert_eq!(spec.enabled_apps(), ["calendar", "framaspace_quota", "twofactor_totp"]);
-        let image = ClassImageStatus { reference: "nc:33".into(), apps: vec!["calendar".into(), "twofactor_totp".into()] };
+        let image = ClassImageStatus { reference: "nc:33".into(), apps: vec!["calendar".into(), "twofactor_totp".into()], digest: None };
         assert_eq!(missing_apps(&spec, &image), ["framaspace_quota"], "an image without the platform's app lacks it");
+    }
+
+    #[test]
+    fn a_class_pins_the_digest_its_inspection_read() {
+        let mut class = crate::render::resolve::tests::class("c", false);
+        let tag = class.spec.nextcloud.reference();
+        assert_eq!(class.pinned_reference(), tag, "not inspected yet: the tag");
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let id = format!("registry.frama.space/framaspace/nextcloud@{digest}");
+        assert_eq!(image_digest(&id).as_deref(), Some(digest.as_str()));
+        assert_eq!(image_digest(&format!("docker-pullable://{id}")).as_deref(), Some(digest.as_str()));
+        assert_eq!(image_digest("registry.frama.space/framaspace/nextcloud:33.0.7"), None);
+        assert_eq!(image_digest(""), None, "a kubelet that reports none");
+        assert_eq!(image_digest("x@sha256:abc"), None, "not a digest");
+        let image = ClassImageStatus { reference: tag.clone(), apps: Vec::new(), digest: Some(digest.clone()) };
+        class.status = Some(SpaceClassStatus { image: Some(image.clone()), ..Default::default() });
+        let pinned = class.pinned_reference();
+        assert_eq!(pinned, format!("{tag}@{digest}"));
+        assert!(same_image(&pinned, &pinned) && same_image(&tag, &pinned), "a space on the tag is not rolled for the pin alone");
+        assert!(!same_image(&format!("{tag}@sha256:{}", "cd".repeat(32)), &pinned), "another build of the tag is");
+        assert!(!same_image("registry.frama.space/framaspace/nextcloud:33.0.8", &pinned));
+        class.spec.nextcloud.version = "33.0.8".into();
+        assert_eq!(class.pinned_reference(), class.spec.nextcloud.reference(), "a digest read for another tag pins nothing");
     }
 }

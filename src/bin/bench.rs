@@ -580,7 +580,7 @@ async fn floor(
                 let installed = framaspace_operator::api::space::NextcloudStatus {
                     version: format!("{}.0", space.class.nextcloud.version),
                     version_string: space.class.nextcloud.version.clone(),
-                    image: space.class.nextcloud.reference(),
+                    image: space.image.clone(),
                 };
                 let files = config::render(&space, &bindings, Some(&installed));
                 let access = objects::SecretAccess::for_user("bench".into(), "system:serviceaccount:bench:bench");

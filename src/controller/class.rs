@@ -22,7 +22,7 @@ use kube::Api;
 use kube::api::PostParams;
 use kube::runtime::reflector::ObjectRef;
 
-use super::space::jobs::{JobState, job_state, termination_message};
+use super::space::jobs::{JobState, job_state, termination};
 use crate::api::class::{ClassImageStatus, SpaceClassStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::labels::FIELD_MANAGER;
@@ -186,9 +186,13 @@ async fn inspect(class: &SpaceClass, ctx: &ClassContext) -> Result<Inspection> {
     Ok(match job_state(&job) {
         JobState::Running => Inspection::Running(name),
         state => {
-            let said = termination_message(&ctx.client, &ctx.namespace, &job).await?;
+            let said = termination(&ctx.client, &ctx.namespace, &job).await?;
             match (state, said) {
-                (JobState::Succeeded, Some(out)) => Inspection::Done(ClassImageStatus { reference, apps: inspected_apps(&out) }),
+                (JobState::Succeeded, Some(out)) => Inspection::Done(ClassImageStatus {
+                    reference,
+                    apps: inspected_apps(&out.message),
+                    digest: crate::api::class::image_digest(&out.image_id),
+                }),
                 (JobState::Failed { message, .. }, _) => {
                     Inspection::Failed(format!("the inspection of image {reference} (Job {}/{name}) failed: {message}", ctx.namespace))
                 }
@@ -338,7 +342,7 @@ async fn reconcile(class: Arc<SpaceClass>, ctx: Arc<ClassContext>) -> Result<Act
         class.spec.mail.as_ref().and_then(|m| m.credentials_secret_ref.as_ref()).and_then(|r| ctx.pools.mail_secret(&r.name).err());
     let mut status = compute(&class, &spaces, &ctx.classes.state(), Some(&inspection), mail_refused.as_deref(), &now_rfc3339());
     let now = jiff::Timestamp::now();
-    let reference = class.spec.nextcloud.reference();
+    let reference = class.pinned_reference();
     let census = census(&class, &reference, &spaces, ctx.rollouts.ready(), now);
     ctx.rollouts.settle(&census.under_way, &census.ended, &census.existing);
     let mut plan = crate::rollout::plan(&class.spec.rollout, &class.spec.nextcloud.version, &census.members, now);
@@ -484,6 +488,7 @@ mod tests {
         let image = ClassImageStatus {
             reference: class.spec.nextcloud.reference(),
             apps: vec!["files".into(), "framaspace_quota".into(), "twofactor_totp".into()],
+            digest: None,
         };
         let status = compute(&class, &[], &[], Some(&Inspection::Done(image.clone())), None, "x");
         let c = &status.conditions[0];
@@ -551,7 +556,7 @@ mod tests {
     #[test]
     fn an_image_without_the_platform_app_is_refused_whatever_the_class_lists() {
         let class = fixtures::class("c", false);
-        let official = ClassImageStatus { reference: class.spec.nextcloud.reference(), apps: vec!["files".into()] };
+        let official = ClassImageStatus { reference: class.spec.nextcloud.reference(), apps: vec!["files".into()], digest: None };
         let c = &compute(&class, &[], &[], Some(&Inspection::Done(official)), None, "x").conditions[0];
         assert_eq!((c.reason.as_str(), c.status), ("AppsNotInImage", ConditionStatus::False));
         assert!(c.message.starts_with("the platform's own framaspace_quota (build the image from images/nextcloud)"), "{}", c.message);

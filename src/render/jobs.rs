@@ -171,7 +171,7 @@ pub fn install_job(
     }
     let annotations =
         BTreeMap::from([(OCC_COMMANDS_ANNOTATION.to_string(), commands.join("\n")), (ATTEMPT_ANNOTATION.to_string(), attempt.to_string())]);
-    let image = space.class.nextcloud.reference();
+    let image = space.image.clone();
     let pod = OccPod {
         name: INSTALL_JOB,
         purpose: INSTALL_PURPOSE,

@@ -116,6 +116,9 @@ pub struct ResolvedSpace {
     pub deletion_policy: DeletionPolicy,
     pub namespace: String,
     pub host: String,
+    /// The image a new install or an upgrade of the space runs: the class's, pinned by digest
+    /// once inspected (`SpaceClass::pinned_reference`).
+    pub image: String,
 }
 
 pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedSpace, SpecError> {
@@ -155,6 +158,7 @@ pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedS
         suspended: space.spec.suspended,
         deletion_policy: space.spec.deletion_policy,
         class: class.spec.clone(),
+        image: class.pinned_reference(),
         class_name,
         quota,
         quota_bytes,

@@ -149,7 +149,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
                 let output = occ_output(ctx, ns, &existing).await?.unwrap_or_default();
                 match OccStatus::parse(&output) {
                     Some(s) if s.serving() => {
-                        let image = occ_image(&existing).unwrap_or_else(|| resolved.class.nextcloud.reference());
+                        let image = occ_image(&existing).unwrap_or_else(|| resolved.image.clone());
                         let nc = NextcloudStatus { version: s.version.clone(), version_string: s.version_string.clone(), image };
                         let message =
                             format!("Nextcloud {} ({}) installed by Job {INSTALL_JOB} (attempt {attempt})", s.version_string, s.version);

@@ -46,27 +46,39 @@ pub async fn occ_output(ctx: &Context, ns: &str, job: &Job) -> Result<Option<Str
     termination_message(&ctx.client, ns, job).await
 }
 
-/// [`occ_output`] for callers without a space's context (the class controller's image inspections).
+/// [`occ_output`] for callers without a space's context.
 pub async fn termination_message(client: &kube::Client, ns: &str, job: &Job) -> Result<Option<String>> {
+    Ok(termination(client, ns, job).await?.map(|t| t.message))
+}
+
+/// What the last finished pod of a Job said, and the image it ran.
+pub struct Termination {
+    pub message: String,
+    /// The `occ` container's `imageID` (`repo@sha256:...`), empty when the kubelet gave none.
+    pub image_id: String,
+}
+
+/// The Job's last finished pod: its termination message and the image the kubelet ran.
+pub async fn termination(client: &kube::Client, ns: &str, job: &Job) -> Result<Option<Termination>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let selector = match job.metadata.uid.as_deref() {
         Some(uid) => format!("batch.kubernetes.io/controller-uid={uid}"),
         None => format!("batch.kubernetes.io/job-name={}", job.metadata.name.as_deref().unwrap_or_default()),
     };
     let pods = api.list(&ListParams::default().labels(&selector)).await?;
-    let mut finished: Vec<(String, String)> = pods
+    let mut finished: Vec<(String, String, String)> = pods
         .items
         .iter()
         .filter_map(|p| {
             let status = p.status.as_ref()?;
-            let terminated =
-                status.container_statuses.as_ref()?.iter().find(|c| c.name == OCC_CONTAINER)?.state.as_ref()?.terminated.clone()?;
+            let occ = status.container_statuses.as_ref()?.iter().find(|c| c.name == OCC_CONTAINER)?;
+            let terminated = occ.state.as_ref()?.terminated.clone()?;
             let when = terminated.finished_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
-            Some((when, terminated.message.unwrap_or_default()))
+            Some((when, terminated.message.unwrap_or_default(), occ.image_id.clone()))
         })
         .collect();
     finished.sort();
-    Ok(finished.pop().map(|(_, message)| message))
+    Ok(finished.pop().map(|(_, message, image_id)| Termination { message, image_id }))
 }
 
 /// The image the Job's `occ` container runs.

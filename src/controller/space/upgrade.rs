@@ -181,8 +181,8 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
     // A new image of the release it runs (a rebuild: a PHP or Apache fix, a baked app's update)
     // is an upgrade too: `occ upgrade` migrates the apps whose code changed and otherwise says
     // "already latest" (`core/Command/Upgrade.php`, ERROR_UP_TO_DATE = 0), through the same steps.
-    let reference = resolved.class.nextcloud.reference();
-    let rebuild = runs == target && record.image != reference;
+    let reference = resolved.image.clone();
+    let rebuild = runs == target && !crate::api::class::same_image(&record.image, &reference);
     let wanted = if rebuild { format!("{target} (image {reference}, runs {})", record.image) } else { target.to_string() };
     out.condition = Some(if runs == target && !rebuild {
         up_to_date(True, "UpToDate", format!("runs Nextcloud {runs} ({}), the version of class {class}", record.version))
@@ -192,7 +192,9 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
             "AheadOfClass",
             format!("runs Nextcloud {runs}, newer than class {class}'s {target}: Nextcloud is never downgraded"),
         )
-    } else if let Some(u) = prior.filter(|u| u.target == target && u.target_image == reference && u.phase == UpgradePhase::Failed) {
+    } else if let Some(u) = prior
+        .filter(|u| u.target == target && crate::api::class::same_image(&u.target_image, &reference) && u.phase == UpgradePhase::Failed)
+    {
         up_to_date(False, "UpgradeFailed", format!("the upgrade to {wanted} failed; runs {runs}, its database as before: {}", u.message))
     } else if space.spec.hold_upgrade {
         up_to_date(False, "UpgradeHeld", format!("runs {runs}; spec.holdUpgrade keeps it from class {class}'s {target}"))
