@@ -1,6 +1,7 @@
 //! Controllers and what they share: the client, the caches of owned objects, the apply tracker,
 //! the write gate, the event recorder. `runtime` composes them; `space` is the space pipeline.
 
+pub mod admin_binding;
 pub mod apply;
 pub mod backends;
 pub mod caches;
@@ -14,6 +15,7 @@ pub mod own_writes;
 pub mod pools;
 pub mod rollouts;
 pub mod runtime;
+pub mod s3_admin;
 pub mod space;
 pub mod status;
 pub mod workload;

@@ -17,11 +17,12 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 use tracing::{Instrument, warn};
 
 use super::Stop;
 use super::fanout::Subscription;
+use super::s3_admin::{S3Admin, S3Provider};
 use super::status::write_status;
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::labels::{CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, SPACE_LABEL, STORAGE_POOL_ANNOTATION};
@@ -30,103 +31,11 @@ use crate::api::storage_pool::StorageProvider;
 use crate::api::{CachePool, DatabasePool, StoragePool};
 use crate::error::{Error, Result};
 use crate::gate::WriteGate;
+use crate::provision::ProvisionError;
 use crate::provision::garage::GarageAdmin;
-use crate::provision::minio::{Bucket, MinioAdmin};
+use crate::provision::minio::MinioAdmin;
 use crate::provision::postgres::{PgAdmin, PgTarget};
 use crate::provision::redis::{RedisAdmin, RedisTarget};
-use crate::provision::{OPERATION_BOUND, ProvisionError, StorageUsage, System, Writes, bounded};
-
-/// Either S3 provider, behind the calls the operator makes, at most `maxConcurrentOperations`
-/// of them at once per store.
-pub struct S3Admin {
-    provider: S3Provider,
-    limit: Semaphore,
-}
-
-enum S3Provider {
-    Minio(MinioAdmin),
-    Garage(GarageAdmin),
-}
-
-impl S3Admin {
-    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ProvisionError> {
-        self.limit.acquire().await.map_err(|_| ProvisionError::Unreachable { system: self.system(), message: "shutting down".into() })
-    }
-    fn system(&self) -> System {
-        match &self.provider {
-            S3Provider::Minio(_) => System::Minio,
-            S3Provider::Garage(_) => System::Garage,
-        }
-    }
-    pub async fn server_version(&self) -> Result<String, ProvisionError> {
-        let _p = self.permit().await?;
-        bounded(self.system(), OPERATION_BOUND, async {
-            match &self.provider {
-                S3Provider::Minio(a) => a.server_version().await,
-                S3Provider::Garage(a) => a.server_version().await,
-            }
-        })
-        .await
-    }
-    pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        let _p = self.permit().await?;
-        bounded(self.system(), OPERATION_BOUND, async {
-            match &self.provider {
-                S3Provider::Minio(a) => a.ensure(b).await,
-                S3Provider::Garage(a) => a.ensure(b).await,
-            }
-        })
-        .await
-    }
-    pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        let _p = self.permit().await?;
-        bounded(self.system(), OPERATION_BOUND, async {
-            match &self.provider {
-                S3Provider::Minio(a) => a.revoke(b).await,
-                S3Provider::Garage(a) => a.revoke(b).await,
-            }
-        })
-        .await
-    }
-    /// One object of the space's bucket removed with the space's own key.
-    pub async fn remove_object(&self, b: &Bucket<'_>, key: &str) -> Result<u32, ProvisionError> {
-        let _p = self.permit().await?;
-        bounded(self.system(), OPERATION_BOUND, async {
-            match &self.provider {
-                S3Provider::Minio(a) => a.remove_object(b, key).await,
-                S3Provider::Garage(a) => a.remove_object(b, key).await,
-            }
-        })
-        .await
-    }
-    /// Garage: what its admin token's scope lacks. MinIO: its `info` call (`server_version`)
-    /// already needs an admin key.
-    pub async fn cannot_provision(&self) -> Result<Option<String>, ProvisionError> {
-        let _p = self.permit().await?;
-        match &self.provider {
-            S3Provider::Minio(_) => Ok(None),
-            S3Provider::Garage(a) => bounded(self.system(), OPERATION_BOUND, a.cannot_provision()).await,
-        }
-    }
-    /// Not bounded as a whole either: a MinIO bucket is measured by listing it, one request per
-    /// 1000 objects, each bounded.
-    pub async fn measure(&self, b: &Bucket<'_>) -> Result<StorageUsage, ProvisionError> {
-        let _p = self.permit().await?;
-        match &self.provider {
-            S3Provider::Minio(a) => a.measure(b).await,
-            S3Provider::Garage(a) => bounded(self.system(), OPERATION_BOUND, a.measure(b)).await,
-        }
-    }
-    /// Not bounded as a whole: emptying a large bucket takes many requests, each bounded, and a
-    /// Delete cut short resumes where it stopped.
-    pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
-        let _p = self.permit().await?;
-        match &self.provider {
-            S3Provider::Minio(a) => a.delete(b).await,
-            S3Provider::Garage(a) => a.delete(b).await,
-        }
-    }
-}
 
 type Cached<T> = Mutex<HashMap<String, (String, Arc<T>)>>;
 
@@ -211,7 +120,7 @@ impl PoolRegistry {
             .admin_secrets
             .get(&ObjectRef::new(secret).within(&self.namespace))
             .ok_or_else(|| pool_error(kind, pool, format!("admin Secret {}/{secret} not found", self.namespace)))?;
-        admin_secret_bound(s.annotations(), kind, pool, endpoint)
+        super::admin_binding::admin_secret_bound(s.annotations(), kind, pool, endpoint)
             .map_err(|why| pool_error(kind, pool, format!("admin Secret {}/{secret} {why}", self.namespace)))?;
         let value = s
             .data
@@ -294,7 +203,7 @@ impl PoolRegistry {
     pub async fn postgres(&self, name: &str) -> Result<Arc<PgAdmin>> {
         let pool = self.database_pool(name)?;
         let s = &pool.spec;
-        let endpoint = host_port(&s.host, s.port);
+        let endpoint = super::admin_binding::host_port(&s.host, s.port);
         let (user, _) = self.admin_value("DatabasePool", name, &endpoint, &s.admin_secret_ref.name, "username")?;
         let (password, version) = self.admin_value("DatabasePool", name, &endpoint, &s.admin_secret_ref.name, "password")?;
         let ca = s.ca_secret_ref.as_ref().map(|r| self.ca_value("DatabasePool", name, r)).transpose()?;
@@ -319,7 +228,7 @@ impl PoolRegistry {
     pub async fn redis(&self, name: &str) -> Result<Arc<RedisAdmin>> {
         let pool = self.cache_pool(name)?;
         let s = &pool.spec;
-        let endpoint = host_port(&s.host, s.port);
+        let endpoint = super::admin_binding::host_port(&s.host, s.port);
         let (user, _) = self.admin_value("CachePool", name, &endpoint, &s.admin_secret_ref.name, "username")?;
         let (password, version) = self.admin_value("CachePool", name, &endpoint, &s.admin_secret_ref.name, "password")?;
         let ca = s.ca_secret_ref.as_ref().map(|r| self.ca_value("CachePool", name, r)).transpose()?;
@@ -342,7 +251,8 @@ impl PoolRegistry {
         let pool = self.storage_pool(name)?;
         let s = &pool.spec;
         let admin_endpoint = s.admin_endpoint.clone().unwrap_or_else(|| s.endpoint.clone());
-        let endpoint = url_host_port(&admin_endpoint).ok_or_else(|| pool_error("StoragePool", name, "its admin endpoint has no host"))?;
+        let endpoint = super::admin_binding::url_host_port(&admin_endpoint)
+            .ok_or_else(|| pool_error("StoragePool", name, "its admin endpoint has no host"))?;
         let (fingerprint, admin) = match s.provider {
             StorageProvider::Minio => {
                 let (access, _) = self.admin_value("StoragePool", name, &endpoint, &s.admin_secret_ref.name, "accessKey")?;
@@ -365,7 +275,7 @@ impl PoolRegistry {
             }
         };
         let limit = usize::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4).max(1);
-        Self::cached(&self.s3, name, fingerprint, async || admin.map(|provider| S3Admin { provider, limit: Semaphore::new(limit) })).await
+        Self::cached(&self.s3, name, fingerprint, async || admin.map(|provider| S3Admin::new(provider, limit))).await
     }
 }
 
@@ -515,44 +425,6 @@ impl PoolKind for StoragePool {
         }
         Ok(Health { version, databases: None, connection_capacity: None, server_id: None, note: None })
     }
-}
-
-/// `host:port` as an admin Secret's `frama.space/endpoints` lists it.
-pub fn host_port(host: &str, port: i32) -> String {
-    format!("{}:{port}", host.trim().trim_end_matches('.').to_ascii_lowercase())
-}
-
-/// The `host:port` an admin URL sends to (the scheme's port when it names none).
-pub fn url_host_port(url: &str) -> Option<String> {
-    let u = reqwest::Url::parse(url).ok()?;
-    Some(host_port(u.host_str()?, i32::from(u.port_or_known_default()?)))
-}
-
-/// Whether an admin Secret's annotations let `kind`/`pool` send it to `endpoint`; else why not.
-pub fn admin_secret_bound(
-    annotations: &std::collections::BTreeMap<String, String>,
-    kind: &str,
-    pool: &str,
-    endpoint: &str,
-) -> std::result::Result<(), String> {
-    use crate::api::labels::{ADMIN_ENDPOINTS_ANNOTATION, ADMIN_POOLS_ANNOTATION};
-    let listed =
-        |key: &str| annotations.get(key).map(|v| v.split(',').map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect::<Vec<_>>());
-    let endpoints: Vec<String> =
-        listed(ADMIN_ENDPOINTS_ANNOTATION).unwrap_or_default().iter().map(|e| e.trim_end_matches('.').to_ascii_lowercase()).collect();
-    if !endpoints.iter().any(|e| e == endpoint) {
-        return Err(format!(
-            "is not bound to {endpoint}: nothing was sent; whoever may write the operator's Secrets lists the servers it is for in its annotation {ADMIN_ENDPOINTS_ANNOTATION} (host:port, comma-separated)"
-        ));
-    }
-    if let Some(pools) = listed(ADMIN_POOLS_ANNOTATION)
-        && !pools.iter().any(|p| p == &format!("{kind}/{pool}"))
-    {
-        return Err(format!(
-            "is not for {kind} {pool}: its annotation {ADMIN_POOLS_ANNOTATION} names the pools that may use it; nothing was sent"
-        ));
-    }
-    Ok(())
 }
 
 /// How `other` shares `pool`'s server, if it does: the same address, or the run_id its last check
@@ -781,27 +653,6 @@ mod tests {
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::from_second(created).expect("a time")));
         p.status = Some(PoolStatus { server_id: run_id.map(String::from), ..Default::default() });
         p
-    }
-
-    #[test]
-    fn an_admin_secret_goes_only_where_it_is_bound() {
-        let notes = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let bound = notes(&[("frama.space/endpoints", "127.0.0.1:25432, PG.example:5432.")]);
-        assert!(admin_secret_bound(&bound, "DatabasePool", "pg-1", "127.0.0.1:25432").is_ok());
-        assert!(admin_secret_bound(&bound, "DatabasePool", "pg-2", &host_port("pg.example.", 5432)).is_ok());
-        let e = admin_secret_bound(&bound, "CachePool", "exfil", "127.0.0.1:26999").expect_err("another server");
-        assert!(e.contains("not bound to 127.0.0.1:26999") && e.contains("frama.space/endpoints"), "{e}");
-        assert!(admin_secret_bound(&notes(&[]), "DatabasePool", "pg-1", "127.0.0.1:25432").is_err(), "an unbound Secret goes nowhere");
-        let named =
-            notes(&[("frama.space/endpoints", "127.0.0.1:25432"), ("frama.space/pools", "DatabasePool/pg-1,DatabasePool/pg-shared")]);
-        assert!(admin_secret_bound(&named, "DatabasePool", "pg-shared", "127.0.0.1:25432").is_ok());
-        assert!(
-            admin_secret_bound(&named, "DatabasePool", "pg-other", "127.0.0.1:25432")
-                .expect_err("not listed")
-                .contains("is not for DatabasePool pg-other")
-        );
-        assert_eq!(url_host_port("http://127.0.0.1:23903/").as_deref(), Some("127.0.0.1:23903"));
-        assert_eq!(url_host_port("https://S3.frama.space").as_deref(), Some("s3.frama.space:443"));
     }
 
     #[test]
