@@ -288,10 +288,11 @@ pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Seri
     /// `spec.capacity.maxSpaces`.
     fn declared_spaces(&self) -> i64;
     fn pool_status(&self) -> Option<&PoolStatus>;
-    /// How many spaces the pool takes: what its spec declares, and never more than its server's
-    /// databases less database 0 (a CachePool's status says how many it has).
+    /// How many spaces the pool takes: [`capacity`] of what its spec declares and what its last
+    /// check found.
     fn max_spaces(&self) -> i64 {
-        within_databases(self.declared_spaces(), self.pool_status().and_then(|s| s.databases))
+        let status = self.pool_status();
+        capacity(self.declared_spaces(), status.and_then(|s| s.databases), status.and_then(|s| s.connection_capacity))
     }
     fn health(registry: &PoolRegistry, name: &str) -> impl Future<Output = Result<Health>> + Send;
     /// Of `spaces` (placed on the pool), those whose account the server no longer has. Only a
@@ -308,13 +309,6 @@ impl PoolKind for DatabasePool {
     const ANNOTATION: &'static str = DATABASE_POOL_ANNOTATION;
     fn declared_spaces(&self) -> i64 {
         i64::from(self.spec.capacity.max_spaces)
-    }
-    /// Never more spaces than its server's connections hold at their limit, room kept for the
-    /// superusers and the operator (hostile pass 2, F7): one more tenant at its limit would take
-    /// the operator's connections.
-    fn max_spaces(&self) -> i64 {
-        let declared = self.declared_spaces();
-        self.status.as_ref().and_then(|s| s.connection_capacity).map_or(declared, |held| declared.min(held.max(0)))
     }
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
@@ -443,12 +437,14 @@ pub fn claimed_first(other: &CachePool, pool: &CachePool) -> bool {
     (created(other), other.name_any()) < (created(pool), pool.name_any())
 }
 
-/// A declared capacity capped by the server's databases (one per space, database 0 is kept).
-pub fn within_databases(declared: i64, databases: Option<i64>) -> i64 {
-    match databases {
-        Some(d) => declared.min((d - 1).max(0)),
-        None => declared,
-    }
+/// A declared capacity capped by what the server holds: a CachePool's databases (one per space,
+/// database 0 is kept), a DatabasePool's connections at its tenants' limit with room kept for
+/// the superusers and the operator (hostile pass 2, F7: one more tenant at its limit would take
+/// the operator's connections).
+pub fn capacity(declared: i64, databases: Option<i64>, connection_capacity: Option<i64>) -> i64 {
+    let by_databases = databases.map_or(i64::MAX, |d| (d - 1).max(0));
+    let by_connections = connection_capacity.map_or(i64::MAX, |c| c.max(0));
+    declared.min(by_databases).min(by_connections)
 }
 
 /// What a health check learns of a pool's server.
@@ -587,7 +583,7 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
             None,
         ),
     };
-    let max_spaces = within_databases(pool.declared_spaces(), databases).min(connection_capacity.map_or(i64::MAX, |c| c.max(0)));
+    let max_spaces = capacity(pool.declared_spaces(), databases, connection_capacity);
     let status = PoolStatus {
         assigned_spaces: assigned,
         free_capacity: (max_spaces - assigned).max(0),
@@ -636,6 +632,15 @@ pub async fn run_pool_controller<K: PoolKind>(args: PoolControllerArgs, pools: S
 mod tests {
     use super::*;
     use crate::api::conditions::Condition;
+
+    #[test]
+    fn a_pool_takes_no_more_than_its_server_holds() {
+        assert_eq!(capacity(500, None, None), 500);
+        assert_eq!(capacity(500, Some(16), None), 15, "database 0 is kept");
+        assert_eq!(capacity(500, None, Some(14)), 14, "tenants at their limit leave the operator its connections");
+        assert_eq!(capacity(10, Some(16), Some(14)), 10);
+        assert_eq!(capacity(10, None, Some(-3)), 0);
+    }
 
     #[test]
     fn readiness_comes_from_the_ready_condition() {

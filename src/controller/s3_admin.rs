@@ -19,6 +19,16 @@ pub enum S3Provider {
     Garage(GarageAdmin),
 }
 
+/// The same call on whichever store the pool has.
+macro_rules! either {
+    ($admin:expr, $a:ident => $call:expr) => {
+        match &$admin.provider {
+            S3Provider::Minio($a) => $call,
+            S3Provider::Garage($a) => $call,
+        }
+    };
+}
+
 impl S3Admin {
     /// `limit`: at most this many operations at once (at least one).
     pub fn new(provider: S3Provider, limit: usize) -> Self {
@@ -35,44 +45,20 @@ impl S3Admin {
     }
     pub async fn server_version(&self) -> Result<String, ProvisionError> {
         let _p = self.permit().await?;
-        bounded(self.system(), OPERATION_BOUND, async {
-            match &self.provider {
-                S3Provider::Minio(a) => a.server_version().await,
-                S3Provider::Garage(a) => a.server_version().await,
-            }
-        })
-        .await
+        bounded(self.system(), OPERATION_BOUND, async { either!(self, a => a.server_version().await) }).await
     }
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let _p = self.permit().await?;
-        bounded(self.system(), OPERATION_BOUND, async {
-            match &self.provider {
-                S3Provider::Minio(a) => a.ensure(b).await,
-                S3Provider::Garage(a) => a.ensure(b).await,
-            }
-        })
-        .await
+        bounded(self.system(), OPERATION_BOUND, async { either!(self, a => a.ensure(b).await) }).await
     }
     pub async fn revoke(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let _p = self.permit().await?;
-        bounded(self.system(), OPERATION_BOUND, async {
-            match &self.provider {
-                S3Provider::Minio(a) => a.revoke(b).await,
-                S3Provider::Garage(a) => a.revoke(b).await,
-            }
-        })
-        .await
+        bounded(self.system(), OPERATION_BOUND, async { either!(self, a => a.revoke(b).await) }).await
     }
     /// One object of the space's bucket removed with the space's own key.
     pub async fn remove_object(&self, b: &Bucket<'_>, key: &str) -> Result<u32, ProvisionError> {
         let _p = self.permit().await?;
-        bounded(self.system(), OPERATION_BOUND, async {
-            match &self.provider {
-                S3Provider::Minio(a) => a.remove_object(b, key).await,
-                S3Provider::Garage(a) => a.remove_object(b, key).await,
-            }
-        })
-        .await
+        bounded(self.system(), OPERATION_BOUND, async { either!(self, a => a.remove_object(b, key).await) }).await
     }
     /// Garage: what its admin token's scope lacks. MinIO: its `info` call (`server_version`)
     /// already needs an admin key.
@@ -96,9 +82,6 @@ impl S3Admin {
     /// Delete cut short resumes where it stopped.
     pub async fn delete(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         let _p = self.permit().await?;
-        match &self.provider {
-            S3Provider::Minio(a) => a.delete(b).await,
-            S3Provider::Garage(a) => a.delete(b).await,
-        }
+        either!(self, a => a.delete(b).await)
     }
 }

@@ -21,8 +21,7 @@ pub const MARKER_KEY_NAME: &str = "framaspace-operator-marker";
 pub fn marker_key_id() -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(MARKER_KEY_NAME.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("GK{}", &hex[..24])
+    format!("GK{}", crate::render::config::hex(&digest[..12]))
 }
 
 /// The lifecycle rule every space bucket carries: Garage's quota leaves unfinished multipart
@@ -182,8 +181,8 @@ impl GarageAdmin {
                 if self.call("read the marker key", Method::GET, "GetKeyInfo", &[("id", &id)], None).await?.is_none() {
                     let mut secret = [0u8; 32];
                     getrandom::fill(&mut secret).map_err(|e| failed("create the marker key", e.to_string()))?;
-                    let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-                    let body = json!({ "accessKeyId": id, "secretAccessKey": secret, "name": MARKER_KEY_NAME });
+                    let body =
+                        json!({ "accessKeyId": id, "secretAccessKey": crate::render::config::hex(&secret), "name": MARKER_KEY_NAME });
                     self.call("create the marker key", Method::POST, "ImportKey", &[], Some(body)).await?;
                 }
                 Ok(id)

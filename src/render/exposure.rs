@@ -66,32 +66,27 @@ pub fn ingress(space: &ResolvedSpace) -> Ingress {
     }
 }
 
-fn namespace_peer(label: &str, values: &[&str]) -> NetworkPolicyPeer {
-    NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: label.into(),
-                operator: "In".into(),
-                values: Some(values.iter().map(|v| v.to_string()).collect()),
-            }]),
-            ..LabelSelector::default()
-        }),
-        ..NetworkPolicyPeer::default()
+/// Objects whose label `key` is one of `values`.
+fn label_in(key: &str, values: &[&str]) -> LabelSelector {
+    LabelSelector {
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: key.into(),
+            operator: "In".into(),
+            values: Some(values.iter().map(|v| v.to_string()).collect()),
+        }]),
+        ..LabelSelector::default()
     }
+}
+
+fn namespace_peer(label: &str, values: &[&str]) -> NetworkPolicyPeer {
+    NetworkPolicyPeer { namespace_selector: Some(label_in(label, values)), ..NetworkPolicyPeer::default() }
 }
 
 /// The pods of the office or preview backends, wherever the operator runs them.
 fn backend_pods_peer(components: &[&str]) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         namespace_selector: Some(LabelSelector::default()),
-        pod_selector: Some(LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: COMPONENT_LABEL.into(),
-                operator: "In".into(),
-                values: Some(components.iter().map(|v| v.to_string()).collect()),
-            }]),
-            ..LabelSelector::default()
-        }),
+        pod_selector: Some(label_in(COMPONENT_LABEL, components)),
         ..NetworkPolicyPeer::default()
     }
 }

@@ -42,6 +42,15 @@ fn installed(status: ConditionStatus, reason: &str, message: impl Into<String>) 
     Condition::new(INSTALLED, status, reason, message)
 }
 
+/// Installed's reasons before the install begins: nothing of the space is written on its pools yet.
+pub const PENDING: &str = "Pending";
+pub const WAITING_FOR_BACKING: &str = "WaitingForBackingServices";
+
+/// Whether an Installed condition with this reason says the install has not begun.
+pub fn not_begun(reason: &str) -> bool {
+    reason == PENDING || reason == WAITING_FOR_BACKING
+}
+
 /// The Nextcloud the space runs: the namespace's record wins over the status (a space restored
 /// without its status is not installed again), the status serves until the namespace has it.
 pub fn recorded(ctx: &Context, namespace: &str, status: &AssociationSpaceStatus) -> Option<NextcloudStatus> {
@@ -106,7 +115,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
     let InstallInputs { space, resolved, backing, creds, record, previous, database_pool } = inputs;
     let ns = resolved.namespace.as_str();
     let mut out = Installed {
-        condition: installed(Unknown, "Pending", ""),
+        condition: installed(Unknown, PENDING, ""),
         record: record.cloned(),
         just_installed: false,
         writes: 0,
@@ -134,7 +143,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
         .filter(|t| !backing.iter().any(|c| c.type_ == *t && c.is_true()))
         .collect();
     if !waiting.is_empty() {
-        out.condition = installed(False, "WaitingForBackingServices", format!("the install runs once {} are True", waiting.join(", ")));
+        out.condition = installed(False, WAITING_FOR_BACKING, format!("the install runs once {} are True", waiting.join(", ")));
         return Ok(out);
     }
 
@@ -191,7 +200,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
 
     // No Job and no record: what does the database hold?
     let Some(pool) = database_pool else {
-        out.condition = installed(False, "WaitingForBackingServices", "the space has no DatabasePool yet");
+        out.condition = installed(False, WAITING_FOR_BACKING, "the space has no DatabasePool yet");
         return Ok(out);
     };
     let password = String::from_utf8_lossy(creds.get(credentials::DATABASE_PASSWORD).map(Vec::as_slice).unwrap_or_default()).into_owned();
@@ -208,7 +217,7 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
         return Ok(out);
     }
     let Some(job) = job else {
-        out.condition = installed(False, "WaitingForBackingServices", "the space has no database binding yet");
+        out.condition = installed(False, WAITING_FOR_BACKING, "the space has no database binding yet");
         return Ok(out);
     };
     let attempt = attempt_of(&job);

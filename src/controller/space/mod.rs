@@ -145,9 +145,9 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
     let generation = space.metadata.generation;
     let served_at =
         |name: &str, host: &str| ctx.spaces.get(&kube::runtime::reflector::ObjectRef::new(name)).is_some_and(|s| s.served_at(host));
-    let backend_hosts: Vec<(String, String)> =
-        ctx.backends.offices.state().iter().map(|b| (b.spec.host.clone(), ResourceExt::name_any(b.as_ref()))).collect();
-    let resolved = match resolve::step(space, &ctx.classes.state(), served_at, &backend_hosts) {
+    let backend_at =
+        |host: &str| ctx.backends.offices.state().iter().find(|b| b.spec.host.eq_ignore_ascii_case(host)).map(|b| b.name_any());
+    let resolved = match resolve::step(space, &ctx.classes.state(), served_at, backend_at) {
         Ok(r) => r,
         Err(e) => {
             // Nothing that runs is touched: an invalid spec or a missing class only shows in status.

@@ -99,9 +99,8 @@ pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Cont
 fn install_started(ctx: &Context, space: &AssociationSpace, resolved: &ResolvedSpace, ns: Option<&ObjectMeta>) -> bool {
     use crate::api::labels::{INSTALLED, NEXTCLOUD_VERSION_ANNOTATION};
     let status = space.status.as_ref();
-    let waiting = status
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == INSTALLED))
-        .is_none_or(|c| c.reason == "Pending" || c.reason == "WaitingForBackingServices");
+    let waiting =
+        status.and_then(|s| s.conditions.iter().find(|c| c.type_ == INSTALLED)).is_none_or(|c| super::install::not_begun(&c.reason));
     status.is_some_and(|s| s.nextcloud.is_some())
         || ns.and_then(|m| m.annotations.as_ref()).is_some_and(|a| a.contains_key(NEXTCLOUD_VERSION_ANNOTATION))
         || ctx

@@ -11,13 +11,13 @@ use crate::render::names;
 use crate::render::resolve::{self, ResolvedSpace, SpecError};
 
 /// `served_at(name, host)`: whether the space of that name is served at that host (the spaces' cache).
-/// `backends`: the office backends' hosts, `(host, backend)`: a new space never takes one (hostile
-/// pass 2, B4: a portal space named `collabora2` would shadow `collabora2.<domain>`).
+/// `backend_at(host)`: the office backend served at that host, if any: a new space never takes
+/// one (hostile pass 2, B4: a portal space named `collabora2` would shadow `collabora2.<domain>`).
 pub fn step(
     space: &AssociationSpace,
     classes: &[Arc<SpaceClass>],
     served_at: impl Fn(&str, &str) -> bool,
-    backends: &[(String, String)],
+    backend_at: impl Fn(&str) -> Option<String>,
 ) -> Result<ResolvedSpace, SpecError> {
     let class = resolve::choose_class(space, classes)?;
     let domains = || classes.iter().map(|c| c.spec.base_domain.as_str());
@@ -35,8 +35,8 @@ pub fn step(
     {
         return Err(SpecError::HostAboveClassDomain { host, class: other.name_any(), domain: other.spec.base_domain.clone() });
     }
-    if !accepted && let Some((_, backend)) = backends.iter().find(|(h, _)| h.eq_ignore_ascii_case(&host)) {
-        return Err(SpecError::HostOfBackend { host, backend: backend.clone() });
+    if !accepted && let Some(backend) = backend_at(&host) {
+        return Err(SpecError::HostOfBackend { host, backend });
     }
     resolve::resolve(space, class)
 }

@@ -58,6 +58,13 @@ fn due(ctx: &Context, key: &str, inputs: u64, interval: std::time::Duration, nev
     }
 }
 
+/// What a measure depends on besides time.
+fn fingerprint(pool: &str, quota: u64, refused: bool) -> u64 {
+    let mut h = DefaultHasher::new();
+    (pool, quota, refused).hash(&mut h);
+    h.finish()
+}
+
 fn mark_measured(ctx: &Context, key: String, inputs: u64) {
     if let Ok(mut m) = ctx.verified.lock() {
         m.insert(key, (inputs, Instant::now()));
@@ -124,11 +131,7 @@ pub async fn step(
     let quota = resolved.quota_bytes;
     let refused = writes_refused(previous);
     let key = format!("{}/usage", resolved.name);
-    let inputs = {
-        let mut h = DefaultHasher::new();
-        (pool_name, quota, refused).hash(&mut h);
-        h.finish()
-    };
+    let inputs = fingerprint(pool_name, quota, refused);
     let never_measured = previous.and_then(|u| u.storage.as_ref()).is_none();
     if !due(ctx, &key, inputs, pool.spec.usage_check(), never_measured) {
         return out;
@@ -199,12 +202,7 @@ pub async fn step(
     let storage = figures(&usage, quota, over, previous.and_then(|u| u.storage.as_ref()), &now);
     out.usage = Some(SpaceUsage { storage: Some(storage) });
     // Keyed by the state just reached: a change of quota or of the refusal measures again at once.
-    let inputs = {
-        let mut h = DefaultHasher::new();
-        (pool_name, quota, over).hash(&mut h);
-        h.finish()
-    };
-    mark_measured(ctx, key, inputs);
+    mark_measured(ctx, key, fingerprint(pool_name, quota, over));
     out
 }
 

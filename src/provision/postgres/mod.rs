@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
-use sqlx::{ConnectOptions, Connection, PgPool, Row};
+use sqlx::{ConnectOptions, PgPool, Row};
+
+mod server;
+mod space_reads;
 
 use super::{OPERATION_BOUND, ProvisionError, System, TenantNames, Writes, bounded};
 use crate::api::database_pool::{DatabaseIsolation, SslMode};
@@ -150,19 +153,6 @@ impl PgAdmin {
         Ok(sqlx::AssertSqlSafe(sql))
     }
 
-    /// Health check: the server answers the admin with its version.
-    pub async fn server_version(&self) -> Result<String, ProvisionError> {
-        bounded(System::Postgres, OPERATION_BOUND, self.server_version_now()).await
-    }
-
-    async fn server_version_now(&self) -> Result<String, ProvisionError> {
-        let row = sqlx::query("SELECT current_setting('server_version')")
-            .fetch_one(&self.admin)
-            .await
-            .map_err(|e| classify("check health", e))?;
-        row.try_get::<String, _>(0).map_err(|e| classify("check health", e))
-    }
-
     /// Host, port and database name the space's Nextcloud uses.
     pub fn database_of(&self, names: &TenantNames) -> String {
         match self.target.isolation {
@@ -258,78 +248,6 @@ impl PgAdmin {
             writes += 1;
         }
         Ok(RoleState { created: false, writes })
-    }
-
-    /// Whether the space's own credentials log in (a read: nothing is written to check it).
-    pub async fn password_works(&self, names: &TenantNames, password: &str) -> Result<bool, ProvisionError> {
-        let db = self.database_of(names);
-        let options = self.target.options(&db).username(&names.sql).password(password);
-        match sqlx::PgConnection::connect_with(&options).await {
-            Ok(conn) => {
-                let _ = conn.close().await;
-                Ok(true)
-            }
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("28P01") => Ok(false),
-            // The database may not exist yet on first provisioning: the password is checked next time.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => Ok(true),
-            Err(e) => Err(classify("check the space's credentials", e)),
-        }
-    }
-
-    /// What the space's database holds of a Nextcloud, read as the space's own role: its
-    /// search_path is where Nextcloud created its tables (the role's schema in a shared database,
-    /// `public` in its own). Setup writes `core/installedat` into `oc_appconfig` only after the
-    /// migrations and the admin account succeeded (`lib/private/Setup.php` `install()`), so tables
-    /// without it are an install that stopped midway, which the installer resumes.
-    pub async fn installation(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {
-        let _permit = self.permit().await?;
-        bounded(System::Postgres, OPERATION_BOUND, self.installation_now(names, password)).await
-    }
-
-    /// The apps enabled in the space's Nextcloud, read as its own role: `<app>.enabled` in
-    /// `oc_appconfig` is `yes`, `no`, or the JSON list of groups it is limited to
-    /// (`AppManager::enableAppForGroups`), which is enabled too.
-    pub async fn enabled_apps(&self, names: &TenantNames, password: &str) -> Result<Vec<String>, ProvisionError> {
-        let _permit = self.permit().await?;
-        bounded(System::Postgres, OPERATION_BOUND, async {
-            let db = self.database_of(names);
-            let options = self.target.options(&db).username(&names.sql).password(password);
-            let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| classify("read the space's apps", e))?;
-            let apps: Vec<String> =
-                sqlx::query_scalar("SELECT appid::text FROM oc_appconfig WHERE configkey = 'enabled' AND configvalue::text <> 'no'")
-                    .fetch_all(&mut conn)
-                    .await
-                    .map_err(|e| classify("read the space's apps", e))?;
-            let _ = conn.close().await;
-            Ok(apps)
-        })
-        .await
-    }
-
-    async fn installation_now(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {
-        let db = self.database_of(names);
-        let options = self.target.options(&db).username(&names.sql).password(password);
-        let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| classify("read the space's tables", e))?;
-        let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('oc_appconfig')::text")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| classify("read the space's tables", e))?;
-        let found = match table {
-            None => Installation::Empty,
-            Some(_) => {
-                let at: Option<String> =
-                    sqlx::query_scalar("SELECT configvalue::text FROM oc_appconfig WHERE appid = 'core' AND configkey = 'installedat'")
-                        .fetch_optional(&mut conn)
-                        .await
-                        .map_err(|e| classify("read the space's tables", e))?;
-                match at {
-                    Some(at) => Installation::Installed { installed_at: at },
-                    None => Installation::Partial,
-                }
-            }
-        };
-        let _ = conn.close().await;
-        Ok(found)
     }
 
     async fn ensure_database(&self, names: &TenantNames) -> Result<u32, ProvisionError> {
@@ -501,91 +419,6 @@ impl PgAdmin {
         .await
         .map_err(|e| classify("read the database privileges", e))?;
         Ok(n > 0)
-    }
-
-    /// Keeps tenants out of the server's own databases: PostgreSQL gives PUBLIC CONNECT and
-    /// TEMPORARY on `postgres` and `template1` (initdb), so any space's role could connect there
-    /// and make tables. Revoked from PUBLIC, the admin keeps CONNECT by its own grant. Only the
-    /// databases' owner (or a superuser) may revoke: for another admin nothing changes, and the
-    /// databases still open are returned for the pool's status to say so.
-    /// How many spaces the server's connections hold, each role at its `CONNECTION LIMIT`, with
-    /// room kept for the superusers (`superuser_reserved_connections`), for the roles of
-    /// `pg_use_reserved_connections` (`reserved_connections`, PostgreSQL 16+) and for the
-    /// operator's own `maxConcurrentOperations`: more spaces than this, all at their limit, would
-    /// take every slot and lock the operator out (hostile pass 2, F7). Also the server's
-    /// `max_connections`, for the status.
-    pub async fn connection_capacity(&self) -> Result<(i64, i64), ProvisionError> {
-        bounded(System::Postgres, OPERATION_BOUND, async {
-            let (max, reserved): (i64, i64) = sqlx::query_as(
-                "SELECT current_setting('max_connections')::bigint, current_setting('superuser_reserved_connections')::bigint \
-                 + COALESCE(current_setting('reserved_connections', true)::bigint, 0)",
-            )
-            .fetch_one(&self.admin)
-            .await
-            .map_err(|e| classify("read the server's connections", e))?;
-            let room = max - reserved - i64::from(self.target.max_connections.max(1));
-            Ok(((room / i64::from(self.target.tenant_connections.max(1))).max(0), max))
-        })
-        .await
-    }
-
-    /// Why the admin role could not provision a space here, if it could not: it must create
-    /// roles and databases (`CREATEROLE` and `CREATEDB`, or be a superuser) on a server that
-    /// takes writes (not a standby). A pool that is reachable but cannot provision would
-    /// otherwise take every new space and fail each (hostile pass 2, F8).
-    pub async fn cannot_provision(&self) -> Result<Option<String>, ProvisionError> {
-        bounded(System::Postgres, OPERATION_BOUND, async {
-            let (rights, standby): (bool, bool) = sqlx::query_as(
-                "SELECT r.rolsuper OR (r.rolcreaterole AND r.rolcreatedb), pg_is_in_recovery() FROM pg_roles r WHERE r.rolname = current_user",
-            )
-            .fetch_one(&self.admin)
-            .await
-            .map_err(|e| classify("read the admin role's rights", e))?;
-            Ok(if standby {
-                Some("the server is a standby (pg_is_in_recovery): it takes no writes".to_string())
-            } else if !rights {
-                Some(format!("the admin role {} may not create roles and databases (CREATEROLE and CREATEDB)", self.target.username))
-            } else {
-                None
-            })
-        })
-        .await
-    }
-
-    pub async fn confine_tenants(&self) -> Result<Vec<String>, ProvisionError> {
-        bounded(System::Postgres, OPERATION_BOUND, self.confine_tenants_now()).await
-    }
-
-    async fn confine_tenants_now(&self) -> Result<Vec<String>, ProvisionError> {
-        let mut open = Vec::new();
-        for db in ["postgres", "template1"] {
-            if !self.database_exists(db).await? || !self.public_can_connect(db).await? {
-                continue;
-            }
-            let may: bool = sqlx::query_scalar(
-                "SELECT r.rolsuper OR pg_has_role(current_user, d.datdba, 'USAGE') FROM pg_roles r, pg_database d \
-                 WHERE r.rolname = current_user AND d.datname = $1",
-            )
-            .bind(db)
-            .fetch_one(&self.admin)
-            .await
-            .map_err(|e| classify("read the database privileges", e))?;
-            if !may {
-                open.push(db.to_string());
-                continue;
-            }
-            self.exec(
-                &self.admin,
-                "confine tenants",
-                format!(
-                    "GRANT CONNECT ON DATABASE {db} TO {admin}; REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC",
-                    db = ident(db),
-                    admin = ident(&self.target.username)
-                ),
-            )
-            .await?;
-        }
-        Ok(open)
     }
 
     /// Whether the role exists and is the operator's (its marker): only such a role is revoked
