@@ -215,13 +215,37 @@ def app_enable(env, apps):
     return code, out
 
 
+# The account tables the installer's migrations create (core/Migrations, Nextcloud 33's columns
+# and indexes) and the operator's usage step reads: the admin account goes into oc_users
+# (Setup::install creates it with the user manager), logins into oc_preferences (login/lastLogin)
+# and sessions into oc_authtoken.
+ACCOUNT_TABLES = (
+    "CREATE TABLE IF NOT EXISTS oc_users (uid varchar(64) NOT NULL DEFAULT '' PRIMARY KEY, displayname varchar(64), "
+    "password varchar(255) NOT NULL DEFAULT '', uid_lower varchar(64) DEFAULT ''); "
+    "CREATE TABLE IF NOT EXISTS oc_preferences (userid varchar(64) NOT NULL DEFAULT '', appid varchar(32) NOT NULL DEFAULT '', "
+    "configkey varchar(64) NOT NULL DEFAULT '', configvalue text, lazy smallint NOT NULL DEFAULT 0, type smallint NOT NULL DEFAULT 0, "
+    "flags integer NOT NULL DEFAULT 0, indexed varchar(64) DEFAULT '', PRIMARY KEY (userid, appid, configkey)); "
+    "CREATE INDEX IF NOT EXISTS prefs_app_key_ind_fl_i ON oc_preferences (appid, configkey, indexed, flags); "
+    "CREATE TABLE IF NOT EXISTS oc_authtoken (id bigserial PRIMARY KEY, uid varchar(64) NOT NULL DEFAULT '', "
+    "login_name varchar(255) NOT NULL DEFAULT '', password text, name text NOT NULL DEFAULT '', token varchar(200) NOT NULL DEFAULT '', "
+    "type smallint DEFAULT 0, remember smallint DEFAULT 0, last_activity integer DEFAULT 0, last_check integer DEFAULT 0, scope text, "
+    "expires integer, private_key text, public_key text, version smallint NOT NULL DEFAULT 1, password_invalid boolean DEFAULT false, "
+    "password_hash varchar(255)); "
+    "CREATE INDEX IF NOT EXISTS authtoken_last_activity_idx ON oc_authtoken (last_activity); "
+)
+
+
 def install(env, image, what, commands):
     if what == "fail":
         # Setup/PostgreSQL.php's DatabaseSetupException, printed by Install::printErrors.
         return 1, "PostgreSQL Login and/or password not valid\n -> You need to enter details of an existing account.\n"
     defaults = ", ".join(f"('{a}', 'enabled', 'yes')" for a in DEFAULT_ENABLED)
+    admin = env.get("FRAMASPACE_ADMIN_USER", "admin").replace("'", "")
     r = psql(env, "CREATE TABLE IF NOT EXISTS oc_appconfig (appid varchar(32) NOT NULL, configkey varchar(64) NOT NULL, "
                   "configvalue text, PRIMARY KEY (appid, configkey)); "
+                  + ACCOUNT_TABLES +
+                  f"INSERT INTO oc_users (uid, displayname, password, uid_lower) VALUES ('{admin}', '{admin}', "
+                  f"'3|$argon2id$v=19$m=65536,t=4,p=1$c2ltdWxhdGVk$aGFzaA', '{admin.lower()}') ON CONFLICT DO NOTHING; "
                   f"INSERT INTO oc_appconfig VALUES {defaults} ON CONFLICT DO NOTHING; "
                   "INSERT INTO oc_appconfig VALUES ('core', 'installedat', extract(epoch from now())::text) "
                   "ON CONFLICT DO NOTHING;")
@@ -248,8 +272,12 @@ def occ(env, commands, image, what):
             if code:  # `set -e` in the Job's script: the first failing command ends it
                 return code, "\n".join(out) + "\n"
         elif words[0] == "app:disable":
-            set_enabled(env, words[1], False)
-            out.append(f"{words[1]} 1.0.0 disabled")
+            # core/Command/App/Disable.php: an app that is not enabled is left as it is.
+            if words[1] in enabled(env):
+                set_enabled(env, words[1], False)
+                out.append(f"{words[1]} 1.0.0 disabled")
+            else:
+                out.append(f"No such app enabled: {words[1]}")
         elif words[0] == "config:app:set":
             out.append(f"Config value '{words[2]}' for app '{words[1]}' is now set to '{c.split('--value=', 1)[-1]}', stored as mixed in fast cache")
     out.append(status_json(image, maintenance=(what == "maintenance")))

@@ -42,6 +42,9 @@ pub enum Error {
         "the credentials Secret {namespace}/nextcloud-credentials of this installed Nextcloud lacks {missing}: new values would log everyone out and leave its stored passwords unreadable, so none are generated; restore these keys from a backup of the Secret, or annotate the space frama.space/new-identity=accept to generate new ones"
     )]
     IdentityLost { namespace: String, missing: String },
+    /// The adoption Secret cannot be used (missing, not made for the space, incomplete).
+    #[error("adoption: {0}")]
+    AdoptionSecret(String),
     /// The space's namespace exists and is not the space's: nothing is written or bound there.
     #[error(
         "namespace {namespace} exists and was not created for this space ({holder}); nothing is written there until it is removed or the space renamed"
@@ -81,6 +84,7 @@ impl Error {
             Error::StillTerminating(_) => "Terminating",
             Error::NamespaceConflict { .. } => "NamespaceConflict",
             Error::IdentityLost { .. } => "IdentityLost",
+            Error::AdoptionSecret(_) => "AdoptionSecretRefused",
             Error::RetainedDataHeld { .. } => "RetainedDataHeld",
             Error::Pool { .. } => "PoolMisconfigured",
             Error::Provision(e) => e.reason(),

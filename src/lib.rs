@@ -1,5 +1,6 @@
 //! framaspace-operator: Framaspace Nextcloud spaces as Kubernetes custom resources.
 
+pub mod adopt;
 pub mod api;
 #[cfg(feature = "bench")]
 pub mod bench_png;

@@ -30,6 +30,33 @@ enum Command {
         #[arg(long)]
         chart: Option<PathBuf>,
     },
+    /// Turn existing instances' config.php files (or `occ config:list system --private` JSON)
+    /// into AssociationSpace manifests and adoption Secrets, each space observed only. Prints
+    /// them (or writes `<space>.yaml` files into --out); refused instances and why go to stderr,
+    /// and the exit code is 3 when any was refused.
+    Adopt {
+        /// The instances' configuration files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// CSV of what config.php lacks: host (or name), contact_email; class, display_name, quota, max_accounts, wave.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Where each database server is: dbhost[:port]=DatabasePool (repeat).
+        #[arg(long = "database-pool")]
+        database_pool: Vec<String>,
+        /// Where each object store is: hostname[:port]=StoragePool (repeat).
+        #[arg(long = "storage-pool")]
+        storage_pool: Vec<String>,
+        /// The operator's namespace, where the adoption Secrets go.
+        #[arg(long, default_value = "framaspace-system")]
+        namespace: String,
+        /// The SpaceClass of spaces the CSV gives none (default: the default class).
+        #[arg(long)]
+        class: Option<String>,
+        /// Directory to write one `<space>.yaml` per instance into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the version.
     Version,
 }
@@ -88,6 +115,9 @@ fn main() -> ExitCode {
             println!("framaspace-operator {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Adopt { files, csv, database_pool, storage_pool, namespace, class, out } => {
+            adopt(files, csv, &database_pool, &storage_pool, namespace, class, out.as_deref())
+        }
         Command::Crds { dir, chart } => match manifests::write(dir.as_deref()).and_then(|()| match chart {
             Some(chart) => manifests::write_chart(&chart),
             None => Ok(()),
@@ -142,4 +172,50 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn adopt(
+    files: Vec<PathBuf>,
+    csv: Option<PathBuf>,
+    database_pools: &[String],
+    storage_pools: &[String],
+    namespace: String,
+    class: Option<String>,
+    out: Option<&std::path::Path>,
+) -> ExitCode {
+    use framaspace_operator::adopt;
+    let pools = adopt::pool_map(database_pools).and_then(|d| adopt::pool_map(storage_pools).map(|s| (d, s)));
+    let (database_pools, storage_pools) = match pools {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let inventory = adopt::Inventory { files, csv, database_pools, storage_pools, namespace, class };
+    let outcome = match adopt::run(&inventory) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for m in &outcome.mapped {
+        let written = match out {
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join(format!("{}.yaml", m.name)), &m.yaml)),
+            None => {
+                print!("{}", m.yaml);
+                Ok(())
+            }
+        };
+        if let Err(e) = written {
+            eprintln!("error: {}: {e}", m.name);
+            return ExitCode::FAILURE;
+        }
+    }
+    for (file, why) in &outcome.refused {
+        eprintln!("refused {}: {why}", file.display());
+    }
+    eprintln!("{} instance(s) mapped, {} refused", outcome.mapped.len(), outcome.refused.len());
+    if outcome.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) }
 }

@@ -64,11 +64,11 @@ async fn the_server_connections_bound_a_pool_so_its_tenants_never_lock_out_the_o
     assert!((spaces + 1) * 45 + reserved + 4 > max_connections, "one more space would not");
     let names = TenantNames::new(&unique("conn"));
     admin.ensure(&names, "pw-conn-limit-e2e").await.expect("ensure");
-    assert_eq!(connection_limit(&mut conn, &names.sql).await, 45);
+    assert_eq!(connection_limit(&mut conn, &names.role).await, 45);
     let lower =
         PgAdmin::connect(PgTarget { tenant_connections: 24, ..pg_target(DatabaseIsolation::Database, "x") }).await.expect("connect");
     assert_eq!(lower.ensure(&names, "pw-conn-limit-e2e").await.expect("ensure again"), Writes(1), "a changed limit reaches the role");
-    assert_eq!(connection_limit(&mut conn, &names.sql).await, 24);
+    assert_eq!(connection_limit(&mut conn, &names.role).await, 24);
     lower.remove(&names).await.expect("remove");
 }
 
@@ -96,33 +96,33 @@ async fn pg_isolation(isolation: DatabaseIsolation) {
     eprintln!("figure: postgres {isolation:?}: provision one space {first:?}, check an unchanged one {:?}", t.elapsed());
 
     let (db_a, db_b) = (admin.database_of(&a), admin.database_of(&b));
-    let mut ca = connect_as(&a.sql, &pa, &db_a).await.expect("a reaches its database");
+    let mut ca = connect_as(&a.role, &pa, &db_a).await.expect("a reaches its database");
     sqlx::raw_sql("CREATE TABLE files (id int); INSERT INTO files VALUES (1), (2)").execute(&mut ca).await.expect("a writes");
-    let mut cb = connect_as(&b.sql, &pb, &db_b).await.expect("b reaches its database");
+    let mut cb = connect_as(&b.role, &pb, &db_b).await.expect("b reaches its database");
     match isolation {
         DatabaseIsolation::Database => {
-            assert!(connect_as(&a.sql, &pa, &db_b).await.is_err(), "a is refused on b's database");
-            assert!(connect_as(&b.sql, &pb, &db_a).await.is_err(), "b is refused on a's database");
+            assert!(connect_as(&a.role, &pa, &db_b).await.is_err(), "a is refused on b's database");
+            assert!(connect_as(&b.role, &pb, &db_a).await.is_err(), "b is refused on a's database");
         }
         DatabaseIsolation::Schema => {
-            let q = format!("SELECT count(*) FROM {}.files", a.sql);
+            let q = format!("SELECT count(*) FROM {}.files", a.role);
             let err = sqlx::raw_sql(sqlx::AssertSqlSafe(q)).execute(&mut cb).await.expect_err("b cannot read a's schema");
             assert!(err.to_string().contains("permission denied"), "{err}");
             let err = sqlx::raw_sql("CREATE TABLE public.intrusion (id int)").execute(&mut cb).await.expect_err("no table in public");
             assert!(err.to_string().contains("permission denied"), "{err}");
         }
     }
-    assert!(connect_as(&a.sql, &pb, &db_a).await.is_err(), "a wrong password is refused");
+    assert!(connect_as(&a.role, &pb, &db_a).await.is_err(), "a wrong password is refused");
     assert!(admin.ensure(&a, "a-new-password-0123456789").await.expect("password change").0 > 0, "a changed password is applied");
-    assert!(connect_as(&a.sql, "a-new-password-0123456789", &db_a).await.is_ok());
+    assert!(connect_as(&a.role, "a-new-password-0123456789", &db_a).await.is_ok());
     admin.ensure(&a, &pa).await.expect("password back");
     drop(ca);
 
     // Retain: no login, data kept; ensuring again gives the data back.
     admin.revoke(&a).await.expect("revoke a");
-    assert!(connect_as(&a.sql, &pa, &db_a).await.is_err(), "a revoked role cannot log in");
+    assert!(connect_as(&a.role, &pa, &db_a).await.is_err(), "a revoked role cannot log in");
     admin.ensure(&a, &pa).await.expect("re-create a");
-    let mut ca = connect_as(&a.sql, &pa, &db_a).await.expect("a is back");
+    let mut ca = connect_as(&a.role, &pa, &db_a).await.expect("a is back");
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM files").fetch_one(&mut ca).await.expect("a reads its rows");
     assert_eq!(rows, 2, "Retain kept every row");
     drop(ca);
@@ -130,14 +130,14 @@ async fn pg_isolation(isolation: DatabaseIsolation) {
     // Delete, with b's session still open, after b made its own database a template (its owner
     // may), which DROP DATABASE refuses.
     if isolation == DatabaseIsolation::Database {
-        let mut owner = connect_as(&b.sql, &pb, &db_b).await.expect("b connects");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" IS_TEMPLATE true", b.sql)))
+        let mut owner = connect_as(&b.role, &pb, &db_b).await.expect("b connects");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" IS_TEMPLATE true", b.role)))
             .execute(&mut owner)
             .await
             .expect("the owner makes its database a template");
     }
     assert!(admin.remove(&b).await.expect("drop b").0 > 0);
-    assert!(connect_as(&b.sql, &pb, &db_b).await.is_err(), "b is gone");
+    assert!(connect_as(&b.role, &pb, &db_b).await.is_err(), "b is gone");
     assert!(sqlx::raw_sql("SELECT 1").execute(&mut cb).await.is_err(), "b's open session was ended");
     assert_eq!(admin.remove(&b).await.expect("drop b again"), Writes(0), "dropping twice writes nothing");
     admin.remove(&a).await.expect("clean a");
@@ -515,10 +515,10 @@ async fn postgres_races_and_interruptions_converge() {
     )
     .await;
     for (r, (n, _)) in results.iter().zip(&spaces) {
-        assert!(r.is_ok(), "{} provisioned while racing for the shared database: {r:?}", n.sql);
+        assert!(r.is_ok(), "{} provisioned while racing for the shared database: {r:?}", n.role);
     }
     for (n, p) in &spaces {
-        connect_as(&n.sql, p, &shared).await.unwrap_or_else(|e| panic!("{} logs in to the shared database: {e}", n.sql));
+        connect_as(&n.role, p, &shared).await.unwrap_or_else(|e| panic!("{} logs in to the shared database: {e}", n.role));
     }
 
     // Cut after the role: the role (with the operator's marker) exists, nothing granted yet.
@@ -528,11 +528,11 @@ async fn postgres_races_and_interruptions_converge() {
     let sql = format!(
         "CREATE ROLE {r} LOGIN PASSWORD '{password}'; COMMENT ON ROLE {r} IS '{}'",
         framaspace_operator::provision::postgres::ROLE_MARKER,
-        r = cut.sql
+        r = cut.role
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.expect("a role left by a cut ensure");
     one.ensure(&cut, &password).await.expect("the next ensure converges");
-    connect_as(&cut.sql, &password, &shared).await.expect("the space reaches its schema");
+    connect_as(&cut.role, &password, &shared).await.expect("the space reaches its schema");
     assert_eq!(one.ensure(&cut, &password).await.expect("again"), Writes(0));
     for (n, _) in spaces.iter().chain([(cut, password)].iter()) {
         one.remove(n).await.expect("clean");
@@ -553,39 +553,43 @@ async fn postgres_never_takes_what_is_not_its_own() {
 
     // A role with a space's name, created by someone else: its password is not reset.
     let squatted = TenantNames::new(&unique("squat"));
-    run(&mut admin, format!("CREATE ROLE {} LOGIN PASSWORD 'theirs-0123456789'", squatted.sql)).await.expect("someone's role");
+    run(&mut admin, format!("CREATE ROLE {} LOGIN PASSWORD 'theirs-0123456789'", squatted.role)).await.expect("someone's role");
     let secret = async |admin: &mut PgConnection| -> Option<String> {
-        sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1").bind(&squatted.sql).fetch_one(admin).await.expect("read")
+        sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
+            .bind(&squatted.role)
+            .fetch_one(admin)
+            .await
+            .expect("read")
     };
     let before = secret(&mut admin).await;
     conflict(pg.ensure(&squatted, &random_hex(32)).await, "a role the operator did not create");
     assert_eq!(secret(&mut admin).await, before, "its password is unchanged");
     assert_eq!(pg.remove(&squatted).await.expect("Delete of the refused space"), Writes(0), "and a Delete leaves it alone");
-    run(&mut admin, format!("DROP ROLE {}", squatted.sql)).await.expect("clean");
+    run(&mut admin, format!("DROP ROLE {}", squatted.role)).await.expect("clean");
 
     // A database with a space's derived name, owned by someone else: not adopted.
     let taken = TenantNames::new(&unique("taken"));
-    run(&mut admin, format!("CREATE DATABASE {}", taken.sql)).await.expect("someone's database");
+    run(&mut admin, format!("CREATE DATABASE {}", taken.role)).await.expect("someone's database");
     conflict(pg.ensure(&taken, &random_hex(32)).await, "a database the operator did not create");
     let owner: String = sqlx::query_scalar("SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1")
-        .bind(&taken.sql)
+        .bind(&taken.role)
         .fetch_one(&mut admin)
         .await
         .expect("owner");
     assert_eq!(owner, env("FRAMASPACE_PG_USER"), "its owner is unchanged");
     pg.remove(&taken).await.expect("Delete of the refused space: the role the attempt created goes");
-    run(&mut admin, format!("DROP DATABASE {}", taken.sql)).await.expect("and their database is still there");
+    run(&mut admin, format!("DROP DATABASE {}", taken.role)).await.expect("and their database is still there");
 
     // A schema pool pointed at a space's own database.
     let victim = TenantNames::new(&unique("victim"));
     let victim_password = random_hex(32);
     pg.ensure(&victim, &victim_password).await.expect("a space on its own database");
-    let inside = PgAdmin::connect(pg_target(DatabaseIsolation::Schema, &victim.sql)).await.expect("a pool on that database");
+    let inside = PgAdmin::connect(pg_target(DatabaseIsolation::Schema, &victim.role)).await.expect("a pool on that database");
     let intruder = TenantNames::new(&unique("intruder"));
     conflict(inside.ensure(&intruder, &random_hex(32)).await, "a shared database that is a space's");
-    let mut v = connect_as(&victim.sql, &victim_password, &victim.sql).await.expect("the victim's session");
+    let mut v = connect_as(&victim.role, &victim_password, &victim.role).await.expect("the victim's session");
     let schemas: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
-        .bind(&intruder.sql)
+        .bind(&intruder.role)
         .fetch_one(&mut v)
         .await
         .expect("schemas");
@@ -595,7 +599,7 @@ async fn postgres_never_takes_what_is_not_its_own() {
     // The server's own databases: PUBLIC's CONNECT and TEMPORARY revoked, the admin still in.
     assert_eq!(pg.confine_tenants().await.expect("confine"), Vec::<String>::new(), "a superuser admin confines both");
     for db in ["postgres", "template1"] {
-        let e = connect_as(&victim.sql, &victim_password, db).await.expect_err("a tenant is refused");
+        let e = connect_as(&victim.role, &victim_password, db).await.expect_err("a tenant is refused");
         assert!(e.to_string().contains("permission denied"), "{db}: {e}");
     }
     pg.server_version().await.expect("the admin still reaches postgres");
@@ -863,4 +867,100 @@ async fn garage_a_scoped_admin_token_is_found_unable_to_provision() {
     assert!(why.starts_with("its admin token may not call CreateBucket, UpdateBucket"), "{why}");
     let id = created["id"].as_str().expect("an id");
     garage_admin(&format!("DeleteAdminToken?id={id}"), serde_json::json!({})).await;
+}
+
+/// Adoption reads an existing instance as the admin (its database and role) and as its role (its
+/// tables), and writes nothing: a role made by another system, with Nextcloud's tables, stays as
+/// it was; the figures are what its rows say; a wrong password reads nothing.
+#[tokio::test]
+async fn adoption_reads_an_existing_instance_and_writes_nothing() {
+    let pg = PgAdmin::connect(pg_target(DatabaseIsolation::Database, "unused")).await.expect("admin");
+    let name = unique("nc_legacy_").replace('-', "_");
+    let password = random_hex(24);
+    let admin = |sql: String| async move {
+        let mut c = connect_as(&env("FRAMASPACE_PG_USER"), &env("FRAMASPACE_PG_PASSWORD"), "postgres").await.expect("superuser");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.expect("admin statement");
+    };
+    admin(format!("CREATE ROLE {name} LOGIN PASSWORD '{password}'")).await;
+    admin(format!("CREATE DATABASE {name} OWNER {name}")).await;
+    let mut own = connect_as(&name, &password, &name).await.expect("the instance's role");
+    let schema = "CREATE TABLE oc_appconfig (appid varchar(32), configkey varchar(64), configvalue text, PRIMARY KEY (appid, configkey));
+        CREATE TABLE oc_storages (numeric_id bigserial PRIMARY KEY, id varchar(64) UNIQUE);
+        CREATE TABLE oc_filecache (fileid bigserial PRIMARY KEY, storage bigint, path varchar(4000), path_hash varchar(32));
+        CREATE UNIQUE INDEX fs_storage_path_hash ON oc_filecache (storage, path_hash);
+        CREATE TABLE oc_users (uid varchar(64) PRIMARY KEY);
+        CREATE TABLE oc_preferences (userid varchar(64), appid varchar(32), configkey varchar(64), configvalue text, PRIMARY KEY (userid, appid, configkey));
+        CREATE TABLE oc_authtoken (id bigserial PRIMARY KEY, uid varchar(64), last_activity integer);
+        INSERT INTO oc_appconfig VALUES ('core', 'installedat', '1735689600'), ('files', 'enabled', 'yes'), ('dav', 'enabled', 'yes'), ('photos', 'enabled', 'no');
+        INSERT INTO oc_storages (numeric_id, id) VALUES (1, 'object::store:amazon::legacy-bucket'), (2, 'object::user:alice');
+        INSERT INTO oc_filecache (storage, path, path_hash) VALUES (1, '', md5('')), (1, 'appdata_oclegacy001', md5('appdata_oclegacy001'));
+        INSERT INTO oc_users VALUES ('alice'), ('bob');
+        INSERT INTO oc_preferences VALUES ('alice', 'login', 'lastLogin', '1764900000'), ('bob', 'login', 'lastLogin', 'garbage'), ('bob', 'core', 'lang', 'fr');
+        INSERT INTO oc_authtoken (uid, last_activity) VALUES ('alice', 1764960000), ('bob', 1764000000);";
+    sqlx::raw_sql(schema).execute(&mut own).await.expect("Nextcloud's tables");
+    let digest = "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM (SELECT * FROM oc_appconfig UNION ALL SELECT appid, configkey, configvalue FROM oc_preferences) t";
+    let before: String = sqlx::query_scalar(digest).fetch_one(&mut own).await.expect("digest");
+
+    let names = TenantNames::adopted("legacy", &name, &name);
+    let facts = pg.database_facts(&name, &name).await.expect("admin reads");
+    assert_eq!((facts.owner.as_deref(), facts.role_exists), (Some(name.as_str()), true));
+    let missing = pg.database_facts("nc_no_such_db", "nc_no_such_role").await.expect("admin reads");
+    assert_eq!((missing.owner, missing.role_exists), (None, false), "a manifest that points at nothing");
+    let found = pg.instance_facts(&names, &password, "legacy-bucket", "oclegacy001").await.expect("reads").expect("logs in");
+    assert!(found.installed);
+    assert_eq!(found.object_stores, ["object::store:amazon::legacy-bucket"]);
+    assert!(found.appdata_found, "appdata_<instanceid> in the bucket's storage");
+    assert_eq!(found.enabled_apps, ["dav", "files"], "'no' is not enabled");
+    assert_eq!(found.accounts, 2);
+    let wrong_id = pg.instance_facts(&names, &password, "legacy-bucket", "ocother0001").await.expect("reads").expect("logs in");
+    assert!(!wrong_id.appdata_found, "another instanceid has no appdata there");
+    let wrong_bucket = pg.instance_facts(&names, &password, "other-bucket", "oclegacy001").await.expect("reads").expect("logs in");
+    assert!(!wrong_bucket.appdata_found);
+    assert_eq!(pg.instance_facts(&names, "not-the-password", "legacy-bucket", "oclegacy001").await.expect("no error"), None);
+    let accounts = pg.account_facts(&names, &password).await.expect("accounts");
+    assert_eq!(accounts.accounts, 2);
+    assert_eq!(accounts.last_login, Some(1764900000), "a value that is not a timestamp is skipped");
+    assert_eq!(accounts.last_activity, Some(1764960000));
+    let after: String = sqlx::query_scalar(digest).fetch_one(&mut own).await.expect("digest");
+    assert_eq!(before, after, "nothing was written");
+    let plan: String = sqlx::query_scalar(
+        "EXPLAIN (COSTS OFF) SELECT max(configvalue) FROM oc_preferences WHERE appid = 'login' AND configkey = 'lastLogin'",
+    )
+    .fetch_one(&mut own)
+    .await
+    .expect("plan");
+    eprintln!("figure: the last-login read's plan on a small table: {plan}");
+    drop(own);
+    admin(format!("DROP DATABASE {name}")).await;
+    admin(format!("DROP ROLE {name}")).await;
+}
+
+/// A MinIO bucket another system made, with its own user holding it (here one the operator made,
+/// unmarked afterwards): the look at it reads its figures and that the key reads it, writes nothing.
+#[tokio::test]
+async fn adoption_inspects_a_minio_bucket_without_writing() {
+    let endpoint = env("FRAMASPACE_MINIO_URL");
+    let admin =
+        MinioAdmin::new(&endpoint, "us-east-1", &env("FRAMASPACE_MINIO_ACCESS_KEY"), &env("FRAMASPACE_MINIO_SECRET_KEY")).expect("admin");
+    let name = unique("nc-legacy-");
+    let (key, secret) = (random_hex(20), random_hex(40));
+    let b = Bucket { bucket: &name, access_key: &key, secret_key: &secret, quota_bytes: 1 << 20, writable: true };
+    admin.ensure(&b).await.expect("their bucket and user");
+    let own = SignedClient::new(&endpoint, "us-east-1", &key, &secret, System::Minio).expect("their key");
+    for (i, size) in [(5, 1200usize), (8, 3400)] {
+        assert_eq!(status_of(&own, Method::PUT, &format!("/{name}/urn:oid:{i}"), &[], vec![b'n'; size]).await, 200);
+    }
+    assert_eq!(status_of(&minio_root(), Method::DELETE, &format!("/{name}"), &[("tagging", "")], Vec::new()).await, 204, "not marked");
+    let facts = admin.inspect(&b).await.expect("inspect");
+    assert_eq!(
+        facts,
+        framaspace_operator::provision::BucketFacts { exists: true, bytes: 4600, objects: 2, key_reads: true, marked: false }
+    );
+    assert!(minio_root().bucket_tags(&name).await.expect("tags").is_empty(), "inspecting wrote no mark");
+    let stranger = Bucket { access_key: "GK0000000000000000000000", secret_key: &secret, ..b };
+    assert!(!admin.inspect(&stranger).await.expect("inspect").key_reads, "a key that is not theirs does not read it");
+    let none = Bucket { bucket: "nc-legacy-nothing-here", ..b };
+    assert_eq!(admin.inspect(&none).await.expect("inspect"), framaspace_operator::provision::BucketFacts::default());
+    admin.ensure(&b).await.expect("its user holds it: marked again");
+    admin.delete(&b).await.expect("clean");
 }

@@ -76,7 +76,7 @@ nc_image=$(jsonpath space/nc-slow '{.status.nextcloud.image}')
 check_eq "status.nextcloud is what occ status printed" "33.0.7.2 33.0.7 registry.frama.space/framaspace/nextcloud:33.0.7" \
   "$(jsonpath space/nc-slow '{.status.nextcloud.version} {.status.nextcloud.versionString}') ${nc_image%@*}"
 check_eq "kubectl get spaces -o wide shows the version" "33.0.7" \
-  "$(kubectl get space nc-slow -o wide --no-headers | awk '{print $(NF-3)}')"
+  "$(kubectl get space nc-slow -o wide | awk 'NR == 1 { at = index($0, "NEXTCLOUD") } NR == 2 { v = substr($0, at); sub(/ .*/, "", v); print v }')"
 check "the namespace records it too" bash -c "[ \"\$(kubectl get ns space-nc-slow -o jsonpath='{.metadata.annotations.frama\\.space/nextcloud-version}')\" = '33.0.7.2 33.0.7' ]"
 check "the real PostgreSQL holds the installation, in the space's own database" bash -c \
   "[ -n \"\$(${PSQL[*]} -d space_nc_slow -c \"SELECT configvalue FROM oc_appconfig WHERE appid='core' AND configkey='installedat'\")\" ]"

@@ -35,6 +35,11 @@ pub const NODE_POOL_LABEL: &str = "frama.space/node-pool";
 /// spaces and sent to an SMTP host.
 pub const PURPOSE_LABEL: &str = "frama.space/purpose";
 pub const SMTP_PURPOSE: &str = "smtp-credentials";
+/// The purpose of a Secret that holds an adopted instance's identity and keys; it also carries
+/// [`SPACE_LABEL`] as an annotation naming the one space it was made for.
+pub const ADOPTION_PURPOSE: &str = "adoption";
+/// The wave an adopted space is switched to `Manage` with (set by `framaspace-operator adopt`).
+pub const ADOPTION_WAVE_LABEL: &str = "frama.space/adoption-wave";
 /// On a pool's admin Secret: the servers (`host:port`, comma-separated) the operator may send it
 /// to. Written by whoever may write the operator's Secrets, so a pool cannot redirect them.
 pub const ADMIN_ENDPOINTS_ANNOTATION: &str = "frama.space/endpoints";
@@ -90,6 +95,8 @@ pub const APPS_READY: &str = "AppsReady";
 pub const INSTALLED: &str = "Installed";
 /// The space runs its class's Nextcloud version (see the class's rollout).
 pub const UP_TO_DATE: &str = "UpToDate";
+/// An adopted space: whether the operator may take it over (observed), or has (managed).
+pub const ADOPTED: &str = "Adopted";
 
 /// The space conditions a status carries, in the order `kubectl describe` shows them after Ready.
 pub const SPACE_CONDITIONS: [&str; 9] =

@@ -5,6 +5,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 pub mod admission;
+pub mod adoption;
 pub mod backend;
 pub mod cache_pool;
 pub mod class;

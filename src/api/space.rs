@@ -57,6 +57,9 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace", description = "Namespace of the workload", priority = 1),
     printcolumn(name = "Nextcloud", type_ = "string", json_path = ".status.nextcloud.versionString", description = "Nextcloud release the space runs"),
     printcolumn(name = "Upgrade", type_ = "string", json_path = ".status.upgrade.phase", description = "Where the space's latest upgrade stands", priority = 1),
+    printcolumn(name = "Storage", type_ = "string", json_path = ".status.usage.storageShown", description = "Bucket used against the quota, as last measured"),
+    printcolumn(name = "Accounts", type_ = "string", json_path = ".status.usage.accountsShown", description = "Accounts against maxAccounts, as last counted"),
+    printcolumn(name = "Adoption", type_ = "string", json_path = ".status.adoption.state", description = "Where the adoption of an existing instance stands", priority = 1),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the space serves its users"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
@@ -68,6 +71,7 @@ pub const MAX_NAME_LENGTH: usize = 40;
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.spaceClassName) == has(oldSelf.spaceClassName)").message("spec.spaceClassName cannot be added or removed after creation: the class fixes the host name and the placement"))]
+#[x_kube(validation = Rule::new("has(self.adoption) == has(oldSelf.adoption)").message("spec.adoption cannot be added or removed after creation: a space either adopts an existing instance or is installed new"))]
 pub struct AssociationSpaceSpec {
     /// Name of the association as shown to its members (Nextcloud theming name).
     #[schemars(length(min = 1, max = 100))]
@@ -115,6 +119,12 @@ pub struct AssociationSpaceSpec {
     /// keeps its database, cache keys and bucket; `Delete` removes them.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Takes over a Nextcloud that already exists instead of installing one: observed first (read
+    /// only), then managed on its existing data. Deleting an adopted space never deletes or revokes
+    /// its database or its bucket, whatever `deletionPolicy` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<crate::api::adoption::Adoption>,
 }
 
 /// An optional office suite, without the `null` member schemars adds to optional enums (the API
@@ -193,10 +203,12 @@ pub enum SpacePhase {
     Upgrading,
     /// Deletion is in progress.
     Deleting,
+    /// An existing instance the operator only reads (`spec.adoption.policy: Observe`).
+    Observing,
 }
 
 impl SpacePhase {
-    pub const ALL: [SpacePhase; 8] = [
+    pub const ALL: [SpacePhase; 9] = [
         SpacePhase::Pending,
         SpacePhase::Provisioning,
         SpacePhase::Installing,
@@ -205,6 +217,7 @@ impl SpacePhase {
         SpacePhase::Suspended,
         SpacePhase::Upgrading,
         SpacePhase::Deleting,
+        SpacePhase::Observing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -217,6 +230,7 @@ impl SpacePhase {
             SpacePhase::Suspended => "Suspended",
             SpacePhase::Upgrading => "Upgrading",
             SpacePhase::Deleting => "Deleting",
+            SpacePhase::Observing => "Observing",
         }
     }
 }
@@ -265,7 +279,8 @@ pub struct AppsStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssociationSpaceStatus {
-    /// Lifecycle phase: Pending, Provisioning, Installing, Ready, Degraded, Suspended or Deleting.
+    /// Lifecycle phase: Pending, Provisioning, Installing, Ready, Degraded, Suspended, Upgrading,
+    /// Deleting, or Observing (an adopted instance the operator only reads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<SpacePhase>,
     /// Public address of the space.
@@ -302,6 +317,9 @@ pub struct AssociationSpaceStatus {
     /// What the space uses, as the operator last measured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<SpaceUsage>,
+    /// An adopted space: what the operator read of the instance and what differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<crate::api::adoption::AdoptionStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -318,6 +336,34 @@ pub struct SpaceUsage {
     /// Its bucket, measured by the operator every `usageCheckSeconds` of its StoragePool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageUsageStatus>,
+    /// Its accounts and when they were last used, read from its database at the same interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<AccountUsageStatus>,
+    /// `used/quota (percent)`, for `kubectl get`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_shown: Option<String>,
+    /// `accounts/maxAccounts`, for `kubectl get`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts_shown: Option<String>,
+}
+
+/// A space's accounts, read from its own database as its own role.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountUsageStatus {
+    /// Accounts of its Nextcloud (`oc_users`).
+    pub accounts: i64,
+    /// The account limit they were compared with.
+    pub max_accounts: i64,
+    /// The latest login of any account (`lastLogin` in `oc_preferences`, RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<String>,
+    /// The latest use of any session or app password, sync clients included
+    /// (`oc_authtoken.last_activity`, RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity: Option<String>,
+    /// When these figures were read (kept while they do not change).
+    pub measured_at: String,
 }
 
 /// A space's bucket against its quota. The stores' own quotas do not hold everything (MinIO

@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod s3_admin;
 pub mod space;
 pub mod status;
+pub mod usage_census;
 pub mod workload;
 
 pub use runtime::run;

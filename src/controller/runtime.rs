@@ -429,7 +429,8 @@ pub async fn caches_ready(
     let _ = filled.send(true);
 }
 
-/// Keeps the spaces-by-phase gauges current (every phase, zero included, so dashboards show them).
+/// Keeps the spaces-by-phase gauges current (every phase, zero included, so dashboards show them),
+/// and the fleet's usage and adoption counts.
 async fn count_phases(spaces: Store<AssociationSpace>, metrics: Arc<Metrics>) {
     loop {
         let all = spaces.state();
@@ -437,6 +438,7 @@ async fn count_phases(spaces: Store<AssociationSpace>, metrics: Arc<Metrics>) {
             let count = all.iter().filter(|s| s.status.as_ref().and_then(|st| st.phase) == Some(phase)).count();
             metrics.set_spaces(phase.as_str(), count as i64);
         }
+        metrics.set_usage(&super::usage_census::count(&all, jiff::Timestamp::now().as_second()));
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
 }

@@ -5,7 +5,7 @@ use tokio::sync::Semaphore;
 
 use crate::provision::garage::GarageAdmin;
 use crate::provision::minio::{Bucket, MinioAdmin};
-use crate::provision::{OPERATION_BOUND, ProvisionError, StorageUsage, System, Writes, bounded};
+use crate::provision::{BucketFacts, OPERATION_BOUND, ProvisionError, StorageUsage, System, Writes, bounded};
 
 /// Either S3 provider, behind the calls the operator makes, at most `maxConcurrentOperations`
 /// of them at once per store.
@@ -76,6 +76,14 @@ impl S3Admin {
         match &self.provider {
             S3Provider::Minio(a) => a.measure(b).await,
             S3Provider::Garage(a) => bounded(self.system(), OPERATION_BOUND, a.measure(b)).await,
+        }
+    }
+    /// A read-only look at a bucket (an adopted one); a MinIO listing is bounded per request.
+    pub async fn inspect(&self, b: &Bucket<'_>) -> Result<BucketFacts, ProvisionError> {
+        let _p = self.permit().await?;
+        match &self.provider {
+            S3Provider::Minio(a) => a.inspect(b).await,
+            S3Provider::Garage(a) => bounded(self.system(), OPERATION_BOUND, a.inspect(b)).await,
         }
     }
     /// Not bounded as a whole: emptying a large bucket takes many requests, each bounded, and a

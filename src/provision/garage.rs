@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::s3::SignedClient;
-use super::{ProvisionError, StorageUsage, System, Writes};
+use super::{BucketFacts, ProvisionError, StorageUsage, System, Writes};
 use crate::provision::minio::{Bucket, Ownership, foreign_bucket};
 
 /// The name of the key whose namespace marks the operator's buckets: every bucket the operator
@@ -386,6 +386,25 @@ impl GarageAdmin {
             usage.unfinished_bytes = 0;
         }
         Ok(usage)
+    }
+
+    /// A read-only look at a bucket: its info (exact counters), and whether the space's key is
+    /// allowed to read it. Nothing is written (the marker key is only read here).
+    pub async fn inspect(&self, b: &Bucket<'_>) -> Result<BucketFacts, ProvisionError> {
+        let Some(bucket) = self.bucket(b.bucket).await? else { return Ok(BucketFacts::default()) };
+        let number = |k: &str| bucket.get(k).and_then(Value::as_i64).and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        let keys = || bucket.get("keys").and_then(Value::as_array).into_iter().flatten();
+        let key_reads = !b.access_key.is_empty()
+            && keys().any(|k| {
+                k.get("accessKeyId").and_then(Value::as_str) == Some(b.access_key)
+                    && k.pointer("/permissions/read").and_then(Value::as_bool) == Some(true)
+            });
+        let marker = marker_key_id();
+        let marked = keys().any(|k| {
+            k.get("accessKeyId").and_then(Value::as_str) == Some(marker.as_str())
+                && k.get("bucketLocalAliases").and_then(Value::as_array).into_iter().flatten().any(|a| a.as_str() == Some(b.bucket))
+        });
+        Ok(BucketFacts { exists: true, bytes: number("bytes"), objects: number("objects"), key_reads, marked })
     }
 
     /// Removes one object of the space's bucket, with the space's own key.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::madmin;
 use super::s3::SignedClient;
-use super::{ProvisionError, StorageUsage, System, Writes};
+use super::{BucketFacts, ProvisionError, StorageUsage, System, Writes};
 
 const ADMIN: &str = "/minio/admin/v3";
 
@@ -373,6 +373,21 @@ impl MinioAdmin {
             usage.unfinished_bytes = 0;
         }
         Ok(usage)
+    }
+
+    /// A read-only look at a bucket: HEAD and a listing with the admin key (MinIO's own figure is
+    /// its scanner's), a HEAD with the space's key. Nothing is written.
+    pub async fn inspect(&self, b: &Bucket<'_>) -> Result<BucketFacts, ProvisionError> {
+        let head = self.client.send("read the bucket", Method::HEAD, &format!("/{}", b.bucket), &[], Vec::new(), &[]).await?;
+        if head.status == StatusCode::NOT_FOUND {
+            return Ok(BucketFacts::default());
+        }
+        self.client.expect_success("read the bucket", head)?;
+        let tags = self.client.bucket_tags(b.bucket).await?;
+        let marked = tags.iter().any(|(k, v)| k == BUCKET_MARKER.0 && v == BUCKET_MARKER.1);
+        let (bytes, objects) = self.client.usage(b.bucket).await?;
+        let key_reads = !b.access_key.is_empty() && self.key_works(b).await?;
+        Ok(BucketFacts { exists: true, bytes, objects, key_reads, marked })
     }
 
     /// The users the policy is attached to (`/idp/builtin/policy-entities`, a madmin-sealed reply:

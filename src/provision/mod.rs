@@ -134,12 +134,26 @@ impl StorageUsage {
     }
 }
 
+/// What a read-only look at a bucket found (an adopted one, which the operator neither marks nor
+/// quotas): whether it is there, what it holds, and whether the space's key may read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BucketFacts {
+    pub exists: bool,
+    pub bytes: u64,
+    pub objects: u64,
+    pub key_reads: bool,
+    /// It carries the operator's mark: a bucket the operator made for a space.
+    pub marked: bool,
+}
+
 /// The identifiers a space uses in every system, derived from its name (a DNS label that starts
 /// with a letter, at most 40 characters, so every derived name is valid everywhere).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantNames {
-    /// PostgreSQL role, database and schema (`space_<name>` with `_` for `-`).
-    pub sql: String,
+    /// PostgreSQL role and schema (`space_<name>` with `_` for `-`), or an adopted instance's `dbuser`.
+    pub role: String,
+    /// The database the role owns (isolation `Database`): the role's name, or an adopted `dbname`.
+    pub database: String,
     /// Redis ACL user (`space-<name>`).
     pub redis_user: String,
     /// Redis key and channel prefix (`space-<name>:`), also Nextcloud's `memcache_customprefix`.
@@ -148,11 +162,14 @@ pub struct TenantNames {
 
 impl TenantNames {
     pub fn new(space: &str) -> Self {
-        TenantNames {
-            sql: format!("space_{}", space.replace('-', "_")),
-            redis_user: format!("space-{space}"),
-            redis_prefix: format!("space-{space}:"),
-        }
+        let sql = format!("space_{}", space.replace('-', "_"));
+        TenantNames { role: sql.clone(), database: sql, redis_user: format!("space-{space}"), redis_prefix: format!("space-{space}:") }
+    }
+
+    /// The names of a space that adopts an existing database: its role and database as they are;
+    /// the cache is the operator's own, under the space's name.
+    pub fn adopted(space: &str, role: &str, database: &str) -> Self {
+        TenantNames { role: role.to_string(), database: database.to_string(), ..TenantNames::new(space) }
     }
 }
 
@@ -163,7 +180,7 @@ mod tests {
     #[test]
     fn tenant_names() {
         let n = TenantNames::new("mon-asso");
-        assert_eq!(n.sql, "space_mon_asso");
+        assert_eq!((n.role.as_str(), n.database.as_str()), ("space_mon_asso", "space_mon_asso"));
         assert_eq!(n.redis_user, "space-mon-asso");
         assert_eq!(n.redis_prefix, "space-mon-asso:");
     }

@@ -119,6 +119,15 @@ pub struct ResolvedSpace {
     /// The image a new install or an upgrade of the space runs: the class's, pinned by digest
     /// once inspected (`SpaceClass::pinned_reference`).
     pub image: String,
+    /// The existing instance the space adopts (`spec.adoption`).
+    pub adoption: Option<crate::api::adoption::Adoption>,
+}
+
+impl ResolvedSpace {
+    /// The space's adoption while the operator may only read.
+    pub fn observed_only(&self) -> bool {
+        self.adoption.as_ref().is_some_and(|a| a.policy == crate::api::adoption::AdoptionPolicy::Observe)
+    }
 }
 
 pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedSpace, SpecError> {
@@ -159,6 +168,7 @@ pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedS
         deletion_policy: space.spec.deletion_policy,
         class: class.spec.clone(),
         image: class.pinned_reference(),
+        adoption: space.spec.adoption.clone(),
         class_name,
         quota,
         quota_bytes,
@@ -213,6 +223,7 @@ pub(crate) mod tests {
                 suspended: false,
                 hold_upgrade: false,
                 deletion_policy: DeletionPolicy::Retain,
+                adoption: None,
             },
         );
         s.metadata.uid = Some("uid-1".into());

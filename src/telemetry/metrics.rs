@@ -79,6 +79,11 @@ pub struct Metrics {
     apps_reenabled: Counter,
     storage_quota_actions: Family<QuotaActionLabels, Counter>,
     spaces_by_version: Family<VersionLabels, Gauge>,
+    spaces_adoption: Family<AdoptionLabels, Gauge>,
+    spaces_by_usage: Family<UsageBandLabels, Gauge>,
+    spaces_near_limit: Family<ResourceLabels, Gauge>,
+    usage_top: Family<TopUsageLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    usage_oldest: Gauge,
     rollout: Family<RolloutLabels, Gauge>,
     upgrade_longest: Family<ClassNameLabels, Gauge>,
 }
@@ -116,6 +121,53 @@ pub struct QuotaActionLabels {
     pub system: String,
     /// writes_refused, writes_restored, uploads_aborted.
     pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AdoptionLabels {
+    /// Observing, Clean, Differing, Refused, Managed.
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UsageBandLabels {
+    /// storage, accounts.
+    pub resource: String,
+    /// The share of the limit: lt50, 50to75, 75to90, 90to100, over100.
+    pub band: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabels {
+    pub resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopUsageLabels {
+    pub resource: String,
+    pub space: String,
+}
+
+/// The bands of [`UsageBandLabels`], in order, with their upper bounds (exclusive).
+pub const USAGE_BANDS: [(&str, f64); 5] =
+    [("lt50", 0.5), ("50to75", 0.75), ("75to90", 0.9), ("90to100", 1.0 + f64::EPSILON), ("over100", f64::INFINITY)];
+
+/// How many spaces of the top list keep their names in `framaspace_space_usage_top_ratio`.
+pub const TOP_USAGE: usize = 10;
+
+/// The fleet's usage, counted from every space's status (`controller::census::usage`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UsageCensus {
+    /// Spaces per band, per resource (`storage`, `accounts`), every band present.
+    pub bands: Vec<(&'static str, &'static str, i64)>,
+    /// Spaces at or above 90 % of their limit, per resource.
+    pub near_limit: Vec<(&'static str, i64)>,
+    /// The most used spaces per resource, at most [`TOP_USAGE`] each, with their share.
+    pub top: Vec<(&'static str, String, f64)>,
+    /// Age of the oldest storage measure shown by a space (0: none).
+    pub oldest_measure_seconds: i64,
+    /// Adopted spaces per adoption state, every state present.
+    pub adoption: Vec<(&'static str, i64)>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -218,7 +270,42 @@ impl Metrics {
             "How long the space of a class that has been upgrading longest has been at it (0: none)",
             upgrade_longest.clone(),
         );
+        let spaces_adoption = Family::<AdoptionLabels, Gauge>::default();
+        registry.register(
+            "spaces_adoption",
+            "Adopted spaces by adoption state: Observing, Clean, Differing, Refused, Managed",
+            spaces_adoption.clone(),
+        );
+        let spaces_by_usage = Family::<UsageBandLabels, Gauge>::default();
+        registry.register(
+            "spaces_by_usage",
+            "Spaces by the share of their limit they use (resource storage: bucket against quota; accounts: against maxAccounts)",
+            spaces_by_usage.clone(),
+        );
+        let spaces_near_limit = Family::<ResourceLabels, Gauge>::default();
+        registry.register(
+            "spaces_near_limit",
+            "Spaces at or above 90 % of their storage quota or account limit",
+            spaces_near_limit.clone(),
+        );
+        let usage_top = Family::<TopUsageLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "space_usage_top_ratio",
+            "The ten spaces that use the largest share of their limit, per resource (bounded: never one series per space)",
+            usage_top.clone(),
+        );
+        let usage_oldest = Gauge::default();
+        registry.register(
+            "usage_oldest_measure_seconds",
+            "Age of the oldest storage measure a space shows: how stale the usage figures can be",
+            usage_oldest.clone(),
+        );
         Metrics {
+            spaces_adoption,
+            spaces_by_usage,
+            spaces_near_limit,
+            usage_top,
+            usage_oldest,
             upgrade_longest,
             upgrades,
             upgrade_downtime,
@@ -339,6 +426,25 @@ impl Metrics {
 
     pub fn set_spaces(&self, phase: &str, count: i64) {
         self.spaces.get_or_create(&PhaseLabels { phase: phase.to_string() }).set(count);
+    }
+
+    /// Publishes the fleet's usage and adoption counts (the top list replaced whole, so a space
+    /// that left it leaves no series behind).
+    pub fn set_usage(&self, c: &UsageCensus) {
+        for (resource, band, n) in &c.bands {
+            self.spaces_by_usage.get_or_create(&UsageBandLabels { resource: resource.to_string(), band: band.to_string() }).set(*n);
+        }
+        for (resource, n) in &c.near_limit {
+            self.spaces_near_limit.get_or_create(&ResourceLabels { resource: resource.to_string() }).set(*n);
+        }
+        self.usage_top.clear();
+        for (resource, space, share) in &c.top {
+            self.usage_top.get_or_create(&TopUsageLabels { resource: resource.to_string(), space: space.clone() }).set(*share);
+        }
+        self.usage_oldest.set(c.oldest_measure_seconds);
+        for (state, n) in &c.adoption {
+            self.spaces_adoption.get_or_create(&AdoptionLabels { state: state.to_string() }).set(*n);
+        }
     }
 
     pub fn set_pool(&self, kind: &str, pool: &str, capacity: i64, assigned: i64, ready: bool) {

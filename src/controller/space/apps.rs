@@ -202,7 +202,7 @@ async fn repair(
     if checked_recently(ctx, &key) {
         return Ok(keep(applied));
     }
-    let names = crate::provision::TenantNames::new(&resolved.name);
+    let names = super::tenant::tenant_names(&resolved.name, resolved.adoption.as_ref());
     let enabled = ctx.pools.postgres(check.pool).await?.enabled_apps(&names, &check.password).await?;
     mark_checked(ctx, &key);
     let missing: Vec<&str> = desired.iter().map(String::as_str).filter(|a| !enabled.iter().any(|e| e == a)).collect();

@@ -2,7 +2,9 @@
 //! function for a space being reconciled ([`compute`]) and one for a space being deleted
 //! ([`deleting`]), so every rule is unit-tested and the steps only gather observations.
 
+use crate::api::adoption::{AdoptionPolicy, AdoptionState, AdoptionStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
+use crate::api::labels::ADOPTED;
 use crate::api::labels::{
     APPS_READY, CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, UP_TO_DATE,
     WORKLOAD_READY,
@@ -49,6 +51,8 @@ pub struct Observation<'a> {
     pub upgrade: Option<crate::api::space::UpgradeStatus>,
     /// What the space uses, from the usage step (or as it was).
     pub usage: Option<crate::api::space::SpaceUsage>,
+    /// An adopted space's report (managed from this reconcile on).
+    pub adoption: Option<AdoptionStatus>,
     pub previous: &'a AssociationSpaceStatus,
 }
 
@@ -204,6 +208,10 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             {
                 conditions.push(c);
             }
+            if let Some(a) = &o.adoption {
+                status.adoption = Some(a.clone());
+                conditions.push(adopted_condition(a));
+            }
             if let Some(f) = &o.failure {
                 // A backing condition is missing when the pipeline stopped before provisioning.
                 let failed = cond(f.condition, False, &f.reason, f.message.clone());
@@ -249,6 +257,76 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
     };
     status.phase = Some(phase);
     status.conditions = merge_conditions(&o.previous.conditions, fresh, o.generation, now);
+    status
+}
+
+/// The Adopted condition a report gives.
+fn adopted_condition(a: &AdoptionStatus) -> Condition {
+    use ConditionStatus::*;
+    let listed = |blocking: bool| {
+        a.differences
+            .iter()
+            .filter(|d| d.blocking == blocking)
+            .map(|d| format!("{}: {} ({})", d.field, d.observed, d.managed))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    match a.state {
+        AdoptionState::Managed => {
+            cond(ADOPTED, True, "Managed", "the operator runs the space on its adopted database and bucket; deleting the space keeps them")
+        }
+        AdoptionState::Clean => {
+            let changes = listed(false);
+            let message = if changes.is_empty() {
+                "nothing differs from what the operator would manage".to_string()
+            } else {
+                format!("managing it changes: {changes}")
+            };
+            cond(ADOPTED, False, "Clean", message)
+        }
+        AdoptionState::Differing => cond(ADOPTED, False, "Differing", format!("{}: {}", a.message, listed(true))),
+        AdoptionState::Refused => cond(ADOPTED, False, "Refused", a.message.clone()),
+        AdoptionState::Observing => cond(ADOPTED, False, "Observing", a.message.clone()),
+    }
+}
+
+/// The status of an adopted space the operator only reads: its report, Adopted, and Ready False
+/// (the space is not served by the operator yet). Every other condition stays as it was.
+pub fn observing(
+    previous: &AssociationSpaceStatus,
+    space: &ResolvedSpace,
+    report: AdoptionStatus,
+    generation: Option<i64>,
+    now: &str,
+) -> AssociationSpaceStatus {
+    use ConditionStatus::*;
+    let mut status = previous.clone();
+    status.observed_generation = generation;
+    status.space_class = Some(space.class_name.clone());
+    status.quota = Some(space.quota.clone());
+    status.max_accounts = Some(space.max_accounts);
+    status.phase = Some(SpacePhase::Observing);
+    let adopted = adopted_condition(&report);
+    let ready = match (report.policy, report.state) {
+        (AdoptionPolicy::Manage, _) => cond(
+            READY,
+            False,
+            "AdoptionNotClean",
+            format!(
+                "spec.adoption.policy is Manage, but the report is {}: nothing is taken over ({})",
+                report.state.as_str(),
+                adopted.message
+            ),
+        ),
+        (AdoptionPolicy::Observe, _) => {
+            cond(READY, False, "Observing", "an existing instance the operator only reads (spec.adoption.policy: Observe)")
+        }
+    };
+    status.adoption = Some(report);
+    let mut fresh: Vec<Condition> = previous.conditions.iter().filter(|c| c.type_ != READY && c.type_ != ADOPTED).cloned().collect();
+    fresh.insert(0, ready);
+    fresh.push(adopted);
+    status.conditions = merge_conditions(&previous.conditions, fresh, generation, now);
     status
 }
 
@@ -373,6 +451,7 @@ mod tests {
             upgrade_condition: None,
             upgrade: None,
             usage: None,
+            adoption: None,
             previous,
         }
     }
@@ -390,7 +469,7 @@ mod tests {
             writes_refused: true,
             ..Default::default()
         };
-        let usage = crate::api::space::SpaceUsage { storage: Some(storage) };
+        let usage = crate::api::space::SpaceUsage { storage: Some(storage), ..Default::default() };
         let o = Observation { usage: Some(usage.clone()), ..observe(&space, &ready, ready_workload()) };
         let s = compute(&o, NOW);
         let c = find(&s.conditions, STORAGE_READY).expect("StorageReady");
@@ -530,6 +609,35 @@ mod tests {
     }
 
     #[test]
+    fn an_observed_space_is_not_ready_and_says_what_stops_managing_it() {
+        use crate::api::adoption::AdoptionDifference;
+        let space = resolved();
+        let differing = AdoptionStatus {
+            state: AdoptionState::Differing,
+            policy: AdoptionPolicy::Manage,
+            observed_at: NOW.into(),
+            differences: vec![AdoptionDifference { field: "instanceid".into(), observed: "x".into(), managed: "y".into(), blocking: true }],
+            instance: None,
+            message: "1 difference(s) must be mended before the space can be managed".into(),
+        };
+        let s = observing(&AssociationSpaceStatus::default(), &space, differing.clone(), Some(1), NOW);
+        assert_eq!(s.phase, Some(SpacePhase::Observing));
+        let ready = find(&s.conditions, READY).expect("Ready");
+        assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::False, "AdoptionNotClean"));
+        let adopted = find(&s.conditions, ADOPTED).expect("Adopted");
+        assert_eq!(adopted.reason, "Differing");
+        assert!(adopted.message.contains("instanceid: x (y)"), "{}", adopted.message);
+        assert_eq!(s.adoption, Some(differing.clone()));
+        assert!(s.namespace.is_none() && s.url.is_none(), "nothing of the operator's exists for it yet");
+        let managed = AdoptionStatus { state: AdoptionState::Managed, ..differing };
+        let previous = AssociationSpaceStatus::default();
+        let o = Observation { adoption: Some(managed), ..observe(&space, &previous, ready_workload()) };
+        let s = compute(&o, NOW);
+        assert_eq!(find(&s.conditions, ADOPTED).map(|c| (c.status, c.reason.as_str())), Some((ConditionStatus::True, "Managed")));
+        assert_eq!(s.phase, Some(SpacePhase::Ready), "Adopted True does not hold the space back");
+    }
+
+    #[test]
     fn invalid_spec_keeps_other_conditions_and_waits() {
         let space = resolved();
         let ready = compute(&observe(&space, &AssociationSpaceStatus::default(), ready_workload()), NOW);
@@ -550,6 +658,7 @@ mod tests {
             install: None,
             nextcloud: None,
             usage: None,
+            adoption: None,
             previous: &ready,
         };
         let s = compute(&o, NOW);

@@ -156,6 +156,17 @@ pub async fn ensure(
             }
         }
     }
+    // An adopted space keeps the instance's identity, database password and S3 key, whatever its
+    // own Secret was given meanwhile.
+    // Once the space's Secret holds them, the adoption Secret may go (a GitOps repository that
+    // drops it after the takeover): the space keeps what it has.
+    if let Some(a) = &space.adoption {
+        match super::adoption::adopted_credentials(ctx, &space.name, a) {
+            Ok(adopted) => existing.extend(adopted),
+            Err(_) if super::adoption::SECRET_KEYS.iter().all(|(_, k)| existing.get(*k).is_some_and(|v| !v.is_empty())) => {}
+            Err(why) => return Err(Error::AdoptionSecret(why)),
+        }
+    }
     // The copy goes once the space's Secret holds the same values.
     let holds_retained = |data: &BTreeMap<String, Vec<u8>>| {
         retained.as_ref().is_some_and(|kept| credentials::IDENTITY.iter().all(|k| kept.get(*k).map(|v| &v.0) == data.get(*k)))

@@ -27,7 +27,6 @@ use crate::api::space::{AssociationSpaceStatus, NextcloudStatus};
 use crate::controller::Context;
 use crate::controller::caches::MetaCache;
 use crate::error::Result;
-use crate::provision::TenantNames;
 use crate::provision::postgres::Installation;
 use crate::render::credentials;
 use crate::render::jobs::INSTALL_JOB;
@@ -204,7 +203,12 @@ pub async fn step(ctx: &Context, inputs: InstallInputs<'_>, job: Option<Job>) ->
         return Ok(out);
     };
     let password = String::from_utf8_lossy(creds.get(credentials::DATABASE_PASSWORD).map(Vec::as_slice).unwrap_or_default()).into_owned();
-    let found = ctx.pools.postgres(pool).await?.installation(&TenantNames::new(&resolved.name), &password).await?;
+    let found = ctx
+        .pools
+        .postgres(pool)
+        .await?
+        .installation(&super::tenant::tenant_names(&resolved.name, resolved.adoption.as_ref()), &password)
+        .await?;
     if let Installation::Installed { installed_at } = found {
         let message = format!(
             "the database already holds a Nextcloud installation (core/installedat {installed_at}) that the operator has no record of; \

@@ -1,6 +1,6 @@
 //! The AssociationSpace reconcile, as a pipeline of named steps, one file each:
 //!
-//! resolve → finalizer → placement → build (pure, every object) → namespace → credentials →
+//! resolve → adoption (an existing instance: read only until managed) → finalizer → placement → build (pure, every object) → namespace → credentials →
 //! provisioning (database, cache, bucket) → usage (the bucket against its quota) → apply (workload, exposure) → install → upgrade → apps → office →
 //! status (computed by `conditions`, written by `status`); and on deletion, `release`.
 //!
@@ -8,6 +8,7 @@
 //! the condition it belongs to says why, and the error decides the retry (transient: backoff;
 //! permanent: wait for a change of the spec).
 
+pub mod adoption;
 pub mod apply;
 pub mod apps;
 pub mod build;
@@ -23,6 +24,7 @@ pub mod provisioning;
 pub mod release;
 pub mod resolve;
 pub mod status;
+pub mod tenant;
 pub mod triggers;
 pub mod upgrade;
 pub mod usage;
@@ -36,6 +38,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use self::conditions::{Observation, StepFailure};
 use crate::api::AssociationSpace;
+use crate::api::adoption::{AdoptionPolicy, AdoptionState};
 use crate::api::conditions::{Condition, now_rfc3339};
 use crate::api::labels::{APPS_READY, INGRESS_READY, INSTALLED, OFFICE_READY, PLACED, UP_TO_DATE, WORKLOAD_READY};
 use crate::api::space::UpgradeStatus;
@@ -167,17 +170,36 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
                 upgrade_condition: None,
                 upgrade: previous.upgrade.clone(),
                 usage: previous.usage.clone(),
+                adoption: previous.adoption.clone(),
                 previous: &previous,
             };
             status::write(space, ctx, conditions::compute(&o, &now_rfc3339())).await?;
             return Err(e.into());
         }
     };
+    let second_pass = carried.is_some();
+    // An adopted instance is read, and nothing written but this status, until a clean report
+    // meets `policy: Manage`; from then on it is run like any space, on its own data.
+    let adoption = match &resolved.adoption {
+        None => None,
+        Some(_) if second_pass => previous.adoption.clone().map(adoption::managed),
+        Some(_) if previous.adoption.as_ref().is_some_and(|a| a.state == AdoptionState::Managed) => previous.adoption.clone(),
+        Some(a) => {
+            let report = adoption::observe(ctx, space, &resolved, previous.adoption.as_ref()).await;
+            if a.policy == AdoptionPolicy::Observe || !report.allows_manage() {
+                let waiting = report.state == AdoptionState::Observing;
+                status::write(space, ctx, conditions::observing(&previous, &resolved, report, generation, &now_rfc3339())).await?;
+                let delay = if waiting { Duration::from_secs(30).min(ctx.resync_delay()) } else { ctx.resync_delay() };
+                return Ok(Pass::Done(Action::requeue(delay)));
+            }
+            info!(space = %resolved.name, "the adoption report is clean and the policy is Manage: taking the space over");
+            Some(adoption::managed(report))
+        }
+    };
     finalizer::ensure(space, ctx).await?;
     let placed = placement::step(space, &resolved, ctx).await?;
     let bindings = placement::bindings(ctx, &resolved, &placed.placement);
     let ns = resolved.namespace.as_str();
-    let second_pass = carried.is_some();
     let (carried_record, carried_apps, carried_upgrade) = match carried {
         Some(c) => (c.record, c.apps, c.upgrade),
         None => (None, None, None),
@@ -191,7 +213,9 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             _ => install::recorded(ctx, ns, &previous),
         })
         // A re-attached space runs the Nextcloud its retained data holds: no install over it.
-        .or_else(|| placed.retained_record.clone().filter(|_| space.reattaches_retained()));
+        .or_else(|| placed.retained_record.clone().filter(|_| space.reattaches_retained()))
+        // An adopted one runs the Nextcloud its config.php records.
+        .or_else(|| adoption.as_ref().and_then(|_| adoption::record(&resolved)));
     let applied_apps = carried_apps.clone().or_else(|| previous.apps.clone());
     let inputs = build::BuildInputs {
         placement: &placed.placement,
@@ -234,7 +258,17 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         let backing = provisioned.conditions.clone();
         let storage_ready = backing.iter().any(|c| c.type_ == crate::api::labels::STORAGE_READY && c.is_true());
         progress.provisioned = Some(provisioned);
-        let measured = usage::step(ctx, space, &resolved, &placed.placement, &creds.data, previous.usage.as_ref(), storage_ready).await;
+        let database_ready = backing.iter().any(|c| c.type_ == crate::api::labels::DATABASE_READY && c.is_true());
+        let inputs = usage::UsageInputs {
+            space,
+            resolved: &resolved,
+            placement: &placed.placement,
+            creds: &creds.data,
+            previous: previous.usage.as_ref(),
+            storage_ready,
+            accounts_readable: database_ready && record.is_some(),
+        };
+        let measured = usage::step(ctx, inputs).await;
         progress.writes += measured.writes as usize;
         progress.usage = Some(measured);
         progress.writes += apply::workload(ctx, ns, workload).await.shows_in(WORKLOAD_READY)?;
@@ -271,7 +305,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
                 let p = ctx.pools.storage_pool(pool).ok()?;
                 Some(upgrade::SnapshotStore {
                     pool,
-                    bucket: placement::bucket_name(&p, &resolved.name),
+                    bucket: tenant::bucket_name(&p, &resolved.name, resolved.adoption.as_ref()),
                     access_key: provisioning::text(&creds.data, crate::render::credentials::S3_ACCESS_KEY),
                     secret_key: provisioning::text(&creds.data, crate::render::credentials::S3_SECRET_KEY),
                 })
@@ -359,6 +393,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         upgrade_condition,
         upgrade: upgrade_status,
         usage,
+        adoption,
         previous: &previous,
     };
     let mut computed = conditions::compute(&o, &now_rfc3339());

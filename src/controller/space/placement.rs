@@ -9,7 +9,6 @@ use kube::ResourceExt;
 use kube::core::ObjectMeta;
 use kube::core::{Selector, SelectorExt};
 
-use crate::api::StoragePool;
 use crate::api::database_pool::DatabaseIsolation;
 use crate::api::labels::{
     CACHE_DATABASE_ANNOTATION, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, OFFICE_BACKEND_ANNOTATION, PREVIEW_BACKEND_ANNOTATION,
@@ -22,7 +21,6 @@ use crate::controller::{Context, backends, pools};
 use crate::error::{Error, Result};
 use crate::gate::KUBERNETES;
 use crate::placement::{self, Candidate, Placeable, PlacementError};
-use crate::provision::TenantNames;
 use crate::render::bindings::{Bindings, CacheBinding, DatabaseBinding, MailBinding, OfficeBinding, PreviewBinding, StorageBinding};
 use crate::render::resolve::ResolvedSpace;
 
@@ -69,6 +67,11 @@ pub async fn step(space: &AssociationSpace, resolved: &ResolvedSpace, ctx: &Cont
             let note = format!("{}; nothing of the space was installed there: it is placed again", moved.join("; "));
             super::status::publish(space, ctx, kube::runtime::events::EventType::Warning, "PlacedAgain", &note, "Place").await;
         }
+    }
+    // An adopted space's data is where it is: its pools are the ones it names, never chosen.
+    if let Some(a) = &resolved.adoption {
+        recorded.database_pool = Some(a.database.pool.clone());
+        recorded.storage_pool = Some(a.bucket.pool.clone());
     }
     let complete = recorded.database_pool.is_some()
         && recorded.cache_pool.is_some()
@@ -433,15 +436,15 @@ pub fn storage_provider(ctx: &Context, placement: &Placement) -> Option<StorageP
 
 /// Where the space's services are, from the placement and the pools' specs.
 pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> Bindings {
-    let names = TenantNames::new(&space.name);
+    let names = super::tenant::tenant_names(&space.name, space.adoption.as_ref());
     let database = placement.database_pool.as_deref().and_then(|n| ctx.pools.database_pool(n).ok()).map(|p| DatabaseBinding {
         host: p.spec.tenant_host.clone().unwrap_or_else(|| p.spec.host.clone()),
         port: p.spec.tenant_port.unwrap_or(p.spec.port),
         database: match p.spec.isolation {
-            DatabaseIsolation::Database => names.sql.clone(),
+            DatabaseIsolation::Database => names.database.clone(),
             DatabaseIsolation::Schema => p.spec.shared_database.clone(),
         },
-        user: names.sql.clone(),
+        user: names.role.clone(),
         ssl_mode: p.spec.ssl_mode,
         server_major: p.status.as_ref().and_then(|s| s.server_major()),
         ca: ctx.pools.database_ca(&p),
@@ -458,11 +461,13 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
                 ca: ctx.pools.cache_ca(&p),
             }
         });
-    let storage = placement
-        .storage_pool
-        .as_deref()
-        .and_then(|n| ctx.pools.storage_pool(n).ok())
-        .and_then(|p| StorageBinding::from_endpoint(&p.spec.endpoint, &p.spec.region, &bucket_name(&p, &space.name)));
+    let storage = placement.storage_pool.as_deref().and_then(|n| ctx.pools.storage_pool(n).ok()).and_then(|p| {
+        StorageBinding::from_endpoint(
+            &p.spec.endpoint,
+            &p.spec.region,
+            &super::tenant::bucket_name(&p, &space.name, space.adoption.as_ref()),
+        )
+    });
     let office = placement.office_backend.as_deref().and_then(|n| ctx.backends.office(n)).map(|b| OfficeBinding {
         suite: space.office,
         backend: b.name_any(),
@@ -489,10 +494,6 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
 pub fn mail_credentials(ctx: &Context, space: &ResolvedSpace) -> Option<(Vec<u8>, Vec<u8>)> {
     let name = &space.class.mail.as_ref()?.credentials_secret_ref.as_ref()?.name;
     ctx.pools.mail_secret(name).ok()
-}
-
-pub fn bucket_name(pool: &StoragePool, space: &str) -> String {
-    format!("{}{space}", pool.spec.bucket_prefix)
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::placement::{Placed, bucket_name};
+use super::placement::{self, Placed};
+use super::tenant::bucket_name;
 use crate::api::conditions::{Condition, ConditionStatus};
 use crate::api::labels::{CACHE_READY, DATABASE_READY, PLACED, STORAGE_READY};
 use crate::api::pool::PoolStatus;
@@ -17,8 +18,8 @@ use crate::api::{CachePool, DatabasePool, StoragePool};
 use crate::controller::Context;
 use crate::controller::pools::{PoolKind, is_ready};
 use crate::error::{Error, Result};
-use crate::provision::TenantNames;
 use crate::provision::minio::Bucket;
+use crate::provision::{ProvisionError, System};
 use crate::render::credentials;
 use crate::render::resolve::ResolvedSpace;
 
@@ -67,8 +68,8 @@ pub async fn step(ctx: &Context, space: &ResolvedSpace, placed: &Placed, creds: 
     use ConditionStatus::*;
     let placement = &placed.placement;
     // Office and preview backends do not hold data: their placement errors show in OfficeReady.
-    let errors: Vec<_> = placed.errors.iter().filter(|e| !super::placement::is_backend_error(e)).collect();
-    let names = TenantNames::new(&space.name);
+    let errors: Vec<_> = placed.errors.iter().filter(|e| !placement::is_backend_error(e)).collect();
+    let names = super::tenant::tenant_names(&space.name, space.adoption.as_ref());
     let mut out = Provisioned { conditions: Vec::new(), writes: 0, failure: None };
     out.conditions.push(match errors.first() {
         None => cond(
@@ -90,7 +91,23 @@ pub async fn step(ctx: &Context, space: &ResolvedSpace, placed: &Placed, creds: 
     let pool = placement.database_pool.as_deref();
     let password = text(creds, credentials::DATABASE_PASSWORD);
     let lookup = pool.map(|n| state(ctx.pools.database_pool(n).map(|p| (p.status.clone(), p.metadata.generation))));
-    let ensure = async |pool: &str| Ok(ctx.pools.postgres(pool).await?.ensure(&names, &password).await?.0);
+    let adopted = space.adoption.is_some();
+    let ensure = async |pool: &str| {
+        let admin = ctx.pools.postgres(pool).await?;
+        if adopted {
+            // An adopted database is the instance's: its role's login is checked, nothing written.
+            return match admin.password_works(&names, &password).await? {
+                true => Ok(0),
+                false => Err(ProvisionError::Failed {
+                    system: System::Postgres,
+                    operation: "log in as the adopted role",
+                    message: format!("role {} refused the adoption Secret's dbpassword", names.role),
+                }
+                .into()),
+            };
+        }
+        Ok(admin.ensure(&names, &password).await?.0)
+    };
     provision_one(
         ctx,
         &mut out,
@@ -132,12 +149,30 @@ pub async fn step(ctx: &Context, space: &ResolvedSpace, placed: &Placed, creds: 
     let pool = placement.storage_pool.as_deref();
     let (access, secret) = (text(creds, credentials::S3_ACCESS_KEY), text(creds, credentials::S3_SECRET_KEY));
     let found = pool.map(|n| ctx.pools.storage_pool(n));
-    let bucket = found.as_ref().and_then(|r| r.as_ref().ok()).map(|p| bucket_name(p, &space.name)).unwrap_or_default();
+    let bucket =
+        found.as_ref().and_then(|r| r.as_ref().ok()).map(|p| bucket_name(p, &space.name, space.adoption.as_ref())).unwrap_or_default();
     let lookup = found.map(|r| state(r.map(|p| (p.status.clone(), p.metadata.generation))));
     let quota = format!("{}/{refused}", space.quota_bytes);
     let ensure = async |pool: &str| {
         let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes: space.quota_bytes, writable: !refused };
-        Ok(ctx.pools.s3(pool).await?.ensure(&b).await?.0)
+        let admin = ctx.pools.s3(pool).await?;
+        if adopted {
+            // An adopted bucket is the instance's: neither marked nor given a quota or a policy.
+            let facts = admin.inspect(&b).await?;
+            let why = if !facts.exists {
+                "the adopted bucket does not exist"
+            } else if !facts.key_reads {
+                "the adoption Secret's objectstore-key does not read the adopted bucket"
+            } else {
+                return Ok(0);
+            };
+            let system = match placement::storage_provider(ctx, &placed.placement) {
+                Some(crate::api::storage_pool::StorageProvider::Garage) => System::Garage,
+                _ => System::Minio,
+            };
+            return Err(ProvisionError::Failed { system, operation: "check the adopted bucket", message: why.into() }.into());
+        }
+        Ok(admin.ensure(&b).await?.0)
     };
     provision_one(
         ctx,

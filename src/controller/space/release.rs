@@ -11,8 +11,9 @@ use kube::runtime::events::EventType;
 use tracing::info;
 
 use super::conditions::{self, Release};
-use super::placement::{self, bucket_name};
+use super::placement;
 use super::provisioning::text;
+use super::tenant::bucket_name;
 use super::{credentials, finalizer, status};
 use crate::api::AssociationSpace;
 use crate::api::conditions::now_rfc3339;
@@ -51,8 +52,16 @@ async fn release(space: &AssociationSpace, ctx: &Context, ns: &str, ns_meta: &ku
     let creds = credentials::read(ctx, ns).await?.map(|s| credentials::secret_data(&s)).unwrap_or_default();
     let quota = space.status.as_ref().and_then(|s| s.quota.as_deref()).and_then(|q| crate::api::quantity::parse_bytes(q).ok()).unwrap_or(0);
     let policy = space.spec.deletion_policy;
-    let released = release_data(ctx, &name, policy, &placement, &creds, quota).await;
-    if released.is_ok() {
+    // An adopted database and bucket are never revoked or deleted, whatever the policy: they were
+    // there before the space and stay after it. Only the operator's own cache user follows it.
+    let adopted = space.spec.adoption.is_some();
+    let data = if adopted { Placement { database_pool: None, storage_pool: None, ..placement.clone() } } else { placement.clone() };
+    let released = release_data(ctx, &name, policy, &data, &creds, quota).await;
+    if released.is_ok() && adopted {
+        let note = "the adopted database and bucket are kept as they are, with their credentials: they were not the operator's to delete or revoke";
+        status::publish(space, ctx, EventType::Normal, "AdoptedDataKept", note, "Delete").await;
+    }
+    if released.is_ok() && !adopted {
         let keep = (policy == DeletionPolicy::Retain && placement != Placement::default()).then(|| placement::RetainedEntry {
             placement: placement.clone(),
             nextcloud: super::install::recorded(ctx, ns, &space.status.clone().unwrap_or_default()),
@@ -117,7 +126,7 @@ async fn release_data(
             Ok(p) => {
                 let admin = ctx.pools.s3(pool).await?;
                 let (access, secret) = (text(creds, keys::S3_ACCESS_KEY), text(creds, keys::S3_SECRET_KEY));
-                let bucket = bucket_name(&p, space);
+                let bucket = bucket_name(&p, space, None);
                 let b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes, writable: true };
                 writes += match policy {
                     DeletionPolicy::Retain => admin.revoke(&b).await?.0,

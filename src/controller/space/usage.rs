@@ -13,15 +13,16 @@ use std::time::Instant;
 
 use kube::runtime::events::EventType;
 
-use super::placement::bucket_name;
 use super::provisioning::text;
 use super::status::publish;
+use super::tenant::bucket_name;
 use crate::api::AssociationSpace;
-use crate::api::space::{Placement, SpaceUsage, StorageUsageStatus};
+use crate::api::space::{AccountUsageStatus, Placement, SpaceUsage, StorageUsageStatus};
 use crate::controller::Context;
 use crate::error::Error;
 use crate::provision::StorageUsage;
 use crate::provision::minio::Bucket;
+use crate::provision::postgres::AccountFacts;
 use crate::render::credentials;
 use crate::render::resolve::ResolvedSpace;
 
@@ -59,9 +60,9 @@ fn due(ctx: &Context, key: &str, inputs: u64, interval: std::time::Duration, nev
 }
 
 /// What a measure depends on besides time.
-fn fingerprint(pool: &str, quota: u64, refused: bool) -> u64 {
+fn fingerprint(pool: &str, quota: u64, refused: bool, max_accounts: i32, storage: bool, accounts: bool) -> u64 {
     let mut h = DefaultHasher::new();
-    (pool, quota, refused).hash(&mut h);
+    (pool, quota, refused, max_accounts, storage, accounts).hash(&mut h);
     h.finish()
 }
 
@@ -115,48 +116,107 @@ pub fn over_quota_message(s: &StorageUsageStatus) -> String {
     )
 }
 
-/// Measures the bucket when due. Runs only once the bucket is provisioned (`storage_ready`).
-pub async fn step(
-    ctx: &Context,
-    space: &AssociationSpace,
-    resolved: &ResolvedSpace,
-    placement: &Placement,
-    creds: &BTreeMap<String, Vec<u8>>,
-    previous: Option<&SpaceUsage>,
-    storage_ready: bool,
-) -> Measured {
+/// What the step reads besides the context.
+pub struct UsageInputs<'a> {
+    pub space: &'a AssociationSpace,
+    pub resolved: &'a ResolvedSpace,
+    pub placement: &'a Placement,
+    pub creds: &'a BTreeMap<String, Vec<u8>>,
+    pub previous: Option<&'a SpaceUsage>,
+    /// The bucket is provisioned (or, adopted, verified).
+    pub storage_ready: bool,
+    /// Nextcloud is installed and its database ready: its accounts can be counted.
+    pub accounts_readable: bool,
+}
+
+/// Measures the bucket and counts the accounts when due (every `usageCheckSeconds` of the
+/// space's StoragePool): one bucket measure and one database connection per space and interval.
+pub async fn step(ctx: &Context, inputs: UsageInputs<'_>) -> Measured {
+    let UsageInputs { space, resolved, placement, creds, previous, storage_ready, accounts_readable } = inputs;
     let mut out = Measured { usage: previous.cloned(), writes: 0, failure: None };
-    let Some(pool_name) = placement.storage_pool.as_deref().filter(|_| storage_ready) else { return out };
+    let Some(pool_name) = placement.storage_pool.as_deref().filter(|_| storage_ready || accounts_readable) else { return out };
     let Ok(pool) = ctx.pools.storage_pool(pool_name) else { return out };
     let quota = resolved.quota_bytes;
     let refused = writes_refused(previous);
     let key = format!("{}/usage", resolved.name);
-    let inputs = fingerprint(pool_name, quota, refused);
-    let never_measured = previous.and_then(|u| u.storage.as_ref()).is_none();
+    let inputs = fingerprint(pool_name, quota, refused, resolved.max_accounts, storage_ready, accounts_readable);
+    // A space that shows no figure at all is measured at once; one that shows some (its accounts
+    // not counted yet by an operator of before the count) waits for its random turn, so an
+    // upgrade of the operator does not read 10,000 databases at once.
+    let never_measured = previous.is_none_or(|u| u.storage.is_none() && u.accounts.is_none());
     if !due(ctx, &key, inputs, pool.spec.usage_check(), never_measured) {
         return out;
     }
-    let bucket = bucket_name(&pool, &resolved.name);
+    let now = crate::api::conditions::now_rfc3339();
+    let mut usage = previous.cloned().unwrap_or_default();
+    let mut over = refused;
+    if storage_ready {
+        match measure_storage(ctx, space, resolved, &pool, pool_name, creds, refused).await {
+            Ok((measured, writes, now_over)) => {
+                out.writes += writes;
+                over = now_over;
+                usage.storage = Some(figures(&measured, quota, over, previous.and_then(|u| u.storage.as_ref()), &now));
+            }
+            Err(e) => {
+                out.failure = Some(e);
+                return out;
+            }
+        }
+    }
+    if accounts_readable && let Some(db_pool) = placement.database_pool.as_deref() {
+        let names = super::tenant::tenant_names(&resolved.name, resolved.adoption.as_ref());
+        let password = text(creds, credentials::DATABASE_PASSWORD);
+        let started = Instant::now();
+        let read = async { Ok::<_, Error>(ctx.pools.postgres(db_pool).await?.account_facts(&names, &password).await?) }.await;
+        ctx.metrics.external_call("postgres", "count_accounts", started.elapsed(), read.as_ref().err().map(|e| e.reason()));
+        match read {
+            Ok(f) => {
+                usage.accounts = Some(account_figures(&f, resolved.max_accounts, previous.and_then(|u| u.accounts.as_ref()), &now));
+            }
+            Err(e) => {
+                out.failure = Some(e);
+                return out;
+            }
+        }
+    }
+    usage.storage_shown = usage.storage.as_ref().map(storage_shown);
+    usage.accounts_shown = usage.accounts.as_ref().map(|a| format!("{}/{}", a.accounts, a.max_accounts));
+    announce_thresholds(ctx, space, previous, &usage).await;
+    out.usage = Some(usage);
+    // Keyed by the state just reached: a change of quota or of the refusal measures again at once.
+    mark_measured(ctx, key, fingerprint(pool_name, quota, over, resolved.max_accounts, storage_ready, accounts_readable));
+    out
+}
+
+/// The bucket measured (an adopted one only looked at: its key's policy and quota are the
+/// instance's, not the operator's), unfinished uploads aborted and uploads refused or allowed
+/// again as its quota says. Returns the figures, the writes and whether uploads are refused now.
+async fn measure_storage(
+    ctx: &Context,
+    space: &AssociationSpace,
+    resolved: &ResolvedSpace,
+    pool: &crate::api::StoragePool,
+    pool_name: &str,
+    creds: &BTreeMap<String, Vec<u8>>,
+    refused: bool,
+) -> Result<(StorageUsage, u32, bool), Error> {
+    let quota = resolved.quota_bytes;
+    let bucket = bucket_name(pool, &resolved.name, resolved.adoption.as_ref());
     let (access, secret) = (text(creds, credentials::S3_ACCESS_KEY), text(creds, credentials::S3_SECRET_KEY));
     let mut b = Bucket { bucket: &bucket, access_key: &access, secret_key: &secret, quota_bytes: quota, writable: !refused };
     let started = Instant::now();
-    let admin = match ctx.pools.s3(pool_name).await {
-        Ok(a) => a,
-        Err(e) => {
-            out.failure = Some(e);
-            return out;
-        }
-    };
+    let admin = ctx.pools.s3(pool_name).await?;
     let system = pool.spec.provider_system();
+    if resolved.adoption.is_some() {
+        let facts = admin.inspect(&b).await;
+        ctx.metrics.external_call(system, "inspect", started.elapsed(), facts.as_ref().err().map(|e| e.reason()));
+        let f = facts?;
+        return Ok((StorageUsage { bytes: f.bytes, objects: f.objects, ..Default::default() }, 0, false));
+    }
     let measured = admin.measure(&b).await;
     ctx.metrics.external_call(system, "measure", started.elapsed(), measured.as_ref().err().map(|e| e.reason()));
-    let usage = match measured {
-        Ok(u) => u,
-        Err(e) => {
-            out.failure = Some(e.into());
-            return out;
-        }
-    };
+    let usage = measured?;
+    let mut writes = 0;
     if usage.aborted_uploads > 0 {
         ctx.metrics.storage_quota_action(system, "uploads_aborted", usage.aborted_uploads.into());
         let message = format!(
@@ -169,13 +229,7 @@ pub async fn step(
     let over = usage.over(quota);
     if over != refused {
         b.writable = !over;
-        match admin.ensure(&b).await {
-            Ok(w) => out.writes += w.0,
-            Err(e) => {
-                out.failure = Some(e.into());
-                return out;
-            }
-        }
+        writes += admin.ensure(&b).await?.0;
         let (action, type_, reason, message) = if over {
             (
                 "writes_refused",
@@ -198,12 +252,66 @@ pub async fn step(
         ctx.metrics.storage_quota_action(system, action, 1);
         publish(space, ctx, type_, reason, &message, ACTION).await;
     }
-    let now = crate::api::conditions::now_rfc3339();
-    let storage = figures(&usage, quota, over, previous.and_then(|u| u.storage.as_ref()), &now);
-    out.usage = Some(SpaceUsage { storage: Some(storage) });
-    // Keyed by the state just reached: a change of quota or of the refusal measures again at once.
-    mark_measured(ctx, key, fingerprint(pool_name, quota, over));
-    out
+    Ok((usage, writes, over))
+}
+
+/// The share of a limit at which a space is announced (Event) and counted near it (metrics, alert).
+pub const NEAR_LIMIT: f64 = 0.9;
+
+/// Used storage and accounts as shares of their limits.
+pub fn shares(u: &SpaceUsage) -> (Option<f64>, Option<f64>) {
+    let storage = u.storage.as_ref().filter(|s| s.quota_bytes > 0).map(|s| s.used_bytes as f64 / s.quota_bytes as f64);
+    let accounts = u.accounts.as_ref().filter(|a| a.max_accounts > 0).map(|a| a.accounts as f64 / a.max_accounts as f64);
+    (storage, accounts)
+}
+
+/// An Event when the space passes 90 % of its quota or of its account limit.
+async fn announce_thresholds(ctx: &Context, space: &AssociationSpace, previous: Option<&SpaceUsage>, now: &SpaceUsage) {
+    let (before_s, before_a) = previous.map(shares).unwrap_or((None, None));
+    let (after_s, after_a) = shares(now);
+    let crossed = |before: Option<f64>, after: Option<f64>| after.is_some_and(|a| a >= NEAR_LIMIT) && before.is_none_or(|b| b < NEAR_LIMIT);
+    if crossed(before_s, after_s)
+        && let Some(shown) = &now.storage_shown
+    {
+        let note = format!("the space uses {shown} of its storage quota");
+        publish(space, ctx, EventType::Warning, "StorageNearQuota", &note, ACTION).await;
+    }
+    if crossed(before_a, after_a)
+        && let Some(shown) = &now.accounts_shown
+    {
+        let note = format!("the space has {shown} accounts of its limit");
+        publish(space, ctx, EventType::Warning, "AccountsNearLimit", &note, ACTION).await;
+    }
+}
+
+/// `used/quota` without spaces, so `kubectl get spaces | awk` keeps its columns.
+fn storage_shown(s: &StorageUsageStatus) -> String {
+    let n = |v: i64| human(u64::try_from(v).unwrap_or_default()).replace(' ', "");
+    format!("{}/{}", n(s.used_bytes), n(s.quota_bytes))
+}
+
+fn rfc3339(seconds: i64) -> Option<String> {
+    let t = jiff::Timestamp::from_second(seconds).ok()?;
+    Some(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// The status figures of an account count; `measuredAt` kept when nothing else changed.
+pub fn account_figures(f: &AccountFacts, max_accounts: i32, previous: Option<&AccountUsageStatus>, now: &str) -> AccountUsageStatus {
+    let mut a = AccountUsageStatus {
+        accounts: f.accounts,
+        max_accounts: i64::from(max_accounts),
+        last_login: f.last_login.and_then(rfc3339),
+        last_activity: f.last_activity.and_then(rfc3339),
+        measured_at: now.to_string(),
+    };
+    if let Some(p) = previous {
+        let mut same = a.clone();
+        same.measured_at = p.measured_at.clone();
+        if same == *p {
+            a.measured_at = p.measured_at.clone();
+        }
+    }
+    a
 }
 
 #[cfg(test)]
@@ -226,6 +334,16 @@ mod tests {
         assert!(u.over(100));
         assert!(!StorageUsage { bytes: 100, ..u }.over(100), "a bucket exactly full is within its quota");
         assert!(!StorageUsage { bytes: 10, unfinished_bytes: 500, ..u }.over(100), "unfinished parts are aborted, not counted");
+    }
+
+    #[test]
+    fn the_columns_hold_no_space() {
+        let s = StorageUsageStatus { used_bytes: 4677, quota_bytes: 40 << 30, measured_at: "t".into(), ..Default::default() };
+        assert_eq!(storage_shown(&s), "4.6KiB/40.0GiB");
+        let f = AccountFacts { accounts: 3, last_login: Some(1764950000), last_activity: None };
+        let a = account_figures(&f, 50, None, "t1");
+        assert_eq!((a.last_login.as_deref(), a.max_accounts), (Some("2025-12-05T15:53:20Z"), 50));
+        assert_eq!(account_figures(&f, 50, Some(&a), "t2"), a, "the same figures keep their time");
     }
 
     #[test]

@@ -6,8 +6,11 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, PgPool, Row};
 
+mod instance_reads;
 mod server;
 mod space_reads;
+
+pub use instance_reads::{AccountFacts, DatabaseFacts, InstanceFacts};
 
 use super::{OPERATION_BOUND, ProvisionError, System, TenantNames, Writes, bounded};
 use crate::api::database_pool::{DatabaseIsolation, SslMode};
@@ -156,7 +159,7 @@ impl PgAdmin {
     /// Host, port and database name the space's Nextcloud uses.
     pub fn database_of(&self, names: &TenantNames) -> String {
         match self.target.isolation {
-            DatabaseIsolation::Database => names.sql.clone(),
+            DatabaseIsolation::Database => names.database.clone(),
             DatabaseIsolation::Schema => self.target.shared_database.clone(),
         }
     }
@@ -187,7 +190,7 @@ impl PgAdmin {
             DatabaseIsolation::Schema => writes.add(self.ensure_schema(names).await?),
         }
         if !role.created && !self.password_works(names, password).await? {
-            let sql = format!("ALTER ROLE {} PASSWORD {}", ident(&names.sql), literal(password));
+            let sql = format!("ALTER ROLE {} PASSWORD {}", ident(&names.role), literal(password));
             sqlx::raw_sql(self.audited(sql)?).execute(&self.admin).await.map_err(|_| ProvisionError::Failed {
                 system: System::Postgres,
                 operation: "set the role's password",
@@ -202,7 +205,7 @@ impl PgAdmin {
     /// transaction (so a role without the marker was never the operator's); LOGIN given back if a
     /// Retain took it.
     async fn ensure_role(&self, names: &TenantNames, password: &str) -> Result<RoleState, ProvisionError> {
-        let role = &names.sql;
+        let role = &names.role;
         let limit = self.target.tenant_connections.max(1);
         let row = sqlx::query("SELECT rolcanlogin, shobj_description(oid, 'pg_authid'), rolconnlimit FROM pg_roles WHERE rolname = $1")
             .bind(role)
@@ -251,7 +254,7 @@ impl PgAdmin {
     }
 
     async fn ensure_database(&self, names: &TenantNames) -> Result<u32, ProvisionError> {
-        let db = &names.sql;
+        let db = &names.database;
         let mut writes = 0;
         let owner: Option<String> = sqlx::query_scalar("SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1")
             .bind(db)
@@ -263,12 +266,12 @@ impl PgAdmin {
                 self.exec(
                     &self.admin,
                     "create the database",
-                    format!("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'", ident(db), ident(&names.sql)),
+                    format!("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'", ident(db), ident(&names.role)),
                 )
                 .await?;
                 writes += 1;
             }
-            Some(o) if o != names.sql => {
+            Some(o) if o != names.role => {
                 return Err(ProvisionError::Conflict {
                     system: System::Postgres,
                     message: format!(
@@ -293,7 +296,7 @@ impl PgAdmin {
         let Some(shared) = &self.shared else {
             return Ok(writes);
         };
-        let role = &names.sql;
+        let role = &names.role;
         let can_connect: bool = sqlx::query_scalar("SELECT has_database_privilege($1, $2, 'CONNECT')")
             .bind(role)
             .bind(shared_db)
@@ -440,7 +443,7 @@ impl PgAdmin {
     }
 
     async fn revoke_now(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
-        let role = &names.sql;
+        let role = &names.role;
         let mut writes = Writes::default();
         let Some(can_login) = self.own_role(role).await? else {
             return Ok(writes);
@@ -472,7 +475,7 @@ impl PgAdmin {
     }
 
     async fn remove_now(&self, names: &TenantNames) -> Result<Writes, ProvisionError> {
-        let role = &names.sql;
+        let role = &names.role;
         let mut writes = Writes::default();
         if self.own_role(role).await?.is_none() {
             return Ok(writes);

@@ -10,7 +10,7 @@ impl PgAdmin {
     /// Whether the space's own credentials log in (a read: nothing is written to check it).
     pub async fn password_works(&self, names: &TenantNames, password: &str) -> Result<bool, ProvisionError> {
         let db = self.database_of(names);
-        let options = self.target.options(&db).username(&names.sql).password(password);
+        let options = self.target.options(&db).username(&names.role).password(password);
         match sqlx::PgConnection::connect_with(&options).await {
             Ok(conn) => {
                 let _ = conn.close().await;
@@ -40,7 +40,7 @@ impl PgAdmin {
         let _permit = self.permit().await?;
         bounded(System::Postgres, OPERATION_BOUND, async {
             let db = self.database_of(names);
-            let options = self.target.options(&db).username(&names.sql).password(password);
+            let options = self.target.options(&db).username(&names.role).password(password);
             let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| classify("read the space's apps", e))?;
             let apps: Vec<String> =
                 sqlx::query_scalar("SELECT appid::text FROM oc_appconfig WHERE configkey = 'enabled' AND configvalue::text <> 'no'")
@@ -55,7 +55,7 @@ impl PgAdmin {
 
     async fn installation_now(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {
         let db = self.database_of(names);
-        let options = self.target.options(&db).username(&names.sql).password(password);
+        let options = self.target.options(&db).username(&names.role).password(password);
         let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| classify("read the space's tables", e))?;
         let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('oc_appconfig')::text")
             .fetch_one(&mut conn)
