@@ -26,14 +26,19 @@ log "inventory made in $(( $(date +%s) - t0 )) s"
 # Waves: the first five, then the rest.
 { head -1 "$OUT/inventory/extra.csv" | sed 's/$/,wave/'; tail -n +2 "$OUT/inventory/extra.csv" | awk -F, '{ print $0 "," (NR <= 5 ? 1 : 2) }'; } > "$OUT/inventory.csv"
 OP="$REPO_DIR/target/debug/framaspace-operator"
-step "$OP" adopt "$OUT"/inventory/*.config.php --csv "$OUT/inventory.csv" --class standard --out "$OUT/manifests" \
+cd "$OUT"
+printf '\n$ framaspace-operator adopt inventory/*.config.php --csv inventory.csv --class standard --out manifests --database-pool 127.0.0.1:%s=pg-1 --storage-pool 127.0.0.1:%s=s3-garage\n' \
+  "$FRAMASPACE_PG_PORT" "${FRAMASPACE_GARAGE_S3_URL##*:}"
+"$OP" adopt inventory/*.config.php --csv inventory.csv --class standard --out manifests \
   --database-pool "127.0.0.1:$FRAMASPACE_PG_PORT=pg-1" --storage-pool "127.0.0.1:${FRAMASPACE_GARAGE_S3_URL##*:}=s3-garage"
-step kubectl apply -f "$OUT/manifests/" -o name | tail -3
+printf '\n$ head -12 manifests/asso-01.yaml   (the Secret follows, its values elided here)\n'; sed -n '/kind: AssociationSpace/,$p' manifests/asso-01.yaml
+printf '\n$ kubectl apply -f manifests/\n'; kubectl apply -f manifests/ -o name | tail -2
 clean() { [ "$(kubectl get spaces -l frama.space/adoption-wave -o json | jq '[.items[] | select(.status.adoption.state == "Clean")] | length')" = "$N" ]; }
 t0=$(date +%s); until clean; do sleep 1; [ $(( $(date +%s) - t0 )) -gt 600 ] && break; done
 echo "(all $N observed and Clean after $(( $(date +%s) - t0 )) s)"
 step kubectl get spaces -l frama.space/adoption-wave -o wide --sort-by=.metadata.name | head -6
 step kubectl describe space asso-01 | sed -n '/Conditions:/,/Events:/p' | head -20
+sleep 11   # the metrics are counted every 10 s
 printf '\n$ curl -s localhost:28085/metrics | grep ^framaspace_spaces_adoption\n'; curl -s http://127.0.0.1:28085/metrics | grep '^framaspace_spaces_adoption'
 for wave in 1 2; do
   printf '\n$ kubectl get spaces -l frama.space/adoption-wave=%s -o name | xargs -I{} kubectl patch {} --type merge -p '"'"'{"spec":{"adoption":{"policy":"Manage"}}}'"'"'\n' "$wave"
