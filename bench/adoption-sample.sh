@@ -31,7 +31,7 @@ printf '\n$ framaspace-operator adopt inventory/*.config.php --csv inventory.csv
   "$FRAMASPACE_PG_PORT" "${FRAMASPACE_GARAGE_S3_URL##*:}"
 "$OP" adopt inventory/*.config.php --csv inventory.csv --class standard --out manifests \
   --database-pool "127.0.0.1:$FRAMASPACE_PG_PORT=pg-1" --storage-pool "127.0.0.1:${FRAMASPACE_GARAGE_S3_URL##*:}=s3-garage"
-printf '\n$ head -12 manifests/asso-01.yaml   (the Secret follows, its values elided here)\n'; sed -n '/kind: AssociationSpace/,$p' manifests/asso-01.yaml
+printf '\n$ sed -n "/kind: AssociationSpace/,\\$p" manifests/asso-01.yaml   (after its adoption Secret)\n'; sed -n '/kind: AssociationSpace/,$p' manifests/asso-01.yaml
 printf '\n$ kubectl apply -f manifests/\n'; kubectl apply -f manifests/ -o name | tail -2
 clean() { [ "$(kubectl get spaces -l frama.space/adoption-wave -o json | jq '[.items[] | select(.status.adoption.state == "Clean")] | length')" = "$N" ]; }
 t0=$(date +%s); until clean; do sleep 1; [ $(( $(date +%s) - t0 )) -gt 600 ] && break; done

@@ -122,6 +122,8 @@ struct Carried {
     record: Option<NextcloudStatus>,
     apps: Option<AppsStatus>,
     upgrade: Option<UpgradeStatus>,
+    /// The adoption report the first pass took the space over with.
+    adoption: Option<crate::api::adoption::AdoptionStatus>,
 }
 
 /// What one pass of the pipeline ended with.
@@ -178,11 +180,12 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         }
     };
     let second_pass = carried.is_some();
+    let carried_adoption = carried.as_ref().and_then(|c| c.adoption.clone());
     // An adopted instance is read, and nothing written but this status, until a clean report
     // meets `policy: Manage`; from then on it is run like any space, on its own data.
     let adoption = match &resolved.adoption {
         None => None,
-        Some(_) if second_pass => previous.adoption.clone().map(adoption::managed),
+        Some(_) if second_pass => carried_adoption.or_else(|| previous.adoption.clone().map(adoption::managed)),
         Some(_) if previous.adoption.as_ref().is_some_and(|a| a.state == AdoptionState::Managed) => previous.adoption.clone(),
         Some(a) => {
             let report = adoption::observe(ctx, space, &resolved, previous.adoption.as_ref()).await;
@@ -358,7 +361,12 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         && let Some(nc) = &i.record
     {
         debug!(space = %space.name_any(), writes = progress.writes, "installed; building the installed space");
-        return Ok(Pass::Rebuild(Box::new(Carried { record: Some(nc.clone()), apps: i.apps.clone(), upgrade: None })));
+        return Ok(Pass::Rebuild(Box::new(Carried {
+            record: Some(nc.clone()),
+            apps: i.apps.clone(),
+            upgrade: None,
+            adoption: adoption.clone(),
+        })));
     }
     if outcome.is_ok()
         && !second_pass
@@ -367,7 +375,12 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
     {
         debug!(space = %space.name_any(), writes = progress.writes, "the upgrade changed phase; building the space for it");
         let record = u.record.clone().or_else(|| record.clone());
-        return Ok(Pass::Rebuild(Box::new(Carried { record, apps: u.apps.clone().or(carried_apps), upgrade: u.status.clone() })));
+        return Ok(Pass::Rebuild(Box::new(Carried {
+            record,
+            apps: u.apps.clone().or(carried_apps),
+            upgrade: u.status.clone(),
+            adoption: adoption.clone(),
+        })));
     }
     let (upgrade_condition, upgrade_status, upgrade_record, upgrade_soon, upgrade_apps) = match progress.upgrade {
         Some(u) => (u.condition, u.status, u.record, u.retry_in, u.apps),
