@@ -142,9 +142,10 @@ pub fn differences(resolved: &ResolvedSpace, a: &Adoption, instance_id: &str, fa
     let mut out = Vec::new();
     let class = &resolved.class.nextcloud.version;
     let release = release_of(&a.version);
-    let parse = |v: &str| v.split('.').map(|p| p.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>();
-    let (ours, theirs) = (parse(class), parse(&release));
-    if theirs < vec![33, 0, 1] {
+    // The same rule as a class's version: a release the operator can run is 33.0.1 or later.
+    let ours = crate::api::class::supported_version(class).ok();
+    let theirs = crate::api::class::supported_version(&release).ok();
+    if theirs.is_none() {
         out.push(difference(
             "version",
             a.version.clone(),
