@@ -419,7 +419,7 @@ def run_script(pod, env):
         log = os.path.join(base, "termination-log")
         script = script.replace("/dev/termination-log", log)
         run_env = {"PATH": path, **env, "FRAMASPACE_SNAPSHOT_DIR": work}
-        r = subprocess.run(["sh", "-c", script], env=run_env, capture_output=True, text=True, timeout=300)
+        r = subprocess.run(["sh", "-c", script], env=run_env, capture_output=True, text=True, timeout=1800)
         message = open(log).read() if os.path.exists(log) else ""
         return r.returncode, r.stdout + r.stderr, message
     finally:
@@ -497,7 +497,7 @@ def play(pod, started):
             code, output = install(env, image, what, commands)
         elif purpose == "upgrade":
             code, output = upgrade(pod, db_env(env, ns), image, what)
-        elif purpose in ("snapshot", "restore"):
+        elif purpose in ("snapshot", "restore", "backup"):
             code, output, message = run_script(pod, env)
         else:
             code, output = occ(db_env(env, ns), commands, image, what)

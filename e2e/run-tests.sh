@@ -10,7 +10,7 @@ trap cleanup EXIT
 "$E2E_DIR/cluster-up.sh" || { echo "e2e: the environment did not come up"; exit 1; }
 
 status=0
-suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(environment provision office nextcloud operator chart upgrade)
+suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(environment provision office nextcloud operator chart upgrade backup)
 for suite in "${suites[@]}"; do
   "$E2E_DIR/tests/$suite.sh" || status=1
 done

@@ -210,6 +210,8 @@ check_eq "its key still reads its bucket" "200" "$(curl -s -o /dev/null -w '%{ht
 check "an AdoptedDataKept Event says so" bash -c "kubectl get events -A --field-selector involvedObject.name=adopt-clean,reason=AdoptedDataKept -o name | grep -q ."
 check_eq "PostgreSQL logged no DROP or REVOKE about it" "0" "$(pg_writes_about adopt-clean)"
 kubectl delete space adopt-drift adopt-kill --wait=true --timeout=90s >/dev/null
+check_eq "the operator's own cache users of the adopted spaces are gone (none pins a database a new space may get); the instances' are kept" "nc-adopt-clean" \
+  "$(redis_admin ACL USERS | grep -x 'space-adopt-.*\|nc-adopt-clean' | xargs)"
 for setting in log_statement log_connections log_line_prefix; do pg_admin "ALTER SYSTEM RESET $setting" >/dev/null; done
 pg_admin "SELECT pg_reload_conf()" >/dev/null
 leaked() {

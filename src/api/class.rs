@@ -117,6 +117,9 @@ pub struct SpaceClassSpec {
     #[x_kube(validation = Rule::new(RESOURCE_NAMES_RULE).message("spec.namespaceQuota: each key must be a resource name (e.g. pods, requests.cpu, count/jobs.batch)"))]
     #[x_kube(validation = Rule::new("self.all(k, isQuantity(self[k]))").message("spec.namespaceQuota: each value must be a quantity (e.g. \"10\", 4Gi, 500m)"))]
     pub namespace_quota: BTreeMap<String, String>,
+    /// The spaces' backups: where, how often, how many kept. Without it, nothing is backed up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::api::backup::BackupPolicy>,
 }
 
 /// The SMTP server the spaces of a class send their mail through.

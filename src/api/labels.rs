@@ -79,6 +79,19 @@ pub const CACHE_DATABASE_ANNOTATION: &str = "frama.space/cache-database";
 pub const STORAGE_POOL_ANNOTATION: &str = "frama.space/storage-pool";
 pub const OFFICE_BACKEND_ANNOTATION: &str = "frama.space/office-backend";
 pub const PREVIEW_BACKEND_ANNOTATION: &str = "frama.space/preview-backend";
+/// On a space created by a Clone restore: the SpaceRestore that fills it (it runs nothing until then).
+pub const RESTORE_FROM_ANNOTATION: &str = "frama.space/restore-from";
+/// On a space created by a Clone restore: the space it was cloned from.
+pub const CLONED_FROM_LABEL: &str = "frama.space/cloned-from";
+/// On a SpaceRestore the operator made to test a class's backups: the class.
+pub const RESTORE_TEST_LABEL: &str = "frama.space/restore-test";
+/// On a restore test's SpaceRestore: its verdict (`passed`, or `failed: <why>`), once checked.
+pub const RESTORE_TEST_RESULT_ANNOTATION: &str = "frama.space/restore-test-result";
+/// On a class: a restore test is run now each time this value changes; on a restore test's
+/// SpaceRestore: the request it answered.
+pub const RESTORE_TEST_REQUEST_ANNOTATION: &str = "frama.space/restore-test-requested";
+/// On a space: a backup is taken now each time this value changes (any text, e.g. a date).
+pub const BACKUP_REQUEST_ANNOTATION: &str = "frama.space/backup-requested";
 
 // ---- condition types ------------------------------------------------------------------------
 /// Every kind's summary condition (`kubectl wait --for=condition=Ready`).
@@ -97,6 +110,8 @@ pub const INSTALLED: &str = "Installed";
 pub const UP_TO_DATE: &str = "UpToDate";
 /// An adopted space: whether the operator may take it over (observed), or has (managed).
 pub const ADOPTED: &str = "Adopted";
+/// The space's last backup succeeded (absent while its class has no backup policy).
+pub const BACKED_UP: &str = "BackedUp";
 
 /// The space conditions a status carries, in the order `kubectl describe` shows them after Ready.
 pub const SPACE_CONDITIONS: [&str; 9] =

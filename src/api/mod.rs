@@ -7,15 +7,18 @@
 pub mod admission;
 pub mod adoption;
 pub mod backend;
+pub mod backup;
 pub mod cache_pool;
 pub mod class;
 pub mod conditions;
 pub mod database_pool;
 pub mod labels;
+pub mod nextcloud;
 pub mod office_backend;
 pub mod pool;
 pub mod preview_backend;
 pub mod quantity;
+pub mod restore;
 pub mod rollout;
 pub mod space;
 
@@ -27,6 +30,7 @@ pub use class::SpaceClass;
 pub use database_pool::DatabasePool;
 pub use office_backend::OfficeBackend;
 pub use preview_backend::PreviewBackend;
+pub use restore::SpaceRestore;
 pub use space::AssociationSpace;
 pub use storage_pool::StoragePool;
 
@@ -44,5 +48,6 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("storagepool", StoragePool::crd()),
         ("officebackend", OfficeBackend::crd()),
         ("previewbackend", PreviewBackend::crd()),
+        ("spacerestore", SpaceRestore::crd()),
     ]
 }

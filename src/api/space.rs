@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::conditions::{Condition, conditions_schema};
+pub use super::nextcloud::NextcloudStatus;
 
 /// Names that would collide with platform hosts under the base domain (`www.frama.space`,
 /// the office and preview backends, ...). Kept in one place: the CRD rule is built from it.
@@ -205,10 +206,12 @@ pub enum SpacePhase {
     Deleting,
     /// An existing instance the operator only reads (`spec.adoption.policy: Observe`).
     Observing,
+    /// Being restored to one of its backups (a SpaceRestore): in maintenance until done.
+    Restoring,
 }
 
 impl SpacePhase {
-    pub const ALL: [SpacePhase; 9] = [
+    pub const ALL: [SpacePhase; 10] = [
         SpacePhase::Pending,
         SpacePhase::Provisioning,
         SpacePhase::Installing,
@@ -218,6 +221,7 @@ impl SpacePhase {
         SpacePhase::Upgrading,
         SpacePhase::Deleting,
         SpacePhase::Observing,
+        SpacePhase::Restoring,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -231,6 +235,7 @@ impl SpacePhase {
             SpacePhase::Upgrading => "Upgrading",
             SpacePhase::Deleting => "Deleting",
             SpacePhase::Observing => "Observing",
+            SpacePhase::Restoring => "Restoring",
         }
     }
 }
@@ -320,6 +325,12 @@ pub struct AssociationSpaceStatus {
     /// An adopted space: what the operator read of the instance and what differs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adoption: Option<crate::api::adoption::AdoptionStatus>,
+    /// The restore it is going through (see `SpaceRestore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<crate::api::restore::SpaceRestoreState>,
+    /// Its backups (see the class's `spec.backup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<crate::api::backup::BackupsStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -389,20 +400,6 @@ pub struct StorageUsageStatus {
     pub writes_refused: bool,
 }
 
-/// The Nextcloud a space runs: what `occ status` printed at the end of its install. Web pods only
-/// ever run this image, with this `version` in their configuration.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NextcloudStatus {
-    /// The exact version (`version` of `occ status`, four parts, e.g. `33.0.7.2`): Nextcloud
-    /// compares it with its code's to decide whether an upgrade is pending.
-    pub version: String,
-    /// The release (`versionstring`, e.g. `33.0.7`).
-    pub version_string: String,
-    /// The image the space runs.
-    pub image: String,
-}
-
 /// Where one space's upgrade stands.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum UpgradePhase {
@@ -456,6 +453,10 @@ pub struct UpgradeStatus {
     /// Its SHA-256, checked before a restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_sha256: Option<String>,
+    /// The backup the snapshot was kept as, in the class's backup store (with a backup policy):
+    /// listed with the space's backups, restored from there if the upgrade fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_backup: Option<String>,
     /// Verifying: when the new version was first seen ready (users may have written to it since).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_since: Option<String>,
@@ -482,6 +483,7 @@ impl UpgradeStatus {
             snapshot_bytes: None,
             snapshot_seconds: None,
             snapshot_sha256: None,
+            snapshot_backup: None,
             served_since: None,
             ready_since: None,
             message: String::new(),

@@ -21,6 +21,7 @@ use super::pool::{AdminSecretRef, PoolCapacity, PoolStatus};
     derive = "PartialEq",
     doc = "An S3 object store that holds the files of Framaspace spaces.",
     printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
+    printcolumn(name = "Purpose", type_ = "string", json_path = ".spec.purpose"),
     printcolumn(name = "Endpoint", type_ = "string", json_path = ".spec.endpoint"),
     printcolumn(name = "Assigned", type_ = "integer", json_path = ".status.assignedSpaces"),
     printcolumn(name = "Free", type_ = "integer", json_path = ".status.freeCapacity"),
@@ -63,6 +64,18 @@ pub struct StoragePoolSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub max_concurrent_operations: Option<i32>,
+    /// What the store is for: `Spaces` (default: spaces are placed on it) or `Backups` (classes
+    /// name it in `spec.backup.storagePool`; no space is ever placed on it).
+    #[serde(default)]
+    pub purpose: StoragePurpose,
+}
+
+/// What a StoragePool is for.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum StoragePurpose {
+    #[default]
+    Spaces,
+    Backups,
 }
 
 impl StoragePoolSpec {

@@ -13,6 +13,7 @@ pub mod leader;
 pub mod news;
 pub mod own_writes;
 pub mod pools;
+pub mod restore_test;
 pub mod rollouts;
 pub mod runtime;
 pub mod s3_admin;
@@ -95,6 +96,8 @@ pub struct Context {
     pub own_writes: own_writes::OwnSpaceWrites,
     /// Every space (the controller's cache): which hosts are taken.
     pub spaces: Store<crate::api::AssociationSpace>,
+    /// Every SpaceRestore: which space is to be restored.
+    pub restores: Store<crate::api::SpaceRestore>,
     /// The classes' rollouts: whose upgrade may start, and the slots per DatabasePool.
     pub rollouts: Arc<rollouts::RolloutBook>,
     failures: Mutex<HashMap<String, usize>>,
@@ -160,6 +163,7 @@ pub(crate) struct Caches {
     /// Shared with the watch filters, which tell the operator's own writes from news.
     pub applier: Arc<ApplyTracker>,
     pub spaces: Store<crate::api::AssociationSpace>,
+    pub restores: Store<crate::api::SpaceRestore>,
 }
 
 /// Who the API server says this process is: the subject of the per-namespace Secret access.
@@ -185,7 +189,7 @@ pub(crate) fn new_context(
     caches: Caches,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
 ) -> Arc<Context> {
-    let Caches { classes, owned, pools, ready, secret_access, backends, applier, spaces } = caches;
+    let Caches { classes, owned, pools, ready, secret_access, backends, applier, spaces, restores } = caches;
     Arc::new(Context {
         backends,
         secret_access,
@@ -203,6 +207,7 @@ pub(crate) fn new_context(
         verified: Mutex::default(),
         own_writes: own_writes::OwnSpaceWrites::new(spaces.clone()),
         spaces,
+        restores,
         rollouts: Arc::new(rollouts::RolloutBook::default()),
         failures: Mutex::new(HashMap::new()),
     })

@@ -36,7 +36,7 @@ use super::space::{self, conditions::workload_fingerprint, triggers};
 use super::{Config, apply::ApplyTracker, class, leader, news};
 use crate::api::labels::{BACKEND_LABEL, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, FIELD_MANAGER, STORAGE_POOL_ANNOTATION};
 use crate::api::space::SpacePhase;
-use crate::api::{AssociationSpace, CachePool, DatabasePool, OfficeBackend, PreviewBackend, SpaceClass, StoragePool};
+use crate::api::{AssociationSpace, CachePool, DatabasePool, OfficeBackend, PreviewBackend, SpaceClass, SpaceRestore, StoragePool};
 use crate::error::{Error, Result};
 use crate::gate::WriteGate;
 use crate::telemetry::metrics::Metrics;
@@ -198,6 +198,8 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
     let mut office_fanout = Fanout::new("OfficeBackend", office_events);
     let (previews, preview_events) = caches::full_watch_events::<PreviewBackend>(&client);
     let mut preview_fanout = Fanout::new("PreviewBackend", preview_events);
+    let (restores, restore_events) = caches::full_watch_events::<SpaceRestore>(&client);
+    let mut restore_fanout = Fanout::new("SpaceRestore", restore_events);
     let (admin_secrets, w) = reflector::store::<Secret>();
     let admin_secret_watch = watcher(Api::<Secret>::namespaced(client.clone(), &config.namespace), watcher::Config::default())
         .default_backoff()
@@ -255,6 +257,8 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
     let db_stream = news::news(db_fanout.subscribe(), applier.clone(), Some(news::pool_fingerprint::<DatabasePool>));
     let cache_stream = news::news(cache_fanout.subscribe(), applier.clone(), Some(news::pool_fingerprint::<CachePool>));
     let storage_stream = news::news(storage_fanout.subscribe(), applier.clone(), Some(news::pool_fingerprint::<StoragePool>));
+    // A restore reconciles the space it names (its status is the operator's own echo).
+    let restore_stream = news::news(restore_fanout.subscribe(), applier.clone(), None);
 
     let shared_kinds = vec![
         class_fanout.filled(),
@@ -263,6 +267,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         storage_fanout.filled(),
         office_fanout.filled(),
         preview_fanout.filled(),
+        restore_fanout.filled(),
     ];
     let fill = tokio::spawn(caches_ready(shared_kinds, registry.clone(), owned.clone(), filled_tx));
     let (spaces, space_writer) = reflector::store();
@@ -279,6 +284,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
             backends: backend_stores,
             applier: applier.clone(),
             spaces: spaces.clone(),
+            restores,
         },
         metrics.clone(),
     );
@@ -333,6 +339,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
             pools: registry.clone(),
             stop: stop(),
         })),
+        tokio::spawn(super::restore_test::run(ctx.clone(), stop())),
         tokio::spawn(pools::run_pool_controller(pool_args.clone(), registry.databases.clone(), db_fanout.subscribe(), stop())),
         tokio::spawn(pools::run_pool_controller(pool_args.clone(), registry.caches.clone(), cache_fanout.subscribe(), stop())),
         tokio::spawn(pools::run_pool_controller(pool_args, registry.storages.clone(), storage_fanout.subscribe(), stop())),
@@ -362,6 +369,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         tokio::spawn(storage_fanout.run()),
         tokio::spawn(office_fanout.run()),
         tokio::spawn(preview_fanout.run()),
+        tokio::spawn(restore_fanout.run()),
         tokio::spawn(deploy_fanout.run()),
         // The admin Secrets only need to be cached; a rotation is picked up at the next use.
         tokio::spawn(admin_secret_watch.for_each(|_| async {})),
@@ -389,6 +397,10 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         .watches_stream(lr_stream, triggers::owned_by(&spaces))
         .watches_stream(job_stream, triggers::owned_by(&spaces))
         .watches_stream(lost_rx.map(Ok), triggers::owned_by(&spaces))
+        .watches_stream(restore_stream, |r: SpaceRestore| {
+            let clone = r.spec.clone_target().map(ObjectRef::<AssociationSpace>::new);
+            std::iter::once(ObjectRef::new(&r.spec.space)).chain(clone)
+        })
         .reconcile_on(turn_rx)
         .graceful_shutdown_on(stopped(stopping.clone()))
         .run(space::reconcile, space::error_policy, ctx)

@@ -55,6 +55,12 @@ impl S3Admin {
         let _p = self.permit().await?;
         bounded(self.system(), OPERATION_BOUND, async { either!(self, a => a.revoke(b).await) }).await
     }
+    /// A space's bucket on this store (of purpose `Backups`), created and marked if missing, and
+    /// the operator's client for it.
+    pub async fn backup_bucket(&self, bucket: &str) -> Result<(Writes, crate::provision::s3::SignedClient), ProvisionError> {
+        let _p = self.permit().await?;
+        bounded(self.system(), OPERATION_BOUND, async { either!(self, a => a.ensure_backup_bucket(bucket).await) }).await
+    }
     /// One object of the space's bucket removed with the space's own key.
     pub async fn remove_object(&self, b: &Bucket<'_>, key: &str) -> Result<u32, ProvisionError> {
         let _p = self.permit().await?;

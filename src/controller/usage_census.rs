@@ -1,4 +1,4 @@
-//! The fleet's usage and adoption, counted from the spaces' statuses for the metrics: spaces per
+//! The fleet's usage, adoption and backups, counted from the spaces' statuses for the metrics: spaces per
 //! band of their limit, those near it, a bounded top list, and how stale the figures are. Pure:
 //! the runtime feeds it the spaces cache every 10 s.
 
@@ -42,6 +42,15 @@ pub fn count(spaces: &[std::sync::Arc<AssociationSpace>], now: i64) -> UsageCens
         c.top.extend(ranked.into_iter().take(TOP_USAGE).map(|(name, share)| (resource, name, share)));
     }
     c.oldest_measure_seconds = oldest.map_or(0, |o| (now - o).max(0));
+    let backups = spaces.iter().filter_map(|s| s.status.as_ref()?.backups.as_ref());
+    let mut oldest_backup: Option<i64> = None;
+    for b in backups {
+        c.backups_failing += i64::from(b.failure.is_some());
+        if let Some(t) = b.last().and_then(|r| r.finished_at.parse::<jiff::Timestamp>().ok()) {
+            oldest_backup = Some(oldest_backup.map_or(t.as_second(), |o| o.min(t.as_second())));
+        }
+    }
+    c.oldest_backup_seconds = oldest_backup.map_or(0, |o| (now - o).max(0));
     for state in AdoptionState::ALL {
         let n = spaces.iter().filter(|s| s.status.as_ref().and_then(|st| st.adoption.as_ref()).is_some_and(|a| a.state == state)).count();
         c.adoption.push((state.as_str(), n as i64));

@@ -17,6 +17,16 @@ use crate::provision::minio::{Bucket, Ownership, foreign_bucket};
 /// only the admin token can give a bucket an alias in it.
 pub const MARKER_KEY_NAME: &str = "framaspace-operator-marker";
 
+/// The name of the operator's own key on a store of purpose `Backups`: the only key allowed on
+/// the spaces' backup buckets. Its secret stays in Garage (read with the admin token).
+pub const BACKUP_KEY_NAME: &str = "framaspace-operator-backups";
+
+pub fn backup_key_id() -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(BACKUP_KEY_NAME.as_bytes());
+    format!("GK{}", crate::render::config::hex(&digest[..12]))
+}
+
 /// The marker key's id: fixed, so every operator reads it with one GetKeyInfo.
 pub fn marker_key_id() -> String {
     use sha2::{Digest, Sha256};
@@ -220,6 +230,62 @@ impl GarageAdmin {
 
     fn marker_text() -> String {
         format!("local alias in the namespace of key {MARKER_KEY_NAME}")
+    }
+
+    /// A space's bucket on a store of purpose `Backups`: created and marked if missing (a bucket
+    /// the operator did not mark is refused), and a client with the operator's backup key
+    /// (`BACKUP_KEY_NAME`), allowed on it. No space key is ever allowed there: a space cannot
+    /// remove its own backups.
+    pub async fn ensure_backup_bucket(&self, bucket: &str) -> Result<(Writes, SignedClient), ProvisionError> {
+        let b = Bucket { bucket, access_key: "", secret_key: "", quota_bytes: 0, writable: false };
+        let mut writes = Writes::default();
+        let marker = self.marker_key().await?;
+        let found = self.bucket(bucket).await?;
+        let info = match (Self::ownership_of(found.as_ref(), &b, &marker), found) {
+            (Ownership::Marked, Some(v)) => v,
+            (Ownership::Absent, _) => {
+                writes.add(1);
+                let body = json!({ "globalAlias": bucket, "localAlias": { "accessKeyId": marker, "alias": bucket } });
+                match self.call("create the bucket", Method::POST, "CreateBucket", &[], Some(body)).await {
+                    Ok(Some(v)) => v,
+                    Ok(None) => return Err(failed("create the bucket", "no bucket returned".into())),
+                    Err(ProvisionError::Failed { message, .. }) if message == "BucketAlreadyExists" => {
+                        return Err(foreign_bucket(System::Garage, bucket, &Self::marker_text()));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => return Err(foreign_bucket(System::Garage, bucket, &Self::marker_text())),
+        };
+        let id = info.get("id").and_then(Value::as_str).ok_or_else(|| failed("read the bucket", "no id".into()))?.to_string();
+        let key_id = backup_key_id();
+        let query = [("id", key_id.as_str()), ("showSecretKey", "true")];
+        let read_key = || self.call("read the backup key", Method::GET, "GetKeyInfo", &query, None);
+        let key = match read_key().await? {
+            Some(k) => k,
+            None => {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret).map_err(|e| failed("create the backup key", e.to_string()))?;
+                let body =
+                    json!({ "accessKeyId": key_id, "secretAccessKey": crate::render::config::hex(&secret), "name": BACKUP_KEY_NAME });
+                self.call("create the backup key", Method::POST, "ImportKey", &[], Some(body)).await?;
+                writes.add(1);
+                read_key().await?.ok_or_else(|| failed("read the backup key", "not found after its import".into()))?
+            }
+        };
+        let secret = key.get("secretAccessKey").and_then(Value::as_str).unwrap_or_default().to_string();
+        let allowed = info.get("keys").and_then(Value::as_array).into_iter().flatten().any(|k| {
+            k.get("accessKeyId").and_then(Value::as_str) == Some(key_id.as_str())
+                && k.pointer("/permissions/read").and_then(Value::as_bool) == Some(true)
+                && k.pointer("/permissions/write").and_then(Value::as_bool) == Some(true)
+        });
+        if !allowed {
+            let body = json!({ "bucketId": id, "accessKeyId": key_id, "permissions": { "read": true, "write": true, "owner": false } });
+            self.call("allow the backup key on the bucket", Method::POST, "AllowBucketKey", &[], Some(body)).await?;
+            writes.add(1);
+        }
+        let client = SignedClient::new(&self.s3_endpoint, &self.region, &key_id, &secret, System::Garage)?.with_gate(self.gate.clone());
+        Ok((writes, client))
     }
 
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {

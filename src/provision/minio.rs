@@ -240,6 +240,27 @@ impl MinioAdmin {
         format!("tag {}={}", BUCKET_MARKER.0, BUCKET_MARKER.1)
     }
 
+    /// A space's bucket on a store of purpose `Backups`: created and marked if missing (a bucket
+    /// the operator did not mark is refused), and the client that reads and writes it, the
+    /// admin key's own. No space key ever reaches it: a space cannot remove its own backups.
+    pub async fn ensure_backup_bucket(&self, bucket: &str) -> Result<(Writes, SignedClient), ProvisionError> {
+        let b = Bucket { bucket, access_key: "", secret_key: "", quota_bytes: 0, writable: false };
+        let mut writes = Writes::default();
+        match self.ownership(&b).await? {
+            Ownership::Marked => {}
+            Ownership::Absent => {
+                let reply = self.client.send("create the bucket", Method::PUT, &format!("/{bucket}"), &[], Vec::new(), &[]).await?;
+                if reply.status == StatusCode::CONFLICT {
+                    return Err(foreign_bucket(System::Minio, bucket, &Self::marker()));
+                }
+                self.client.expect_success("create the bucket", reply)?;
+                writes.add(1 + self.mark(bucket).await?);
+            }
+            Ownership::Foreign | Ownership::Held => return Err(foreign_bucket(System::Minio, bucket, &Self::marker())),
+        }
+        Ok((writes, self.client.clone()))
+    }
+
     pub async fn ensure(&self, b: &Bucket<'_>) -> Result<Writes, ProvisionError> {
         b.check_quota(System::Minio)?;
         if b.access_key.is_empty() || b.secret_key.is_empty() {

@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod redis;
 pub mod s3;
 pub mod tls;
+pub mod transfer;
 
 use thiserror::Error;
 

@@ -63,6 +63,16 @@ struct ListedObject {
     key: String,
     #[serde(rename = "Size", default)]
     size: u64,
+    #[serde(rename = "ETag", default)]
+    etag: String,
+}
+
+/// An object as a listing gives it: its key, its ETag without quotes, its size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredObject {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
 }
 
 /// `ListMultipartUploadsResult`, the part read.
@@ -136,6 +146,7 @@ fn xml_text(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }
 
+#[derive(Clone)]
 pub struct SignedClient {
     http: reqwest::Client,
     base: reqwest::Url,
@@ -195,15 +206,15 @@ impl SignedClient {
         self
     }
 
-    pub async fn send(
+    /// A request signed for `body` (bytes, or `UNSIGNED-PAYLOAD` for a streamed one), through
+    /// the write gate unless it is a read; the caller sets the body.
+    pub fn signed(
         &self,
-        _operation: &'static str,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
-        body: Vec<u8>,
-        extra_headers: &[(&str, &str)],
-    ) -> Result<Reply, ProvisionError> {
+        body: SignableBody<'_>,
+    ) -> Result<reqwest::RequestBuilder, ProvisionError> {
         if !matches!(method, Method::GET | Method::HEAD) {
             self.system.allow_write(&self.gate)?;
         }
@@ -223,12 +234,31 @@ impl SignedClient {
             .settings(s3_settings())
             .build()
             .map_err(|e| unsigned(self.system, e))?;
-        let signable =
-            SignableRequest::new(method.as_str(), url.as_str(), std::iter::once(("host", self.host.as_str())), SignableBody::Bytes(&body))
-                .map_err(|e| unsigned(self.system, e))?;
+        let signable = SignableRequest::new(method.as_str(), url.as_str(), std::iter::once(("host", self.host.as_str())), body)
+            .map_err(|e| unsigned(self.system, e))?;
         let (instructions, _) = sign(signable, &params.into()).map_err(|e| unsigned(self.system, e))?.into_parts();
-        let mut req = self.http.request(method, url).body(body);
-        for (k, v) in instructions.headers().chain(extra_headers.iter().copied()) {
+        let mut req = self.http.request(method, url);
+        for (k, v) in instructions.headers() {
+            req = req.header(k, v);
+        }
+        Ok(req)
+    }
+
+    pub fn system(&self) -> System {
+        self.system
+    }
+
+    pub async fn send(
+        &self,
+        _operation: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+        extra_headers: &[(&str, &str)],
+    ) -> Result<Reply, ProvisionError> {
+        let mut req = self.signed(method, path, query, SignableBody::Bytes(&body))?.body(body);
+        for (k, v) in extra_headers.iter().copied() {
             req = req.header(k, v);
         }
         let resp =
@@ -267,12 +297,37 @@ impl SignedClient {
 
     /// One page of a bucket's listing (ListObjectsV2, up to 1000 objects).
     async fn list_page(&self, bucket: &str, token: Option<&str>) -> Result<ListBucketResult, ProvisionError> {
+        self.list_page_under(bucket, "", token).await
+    }
+
+    async fn list_page_under(&self, bucket: &str, prefix: &str, token: Option<&str>) -> Result<ListBucketResult, ProvisionError> {
         let mut query = vec![("list-type", "2"), ("max-keys", "1000")];
         if let Some(t) = token {
             query.push(("continuation-token", t));
         }
+        if !prefix.is_empty() {
+            query.push(("prefix", prefix));
+        }
         let reply = self.send("list the objects", Method::GET, &format!("/{bucket}"), &query, Vec::new(), &[]).await?;
         self.read_xml("list the objects", reply)
+    }
+
+    /// Every object under `prefix` (every page), with its ETag.
+    pub async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<StoredObject>, ProvisionError> {
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.list_page_under(bucket, prefix, token.as_deref()).await?;
+            objects.extend(page.contents.into_iter().map(|o| StoredObject {
+                etag: o.etag.trim_matches('"').to_string(),
+                key: o.key,
+                size: o.size,
+            }));
+            match (page.is_truncated, page.next_continuation_token) {
+                (true, Some(next)) if !next.is_empty() => token = Some(next),
+                _ => return Ok(objects),
+            }
+        }
     }
 
     /// Object keys in a bucket (one page of up to 1000), for emptying it.

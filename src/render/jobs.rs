@@ -258,11 +258,60 @@ pub fn upgrade_job(
 /// bucket through its own key. `None` without a database or a bucket.
 pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate::api::space::UpgradeStatus, restore: bool) -> Option<Job> {
     use super::upgrade as u;
+    let key = upgrade.snapshot.clone().unwrap_or_else(|| u::snapshot_key(&upgrade.from.version_string, &upgrade.target));
+    let dump = if restore {
+        DumpJob {
+            name: u::restore_job_name(&upgrade.target),
+            purpose: RESTORE_PURPOSE,
+            key,
+            restore_sha256: Some(upgrade.snapshot_sha256.clone().unwrap_or_default()),
+        }
+    } else {
+        DumpJob { name: u::snapshot_job_name(&upgrade.target), purpose: SNAPSHOT_PURPOSE, key, restore_sha256: None }
+    };
+    dump_job(space, bindings, dump)
+}
+
+/// A backup's dump Job (`render::backup`): the snapshot's script, into the key the operator
+/// then moves to the backup location.
+pub fn backup_job(space: &ResolvedSpace, bindings: &Bindings, id: &str) -> Option<Job> {
+    use super::backup as b;
+    dump_job(space, bindings, DumpJob { name: b::job_name(id), purpose: b::BACKUP_PURPOSE, key: b::dump_key(id), restore_sha256: None })
+}
+
+/// A restore's database Job: the upgrade's restore script, streaming the backup's dump (put in
+/// the space's bucket by the operator) into one transaction that commits only with its digest.
+pub fn restore_backup_job(space: &ResolvedSpace, bindings: &Bindings, id: &str, sha256: &str) -> Option<Job> {
+    use super::backup as b;
+    let dump = DumpJob {
+        name: b::restore_job_name(id),
+        purpose: RESTORE_PURPOSE,
+        key: b::restore_dump_key(id),
+        restore_sha256: Some(sha256.to_string()),
+    };
+    dump_job(space, bindings, dump)
+}
+
+/// What tells one dump or restore Job from another.
+struct DumpJob {
+    name: String,
+    purpose: &'static str,
+    /// The object in the space's bucket it writes or reads.
+    key: String,
+    /// A restore's: the digest the dump must arrive with.
+    restore_sha256: Option<String>,
+}
+
+/// A Job of PostgreSQL's client tools as the space's role, with the space's bucket through its
+/// own key: `upgrade::snapshot_script`, or `upgrade::restore_script` when it restores.
+fn dump_job(space: &ResolvedSpace, bindings: &Bindings, dump: DumpJob) -> Option<Job> {
+    use super::upgrade as u;
+    let DumpJob { name, purpose, key, restore_sha256 } = dump;
+    let restore = restore_sha256.is_some();
     let db = bindings.database.as_ref()?;
     let storage = bindings.storage.as_ref()?;
     // The client of the pool's server major (`RolloutPolicy::snapshot_image_repository`).
     let major = db.server_major?;
-    let key = upgrade.snapshot.clone().unwrap_or_else(|| u::snapshot_key(&upgrade.from.version_string, &upgrade.target));
     let scheme = if storage.use_ssl { "https" } else { "http" };
     let ssl_mode = db.ssl_mode.libpq();
     let mut env = vec![
@@ -280,8 +329,8 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
         plain_env("FRAMASPACE_SNAPSHOT_DIR", u::WORK_DIR),
         plain_env("FRAMASPACE_PG_MAJOR", &major.to_string()),
     ];
-    if restore {
-        env.push(plain_env("FRAMASPACE_SNAPSHOT_SHA256", upgrade.snapshot_sha256.as_deref().unwrap_or_default()));
+    if let Some(sum) = &restore_sha256 {
+        env.push(plain_env("FRAMASPACE_SNAPSHOT_SHA256", sum));
     }
     // libpq's verify modes need a root file (`fe-secure-openssl.c` `initialize_SSL`: without one
     // it looks for ~/.postgresql/root.crt and fails): the pool's CA from the space's ConfigMap,
@@ -323,11 +372,7 @@ pub fn snapshot_job(space: &ResolvedSpace, bindings: &Bindings, upgrade: &crate:
         };
         env.push(plain_env("PGSSLROOTCERT", &root));
     }
-    let (name, purpose, script) = if restore {
-        (u::restore_job_name(&upgrade.target), RESTORE_PURPOSE, u::restore_script())
-    } else {
-        (u::snapshot_job_name(&upgrade.target), SNAPSHOT_PURPOSE, u::snapshot_script())
-    };
+    let script = if restore { u::restore_script() } else { u::snapshot_script() };
     let q = |pairs: &[(&str, &str)]| -> BTreeMap<String, Quantity> {
         pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
     };
@@ -433,5 +478,39 @@ mod tests {
         assert!(script.contains("cd /usr/src/nextcloud") && script.contains("php occ app:enable richdocuments"), "{script}");
         assert!(c.env.clone().unwrap_or_default().iter().any(|e| e.name == "NEXTCLOUD_CONFIG_DIR"));
         assert_eq!(pod.init_containers.unwrap_or_default()[0].name, "prepare");
+    }
+
+    #[test]
+    fn a_backup_dumps_into_its_key_and_a_restore_streams_it_back_with_its_digest() {
+        let s = resolved();
+        let env_of = |job: &Job| -> BTreeMap<String, String> {
+            let pod = job.spec.as_ref().and_then(|j| j.template.spec.as_ref()).expect("pod");
+            pod.containers[0].env.clone().unwrap_or_default().into_iter().filter_map(|e| Some((e.name, e.value?))).collect()
+        };
+        assert!(backup_job(&s, &bound(), "20261205T031500Z").is_none(), "no dump without a bucket");
+        let mut b = bound();
+        b.storage = super::super::bindings::StorageBinding::from_endpoint("http://s3:9000", "us-east-1", "space-mon-asso");
+        let job = backup_job(&s, &b, "20261205T031500Z").expect("a dump Job");
+        assert_eq!(job.metadata.name.as_deref(), Some("nextcloud-backup-20261205t031500z"));
+        assert_eq!(job.metadata.labels.as_ref().and_then(|l| l.get(OCC_LABEL)).map(String::as_str), Some("backup"));
+        let env = env_of(&job);
+        assert_eq!(env.get("FRAMASPACE_SNAPSHOT_KEY").map(String::as_str), Some("framaspace/backups/20261205T031500Z.sql.gz"));
+        assert_eq!(
+            env.get("FRAMASPACE_S3_URL").map(String::as_str),
+            Some("http://s3:9000/space-mon-asso/framaspace/backups/20261205T031500Z.sql.gz"),
+            "into the space's own bucket, with its own key"
+        );
+        assert!(!env.contains_key("FRAMASPACE_SNAPSHOT_SHA256"));
+        let restore = restore_backup_job(&s, &b, "20261205T031500Z", "ab12").expect("a restore Job");
+        assert_eq!(restore.metadata.name.as_deref(), Some("nextcloud-restore-backup-20261205t031500z"));
+        let env = env_of(&restore);
+        assert_eq!(env.get("FRAMASPACE_SNAPSHOT_KEY").map(String::as_str), Some("framaspace/restores/20261205T031500Z.sql.gz"));
+        assert_eq!(env.get("FRAMASPACE_SNAPSHOT_SHA256").map(String::as_str), Some("ab12"));
+        let script = restore
+            .spec
+            .and_then(|j| j.template.spec)
+            .map(|p| p.containers[0].command.clone().unwrap_or_default().join(" "))
+            .unwrap_or_default();
+        assert!(script.contains("--single-transaction"), "the restore script");
     }
 }

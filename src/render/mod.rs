@@ -1,6 +1,7 @@
 //! Pure functions from specs to desired state: no I/O, unit-tested without a cluster.
 
 pub mod backends;
+pub mod backup;
 pub mod bindings;
 pub mod config;
 pub mod credentials;

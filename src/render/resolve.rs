@@ -206,6 +206,7 @@ pub(crate) mod tests {
                 support_url: None,
                 pool_selector: None,
                 rollout: Default::default(),
+                backup: None,
             },
         )
     }

@@ -99,13 +99,20 @@ grep -v -E '{SCHEMA_ENTRIES}' \"$dir/toc\" > \"$dir/list\"
 {{ pg_restore --no-owner --no-privileges --use-list=\"$dir/list\" --file=- \"$dump\" || echo failed > \"$dir/failed\"; }} | gzip -n > \"$sql\"
 if [ -e \"$dir/failed\" ]; then echo \"pg_restore could not read the dump\" >&2; exit 1; fi
 rm -f \"$dump\"
+rows=$(gzip -dc \"$sql\" | awk '{ROWS_AWK}')
 bytes=$(wc -c < \"$sql\" | tr -d ' ')
 sum=$(sha256sum \"$sql\" | cut -d' ' -f1)
 {CURL} -H \"x-amz-content-sha256: $sum\" --upload-file \"$sql\" \"$FRAMASPACE_S3_URL\"
-echo \"{{\\\"snapshot\\\":\\\"$FRAMASPACE_SNAPSHOT_KEY\\\",\\\"bytes\\\":$bytes,\\\"sha256\\\":\\\"$sum\\\",\\\"schema\\\":\\\"$schema\\\"}}\" | tee /dev/termination-log
+echo \"{{\\\"snapshot\\\":\\\"$FRAMASPACE_SNAPSHOT_KEY\\\",\\\"bytes\\\":$bytes,\\\"sha256\\\":\\\"$sum\\\",\\\"schema\\\":\\\"$schema\\\",\\\"rows\\\":$rows}}\" | tee /dev/termination-log
 "
     )
 }
+
+/// The rows of each table in the SQL the snapshot wrote, as a JSON object (`{"oc_users":41}`):
+/// the lines of each `COPY <schema>.<table> (...) FROM stdin;` block up to its `\.` (text COPY
+/// escapes newlines inside values, one row per line). A restore test compares them with what
+/// the restored database holds.
+const ROWS_AWK: &str = r#"BEGIN { printf "{" } /^COPY / { t = $2; sub(/^[^.]*\./, "", t); gsub(/"/, "", t); n = 0; inside = 1; next } inside { if ($0 == "\\.") { printf "%s\"%s\":%d", sep, t, n; sep = ","; inside = 0 } else n++ } END { printf "}" }"#;
 
 /// The entries of the archive's table of contents that the snapshot leaves out: the schema
 /// itself and its comment, which the operator created and keeps (with its owner and grants).
@@ -163,6 +170,9 @@ pub struct SnapshotReport {
     pub snapshot: String,
     pub bytes: i64,
     pub sha256: String,
+    /// Rows per table in the dump (absent from reports of older operators).
+    #[serde(default)]
+    pub rows: std::collections::BTreeMap<String, i64>,
 }
 
 impl SnapshotReport {
@@ -189,7 +199,7 @@ mod tests {
         assert_eq!(snapshot_key("33.0.7", "34.0.1"), "framaspace/snapshots/33-0-7-to-34-0-1.sql.gz");
         assert_eq!(upgrade_job_name("34.0.1"), "nextcloud-upgrade-34-0-1");
         let r = SnapshotReport::parse("x\n{\"snapshot\":\"k\",\"bytes\":12,\"sha256\":\"ab\",\"schema\":\"public\"}\n");
-        assert_eq!(r, Some(SnapshotReport { snapshot: "k".into(), bytes: 12, sha256: "ab".into() }));
+        assert_eq!(r, Some(SnapshotReport { snapshot: "k".into(), bytes: 12, sha256: "ab".into(), rows: Default::default() }));
         assert!(restored("{\"restored\":\"k\",\"schema\":\"public\"}", "k") && !restored("{\"restored\":\"j\"}", "k"));
     }
 
@@ -317,5 +327,24 @@ mod tests {
             let parsed = std::process::Command::new("sh").arg("-n").arg("-c").arg(&s).status();
             assert!(parsed.map(|st| st.success()).unwrap_or(true), "the script parses: {s}");
         }
+    }
+
+    #[test]
+    fn the_rows_of_each_table_are_counted_from_the_dump() {
+        let sql = "SET x;\nCOPY public.oc_users (uid, name) FROM stdin;\na\t1\nb\t2\n\\.\n\nCOPY space_a.\"oc_odd\" (x) FROM stdin;\n\\.\nSELECT 1;\n";
+        let out = std::process::Command::new("awk")
+            .arg(ROWS_AWK)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().map(|mut i| i.write_all(sql.as_bytes())).transpose()?;
+                child.wait_with_output()
+            })
+            .expect("awk runs");
+        let rows: std::collections::BTreeMap<String, i64> = serde_json::from_slice(&out.stdout).expect("a JSON object");
+        assert_eq!(rows, std::collections::BTreeMap::from([("oc_users".to_string(), 2), ("oc_odd".to_string(), 0)]));
+        assert!(snapshot_script().contains("rows=$(gzip -dc"), "the report carries them");
     }
 }

@@ -84,6 +84,14 @@ pub struct Metrics {
     spaces_near_limit: Family<ResourceLabels, Gauge>,
     usage_top: Family<TopUsageLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     usage_oldest: Gauge,
+    backups: Family<OutcomeLabels, Counter>,
+    backup_duration: Histogram,
+    backup_database_bytes: Histogram,
+    backups_failing: Gauge,
+    backup_oldest: Gauge,
+    restore_tests: Family<OutcomeLabels, Counter>,
+    restore_tests_failing: Gauge,
+    restore_test_last_pass: Gauge,
     rollout: Family<RolloutLabels, Gauge>,
     upgrade_longest: Family<ClassNameLabels, Gauge>,
 }
@@ -168,6 +176,10 @@ pub struct UsageCensus {
     pub oldest_measure_seconds: i64,
     /// Adopted spaces per adoption state, every state present.
     pub adoption: Vec<(&'static str, i64)>,
+    /// Spaces whose last backup attempt failed.
+    pub backups_failing: i64,
+    /// Age of the oldest last backup among the spaces that have one (0: none).
+    pub oldest_backup_seconds: i64,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -300,7 +312,40 @@ impl Metrics {
             "Age of the oldest storage measure a space shows: how stale the usage figures can be",
             usage_oldest.clone(),
         );
+        let backups = Family::<OutcomeLabels, Counter>::default();
+        registry.register("backups", "Space backups finished, by result (succeeded, failed)", backups.clone());
+        // 1 s .. ~9 h
+        let backup_duration = Histogram::new(exponential_buckets(1.0, 2.0, 16));
+        registry.register("backup_duration_seconds", "Time from a backup's start to its manifest", backup_duration.clone());
+        let backup_database_bytes = Histogram::new(exponential_buckets(1024.0, 4.0, 13));
+        registry.register("backup_database_bytes", "Size of the database dumps of the backups", backup_database_bytes.clone());
+        let backups_failing = Gauge::default();
+        registry.register("spaces_backup_failing", "Spaces whose last backup attempt failed", backups_failing.clone());
+        let backup_oldest = Gauge::default();
+        registry.register(
+            "backup_oldest_age_seconds",
+            "Age of the oldest last backup among the spaces backed up: the fleet's worst recovery point",
+            backup_oldest.clone(),
+        );
+        let restore_tests = Family::<OutcomeLabels, Counter>::default();
+        registry.register("restore_tests", "Restore tests checked, by result (passed, failed)", restore_tests.clone());
+        let restore_tests_failing = Gauge::default();
+        registry.register("restore_tests_failing", "Classes whose last restore test failed", restore_tests_failing.clone());
+        let restore_test_last_pass = Gauge::default();
+        registry.register(
+            "restore_test_last_pass_timestamp_seconds",
+            "When a restore test last passed (Unix seconds; 0: never)",
+            restore_test_last_pass.clone(),
+        );
         Metrics {
+            restore_tests,
+            restore_tests_failing,
+            restore_test_last_pass,
+            backups,
+            backup_duration,
+            backup_database_bytes,
+            backups_failing,
+            backup_oldest,
             spaces_adoption,
             spaces_by_usage,
             spaces_near_limit,
@@ -394,6 +439,25 @@ impl Metrics {
         self.upgrade_downtime.observe(seconds as f64);
     }
 
+    pub fn backup_finished(&self, succeeded: bool, seconds: i64, database_bytes: i64) {
+        let result = if succeeded { "succeeded" } else { "failed" };
+        self.backups.get_or_create(&OutcomeLabels { result: result.into() }).inc();
+        if succeeded {
+            self.backup_duration.observe(seconds as f64);
+            self.backup_database_bytes.observe(database_bytes as f64);
+        }
+    }
+
+    pub fn restore_test_finished(&self, passed: bool) {
+        let result = if passed { "passed" } else { "failed" };
+        self.restore_tests.get_or_create(&OutcomeLabels { result: result.into() }).inc();
+    }
+
+    pub fn set_restore_tests(&self, failing: i64, last_pass: i64) {
+        self.restore_tests_failing.set(failing);
+        self.restore_test_last_pass.set(last_pass);
+    }
+
     pub fn snapshot_bytes(&self, bytes: i64) {
         self.snapshot_bytes.observe(bytes as f64);
     }
@@ -442,6 +506,8 @@ impl Metrics {
             self.usage_top.get_or_create(&TopUsageLabels { resource: resource.to_string(), space: space.clone() }).set(*share);
         }
         self.usage_oldest.set(c.oldest_measure_seconds);
+        self.backups_failing.set(c.backups_failing);
+        self.backup_oldest.set(c.oldest_backup_seconds);
         for (state, n) in &c.adoption {
             self.spaces_adoption.get_or_create(&AdoptionLabels { state: state.to_string() }).set(*n);
         }

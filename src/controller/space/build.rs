@@ -36,6 +36,10 @@ pub struct SpaceObjects {
     pub office: OfficeWiring,
     pub apps: AppsWiring,
     pub upgrade: UpgradeJobs,
+    /// The dump Job of the backup under way.
+    pub backup: Option<Job>,
+    /// The database Job of the restore under way.
+    pub restore: Option<Job>,
 }
 
 /// The Jobs of the upgrade under way (see `upgrade`): built for its phase, created by the step
@@ -122,12 +126,18 @@ pub struct BuildInputs<'a> {
     pub applied_apps: &'a [String],
     /// The space's upgrade, when one is under way.
     pub upgrade: Option<&'a crate::api::space::UpgradeStatus>,
+    /// The backup under way (`status.backups.running`), whose dump Job is built.
+    pub backup: Option<&'a str>,
+    /// The restore under way (`status.restore`): the web at zero, its database Job built.
+    pub restore: Option<&'a crate::api::restore::SpaceRestoreState>,
+    /// A clone whose data has not arrived yet: its web stays at zero.
+    pub held: bool,
 }
 
 pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObjects {
-    let BuildInputs { placement, bindings, access, installed, install_attempt, applied_apps, upgrade } = inputs;
+    let BuildInputs { placement, bindings, access, installed, install_attempt, applied_apps, upgrade, backup, restore, held } = inputs;
     let upgrade = upgrade.filter(|u| u.phase.in_progress());
-    let stopped = upgrade.is_some_and(|u| u.phase.stops_the_web());
+    let stopped = upgrade.is_some_and(|u| u.phase.stops_the_web()) || restore.is_some() || held;
     let files: BTreeMap<String, String> = crate::render::config::render(space, bindings, installed);
     let commands = office_commands(space.office, bindings.office.as_ref());
     let desired = space.apps();
@@ -177,6 +187,10 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             },
             None => UpgradeJobs::default(),
         },
+        backup: backup.filter(|_| installed.is_some()).and_then(|id| jobs::backup_job(space, bindings, id)),
+        restore: restore
+            .filter(|r| r.phase == crate::api::restore::RestorePhase::RestoringDatabase)
+            .and_then(|r| jobs::restore_backup_job(space, bindings, &r.backup, &r.database_sha256)),
     }
 }
 
@@ -200,6 +214,9 @@ mod tests {
             install_attempt: 1,
             applied_apps: &applied,
             upgrade: None,
+            backup: None,
+            restore: None,
+            held: false,
         };
         let fresh = space_objects(&space, inputs(None));
         assert!(fresh.workload.deployment.is_none() && fresh.office.job.is_none(), "nothing runs before the install");
@@ -259,6 +276,9 @@ mod tests {
                     install_attempt: 1,
                     applied_apps: &[],
                     upgrade: Some(u),
+                    backup: None,
+                    restore: None,
+                    held: false,
                 },
             )
         };
@@ -306,6 +326,9 @@ mod tests {
                 install_attempt: 1,
                 applied_apps: &[],
                 upgrade: Some(&u),
+                backup: None,
+                restore: None,
+                held: false,
             },
         );
         for job in [t.upgrade.snapshot.as_ref(), t.upgrade.restore.as_ref()].into_iter().flatten() {
@@ -374,6 +397,9 @@ mod tests {
                     install_attempt: 1,
                     applied_apps,
                     upgrade: None,
+                    backup: None,
+                    restore: None,
+                    held: false,
                 },
             )
         };
@@ -402,6 +428,9 @@ mod tests {
                 install_attempt: 1,
                 applied_apps: &[],
                 upgrade: None,
+                backup: None,
+                restore: None,
+                held: false,
             },
         );
         assert_eq!(

@@ -4,7 +4,7 @@
 
 use crate::api::adoption::{AdoptionPolicy, AdoptionState, AdoptionStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
-use crate::api::labels::ADOPTED;
+use crate::api::labels::{ADOPTED, BACKED_UP};
 use crate::api::labels::{
     APPS_READY, CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, UP_TO_DATE,
     WORKLOAD_READY,
@@ -53,6 +53,10 @@ pub struct Observation<'a> {
     pub usage: Option<crate::api::space::SpaceUsage>,
     /// An adopted space's report (managed from this reconcile on).
     pub adoption: Option<AdoptionStatus>,
+    /// Its backups, from the backup step (or as they were).
+    pub backups: Option<crate::api::backup::BackupsStatus>,
+    /// The restore it is going through, from the restore step (or as it was).
+    pub restore: Option<crate::api::restore::SpaceRestoreState>,
     pub previous: &'a AssociationSpaceStatus,
 }
 
@@ -143,7 +147,27 @@ fn blocks_readiness(c: &Condition) -> bool {
     if c.type_ == UP_TO_DATE {
         return c.status == ConditionStatus::False && is_upgrading(c);
     }
-    c.status == ConditionStatus::False && (![OFFICE_READY, APPS_READY].contains(&c.type_.as_str()) || c.reason == OCC_FAILED)
+    // A space serves its users without its last backup: BackedUp shows it, never Ready.
+    c.status == ConditionStatus::False && (![OFFICE_READY, APPS_READY, BACKED_UP].contains(&c.type_.as_str()) || c.reason == OCC_FAILED)
+}
+
+/// BackedUp: the last attempt failed (False, its reason), the last backup kept (True), or none
+/// yet (Unknown, with the first slot). While a backup runs, the condition stays as it was.
+fn backed_up_condition(b: Option<&crate::api::backup::BackupsStatus>, previous: &AssociationSpaceStatus) -> Option<Condition> {
+    use ConditionStatus::*;
+    let b = b?;
+    let next = b.next_at.as_deref().map(|t| format!("; next at {t}")).unwrap_or_default();
+    if b.running.is_some()
+        && let Some(c) = previous.conditions.iter().find(|c| c.type_ == BACKED_UP)
+    {
+        return Some(c.clone());
+    }
+    Some(match (&b.failure, b.last()) {
+        (Some(f), _) => cond(BACKED_UP, False, &f.reason, format!("backup {} failed: {}{next}", f.id, f.message)),
+        (None, Some(r)) => cond(BACKED_UP, True, "BackedUp", format!("backup {} at {} ({} kept){next}", r.id, r.finished_at, b.kept.len())),
+        (None, None) if b.running.is_some() => cond(BACKED_UP, Unknown, "BackingUp", "the first backup is being taken"),
+        (None, None) => cond(BACKED_UP, Unknown, "NoBackupYet", format!("no backup taken yet{next}")),
+    })
 }
 
 fn is_upgrading(c: &Condition) -> bool {
@@ -235,6 +259,9 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                     None => "the space is suspended: spec.suspended is true".to_string(),
                 };
                 (cond(READY, False, "Suspended", message), SpacePhase::Suspended)
+            } else if let Some(r) = &o.restore {
+                let message = format!("restore {} to backup {}: {:?} since {}", r.name, r.backup, r.phase, r.since);
+                (cond(READY, False, "Restoring", message), SpacePhase::Restoring)
             } else if let Some(u) = upgrading {
                 (cond(READY, False, &u.reason, format!("{}: {}", u.type_, u.message)), SpacePhase::Upgrading)
             } else if let Some(b) = blocking {
@@ -252,6 +279,14 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                 (cond(READY, False, "Provisioning", "waiting for the workload"), SpacePhase::Provisioning)
             };
             conditions.insert(0, ready);
+            status.restore = o.restore.clone();
+            if space.class.backup.is_some() {
+                status.backups = o.backups.clone();
+                let failed_step = o.failure.as_ref().filter(|f| f.condition == BACKED_UP);
+                if let Some(c) = failed_step.is_none().then(|| backed_up_condition(o.backups.as_ref(), o.previous)).flatten() {
+                    conditions.push(c);
+                }
+            }
             (conditions, phase)
         }
     };

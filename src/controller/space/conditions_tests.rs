@@ -92,6 +92,8 @@ fn observe<'a>(space: &'a ResolvedSpace, previous: &'a AssociationSpaceStatus, w
         upgrade: None,
         usage: None,
         adoption: None,
+        backups: None,
+        restore: None,
         previous,
     }
 }
@@ -299,6 +301,8 @@ fn invalid_spec_keeps_other_conditions_and_waits() {
         nextcloud: None,
         usage: None,
         adoption: None,
+        backups: None,
+        restore: None,
         previous: &ready,
     };
     let s = compute(&o, NOW);
@@ -353,4 +357,47 @@ fn a_deleted_space_says_what_its_release_did_and_keeps_the_rest() {
     let r = find(&failed.conditions, READY).expect("Ready");
     assert_eq!(r.reason, "PoolUnreachable");
     assert_eq!(r.message, "releasing the space's data: postgres is down");
+}
+
+#[test]
+fn a_failed_backup_shows_in_backed_up_and_never_in_ready() {
+    use crate::api::backup::{BackupFailure, BackupPolicy, BackupRecord, BackupsStatus};
+    let mut class = fixtures::class("c", true);
+    class.spec.backup = Some(BackupPolicy { storage_pool: "backups".into(), every_hours: 24, keep: 2, restore_test_hours: None });
+    let space = resolve(&fixtures::space("a"), &class).expect("resolves");
+    let plain = resolved();
+    let ready = compute(&observe(&space, &AssociationSpaceStatus::default(), ready_workload()), NOW);
+    let first = BackupsStatus { next_at: Some("2026-12-06T03:00:00Z".into()), ..BackupsStatus::default() };
+    let s = compute(&Observation { backups: Some(first.clone()), ..observe(&space, &ready, ready_workload()) }, NOW);
+    let c = find(&s.conditions, BACKED_UP).expect("BackedUp");
+    assert_eq!((c.status, c.reason.as_str()), (ConditionStatus::Unknown, "NoBackupYet"));
+    assert!(c.message.contains("2026-12-06T03:00:00Z"), "{}", c.message);
+    let failed = BackupsStatus {
+        failure: Some(BackupFailure { id: "x".into(), at: NOW.into(), reason: "LocationRefused".into(), message: "HTTP 403".into() }),
+        ..first.clone()
+    };
+    let s = compute(&Observation { backups: Some(failed), ..observe(&space, &s, ready_workload()) }, NOW);
+    let c = find(&s.conditions, BACKED_UP).expect("BackedUp");
+    assert_eq!((c.status, c.reason.as_str()), (ConditionStatus::False, "LocationRefused"));
+    assert_eq!(s.phase, Some(SpacePhase::Ready), "a space serves its users without its last backup");
+    let record = BackupRecord {
+        id: "20261205T030000Z".into(),
+        trigger: "Scheduled".into(),
+        started_at: NOW.into(),
+        finished_at: NOW.into(),
+        location: "backups/backup-a".into(),
+        nextcloud: Default::default(),
+        database_bytes: 10,
+        database_sha256: "ab".into(),
+        objects: 1,
+        object_bytes: 1,
+        objects_copied: 1,
+        duration_seconds: 1,
+    };
+    let done = BackupsStatus { kept: vec![record], ..first };
+    let s = compute(&Observation { backups: Some(done.clone()), ..observe(&space, &s, ready_workload()) }, NOW);
+    assert_eq!(find(&s.conditions, BACKED_UP).map(|c| c.status), Some(ConditionStatus::True));
+    assert_eq!(s.backups, Some(done.clone()));
+    let s = compute(&Observation { backups: Some(done), ..observe(&plain, &s, ready_workload()) }, NOW);
+    assert!(find(&s.conditions, BACKED_UP).is_none(), "no policy, no condition");
 }

@@ -140,6 +140,7 @@ pub async fn ensure(
     placement: &placement::Placed,
     bindings: &Bindings,
     identity: NewIdentity,
+    clone_source: Option<&str>,
 ) -> Result<Credentials> {
     let ns = space.namespace.as_str();
     let current = read(ctx, ns).await?;
@@ -153,6 +154,19 @@ pub async fn ensure(
         for key in credentials::IDENTITY {
             if let Some(v) = kept.get(key) {
                 existing.insert(key.to_string(), v.0.clone());
+            }
+        }
+    }
+    // A clone runs its source's data, written with its source's identity (encrypted app values,
+    // the appdata folder named after the instance id): it gets the same values, never new ones.
+    if let Some(source) = clone_source
+        && !credentials::missing_identity(&existing).is_empty()
+        && let Some(theirs) = read(ctx, &names::namespace(source)).await?
+    {
+        let theirs = secret_data(&theirs);
+        for key in credentials::IDENTITY {
+            if let Some(v) = theirs.get(key) {
+                existing.insert(key.to_string(), v.clone());
             }
         }
     }

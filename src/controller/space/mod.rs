@@ -1,7 +1,7 @@
 //! The AssociationSpace reconcile, as a pipeline of named steps, one file each:
 //!
 //! resolve → adoption (an existing instance: read only until managed) → finalizer → placement → build (pure, every object) → namespace → credentials →
-//! provisioning (database, cache, bucket) → usage (the bucket against its quota) → apply (workload, exposure) → install → upgrade → apps → office →
+//! provisioning (database, cache, bucket) → usage (the bucket against its quota) → apply (workload, exposure) → install → restore (a SpaceRestore) → upgrade → backup → apps → office →
 //! status (computed by `conditions`, written by `status`); and on deletion, `release`.
 //!
 //! The driver below only calls the steps in order. A step that fails stops the ones after it;
@@ -11,6 +11,7 @@
 pub mod adoption;
 pub mod apply;
 pub mod apps;
+pub mod backup;
 pub mod build;
 pub mod conditions;
 pub mod credentials;
@@ -23,7 +24,9 @@ pub mod placement;
 pub mod provisioning;
 pub mod release;
 pub mod resolve;
+pub mod restore;
 pub mod status;
+pub mod store;
 pub mod tenant;
 pub mod triggers;
 pub mod upgrade;
@@ -40,7 +43,7 @@ use self::conditions::{Observation, StepFailure};
 use crate::api::AssociationSpace;
 use crate::api::adoption::{AdoptionPolicy, AdoptionState};
 use crate::api::conditions::{Condition, now_rfc3339};
-use crate::api::labels::{APPS_READY, INGRESS_READY, INSTALLED, OFFICE_READY, PLACED, UP_TO_DATE, WORKLOAD_READY};
+use crate::api::labels::{APPS_READY, BACKED_UP, INGRESS_READY, INSTALLED, OFFICE_READY, PLACED, UP_TO_DATE, WORKLOAD_READY};
 use crate::api::space::UpgradeStatus;
 use crate::api::space::{AppsStatus, NextcloudStatus, Placement};
 use crate::controller::Context;
@@ -112,6 +115,8 @@ struct Progress {
     office_apps: Option<Vec<String>>,
     apps: Option<apps::AppsOutcome>,
     upgrade: Option<upgrade::UpgradeOutcome>,
+    backup: Option<backup::BackupOutcome>,
+    restore: Option<restore::RestoreOutcome>,
     ingress_written: bool,
 }
 
@@ -124,6 +129,10 @@ struct Carried {
     upgrade: Option<UpgradeStatus>,
     /// The adoption report the first pass took the space over with.
     adoption: Option<crate::api::adoption::AdoptionStatus>,
+    /// `status.restore` as the first pass left it.
+    restore: Option<crate::api::restore::SpaceRestoreState>,
+    /// `status.backups` as the first pass left it (an upgrade's snapshot kept as a backup).
+    backups: Option<crate::api::backup::BackupsStatus>,
 }
 
 /// What one pass of the pipeline ended with.
@@ -173,6 +182,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
                 upgrade: previous.upgrade.clone(),
                 usage: previous.usage.clone(),
                 adoption: previous.adoption.clone(),
+                backups: previous.backups.clone(),
+                restore: previous.restore.clone(),
                 previous: &previous,
             };
             status::write(space, ctx, conditions::compute(&o, &now_rfc3339())).await?;
@@ -199,26 +210,32 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             Some(adoption::managed(report))
         }
     };
+    if restore::clone_unconfirmed(ctx, space) {
+        debug!(space = %resolved.name, "a clone its restore has not recorded yet: waiting");
+        return Ok(Pass::Done(Action::requeue(Duration::from_secs(2))));
+    }
     finalizer::ensure(space, ctx).await?;
     let placed = placement::step(space, &resolved, ctx).await?;
     let bindings = placement::bindings(ctx, &resolved, &placed.placement);
     let ns = resolved.namespace.as_str();
-    let (carried_record, carried_apps, carried_upgrade) = match carried {
-        Some(c) => (c.record, c.apps, c.upgrade),
-        None => (None, None, None),
+    let (carried_record, carried_apps, carried_upgrade, prior_restore, prior_backups) = match carried {
+        Some(c) => (c.record, c.apps, c.upgrade, c.restore, c.backups),
+        None => (None, None, None, previous.restore.clone(), previous.backups.clone()),
     };
     let prior_upgrade = carried_upgrade.or_else(|| previous.upgrade.clone());
     // During and after an upgrade the status is the newer record (written with each phase, and
     // read through `own_writes`); the namespace's annotation follows it in this pass.
     let record = carried_record
-        .or_else(|| match (&prior_upgrade, &previous.nextcloud) {
-            (Some(_), Some(nc)) => Some(nc.clone()),
+        .or_else(|| match (prior_upgrade.is_some() || prior_restore.is_some(), &previous.nextcloud) {
+            (true, Some(nc)) => Some(nc.clone()),
             _ => install::recorded(ctx, ns, &previous),
         })
         // A re-attached space runs the Nextcloud its retained data holds: no install over it.
         .or_else(|| placed.retained_record.clone().filter(|_| space.reattaches_retained()))
         // An adopted one runs the Nextcloud its config.php records.
-        .or_else(|| adoption.as_ref().and_then(|_| adoption::record(&resolved)));
+        .or_else(|| adoption.as_ref().and_then(|_| adoption::record(&resolved)))
+        // A clone, the Nextcloud of the backup it is filled from.
+        .or_else(|| restore::clone_record(ctx, space));
     let applied_apps = carried_apps.clone().or_else(|| previous.apps.clone());
     let inputs = build::BuildInputs {
         placement: &placed.placement,
@@ -228,6 +245,9 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         install_attempt: install::next_attempt(ctx, ns),
         applied_apps: applied_apps.as_ref().map(|a| a.requested.as_slice()).unwrap_or_default(),
         upgrade: prior_upgrade.as_ref(),
+        backup: prior_backups.as_ref().and_then(|b| b.running.as_ref()).map(|r| r.id.as_str()),
+        restore: prior_restore.as_ref(),
+        held: restore::clone_waiting(ctx, space),
     };
     let objects = build::space_objects(&resolved, inputs);
     let build::SpaceObjects {
@@ -238,6 +258,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         office: wiring,
         apps: app_wiring,
         upgrade: upgrade_jobs,
+        backup: backup_job,
+        restore: restore_job,
     } = objects;
 
     let mut progress = Progress::default();
@@ -253,7 +275,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             placement::record_retained(ctx, &resolved.name, None).await.shows_in(WORKLOAD_READY)?;
         }
         let identity = credentials::NewIdentity::for_space(record.is_some(), space.annotations());
-        let creds = credentials::ensure(&resolved, ctx, &placed, &bindings, identity).await.shows_in(WORKLOAD_READY)?;
+        let source = restore::clone_source(ctx, space);
+        let creds = credentials::ensure(&resolved, ctx, &placed, &bindings, identity, source.as_deref()).await.shows_in(WORKLOAD_READY)?;
         progress.writes += namespace::written(creds.applied);
         let refused = usage::writes_refused(previous.usage.as_ref());
         let provisioned = provisioning::step(ctx, &resolved, &placed, &creds.data, refused).await;
@@ -295,6 +318,24 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             return Ok(());
         }
         progress.install = Some(installed);
+        let inputs = restore::RestoreInputs {
+            space,
+            resolved: &resolved,
+            previous: &previous,
+            state: prior_restore.as_ref(),
+            record: record.as_ref(),
+            store: space_store(ctx, &resolved, &placed.placement, &creds.data),
+            cache: placed.placement.cache_pool.as_deref().zip(placed.placement.cache_database),
+            job: restore_job,
+        };
+        let restored = Box::pin(restore::step(ctx, inputs)).await.shows_in(WORKLOAD_READY)?;
+        progress.writes += restored.writes;
+        let in_maintenance = restored.busy || restored.rebuild;
+        progress.restore = Some(restored);
+        if in_maintenance {
+            // Nothing runs against a space whose data is being replaced.
+            return Ok(());
+        }
         let observed = ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default();
         let inputs = upgrade::UpgradeInputs {
             space,
@@ -304,15 +345,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             recorded: previous.upgrade.as_ref(),
             database_pool: placed.placement.database_pool.as_deref(),
             cache: placed.placement.cache_pool.as_deref().zip(placed.placement.cache_database),
-            snapshot_store: placed.placement.storage_pool.as_deref().and_then(|pool| {
-                let p = ctx.pools.storage_pool(pool).ok()?;
-                Some(upgrade::SnapshotStore {
-                    pool,
-                    bucket: tenant::bucket_name(&p, &resolved.name, resolved.adoption.as_ref()),
-                    access_key: provisioning::text(&creds.data, crate::render::credentials::S3_ACCESS_KEY),
-                    secret_key: provisioning::text(&creds.data, crate::render::credentials::S3_SECRET_KEY),
-                })
-            }),
+            snapshot_store: space_store(ctx, &resolved, &placed.placement, &creds.data),
             workload: &observed,
         };
         let upgraded = Box::pin(upgrade::step(ctx, inputs, upgrade_jobs)).await.shows_in(UP_TO_DATE)?;
@@ -323,6 +356,18 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             // No occ Job runs against a Nextcloud that is stopped, migrating or restored.
             return Ok(());
         }
+        let inputs = backup::BackupInputs {
+            space,
+            resolved: &resolved,
+            record: record.as_ref(),
+            previous: prior_backups.as_ref(),
+            busy,
+            store: space_store(ctx, &resolved, &placed.placement, &creds.data),
+            job: backup_job,
+        };
+        let backed = Box::pin(backup::step(ctx, inputs)).await.shows_in(BACKED_UP)?;
+        progress.writes += backed.writes;
+        progress.backup = Some(backed);
         let drift = placed.placement.database_pool.as_deref().map(|pool| apps::DriftCheck {
             pool,
             password: provisioning::text(&creds.data, crate::render::credentials::DATABASE_PASSWORD),
@@ -354,6 +399,33 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         None => (previous.usage.clone(), None),
     };
     let provision_failure = provision_failure.or(usage_failure);
+    let mut backups_now = match &progress.backup {
+        Some(b) => b.status.clone(),
+        None => prior_backups.clone(),
+    };
+    if let Some((record, kept)) = progress.upgrade.as_ref().and_then(|u| u.backup.clone()) {
+        let keep = resolved.class.backup.as_ref().map_or(1, |p| p.keep());
+        backups_now = Some(backup::with_kept(backups_now.as_ref(), record, &kept, keep));
+    }
+    let restore_state = match &progress.restore {
+        Some(r) => r.state.clone(),
+        None => prior_restore.clone(),
+    };
+    if outcome.is_ok()
+        && !second_pass
+        && let Some(r) = &progress.restore
+        && r.rebuild
+    {
+        debug!(space = %space.name_any(), writes = progress.writes, "the restore changed phase; building the space for it");
+        return Ok(Pass::Rebuild(Box::new(Carried {
+            record: r.record.clone().or_else(|| record.clone()),
+            apps: carried_apps,
+            upgrade: prior_upgrade,
+            adoption: adoption.clone(),
+            restore: restore_state,
+            backups: backups_now,
+        })));
+    }
     if outcome.is_ok()
         && !second_pass
         && let Some(i) = &progress.install
@@ -366,6 +438,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             apps: i.apps.clone(),
             upgrade: None,
             adoption: adoption.clone(),
+            restore: restore_state.clone(),
+            backups: backups_now.clone(),
         })));
     }
     if outcome.is_ok()
@@ -380,11 +454,18 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             apps: u.apps.clone().or(carried_apps),
             upgrade: u.status.clone(),
             adoption: adoption.clone(),
+            restore: restore_state.clone(),
+            backups: backups_now.clone(),
         })));
     }
     let (upgrade_condition, upgrade_status, upgrade_record, upgrade_soon, upgrade_apps) = match progress.upgrade {
         Some(u) => (u.condition, u.status, u.record, u.retry_in, u.apps),
         None => (None, prior_upgrade, None, None, None),
+    };
+    let backup_soon = progress.backup.as_ref().and_then(|b| b.retry_in).or(progress.restore.as_ref().and_then(|r| r.retry_in));
+    let upgrade_soon = match (upgrade_soon, backup_soon) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     };
     let (install, nextcloud, soon) = match progress.install {
         Some(i) => (Some(i.condition), upgrade_record.or(i.record), i.retry_in.or(upgrade_soon)),
@@ -407,6 +488,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         upgrade: upgrade_status,
         usage,
         adoption,
+        backups: backups_now,
+        restore: restore_state,
         previous: &previous,
     };
     let mut computed = conditions::compute(&o, &now_rfc3339());
@@ -420,6 +503,23 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         (Err((_, e)), _) | (Ok(()), Some(e)) => Err(e),
         (Ok(()), None) => Ok(Pass::Done(Action::requeue(soon.map_or_else(|| ctx.resync_delay(), |d| d.min(ctx.resync_delay()))))),
     }
+}
+
+/// The space's bucket and its own key, for the snapshot and backup steps.
+fn space_store<'a>(
+    ctx: &Context,
+    resolved: &crate::render::resolve::ResolvedSpace,
+    placement: &'a Placement,
+    creds: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Option<upgrade::SnapshotStore<'a>> {
+    let pool = placement.storage_pool.as_deref()?;
+    let p = ctx.pools.storage_pool(pool).ok()?;
+    Some(upgrade::SnapshotStore {
+        pool,
+        bucket: tenant::bucket_name(&p, &resolved.name, resolved.adoption.as_ref()),
+        access_key: provisioning::text(creds, crate::render::credentials::S3_ACCESS_KEY),
+        secret_key: provisioning::text(creds, crate::render::credentials::S3_SECRET_KEY),
+    })
 }
 
 /// `status.apps` with what an office Job just reported enabled (its suite's app switched on or

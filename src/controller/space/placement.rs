@@ -290,7 +290,10 @@ pub async fn place(
         }
     }
     if placement.storage_pool.is_none() {
-        match choose_one(ctx, &ctx.pools.storages.state(), &pending, |p| &p.storage_pool, &selector) {
+        // A store for backups never holds a space's live files.
+        let stores: Vec<_> =
+            ctx.pools.storages.state().into_iter().filter(|p| p.spec.purpose == crate::api::storage_pool::StoragePurpose::Spaces).collect();
+        match choose_one(ctx, &stores, &pending, |p| &p.storage_pool, &selector) {
             Ok(n) => placement.storage_pool = Some(n),
             Err(e) => errors.push(e),
         }

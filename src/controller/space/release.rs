@@ -53,10 +53,13 @@ async fn release(space: &AssociationSpace, ctx: &Context, ns: &str, ns_meta: &ku
     let quota = space.status.as_ref().and_then(|s| s.quota.as_deref()).and_then(|q| crate::api::quantity::parse_bytes(q).ok()).unwrap_or(0);
     let policy = space.spec.deletion_policy;
     // An adopted database and bucket are never revoked or deleted, whatever the policy: they were
-    // there before the space and stay after it. Only the operator's own cache user follows it.
+    // there before the space and stay after it. The operator's own cache user goes: a cache holds
+    // nothing that is not elsewhere, and a revoked user would keep its database pinned while no
+    // ledger entry (an adopted space has none) tells placement it is taken.
     let adopted = space.spec.adoption.is_some();
     let data = if adopted { Placement { database_pool: None, storage_pool: None, ..placement.clone() } } else { placement.clone() };
-    let released = release_data(ctx, &name, policy, &data, &creds, quota).await;
+    let cache_policy = if adopted { DeletionPolicy::Delete } else { policy };
+    let released = release_data(ctx, &name, cache_policy, &data, &creds, quota).await;
     if released.is_ok() && adopted {
         let note = "the adopted database and bucket are kept as they are, with their credentials: they were not the operator's to delete or revoke";
         status::publish(space, ctx, EventType::Normal, "AdoptedDataKept", note, "Delete").await;

@@ -327,6 +327,7 @@ fn harness_with(gate: WriteGate) -> Harness {
         backends: BackendStores { offices, previews },
         applier: Arc::new(ApplyTracker::new(gate)),
         spaces,
+        restores: reflector::store().0,
     };
     let reporter = Reporter { controller: "framaspace-operator".into(), instance: None };
     let ctx = new_context(client, reporter, config, caches, Arc::new(crate::telemetry::metrics::Metrics::new()));

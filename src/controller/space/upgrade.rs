@@ -22,6 +22,7 @@ use kube::runtime::reflector::ObjectRef;
 use super::build::UpgradeJobs;
 use super::jobs::{self, JobState, job_state, occ_output};
 use super::status::publish;
+pub use super::store::SnapshotStore;
 use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, ConditionStatus};
 use crate::api::labels::UP_TO_DATE;
@@ -77,11 +78,13 @@ pub struct UpgradeOutcome {
     pub busy: bool,
     /// The apps Nextcloud reported enabled after the migration.
     pub apps: Option<AppsStatus>,
+    /// The snapshot kept as a backup (with the ids the store keeps after retention).
+    pub backup: Option<(crate::api::backup::BackupRecord, std::collections::BTreeSet<String>)>,
     pub writes: usize,
     pub retry_in: Option<Duration>,
 }
 
-fn job(ctx: &Context, ns: &str, name: &str) -> Option<std::sync::Arc<Job>> {
+pub(super) fn job(ctx: &Context, ns: &str, name: &str) -> Option<std::sync::Arc<Job>> {
     ctx.owned.jobs.get(&ObjectRef::new(name).within(ns))
 }
 
@@ -91,7 +94,7 @@ fn job(ctx: &Context, ns: &str, name: &str) -> Option<std::sync::Arc<Job>> {
 /// outlive a Job that its deadline failed). Terminal pods run nothing and are left out: an
 /// evicted or shut-down pod stays `Failed` until the pod GC's threshold (12,500 pods by default,
 /// Kubernetes `pkg/controller/podgc`). One LIST, only while stopping or before a restore.
-async fn live_pods(ctx: &Context, ns: &str) -> Result<usize> {
+pub(super) async fn live_pods(ctx: &Context, ns: &str) -> Result<usize> {
     use k8s_openapi::api::core::v1::Pod;
     let api: kube::Api<Pod> = kube::Api::namespaced(ctx.client.clone(), ns);
     let running = kube::api::ListParams::default().fields("status.phase!=Failed,status.phase!=Succeeded");
@@ -110,17 +113,9 @@ fn lost_apps(space: &AssociationSpace, resolved: &ResolvedSpace, said: &str) -> 
     managed.into_iter().filter(|a| before.contains(a) && !after.contains(a)).collect()
 }
 
-/// The space's bucket, on its StoragePool, and its own key: the snapshot is its object.
-pub struct SnapshotStore<'a> {
-    pub pool: &'a str,
-    pub bucket: String,
-    pub access_key: String,
-    pub secret_key: String,
-}
-
 /// Removes an ended upgrade's snapshot from the space's bucket, with the space's own key: it
 /// counts against the bucket's hard quota, which Nextcloud's quota does not see.
-async fn remove_snapshot(ctx: &Context, store: Option<SnapshotStore<'_>>, key: &str) -> Result<usize> {
+async fn remove_snapshot(ctx: &Context, store: Option<&SnapshotStore<'_>>, key: &str) -> Result<usize> {
     let Some(s) = store else { return Ok(0) };
     let b = crate::provision::minio::Bucket {
         bucket: &s.bucket,
@@ -134,7 +129,7 @@ async fn remove_snapshot(ctx: &Context, store: Option<SnapshotStore<'_>>, key: &
 
 /// Empties the space's cache database: the version that runs next must not read what the other
 /// one cached (app config, routes, file metadata), nor a lock a killed process left.
-async fn flush_cache(ctx: &Context, cache: Option<(&str, u32)>) -> Result<usize> {
+pub(super) async fn flush_cache(ctx: &Context, cache: Option<(&str, u32)>) -> Result<usize> {
     let Some((pool, database)) = cache else { return Ok(0) };
     Ok(ctx.pools.redis(pool).await?.flush_space(database).await? as usize)
 }
@@ -154,7 +149,8 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
     if let Some(u) = prior.filter(|u| u.phase.in_progress()) {
         out.busy = true;
         let pool = database_pool.unwrap_or_default();
-        return advance(ctx, Advance { space, resolved, record, upgrade: u.clone(), pool, cache, workload, jobs, now }, out).await;
+        let store = snapshot_store.as_ref();
+        return advance(ctx, Advance { space, resolved, record, upgrade: u.clone(), pool, cache, workload, jobs, now, store }, out).await;
     }
     if prior.is_some_and(|p| !p.phase.in_progress()) && recorded.map(|r| r.phase) != prior.map(|p| p.phase) {
         // Ended in this reconcile: the next one, with the end recorded, deletes the Jobs.
@@ -167,7 +163,7 @@ pub async fn step(ctx: &Context, inputs: UpgradeInputs<'_>, jobs: UpgradeJobs) -
         let names = [snapshot_job_name(&u.target), upgrade_job_name(&u.target), restore_job_name(&u.target)];
         if names.iter().any(|n| job(ctx, ns, n).is_some()) {
             if let Some(key) = u.snapshot.as_deref().filter(|_| !resolved.class.rollout.keep_snapshots) {
-                out.writes += remove_snapshot(ctx, snapshot_store, key).await?;
+                out.writes += remove_snapshot(ctx, snapshot_store.as_ref(), key).await?;
             }
             for name in names {
                 if job(ctx, ns, &name).is_some() {
@@ -239,11 +235,13 @@ struct Advance<'a> {
     workload: &'a WorkloadObservation,
     jobs: UpgradeJobs,
     now: jiff::Timestamp,
+    /// The space's bucket and key: where the snapshot is, and what copies it to the backups.
+    store: Option<&'a SnapshotStore<'a>>,
 }
 
 /// The phase's Job once it has ended, with how. `None` while it runs, or when the cache does
 /// not show it (just created, or lost: applied again under the same name).
-async fn ended(
+pub(super) async fn ended(
     ctx: &Context,
     ns: &str,
     name: &str,
@@ -271,7 +269,7 @@ fn enter(u: &mut UpgradeStatus, phase: UpgradePhase, now: jiff::Timestamp, out: 
 
 async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Result<UpgradeOutcome> {
     use ConditionStatus::*;
-    let Advance { space, resolved, record, mut upgrade, pool, cache, workload, jobs, now } = a;
+    let Advance { space, resolved, record, mut upgrade, pool, cache, workload, jobs, now, store } = a;
     let u = &mut upgrade;
     let ns = resolved.namespace.as_str();
     let (from, target) = (u.from.version_string.clone(), u.target.clone());
@@ -320,9 +318,36 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                         Some(r) => {
                             u.snapshot = Some(r.snapshot.clone());
                             u.snapshot_bytes = Some(r.bytes);
-                            u.snapshot_sha256 = Some(r.sha256);
+                            u.snapshot_sha256 = Some(r.sha256.clone());
                             u.snapshot_seconds = Some(elapsed as i64);
                             ctx.metrics.snapshot_bytes(r.bytes);
+                            // One mechanism for every copy of a space: with a backup policy the
+                            // snapshot is kept as a backup, out of the users' bucket and quota.
+                            if let (Some(policy), Some(st)) = (resolved.class.backup.as_ref(), store) {
+                                let id = crate::render::backup::backup_id(now);
+                                let taken = super::backup::Taken {
+                                    id: &id,
+                                    started_at: &u.phase_since,
+                                    trigger: "Upgrade",
+                                    dump_key: &r.snapshot,
+                                    report: r.clone(),
+                                    nextcloud: u.from.clone(),
+                                };
+                                match super::backup::keep(ctx, policy, resolved, st, taken).await {
+                                    Ok(kept) => {
+                                        u.snapshot_backup = Some(id);
+                                        out.backup = Some(kept);
+                                        out.writes += remove_snapshot(ctx, Some(st), &r.snapshot).await?;
+                                    }
+                                    Err(f) => {
+                                        let note = format!(
+                                            "the snapshot stays in the space's bucket: it could not be kept as a backup ({}: {})",
+                                            f.reason, f.message
+                                        );
+                                        publish(space, ctx, EventType::Warning, "BackupFailed", &note, ACTION).await;
+                                    }
+                                }
+                            }
                             let message = format!(
                                 "snapshot {} ({} bytes) taken; upgrade Job {} on {}",
                                 r.snapshot,
@@ -478,6 +503,12 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                 ));
                 out.status = Some(upgrade);
                 return Ok(out);
+            }
+            if let (None, Some(id), Some(policy), Some(st)) =
+                (job(ctx, ns, &name), u.snapshot_backup.as_deref(), resolved.class.backup.as_ref(), store)
+            {
+                // The snapshot is a backup: its dump comes back to where the restore Job reads it.
+                super::backup::fetch_dump(ctx, policy, &resolved.name, st, id, u.snapshot.as_deref().unwrap_or_default()).await?;
             }
             match ended(ctx, ns, &name, jobs.restore.clone(), &mut out).await? {
                 None => condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot (Job {name}): {}", u.message)),

@@ -53,6 +53,46 @@ impl PgAdmin {
         .await
     }
 
+    /// How many rows each of `tables` holds, read as the space's own role (its search_path finds
+    /// them). A table that does not exist reads as -1. For restore tests: a clone's database
+    /// against the counts of the dump it was restored from.
+    pub async fn row_counts(
+        &self,
+        names: &TenantNames,
+        password: &str,
+        tables: &[String],
+    ) -> Result<std::collections::BTreeMap<String, i64>, ProvisionError> {
+        let _permit = self.permit().await?;
+        bounded(System::Postgres, OPERATION_BOUND, async {
+            let db = self.database_of(names);
+            let options = self.target.options(&db).username(&names.role).password(password);
+            let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| classify("count the space's rows", e))?;
+            let mut counts = std::collections::BTreeMap::new();
+            for table in tables {
+                let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass(quote_ident($1))::text")
+                    .bind(table)
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(|e| classify("count the space's rows", e))?;
+                let n = match exists {
+                    None => -1,
+                    Some(_) => {
+                        // The name is the dump's own and is quoted as an identifier: never SQL.
+                        let sql = format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\""));
+                        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                            .fetch_one(&mut conn)
+                            .await
+                            .map_err(|e| classify("count the space's rows", e))?
+                    }
+                };
+                counts.insert(table.clone(), n);
+            }
+            let _ = conn.close().await;
+            Ok(counts)
+        })
+        .await
+    }
+
     async fn installation_now(&self, names: &TenantNames, password: &str) -> Result<Installation, ProvisionError> {
         let db = self.database_of(names);
         let options = self.target.options(&db).username(&names.role).password(password);
