@@ -13,7 +13,7 @@ set -euo pipefail
 . "$STATE_DIR/env"
 N=${1:-1000}
 RATE=${RATE:-25}
-RESYNC=${RESYNC:-600}
+RESYNC=${RESYNC:-120}
 SIZES=${SIZES:-"10 100 1000"}
 FEATURES=bench
 . "$(dirname "$0")/setup.sh"
@@ -64,12 +64,13 @@ YAML
   role="space_${s//-/_}"
   # Rows of ~150 bytes that compress about 2:1 (hex), as the space's role in its schema.
   rows=$(( mb * 1000000 / 150 ))
-  psql_bench -c "SET ROLE $role; CREATE TABLE IF NOT EXISTS $role.oc_bench_fill (id bigserial PRIMARY KEY, body text)" >/dev/null
+  psql_bench -c "SET ROLE $role; DROP TABLE IF EXISTS $role.oc_bench_fill; CREATE TABLE $role.oc_bench_fill (id bigserial PRIMARY KEY, body text)" >/dev/null
   psql_bench -c "SET ROLE $role; INSERT INTO $role.oc_bench_fill (body) SELECT md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) || md5(random()::text) FROM generate_series(1, $rows) g" >/dev/null
   size=$(psql_bench -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$role' AND c.relkind = 'r'")
   t0=$(date +%s.%N)
-  kubectl annotate --overwrite space "$s" frama.space/backup-requested=bench >/dev/null
-  wait_answered "$s" bench 3600
+  token="bench-$(date +%s)"
+  kubectl annotate --overwrite space "$s" frama.space/backup-requested="$token" >/dev/null
+  wait_answered "$s" "$token" 3600
   t1=$(date +%s.%N)
   read -r bytes dur < <(kubectl get space "$s" -o json | jq -r '.status.backups.kept[0] | "\(.databaseBytes) \(.durationSeconds)"')
   id=$(jsonpath "space/$s" '{.status.backups.kept[0].id}')
@@ -79,10 +80,10 @@ YAML
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: frama.space/v1alpha1
 kind: SpaceRestore
-metadata: { name: $s-$id-bench }
+metadata: { name: $s-${id,,}-bench }
 spec: { space: $s, backup: "$id" }
 YAML
-  kubectl wait --for=condition=Complete "spacerestore/$s-$id-bench" --timeout=3600s >/dev/null
+  kubectl wait --for=condition=Complete "spacerestore/$s-${id,,}-bench" --timeout=3600s >/dev/null
   t1=$(date +%s.%N)
   kubectl wait --for=condition=Ready "space/$s" --timeout=600s >/dev/null
   t2=$(date +%s.%N)
@@ -101,7 +102,9 @@ fi
 cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 t0=$(date +%s)
 token="fleet-$t0"
-kubectl get spaces -l bench.frama.space/run=1 -o name | head -n "$N" | xargs -n 200 kubectl annotate --overwrite "frama.space/backup-requested=$token" >/dev/null
+# kubectl annotate takes its objects before the annotation.
+kubectl get spaces -l bench.frama.space/run=1 -o name | head -n "$N" \
+  | xargs -n 200 sh -c 'kubectl annotate --overwrite "$@" "frama.space/backup-requested=$0" >/dev/null' "$token"
 done_count() { kubectl get spaces -l bench.frama.space/run=1 -o json | jq --arg t "$token" '[.items[] | select(.status.backups.lastRequest == $t and .status.backups.running == null)] | length'; }
 peak=0
 until [ "$(done_count)" -ge "$N" ]; do

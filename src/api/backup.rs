@@ -91,6 +91,9 @@ pub struct RunningBackup {
     /// The request it answers (`frama.space/backup-requested`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+    /// The Nextcloud the space ran when the dump began (an upgrade may start before the copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nextcloud: Option<crate::api::nextcloud::NextcloudStatus>,
 }
 
 /// One backup kept in the backup location.

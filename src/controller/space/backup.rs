@@ -80,7 +80,8 @@ pub async fn step(ctx: &Context, i: BackupInputs<'_>) -> Result<BackupOutcome> {
             };
             let id = b::backup_id(now);
             info!(space = %i.resolved.name, backup = %id, trigger, "backup starts");
-            st.running = Some(RunningBackup { id, started_at: now.to_string(), trigger: trigger.into(), request });
+            let nextcloud = i.record.cloned();
+            st.running = Some(RunningBackup { id, started_at: now.to_string(), trigger: trigger.into(), request, nextcloud });
             // The next pass builds its Job from the status.
             out.retry_in = Some(Duration::from_secs(1));
         }
@@ -120,7 +121,7 @@ pub async fn step(ctx: &Context, i: BackupInputs<'_>) -> Result<BackupOutcome> {
                         trigger: &run.trigger,
                         dump_key: &dump,
                         report,
-                        nextcloud: i.record.cloned().unwrap_or_default(),
+                        nextcloud: run.nextcloud.clone().or_else(|| i.record.cloned()).unwrap_or_default(),
                     };
                     keep(ctx, policy, i.resolved, store, taken).await
                 }

@@ -130,9 +130,12 @@ pub fn clone_source(ctx: &Context, space: &AssociationSpace) -> Option<String> {
     clone_of(ctx, space).map(|r| r.spec.space.clone())
 }
 
-/// A clone whose data has not arrived: its web stays at zero.
+/// A clone whose data has not arrived (or never will: its restore failed): its web stays at zero
+/// until its SpaceRestore succeeded, or is deleted.
 pub fn clone_waiting(ctx: &Context, space: &AssociationSpace) -> bool {
-    clone_of(ctx, space).is_some()
+    let Some(r) = space.annotations().get(RESTORE_FROM_ANNOTATION).and_then(|n| restore_named(ctx, n)) else { return false };
+    let created = space.uid().is_some() && space.uid() == r.status.as_ref().and_then(|s| s.clone_uid.clone());
+    created && r.status.as_ref().and_then(|s| s.phase) != Some(RestorePhase::Succeeded)
 }
 
 /// Creates the clone (a POST: a space of that name created meanwhile is never taken over).
@@ -542,7 +545,13 @@ mod tests {
         assert_eq!(verdict(&upgrading, true, None), Err("SpaceUpgrading"));
         let mut busy = backed.clone();
         if let Some(b) = busy.backups.as_mut() {
-            b.running = Some(RunningBackup { id: "x".into(), started_at: String::new(), trigger: "Requested".into(), request: None });
+            b.running = Some(RunningBackup {
+                id: "x".into(),
+                started_at: String::new(),
+                trigger: "Requested".into(),
+                request: None,
+                nextcloud: None,
+            });
         }
         assert!(matches!(verdict(&busy, true, None), Ok(Some(_))), "it waits for the backup under way");
     }
