@@ -121,6 +121,27 @@ pub struct BackupRecord {
     pub duration_seconds: i64,
 }
 
+#[cfg(test)]
+impl BackupRecord {
+    /// A backup of the given id, for tests.
+    pub fn fixture(id: &str) -> Self {
+        BackupRecord {
+            id: id.into(),
+            trigger: "Scheduled".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            location: String::new(),
+            nextcloud: Default::default(),
+            database_bytes: 1,
+            database_sha256: String::new(),
+            objects: 0,
+            object_bytes: 0,
+            objects_copied: 0,
+            duration_seconds: 0,
+        }
+    }
+}
+
 /// A backup that failed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

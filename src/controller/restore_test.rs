@@ -217,15 +217,12 @@ async fn verify(ctx: &Context, t: &SpaceRestore) -> Result<String, String> {
 }
 
 async fn manifest(ctx: &Context, policy: &crate::api::backup::BackupPolicy, space: &str, id: &str) -> Result<b::Manifest, String> {
-    let location = crate::controller::space::backup::location(ctx, policy)?;
-    let bucket = crate::controller::space::backup::backup_bucket(&location, space);
-    let (_, client) =
-        ctx.pools.s3(&policy.storage_pool).await.map_err(|e| e.to_string())?.backup_bucket(&bucket).await.map_err(|e| e.to_string())?;
-    let bytes = crate::provision::transfer::read(&client, &bucket, &b::manifest_key(id))
+    use crate::controller::space::backup;
+    let backups = backup::open(ctx, policy, space).await.map_err(|f| f.message)?;
+    backup::read_manifest(&backups, id)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or(format!("the manifest of backup {id} is gone"))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("the manifest of backup {id} is unreadable: {e}"))
+        .ok_or(format!("the manifest of backup {id} is gone or unreadable"))
 }
 
 async fn annotate(ctx: &Context, t: &SpaceRestore, verdict: &str) -> crate::error::Result<()> {

@@ -215,20 +215,7 @@ mod tests {
     }
 
     fn record(id: &str) -> BackupRecord {
-        BackupRecord {
-            id: id.into(),
-            trigger: String::new(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            location: String::new(),
-            nextcloud: Default::default(),
-            database_bytes: 1,
-            database_sha256: String::new(),
-            objects: 0,
-            object_bytes: 0,
-            objects_copied: 0,
-            duration_seconds: 0,
-        }
+        BackupRecord::fixture(id)
     }
 
     #[test]

@@ -142,11 +142,7 @@ pub async fn step(ctx: &Context, i: BackupInputs<'_>) -> Result<BackupOutcome> {
                     );
                     ctx.metrics.backup_finished(true, record.duration_seconds, record.database_bytes);
                     publish(i.space, ctx, EventType::Normal, "BackedUp", &note, ACTION).await;
-                    st.kept.retain(|r| kept_ids.contains(&r.id));
-                    st.kept.insert(0, record);
-                    let (kept, _) = b::retain(std::mem::take(&mut st.kept), policy.keep());
-                    st.kept = kept;
-                    st.failure = None;
+                    st = with_kept(Some(&st), record, &kept_ids, policy.keep());
                     if run.request.is_some() {
                         st.last_request = run.request.clone();
                     }
@@ -249,10 +245,7 @@ pub async fn keep(
 ) -> std::result::Result<(BackupRecord, BTreeSet<String>), Finish> {
     let Taken { id, started_at, trigger, dump_key, report, nextcloud } = taken;
     let now = jiff::Timestamp::now();
-    let location = location(ctx, policy).map_err(|m| Finish::new("LocationInvalid", m))?;
-    let admin = ctx.pools.s3(&policy.storage_pool).await.map_err(|e| Finish::new("LocationNotReady", e.to_string()))?;
-    let bucket = backup_bucket(&location, &space.name);
-    let (_, target) = admin.backup_bucket(&bucket).await.map_err(|e| Finish::from_store(e, "the backup bucket"))?;
+    let BackupBucket { name: bucket, client: target } = open(ctx, policy, &space.name).await?;
     let source = store.client(ctx).map_err(|e| Finish::from_store(e, "the space's bucket"))?;
     let http = transfer::transfer_http().map_err(|e| Finish::from_store(e, "the transfer client"))?;
     transfer::copy(&http, (&source, &store.bucket, dump_key), (&target, &bucket, &b::database_key(id)))
@@ -310,37 +303,46 @@ pub async fn keep(
     Ok((record, kept))
 }
 
+/// A space's bucket on its class's backup store, and the operator's client for it.
+pub struct BackupBucket {
+    pub name: String,
+    pub client: SignedClient,
+}
+
+/// The space's backup bucket, created and marked if missing (every reader and writer of backups
+/// goes through here).
+pub async fn open(ctx: &Context, policy: &BackupPolicy, space: &str) -> std::result::Result<BackupBucket, Finish> {
+    let location = location(ctx, policy).map_err(|m| Finish::new("LocationInvalid", m))?;
+    let admin = ctx.pools.s3(&policy.storage_pool).await.map_err(|e| Finish::new("LocationNotReady", e.to_string()))?;
+    let name = backup_bucket(&location, space);
+    let (_, client) = admin.backup_bucket(&name).await.map_err(|e| Finish::from_store(e, "the backup bucket"))?;
+    Ok(BackupBucket { name, client })
+}
+
+/// A backup's manifest; `None` when it is missing or unreadable.
+pub async fn read_manifest(backups: &BackupBucket, id: &str) -> std::result::Result<Option<b::Manifest>, ProvisionError> {
+    let bytes = transfer::read(&backups.client, &backups.name, &b::manifest_key(id)).await?;
+    Ok(bytes.and_then(|m| serde_json::from_slice(&m).ok()))
+}
+
 /// Puts a backup's dump back in the space's bucket at `to_key`, for a restore Job to stream
 /// (the restore of a SpaceRestore, or an upgrade's rollback to its snapshot).
 pub async fn fetch_dump(
     ctx: &Context,
-    policy: &BackupPolicy,
-    source_space: &str,
+    backups: &BackupBucket,
     store: &SnapshotStore<'_>,
     id: &str,
     to_key: &str,
 ) -> std::result::Result<(), ProvisionError> {
-    let location = location(ctx, policy).map_err(|m| ProvisionError::Failed {
-        system: System::Minio,
-        operation: "find the backup store",
-        message: m,
-    })?;
-    let bucket = backup_bucket(&location, source_space);
-    let admin = ctx.pools.s3(&policy.storage_pool).await.map_err(|e| ProvisionError::Failed {
-        system: System::Minio,
-        operation: "reach the backup store",
-        message: e.to_string(),
-    })?;
-    let (_, backups) = admin.backup_bucket(&bucket).await?;
     let live = store.client(ctx)?;
     let http = transfer::transfer_http()?;
-    transfer::copy(&http, (&backups, &bucket, &b::database_key(id)), (&live, &store.bucket, to_key)).await?.ok_or_else(|| {
-        ProvisionError::Failed {
+    transfer::copy(&http, (&backups.client, &backups.name, &b::database_key(id)), (&live, &store.bucket, to_key)).await?.ok_or_else(
+        || ProvisionError::Failed {
             system: System::Minio,
             operation: "fetch a backup's dump",
             message: format!("the dump of backup {id} is missing"),
-        }
-    })?;
+        },
+    )?;
     Ok(())
 }
 

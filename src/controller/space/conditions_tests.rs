@@ -380,20 +380,7 @@ fn a_failed_backup_shows_in_backed_up_and_never_in_ready() {
     let c = find(&s.conditions, BACKED_UP).expect("BackedUp");
     assert_eq!((c.status, c.reason.as_str()), (ConditionStatus::False, "LocationRefused"));
     assert_eq!(s.phase, Some(SpacePhase::Ready), "a space serves its users without its last backup");
-    let record = BackupRecord {
-        id: "20261205T030000Z".into(),
-        trigger: "Scheduled".into(),
-        started_at: NOW.into(),
-        finished_at: NOW.into(),
-        location: "backups/backup-a".into(),
-        nextcloud: Default::default(),
-        database_bytes: 10,
-        database_sha256: "ab".into(),
-        objects: 1,
-        object_bytes: 1,
-        objects_copied: 1,
-        duration_seconds: 1,
-    };
+    let record = BackupRecord { finished_at: NOW.into(), ..BackupRecord::fixture("20261205T030000Z") };
     let done = BackupsStatus { kept: vec![record], ..first };
     let s = compute(&Observation { backups: Some(done.clone()), ..observe(&space, &s, ready_workload()) }, NOW);
     assert_eq!(find(&s.conditions, BACKED_UP).map(|c| c.status), Some(ConditionStatus::True));

@@ -26,7 +26,6 @@ use kube::ResourceExt;
 use kube::runtime::events::EventType;
 use tracing::info;
 
-use super::backup::{backup_bucket, location};
 use super::jobs::{self, JobState, job_state, occ_output};
 use super::status::publish;
 use super::store::SnapshotStore;
@@ -424,13 +423,10 @@ fn missing(what: &str) -> ProvisionError {
 /// objects put back and removed.
 async fn restore_files(ctx: &Context, space: &ResolvedSpace, store: &SnapshotStore<'_>, from: &str, id: &str) -> Result<(i64, i64)> {
     let policy = space.class.backup.as_ref().ok_or_else(|| Error::Provision(missing("the class has no backup policy any more")))?;
-    let location = location(ctx, policy).map_err(|m| Error::Provision(missing(&m)))?;
-    let bucket = backup_bucket(&location, from);
-    let (_, backups) = ctx.pools.s3(&policy.storage_pool).await?.backup_bucket(&bucket).await?;
+    let backups = super::backup::open(ctx, policy, from).await.map_err(|f| Error::Provision(missing(&f.message)))?;
     let live = store.client(ctx)?;
-    let manifest = transfer::read(&backups, &bucket, &b::manifest_key(id))
+    let manifest = super::backup::read_manifest(&backups, id)
         .await?
-        .and_then(|m| serde_json::from_slice::<b::Manifest>(&m).ok())
         .ok_or_else(|| Error::Provision(missing(&format!("the manifest of backup {id} is missing or unreadable"))))?;
     let listing = live.list_objects(&store.bucket, "").await?;
     let now = b::files_of(listing.into_iter().map(|o| b::ObjectEntry { key: o.key, etag: o.etag, size: o.size }).collect());
@@ -438,7 +434,7 @@ async fn restore_files(ctx: &Context, space: &ResolvedSpace, store: &SnapshotSto
     let http = transfer::transfer_http()?;
     let mut restored = 0;
     for o in &put {
-        transfer::copy(&http, (&backups, &bucket, &o.copy_key()), (&live, &store.bucket, &o.key))
+        transfer::copy(&http, (&backups.client, &backups.name, &o.copy_key()), (&live, &store.bucket, &o.key))
             .await?
             .ok_or_else(|| Error::Provision(missing(&format!("the copy of {} is missing from the backup", o.key))))?;
         restored += 1;
@@ -447,7 +443,7 @@ async fn restore_files(ctx: &Context, space: &ResolvedSpace, store: &SnapshotSto
     for key in &removed {
         live.delete_object(&store.bucket, key).await?;
     }
-    super::backup::fetch_dump(ctx, policy, from, store, id, &b::restore_dump_key(id)).await?;
+    super::backup::fetch_dump(ctx, &backups, store, id, &b::restore_dump_key(id)).await?;
     Ok((restored, removed.len() as i64))
 }
 
@@ -488,20 +484,7 @@ mod tests {
     use crate::render::resolve::{resolve, tests as fixtures};
 
     fn kept(id: &str) -> BackupRecord {
-        BackupRecord {
-            id: id.into(),
-            trigger: "Scheduled".into(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            location: String::new(),
-            nextcloud: NextcloudStatus::default(),
-            database_bytes: 1,
-            database_sha256: String::new(),
-            objects: 0,
-            object_bytes: 0,
-            objects_copied: 0,
-            duration_seconds: 0,
-        }
+        BackupRecord::fixture(id)
     }
 
     #[test]

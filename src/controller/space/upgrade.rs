@@ -508,7 +508,13 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                 (job(ctx, ns, &name), u.snapshot_backup.as_deref(), resolved.class.backup.as_ref(), store)
             {
                 // The snapshot is a backup: its dump comes back to where the restore Job reads it.
-                super::backup::fetch_dump(ctx, policy, &resolved.name, st, id, u.snapshot.as_deref().unwrap_or_default()).await?;
+                let backups =
+                    super::backup::open(ctx, policy, &resolved.name).await.map_err(|f| crate::provision::ProvisionError::Failed {
+                        system: crate::provision::System::Minio,
+                        operation: "reach the backup store",
+                        message: f.message,
+                    })?;
+                super::backup::fetch_dump(ctx, &backups, st, id, u.snapshot.as_deref().unwrap_or_default()).await?;
             }
             match ended(ctx, ns, &name, jobs.restore.clone(), &mut out).await? {
                 None => condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot (Job {name}): {}", u.message)),
