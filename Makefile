@@ -5,7 +5,7 @@ CARGO ?= cargo
 STATE := e2e/.state
 OPERATOR := target/debug/framaspace-operator
 
-.PHONY: help build crds lint audit unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover bench-upgrade bench-backup adoption-sample smoke
+.PHONY: help build crds lint audit unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover bench-upgrade bench-backup bench-cache-cluster adoption-sample smoke
 
 help:
 	@echo "make demo          local control plane + services, the operator, examples/ until Ready"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-failover N=1000  leader SIGKILLed with N spaces: takeover, first write, all reconciled"
 	@echo "make adoption-sample N=50  an inventory of N existing instances adopted step by step (make cluster-up first)"
 	@echo "make bench-backup N=1000   backup and restore of 10 MB, 100 MB, 1 GB databases; N spaces backed up at once"
+	@echo "make bench-cache-cluster N=1000  a cluster CachePool's check on six nodes with N users, and a node's heal"
 	@echo "make bench-upgrade N=1000  N spaces move to a new Nextcloud, P per DatabasePool (P=50): time, writes, downtime, chart"
 	@echo "make smoke         one real space on a real cluster (KUBECONFIG, pushed image): install, WebDAV, bucket, delete"
 
@@ -91,6 +92,10 @@ bench-upgrade:
 # Backups and restores: one space per database size, then N spaces at once: `make cluster-up`, then `make bench-backup N=1000`.
 bench-backup:
 	bench/backup.sh $(if $(filter command line,$(origin N)),$(N),1000)
+
+# A cluster CachePool's check with N users, and a node restarted without its aclfile: `make cluster-up`, then `make bench-cache-cluster N=1000`.
+bench-cache-cluster:
+	bench/cache-cluster.sh $(if $(filter command line,$(origin N)),$(N),1000)
 
 # Adoption of N existing instances, step by step: `make cluster-up`, then `make adoption-sample N=50`.
 adoption-sample:

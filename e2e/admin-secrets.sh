@@ -19,3 +19,8 @@ secret redis-1-admin "127.0.0.1:$FRAMASPACE_REDIS_PORT,127.0.0.1:${FRAMASPACE_RE
   --from-literal=username="$FRAMASPACE_REDIS_USER" --from-literal=password="$FRAMASPACE_REDIS_PASSWORD"
 secret s3-minio-admin "$(host_port "$FRAMASPACE_MINIO_URL")" --from-literal=accessKey="$FRAMASPACE_MINIO_ACCESS_KEY" --from-literal=secretKey="$FRAMASPACE_MINIO_SECRET_KEY"
 secret s3-garage-admin "$(host_port "$FRAMASPACE_GARAGE_ADMIN_URL")" --from-literal=token="$FRAMASPACE_GARAGE_ADMIN_TOKEN"
+# The Valkey cluster's admin: bound to each of its six nodes (the operator contacts every node).
+if [ -n "${FRAMASPACE_REDIS_CLUSTER_PORT:-}" ]; then
+  nodes=$(for i in $(seq 0 $((FRAMASPACE_REDIS_CLUSTER_NODES - 1))); do printf '127.0.0.1:%s,' $((FRAMASPACE_REDIS_CLUSTER_PORT + i)); done)
+  secret redis-cluster-admin "${nodes%,}" --from-literal=username="$FRAMASPACE_REDIS_USER" --from-literal=password="$FRAMASPACE_REDIS_PASSWORD"
+fi

@@ -168,6 +168,7 @@ debian_packages() {
   command -v python3 >/dev/null || missing+=(python3)
   command -v php >/dev/null || missing+=(php-cli)   # the PHP checks of what the operator renders
   php -m 2>/dev/null | grep -qx pdo_pgsql || missing+=(php-pgsql)   # the quota app's query on PostgreSQL
+  php -m 2>/dev/null | grep -qx redis || missing+=(php-redis)   # phpredis: the rendered RedisCluster settings, and its client against the Valkey cluster
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

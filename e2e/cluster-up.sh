@@ -10,7 +10,7 @@ set -euo pipefail
 "$E2E_DIR/build-tools.sh" all
 
 ETCD_PORT=23790; ETCD_PEER_PORT=23800; APISERVER_PORT=26443; KCM_PORT=20257; SCHED_PORT=20259; KWOK_PORT=20247
-PG_PORT=25432; REDIS_PORT=26379; REDIS_TLS_PORT=26380; REDIS_TLS_BACKEND_PORT=26381; MINIO_PORT=29000; MINIO_CONSOLE_PORT=29001
+PG_PORT=25432; REDIS_PORT=26379; REDIS_CLUSTER_PORT=26411; REDIS_TLS_PORT=26380; REDIS_TLS_BACKEND_PORT=26381; MINIO_PORT=29000; MINIO_CONSOLE_PORT=29001
 GARAGE_S3_PORT=23900; GARAGE_RPC_PORT=23901; GARAGE_ADMIN_PORT=23903
 
 mkdir -p "$STATE_DIR"/{pids,logs,pki}
@@ -207,6 +207,48 @@ CONF
 }
 redis_ping() { [ "$(REDISCLI_AUTH="$1" redis-cli --user admin -p "$REDIS_PORT" -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; }
 
+# A Valkey Cluster of six nodes, three masters with a replica each, as Framaspace's cache tier is
+# (a CachePool with `cluster`). Each node has its own aclfile, first holding only the admin (the
+# base a node is provisioned with): the operator gives it the spaces' users and `ACL SAVE`s them.
+# A 2 s node timeout makes a failed master's replica take over within the tests' waits.
+cluster_node_conf() { # NODE
+  local dir="$STATE_DIR/redis-cluster/$1" port=$((REDIS_CLUSTER_PORT + $1 - 1))
+  mkdir -p "$dir"
+  cat > "$dir/valkey.conf" <<CONF
+bind 127.0.0.1
+port $port
+protected-mode yes
+daemonize no
+dir $dir
+aclfile $dir/users.acl
+cluster-enabled yes
+cluster-config-file nodes.conf
+cluster-node-timeout 2000
+save ""
+appendonly no
+CONF
+}
+cluster_base_acl() { (umask 077; printf 'user default off\nuser admin on >%s ~* &* +@all\n' "$(cat "$STATE_DIR/redis.password")" > "$STATE_DIR/redis-cluster/$1/users.acl"); }
+start_cluster_node() { # NODE: its process, from its own config and aclfile
+  start_process "redis-cluster-$1" "$VALKEY_BIN/valkey-server" "$STATE_DIR/redis-cluster/$1/valkey.conf"
+}
+cluster_cli() { REDISCLI_AUTH="$(cat "$STATE_DIR/redis.password")" redis-cli --user admin -h 127.0.0.1 "$@"; }
+cluster_ok() { for i in 1 2 3 4 5 6; do cluster_cli -p $((REDIS_CLUSTER_PORT + i - 1)) CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || return 1; done; }
+start_redis_cluster() {
+  local i seeds=()
+  for i in 1 2 3 4 5 6; do
+    # A node already running keeps its files (its users, its place in the cluster).
+    [ -s "$STATE_DIR/redis-cluster/$i/valkey.conf" ] || { cluster_node_conf "$i"; cluster_base_acl "$i"; }
+    start_cluster_node "$i"
+    seeds+=("127.0.0.1:$((REDIS_CLUSTER_PORT + i - 1))")
+  done
+  for i in 1 2 3 4 5 6; do wait_for "redis-cluster-$i" 30 cluster_cli -p $((REDIS_CLUSTER_PORT + i - 1)) PING; done
+  cluster_ok && return 0   # already formed (cluster-up run again)
+  cluster_cli --cluster create "${seeds[@]}" --cluster-replicas 1 --cluster-yes >"$STATE_DIR/logs/redis-cluster-create.log" 2>&1 \
+    || die "the Valkey cluster was not created (see $STATE_DIR/logs/redis-cluster-create.log)"
+  wait_for "redis-cluster: every slot served" 60 cluster_ok
+}
+
 start_minio() {
   local user=framaspace-admin pw; pw=$(secret_file minio.password)
   mkdir -p "$STATE_DIR/minio"
@@ -266,6 +308,7 @@ export FRAMASPACE_PG_URL=postgres://postgres:$pg@127.0.0.1:$PG_PORT/postgres
 export FRAMASPACE_SERVICES_CA=$PKI/services-ca.crt FRAMASPACE_REDIS_TLS_PORT=$REDIS_TLS_PORT
 export FRAMASPACE_REDIS_HOST=127.0.0.1 FRAMASPACE_REDIS_PORT=$REDIS_PORT FRAMASPACE_REDIS_USER=admin FRAMASPACE_REDIS_PASSWORD=$rd
 export FRAMASPACE_REDIS_URL=redis://admin:$rd@127.0.0.1:$REDIS_PORT
+export FRAMASPACE_REDIS_CLUSTER_PORT=$REDIS_CLUSTER_PORT FRAMASPACE_REDIS_CLUSTER_NODES=6
 export FRAMASPACE_MINIO_URL=http://127.0.0.1:$MINIO_PORT FRAMASPACE_MINIO_ACCESS_KEY=framaspace-admin FRAMASPACE_MINIO_SECRET_KEY=$mn
 export FRAMASPACE_GARAGE_S3_URL=http://127.0.0.1:$GARAGE_S3_PORT FRAMASPACE_GARAGE_ADMIN_URL=http://127.0.0.1:$GARAGE_ADMIN_PORT FRAMASPACE_GARAGE_ADMIN_TOKEN=$gt
 ENV
@@ -282,6 +325,7 @@ start_controllers
 apply_nodes
 start_postgres
 start_redis
+start_redis_cluster
 start_minio
 start_garage
 start_process occ-sim env STATE_DIR="$STATE_DIR" APISERVER_PORT="$APISERVER_PORT" PG_PORT="$PG_PORT" python3 "$E2E_DIR/occ-sim.py"

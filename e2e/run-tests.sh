@@ -10,9 +10,27 @@ trap cleanup EXIT
 "$E2E_DIR/cluster-up.sh" || { echo "e2e: the environment did not come up"; exit 1; }
 
 status=0
-suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(environment provision office nextcloud operator chart upgrade backup)
-for suite in "${suites[@]}"; do
-  "$E2E_DIR/tests/$suite.sh" || status=1
+# A step is a suite, or suites joined by `+` that run at the same time: at most one of them starts
+# an operator (two would fight over the lease and the spaces), and none stops what another uses.
+# `provision` (the Rust integration tests against the servers) starts none.
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(environment provision+cache-cluster office nextcloud operator chart upgrade backup)
+suites=()
+for step in "${steps[@]}"; do
+  IFS=+ read -r -a group <<<"$step"
+  suites+=("${group[@]}")
+  if [ ${#group[@]} -eq 1 ]; then
+    "$E2E_DIR/tests/${group[0]}.sh" || status=1
+    continue
+  fi
+  pids=()
+  for suite in "${group[@]}"; do
+    "$E2E_DIR/tests/$suite.sh" > "$STATE_DIR/output.$suite" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!group[@]}"; do
+    wait "${pids[$i]}" || status=1
+    cat "$STATE_DIR/output.${group[$i]}"
+  done
 done
 passed=0; failed=0
 for suite in "${suites[@]}"; do

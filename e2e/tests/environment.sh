@@ -66,6 +66,12 @@ check "the default user is disabled" bash -c "redis-cli -h 127.0.0.1 -p $FRAMASP
 check "ACLs are enabled (ACL WHOAMI)" test "$(redis admin "$FRAMASPACE_REDIS_PASSWORD" acl whoami)" = admin
 check "the cache server is Valkey 9.1 (its ACL pins a user to a database)" bash -c "REDISCLI_AUTH=$FRAMASPACE_REDIS_PASSWORD redis-cli --no-auth-warning --user admin -p $FRAMASPACE_REDIS_PORT info server | grep -q '^valkey_version:9\.1\.'"
 check_eq "it has a database for each of 16383 spaces" "16384" "$(redis admin "$FRAMASPACE_REDIS_PASSWORD" config get databases | tail -1)"
+cnode() { REDISCLI_AUTH="$FRAMASPACE_REDIS_PASSWORD" redis-cli --no-auth-warning --user admin -h 127.0.0.1 -p "$1" "${@:2}" 2>&1; }
+check_eq "the Valkey cluster serves every slot" "cluster_state:ok" "$(cnode "$FRAMASPACE_REDIS_CLUSTER_PORT" cluster info | grep -o 'cluster_state:[a-z]*')"
+check_eq "with three masters and three replicas" "3 3" \
+  "$(cnode "$FRAMASPACE_REDIS_CLUSTER_PORT" cluster nodes | awk '{ if ($3 ~ /master/) m++; else if ($3 ~ /slave/) r++ } END { print m, r }')"
+check "each node has its own aclfile, the admin in it and the default user off" bash -c \
+  "for i in \$(seq 1 $FRAMASPACE_REDIS_CLUSTER_NODES); do f=$STATE_DIR/redis-cluster/\$i/users.acl; grep -q '^user admin on ' \$f && grep -q '^user default off' \$f || exit 1; done"
 
 section "MinIO"
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855

@@ -70,13 +70,51 @@ pub struct PoolStatus {
     /// (under another address) is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_id: Option<String>,
+    /// CachePool of a cluster: how many nodes its last check found (masters and replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_count: Option<i64>,
+    /// CachePool of a cluster: every node its last check found, and whether each space's user
+    /// is in place there (ACL users are per node, never replicated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<CacheNodeStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`: the operator reaches the server with the admin credentials.
+    /// `Ready`: the operator reaches the server with the admin credentials (a cluster: every
+    /// node, each holding every space's user). `Available` (clusters only): the spaces are
+    /// served even while `Ready` is False because a node is down or still being given its users.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+/// One node of a cluster CachePool, as its last check saw it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheNodeStatus {
+    /// `host:port` as the cluster announces it.
+    pub address: String,
+    /// The node's cluster id.
+    pub id: String,
+    /// `master` or `replica`.
+    pub role: String,
+    /// For a replica, the id of its master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_id: Option<String>,
+    /// Whether the operator reached it with the admin credentials at the last check.
+    pub reachable: bool,
+    /// The spaces of the pool whose user this node holds with the rules the operator gave.
+    pub users_in_place: i64,
+    /// The spaces of the pool whose user it lacks (or holds with other rules) after the check.
+    pub users_missing: i64,
+    /// Users the check gave back to this node (copied from a node that holds them).
+    #[serde(default)]
+    pub users_restored: i64,
+    /// Whether its users survive a restart: the node has an `aclfile` that `ACL SAVE` writes.
+    pub persisted: bool,
+    /// Why it is unreachable, not contacted, or not persisted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl PoolStatus {

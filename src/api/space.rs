@@ -251,10 +251,11 @@ pub struct Placement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_pool: Option<String>,
     /// The logical database of the CachePool's server that holds the space's keys, no other
-    /// space's (its ACL user is pinned to it).
+    /// space's (its ACL user is pinned to it); 0 on a cluster, whose one database every space
+    /// shares (its prefix isolates it).
     // An int64 in the schema: the API server knows no `uint32` format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<i64>", range(min = 1))]
+    #[schemars(with = "Option<i64>", range(min = 0))]
     pub cache_database: Option<u32>,
     /// StoragePool holding the space's bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]

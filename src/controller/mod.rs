@@ -4,6 +4,7 @@
 pub mod admin_binding;
 pub mod apply;
 pub mod backends;
+pub mod cache_cluster;
 pub mod caches;
 pub mod class;
 pub mod compact;
@@ -12,6 +13,7 @@ pub mod fanout;
 pub mod leader;
 pub mod news;
 pub mod own_writes;
+pub mod pool_registry;
 pub mod pools;
 pub mod restore_test;
 pub mod rollouts;

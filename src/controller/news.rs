@@ -90,7 +90,7 @@ pub fn class_fingerprint(class: &crate::api::SpaceClass) -> u64 {
 pub fn pool_fingerprint<K: super::pools::PoolKind>(pool: &K) -> u64 {
     let status = pool.pool_status();
     let room = status.map(|s| s.free_capacity > 0);
-    let ready = super::pools::is_ready(status);
+    let ready = super::pools::is_serving(status);
     let meta = pool.meta();
     hash64(&(meta.generation, meta.deletion_timestamp.is_some(), &meta.labels, ready, room))
 }

@@ -1,6 +1,5 @@
-//! Pools: admin clients for each DatabasePool, CachePool and StoragePool (built from the pool spec
-//! and its admin Secret, rebuilt when either changes), and the controllers that report each pool's
-//! health, spaces assigned and free capacity. Assignments are counted from the placement
+//! Pools: the controllers that report each DatabasePool's, CachePool's and StoragePool's health,
+//! spaces assigned and free capacity (their admin clients are `pool_registry`'s). Assignments are counted from the placement
 //! annotations of the space namespaces, never kept as counters that drift.
 
 use std::collections::HashMap;
@@ -9,275 +8,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Mutex;
 use tracing::{Instrument, warn};
 
 use super::Stop;
 use super::fanout::Subscription;
-use super::s3_admin::{S3Admin, S3Provider};
+pub use super::pool_registry::PoolRegistry;
+use super::pool_registry::pool_error;
 use super::status::write_status;
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::labels::{CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, SPACE_LABEL, STORAGE_POOL_ANNOTATION};
-use crate::api::pool::{CaSecretRef, PoolStatus};
-use crate::api::storage_pool::StorageProvider;
+use crate::api::pool::PoolStatus;
 use crate::api::{CachePool, DatabasePool, StoragePool};
 use crate::error::{Error, Result};
 use crate::gate::WriteGate;
 use crate::provision::ProvisionError;
-use crate::provision::garage::GarageAdmin;
-use crate::provision::minio::MinioAdmin;
-use crate::provision::postgres::{PgAdmin, PgTarget};
-use crate::provision::redis::{RedisAdmin, RedisTarget};
-
-type Cached<T> = Mutex<HashMap<String, (String, Arc<T>)>>;
-
-pub struct PoolRegistry {
-    pub namespace: String,
-    /// Handed to every admin client: their writes ask it first.
-    gate: WriteGate,
-    pub databases: Store<DatabasePool>,
-    pub caches: Store<CachePool>,
-    pub storages: Store<StoragePool>,
-    admin_secrets: Store<Secret>,
-    pg: Cached<PgAdmin>,
-    redis: Cached<RedisAdmin>,
-    s3: Cached<S3Admin>,
-    /// The certificates taken from each CA Secret key, by the Secret's version: every space's
-    /// bindings ask for its pools' CAs at each reconcile, and parsing them is done once.
-    cas: std::sync::Mutex<HashMap<(String, String), (String, String)>>,
-}
-
-fn pool_error(kind: &'static str, name: &str, message: impl Into<String>) -> Error {
-    Error::Pool { kind, name: name.to_string(), message: message.into() }
-}
-
-impl PoolRegistry {
-    pub fn new(
-        namespace: String,
-        databases: Store<DatabasePool>,
-        caches: Store<CachePool>,
-        storages: Store<StoragePool>,
-        admin_secrets: Store<Secret>,
-        gate: WriteGate,
-    ) -> Self {
-        PoolRegistry {
-            namespace,
-            gate,
-            databases,
-            caches,
-            storages,
-            admin_secrets,
-            pg: Mutex::default(),
-            redis: Mutex::default(),
-            s3: Mutex::default(),
-            cas: std::sync::Mutex::default(),
-        }
-    }
-
-    /// A Secret of the operator's namespace, from the cache.
-    pub fn operator_secret(&self, name: &str) -> Option<Arc<Secret>> {
-        self.admin_secrets.get(&ObjectRef::new(name).within(&self.namespace))
-    }
-
-    /// The username and password of a class's mail Secret: only a Secret labelled
-    /// `frama.space/purpose: smtp-credentials` and named by no pool as its admin Secret (whoever
-    /// may edit a class must not have the operator copy a pool's admin credentials into every
-    /// space and send them to an SMTP host of their choice: hostile pass 2, F1).
-    pub fn mail_secret(&self, name: &str) -> std::result::Result<(Vec<u8>, Vec<u8>), String> {
-        use crate::api::labels::{PURPOSE_LABEL, SMTP_PURPOSE};
-        let ns = &self.namespace;
-        let s = self.operator_secret(name).ok_or_else(|| format!("Secret {ns}/{name} not found"))?;
-        if s.labels().get(PURPOSE_LABEL).map(String::as_str) != Some(SMTP_PURPOSE) {
-            return Err(format!("Secret {ns}/{name} is not labelled {PURPOSE_LABEL}={SMTP_PURPOSE}: nothing of it is copied"));
-        }
-        let pools = self.databases.state().into_iter().map(|p| ("DatabasePool", p.name_any(), p.spec.admin_secret_ref.name.clone()));
-        let pools = pools
-            .chain(self.caches.state().into_iter().map(|p| ("CachePool", p.name_any(), p.spec.admin_secret_ref.name.clone())))
-            .chain(self.storages.state().into_iter().map(|p| ("StoragePool", p.name_any(), p.spec.admin_secret_ref.name.clone())));
-        if let Some((kind, pool, _)) = pools.into_iter().find(|(_, _, secret)| secret == name) {
-            return Err(format!("Secret {ns}/{name} is the admin Secret of {kind} {pool}: nothing of it is copied"));
-        }
-        let data = s.data.as_ref().ok_or_else(|| format!("Secret {ns}/{name} is empty"))?;
-        match (data.get("username"), data.get("password")) {
-            (Some(u), Some(p)) => Ok((u.0.clone(), p.0.clone())),
-            _ => Err(format!("Secret {ns}/{name} lacks the key username or password")),
-        }
-    }
-
-    /// A key of a pool's admin Secret, and the Secret's version (to rebuild clients on rotation).
-    /// A value of a pool's admin Secret, only when the Secret is bound to the server the pool
-    /// would send it to (and to the pool, when it names pools): hostile pass 2, F2.
-    fn admin_value(&self, kind: &'static str, pool: &str, endpoint: &str, secret: &str, key: &str) -> Result<(String, String)> {
-        let s = self
-            .admin_secrets
-            .get(&ObjectRef::new(secret).within(&self.namespace))
-            .ok_or_else(|| pool_error(kind, pool, format!("admin Secret {}/{secret} not found", self.namespace)))?;
-        super::admin_binding::admin_secret_bound(s.annotations(), kind, pool, endpoint)
-            .map_err(|why| pool_error(kind, pool, format!("admin Secret {}/{secret} {why}", self.namespace)))?;
-        let value = s
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .and_then(|v| String::from_utf8(v.0.clone()).ok())
-            .ok_or_else(|| pool_error(kind, pool, format!("admin Secret {}/{secret} has no key {key:?}", self.namespace)))?;
-        Ok((value, s.resource_version().unwrap_or_default()))
-    }
-
-    /// The certificates of a pool's CA Secret (only those: `provision::tls::certificates_only`)
-    /// and the Secret's version.
-    fn ca_value(&self, kind: &'static str, pool: &str, r: &CaSecretRef) -> Result<(String, String)> {
-        let s = self
-            .admin_secrets
-            .get(&ObjectRef::new(&r.name).within(&self.namespace))
-            .ok_or_else(|| pool_error(kind, pool, format!("CA Secret {}/{} not found", self.namespace, r.name)))?;
-        let version = s.resource_version().unwrap_or_default();
-        let slot = (r.name.clone(), r.key.clone());
-        if let Some((pem, _)) = self.cas.lock().ok().and_then(|c| c.get(&slot).filter(|(_, v)| *v == version).cloned()) {
-            return Ok((pem, version));
-        }
-        let raw = s
-            .data
-            .as_ref()
-            .and_then(|d| d.get(&r.key))
-            .ok_or_else(|| pool_error(kind, pool, format!("CA Secret {}/{} has no key {:?}", self.namespace, r.name, r.key)))?;
-        let pem = crate::provision::tls::certificates_only(&raw.0)
-            .map_err(|e| pool_error(kind, pool, format!("key {:?} of CA Secret {}/{} {e}", r.key, self.namespace, r.name)))?;
-        if let Ok(mut c) = self.cas.lock() {
-            c.insert(slot, (pem.clone(), version.clone()));
-        }
-        Ok((pem, version))
-    }
-
-    /// The CA a DatabasePool's clients trust, if it names one that holds certificates.
-    pub fn database_ca(&self, pool: &DatabasePool) -> Option<String> {
-        let r = pool.spec.ca_secret_ref.as_ref()?;
-        self.ca_value("DatabasePool", &pool.name_any(), r).ok().map(|(pem, _)| pem)
-    }
-
-    /// The CA a CachePool's clients trust, if it names one that holds certificates.
-    pub fn cache_ca(&self, pool: &CachePool) -> Option<String> {
-        let r = pool.spec.ca_secret_ref.as_ref()?;
-        self.ca_value("CachePool", &pool.name_any(), r).ok().map(|(pem, _)| pem)
-    }
-
-    async fn cached<T, F>(cache: &Cached<T>, name: &str, fingerprint: String, build: F) -> Result<Arc<T>>
-    where
-        F: AsyncFnOnce() -> Result<T, ProvisionError>,
-    {
-        let mut map = cache.lock().await;
-        if let Some((fp, client)) = map.get(name)
-            && *fp == fingerprint
-        {
-            return Ok(client.clone());
-        }
-        let client = Arc::new(build().await?);
-        map.insert(name.to_string(), (fingerprint, client.clone()));
-        Ok(client)
-    }
-
-    /// Waits until the pools' admin Secrets are cached (a pool checked earlier would look
-    /// misconfigured). Only one task may wait (see `runtime::caches_ready`); the pools themselves
-    /// are awaited through their shared watch.
-    pub async fn wait_until_secrets_ready(&self) {
-        let _ = self.admin_secrets.wait_until_ready().await;
-    }
-
-    pub fn database_pool(&self, name: &str) -> Result<Arc<DatabasePool>> {
-        self.databases.get(&ObjectRef::new(name)).ok_or_else(|| pool_error("DatabasePool", name, "not found"))
-    }
-    pub fn cache_pool(&self, name: &str) -> Result<Arc<CachePool>> {
-        self.caches.get(&ObjectRef::new(name)).ok_or_else(|| pool_error("CachePool", name, "not found"))
-    }
-    pub fn storage_pool(&self, name: &str) -> Result<Arc<StoragePool>> {
-        self.storages.get(&ObjectRef::new(name)).ok_or_else(|| pool_error("StoragePool", name, "not found"))
-    }
-
-    pub async fn postgres(&self, name: &str) -> Result<Arc<PgAdmin>> {
-        let pool = self.database_pool(name)?;
-        let s = &pool.spec;
-        let endpoint = super::admin_binding::host_port(&s.host, s.port);
-        let (user, _) = self.admin_value("DatabasePool", name, &endpoint, &s.admin_secret_ref.name, "username")?;
-        let (password, version) = self.admin_value("DatabasePool", name, &endpoint, &s.admin_secret_ref.name, "password")?;
-        let ca = s.ca_secret_ref.as_ref().map(|r| self.ca_value("DatabasePool", name, r)).transpose()?;
-        let fingerprint =
-            format!("{}/{version}/{}", pool.metadata.generation.unwrap_or_default(), ca.as_ref().map(|(_, v)| v.as_str()).unwrap_or(""));
-        let target = PgTarget {
-            host: s.host.clone(),
-            port: u16::try_from(s.port).unwrap_or(5432),
-            username: user,
-            password,
-            ssl_mode: s.ssl_mode,
-            isolation: s.isolation,
-            shared_database: s.shared_database.clone(),
-            max_connections: u32::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4),
-            ca: ca.map(|(pem, _)| pem),
-            tenant_connections: u32::try_from(s.tenant_connection_limit).unwrap_or(10),
-        };
-        let gate = self.gate.clone();
-        Self::cached(&self.pg, name, fingerprint, async || Ok(PgAdmin::connect(target).await?.with_gate(gate))).await
-    }
-
-    pub async fn redis(&self, name: &str) -> Result<Arc<RedisAdmin>> {
-        let pool = self.cache_pool(name)?;
-        let s = &pool.spec;
-        let endpoint = super::admin_binding::host_port(&s.host, s.port);
-        let (user, _) = self.admin_value("CachePool", name, &endpoint, &s.admin_secret_ref.name, "username")?;
-        let (password, version) = self.admin_value("CachePool", name, &endpoint, &s.admin_secret_ref.name, "password")?;
-        let ca = s.ca_secret_ref.as_ref().map(|r| self.ca_value("CachePool", name, r)).transpose()?;
-        let fingerprint =
-            format!("{}/{version}/{}", pool.metadata.generation.unwrap_or_default(), ca.as_ref().map(|(_, v)| v.as_str()).unwrap_or(""));
-        let target = RedisTarget {
-            host: s.host.clone(),
-            port: u16::try_from(s.port).unwrap_or(6379),
-            tls: s.tls,
-            username: user,
-            password,
-            max_concurrent: usize::try_from(s.max_concurrent_operations.unwrap_or(8)).unwrap_or(8),
-            ca: ca.map(|(pem, _)| pem),
-        };
-        let gate = self.gate.clone();
-        Self::cached(&self.redis, name, fingerprint, async || Ok(RedisAdmin::connect(&target).await?.with_gate(gate))).await
-    }
-
-    pub async fn s3(&self, name: &str) -> Result<Arc<S3Admin>> {
-        let pool = self.storage_pool(name)?;
-        let s = &pool.spec;
-        let admin_endpoint = s.admin_endpoint.clone().unwrap_or_else(|| s.endpoint.clone());
-        let endpoint = super::admin_binding::url_host_port(&admin_endpoint)
-            .ok_or_else(|| pool_error("StoragePool", name, "its admin endpoint has no host"))?;
-        let (fingerprint, admin) = match s.provider {
-            StorageProvider::Minio => {
-                let (access, _) = self.admin_value("StoragePool", name, &endpoint, &s.admin_secret_ref.name, "accessKey")?;
-                let (secret, version) = self.admin_value("StoragePool", name, &endpoint, &s.admin_secret_ref.name, "secretKey")?;
-                let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
-                (
-                    fp,
-                    MinioAdmin::new(&admin_endpoint, &s.region, &access, &secret)
-                        .map(|a| S3Provider::Minio(a.with_gate(self.gate.clone()))),
-                )
-            }
-            StorageProvider::Garage => {
-                let (token, version) = self.admin_value("StoragePool", name, &endpoint, &s.admin_secret_ref.name, "token")?;
-                let fp = format!("{}/{version}", pool.metadata.generation.unwrap_or_default());
-                (
-                    fp,
-                    GarageAdmin::new(&admin_endpoint, &token, &s.endpoint, &s.region)
-                        .map(|a| S3Provider::Garage(a.with_gate(self.gate.clone()))),
-                )
-            }
-        };
-        let limit = usize::try_from(s.max_concurrent_operations.unwrap_or(4)).unwrap_or(4).max(1);
-        Self::cached(&self.s3, name, fingerprint, async || admin.map(|provider| S3Admin::new(provider, limit))).await
-    }
-}
+use crate::provision::cache::CacheAdmin;
 
 /// What the three pool kinds share for their status controller.
 pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static {
@@ -294,7 +47,9 @@ pub trait PoolKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Seri
         let status = self.pool_status();
         capacity(self.declared_spaces(), status.and_then(|s| s.databases), status.and_then(|s| s.connection_capacity))
     }
-    fn health(registry: &PoolRegistry, name: &str) -> impl Future<Output = Result<Health>> + Send;
+    /// The pool's check; `spaces` are those placed on it (a cluster gives their users back to
+    /// the nodes that lack them).
+    fn health(registry: &PoolRegistry, name: &str, spaces: &[String]) -> impl Future<Output = Result<Health>> + Send;
     /// Of `spaces` (placed on the pool), those whose account the server no longer has. Only a
     /// CachePool loses them (its ACL users live in memory); the others keep theirs on disk.
     fn lost_tenants(registry: &PoolRegistry, name: &str, spaces: Vec<String>) -> impl Future<Output = Result<Vec<String>>> + Send {
@@ -313,7 +68,7 @@ impl PoolKind for DatabasePool {
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
     }
-    async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
+    async fn health(registry: &PoolRegistry, name: &str, _spaces: &[String]) -> Result<Health> {
         let admin = registry.postgres(name).await?;
         let version = admin.server_version().await?;
         if let Some(why) = admin.cannot_provision().await? {
@@ -343,7 +98,7 @@ impl PoolKind for DatabasePool {
         });
         let notes: Vec<String> = [note, crowded, shared].into_iter().flatten().collect();
         let note = (!notes.is_empty()).then(|| notes.join("; "));
-        Ok(Health { version, databases: None, connection_capacity: Some(spaces), server_id: None, note })
+        Ok(Health { version, connection_capacity: Some(spaces), note, ..Health::default() })
     }
 }
 
@@ -357,8 +112,23 @@ impl PoolKind for CachePool {
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
     }
-    async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
-        let admin = registry.redis(name).await?;
+    async fn health(registry: &PoolRegistry, name: &str, spaces: &[String]) -> Result<Health> {
+        let admin = match registry.redis(name).await?.as_ref() {
+            CacheAdmin::Cluster(cluster) => {
+                let h = super::cache_cluster::health(cluster, registry.cache_pool(name)?.as_ref(), spaces).await?;
+                return Ok(Health {
+                    version: h.version,
+                    note: h.note,
+                    node_count: Some(h.nodes.len() as i64),
+                    nodes: h.nodes,
+                    degraded: h.degraded,
+                    lost: Some(h.lost),
+                    ..Health::default()
+                });
+            }
+            CacheAdmin::Server(_) => registry.redis(name).await?,
+        };
+        let CacheAdmin::Server(admin) = admin.as_ref() else { return Err(pool_error("CachePool", name, "not a single server")) };
         let info = admin.server_info().await?;
         if let Some(why) = admin.cannot_provision().await? {
             return Err(pool_error("CachePool", name, format!("{why}: no space is placed here")));
@@ -390,13 +160,15 @@ impl PoolKind for CachePool {
         Ok(Health {
             version: info.version,
             databases: Some(i64::from(info.databases)),
-            connection_capacity: None,
             server_id: Some(info.run_id).filter(|r| !r.is_empty()),
             note,
+            ..Health::default()
         })
     }
     async fn lost_tenants(registry: &PoolRegistry, name: &str, spaces: Vec<String>) -> Result<Vec<String>> {
-        let users = registry.redis(name).await?.users().await?;
+        let admin = registry.redis(name).await?;
+        let CacheAdmin::Server(admin) = admin.as_ref() else { return Ok(Vec::new()) };
+        let users = admin.users().await?;
         Ok(spaces.into_iter().filter(|s| !users.contains(&crate::provision::TenantNames::new(s).redis_user)).collect())
     }
 }
@@ -411,13 +183,13 @@ impl PoolKind for StoragePool {
     fn pool_status(&self) -> Option<&PoolStatus> {
         self.status.as_ref()
     }
-    async fn health(registry: &PoolRegistry, name: &str) -> Result<Health> {
+    async fn health(registry: &PoolRegistry, name: &str, _spaces: &[String]) -> Result<Health> {
         let admin = registry.s3(name).await?;
         let version = admin.server_version().await?;
         if let Some(why) = admin.cannot_provision().await? {
             return Err(pool_error("StoragePool", name, format!("{why}: no space is placed here")));
         }
-        Ok(Health { version, databases: None, connection_capacity: None, server_id: None, note: None })
+        Ok(Health { version, ..Health::default() })
     }
 }
 
@@ -448,6 +220,7 @@ pub fn capacity(declared: i64, databases: Option<i64>, connection_capacity: Opti
 }
 
 /// What a health check learns of a pool's server.
+#[derive(Default)]
 pub struct Health {
     pub version: String,
     /// CachePool: its logical databases.
@@ -458,6 +231,13 @@ pub struct Health {
     pub server_id: Option<String>,
     /// What the Ready message adds: a hardening the server did not allow.
     pub note: Option<String>,
+    /// A cluster: how many nodes, and each one.
+    pub node_count: Option<i64>,
+    pub nodes: Vec<crate::api::pool::CacheNodeStatus>,
+    /// A cluster that answers but is not whole.
+    pub degraded: Option<super::cache_cluster::Degraded>,
+    /// A cluster: the spaces no node holds (asked for again), found by the check itself.
+    pub lost: Option<Vec<String>>,
 }
 
 impl<K: PoolKind> crate::placement::Placeable for K {
@@ -467,7 +247,7 @@ impl<K: PoolKind> crate::placement::Placeable for K {
         PoolKind::max_spaces(self)
     }
     fn is_placeable(&self) -> bool {
-        is_ready(self.pool_status())
+        is_serving(self.pool_status())
     }
     fn is_checked(&self) -> bool {
         self.pool_status().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready"))
@@ -490,12 +270,19 @@ pub fn is_ready(status: Option<&PoolStatus>) -> bool {
     status.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).is_some_and(|c| c.is_true())
 }
 
+/// Whether a pool serves spaces: Ready, or a cluster `Available` while a node is down or is
+/// being given its users back (its spaces keep working on the others).
+pub fn is_serving(status: Option<&PoolStatus>) -> bool {
+    is_ready(status) || status.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Available")).is_some_and(|c| c.is_true())
+}
+
 /// Called for a space whose account its pool's server lost: the space is provisioned again
 /// (its namespace's metadata is the trigger the space controller maps back to it).
 pub type LostTenant = Arc<dyn Fn(&str, &PartialObjectMeta<Namespace>) + Send + Sync>;
 
 struct PoolContext {
     client: Client,
+    recorder: kube::runtime::events::Recorder,
     gate: WriteGate,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
     ready: tokio::sync::watch::Receiver<bool>,
@@ -521,13 +308,21 @@ fn placed_on(
 
 /// Asks for a new provisioning of every space on the pool whose account its server lost (a
 /// Redis restart or `ACL DELUSER`), at each health check instead of at the spaces' resync.
-async fn recover_lost<K: PoolKind>(ctx: &PoolContext, name: &str) {
-    let placed = placed_on(&ctx.namespaces, K::ANNOTATION, name);
+async fn recover_lost<K: PoolKind>(
+    ctx: &PoolContext,
+    name: &str,
+    placed: &[(String, Arc<PartialObjectMeta<Namespace>>)],
+    found: Option<Vec<String>>,
+) {
     if placed.is_empty() {
         return;
     }
     let spaces = placed.iter().map(|(s, _)| s.clone()).collect();
-    match K::lost_tenants(&ctx.registry, name, spaces).await {
+    let lost = match found {
+        Some(lost) => Ok(lost),
+        None => K::lost_tenants(&ctx.registry, name, spaces).await,
+    };
+    match lost {
         Ok(lost) => {
             for (space, ns) in placed.iter().filter(|(s, _)| lost.contains(s)) {
                 warn!(kind = K::KIND, pool = %name, space = %space, "the server lost the space's account; provisioning it again");
@@ -553,35 +348,67 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
     let previous = pool.pool_status().cloned().unwrap_or_default();
     let started = std::time::Instant::now();
     let span = tracing::info_span!("external_call", system = K::SYSTEM, operation = "health", pool = %name);
-    let health = K::health(&ctx.registry, &name).instrument(span).await;
+    let placed = placed_on(&ctx.namespaces, K::ANNOTATION, &name);
+    let spaces: Vec<String> = placed.iter().map(|(s, _)| s.clone()).collect();
+    let mut health = K::health(&ctx.registry, &name, &spaces).instrument(span).await;
     ctx.metrics.external_call(K::SYSTEM, "health", started.elapsed(), health.as_ref().err().map(|e| e.reason()));
-    ctx.metrics.set_pool(K::KIND, &name, pool.max_spaces(), assigned, health.is_ok());
-    if health.is_ok() {
-        recover_lost::<K>(&ctx, &name).await;
+    let ready = health.as_ref().is_ok_and(|h| h.degraded.is_none());
+    ctx.metrics.set_pool(K::KIND, &name, pool.max_spaces(), assigned, ready);
+    if let Ok(h) = &health
+        && h.node_count.is_some()
+    {
+        ctx.metrics.set_cache_nodes(&name, &h.nodes);
     }
-    let (ready, version, databases, connection_capacity, server_id) = match health {
-        Ok(h) => (
-            Condition::new(
-                "Ready",
-                ConditionStatus::True,
-                "Reachable",
-                match &h.note {
-                    None => format!("the operator reaches the server with its admin credentials ({})", h.version),
-                    Some(note) => format!("the operator reaches the server with its admin credentials ({}); {note}", h.version),
-                },
-            ),
-            Some(h.version),
-            h.databases,
-            h.connection_capacity,
-            h.server_id,
-        ),
-        Err(e) => (
-            Condition::new("Ready", ConditionStatus::False, e.reason(), e.to_string()),
-            previous.server_version.clone(),
-            previous.databases,
-            previous.connection_capacity,
-            None,
-        ),
+    if let Ok(h) = health.as_mut() {
+        recover_lost::<K>(&ctx, &name, &placed, h.lost.take()).await;
+    }
+    let cluster = health.as_ref().map(|h| h.node_count.is_some()).unwrap_or(!previous.nodes.is_empty());
+    if let Ok(h) = &health {
+        for (type_, reason, note) in super::cache_cluster::news(&previous.nodes, &h.nodes) {
+            super::events::publish(&ctx.recorder, &ctx.gate, pool.as_ref(), type_, reason, &note, "Check").await;
+        }
+    }
+    let mut conditions = Vec::new();
+    let (version, databases, connection_capacity, server_id, node_count, nodes) = match health {
+        Ok(h) => {
+            let reached = match &h.note {
+                None => format!("the operator reaches the server with its admin credentials ({})", h.version),
+                Some(note) => format!("the operator reaches the server with its admin credentials ({}); {note}", h.version),
+            };
+            match &h.degraded {
+                None => conditions.push(Condition::new("Ready", ConditionStatus::True, "Reachable", reached)),
+                Some(d) => conditions.push(Condition::new("Ready", ConditionStatus::False, d.reason, d.message.clone())),
+            }
+            if cluster {
+                conditions.push(match &h.degraded {
+                    Some(d) if !d.serving => Condition::new("Available", ConditionStatus::False, d.reason, d.message.clone()),
+                    _ => Condition::new("Available", ConditionStatus::True, "Serving", "the cluster serves every slot to the spaces"),
+                });
+            }
+            (Some(h.version), h.databases, h.connection_capacity, h.server_id, h.node_count, h.nodes)
+        }
+        Err(e) => {
+            conditions.push(Condition::new("Ready", ConditionStatus::False, e.reason(), e.to_string()));
+            if cluster {
+                conditions.push(Condition::new("Available", ConditionStatus::False, e.reason(), e.to_string()));
+            }
+            (
+                previous.server_version.clone(),
+                previous.databases,
+                previous.connection_capacity,
+                None,
+                previous.node_count,
+                previous
+                    .nodes
+                    .iter()
+                    .cloned()
+                    .map(|mut n| {
+                        n.reachable = false;
+                        n
+                    })
+                    .collect(),
+            )
+        }
     };
     let max_spaces = capacity(pool.declared_spaces(), databases, connection_capacity);
     let status = PoolStatus {
@@ -591,8 +418,10 @@ async fn reconcile_pool_once<K: PoolKind>(pool: Arc<K>, ctx: Arc<PoolContext>) -
         databases,
         connection_capacity,
         server_id,
+        node_count,
+        nodes,
         observed_generation: pool.meta().generation,
-        conditions: merge_conditions(&previous.conditions, vec![ready], pool.meta().generation, &now_rfc3339()),
+        conditions: merge_conditions(&previous.conditions, conditions, pool.meta().generation, &now_rfc3339()),
     };
     write_status(&ctx.client, &ctx.gate, pool.as_ref(), pool.pool_status(), &status).await?;
     Ok(Action::requeue(ctx.interval))
@@ -615,12 +444,14 @@ pub struct PoolControllerArgs {
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     pub gate: WriteGate,
     pub lost: LostTenant,
+    /// Events on the pools (a cluster's node lost, back, given its users back).
+    pub recorder: kube::runtime::events::Recorder,
 }
 
 /// Runs the status controller of one pool kind, on the runtime's one watch of that kind.
 pub async fn run_pool_controller<K: PoolKind>(args: PoolControllerArgs, pools: Store<K>, events: Subscription<K>, stop: Stop) {
-    let PoolControllerArgs { client, registry, namespaces, interval, ready, metrics, gate, lost } = args;
-    let ctx = Arc::new(PoolContext { client, gate, metrics, ready, registry, namespaces, interval, lost });
+    let PoolControllerArgs { client, registry, namespaces, interval, ready, metrics, gate, lost, recorder } = args;
+    let ctx = Arc::new(PoolContext { client, recorder, gate, metrics, ready, registry, namespaces, interval, lost });
     Controller::for_stream(events.touched_objects(), pools)
         .graceful_shutdown_on(stop)
         .run(reconcile_pool::<K>, pool_error_policy::<K>, ctx)

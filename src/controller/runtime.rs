@@ -323,6 +323,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         metrics: metrics.clone(),
         gate: gate.clone(),
         lost,
+        recorder: ctx.recorder.clone(),
     };
     let stop = || -> super::Stop { Box::pin(stopped(stopping.clone())) };
     let controllers = vec![

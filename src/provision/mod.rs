@@ -2,11 +2,13 @@
 //! created, checked, revoked and removed with the pool's admin credentials. Every `ensure_*` reads
 //! first and writes only what differs, so provisioning twice in a row writes nothing.
 
+pub mod cache;
 pub mod garage;
 pub mod madmin;
 pub mod minio;
 pub mod postgres;
 pub mod redis;
+pub mod redis_cluster;
 pub mod s3;
 pub mod tls;
 pub mod transfer;

@@ -14,11 +14,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use redis::Value;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncCommands, Value};
 use tokio::sync::Semaphore;
 
 use super::{ProvisionError, System, TenantNames, Writes};
+
+/// Part of the Conflict message when a space's cache database is another user's.
+pub const DATABASE_HELD: &str = "is pinned to another user already";
 
 /// Command rules of every space user, after its database, keys and channels. Besides admin and
 /// dangerous commands, what reaches past the space's own database is refused: client tracking
@@ -29,9 +32,8 @@ use super::{ProvisionError, System, TenantNames, Writes};
 /// server's memory with them beyond `maxmemory` (hostile pass 2, F6), and `SCRIPT EXISTS` tells
 /// which scripts other tenants ran. Nextcloud needs none of it: `OC\Memcache\Redis::evalLua`
 /// runs `EVALSHA` and falls back to `EVAL`, whose scripts Valkey 8+ evicts (at most 500, LRU).
-/// Part of the Conflict message when a space's cache database is another user's.
-pub const DATABASE_HELD: &str = "is pinned to another user already";
-
+/// On a cluster, `CLUSTER GETKEYSINSLOT` and `COUNTKEYSINSLOT` go too: neither Nextcloud nor
+/// phpredis sends them (phpredis maps slots with `CLUSTER SLOTS`, which stays).
 pub const COMMAND_RULES: &[&str] = &[
     "+@all",
     "-@admin",
@@ -45,6 +47,8 @@ pub const COMMAND_RULES: &[&str] = &[
     "-function",
     "-script",
     "-memory",
+    "-cluster|getkeysinslot",
+    "-cluster|countkeysinslot",
 ];
 
 /// The first Valkey release whose ACL pins a user to databases (`db=`, `alldbs`, `resetdbs`).
@@ -281,10 +285,15 @@ impl RedisAdmin {
         Ok(parse_acl_user(&v))
     }
 
-    fn setuser(user: &str, names: &TenantNames, password: &str, database: u32) -> redis::Cmd {
+    /// `database`: the one logical database the user may use, on a server whose ACL pins users to
+    /// databases; `None` leaves the prefix alone to isolate it (a server without database
+    /// permissions).
+    fn setuser(user: &str, names: &TenantNames, password: &str, database: Option<u32>) -> redis::Cmd {
         let mut c = redis::cmd("ACL");
         c.arg("SETUSER").arg(user).arg("reset").arg("on").arg(format!(">{password}"));
-        c.arg("resetdbs").arg(format!("db={database}"));
+        if let Some(database) = database {
+            c.arg("resetdbs").arg(format!("db={database}"));
+        }
         c.arg(format!("~{}*", names.redis_prefix)).arg(format!("&{}*", names.redis_prefix));
         for rule in COMMAND_RULES {
             c.arg(*rule);
@@ -292,14 +301,19 @@ impl RedisAdmin {
         c
     }
 
-    fn is_current(&self, u: &AclUser, names: &TenantNames, password: &str, database: u32) -> bool {
+    fn is_current(&self, u: &AclUser, names: &TenantNames, password: &str, database: Option<u32>) -> bool {
         u.flags.iter().any(|f| f == "on")
             && !u.flags.iter().any(|f| f == "nopass")
             && u.passwords == [sha256_hex(password.as_bytes())]
             && u.keys == format!("~{}*", names.redis_prefix)
             && u.channels == format!("&{}*", names.redis_prefix)
-            && u.databases == format!("db={database}")
+            && database.is_none_or(|d| u.databases == format!("db={d}"))
             && self.canonical_commands.get().is_some_and(|c| *c == u.commands)
+    }
+
+    /// How this server prints the space users' command rules, once a user was set here.
+    pub fn canonical_commands(&self) -> Option<&str> {
+        self.canonical_commands.get().map(String::as_str)
     }
 
     /// A connection to one logical database, for the few admin commands that act on a database
@@ -346,10 +360,18 @@ impl RedisAdmin {
     }
 
     async fn ensure_now(&self, names: &TenantNames, password: &str, database: u32) -> Result<Writes, ProvisionError> {
+        if database == 0 {
+            // Database 0 is the admin's on a single server (a cluster's one database is shared
+            // through `redis_cluster`): a placement naming it would have it emptied.
+            return Err(ProvisionError::Conflict {
+                system: System::Redis,
+                message: "database 0 is never a space's on a single server: the placement is refused".into(),
+            });
+        }
         let user = &names.redis_user;
         let existing = self.get_user(user).await?;
         if let Some(u) = &existing
-            && self.is_current(u, names, password, database)
+            && self.is_current(u, names, password, Some(database))
         {
             return Ok(Writes(0));
         }
@@ -365,6 +387,14 @@ impl RedisAdmin {
             }
             writes.add(self.empty(database).await?);
         }
+        self.set_user(names, password, Some(database)).await?;
+        writes.add(1);
+        Ok(writes)
+    }
+
+    /// The space's user as `setuser` builds it; the server's form of its command rules learnt.
+    async fn set_user(&self, names: &TenantNames, password: &str, database: Option<u32>) -> Result<(), ProvisionError> {
+        let user = &names.redis_user;
         // The rules are built from the password: the error never echoes the command.
         let _: () = self.write("set the user", &Self::setuser(user, names, password, database)).await.map_err(|e| match e {
             ProvisionError::Failed { system, operation, .. } => {
@@ -372,13 +402,111 @@ impl RedisAdmin {
             }
             other => other,
         })?;
-        writes.add(1);
         if self.canonical_commands.get().is_none()
             && let Some(u) = self.get_user(user).await?
         {
             let _ = self.canonical_commands.set(u.commands);
         }
-        Ok(writes)
+        Ok(())
+    }
+
+    /// One node of a cluster: the space's user with its rules, no database of its own (every
+    /// space shares the cluster's database 0, `database` pins it there where the server can).
+    /// Whether it was written.
+    pub async fn ensure_node_user(&self, names: &TenantNames, password: &str, database: Option<u32>) -> Result<bool, ProvisionError> {
+        if let Some(u) = self.get_user(&names.redis_user).await?
+            && self.is_current(&u, names, password, database)
+        {
+            return Ok(false);
+        }
+        self.set_user(names, password, database).await?;
+        Ok(true)
+    }
+
+    /// Every user as `ACL LIST` prints it (the aclfile's form).
+    pub async fn acl_list(&self) -> Result<Vec<String>, ProvisionError> {
+        self.cmd("list the users", redis::cmd("ACL").arg("LIST")).await
+    }
+
+    /// A user set from the rules another node prints for it (`ACL LIST`, after the name): its
+    /// password goes as the hash (`#…`), never in clear.
+    pub async fn copy_user(&self, user: &str, rules: &[String]) -> Result<(), ProvisionError> {
+        let mut c = redis::cmd("ACL");
+        c.arg("SETUSER").arg(user).arg("reset");
+        for r in rules {
+            c.arg(r);
+        }
+        let _: () = self.write("give a user back", &c).await?;
+        Ok(())
+    }
+
+    /// `ACL SAVE`: the users written to the node's aclfile, so they survive its restart. `false`
+    /// when the node has no aclfile (Valkey answers an error saying it is not configured with
+    /// one: `src/acl.c`, `aclCommand`), its users living in memory only.
+    pub async fn save_users(&self) -> Result<bool, ProvisionError> {
+        match self.write::<()>("save the users", &redis::cmd("ACL").arg("SAVE").clone()).await {
+            Ok(()) => Ok(true),
+            Err(ProvisionError::Failed { message, .. }) if message.contains("not configured to use an ACL file") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the server has an aclfile (`CONFIG GET aclfile` is not empty): `ACL SAVE` writes
+    /// there, else its users live in memory only.
+    pub async fn has_aclfile(&self) -> Result<bool, ProvisionError> {
+        let (_, path): (String, String) = self.cmd("read the aclfile", redis::cmd("CONFIG").arg("GET").arg("aclfile")).await?;
+        Ok(!path.is_empty())
+    }
+
+    /// The node's view of the cluster (`CLUSTER NODES`).
+    pub async fn cluster_nodes(&self) -> Result<String, ProvisionError> {
+        self.cmd("read the cluster's nodes", &redis::cmd("CLUSTER").arg("NODES").clone()).await
+    }
+
+    /// `cluster_state` of `CLUSTER INFO`: `ok` while every slot is served.
+    pub async fn cluster_state(&self) -> Result<String, ProvisionError> {
+        let info: String = self.cmd("read the cluster's state", &redis::cmd("CLUSTER").arg("INFO").clone()).await?;
+        Ok(info.lines().find_map(|l| l.strip_prefix("cluster_state:")).unwrap_or("unknown").trim().to_string())
+    }
+
+    /// The server's product and version (`Valkey 9.1.2`, `Redis 7.2.4`), its run_id, and
+    /// whether its ACL pins users to databases; no requirement made (a cluster's nodes).
+    pub async fn version(&self) -> Result<(String, bool, String), ProvisionError> {
+        let info: String = self.cmd("check health", redis::cmd("INFO").arg("server")).await?;
+        let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
+        let run_id = field("run_id:").unwrap_or_default();
+        Ok(match field("valkey_version:") {
+            Some(v) => (format!("Valkey {v}"), pins_databases(&v), run_id),
+            None => (format!("Redis {}", field("redis_version:").unwrap_or_else(|| "unknown".into())), false, run_id),
+        })
+    }
+
+    /// Every key under `prefix` in the connection's database unlinked (SCAN, never KEYS: the
+    /// server keeps serving between batches). The number of batches unlinked. A cluster node's
+    /// keys are unlinked one by one (in one pipeline): a command over keys of several slots is
+    /// refused with CROSSSLOT.
+    pub async fn unlink_prefix(&self, prefix: &str) -> Result<u32, ProvisionError> {
+        let pattern = format!("{prefix}*");
+        let mut cursor: u64 = 0;
+        let mut writes = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) =
+                self.cmd("list the keys", redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000)).await?;
+            if !keys.is_empty() {
+                System::Redis.allow_write(&self.gate)?;
+                let mut con = self.connection.clone();
+                let mut pipe = redis::pipe();
+                for key in &keys {
+                    pipe.cmd("UNLINK").arg(key).ignore();
+                }
+                let _: () = pipe.query_async(&mut con).await.map_err(|e| classify("delete the keys", e))?;
+                writes += 1;
+            }
+            if next == 0 {
+                return Ok(writes);
+            }
+            cursor = next;
+        }
     }
 
     /// Retain: the user is switched off and its connections closed; keys stay.
@@ -398,17 +526,23 @@ impl RedisAdmin {
         Ok(writes)
     }
 
+    /// The space's user removed and its connections closed; 1 when it was there.
+    pub async fn delete_user(&self, names: &TenantNames) -> Result<u32, ProvisionError> {
+        let user = &names.redis_user;
+        if self.get_user(user).await?.is_none() {
+            return Ok(0);
+        }
+        let _: i64 = self.write("delete the user", redis::cmd("ACL").arg("DELUSER").arg(user)).await?;
+        let _: i64 = self.write("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
+        Ok(1)
+    }
+
     /// Delete: the user, every key of its database, and keys under its prefix left in database 0
     /// by operator versions that placed every space there.
     pub async fn delete(&self, names: &TenantNames, database: Option<u32>) -> Result<Writes, ProvisionError> {
         let user = &names.redis_user;
         let mut writes = Writes::default();
-        if self.get_user(user).await?.is_some() {
-            let _: i64 = self.write("delete the user", redis::cmd("ACL").arg("DELUSER").arg(user)).await?;
-            let _: i64 =
-                self.write("close the user's connections", redis::cmd("CLIENT").arg("KILL").arg("USER").arg(user)).await.unwrap_or(0);
-            writes.add(1);
-        }
+        writes.add(self.delete_user(names).await?);
         if let Some(database) = database.filter(|d| *d > 0) {
             if !self.holders(database, user).await?.is_empty() {
                 return Err(ProvisionError::Conflict {
@@ -418,22 +552,7 @@ impl RedisAdmin {
             }
             writes.add(self.empty(database).await?);
         }
-        let pattern = format!("{}*", names.redis_prefix);
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) =
-                self.cmd("list the keys", redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000)).await?;
-            if !keys.is_empty() {
-                System::Redis.allow_write(&self.gate)?;
-                let mut con = self.connection.clone();
-                let _: i64 = con.unlink(&keys).await.map_err(|e| classify("delete the keys", e))?;
-                writes.add(1);
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        writes.add(self.unlink_prefix(&names.redis_prefix).await?);
         Ok(writes)
     }
 }
@@ -522,7 +641,7 @@ mod tests {
     #[test]
     fn the_user_is_pinned_to_its_database_and_prefix() {
         let names = TenantNames::new("a");
-        let args: Vec<String> = RedisAdmin::setuser("space-a", &names, "pw", 7)
+        let args: Vec<String> = RedisAdmin::setuser("space-a", &names, "pw", Some(7))
             .args_iter()
             .filter_map(|a| match a {
                 redis::Arg::Simple(b) => Some(String::from_utf8_lossy(b).into_owned()),

@@ -27,6 +27,15 @@ pub struct CacheBinding {
     pub database: u32,
     /// The pool's private CA (PEM certificates), when it names one.
     pub ca: Option<String>,
+    /// A cluster pool: its seeds (`host:port`, the pool's host first) and phpredis' failover
+    /// mode; `database` is then 0, shared.
+    pub cluster: Option<ClusterBinding>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterBinding {
+    pub seeds: Vec<String>,
+    pub failover_mode: crate::api::cache_pool::FailoverMode,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -191,35 +191,7 @@ pub fn render(space: &ResolvedSpace, bindings: &Bindings, installed: Option<&Nex
     };
     files.insert("database.config.php".to_string(), database);
     let redis = match &bindings.cache {
-        Some(c) => fragment(
-            "Cache and file locking: the space's own database on its CachePool, through an ACL user pinned to it and to its key prefix. Not persistent: a pooled connection per Apache worker and space would outgrow the server's maxclients.",
-            &[
-                ("memcache.distributed", "'\\OC\\Memcache\\Redis'".into()),
-                ("memcache.locking", "'\\OC\\Memcache\\Redis'".into()),
-                ("memcache_customprefix", php_string(&c.prefix)),
-                ("redis.persistent", "false".into()),
-                (
-                    "redis",
-                    format!(
-                        "array ('host' => {}, 'port' => {}, 'dbindex' => {}, 'user' => {}, 'password' => getenv('FRAMASPACE_REDIS_PASSWORD'){})",
-                        php_string(&if c.tls { format!("tls://{}", c.host) } else { c.host.clone() }),
-                        c.port,
-                        c.database,
-                        php_string(&c.user),
-                        // `RedisFactory::getSslContext` hands this to phpredis' stream context:
-                        // `cafile` is PHP's OpenSSL context option for a private CA.
-                        match (c.tls, &c.ca) {
-                            (true, Some(_)) => format!(
-                                ", 'ssl_context' => array ('verify_peer' => true, 'cafile' => {})",
-                                php_string(&crate::render::nextcloud::ca_path(crate::render::nextcloud::CACHE_CA_FILE))
-                            ),
-                            (true, None) => ", 'ssl_context' => array ('verify_peer' => true)".to_string(),
-                            (false, _) => String::new(),
-                        }
-                    ),
-                ),
-            ],
-        ),
+        Some(c) => redis_fragment(c),
         None => placeholder("Cache and file locking: no CachePool is assigned to this space yet; see the CacheReady condition."),
     };
     files.insert("redis.config.php".to_string(), redis);
@@ -354,6 +326,64 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The cache fragment: one server (the space's own database through `redis`) or a cluster
+/// (`redis.cluster`, read by `lib/private/RedisFactory.php`: seeds, timeouts, failover mode,
+/// user and password, `ssl_context`; no `dbindex`, a cluster has one database).
+fn redis_fragment(c: &super::bindings::CacheBinding) -> String {
+    // `RedisFactory::getSslContext` hands this to phpredis' stream context: `cafile` is PHP's
+    // OpenSSL context option for a private CA.
+    let ssl_context = match (c.tls, &c.ca) {
+        (true, Some(_)) => format!(
+            ", 'ssl_context' => array ('verify_peer' => true, 'cafile' => {})",
+            php_string(&crate::render::nextcloud::ca_path(crate::render::nextcloud::CACHE_CA_FILE))
+        ),
+        (true, None) => ", 'ssl_context' => array ('verify_peer' => true)".to_string(),
+        (false, _) => String::new(),
+    };
+    let scheme = |host: &str| if c.tls { format!("tls://{host}") } else { host.to_string() };
+    let (comment, entry) = match &c.cluster {
+        None => (
+            "Cache and file locking: the space's own database on its CachePool, through an ACL user pinned to it and to its key prefix. Not persistent: a pooled connection per Apache worker and space would outgrow the server's maxclients.",
+            (
+                "redis",
+                format!(
+                    "array ('host' => {}, 'port' => {}, 'dbindex' => {}, 'user' => {}, 'password' => getenv('FRAMASPACE_REDIS_PASSWORD'){ssl_context})",
+                    php_string(&scheme(&c.host)),
+                    c.port,
+                    c.database,
+                    php_string(&c.user),
+                ),
+            ),
+        ),
+        Some(cluster) => (
+            "Cache and file locking: the CachePool's cluster, through an ACL user the operator gives every node, limited to the space's key prefix. Timeouts bound how long a request waits for a failed master (phpredis retries the command loop until then, then reads from a replica under FAILOVER_ERROR). Not persistent, as on a single server.",
+            (
+                "redis.cluster",
+                format!(
+                    "array ('seeds' => array ({}), 'timeout' => {CLUSTER_TIMEOUT}, 'read_timeout' => {CLUSTER_TIMEOUT}, 'failover_mode' => {}, 'user' => {}, 'password' => getenv('FRAMASPACE_REDIS_PASSWORD'){ssl_context})",
+                    cluster.seeds.iter().map(|s| php_string(&scheme(s))).collect::<Vec<_>>().join(", "),
+                    cluster.failover_mode.php_constant(),
+                    php_string(&c.user),
+                ),
+            ),
+        ),
+    };
+    fragment(
+        comment,
+        &[
+            ("memcache.distributed", "'\\OC\\Memcache\\Redis'".into()),
+            ("memcache.locking", "'\\OC\\Memcache\\Redis'".into()),
+            ("memcache_customprefix", php_string(&c.prefix)),
+            ("redis.persistent", "false".into()),
+            (entry.0, entry.1),
+        ],
+    )
+}
+
+/// Seconds a cluster command may take, redirections and a failed master's retries included
+/// (phpredis `cluster.md`, "Timeouts"): Nextcloud's sample leaves 0, which waits without end.
+const CLUSTER_TIMEOUT: &str = "1.5";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +413,7 @@ mod tests {
                 tls: false,
                 user: "space-mon-asso".into(),
                 prefix: "space-mon-asso:".into(),
+                cluster: None,
             }),
             storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr", "space-mon-asso"),
             office: None,

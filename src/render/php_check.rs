@@ -61,8 +61,14 @@ fn bindings(schema_mode: bool, suite: OfficeSuite) -> Bindings {
             tls: schema_mode,
             user: "space-mon-asso".into(),
             prefix: "space-mon-asso:".into(),
-            database: 12,
+            database: if schema_mode { 0 } else { 12 },
             ca: None,
+            // One configuration of two on a cluster (phpredis' RedisCluster constants resolved
+            // by the real extension, Debian's php-redis).
+            cluster: schema_mode.then(|| crate::render::bindings::ClusterBinding {
+                seeds: vec!["redis:6379".into(), "redis-2:6379".into()],
+                failover_mode: crate::api::cache_pool::FailoverMode::Error,
+            }),
         }),
         storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr-par", "space-mon-asso"),
         // One configuration of two with mail, authenticated over implicit TLS.
@@ -154,8 +160,19 @@ fn every_rendered_configuration_parses_and_merges_into_what_the_space_needs() {
                     assert_eq!(c["dbhost"], "pg.frama.space:5432", "{case}");
                     assert_eq!(c["dbpassword"], "db-secret", "{case}: from the environment");
                     assert_eq!(c["memcache_customprefix"], "space-mon-asso:", "{case}");
-                    assert_eq!(c["redis"]["password"], "redis-secret", "{case}");
-                    assert_eq!(c["redis"]["dbindex"], 12, "{case}: the space's own database");
+                    if schema_mode {
+                        let cluster = &c["redis.cluster"];
+                        assert!(c.get("redis").is_none(), "{case}: a cluster only");
+                        assert_eq!(cluster["seeds"], serde_json::json!(["tls://redis:6379", "tls://redis-2:6379"]), "{case}");
+                        assert_eq!(cluster["failover_mode"], 1, "{case}: RedisCluster::FAILOVER_ERROR");
+                        assert_eq!(cluster["password"], "redis-secret", "{case}");
+                        assert_eq!(cluster["user"], "space-mon-asso", "{case}");
+                        assert_eq!(cluster["timeout"], 1.5, "{case}");
+                        assert!(cluster.get("dbindex").is_none(), "{case}: a cluster has one database");
+                    } else {
+                        assert_eq!(c["redis"]["password"], "redis-secret", "{case}");
+                        assert_eq!(c["redis"]["dbindex"], 12, "{case}: the space's own database");
+                    }
                     assert_eq!(c["redis.persistent"], false, "{case}");
                     assert_eq!(c["objectstore"]["arguments"]["bucket"], "space-mon-asso", "{case}");
                     assert_eq!(c["objectstore"]["arguments"]["verify_bucket_exists"], false, "{case}");

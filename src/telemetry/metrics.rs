@@ -33,6 +33,13 @@ pub struct PoolLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheNodeLabels {
+    pub pool: String,
+    /// `reachable`, `unreachable`, `lacking_users` or `unsaved` (no aclfile).
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
     pub system: String,
     pub operation: String,
@@ -66,6 +73,7 @@ pub struct Metrics {
     pool_capacity: Family<PoolLabels, Gauge>,
     pool_assigned: Family<PoolLabels, Gauge>,
     pool_ready: Family<PoolLabels, Gauge>,
+    cache_cluster_nodes: Family<CacheNodeLabels, Gauge>,
     call_duration: HistogramFamily<CallLabels>,
     call_errors: Family<CallErrorLabels, Counter>,
     leader: Gauge,
@@ -216,7 +224,17 @@ impl Metrics {
         let pool_assigned = Family::<PoolLabels, Gauge>::default();
         registry.register("pool_assigned_spaces", "Spaces placed on a pool", pool_assigned.clone());
         let pool_ready = Family::<PoolLabels, Gauge>::default();
-        registry.register("pool_ready", "1 when the operator reaches the pool with its admin credentials", pool_ready.clone());
+        registry.register(
+            "pool_ready",
+            "1 when the pool is Ready (a cluster: every node reached, each with every user)",
+            pool_ready.clone(),
+        );
+        let cache_cluster_nodes = Family::<CacheNodeLabels, Gauge>::default();
+        registry.register(
+            "cache_cluster_nodes",
+            "Nodes of a cluster CachePool at its last check, by state (reachable, unreachable, lacking_users, unsaved)",
+            cache_cluster_nodes.clone(),
+        );
         let call_duration: HistogramFamily<CallLabels> = Family::new_with_constructor(call_buckets);
         registry.register("external_call_duration_seconds", "Duration of calls to PostgreSQL, Redis and S3 stores", call_duration.clone());
         let call_errors = Family::<CallErrorLabels, Counter>::default();
@@ -372,6 +390,7 @@ impl Metrics {
             pool_capacity,
             pool_assigned,
             pool_ready,
+            cache_cluster_nodes,
             call_duration,
             call_errors,
         }
@@ -518,6 +537,19 @@ impl Metrics {
         self.pool_capacity.get_or_create(&labels).set(capacity);
         self.pool_assigned.get_or_create(&labels).set(assigned);
         self.pool_ready.get_or_create(&labels).set(i64::from(ready));
+    }
+
+    /// A cluster CachePool's nodes by state, from its last check.
+    pub fn set_cache_nodes(&self, pool: &str, nodes: &[crate::api::pool::CacheNodeStatus]) {
+        let count = |f: &dyn Fn(&crate::api::pool::CacheNodeStatus) -> bool| nodes.iter().filter(|n| f(n)).count() as i64;
+        for (state, value) in [
+            ("reachable", count(&|n| n.reachable)),
+            ("unreachable", count(&|n| !n.reachable)),
+            ("lacking_users", count(&|n| n.reachable && n.users_missing > 0)),
+            ("unsaved", count(&|n| n.reachable && !n.persisted)),
+        ] {
+            self.cache_cluster_nodes.get_or_create(&CacheNodeLabels { pool: pool.into(), state: state.into() }).set(value);
+        }
     }
 
     /// The Prometheus text format (0.0.4), which every scraper and `promtool check metrics` read.

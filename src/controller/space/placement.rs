@@ -354,7 +354,8 @@ pub async fn retained_ledger(ctx: &Context) -> Result<HashMap<String, RetainedEn
 }
 
 /// The lowest database of the pool's server that no space holds: not recorded on a namespace,
-/// not chosen by a reconcile in flight, not kept by a retained space. Database 0 is never given.
+/// not chosen by a reconcile in flight, not kept by a retained space. Database 0 is never given
+/// on a server; on a cluster it is the only one.
 fn cache_database(
     ctx: &Context,
     pool: &str,
@@ -362,6 +363,11 @@ fn cache_database(
     retained: &[(String, u32)],
 ) -> std::result::Result<u32, PlacementError> {
     const KIND: &str = "CachePool";
+    if ctx.pools.cache_pool(pool).is_ok_and(|p| p.spec.cluster.is_some()) {
+        // A cluster has one database, every space's (Nextcloud's `RedisCluster` cannot select
+        // another): its prefix isolates it.
+        return Ok(0);
+    }
     let databases = ctx.pools.cache_pool(pool).ok().and_then(|p| p.status.clone()).and_then(|s| s.databases);
     let Some(databases) = databases else {
         return Err(PlacementError::NoneReady { kind: KIND });
@@ -462,6 +468,11 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
                 prefix: names.redis_prefix.clone(),
                 database,
                 ca: ctx.pools.cache_ca(&p),
+                cluster: p
+                    .spec
+                    .cluster
+                    .as_ref()
+                    .map(|c| crate::render::bindings::ClusterBinding { seeds: p.spec.seeds(), failover_mode: c.failover_mode }),
             }
         });
     let storage = placement.storage_pool.as_deref().and_then(|n| ctx.pools.storage_pool(n).ok()).and_then(|p| {

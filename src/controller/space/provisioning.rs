@@ -16,7 +16,7 @@ use crate::api::labels::{CACHE_READY, DATABASE_READY, PLACED, STORAGE_READY};
 use crate::api::pool::PoolStatus;
 use crate::api::{CachePool, DatabasePool, StoragePool};
 use crate::controller::Context;
-use crate::controller::pools::{PoolKind, is_ready};
+use crate::controller::pools::{PoolKind, is_serving};
 use crate::error::{Error, Result};
 use crate::provision::minio::Bucket;
 use crate::provision::{ProvisionError, System};
@@ -223,7 +223,7 @@ async fn provision_one(
     };
     let result = match lookup {
         Err(e) => Err(e),
-        Ok((status, _)) if !is_ready(status.as_ref()) => {
+        Ok((status, _)) if !is_serving(status.as_ref()) => {
             out.conditions.push(not_ready(step.condition, step.kind, pool, status.as_ref()));
             return;
         }

@@ -318,7 +318,7 @@ pub async fn step(ctx: &Context, i: RestoreInputs<'_>) -> Result<RestoreOutcome>
                     if let Some(store) = &i.store {
                         store.client(ctx)?.delete_object(&store.bucket, &b::restore_dump_key(&state.backup)).await?;
                     }
-                    out.writes += flush_cache(ctx, i.cache).await?;
+                    out.writes += flush_cache(ctx, i.resolved, i.cache).await?;
                     out.writes += jobs::delete(ctx, ns, &name).await?;
                     let note = format!(
                         "{}: the space is back to backup {} (Nextcloud {})",

@@ -129,9 +129,10 @@ async fn remove_snapshot(ctx: &Context, store: Option<&SnapshotStore<'_>>, key: 
 
 /// Empties the space's cache database: the version that runs next must not read what the other
 /// one cached (app config, routes, file metadata), nor a lock a killed process left.
-pub(super) async fn flush_cache(ctx: &Context, cache: Option<(&str, u32)>) -> Result<usize> {
+pub(super) async fn flush_cache(ctx: &Context, resolved: &ResolvedSpace, cache: Option<(&str, u32)>) -> Result<usize> {
     let Some((pool, database)) = cache else { return Ok(0) };
-    Ok(ctx.pools.redis(pool).await?.flush_space(database).await? as usize)
+    let names = super::tenant::tenant_names(&resolved.name, resolved.adoption.as_ref());
+    Ok(ctx.pools.redis(pool).await?.flush_space(&names, database).await? as usize)
 }
 
 fn seconds_since(t: &str, now: jiff::Timestamp) -> u64 {
@@ -403,7 +404,7 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                             condition(UPGRADING, format!("{from} → {target} failed, restoring the snapshot: {why}"))
                         }
                         (JobState::Succeeded, Some(s)) if s.serving() && s.version_string == target => {
-                            out.writes += flush_cache(ctx, cache).await?;
+                            out.writes += flush_cache(ctx, resolved, cache).await?;
                             out.apps = enabled_apps(&said).map(|enabled| AppsStatus {
                                 requested: space
                                     .status
@@ -521,7 +522,7 @@ async fn advance(ctx: &Context, a: Advance<'_>, mut out: UpgradeOutcome) -> Resu
                 Some((j, JobState::Succeeded))
                     if restored(&occ_output(ctx, ns, &j).await?.unwrap_or_default(), u.snapshot.as_deref().unwrap_or_default()) =>
                 {
-                    out.writes += flush_cache(ctx, cache).await?;
+                    out.writes += flush_cache(ctx, resolved, cache).await?;
                     let message = format!(
                         "the upgrade to {target} failed and the snapshot {} was restored; back on {from}: {}",
                         u.snapshot.as_deref().unwrap_or_default(),
