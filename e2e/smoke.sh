@@ -8,7 +8,9 @@
 # and jq. SMOKE_CLASS picks the class (default: the default class). SMOKE_UPGRADE_TO=<version>
 # then moves that class (make it one of the smoke's own: every space of it moves) to a release of
 # the next major or patch, pushed as its image, and checks the space's real upgrade: the snapshot
-# Job (images/snapshot), `occ upgrade` in the new image, the file still there.
+# Job (images/snapshot), `occ upgrade` in the new image, the file still there. A SMOKE_CLASS whose
+# CachePool is a cluster checks Nextcloud's `redis.cluster` for real (TLS seeds included): its keys
+# on the masters, no ACL refusal on any node.
 set -euo pipefail
 : "${KUBECONFIG:?make smoke needs KUBECONFIG for a real cluster}"
 for t in kubectl curl jq; do command -v "$t" >/dev/null || { echo "smoke: $t is required"; exit 1; }; done
@@ -73,13 +75,26 @@ valkey() {
   kubectl -n "${SMOKE_OPERATOR_NAMESPACE:-framaspace-system}" run "smoke-valkey-$RANDOM" --rm -i --quiet --restart=Never \
     --image="${SMOKE_VALKEY_IMAGE:-docker.io/valkey/valkey:9.1}" --overrides "$overrides" </dev/null
 }
-db=$(kubectl get namespace "$ns" -o jsonpath='{.metadata.annotations.frama\.space/cache-database}')
-keys=$(valkey -n "$db" --scan --pattern "space-$name:*" | head -5)
-[ -n "$keys" ] || { echo "smoke: no key under space-$name: in database $db after a login and an upload"; exit 1; }
-others=$(valkey -n "$db" --scan | grep -v "^space-$name:" | head -5 || true)
-[ -z "$others" ] || { echo "smoke: keys outside the space's prefix: $others"; exit 1; }
-denied=$(valkey ACL LOG 100 | grep -A1 -x username | grep -x "space-$name" | head -1 || true)
-[ -z "$denied" ] || { echo "smoke: Valkey refused commands of space-$name (ACL LOG): $(valkey ACL LOG 5)"; exit 1; }
+if [ "$(jq -r '.spec.cluster != null' <<<"$cache")" = true ]; then
+  # A cluster CachePool: the real phpredis RedisCluster (its TLS seeds too) reached every master
+  # it needed, as the space's user. `--cluster call` runs a command on every node and prints
+  # "host:port: " before each node's first line; database 0 is every space's, so only the
+  # space's own keys are looked for.
+  seed="$(jq -r .spec.host <<<"$cache"):$(jq -r .spec.port <<<"$cache")"
+  keys=$(valkey --cluster call "$seed" --cluster-only-masters KEYS "space-$name:*" | sed 's/^[^ ]*:[0-9]*: //' | grep -c "^space-$name:" || true)
+  [ "$keys" -gt 0 ] || { echo "smoke: no key under space-$name: on the cluster's masters after a login and an upload"; exit 1; }
+  denied=$(valkey --cluster call "$seed" ACL LOG 100 | grep -A1 -x username | grep -x "space-$name" | head -1 || true)
+  [ -z "$denied" ] || { echo "smoke: a node of the cluster refused commands of space-$name (ACL LOG)"; exit 1; }
+  step "$keys keys of the space on the cluster's masters, no command refused on any node"
+else
+  db=$(kubectl get namespace "$ns" -o jsonpath='{.metadata.annotations.frama\.space/cache-database}')
+  keys=$(valkey -n "$db" --scan --pattern "space-$name:*" | head -5)
+  [ -n "$keys" ] || { echo "smoke: no key under space-$name: in database $db after a login and an upload"; exit 1; }
+  others=$(valkey -n "$db" --scan | grep -v "^space-$name:" | head -5 || true)
+  [ -z "$others" ] || { echo "smoke: keys outside the space's prefix: $others"; exit 1; }
+  denied=$(valkey ACL LOG 100 | grep -A1 -x username | grep -x "space-$name" | head -1 || true)
+  [ -z "$denied" ] || { echo "smoke: Valkey refused commands of space-$name (ACL LOG): $(valkey ACL LOG 5)"; exit 1; }
+fi
 
 step "the space's quota is what WebDAV offers: framaspace_quota enabled, the home held to what is left"
 quota=$(sed -n "s/.*'framaspace.quota' => \([0-9]*\),.*/\1/p" <<<"$(kubectl -n "$ns" get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}')")
