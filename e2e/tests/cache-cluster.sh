@@ -91,6 +91,24 @@ check_eq "every node reached and saving its users to its aclfile" "true true tru
   "$(jsonpath cachepool/valkey-cluster '{range .status.nodes[*]}{.reachable}{" "}{.persisted}{"\n"}{end}' | awk '{print ($1 == "true" && $2 == "true") ? "true" : "false"}' | xargs)"
 check_eq "maxmemory set on every node (replicas too: a promoted one keeps the bound)" "$NODES" \
   "$(for i in $(seq 1 "$NODES"); do ncli "$i" CONFIG GET maxmemory | tail -1; done | grep -cx 67108864)"
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: cluster-twin }
+spec: { host: 127.0.0.1, port: $(port 5), cluster: {}, adminSecretRef: { name: redis-cluster-admin }, capacity: { maxSpaces: 10 }, maxMemory: 32Mi }
+---
+apiVersion: frama.space/v1alpha1
+kind: CachePool
+metadata: { name: on-a-node }
+spec: { host: 127.0.0.1, port: $(port 6), adminSecretRef: { name: redis-cluster-admin }, capacity: { maxSpaces: 10 }, maxMemory: 32Mi }
+YAML
+refused() { kubectl get cachepool "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}' | grep -q "^False .*$2"; }
+check "a second cluster pool whose seed is a node of the first is refused (they would fight over maxmemory)" \
+  eventually 30 refused cluster-twin "its cluster is CachePool valkey-cluster's"
+check "a single-server pool on one of its nodes is refused too" eventually 30 refused on-a-node "its server is CachePool valkey-cluster's (a node of its cluster)"
+check_eq "and maxmemory is still the first pool's on every node" "$NODES" \
+  "$(for i in $(seq 1 "$NODES"); do ncli "$i" CONFIG GET maxmemory | tail -1; done | grep -cx 67108864)"
+kubectl delete cachepool cluster-twin on-a-node >/dev/null 2>&1
 for s in cc-a cc-b; do
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: frama.space/v1alpha1

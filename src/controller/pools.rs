@@ -115,7 +115,22 @@ impl PoolKind for CachePool {
     async fn health(registry: &PoolRegistry, name: &str, spaces: &[String]) -> Result<Health> {
         let admin = match registry.redis(name).await?.as_ref() {
             CacheAdmin::Cluster(cluster) => {
-                let h = super::cache_cluster::health(cluster, registry.cache_pool(name)?.as_ref(), spaces).await?;
+                let pool = registry.cache_pool(name)?;
+                // Two pools on one cluster would fight over its maxmemory at every check.
+                if let Some(other) = registry
+                    .caches
+                    .state()
+                    .iter()
+                    .filter(|o| o.name_any() != name)
+                    .find(|o| (shares_cluster(&pool, o) || shares_cluster(o, &pool)) && claimed_first(o, &pool))
+                {
+                    return Err(pool_error(
+                        "CachePool",
+                        name,
+                        format!("its cluster is CachePool {}'s (a seed or node in common): no space is placed here", other.name_any()),
+                    ));
+                }
+                let h = super::cache_cluster::health(cluster, &pool, spaces).await?;
                 return Ok(Health {
                     version: h.version,
                     note: h.note,
@@ -199,8 +214,25 @@ pub fn shares_server(pool: &CachePool, other: &CachePool, run_id: &str) -> Optio
     if pool.spec.host.eq_ignore_ascii_case(&other.spec.host) && pool.spec.port == other.spec.port {
         return Some("the same host and port");
     }
+    if other.spec.cluster.is_some() && shares_cluster(pool, other) {
+        return Some("a node of its cluster");
+    }
     let recorded = other.status.as_ref().and_then(|s| s.server_id.as_deref());
     (!run_id.is_empty() && recorded == Some(run_id)).then_some("the same run_id under another address")
+}
+
+/// Whether `pool` names a server of `other`'s cluster: a seed in common, or one of the nodes
+/// `other`'s last check found.
+pub fn shares_cluster(pool: &CachePool, other: &CachePool) -> bool {
+    let norm = |a: &str| a.trim().trim_end_matches('.').to_ascii_lowercase();
+    let theirs: Vec<String> = other
+        .spec
+        .seeds()
+        .iter()
+        .map(|a| norm(a))
+        .chain(other.status.iter().flat_map(|s| s.nodes.iter().map(|n| norm(&n.address))))
+        .collect();
+    pool.spec.seeds().iter().any(|a| theirs.contains(&norm(a)))
 }
 
 /// Whether `other` came first, and keeps the server: the older pool, or the first by name.
@@ -503,5 +535,21 @@ mod tests {
         let other = cache_pool("redis-2", "10.0.0.8", 6379, 50, Some("def"));
         assert_eq!(shares_server(&other, &first, "def"), None);
         assert_eq!(shares_server(&aliased, &first, ""), None, "an unknown run_id matches nothing");
+    }
+
+    #[test]
+    fn a_second_pool_on_a_cluster_is_refused() {
+        let mut cluster = cache_pool("cluster-1", "node-1.example", 6379, 100, None);
+        cluster.spec.cluster = Some(serde_json::from_value(serde_json::json!({"seeds": ["node-2.example:6379"]})).expect("a cluster"));
+        let mut status = PoolStatus::default();
+        status.nodes.push(crate::api::pool::CacheNodeStatus { address: "10.0.0.9:6379".into(), ..Default::default() });
+        cluster.status = Some(status);
+        let mut twin = cache_pool("cluster-twin", "NODE-2.example", 6379, 200, None);
+        twin.spec.cluster = Some(serde_json::from_value(serde_json::json!({})).expect("a cluster"));
+        assert!(shares_cluster(&twin, &cluster), "a seed in common");
+        let on_a_node = cache_pool("single", "10.0.0.9", 6379, 300, None);
+        assert_eq!(shares_server(&on_a_node, &cluster, ""), Some("a node of its cluster"), "a node its check found");
+        let elsewhere = cache_pool("redis-2", "10.0.0.8", 6379, 50, None);
+        assert!(!shares_cluster(&elsewhere, &cluster));
     }
 }
