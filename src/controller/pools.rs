@@ -113,7 +113,8 @@ impl PoolKind for CachePool {
         self.status.as_ref()
     }
     async fn health(registry: &PoolRegistry, name: &str, spaces: &[String]) -> Result<Health> {
-        let admin = match registry.redis(name).await?.as_ref() {
+        let client = registry.redis(name).await?;
+        let admin = match client.as_ref() {
             CacheAdmin::Cluster(cluster) => {
                 let pool = registry.cache_pool(name)?;
                 // Two pools on one cluster would fight over its maxmemory at every check.
@@ -141,9 +142,8 @@ impl PoolKind for CachePool {
                     ..Health::default()
                 });
             }
-            CacheAdmin::Server(_) => registry.redis(name).await?,
+            CacheAdmin::Server(admin) => admin,
         };
-        let CacheAdmin::Server(admin) = admin.as_ref() else { return Err(pool_error("CachePool", name, "not a single server")) };
         let info = admin.server_info().await?;
         if let Some(why) = admin.cannot_provision().await? {
             return Err(pool_error("CachePool", name, format!("{why}: no space is placed here")));

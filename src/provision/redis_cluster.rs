@@ -18,7 +18,7 @@
 //! them (valkey-io/valkey#370). That is the cluster's price against a single server, where each
 //! space has a database of its own; see `docs` in the README.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::redis::{RedisAdmin, RedisTarget};
@@ -481,11 +481,10 @@ impl ClusterAdmin {
             }
             note_unsaved(r);
         }
-        let holders: HashSet<&String> = held.values().flat_map(|h| h.keys()).collect();
         report.lost = spaces
             .iter()
             .zip(&wanted)
-            .filter(|(_, names)| !holders.contains(&names.redis_user) || !held.values().any(|h| current(h.get(&names.redis_user), names)))
+            .filter(|(_, names)| !held.values().any(|h| current(h.get(&names.redis_user), names)))
             .map(|(s, _)| s.clone())
             .collect();
         Ok(report)
