@@ -169,13 +169,16 @@ debian_packages() {
   command -v php >/dev/null || missing+=(php-cli)   # the PHP checks of what the operator renders
   php -m 2>/dev/null | grep -qx pdo_pgsql || missing+=(php-pgsql)   # the quota app's query on PostgreSQL
   php -m 2>/dev/null | grep -qx redis || missing+=(php-redis)   # phpredis: the rendered RedisCluster settings, and its client against the Valkey cluster
+  command -v turnserver >/dev/null || missing+=(coturn)   # the TURN server a TalkBackend runs
+  command -v nextcloud-spreed-signaling-server >/dev/null || missing+=(nextcloud-spreed-signaling)   # Talk's signaling server: the secrets it accepts
+  command -v nats-server >/dev/null || missing+=(nats-server)   # what the signaling server needs beside it
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # Debian starts the packaged servers; the environment runs its own on other ports.
-    for svc in redis-server postgresql prometheus; do
+    for svc in redis-server postgresql prometheus coturn nextcloud-spreed-signaling nats-server; do
       systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
     done
   fi

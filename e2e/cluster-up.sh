@@ -129,7 +129,7 @@ start_controllers() {
 
 apply_nodes() {
   local pool n
-  for n in web-1:web web-2:web office-1:office preview-1:preview; do
+  for n in web-1:web web-2:web office-1:office preview-1:preview turn-1:turn turn-2:turn; do
     pool=${n#*:}; n=kwok-${n%%:*}
     cat <<NODE
 ---

@@ -13,16 +13,18 @@ mapfile -t operator < <(operator_command --metrics-address 127.0.0.1:28080 --ide
 PROC_LOG="$STATE_DIR/operator.log" start_process operator "${operator[@]}"
 kubectl apply -k "$REPO_DIR/examples/"
 spaces=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep associationspace)
-backends=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep -E 'officebackend|previewbackend')
+backends=$(kubectl get -k "$REPO_DIR/examples/" -o name | grep -E 'officebackend|previewbackend|talkbackend')
 log "waiting for the example spaces and backends to be Ready"
 # shellcheck disable=SC2086
 kubectl wait --for=condition=Ready $spaces $backends --timeout=180s
 office_wired() { ! kubectl get spaces -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="OfficeReady")].status}{"\n"}{end}' | grep -qv True; }
 wait_for "operator: the office suites to be wired (occ Jobs)" 120 office_wired
+talk_wired() { ! kubectl get spaces -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="TalkReady")].status}{"\n"}{end}' | grep -qv True; }
+wait_for "operator: Talk wired to the TURN server (occ Jobs)" 120 talk_wired
 echo
 kubectl get spaces -o wide
 echo
-kubectl get officebackends,previewbackends
+kubectl get officebackends,previewbackends,talkbackends
 cat <<TXT
 
 The demo runs. Look at it with:

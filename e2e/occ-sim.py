@@ -51,6 +51,7 @@ import hashlib
 import concurrent.futures
 import http.client
 import json
+import shlex
 import os
 import ssl
 import subprocess
@@ -79,7 +80,7 @@ DEFAULT_ENABLED = ["activity", "circles", "cloud_federation_api", "comments", "c
                    "updatenotification", "user_status", "viewer", "weather_status", "workflowengine"]
 SHIPPED_DISABLED = ["admin_audit", "bruteforcesettings", "encryption", "files_external", "suspicious_login",
                     "twofactor_totp", "user_ldap", "webhook_listeners"]
-BAKED = ["richdocuments", "onlyoffice", "framaspace_quota"]
+BAKED = ["richdocuments", "onlyoffice", "framaspace_quota", "calendar", "contacts", "deck", "collectives", "spreed"]
 IMAGE_APPS = set(DEFAULT_ENABLED + SHIPPED_DISABLED + BAKED)
 
 
@@ -262,6 +263,75 @@ def install(env, image, what, commands):
     return 0, "\n".join(out) + "\n" + status_json(image) + "\n" + app_report(env) + "\n"
 
 
+def app_value(env, app, key):
+    r = psql(env, f"SELECT configvalue FROM oc_appconfig WHERE appid = '{app}' AND configkey = '{key}'")
+    return r.stdout.strip() if r.returncode == 0 else ""
+
+
+def set_app_value(env, app, key, value):
+    quoted = value.replace("'", "''")
+    psql(env, f"INSERT INTO oc_appconfig VALUES ('{app}', '{key}', '{quoted}') "
+              "ON CONFLICT (appid, configkey) DO UPDATE SET configvalue = EXCLUDED.configvalue;")
+
+
+def talk_add(env, command):
+    """`occ talk:stun:add <host:port>`, `occ talk:turn:add <schemes> <server> <protocols>
+    --secret=...` and `occ talk:signaling:add <server> <secret> [--verify]` as spreed's
+    lib/Command/Stun/Add.php, Turn/Add.php and Signaling/Add.php run them: the Job's shell
+    expands the secret's variable first (from the pod's environment, as the kubelet set it), the
+    list is the JSON in oc_appconfig (spreed, stun_servers | turn_servers), a server already
+    listed is refused with exit 1, and the line printed names the server, never the secret."""
+    try:
+        words = shlex.split(expand(command, env))
+    except KeyError as e:
+        return 2, f"sh: 1: {e.args[0]}"
+    if words[0] == "talk:signaling:add":
+        # lib/Command/Signaling/Add.php: appended to the list, the secret replaced, no check
+        # of duplicates; JSON {"servers": [{"server", "verify"}], "secret"}.
+        server, secret = words[1], words[2]
+        if server.strip() == "":
+            return 1, "Server cannot be empty."
+        if secret.strip() == "":
+            return 1, "Secret cannot be empty."
+        signaling = json.loads(app_value(env, "spreed", "signaling_servers") or "null")
+        servers = signaling.get("servers", []) if isinstance(signaling, dict) else []
+        servers.append({"server": server, "verify": "--verify" in words[3:]})
+        set_app_value(env, "spreed", "signaling_servers", json.dumps({"servers": servers, "secret": secret}))
+        return 0, f"Added signaling server {server}."
+    if words[0] == "talk:stun:add":
+        servers = json.loads(app_value(env, "spreed", "stun_servers") or "[]")
+        if words[1] in servers:
+            return 1, "Server already exists."
+        set_app_value(env, "spreed", "stun_servers", json.dumps(servers + [words[1]]))
+        return 0, f"Added {words[1]}."
+    schemes, server, protocols = words[1:4]
+    secret = next((w.split("=", 1)[1] for w in words if w.startswith("--secret=")), None)
+    if schemes not in ("turn", "turns", "turn,turns"):
+        return 1, "Not allowed schemes, must be turn or turns or turn,turns."
+    if protocols not in ("tcp", "udp", "udp,tcp"):
+        return 1, "Not allowed protocols, must be udp or tcp or udp,tcp."
+    if secret is None or secret.strip() == "":
+        return 1, "You must provide --secret or --generate-secret." if secret is None else "Secret cannot be empty."
+    servers = json.loads(app_value(env, "spreed", "turn_servers") or "[]")
+    if any(s.get("schemes") == schemes and s.get("server") == server and s.get("protocols") == protocols for s in servers):
+        return 1, "Server already exists with the same configuration."
+    servers.append({"schemes": schemes, "server": server, "secret": secret, "protocols": protocols})
+    set_app_value(env, "spreed", "turn_servers", json.dumps(servers))
+    return 0, f"Added {server}."
+
+
+def expand(command, env):
+    """What `sh` does to the command line of the Job's script: `$VAR` and `${VAR}` from the
+    container's environment (`set -u`: an unset one is an error)."""
+    import re
+    def value(m):
+        name = m.group(1) or m.group(2)
+        if name not in env:
+            raise KeyError(f"{name}: parameter not set")
+        return env[name]
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, command)
+
+
 def occ(env, commands, image, what):
     out = []
     for c in commands:
@@ -278,6 +348,20 @@ def occ(env, commands, image, what):
                 out.append(f"{words[1]} 1.0.0 disabled")
             else:
                 out.append(f"No such app enabled: {words[1]}")
+        elif words[0] == "config:app:delete":
+            # core/Command/Config/App/DeleteConfig.php: deleted whether or not it existed.
+            psql(env, f"DELETE FROM oc_appconfig WHERE appid = '{words[1]}' AND configkey = '{words[2]}';")
+            out.append(f"Config value {words[2]} of app {words[1]} deleted")
+        elif words[0].startswith("talk:") and "spreed" not in enabled(env):
+            # An app's commands are registered only while it is enabled; Symfony's
+            # Application::find then fails on the namespace (NamespaceNotFoundException).
+            out.append(f'There are no commands defined in the "{words[0].rsplit(":", 1)[0]}" namespace.')
+            return 1, "\n".join(out) + "\n"
+        elif words[0] in ("talk:stun:add", "talk:turn:add", "talk:signaling:add"):
+            code, line = talk_add(env, c)
+            out.append(line)
+            if code:
+                return code, "\n".join(out) + "\n"
         elif words[0] == "config:app:set":
             out.append(f"Config value '{words[2]}' for app '{words[1]}' is now set to '{c.split('--value=', 1)[-1]}', stored as mixed in fast cache")
     out.append(status_json(image, maintenance=(what == "maintenance")))

@@ -12,8 +12,9 @@ trap cleanup EXIT
 status=0
 # A step is a suite, or suites joined by `+` that run at the same time: at most one of them starts
 # an operator (two would fight over the lease and the spaces), and none stops what another uses.
-# `provision` (the Rust integration tests against the servers) starts none.
-steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(environment provision+cache-cluster office nextcloud operator chart upgrade backup)
+# `provision` (the Rust integration tests against the servers) and `environment` (checks of the
+# servers themselves, in a namespace of its own) start none.
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(environment+provision+cache-cluster office nextcloud operator chart upgrade backup)
 suites=()
 for step in "${steps[@]}"; do
   IFS=+ read -r -a group <<<"$step"

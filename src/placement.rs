@@ -29,6 +29,8 @@ pub enum PlacementError {
     NoCapacity { kind: &'static str },
     #[error("{kind} {pool} has not been checked yet")]
     NotChecked { kind: &'static str, pool: String },
+    #[error("{kind} {name} does not exist")]
+    Missing { kind: &'static str, name: String },
 }
 
 impl PlacementError {
@@ -37,7 +39,8 @@ impl PlacementError {
             PlacementError::NoPool { kind }
             | PlacementError::NoneReady { kind }
             | PlacementError::NoCapacity { kind }
-            | PlacementError::NotChecked { kind, .. } => kind,
+            | PlacementError::NotChecked { kind, .. }
+            | PlacementError::Missing { kind, .. } => kind,
         }
     }
 
@@ -47,6 +50,7 @@ impl PlacementError {
             PlacementError::NoneReady { .. } => "NoPoolReady",
             PlacementError::NoCapacity { .. } => "NoCapacity",
             PlacementError::NotChecked { .. } => "PoolNotCheckedYet",
+            PlacementError::Missing { .. } => "BackendNotFound",
         }
     }
 }

@@ -20,7 +20,7 @@ tables_digest() {
 }
 # oc_appconfig without the rows of the apps the takeover was reported to enable or disable (the
 # class's, the platform's, the office suites').
-appconfig_digest() { as_instance "$1" "SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) FROM oc_appconfig x WHERE appid NOT IN ('framaspace_quota', 'twofactor_totp', 'richdocuments', 'onlyoffice')"; }
+appconfig_digest() { as_instance "$1" "SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) FROM oc_appconfig x WHERE appid NOT IN ('framaspace_quota', 'twofactor_totp', 'richdocuments', 'onlyoffice', 'calendar', 'circles', 'collectives', 'contacts', 'deck', 'spreed')"; }
 # The bucket as Garage describes it, and its objects with their ETags and sizes, listed with the instance's key.
 bucket_digest() {
   local b; b=$(cfg "$1" objectstore arguments bucket)
@@ -79,12 +79,12 @@ check "adopt-clean is read and found Clean" eventually 60 state_is adopt-clean C
 check "adopt-drift is read and found Differing" eventually 60 state_is adopt-drift Differing
 check_eq "adopt-clean: phase Observing, Ready=False Observing, Adopted=False Clean" "Observing False/Observing False/Clean" \
   "$(jsonpath space/adopt-clean '{.status.phase} {.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason} {.status.conditions[?(@.type=="Adopted")].status}/{.status.conditions[?(@.type=="Adopted")].reason}')"
-check_eq "its report lists what managing it changes: the office suite, the platform's and the class's apps" \
-  "office false richdocuments not enabled|apps false framaspace_quota, twofactor_totp not enabled" \
+check_eq "its report lists what managing it changes: the office suite, the platform's and the class's apps, Talk's servers" \
+  "office false richdocuments not enabled|apps false calendar, circles, collectives, contacts, deck, framaspace_quota, spreed, twofactor_totp not enabled|talk false Talk's TURN, STUN and signaling servers as the instance has them" \
   "$(kubectl get space adopt-clean -o json | jq -r '[.status.adoption.differences[] | "\(.field) \(.blocking) \(.observed)"] | join("|")')"
 check_eq "and what it read: 3 accounts, 3 objects of 4677 bytes, its version" "3 3 4677 33.0.7.2" \
   "$(jsonpath space/adopt-clean '{.status.adoption.instance.accounts} {.status.adoption.instance.objects} {.status.adoption.instance.bytes} {.status.adoption.instance.version}')"
-check_eq "adopt-drift reports the differences planted: its release, the Secret's instanceid, the apps" "version true|instanceid true|office false|apps false" \
+check_eq "adopt-drift reports the differences planted: its release, the Secret's instanceid, the apps" "version true|instanceid true|office false|apps false|talk false" \
   "$(kubectl get space adopt-drift -o json | jq -r '[.status.adoption.differences[] | "\(.field) \(.blocking)"] | join("|")')"
 check "with the path to take for the release" bash -c "kubectl get space adopt-drift -o jsonpath='{.status.adoption.differences[0].managed}' | grep -q 'older than SpaceClass standard (33.0.7): upgrade it in place to 33.0.7 (occ upgrade)'"
 check "the Adopted condition lists them" bash -c "kubectl get space adopt-drift -o jsonpath='{.status.conditions[?(@.type==\"Adopted\")].message}' | grep -q 'instanceid: no appdata_ocwrong0000x in the bucket.s storage'"

@@ -15,7 +15,7 @@ check "helm lint --strict" helm lint --strict "$CHART"
 all_options=(--set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,portal.serviceAccount=signup/portal)
 check "helm template renders with every option" bash -c "helm template framaspace-operator '$CHART' -n $NS --kube-version $KUBERNETES_VERSION ${all_options[*]} > '$STATE_DIR/chart.yaml'"
 check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, hold-upgrade, operator scope, version path, secret references)" \
-  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:8 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:6 ValidatingAdmissionPolicyBinding:6" \
+  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:9 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:6 ValidatingAdmissionPolicyBinding:6" \
   "$(grep '^kind:' "$STATE_DIR/chart.yaml" | sort | uniq -c | awk '{printf "%s%s:%s", sep, $3, $1; sep=" "}')"
 helm template framaspace-operator "$CHART" -n $NS --kube-version "$KUBERNETES_VERSION" --show-only templates/prometheusrule.yaml "${all_options[@]}" \
   | sed -n '/^spec:/,$p' | tail -n +2 | sed 's/^  //' > "$STATE_DIR/rules.yaml"
@@ -32,7 +32,7 @@ check "pools and class of examples/" kubectl apply -f "$REPO_DIR/examples/pools.
 check "the rendered chart passes kubectl apply --dry-run=server" bash -c \
   "helm template framaspace-operator '$CHART' -n $NS --kube-version $KUBERNETES_VERSION --set portal.serviceAccount=signup/portal | kubectl apply --dry-run=server -f - >/dev/null"
 check "the CRDs survive a chart uninstall (helm.sh/resource-policy: keep)" bash -c \
-  "[ \"\$(kubectl get crd -o json | jq '[.items[] | select(.spec.group == \"frama.space\") | select(.metadata.annotations[\"helm.sh/resource-policy\"] == \"keep\")] | length')\" = 8 ]"
+  "[ \"\$(kubectl get crd -o json | jq '[.items[] | select(.spec.group == \"frama.space\") | select(.metadata.annotations[\"helm.sh/resource-policy\"] == \"keep\")] | length')\" = 9 ]"
 kubectl create namespace chart-ha --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl label namespace chart-ha --overwrite pod-security.kubernetes.io/enforce=restricted >/dev/null
 check "helm install --wait of a 2-replica release in a namespace enforcing the restricted Pod Security Standard" \

@@ -13,8 +13,8 @@ check "every recorded process is alive" bash -c "for f in '$STATE_DIR'/pids/*; d
 section "control plane"
 check_eq "kubectl reports a v1.36 server" "v1.36" "$(kubectl version -o json | jq -r '.serverVersion.gitVersion' | cut -d. -f1,2)"
 check_eq "/readyz is ok" "ok" "$(kubectl get --raw /readyz)"
-check_eq "four KWOK nodes are Ready" "4" "$(kubectl get nodes -l type=kwok -o json | jq '[.items[] | select(.status.conditions[] | select(.type=="Ready" and .status=="True"))] | length')"
-for pool in web office preview; do
+check_eq "six KWOK nodes are Ready" "6" "$(kubectl get nodes -l type=kwok -o json | jq '[.items[] | select(.status.conditions[] | select(.type=="Ready" and .status=="True"))] | length')"
+for pool in web office preview turn; do
   check "a $pool node exists" test "$(kubectl get nodes -l frama.space/node-pool=$pool -o name | wc -l)" -ge 1
 done
 

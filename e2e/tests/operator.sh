@@ -38,7 +38,7 @@ credentials_digest() { kubectl -n "space-$1" get secret nextcloud-credentials -o
 
 section "installation"
 check "helm install of the chart (CRDs, admission policy, RBAC; no pod) serves" "$E2E_DIR/install.sh"
-for crd in associationspaces spaceclasses databasepools cachepools storagepools officebackends previewbackends; do
+for crd in associationspaces spaceclasses databasepools cachepools storagepools officebackends previewbackends talkbackends; do
   check "CRD $crd.frama.space is Established" kubectl wait --for=condition=Established "crd/$crd.frama.space" --timeout=30s
 done
 check "kubectl explain documents the fields" bash -c "kubectl explain space.spec.quota | grep -q 'shared by all accounts'"
@@ -59,8 +59,8 @@ for s in collectif-velo jardins-partages; do
   check_eq "the namespace of $s is owned by the space" "AssociationSpace/$s" "$(jsonpath "namespace/space-$s" '{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')"
   node=$(kubectl -n "space-$s" get pods -l app.kubernetes.io/name=nextcloud -o jsonpath='{.items[0].spec.nodeName}')
   check_eq "the Nextcloud pod of $s runs on a web node" "web" "$(jsonpath "node/$node" '{.metadata.labels.frama\.space/node-pool}')"
-  keys=8; [ "$s" = jardins-partages ] && keys=9   # + the OnlyOffice JWT of its backend
-  check_eq "the credentials Secret of $s holds its $keys keys (6 generated, the S3 key pair, the JWT for OnlyOffice)" "$keys" "$(kubectl -n "space-$s" get secret nextcloud-credentials -o json | jq '.data | length')"
+  keys=10; [ "$s" = jardins-partages ] && keys=11   # + the OnlyOffice JWT of its backend
+  check_eq "the credentials Secret of $s holds its $keys keys (6 generated, the S3 key pair, its TalkBackend's TURN secret and its own signaling secret, the JWT for OnlyOffice)" "$keys" "$(kubectl -n "space-$s" get secret nextcloud-credentials -o json | jq '.data | length')"
   check_eq "space/$s is Placed with its database, cache and bucket provisioned" "True True True True" \
     "$(jsonpath "space/$s" '{.status.conditions[?(@.type=="Placed")].status} {.status.conditions[?(@.type=="DatabaseReady")].status} {.status.conditions[?(@.type=="CacheReady")].status} {.status.conditions[?(@.type=="StorageReady")].status}')"
 done

@@ -27,7 +27,14 @@ while read -r id v url; do
   [[ $id =~ ^[a-z][a-z0-9_]*$ && $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ && $url == https://*/*$v* ]] || fail "apps.lock: bad line: $id $v $url"
   n=$((n + 1))
 done < <(grep -v '^#' apps.lock | grep -v '^$')
-for required in richdocuments onlyoffice; do grep -q "^$required " apps.lock || fail "apps.lock must bake $required (the app store is off)"; done
+# The office apps, and the apps of the promised features the server release lacks (the class's
+# default list, api::class::PROMISED_APPS, minus the shipped circles and text).
+promised=$(tr ',' ' ' <<<"$(sed -n 's/^pub const PROMISED_APPS: &\[&str\] = &\[\(.*\)\];$/\1/p' ../../src/api/class.rs | tr -d '" ')")
+[ -n "$promised" ] || fail "src/api/class.rs: PROMISED_APPS not found"
+for required in richdocuments onlyoffice $promised; do
+  case $required in circles|text) continue ;; esac   # shipped with the server release
+  grep -q "^$required " apps.lock || fail "apps.lock must bake $required (the app store is off)"
+done
 # Each Apache worker holds a PostgreSQL connection; the space's role has a connection limit.
 workers=$(sed -n 's/^ *MaxRequestWorkers *\([0-9]*\)$/\1/p' framaspace.conf)
 # The limit is a DatabasePool's tenantConnectionLimit: its smallest value without a PgBouncer

@@ -76,8 +76,9 @@ pub struct SpaceClassSpec {
     /// disabled). The operator never enables an app that is not listed; Nextcloud's own default
     /// apps are left as they are. The office apps are not listed here: each space's
     /// `spec.office` chooses them. Nor is the platform's own `framaspace_quota`, which every
-    /// space runs.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// space runs. When omitted: the apps of the features Framaspace promises (calendar,
+    /// contacts, deck, collectives with circles and text, spreed); `[]` enables none.
+    #[serde(default = "promised_apps")]
     #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "set"))]
     #[x_kube(validation = Rule::new("!self.exists(a, a == 'richdocuments' || a == 'onlyoffice')").message("spec.apps: richdocuments and onlyoffice are not listed here: each space's spec.office enables its suite's app"))]
     #[x_kube(validation = Rule::new("!self.exists(a, a == 'framaspace_quota')").message("spec.apps: framaspace_quota is not listed here: it is the platform's own app, enabled in every space"))]
@@ -465,6 +466,16 @@ pub fn is_at_or_above(host: &str, domain: &str) -> bool {
 /// every space whatever its class lists: `framaspace_quota` shows every account what is left of
 /// the space's quota and stops uploads at it.
 pub const PLATFORM_APPS: &[&str] = &["framaspace_quota"];
+
+/// The apps behind the features Framaspace promises that Nextcloud does not ship: agendas
+/// (calendar), contacts, Kanban (deck), the wiki (collectives, which needs Teams, `circles`, and
+/// `text`, both shipped) and calls (spreed, Talk). Baked into the image by
+/// `images/nextcloud/apps.lock`; a class that omits `spec.apps` gets them.
+pub const PROMISED_APPS: &[&str] = &["calendar", "circles", "collectives", "contacts", "deck", "spreed", "text"];
+
+fn promised_apps() -> Vec<AppId> {
+    PROMISED_APPS.iter().map(|a| AppId(a.to_string())).collect()
+}
 
 impl SpaceClassSpec {
     /// Every app the operator enables in the class's spaces: the platform's and `spec.apps`,

@@ -79,6 +79,7 @@ pub const CACHE_DATABASE_ANNOTATION: &str = "frama.space/cache-database";
 pub const STORAGE_POOL_ANNOTATION: &str = "frama.space/storage-pool";
 pub const OFFICE_BACKEND_ANNOTATION: &str = "frama.space/office-backend";
 pub const PREVIEW_BACKEND_ANNOTATION: &str = "frama.space/preview-backend";
+pub const TALK_BACKEND_ANNOTATION: &str = "frama.space/talk-backend";
 /// On a space created by a Clone restore: the SpaceRestore that fills it (it runs nothing until then).
 pub const RESTORE_FROM_ANNOTATION: &str = "frama.space/restore-from";
 /// On a space created by a Clone restore: the space it was cloned from.
@@ -103,6 +104,10 @@ pub const STORAGE_READY: &str = "StorageReady";
 pub const WORKLOAD_READY: &str = "WorkloadReady";
 pub const INGRESS_READY: &str = "IngressReady";
 pub const OFFICE_READY: &str = "OfficeReady";
+/// Talk is wired to the TURN server of the space's TalkBackend (absent when the class has no Talk).
+pub const TALK_READY: &str = "TalkReady";
+/// A TalkBackend's High-performance backend answers (absent without `spec.signaling`).
+pub const SIGNALING_READY: &str = "SignalingReady";
 /// The class's validated apps are enabled in the space (and the ones it dropped disabled).
 pub const APPS_READY: &str = "AppsReady";
 pub const INSTALLED: &str = "Installed";

@@ -21,6 +21,7 @@ pub mod quantity;
 pub mod restore;
 pub mod rollout;
 pub mod space;
+pub mod talk_backend;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -33,6 +34,7 @@ pub use preview_backend::PreviewBackend;
 pub use restore::SpaceRestore;
 pub use space::AssociationSpace;
 pub use storage_pool::StoragePool;
+pub use talk_backend::TalkBackend;
 
 pub mod storage_pool;
 
@@ -48,6 +50,7 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("storagepool", StoragePool::crd()),
         ("officebackend", OfficeBackend::crd()),
         ("previewbackend", PreviewBackend::crd()),
+        ("talkbackend", TalkBackend::crd()),
         ("spacerestore", SpaceRestore::crd()),
     ]
 }

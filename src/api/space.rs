@@ -60,6 +60,7 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Upgrade", type_ = "string", json_path = ".status.upgrade.phase", description = "Where the space's latest upgrade stands", priority = 1),
     printcolumn(name = "Storage", type_ = "string", json_path = ".status.usage.storageShown", description = "Bucket used against the quota, as last measured"),
     printcolumn(name = "Accounts", type_ = "string", json_path = ".status.usage.accountsShown", description = "Accounts against maxAccounts, as last counted"),
+    printcolumn(name = "Features", type_ = "string", json_path = ".status.features.shown", description = "The promised features the space has (files, agendas, contacts, photos, kanban, wiki, calls, office)"),
     printcolumn(name = "Adoption", type_ = "string", json_path = ".status.adoption.state", description = "Where the adoption of an existing instance stands", priority = 1),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the space serves its users"),
@@ -120,6 +121,12 @@ pub struct AssociationSpaceSpec {
     /// keeps its database, cache keys and bucket; `Delete` removes them.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// The TalkBackend whose TURN server the space's calls use, for a platform engineer moving a
+    /// space; the operator chooses one when empty. Ignored while the class has no Talk (`spreed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub calls_backend: Option<String>,
 
     /// Takes over a Nextcloud that already exists instead of installing one: observed first (read
     /// only), then managed on its existing data. Deleting an adopted space never deletes or revokes
@@ -266,6 +273,25 @@ pub struct Placement {
     /// PreviewBackend computing the space's thumbnails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_backend: Option<String>,
+    /// TalkBackend relaying the space's calls (a class with Talk only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talk_backend: Option<String>,
+}
+
+/// The features Framaspace promises every space, and which of them this one has.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeaturesStatus {
+    /// The promised features the space has: its apps enabled in Nextcloud, calls wired to a TURN
+    /// server, office wired to its server.
+    #[serde(default)]
+    pub available: Vec<String>,
+    /// The promised features it lacks, with why (`kanban: deck is not enabled`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// What `kubectl get` shows: `8/8`, or the count and what is missing.
+    #[serde(default)]
+    pub shown: String,
 }
 
 /// The apps in force in a space.
@@ -317,6 +343,10 @@ pub struct AssociationSpaceStatus {
     /// reported enabled then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<AppsStatus>,
+    /// Which of the promised features the space has (files, agendas, contacts, photos, kanban,
+    /// wiki, calls, office), from the apps Nextcloud reports enabled and the calls and office wiring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<FeaturesStatus>,
     /// The space's latest upgrade to its class's version (see the class's `spec.rollout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeStatus>,

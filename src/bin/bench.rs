@@ -81,6 +81,7 @@ fn space(name: &str, class: &str) -> AssociationSpace {
             max_accounts: None,
             suspended: false,
             hold_upgrade: false,
+            calls_backend: None,
             deletion_policy: Default::default(),
             adoption: None,
         },

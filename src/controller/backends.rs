@@ -1,6 +1,7 @@
-//! OfficeBackend and PreviewBackend controllers: each backend's Deployment, Service (and Ingress
-//! for office servers) in the operator's namespace, scaled from the spaces assigned to it (counted
-//! from the space namespaces' annotations), and its status.
+//! OfficeBackend, PreviewBackend and TalkBackend controllers: each backend's Deployment, Service
+//! (and Ingress for office servers; a Secret with the TURN secret and coturn's configuration for
+//! Talk) in the operator's namespace, scaled from the spaces assigned to it (counted from the
+//! space namespaces' annotations), and its status.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,21 +32,23 @@ use crate::api::backend::{BackendScaling, BackendStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions, now_rfc3339};
 use crate::api::labels::{
     BACKEND_LABEL, FIELD_MANAGER, MANAGED_BY_LABEL, OFFICE_BACKEND_ANNOTATION as OFFICE_ANNOTATION,
-    PREVIEW_BACKEND_ANNOTATION as PREVIEW_ANNOTATION,
+    PREVIEW_BACKEND_ANNOTATION as PREVIEW_ANNOTATION, TALK_BACKEND_ANNOTATION as TALK_ANNOTATION,
 };
 use crate::api::office_backend::{OfficeBackend, OfficeBackendType};
 use crate::api::preview_backend::PreviewBackend;
 use crate::api::space::OfficeSuite;
+use crate::api::talk_backend::TalkBackend;
 use crate::error::{Error, Result};
 use crate::placement::Placeable;
 use crate::render::backends::{self as desired, JWT_KEY};
 use crate::render::credentials::{self, OsRandom};
 
-/// The caches of both backend kinds.
+/// The caches of the backend kinds.
 #[derive(Clone)]
 pub struct BackendStores {
     pub offices: Store<OfficeBackend>,
     pub previews: Store<PreviewBackend>,
+    pub talks: Store<TalkBackend>,
 }
 
 impl BackendStores {
@@ -55,6 +58,10 @@ impl BackendStores {
 
     pub fn preview(&self, name: &str) -> Option<Arc<PreviewBackend>> {
         self.previews.get(&ObjectRef::new(name))
+    }
+
+    pub fn talk(&self, name: &str) -> Option<Arc<TalkBackend>> {
+        self.talks.get(&ObjectRef::new(name))
     }
 }
 
@@ -92,31 +99,51 @@ impl Placeable for PreviewBackend {
     }
 }
 
-/// What differs between the two backend kinds.
+impl Placeable for TalkBackend {
+    const KIND: &'static str = "TalkBackend";
+    const ANNOTATION: &'static str = TALK_ANNOTATION;
+    fn max_spaces(&self) -> i64 {
+        desired::capacity(&self.spec.scaling)
+    }
+    fn is_placeable(&self) -> bool {
+        status_ready(self.status.as_ref())
+    }
+}
+
+/// What differs between the backend kinds.
 pub trait BackendKind: Placeable + Clone + DeserializeOwned + Serialize + std::fmt::Debug + Send + Sync + 'static {
     fn scaling(&self) -> &BackendScaling;
     fn backend_status(&self) -> Option<&BackendStatus>;
     fn workload(&self) -> String;
     /// Applies the backend's objects with `replicas`; returns the number of writes.
     fn apply(&self, ctx: &Context, replicas: i32) -> impl Future<Output = Result<usize>> + Send;
+    /// Conditions besides Ready, for what the backend runs besides its scaled workload.
+    fn more_conditions(&self, _ctx: &Context) -> Vec<Condition> {
+        Vec::new()
+    }
 }
 
 /// A backend's Deployment, as the owned Deployments' cache keeps it (the watch that triggers the
 /// backend is the same one, so a reconcile sees at least its trigger).
-fn live_deployment(ctx: &Context, name: &str) -> Option<(kube::core::ObjectMeta, WorkloadObservation)> {
+pub(super) fn live_deployment(ctx: &Context, name: &str) -> Option<(kube::core::ObjectMeta, WorkloadObservation)> {
     ctx.owned.deployments.get_with_content(Some(&ctx.pools.namespace), name)
 }
 
-fn api<K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(ctx: &Context) -> Api<K> {
+pub(super) fn api<K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(ctx: &Context) -> Api<K> {
     Api::namespaced(ctx.client.clone(), &ctx.pools.namespace)
 }
 
-fn written(applied: super::apply::Applied) -> usize {
+pub(super) fn written(applied: super::apply::Applied) -> usize {
     usize::from(applied == super::apply::Applied::Written)
 }
 
 /// Applies a backend's Deployment and Service; returns the number of writes.
-async fn apply_workload(ctx: &Context, name: &str, deployment: Deployment, service: k8s_openapi::api::core::v1::Service) -> Result<usize> {
+pub(super) async fn apply_workload(
+    ctx: &Context,
+    name: &str,
+    deployment: Deployment,
+    service: k8s_openapi::api::core::v1::Service,
+) -> Result<usize> {
     let live = live_deployment(ctx, name).map(|(meta, _)| meta);
     let mut writes = written(ctx.applier.apply(&api(ctx), deployment, live.as_ref(), ChangeSignal::Generation).await?);
     let live = ctx.owned.services.get_meta(Some(&ctx.pools.namespace), name);
@@ -258,7 +285,12 @@ async fn reconcile_once<K: BackendKind>(backend: Arc<K>, ctx: Arc<Context>) -> R
         desired_replicas: replicas,
         ready_replicas,
         observed_generation: generation,
-        conditions: merge_conditions(&previous.conditions, vec![ready], generation, &now_rfc3339()),
+        conditions: merge_conditions(
+            &previous.conditions,
+            std::iter::once(ready).chain(backend.more_conditions(&ctx)).collect(),
+            generation,
+            &now_rfc3339(),
+        ),
     };
     write_status(&ctx.client, &ctx.gate, backend.as_ref(), backend.backend_status(), &status).await?;
     // The namespace and Deployment watches trigger the next reconcile; this is a safety net.
@@ -292,23 +324,27 @@ struct Feed {
 /// namespace watch (every event, the operator's own writes included: they are what assigns a
 /// space), so the backends need no second cache of 10,000 namespaces.
 pub struct AssignmentFeed {
-    feeds: [Feed; 2],
+    feeds: [Feed; 3],
 }
 
 /// The receiving ends of an [`AssignmentFeed`], one per backend kind.
 pub struct AssignmentTriggers {
     pub office: UnboundedReceiver<String>,
     pub preview: UnboundedReceiver<String>,
+    pub talk: UnboundedReceiver<String>,
 }
 
 impl AssignmentFeed {
     pub fn new() -> (Self, AssignmentTriggers) {
         let (office_tx, office) = futures::channel::mpsc::unbounded();
         let (preview_tx, preview) = futures::channel::mpsc::unbounded();
+        let (talk_tx, talk) = futures::channel::mpsc::unbounded();
         let feed = |annotation, sender| Feed { annotation, last: Mutex::default(), sender };
         (
-            AssignmentFeed { feeds: [feed(OFFICE_ANNOTATION, office_tx), feed(PREVIEW_ANNOTATION, preview_tx)] },
-            AssignmentTriggers { office, preview },
+            AssignmentFeed {
+                feeds: [feed(OFFICE_ANNOTATION, office_tx), feed(PREVIEW_ANNOTATION, preview_tx), feed(TALK_ANNOTATION, talk_tx)],
+            },
+            AssignmentTriggers { office, preview, talk },
         )
     }
 

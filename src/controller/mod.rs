@@ -21,6 +21,7 @@ pub mod runtime;
 pub mod s3_admin;
 pub mod space;
 pub mod status;
+pub mod talk_backend;
 pub mod usage_census;
 pub mod workload;
 

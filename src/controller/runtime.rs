@@ -4,7 +4,7 @@
 //!
 //! Watches (each kind once):
 //! - the operator's own kinds: AssociationSpace (the space controller), SpaceClass (spaces, class
-//!   status), the three pools (spaces, pool status), OfficeBackend and PreviewBackend (spaces'
+//!   status), the three pools (spaces, pool status), OfficeBackend, PreviewBackend and TalkBackend (spaces'
 //!   placement, backend controllers);
 //! - the objects the operator creates, by their managed-by label, metadata only where the spec is
 //!   not read: Namespace, RoleBinding, ConfigMap, Deployment (spaces and backends), Service,
@@ -36,7 +36,9 @@ use super::space::{self, conditions::workload_fingerprint, triggers};
 use super::{Config, apply::ApplyTracker, class, leader, news};
 use crate::api::labels::{BACKEND_LABEL, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, FIELD_MANAGER, STORAGE_POOL_ANNOTATION};
 use crate::api::space::SpacePhase;
-use crate::api::{AssociationSpace, CachePool, DatabasePool, OfficeBackend, PreviewBackend, SpaceClass, SpaceRestore, StoragePool};
+use crate::api::{
+    AssociationSpace, CachePool, DatabasePool, OfficeBackend, PreviewBackend, SpaceClass, SpaceRestore, StoragePool, TalkBackend,
+};
 use crate::error::{Error, Result};
 use crate::gate::WriteGate;
 use crate::telemetry::metrics::Metrics;
@@ -198,6 +200,8 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
     let mut office_fanout = Fanout::new("OfficeBackend", office_events);
     let (previews, preview_events) = caches::full_watch_events::<PreviewBackend>(&client);
     let mut preview_fanout = Fanout::new("PreviewBackend", preview_events);
+    let (talks, talk_events) = caches::full_watch_events::<TalkBackend>(&client);
+    let mut talk_fanout = Fanout::new("TalkBackend", talk_events);
     let (restores, restore_events) = caches::full_watch_events::<SpaceRestore>(&client);
     let mut restore_fanout = Fanout::new("SpaceRestore", restore_events);
     let (admin_secrets, w) = reflector::store::<Secret>();
@@ -226,7 +230,8 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         d.namespace().as_deref() == Some(operator_namespace.as_str()) && d.labels().contains_key(BACKEND_LABEL)
     };
     let office_deployments = deploy_fanout.subscribe_filtered(of_backends.clone());
-    let preview_deployments = deploy_fanout.subscribe_filtered(of_backends);
+    let preview_deployments = deploy_fanout.subscribe_filtered(of_backends.clone());
+    let talk_deployments = deploy_fanout.subscribe_filtered(of_backends);
     let deploy_stream = news::news(deploy_fanout.subscribe(), applier.clone(), Some(workload_fingerprint));
     let (services, svc_stream) = owned_news::<Service>(&client, &applier);
     let (ingresses, ing_stream) = owned_news::<Ingress>(&client, &applier);
@@ -249,7 +254,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         limit_ranges,
         jobs,
     };
-    let backend_stores = BackendStores { offices, previews };
+    let backend_stores = BackendStores { offices, previews, talks };
 
     // A class's or a pool's status changes with every space placed (its counts): that is no news
     // for the spaces, which would all be reconciled again each time.
@@ -267,6 +272,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         storage_fanout.filled(),
         office_fanout.filled(),
         preview_fanout.filled(),
+        talk_fanout.filled(),
         restore_fanout.filled(),
     ];
     let fill = tokio::spawn(caches_ready(shared_kinds, registry.clone(), owned.clone(), filled_tx));
@@ -360,6 +366,14 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
             assignments: assignments.preview,
             stop: stop(),
         })),
+        tokio::spawn(backends::run::<TalkBackend>(backends::BackendArgs {
+            ctx: ctx.clone(),
+            backends: ctx.backends.talks.clone(),
+            events: talk_fanout.subscribe(),
+            deployments: talk_deployments,
+            assignments: assignments.talk,
+            stop: stop(),
+        })),
     ];
     // The shared watches run as long as one of their subscribers does.
     let background = [
@@ -370,6 +384,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         tokio::spawn(storage_fanout.run()),
         tokio::spawn(office_fanout.run()),
         tokio::spawn(preview_fanout.run()),
+        tokio::spawn(talk_fanout.run()),
         tokio::spawn(restore_fanout.run()),
         tokio::spawn(deploy_fanout.run()),
         // The admin Secrets only need to be cached; a rotation is picked up at the next use.

@@ -119,7 +119,7 @@ fn owner<K: Resource<DynamicType = ()>>(backend: &K) -> OwnerReference {
     }
 }
 
-fn meta<K: Resource<DynamicType = ()>>(backend: &K, name: &str, component: &str, namespace: &str) -> ObjectMeta {
+pub(super) fn meta<K: Resource<DynamicType = ()>>(backend: &K, name: &str, component: &str, namespace: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
         namespace: Some(namespace.to_string()),
@@ -142,17 +142,33 @@ fn env(name: &str, value: &str) -> EnvVar {
     EnvVar { name: name.into(), value: Some(value.into()), ..EnvVar::default() }
 }
 
-struct Workload<'a> {
-    name: &'a str,
-    component: &'a str,
-    namespace: &'a str,
-    replicas: i32,
-    container: Container,
-    pods: &'a BackendPods,
-    node_pool: &'a str,
+pub(super) struct Workload<'a> {
+    pub name: &'a str,
+    pub component: &'a str,
+    pub namespace: &'a str,
+    pub replicas: i32,
+    pub container: Container,
+    pub pods: &'a BackendPods,
+    pub node_pool: &'a str,
 }
 
-fn deployment<K: Resource<DynamicType = ()>>(backend: &K, w: Workload<'_>) -> Deployment {
+/// The volume `config` of one key of a Secret, readable by the pod's group only: the servers
+/// that read it run as their image's user, given the group by the pod's `fsGroup`.
+pub(super) fn secret_file(secret: &str, key: &str) -> k8s_openapi::api::core::v1::Volume {
+    use k8s_openapi::api::core::v1::{KeyToPath, SecretVolumeSource, Volume};
+    Volume {
+        name: "config".into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.into()),
+            items: Some(vec![KeyToPath { key: key.into(), path: key.into(), mode: Some(0o440) }]),
+            default_mode: Some(0o440),
+            optional: Some(false),
+        }),
+        ..Volume::default()
+    }
+}
+
+pub(super) fn deployment<K: Resource<DynamicType = ()>>(backend: &K, w: Workload<'_>) -> Deployment {
     let mut node_selector = w.pods.node_selector.clone();
     if node_selector.is_empty() {
         node_selector.insert(NODE_POOL_LABEL.into(), w.node_pool.into());
@@ -186,7 +202,7 @@ fn deployment<K: Resource<DynamicType = ()>>(backend: &K, w: Workload<'_>) -> De
     }
 }
 
-fn service<K: Resource<DynamicType = ()>>(backend: &K, name: &str, component: &str, namespace: &str, port: i32) -> Service {
+pub(super) fn service<K: Resource<DynamicType = ()>>(backend: &K, name: &str, component: &str, namespace: &str, port: i32) -> Service {
     Service {
         metadata: meta(backend, name, component, namespace),
         spec: Some(ServiceSpec {

@@ -76,6 +76,27 @@ pub struct PreviewBinding {
     pub url: String,
 }
 
+/// The TURN server of the TalkBackend a space's Talk uses. The secret itself is only in the
+/// backend's Secret and the space's own (copied by the credentials step).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TalkBinding {
+    pub backend: String,
+    pub host: String,
+    pub port: i32,
+    /// `talk::secret_fingerprint` of the secret the space's Secret holds.
+    pub fingerprint: String,
+    /// The backend's signaling server, when it runs one.
+    pub signaling: Option<SignalingBinding>,
+}
+
+/// The High-performance backend a space's Talk uses: its URL, and the fingerprint of the
+/// space's own secret for it (`signaling::space_secret`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignalingBinding {
+    pub url: String,
+    pub fingerprint: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bindings {
     pub database: Option<DatabaseBinding>,
@@ -83,6 +104,8 @@ pub struct Bindings {
     pub storage: Option<StorageBinding>,
     pub office: Option<OfficeBinding>,
     pub preview: Option<PreviewBinding>,
+    /// The TURN server of a space whose class enables Talk, once assigned and its secret made.
+    pub talk: Option<TalkBinding>,
     /// The class's SMTP server, when it has one.
     pub mail: Option<MailBinding>,
 }

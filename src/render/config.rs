@@ -418,6 +418,7 @@ mod tests {
             storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr", "space-mon-asso"),
             office: None,
             preview: None,
+            talk: None,
             mail: None,
         }
     }

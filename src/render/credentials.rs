@@ -17,6 +17,10 @@ pub const S3_ACCESS_KEY: &str = "s3-access-key";
 pub const S3_SECRET_KEY: &str = "s3-secret-key";
 /// Copied from the OnlyOffice backend's Secret while the space uses it; never generated here.
 pub const ONLYOFFICE_JWT: &str = "onlyoffice-jwt-secret";
+/// The TURN secret of the space's TalkBackend, copied while the space is assigned to it.
+pub const TALK_TURN_SECRET: &str = "talk-turn-secret";
+/// The space's own secret with its TalkBackend's signaling server (`signaling::space_secret`).
+pub const TALK_SIGNALING_SECRET: &str = "talk-signaling-secret";
 /// Copied from the class's mail credentials Secret while the class has one; never generated here.
 pub const SMTP_USERNAME: &str = "smtp-username";
 pub const SMTP_PASSWORD: &str = "smtp-password";
@@ -81,6 +85,17 @@ impl RandomSource for OsRandom {
 /// A shared secret for signing office requests (OnlyOffice JWT): 48 alphanumerics, 285 bits.
 pub fn office_jwt(rng: &mut dyn RandomSource) -> Result<String, RandomError> {
     random_string(rng, 48, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+}
+
+/// A TalkBackend's TURN secret: 64 hex digits (32 random bytes), the form spreed's `docs/TURN.md`
+/// recommends (`openssl rand -hex 32`); safe in coturn's configuration file and on a shell line.
+pub fn turn_secret(rng: &mut dyn RandomSource) -> Result<String, RandomError> {
+    hex_secret(rng, 64)
+}
+
+/// `length` random hex digits: the signaling server's keys and master secret.
+pub fn hex_secret(rng: &mut dyn RandomSource, length: usize) -> Result<String, RandomError> {
+    random_string(rng, length, b"0123456789abcdef")
 }
 
 /// A uniformly random string over `alphabet` (rejection sampling: no modulo bias).

@@ -212,6 +212,42 @@ pub fn occ_job(
     occ_job_object(space, config_files, pod)
 }
 
+/// The talk Job: the `talk::talk_commands` of the space's wiring, with the space's copy of its
+/// backend's TURN secret in its environment (this Job's only, never the web pods'), named by the
+/// commands and the secret's fingerprint, so a new secret rewires the space once.
+pub fn talk_job(
+    space: &ResolvedSpace,
+    bindings: &Bindings,
+    config_files: &BTreeMap<String, String>,
+    installed: &NextcloudStatus,
+    commands: &[String],
+) -> Job {
+    let mut job = occ_job(space, bindings, config_files, installed, TALK_PURPOSE, commands);
+    job.metadata.name = Some(talk_job_name(commands, bindings));
+    if let Some(t) = &bindings.talk
+        && let Some(c) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()).and_then(|p| p.containers.first_mut())
+    {
+        c.env.get_or_insert_with(Vec::new).push(secret_env(super::talk::TURN_SECRET_ENV, credentials::TALK_TURN_SECRET));
+        if t.signaling.is_some() {
+            c.env.get_or_insert_with(Vec::new).push(secret_env(super::signaling::SIGNALING_SECRET_ENV, credentials::TALK_SIGNALING_SECRET));
+        }
+        job.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(TALK_FINGERPRINT_ANNOTATION.into(), t.fingerprint.clone());
+    }
+    job
+}
+
+/// The purpose label of the Jobs that wire a space's Talk.
+pub const TALK_PURPOSE: &str = "talk";
+/// On a talk Job: the fingerprint of the TURN secret it wires (never the secret).
+pub const TALK_FINGERPRINT_ANNOTATION: &str = "frama.space/turn-secret-fingerprint";
+
+pub fn talk_job_name(commands: &[String], bindings: &Bindings) -> String {
+    let mut named = commands.to_vec();
+    named.extend(bindings.talk.as_ref().map(|t| format!("# {}", t.fingerprint)));
+    named.extend(bindings.talk.as_ref().and_then(|t| t.signaling.as_ref()).map(|s| format!("# {}", s.fingerprint)));
+    occ_job_name(TALK_PURPOSE, &named)
+}
+
 pub fn occ_job_name(purpose: &str, commands: &[String]) -> String {
     let digest = sha2::Sha256::digest(commands.join("\n").as_bytes());
     format!("occ-{purpose}-{}", &config::hex(&digest[..5]))

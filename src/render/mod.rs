@@ -14,4 +14,6 @@ pub mod objects;
 #[cfg(test)]
 mod php_check;
 pub mod resolve;
+pub mod signaling;
+pub mod talk;
 pub mod upgrade;

@@ -72,6 +72,7 @@ fn bindings(schema_mode: bool, suite: OfficeSuite) -> Bindings {
         }),
         storage: StorageBinding::from_endpoint("https://s3.frama.space", "fr-par", "space-mon-asso"),
         // One configuration of two with mail, authenticated over implicit TLS.
+        talk: None,
         mail: schema_mode.then(|| MailBinding {
             host: "smtp.frama.space".into(),
             port: 465,

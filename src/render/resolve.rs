@@ -121,14 +121,24 @@ pub struct ResolvedSpace {
     pub image: String,
     /// The existing instance the space adopts (`spec.adoption`).
     pub adoption: Option<crate::api::adoption::Adoption>,
+    /// The TalkBackend the spec asks for (`spec.callsBackend`).
+    pub calls_backend: Option<String>,
 }
 
 impl ResolvedSpace {
+    /// Whether the class enables Talk: only then is the space given a TURN server.
+    pub fn has_talk(&self) -> bool {
+        self.class.apps.iter().any(|a| a.0 == TALK_APP)
+    }
+
     /// The space's adoption while the operator may only read.
     pub fn observed_only(&self) -> bool {
         self.adoption.as_ref().is_some_and(|a| a.policy == crate::api::adoption::AdoptionPolicy::Observe)
     }
 }
+
+/// Nextcloud Talk's app id.
+pub const TALK_APP: &str = "spreed";
 
 pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedSpace, SpecError> {
     let class_name = class.name_any();
@@ -165,6 +175,7 @@ pub fn resolve(space: &AssociationSpace, class: &SpaceClass) -> Result<ResolvedS
         contact_email: space.spec.contact_email.clone(),
         display_name: space.spec.display_name.clone(),
         suspended: space.spec.suspended,
+        calls_backend: space.spec.calls_backend.clone(),
         deletion_policy: space.spec.deletion_policy,
         class: class.spec.clone(),
         image: class.pinned_reference(),
@@ -223,6 +234,7 @@ pub(crate) mod tests {
                 max_accounts: None,
                 suspended: false,
                 hold_upgrade: false,
+                calls_backend: None,
                 deletion_policy: DeletionPolicy::Retain,
                 adoption: None,
             },

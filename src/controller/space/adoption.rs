@@ -285,6 +285,15 @@ pub fn differences(resolved: &ResolvedSpace, a: &Adoption, instance_id: &str, fa
             false,
         ));
     }
+    // The talk step replaces Talk's TURN, STUN and signaling servers (render::talk::talk_commands).
+    if resolved.has_talk() {
+        out.push(difference(
+            "talk",
+            "Talk's TURN, STUN and signaling servers as the instance has them",
+            "replaced by those of the space's TalkBackend, its secrets given to the space (one occ Job)",
+            false,
+        ));
+    }
     out
 }
 

@@ -34,6 +34,7 @@ pub struct SpaceObjects {
     /// The install Job of this attempt; `None` once installed, or without a database yet.
     pub install: Option<Job>,
     pub office: OfficeWiring,
+    pub talk: TalkWiring,
     pub apps: AppsWiring,
     pub upgrade: UpgradeJobs,
     /// The dump Job of the backup under way.
@@ -77,6 +78,14 @@ pub struct ExposureObjects {
 /// The occ commands that wire the space's office suite, and the Job that runs them (only in an
 /// installed space).
 pub struct OfficeWiring {
+    pub commands: Vec<String>,
+    pub job_name: String,
+    pub job: Option<Job>,
+}
+
+/// The occ commands that wire the space's Talk to its TURN server (or unwire it, for a class
+/// without Talk), and the Job that runs them (only in an installed space).
+pub struct TalkWiring {
     pub commands: Vec<String>,
     pub job_name: String,
     pub job: Option<Job>,
@@ -140,6 +149,7 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
     let stopped = upgrade.is_some_and(|u| u.phase.stops_the_web()) || restore.is_some() || held;
     let files: BTreeMap<String, String> = crate::render::config::render(space, bindings, installed);
     let commands = office_commands(space.office, bindings.office.as_ref());
+    let talk_commands = crate::render::talk::talk_commands(bindings.talk.as_ref().filter(|_| space.has_talk()));
     let desired = space.apps();
     let plan = InstallPlan { apps: desired.clone(), welcome: bindings.mail.is_some() };
     let app_commands = apps_commands(&desired, applied_apps);
@@ -178,6 +188,11 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             job_name: occ_job_name(OFFICE_PURPOSE, &commands),
             job: installed.map(|nc| jobs::occ_job(space, bindings, &files, nc, OFFICE_PURPOSE, &commands)),
             commands,
+        },
+        talk: TalkWiring {
+            job_name: jobs::talk_job_name(&talk_commands, bindings),
+            job: installed.map(|nc| jobs::talk_job(space, bindings, &files, nc, &talk_commands)),
+            commands: talk_commands,
         },
         upgrade: match upgrade {
             Some(u) => UpgradeJobs {

@@ -4,7 +4,7 @@
 
 use crate::api::adoption::{AdoptionPolicy, AdoptionState, AdoptionStatus};
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
-use crate::api::labels::{ADOPTED, BACKED_UP};
+use crate::api::labels::{ADOPTED, BACKED_UP, TALK_READY};
 use crate::api::labels::{
     APPS_READY, CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, UP_TO_DATE,
     WORKLOAD_READY,
@@ -39,6 +39,8 @@ pub struct Observation<'a> {
     pub failure: Option<StepFailure>,
     /// OfficeReady from the office step, when it ran.
     pub office: Option<Condition>,
+    /// TalkReady from the talk step, when it ran (`Some(None)`: the space has no Talk wiring).
+    pub talk: Option<Option<Condition>>,
     /// AppsReady from the apps step, when it ran.
     pub apps_condition: Option<Condition>,
     /// The apps in force, when a Job (or the install) just reported them.
@@ -147,8 +149,12 @@ fn blocks_readiness(c: &Condition) -> bool {
     if c.type_ == UP_TO_DATE {
         return c.status == ConditionStatus::False && is_upgrading(c);
     }
-    // A space serves its users without its last backup: BackedUp shows it, never Ready.
-    c.status == ConditionStatus::False && (![OFFICE_READY, APPS_READY, BACKED_UP].contains(&c.type_.as_str()) || c.reason == OCC_FAILED)
+    // A space serves its users without its last backup (BackedUp shows it) and without calls
+    // (TalkReady and the features show it), never Ready.
+    if [BACKED_UP, TALK_READY].contains(&c.type_.as_str()) {
+        return false;
+    }
+    c.status == ConditionStatus::False && (![OFFICE_READY, APPS_READY].contains(&c.type_.as_str()) || c.reason == OCC_FAILED)
 }
 
 /// BackedUp: the last attempt failed (False, its reason), the last backup kept (True), or none
@@ -221,6 +227,12 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             conditions.push(o.install.clone().unwrap_or_else(|| install_condition(o.previous, o.nextcloud.is_some())));
             conditions.push(o.apps_condition.clone().unwrap_or_else(|| apps_condition(o.previous)));
             conditions.push(o.office.clone().unwrap_or_else(|| office_condition(space, o.previous)));
+            // Before the talk step ran (an earlier step failed), TalkReady stays as it was.
+            let talk = match &o.talk {
+                Some(now) => now.clone(),
+                None => o.previous.conditions.iter().find(|c| c.type_ == TALK_READY).cloned(),
+            };
+            conditions.extend(talk);
             conditions.push(workload_condition(space, &o.workload, o.nextcloud.is_some()));
             conditions.push(if o.ingress_exists {
                 cond(INGRESS_READY, True, "Configured", format!("{} is routed to the Nextcloud Service", space.host))
@@ -278,6 +290,7 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             } else {
                 (cond(READY, False, "Provisioning", "waiting for the workload"), SpacePhase::Provisioning)
             };
+            status.features = Some(super::features::of(status.apps.as_ref(), &conditions));
             conditions.insert(0, ready);
             status.restore = o.restore.clone();
             if space.class.backup.is_some() {

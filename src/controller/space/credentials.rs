@@ -191,6 +191,16 @@ pub async fn ensure(
         .as_ref()
         .filter(|o| o.suite == OfficeSuite::Onlyoffice)
         .and_then(|o| crate::controller::backends::office_jwt(ctx, &o.backend));
+    // The TURN secret is the TalkBackend's, copied while the space uses that backend (and its
+    // class has Talk), removed after: a space moved elsewhere no longer holds the old one.
+    let talk_backend = bindings.talk.as_ref().and_then(|t| ctx.backends.talk(&t.backend));
+    let turn = talk_backend.as_ref().and_then(|b| crate::controller::talk_backend::turn_secret(ctx, b));
+    // The space's own signaling secret, from its backend's master and the space's uid.
+    let signaling = talk_backend
+        .as_ref()
+        .filter(|_| bindings.talk.as_ref().is_some_and(|t| t.signaling.is_some()))
+        .and_then(|b| crate::controller::talk_backend::signaling_master(ctx, b))
+        .map(|master| crate::render::signaling::space_secret(&master, &space.uid).into_bytes());
     // The SMTP credentials are the class's, copied while the class has them, removed after.
     let smtp = placement::mail_credentials(ctx, space);
     if let Some(s) = &current
@@ -198,6 +208,8 @@ pub async fn ensure(
         // Still complete for the current placement (a StoragePool may have been assigned since).
         && credentials::is_complete(&existing, storage)
         && existing.get(credentials::ONLYOFFICE_JWT) == jwt.as_ref()
+        && existing.get(credentials::TALK_TURN_SECRET) == turn.as_ref()
+        && existing.get(credentials::TALK_SIGNALING_SECRET) == signaling.as_ref()
         && existing.get(credentials::SMTP_USERNAME) == smtp.as_ref().map(|c| &c.0)
         && existing.get(credentials::SMTP_PASSWORD) == smtp.as_ref().map(|c| &c.1)
         && current.as_ref().map(secret_data).as_ref() == Some(&existing)
@@ -217,6 +229,14 @@ pub async fn ensure(
     match jwt {
         Some(jwt) => data.insert(credentials::ONLYOFFICE_JWT.to_string(), jwt),
         None => data.remove(credentials::ONLYOFFICE_JWT),
+    };
+    match turn {
+        Some(secret) => data.insert(credentials::TALK_TURN_SECRET.to_string(), secret),
+        None => data.remove(credentials::TALK_TURN_SECRET),
+    };
+    match signaling {
+        Some(secret) => data.insert(credentials::TALK_SIGNALING_SECRET.to_string(), secret),
+        None => data.remove(credentials::TALK_SIGNALING_SECRET),
     };
     match smtp {
         Some((user, password)) => {

@@ -2,10 +2,15 @@
 //! `occ` container said (the termination message: the JSON of `occ status` on success, the end
 //! of its output on failure, see `render::nextcloud`), and the two writes every occ Job step makes.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
+use kube::runtime::reflector::ObjectRef;
 
+use crate::api::labels::OCC_LABEL;
 use crate::controller::Context;
 use crate::controller::apply::{Applied, ChangeSignal};
 use crate::error::Result;
@@ -103,4 +108,100 @@ pub async fn delete(ctx: &Context, ns: &str, name: &str) -> Result<usize> {
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The Job named `name` in the space's namespace (cache).
+pub fn current(ctx: &Context, ns: &str, name: &str) -> Option<Arc<Job>> {
+    ctx.owned.jobs.get(&ObjectRef::new(name).within(ns))
+}
+
+/// The namespace's occ Jobs of one purpose (cache): looked for only when the current one does
+/// not exist yet (a configuration change), not at every reconcile.
+pub fn of_purpose(ctx: &Context, ns: &str, purpose: &str) -> Vec<Arc<Job>> {
+    ctx.owned
+        .jobs
+        .state()
+        .into_iter()
+        .filter(|j| j.namespace().as_deref() == Some(ns) && j.labels().get(OCC_LABEL).map(String::as_str) == Some(purpose))
+        .collect()
+}
+
+/// What [`replace`] did.
+pub enum Replaced {
+    /// An earlier Job of the purpose still runs: nothing was written (one occ at a time).
+    WaitingFor(String),
+    /// The finished earlier Jobs were deleted and the new one created: the writes made.
+    Created(usize),
+}
+
+/// Puts `job` in place of the namespace's earlier Jobs of its purpose, once none of them runs:
+/// finished ones have done their work, only the current one is kept.
+pub async fn replace(ctx: &Context, ns: &str, purpose: &str, job: Job) -> Result<Replaced> {
+    let earlier = of_purpose(ctx, ns, purpose);
+    if let Some(active) = earlier.iter().find(|j| job_state(j) == JobState::Running) {
+        return Ok(Replaced::WaitingFor(active.name_any()));
+    }
+    let mut writes = 0;
+    for old in &earlier {
+        writes += delete(ctx, ns, &old.name_any()).await?;
+    }
+    writes += create(ctx, ns, job).await?;
+    Ok(Replaced::Created(writes))
+}
+
+/// What a step that owns a wiring Job (office, talk) needs besides the context.
+pub struct WiringInputs<'a> {
+    pub space: &'a crate::api::AssociationSpace,
+    pub resolved: &'a crate::render::resolve::ResolvedSpace,
+    pub bindings: &'a crate::render::bindings::Bindings,
+    pub placement_errors: &'a [crate::placement::PlacementError],
+    pub previous: &'a crate::api::space::AssociationSpaceStatus,
+}
+
+/// A wiring Job by what its occ container reported: the JSON of `occ status` after the commands
+/// (a Nextcloud in normal mode), or the end of its output on failure.
+pub enum Report {
+    Running,
+    /// Nextcloud serves after the commands: its version string.
+    Serving(String),
+    /// Why not, with the `kubectl logs` to read.
+    Failed(String),
+}
+
+/// The report of a wiring Job, and its output (empty while it runs): one LIST of its pods, so a
+/// step reads it once per Job and keeps the condition it gave.
+pub async fn report(ctx: &Context, ns: &str, name: &str, job: &Job) -> Result<(Report, String)> {
+    let state = job_state(job);
+    if state == JobState::Running {
+        return Ok((Report::Running, String::new()));
+    }
+    let output = occ_output(ctx, ns, job).await?.unwrap_or_default();
+    let logs = format!("kubectl -n {ns} logs job/{name}");
+    let report = match (state, crate::render::nextcloud::OccStatus::parse(&output)) {
+        (JobState::Succeeded, Some(s)) if s.serving() => Report::Serving(s.version_string),
+        (JobState::Succeeded, Some(s)) => Report::Failed(format!(
+            "occ Job {name} completed but Nextcloud is not serving (installed {}, maintenance {}, upgrade needed {}); {logs}",
+            s.installed, s.maintenance, s.needs_db_upgrade
+        )),
+        (JobState::Succeeded, None) => Report::Failed(format!("occ Job {name} completed without reporting occ status; {logs}")),
+        (JobState::Failed { message, .. }, _) => {
+            let said = crate::render::nextcloud::summarize(&output, 300);
+            Report::Failed(format!("occ Job {name} failed: {}; {logs}", if said.is_empty() { message } else { said }))
+        }
+        (JobState::Running, _) => Report::Running,
+    };
+    Ok((report, output))
+}
+
+/// The condition an earlier reconcile gave a finished Job (it names the Job), if any.
+pub fn reported<'a>(
+    previous: &'a crate::api::space::AssociationSpaceStatus,
+    type_: &str,
+    reasons: &[&str],
+    name: &str,
+) -> Option<&'a crate::api::conditions::Condition> {
+    previous
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_ && reasons.contains(&c.reason.as_str()) && c.message.contains(&format!("occ Job {name} ")))
 }

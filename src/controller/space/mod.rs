@@ -15,6 +15,7 @@ pub mod backup;
 pub mod build;
 pub mod conditions;
 pub mod credentials;
+pub mod features;
 pub mod finalizer;
 pub mod install;
 pub mod jobs;
@@ -27,6 +28,7 @@ pub mod resolve;
 pub mod restore;
 pub mod status;
 pub mod store;
+pub mod talk;
 pub mod tenant;
 pub mod triggers;
 pub mod upgrade;
@@ -43,7 +45,7 @@ use self::conditions::{Observation, StepFailure};
 use crate::api::AssociationSpace;
 use crate::api::adoption::{AdoptionPolicy, AdoptionState};
 use crate::api::conditions::{Condition, now_rfc3339};
-use crate::api::labels::{APPS_READY, BACKED_UP, INGRESS_READY, INSTALLED, OFFICE_READY, PLACED, UP_TO_DATE, WORKLOAD_READY};
+use crate::api::labels::{APPS_READY, BACKED_UP, INGRESS_READY, INSTALLED, OFFICE_READY, PLACED, TALK_READY, UP_TO_DATE, WORKLOAD_READY};
 use crate::api::space::UpgradeStatus;
 use crate::api::space::{AppsStatus, NextcloudStatus, Placement};
 use crate::controller::Context;
@@ -111,6 +113,8 @@ struct Progress {
     usage: Option<usage::Measured>,
     install: Option<install::Installed>,
     office: Option<Condition>,
+    /// TalkReady from the talk step, when it ran (`Some(None)`: the space has no Talk).
+    talk: Option<Option<Condition>>,
     /// The apps an office Job reported enabled, read in this reconcile.
     office_apps: Option<Vec<String>>,
     apps: Option<apps::AppsOutcome>,
@@ -174,6 +178,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
                 ingress_exists: false,
                 failure: None,
                 office: None,
+                talk: None,
                 apps_condition: None,
                 apps: None,
                 install: None,
@@ -256,6 +261,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         exposure,
         install: install_job,
         office: wiring,
+        talk: talk_wiring,
         apps: app_wiring,
         upgrade: upgrade_jobs,
         backup: backup_job,
@@ -383,6 +389,11 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         progress.writes += wired.writes;
         progress.office = Some(wired.condition);
         progress.office_apps = wired.enabled;
+        let inputs =
+            talk::TalkInputs { space, resolved: &resolved, bindings: &bindings, placement_errors: &placed.errors, previous: &previous };
+        let talked = Box::pin(talk::step(ctx, inputs, talk_wiring)).await.shows_in(TALK_READY)?;
+        progress.writes += talked.writes;
+        progress.talk = Some(talked.condition);
         Ok(())
     }
     .await;
@@ -482,6 +493,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         ingress_exists,
         failure,
         office: progress.office,
+        talk: progress.talk,
         apps_condition: progress.apps.as_ref().map(|a| a.condition.clone()),
         apps: with_office_apps(progress.apps.and_then(|a| a.status).or(upgrade_apps).or(carried_apps), progress.office_apps, &previous),
         upgrade_condition,

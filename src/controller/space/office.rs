@@ -3,23 +3,17 @@
 //! result in the OfficeReady condition and in Events.
 
 use k8s_openapi::api::batch::v1::Job;
-use kube::ResourceExt;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
 
 use super::build::{OFFICE_PURPOSE as PURPOSE, OfficeWiring};
-use super::jobs::{self, JobState, job_state, occ_output};
+use super::jobs::{self, JobState, Replaced, Report, WiringInputs, job_state};
 use super::status::publish;
-use crate::api::AssociationSpace;
 use crate::api::conditions::{Condition, ConditionStatus};
-use crate::api::labels::{OCC_FAILED, OCC_LABEL, OFFICE_READY};
+use crate::api::labels::{OCC_FAILED, OFFICE_READY};
 use crate::api::space::{AssociationSpaceStatus, OfficeSuite};
 use crate::controller::Context;
 use crate::error::Result;
-use crate::placement::PlacementError;
-use crate::render::bindings::Bindings;
-use crate::render::nextcloud::{OccStatus, enabled_apps, summarize};
-use crate::render::resolve::ResolvedSpace;
+use crate::render::nextcloud::enabled_apps;
 /// The action of this step's Events.
 const ACTION: &str = "ConfigureOffice";
 
@@ -28,18 +22,11 @@ fn office(status: ConditionStatus, reason: &str, message: impl Into<String>) -> 
 }
 
 /// What the office step needs besides the context.
-pub struct OfficeInputs<'a> {
-    pub space: &'a AssociationSpace,
-    pub resolved: &'a ResolvedSpace,
-    pub bindings: &'a Bindings,
-    pub placement_errors: &'a [PlacementError],
-    pub previous: &'a AssociationSpaceStatus,
-}
+pub type OfficeInputs<'a> = WiringInputs<'a>;
 
-/// OfficeReady from a finished Job, by what its occ container reported: the JSON of `occ status`
-/// after the commands (a Nextcloud in normal mode), or the end of its output on failure; and the
-/// apps its report lists enabled (the suite's app among them), when it was read now. Read once
-/// per Job: the condition names the Job, so a later reconcile keeps it without reading again.
+/// OfficeReady from a finished Job (`jobs::report`), and the apps its report lists enabled (the
+/// suite's app among them), when it was read now. Read once per Job: the condition names the
+/// Job, so a later reconcile keeps it without reading again.
 async fn finished(
     ctx: &Context,
     ns: &str,
@@ -50,42 +37,21 @@ async fn finished(
     previous: &AssociationSpaceStatus,
 ) -> Result<(Condition, Option<Vec<String>>)> {
     use ConditionStatus::*;
-    let known = previous.conditions.iter().find(|c| {
-        c.type_ == OFFICE_READY
-            && ["Configured", "Disabled", OCC_FAILED].contains(&c.reason.as_str())
-            && c.message.contains(&format!("occ Job {name} "))
-    });
-    if let Some(c) = known {
+    if let Some(c) = jobs::reported(previous, OFFICE_READY, &["Configured", "Disabled", OCC_FAILED], name) {
         return Ok((c.clone(), None));
     }
-    let output = occ_output(ctx, ns, job).await?.unwrap_or_default();
-    let enabled = enabled_apps(&output).filter(|_| job_state(job) == JobState::Succeeded);
-    let logs = format!("kubectl -n {ns} logs job/{name}");
-    let condition = match (job_state(job), OccStatus::parse(&output)) {
-        (JobState::Succeeded, Some(s)) if s.serving() && suite == OfficeSuite::None => office(
-            True,
-            "Disabled",
-            format!("office: none; occ Job {name} disabled richdocuments and onlyoffice (Nextcloud {})", s.version_string),
-        ),
-        (JobState::Succeeded, Some(s)) if s.serving() => {
-            office(True, "Configured", format!("{target}; occ Job {name} completed (Nextcloud {} in normal mode)", s.version_string))
+    let (report, output) = jobs::report(ctx, ns, name, job).await?;
+    let condition = match report {
+        Report::Serving(version) if suite == OfficeSuite::None => {
+            office(True, "Disabled", format!("office: none; occ Job {name} disabled richdocuments and onlyoffice (Nextcloud {version})"))
         }
-        (JobState::Succeeded, Some(s)) => office(
-            False,
-            OCC_FAILED,
-            format!(
-                "occ Job {name} completed but Nextcloud is not serving (installed {}, maintenance {}, upgrade needed {}); {logs}",
-                s.installed, s.maintenance, s.needs_db_upgrade
-            ),
-        ),
-        (JobState::Succeeded, None) => office(False, OCC_FAILED, format!("occ Job {name} completed without reporting occ status; {logs}")),
-        (JobState::Failed { message, .. }, _) => {
-            let said = summarize(&output, 300);
-            let said = if said.is_empty() { message } else { said };
-            office(False, OCC_FAILED, format!("occ Job {name} failed: {said}; {logs}"))
+        Report::Serving(version) => {
+            office(True, "Configured", format!("{target}; occ Job {name} completed (Nextcloud {version} in normal mode)"))
         }
-        (JobState::Running, _) => office(False, "Configuring", format!("occ Job {name} is running ({target})")),
+        Report::Failed(why) => office(False, OCC_FAILED, why),
+        Report::Running => office(False, "Configuring", format!("occ Job {name} is running ({target})")),
     };
+    let enabled = enabled_apps(&output).filter(|_| job_state(job) == JobState::Succeeded);
     Ok((condition, enabled))
 }
 
@@ -105,7 +71,7 @@ pub async fn step(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring)
 
 async fn wire(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> Result<(Condition, usize, Option<Vec<String>>)> {
     use ConditionStatus::*;
-    let OfficeInputs { space, resolved, bindings, placement_errors, previous } = inputs;
+    let WiringInputs { space, resolved, bindings, placement_errors, previous } = inputs;
     let OfficeWiring { commands, job_name: name, job } = wiring;
     let suite = resolved.office;
     if suite != OfficeSuite::None && bindings.office.is_none() {
@@ -146,16 +112,8 @@ async fn wire(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> 
         .any(|c| c.type_ == OFFICE_READY && ["Configured", "Configuring", OCC_FAILED].contains(&c.reason.as_str()));
     // The Job of the current commands, by name; the namespace's other occ Jobs are only looked
     // for when it does not exist yet (a configuration change), not at every reconcile.
-    let current = ctx.owned.jobs.get(&ObjectRef::new(&name).within(ns));
-    let others = || -> Vec<_> {
-        ctx.owned
-            .jobs
-            .state()
-            .into_iter()
-            .filter(|j| j.namespace().as_deref() == Some(ns) && j.labels().get(OCC_LABEL).map(String::as_str) == Some(PURPOSE))
-            .collect()
-    };
-    if suite == OfficeSuite::None && !wired_before && current.is_none() && others().is_empty() {
+    let current = jobs::current(ctx, ns, &name);
+    if suite == OfficeSuite::None && !wired_before && current.is_none() && jobs::of_purpose(ctx, ns, PURPOSE).is_empty() {
         return Ok((office(True, "Disabled", "office: none; no office app was ever enabled"), 0, None));
     }
     let target = match &bindings.office {
@@ -177,19 +135,15 @@ async fn wire(ctx: &Context, inputs: OfficeInputs<'_>, wiring: OfficeWiring) -> 
         }
         return Ok((condition, 0, enabled));
     }
-    let earlier = others();
-    if let Some(active) = earlier.iter().find(|j| job_state(j) == JobState::Running) {
-        let message = format!("waiting for occ Job {} to finish before running {name}", active.name_any());
-        return Ok((office(False, "Configuring", message), 0, None));
+    match jobs::replace(ctx, ns, PURPOSE, job).await? {
+        Replaced::WaitingFor(active) => {
+            Ok((office(False, "Configuring", format!("waiting for occ Job {active} to finish before running {name}")), 0, None))
+        }
+        Replaced::Created(writes) => {
+            publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; ")), ACTION).await;
+            Ok((office(False, "Configuring", format!("occ Job {name} created ({target})")), writes, None))
+        }
     }
-    // Finished Jobs of earlier configurations have done their work; only the current one is kept.
-    let mut writes = 0;
-    for old in &earlier {
-        writes += jobs::delete(ctx, ns, &old.name_any()).await?;
-    }
-    writes += jobs::create(ctx, ns, job).await?;
-    publish(space, ctx, EventType::Normal, "OccJobCreated", &format!("occ Job {name}: {}", commands.join("; ")), ACTION).await;
-    Ok((office(False, "Configuring", format!("occ Job {name} created ({target})")), writes, None))
 }
 
 #[cfg(test)]

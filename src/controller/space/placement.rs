@@ -12,7 +12,7 @@ use kube::core::{Selector, SelectorExt};
 use crate::api::database_pool::DatabaseIsolation;
 use crate::api::labels::{
     CACHE_DATABASE_ANNOTATION, CACHE_POOL_ANNOTATION, DATABASE_POOL_ANNOTATION, OFFICE_BACKEND_ANNOTATION, PREVIEW_BACKEND_ANNOTATION,
-    STORAGE_POOL_ANNOTATION,
+    STORAGE_POOL_ANNOTATION, TALK_BACKEND_ANNOTATION,
 };
 use crate::api::space::{AssociationSpace, Placement};
 use crate::api::storage_pool::StorageProvider;
@@ -21,7 +21,9 @@ use crate::controller::{Context, backends, pools};
 use crate::error::{Error, Result};
 use crate::gate::KUBERNETES;
 use crate::placement::{self, Candidate, Placeable, PlacementError};
-use crate::render::bindings::{Bindings, CacheBinding, DatabaseBinding, MailBinding, OfficeBinding, PreviewBinding, StorageBinding};
+use crate::render::bindings::{
+    Bindings, CacheBinding, DatabaseBinding, MailBinding, OfficeBinding, PreviewBinding, SignalingBinding, StorageBinding, TalkBinding,
+};
 use crate::render::resolve::ResolvedSpace;
 
 /// What the placement step decided.
@@ -190,6 +192,7 @@ pub fn recorded(space: &AssociationSpace, namespace: Option<&ObjectMeta>) -> Pla
         storage_pool: get(STORAGE_POOL_ANNOTATION, &from_status.storage_pool),
         office_backend: get(OFFICE_BACKEND_ANNOTATION, &from_status.office_backend),
         preview_backend: get(PREVIEW_BACKEND_ANNOTATION, &from_status.preview_backend),
+        talk_backend: get(TALK_BACKEND_ANNOTATION, &from_status.talk_backend),
     }
 }
 
@@ -201,16 +204,17 @@ pub fn annotations(p: &Placement) -> BTreeMap<String, String> {
         (STORAGE_POOL_ANNOTATION, &p.storage_pool),
         (OFFICE_BACKEND_ANNOTATION, &p.office_backend),
         (PREVIEW_BACKEND_ANNOTATION, &p.preview_backend),
+        (TALK_BACKEND_ANNOTATION, &p.talk_backend),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
     .collect()
 }
 
-/// Office and preview backends are optional for a space to serve its files: their placement
-/// errors show in OfficeReady, not in Placed.
+/// Office, preview and calls backends are optional for a space to serve its files: their
+/// placement errors show in OfficeReady and TalkReady, not in Placed.
 pub fn is_backend_error(e: &PlacementError) -> bool {
-    matches!(e.kind(), "OfficeBackend" | "PreviewBackend")
+    matches!(e.kind(), "OfficeBackend" | "PreviewBackend" | "TalkBackend")
 }
 
 fn choose_one<K: Placeable>(
@@ -322,8 +326,45 @@ pub async fn place(
             Err(e) => errors.push(e),
         }
     }
+    place_talk(ctx, space, &mut placement, &pending, &selector, &mut errors);
     pending.insert(space.name.clone(), placement.clone());
     (placement, errors)
+}
+
+/// The TalkBackend of a space whose class enables Talk: the one `spec.callsBackend` names (a
+/// platform engineer moving the space), else the one it has while it exists, else the least
+/// loaded Ready one. A class without Talk leaves its backend.
+fn place_talk(
+    ctx: &Context,
+    space: &ResolvedSpace,
+    placement: &mut Placement,
+    pending: &HashMap<String, Placement>,
+    selector: &Option<Selector>,
+    errors: &mut Vec<PlacementError>,
+) {
+    if !space.has_talk() {
+        placement.talk_backend = None;
+        return;
+    }
+    if let Some(asked) = &space.calls_backend {
+        match ctx.backends.talk(asked) {
+            Some(_) => placement.talk_backend = Some(asked.clone()),
+            None => {
+                placement.talk_backend = None;
+                errors.push(PlacementError::Missing { kind: "TalkBackend", name: asked.clone() });
+            }
+        }
+        return;
+    }
+    if placement.talk_backend.as_ref().is_some_and(|b| ctx.backends.talk(b).is_none()) {
+        placement.talk_backend = None;
+    }
+    if placement.talk_backend.is_none() {
+        match choose_one(ctx, &ctx.backends.talks.state(), pending, |p| &p.talk_backend, selector) {
+            Ok(n) => placement.talk_backend = Some(n),
+            Err(e) => errors.push(e),
+        }
+    }
 }
 
 /// Where retained spaces' data stays after the space is deleted, so a space re-created under the
@@ -492,6 +533,28 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
         .as_deref()
         .filter(|n| ctx.backends.preview(n).is_some())
         .map(|n| PreviewBinding { backend: n.to_string(), url: crate::render::backends::preview_url(n, &ctx.pools.namespace) });
+    // Bound only once the backend's Secret holds the TURN secret: the space's copy and the talk
+    // Job's name follow it.
+    let talk = placement.talk_backend.as_deref().and_then(|n| ctx.backends.talk(n)).and_then(|b| {
+        let secret = crate::controller::talk_backend::turn_secret(ctx, &b)?;
+        // Bound to the signaling server once its master secret exists (the space's own secret
+        // is made from it); its fingerprint names the Job, so a new one rewires the space.
+        let signaling = b.spec.signaling.as_ref().and_then(|s| {
+            let master = crate::controller::talk_backend::signaling_master(ctx, &b)?;
+            let own = crate::render::signaling::space_secret(&master, &space.uid);
+            Some(SignalingBinding {
+                url: crate::render::signaling::signaling_url(s),
+                fingerprint: crate::render::talk::secret_fingerprint(own.as_bytes()),
+            })
+        });
+        Some(TalkBinding {
+            backend: b.name_any(),
+            host: b.spec.turn.host.clone(),
+            port: b.spec.turn.port,
+            fingerprint: crate::render::talk::secret_fingerprint(&secret),
+            signaling,
+        })
+    });
     let mail = space.class.mail.as_ref().map(|m| MailBinding {
         host: m.host.clone(),
         port: m.port,
@@ -499,7 +562,7 @@ pub fn bindings(ctx: &Context, space: &ResolvedSpace, placement: &Placement) -> 
         from: m.from.clone(),
         authenticated: m.credentials_secret_ref.is_some(),
     });
-    Bindings { database, cache, storage, office, preview, mail }
+    Bindings { database, cache, storage, office, preview, talk, mail }
 }
 
 /// The class's SMTP credentials (username, password), copied into each space's own Secret; `None`

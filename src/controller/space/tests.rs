@@ -324,7 +324,7 @@ fn harness_with(gate: WriteGate) -> Harness {
         pools: registry,
         ready,
         secret_access: None,
-        backends: BackendStores { offices, previews },
+        backends: BackendStores { offices, previews, talks: reflector::store().0 },
         applier: Arc::new(ApplyTracker::new(gate)),
         spaces,
         restores: reflector::store().0,
