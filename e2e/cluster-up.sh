@@ -210,7 +210,9 @@ redis_ping() { [ "$(REDISCLI_AUTH="$1" redis-cli --user admin -p "$REDIS_PORT" -
 # A Valkey Cluster of six nodes, three masters with a replica each, as Framaspace's cache tier is
 # (a CachePool with `cluster`). Each node has its own aclfile, first holding only the admin (the
 # base a node is provisioned with): the operator gives it the spaces' users and `ACL SAVE`s them.
-# A 2 s node timeout makes a failed master's replica take over within the tests' waits.
+# A 2 s node timeout makes a failed master's replica take over within the tests' waits. The
+# cluster bus listens on port+10 (26421-26426): the default, port+10000, falls in the kernel's
+# ephemeral range (32768-60999), where a client socket of the moment can hold it.
 cluster_node_conf() { # NODE
   local dir="$STATE_DIR/redis-cluster/$1" port=$((REDIS_CLUSTER_PORT + $1 - 1))
   mkdir -p "$dir"
@@ -222,6 +224,7 @@ daemonize no
 dir $dir
 aclfile $dir/users.acl
 cluster-enabled yes
+cluster-port $((port + 10))
 cluster-config-file nodes.conf
 cluster-node-timeout 2000
 save ""
