@@ -95,6 +95,13 @@ pub fn pool_fingerprint<K: super::pools::PoolKind>(pool: &K) -> u64 {
     hash64(&(meta.generation, meta.deletion_timestamp.is_some(), &meta.labels, ready, room))
 }
 
+/// What a space reads of a TalkBackend: its spec (host, port, signaling), labels, and whether it
+/// is Ready (a space waiting for calls is placed on it then); not its counts.
+pub fn talk_backend_fingerprint(b: &crate::api::TalkBackend) -> u64 {
+    let ready = b.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).is_some_and(|c| c.is_true());
+    hash64(&(b.metadata.generation, b.metadata.deletion_timestamp.is_some(), &b.metadata.labels, ready))
+}
+
 pub fn resource_quota_fingerprint(rq: &ResourceQuota) -> u64 {
     hash64(&(super::caches::resource_quota_digest(rq), rq.metadata.deletion_timestamp.is_some()))
 }

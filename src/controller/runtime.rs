@@ -262,6 +262,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
     let db_stream = news::news(db_fanout.subscribe(), applier.clone(), Some(news::pool_fingerprint::<DatabasePool>));
     let cache_stream = news::news(cache_fanout.subscribe(), applier.clone(), Some(news::pool_fingerprint::<CachePool>));
     let storage_stream = news::news(storage_fanout.subscribe(), applier.clone(), Some(news::pool_fingerprint::<StoragePool>));
+    let talk_stream = news::news(talk_fanout.subscribe(), applier.clone(), Some(news::talk_backend_fingerprint));
     // A restore reconciles the space it names (its status is the operator's own echo).
     let restore_stream = news::news(restore_fanout.subscribe(), applier.clone(), None);
 
@@ -394,14 +395,15 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
 
     let controller_config = ControllerConfig::default().concurrency(config.concurrency).debounce(Duration::from_millis(200));
     let ns_store = ctx.owned.namespaces.clone();
-    let (s1, s2, s3, s4) = (spaces.clone(), spaces.clone(), spaces.clone(), spaces.clone());
-    let (n1, n2, n3) = (ns_store.clone(), ns_store.clone(), ns_store);
+    let (s1, s2, s3, s4, s5) = (spaces.clone(), spaces.clone(), spaces.clone(), spaces.clone(), spaces.clone());
+    let (n1, n2, n3, n4) = (ns_store.clone(), ns_store.clone(), ns_store.clone(), ns_store);
     Controller::for_stream(news::news(space_events, applier, None), spaces.clone())
         .with_config(controller_config)
         .watches_stream(class_stream, move |class| triggers::spaces_of_class(&s1, &class))
         .watches_stream(db_stream, move |p| triggers::spaces_of_pool(&s2, &n1, DATABASE_POOL_ANNOTATION, &p.name_any()))
         .watches_stream(cache_stream, move |p| triggers::spaces_of_pool(&s3, &n2, CACHE_POOL_ANNOTATION, &p.name_any()))
         .watches_stream(storage_stream, move |p| triggers::spaces_of_pool(&s4, &n3, STORAGE_POOL_ANNOTATION, &p.name_any()))
+        .watches_stream(talk_stream, move |b| triggers::spaces_of_talk_backend(&s5, &n4, &b.name_any()))
         .watches_stream(ns_stream, triggers::owned_by(&spaces))
         .watches_stream(rb_stream, triggers::owned_by(&spaces))
         .watches_stream(cm_stream, triggers::owned_by(&spaces))

@@ -63,7 +63,10 @@ pub async fn step(ctx: &Context, inputs: TalkInputs<'_>, wiring: TalkWiring) -> 
     let ns = resolved.namespace.as_str();
     let current = jobs::current(ctx, ns, &name);
     let target = match (&bindings.talk, resolved.has_talk()) {
-        (Some(t), true) => format!("TURN server {}:{} of TalkBackend {}", t.host, t.port, t.backend),
+        (Some(t), true) => match &t.signaling {
+            Some(s) => format!("TURN server {}:{} and signaling server {} of TalkBackend {}", t.host, t.port, s.url, t.backend),
+            None => format!("TURN server {}:{} of TalkBackend {}", t.host, t.port, t.backend),
+        },
         _ => "TURN and STUN servers removed (the class has no Talk)".to_string(),
     };
     if !resolved.has_talk() {

@@ -4,7 +4,7 @@
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
-use crate::api::labels::PLACED;
+use crate::api::labels::{PLACED, TALK_BACKEND_ANNOTATION, TALK_READY};
 use crate::api::{AssociationSpace, SpaceClass, conditions};
 use crate::controller::caches::{self, MetaStore};
 use k8s_openapi::api::core::v1::Namespace;
@@ -49,6 +49,29 @@ pub fn spaces_of_pool(
                 let placed = s.status.as_ref().and_then(|st| conditions::find(&st.conditions, PLACED)).is_some_and(|c| c.is_true());
                 !placed
             })
+            .map(|s| ObjectRef::from_obj(s.as_ref())),
+    );
+    refs
+}
+
+/// Spaces affected by a TalkBackend's change: those assigned to it, and those whose calls wait
+/// for one (TalkReady not True), so adding a backend wires them now, not at their next resync.
+pub fn spaces_of_talk_backend(
+    spaces: &Store<AssociationSpace>,
+    namespaces: &MetaStore<Namespace>,
+    backend: &str,
+) -> Vec<ObjectRef<AssociationSpace>> {
+    let mut refs: Vec<ObjectRef<AssociationSpace>> = namespaces
+        .state()
+        .iter()
+        .filter(|ns| ns.annotations().get(TALK_BACKEND_ANNOTATION).map(String::as_str) == Some(backend))
+        .filter_map(|ns| caches::owning_space(ns.as_ref()))
+        .collect();
+    refs.extend(
+        spaces
+            .state()
+            .iter()
+            .filter(|s| s.status.as_ref().and_then(|st| conditions::find(&st.conditions, TALK_READY)).is_some_and(|c| !c.is_true()))
             .map(|s| ObjectRef::from_obj(s.as_ref())),
     );
     refs
