@@ -238,7 +238,18 @@ sleep 3
 check_eq "a resync runs no new Job" "1 $moved_job" "$(talk_jobs office-3 | jq -r '"\(.items | length) \(.items[0].metadata.name)"')"
 check "a space naming a TalkBackend that does not exist says so" bash -c \
   "kubectl patch space office-7 --type merge -p '{\"spec\":{\"callsBackend\":\"turn-9\"}}' >/dev/null && for _ in \$(seq 60); do [ \"\$(kubectl get space office-7 -o jsonpath='{.status.conditions[?(@.type==\"TalkReady\")].reason}/{.status.conditions[?(@.type==\"Ready\")].status}')\" = BackendNotFound/True ] && exit 0; sleep 0.5; done; exit 1"
+check "creating that TalkBackend wires the waiting space at once, not at its next resync" bash -c \
+  "kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: frama.space/v1alpha1
+kind: TalkBackend
+metadata: { name: turn-9 }
+spec:
+  turn: { host: turn9.frama.space, port: 3481 }
+  scaling: { spacesPerReplica: 2500, minReplicas: 1, maxReplicas: 1 }
+YAML
+for _ in \$(seq 40); do [ \"\$(kubectl get space office-7 -o jsonpath='{.status.conditions[?(@.type==\"TalkReady\")].reason} {.status.placement.talkBackend}')\" = 'Configured turn-9' ] && exit 0; sleep 0.5; done; exit 1"
 kubectl patch space office-7 --type json -p '[{"op":"remove","path":"/spec/callsBackend"}]' >/dev/null
+kubectl delete talkbackend turn-9 --wait=false >/dev/null
 
 section "a class that drops apps: deck and Talk"
 app_on() { [ "$(db_value "$1" "$2" enabled)" = "$3" ]; }

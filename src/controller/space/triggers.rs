@@ -35,23 +35,8 @@ pub fn spaces_of_pool(
     annotation: &str,
     pool: &str,
 ) -> Vec<ObjectRef<AssociationSpace>> {
-    let mut refs: Vec<ObjectRef<AssociationSpace>> = namespaces
-        .state()
-        .iter()
-        .filter(|ns| ns.annotations().get(annotation).map(String::as_str) == Some(pool))
-        .filter_map(|ns| caches::owning_space(ns.as_ref()))
-        .collect();
-    refs.extend(
-        spaces
-            .state()
-            .iter()
-            .filter(|s| {
-                let placed = s.status.as_ref().and_then(|st| conditions::find(&st.conditions, PLACED)).is_some_and(|c| c.is_true());
-                !placed
-            })
-            .map(|s| ObjectRef::from_obj(s.as_ref())),
-    );
-    refs
+    let waiting = |s: &AssociationSpace| !condition_true(s, PLACED);
+    assigned_or_waiting(spaces, namespaces, annotation, pool, waiting)
 }
 
 /// Spaces affected by a TalkBackend's change: those assigned to it, and those whose calls wait
@@ -61,18 +46,32 @@ pub fn spaces_of_talk_backend(
     namespaces: &MetaStore<Namespace>,
     backend: &str,
 ) -> Vec<ObjectRef<AssociationSpace>> {
+    let waiting = |s: &AssociationSpace| has_condition(s, TALK_READY) && !condition_true(s, TALK_READY);
+    assigned_or_waiting(spaces, namespaces, TALK_BACKEND_ANNOTATION, backend, waiting)
+}
+
+fn has_condition(space: &AssociationSpace, type_: &str) -> bool {
+    space.status.as_ref().and_then(|st| conditions::find(&st.conditions, type_)).is_some()
+}
+
+fn condition_true(space: &AssociationSpace, type_: &str) -> bool {
+    space.status.as_ref().and_then(|st| conditions::find(&st.conditions, type_)).is_some_and(|c| c.is_true())
+}
+
+/// The spaces whose namespace records `name` under `annotation`, and those `waiting` says wait.
+fn assigned_or_waiting(
+    spaces: &Store<AssociationSpace>,
+    namespaces: &MetaStore<Namespace>,
+    annotation: &str,
+    name: &str,
+    waiting: impl Fn(&AssociationSpace) -> bool,
+) -> Vec<ObjectRef<AssociationSpace>> {
     let mut refs: Vec<ObjectRef<AssociationSpace>> = namespaces
         .state()
         .iter()
-        .filter(|ns| ns.annotations().get(TALK_BACKEND_ANNOTATION).map(String::as_str) == Some(backend))
+        .filter(|ns| ns.annotations().get(annotation).map(String::as_str) == Some(name))
         .filter_map(|ns| caches::owning_space(ns.as_ref()))
         .collect();
-    refs.extend(
-        spaces
-            .state()
-            .iter()
-            .filter(|s| s.status.as_ref().and_then(|st| conditions::find(&st.conditions, TALK_READY)).is_some_and(|c| !c.is_true()))
-            .map(|s| ObjectRef::from_obj(s.as_ref())),
-    );
+    refs.extend(spaces.state().iter().filter(|s| waiting(s)).map(|s| ObjectRef::from_obj(s.as_ref())));
     refs
 }
