@@ -196,25 +196,48 @@ pub fn occ_job(
     purpose: &str,
     commands: &[String],
 ) -> Job {
-    let annotations = BTreeMap::from([(OCC_COMMANDS_ANNOTATION.to_string(), commands.join("\n"))]);
-    let name = occ_job_name(purpose, commands);
-    let script = nextcloud::occ_script(commands);
+    let named = OccJobNamed { name: occ_job_name(purpose, commands), env: Vec::new(), annotations: BTreeMap::new() };
+    occ_job_named(space, bindings, config_files, installed, purpose, commands, named)
+}
+
+/// What an occ Job of a wiring carries besides its commands: its name, the environment only it
+/// is given, its own annotations.
+struct OccJobNamed {
+    name: String,
+    env: Vec<EnvVar>,
+    annotations: BTreeMap<String, String>,
+}
+
+fn occ_job_named(
+    space: &ResolvedSpace,
+    bindings: &Bindings,
+    config_files: &BTreeMap<String, String>,
+    installed: &NextcloudStatus,
+    purpose: &str,
+    commands: &[String],
+    named: OccJobNamed,
+) -> Job {
+    let OccJobNamed { name, env: own_env, mut annotations } = named;
+    annotations.insert(OCC_COMMANDS_ANNOTATION.to_string(), commands.join("\n"));
+    let mut env = nextcloud_env(bindings);
+    env.extend(own_env);
     let pod = OccPod {
         name: &name,
         purpose,
         image: &installed.image,
         writable: false,
         upgrade_from: None,
-        env: nextcloud_env(bindings),
-        script,
+        env,
+        script: nextcloud::occ_script(commands),
         annotations,
     };
     occ_job_object(space, config_files, pod)
 }
 
 /// The talk Job: the `talk::talk_commands` of the space's wiring, with the space's copy of its
-/// backend's TURN secret in its environment (this Job's only, never the web pods'), named by the
-/// commands and the secret's fingerprint, so a new secret rewires the space once.
+/// backend's TURN secret (and its own signaling secret) in its environment (this Job's only,
+/// never the web pods'), named by the commands and the secrets' fingerprints, so a new secret
+/// rewires the space once.
 pub fn talk_job(
     space: &ResolvedSpace,
     bindings: &Bindings,
@@ -222,18 +245,15 @@ pub fn talk_job(
     installed: &NextcloudStatus,
     commands: &[String],
 ) -> Job {
-    let mut job = occ_job(space, bindings, config_files, installed, TALK_PURPOSE, commands);
-    job.metadata.name = Some(talk_job_name(commands, bindings));
-    if let Some(t) = &bindings.talk
-        && let Some(c) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()).and_then(|p| p.containers.first_mut())
-    {
-        c.env.get_or_insert_with(Vec::new).push(secret_env(super::talk::TURN_SECRET_ENV, credentials::TALK_TURN_SECRET));
+    let mut named = OccJobNamed { name: talk_job_name(commands, bindings), env: Vec::new(), annotations: BTreeMap::new() };
+    if let Some(t) = &bindings.talk {
+        named.env.push(secret_env(super::talk::TURN_SECRET_ENV, credentials::TALK_TURN_SECRET));
         if t.signaling.is_some() {
-            c.env.get_or_insert_with(Vec::new).push(secret_env(super::signaling::SIGNALING_SECRET_ENV, credentials::TALK_SIGNALING_SECRET));
+            named.env.push(secret_env(super::signaling::SIGNALING_SECRET_ENV, credentials::TALK_SIGNALING_SECRET));
         }
-        job.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(TALK_FINGERPRINT_ANNOTATION.into(), t.fingerprint.clone());
+        named.annotations.insert(TALK_FINGERPRINT_ANNOTATION.into(), t.fingerprint.clone());
     }
-    job
+    occ_job_named(space, bindings, config_files, installed, TALK_PURPOSE, commands, named)
 }
 
 /// The purpose label of the Jobs that wire a space's Talk.
