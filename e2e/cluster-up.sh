@@ -212,11 +212,14 @@ redis_ping() { [ "$(REDISCLI_AUTH="$1" redis-cli --user admin -p "$REDIS_PORT" -
 # base a node is provisioned with): the operator gives it the spaces' users and `ACL SAVE`s them.
 # A 2 s node timeout makes a failed master's replica take over within the tests' waits. The
 # cluster bus listens on port+10 (26421-26426): the default, port+10000, falls in the kernel's
-# ephemeral range (32768-60999), where a client socket of the moment can hold it.
+# ephemeral range (32768-60999), where a client socket of the moment can hold it. A replica
+# authenticates to its master as the admin (`primaryuser`/`primaryauth`, valkey src/config.c, aliases
+# of masteruser/masterauth): the default user is off, and without them every replica's sync is
+# refused with NOAUTH, retried each second, and a failed-over master's data was never copied.
 cluster_node_conf() { # NODE
   local dir="$STATE_DIR/redis-cluster/$1" port=$((REDIS_CLUSTER_PORT + $1 - 1))
   mkdir -p "$dir"
-  cat > "$dir/valkey.conf" <<CONF
+  (umask 077; cat > "$dir/valkey.conf") <<CONF
 bind 127.0.0.1
 port $port
 protected-mode yes
@@ -229,6 +232,8 @@ cluster-config-file nodes.conf
 cluster-node-timeout 2000
 save ""
 appendonly no
+primaryuser admin
+primaryauth $(cat "$STATE_DIR/redis.password")
 CONF
 }
 cluster_base_acl() { (umask 077; printf 'user default off\nuser admin on >%s ~* &* +@all\n' "$(cat "$STATE_DIR/redis.password")" > "$STATE_DIR/redis-cluster/$1/users.acl"); }
