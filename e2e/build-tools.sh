@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every pinned tool of the local environment from sources with the ordinary go and cargo
 # clients, into $FRAMASPACE_CACHE/bin/<tool>-<version>/. A tool whose binaries exist is skipped, so a
-# warm run costs a few stat calls. Usage: build-tools.sh [all|kubernetes|etcd|minio|helm|garage|valkey]...
+# warm run costs a few stat calls. Usage: build-tools.sh [all|kubernetes|etcd|minio|helm|garage|valkey|gateway-api]...
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -183,11 +183,22 @@ debian_packages() {
     done
   fi
 }
+# The CRDs of the standard channel, as the release ships them in its Go module.
+fetch_gateway_api() {
+  compgen -G "$GATEWAY_API_CRDS/gateway.networking.k8s.io_httproutes.yaml" >/dev/null && { log "gateway-api $GATEWAY_API_VERSION: cached"; return; }
+  log "fetching the gateway-api $GATEWAY_API_VERSION CRDs"
+  local out="$GATEWAY_API_CRDS.tmp" dir; rm -rf "$out"; mkdir -p "$out"
+  mkdir -p "$SRC"; dir=$(cd "$SRC" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | jq -r .Dir)
+  [ -f "$dir/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" ] || die "gateway-api $GATEWAY_API_VERSION: no standard CRDs in $dir"
+  cp "$dir"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$out/"
+  chmod u+w "$out"/*.yaml
+  finish_dir "$out" "$GATEWAY_API_CRDS"
+}
 
 targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) debian_packages; build_etcd; build_kubernetes; build_minio; build_helm; build_garage; build_valkey; build_cargo_deny ;;
+    all) debian_packages; build_etcd; build_kubernetes; build_minio; build_helm; build_garage; build_valkey; build_cargo_deny; fetch_gateway_api ;;
     debian) debian_packages ;;
     kubernetes) build_kubernetes ;;
     kwok-stages) copy_kwok_stages "$K8S_BIN/stages" ;;
@@ -197,6 +208,7 @@ for t in "${targets[@]}"; do
     garage) build_garage ;;
     valkey) build_valkey ;;
     cargo-deny) build_cargo_deny ;;
+    gateway-api) fetch_gateway_api ;;
     *) die "unknown tool $t" ;;
   esac
 done

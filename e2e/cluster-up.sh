@@ -152,6 +152,15 @@ NODE
   wait_for "kwok: fake nodes Ready" 60 "${KUBECTL[@]}" wait --for=condition=Ready node -l type=kwok --timeout=5s
 }
 
+# Gateway API's CRDs (standard channel, pinned in versions.env), so the spaces' HTTPRoutes meet the
+# real schema. No Gateway controller runs here: the tests answer for the Gateway (its status).
+apply_gateway_api() {
+  [ -d "$GATEWAY_API_CRDS" ] || die "no Gateway API CRDs in $GATEWAY_API_CRDS: run e2e/build-tools.sh gateway-api"
+  "${KUBECTL[@]}" apply --server-side --field-manager framaspace-e2e -f "$GATEWAY_API_CRDS" >/dev/null
+  wait_for "kube-apiserver: the Gateway API CRDs established" 60 "${KUBECTL[@]}" wait --for=condition=Established \
+    crd/httproutes.gateway.networking.k8s.io crd/gateways.gateway.networking.k8s.io --timeout=5s
+}
+
 start_postgres() {
   local pw; pw=$(secret_file postgres.password)
   local bin; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -331,6 +340,7 @@ start_etcd
 start_apiserver
 start_controllers
 apply_nodes
+apply_gateway_api
 start_postgres
 start_redis
 start_redis_cluster

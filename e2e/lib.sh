@@ -13,6 +13,7 @@ HELM_BIN="$FRAMASPACE_CACHE/bin/helm-$HELM_VERSION"
 GARAGE_BIN="$FRAMASPACE_CACHE/bin/garage-$GARAGE_VERSION"
 CARGO_DENY_BIN="$FRAMASPACE_CACHE/bin/cargo-deny-$CARGO_DENY_VERSION"
 VALKEY_BIN="$FRAMASPACE_CACHE/bin/valkey-$VALKEY_VERSION"
+GATEWAY_API_CRDS="$FRAMASPACE_CACHE/bin/gateway-api-$GATEWAY_API_VERSION"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

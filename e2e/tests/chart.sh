@@ -67,6 +67,16 @@ check "creating a Job in kube-system is refused" refused_outside -n kube-system 
 check "creating a Deployment in kube-system is refused" refused_outside -n kube-system create deployment stolen --image=registry.invalid/x:1
 check "writing a ConfigMap in kube-system is refused" refused_outside -n kube-system create configmap stolen --from-literal=a=b
 check "patching the kube-system namespace is refused" refused_outside label namespace kube-system stolen=yes
+# It deletes a space's Ingress or HTTPRoute when its class moves between Ingress and Gateway API.
+kubectl -n kube-system create ingress e2e-foreign --rule="foreign.example/*=foreign:80" >/dev/null
+check "deleting an Ingress in kube-system is refused" refused_outside -n kube-system delete ingress e2e-foreign
+kubectl -n kube-system delete ingress e2e-foreign --ignore-not-found >/dev/null
+check "creating an HTTPRoute in kube-system is refused" refused_outside -n kube-system create -f - <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: stolen }
+spec: { hostnames: [stolen.example], rules: [{ backendRefs: [{ name: kubernetes, port: 443 }] }] }
+YAML
 check "creating a namespace that is no space's, even labelled managed-by, is refused" bash -c \
   "kubectl --kubeconfig '$OP_KUBECONFIG' create -f - 2>&1 <<'YAML' | grep -q 'the operator creates only the namespaces of spaces'
 apiVersion: v1

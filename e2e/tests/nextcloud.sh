@@ -298,6 +298,123 @@ kubectl patch spaceclass with-apps --type merge -p '{"spec":{"mail":{"credential
 check "back to the Secret made for mail: the class is Ready" eventually 60 bash -c \
   "[ \"\$(kubectl get spaceclass with-apps -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
 
+section "the edge: Gateway API, an HTTPRoute per space behind the class's Gateway, and a class moved from Ingress to Gateway and back with no gap"
+# No Gateway or ingress controller runs here: accept_route and give_address answer as theirs would
+# (the route's status.parents for its generation; the Ingress's status.loadBalancer).
+check "the API server serves HTTPRoute (the Gateway API CRDs of versions.env)" kubectl wait --for=condition=Established crd/httproutes.gateway.networking.k8s.io --timeout=10s
+out=$(kubectl apply --dry-run=server -f - 2>&1 <<YAML
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: edge-refused }
+spec:
+  baseDomain: refused.frama.space
+  nextcloud: { image: registry.frama.space/framaspace/nextcloud, version: 33.0.7 }
+  limits: { maxQuota: 10Gi, defaultQuota: 1Gi, maxAccounts: 10, defaultMaxAccounts: 5 }
+  ingress: { className: nginx, gateway: { name: public, namespace: e2e-edge } }
+YAML
+) && fail "a class with a Gateway and an IngressClass is refused" "$out" || check "a class with a Gateway and an IngressClass is refused, naming spec.ingress.gateway" grep -qF "spec.ingress.gateway: with a Gateway, TLS ends at its listener" <<<"$out"
+kubectl create namespace e2e-edge >/dev/null 2>&1
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: public, namespace: e2e-edge }
+spec:
+  gatewayClassName: e2e
+  listeners:
+    - { name: spaces, hostname: "*.edge.frama.space", port: 80, protocol: HTTP, allowedRoutes: { namespaces: { from: All } } }
+YAML
+edge_class() { # NAME GATEWAY(yes|no)
+  local gw=""; [ "$2" = yes ] && gw=', gateway: { name: public, namespace: e2e-edge }'
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: SpaceClass
+metadata: { name: $1 }
+spec:
+  baseDomain: edge.frama.space
+  nextcloud: { image: registry.frama.space/framaspace/nextcloud, version: 33.0.7 }
+  limits: { maxQuota: 10Gi, defaultQuota: 1Gi, maxAccounts: 10, defaultMaxAccounts: 5 }
+  defaultOffice: none
+  apps: []
+  ingress: { controllerNamespace: e2e-edge$gw }
+YAML
+}
+edge_space() { # NAME CLASS
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: frama.space/v1alpha1
+kind: AssociationSpace
+metadata: { name: $1 }
+spec: { spaceClassName: $2, displayName: "Edge $1", contactEmail: "contact@$1.example", office: none }
+YAML
+}
+accept_route() { # SPACE
+  local gen now; gen=$(kubectl -n "space-$1" get httproute nextcloud -o jsonpath='{.metadata.generation}'); now=$(date -u +%FT%TZ)
+  kubectl -n "space-$1" patch httproute nextcloud --subresource=status --type=merge -p "{\"status\":{\"parents\":[{
+    \"parentRef\":{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\",\"name\":\"public\",\"namespace\":\"e2e-edge\"},
+    \"controllerName\":\"e2e.frama.space/gateway\",\"conditions\":[
+    {\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Accepted\",\"message\":\"\",\"observedGeneration\":$gen,\"lastTransitionTime\":\"$now\"},
+    {\"type\":\"ResolvedRefs\",\"status\":\"True\",\"reason\":\"ResolvedRefs\",\"message\":\"\",\"observedGeneration\":$gen,\"lastTransitionTime\":\"$now\"}]}]}}" >/dev/null
+}
+give_address() { kubectl -n "space-$1" patch ingress nextcloud --subresource=status --type=merge -p '{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.80"}]}}}' >/dev/null; }
+ingress_reason() { reason_of "$1" IngressReady; }
+# What serves the space's host, sampled: "<Ingress with an address> <route accepted by public>".
+serving() { kubectl -n "space-$1" get ingress,httproute -o json 2>/dev/null | jq -r '.items as $l
+  | ([$l[] | select(.kind == "Ingress" and ((.status.loadBalancer.ingress // []) | length) > 0)] | length) as $i
+  | ([$l[] | select(.kind == "HTTPRoute") | .status.parents[]? | select(.parentRef.name == "public")
+     | .conditions[]? | select(.type == "Accepted" and .status == "True")] | length) as $r | "\($i) \($r)"'; }
+
+edge_class edge-gw yes
+edge_space nc-edge-new edge-gw
+check "a space of a Gateway class gets an HTTPRoute" eventually 60 kubectl -n space-nc-edge-new get httproute nextcloud
+route=$(kubectl -n space-nc-edge-new get httproute nextcloud -o json)
+check "its host, on the class's Gateway, to the space's Service, with Nextcloud's hour for a request" jq -e '
+  .spec.hostnames == ["nc-edge-new.edge.frama.space"]
+  and .spec.parentRefs == [{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"public","namespace":"e2e-edge"}]
+  and .spec.rules[0].backendRefs[0].name == "nextcloud" and .spec.rules[0].backendRefs[0].port == 80
+  and .spec.rules[0].matches[0].path == {"type":"PathPrefix","value":"/"}
+  and .spec.rules[0].timeouts == {"request":"1h","backendRequest":"1h"}
+  and .metadata.labels["app.kubernetes.io/managed-by"] == "framaspace-operator"' <<<"$route"
+check_eq "and no Ingress" "0" "$(kubectl -n space-nc-edge-new get ingress -o name | wc -l)"
+check "until the Gateway accepts the route: IngressReady=False WaitingForGateway, not Ready" eventually 60 bash -c \
+  "[ \"\$(kubectl get space nc-edge-new -o jsonpath='{.status.conditions[?(@.type==\"IngressReady\")].reason} {.status.conditions[?(@.type==\"Ready\")].status}')\" = 'WaitingForGateway False' ]"
+accept_route nc-edge-new
+check "once accepted: IngressReady=True Accepted, naming the Gateway, and the space Ready" eventually 60 bash -c \
+  "kubectl get space nc-edge-new -o jsonpath='{.status.conditions[?(@.type==\"IngressReady\")].reason} {.status.conditions[?(@.type==\"IngressReady\")].message}' | grep -q '^Accepted .*through Gateway e2e-edge/public' && kubectl wait --for=condition=Ready space/nc-edge-new --timeout=5s"
+
+edge_class edge-move no
+edge_space nc-edge-move edge-move
+check "a space of an Ingress class is Ready behind its Ingress" kubectl wait --for=condition=Ready space/nc-edge-move --timeout=90s
+give_address nc-edge-move
+: > "$STATE_DIR/edge-samples"
+( while [ ! -e "$STATE_DIR/edge-samples.stop" ]; do serving nc-edge-move >> "$STATE_DIR/edge-samples"; sleep 0.1; done ) &
+sampler=$!
+since=$(date -u +%FT%TZ)
+edge_class edge-move yes
+check "the class names the Gateway: the route is created beside the Ingress" eventually 60 kubectl -n space-nc-edge-move get httproute nextcloud
+check "while the Gateway has not taken it, the Ingress serves: IngressReady=True MovingToGateway, still Ready" eventually 30 bash -c \
+  "[ \"\$(kubectl get space nc-edge-move -o jsonpath='{.status.conditions[?(@.type==\"IngressReady\")].reason} {.status.conditions[?(@.type==\"Ready\")].status}')\" = 'MovingToGateway True' ] && kubectl -n space-nc-edge-move get ingress nextcloud >/dev/null"
+accept_route nc-edge-move
+check "accepted: the Ingress is deleted, IngressReady=True Accepted" eventually 60 bash -c \
+  "! kubectl -n space-nc-edge-move get ingress nextcloud >/dev/null 2>&1 && [ \"\$(kubectl get space nc-edge-move -o jsonpath='{.status.conditions[?(@.type==\"IngressReady\")].reason}')\" = Accepted ]"
+kubectl patch spaceclass edge-move --type json -p '[{"op":"remove","path":"/spec/ingress/gateway"}]' >/dev/null
+check "back to Ingress: the Ingress is created while the route still serves (IngressReady=True MovingToIngress)" eventually 60 bash -c \
+  "kubectl -n space-nc-edge-move get ingress nextcloud >/dev/null 2>&1 && kubectl -n space-nc-edge-move get httproute nextcloud >/dev/null && [ \"\$(kubectl get space nc-edge-move -o jsonpath='{.status.conditions[?(@.type==\"IngressReady\")].reason}')\" = MovingToIngress ]"
+give_address nc-edge-move
+kubectl annotate space nc-edge-move e2e.frama.space/poke="$(date +%s%N)" --overwrite >/dev/null
+check "once the Ingress has an address, the route is deleted: IngressReady=True Configured" eventually 60 bash -c \
+  "! kubectl -n space-nc-edge-move get httproute nextcloud >/dev/null 2>&1 && [ \"\$(kubectl get space nc-edge-move -o jsonpath='{.status.conditions[?(@.type==\"IngressReady\")].reason}')\" = Configured ]"
+touch "$STATE_DIR/edge-samples.stop"; wait "$sampler" 2>/dev/null; rm -f "$STATE_DIR/edge-samples.stop"
+check "each move is told by an Event: MovedToGateway, then MovedToIngress" bash -c \
+  "[ \"\$(kubectl get events -n default --field-selector involvedObject.name=nc-edge-move -o json | jq -r '[.items[] | select(.reason | startswith(\"MovedTo\"))] | sort_by(.eventTime // .lastTimestamp // .firstTimestamp) | [.[].reason] | join(\" \")')\" = 'MovedToGateway MovedToIngress' ]"
+check "sampled all along ($(wc -l < "$STATE_DIR/edge-samples") samples): never a moment with neither an addressed Ingress nor an accepted route" \
+  bash -c "[ -s '$STATE_DIR/edge-samples' ] && ! grep -qx '0 0' '$STATE_DIR/edge-samples'"
+check "the operator deleted the Ingress and the route, each after the other was taken (audit log)" bash -c "
+  jq -sr --arg since '$since' '[.[] | select(.objectRef.namespace == \"space-nc-edge-move\" and .requestReceivedTimestamp >= \$since
+      and (.objectRef.resource == \"ingresses\" or .objectRef.resource == \"httproutes\")
+      and (.verb == \"delete\" or .objectRef.subresource == \"status\"))
+    | \"\(.verb)/\(.objectRef.resource)/\(.objectRef.subresource // \"-\")\"] | join(\" \")' '$STATE_DIR/logs/audit.log' \
+  | grep -q 'patch/httproutes/status delete/ingresses/- patch/ingresses/status delete/httproutes/-'"
+kubectl delete space nc-edge-new nc-edge-move --wait=false >/dev/null 2>&1
+
 stop_process nextcloud-operator
 kubectl delete space nc-slow nc-fail nc-taken nc-apps-1 nc-apps-2 --wait=false >/dev/null 2>&1
 summary

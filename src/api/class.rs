@@ -327,6 +327,7 @@ impl PublicScheme {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!(has(self.tlsIssuer) && has(self.publicScheme) && self.publicScheme == 'http')").message("spec.ingress.publicScheme: http with a tlsIssuer would send people to the scheme the certificate exists to replace"))]
+#[x_kube(validation = Rule::new("!has(self.gateway) || (!has(self.className) && !has(self.tlsIssuer))").message("spec.ingress.gateway: with a Gateway, TLS ends at its listener and there is no IngressClass; className and tlsIssuer are Ingress settings"))]
 pub struct IngressSettings {
     /// The scheme of every URL Nextcloud builds for the space (`overwriteprotocol`,
     /// `overwrite.cli.url`, so the links of its mails), independent of who ends TLS: `https` (the
@@ -350,7 +351,18 @@ pub struct IngressSettings {
     #[serde(default = "default_upload")]
     #[schemars(length(max = 10), regex(pattern = r"^[0-9]+[kKmMgG]?$"))]
     pub max_upload_size: String,
-    /// Namespace of the ingress controller, the only one allowed to reach the spaces' pods.
+    /// Publish the spaces through Gateway API instead of Ingress: one HTTPRoute per space
+    /// (`nextcloud` in its namespace) attached to this Gateway, whose listener (a wildcard
+    /// `*.<baseDomain>` with its certificate) ends TLS. Setting or removing it moves the class's
+    /// spaces from one to the other: the new route or Ingress is created first, and the old one is
+    /// deleted only once the new one is taken (the Gateway reports the route `Accepted`; an
+    /// Ingress has an address in its status), so a space is never left unreachable. The Gateway
+    /// API CRDs must be installed before the operator starts (it looks for HTTPRoute once, at
+    /// start, as cert-manager does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayParent>,
+    /// Namespace of the ingress controller (with a Gateway: of its data plane, the proxies), the
+    /// only one allowed to reach the spaces' pods.
     #[serde(default = "default_ingress_namespace")]
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub controller_namespace: String,
@@ -360,6 +372,22 @@ pub struct IngressSettings {
     #[serde(default = "default_trusted_proxies")]
     #[schemars(length(max = 32))]
     pub trusted_proxies: Vec<Cidr>,
+}
+
+/// The Gateway the spaces' HTTPRoutes attach to. The Gateway must allow routes from the spaces'
+/// namespaces (`allowedRoutes.namespaces`, e.g. a selector on `app.kubernetes.io/managed-by:
+/// framaspace-operator`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayParent {
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub name: String,
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub namespace: String,
+    /// The listener of the Gateway (its `name`), when the route must attach to one only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub section_name: Option<String>,
 }
 
 /// An IPv4 or IPv6 network in CIDR notation.
@@ -377,6 +405,7 @@ impl Default for IngressSettings {
             public_scheme: PublicScheme::default(),
             class_name: None,
             tls_issuer: None,
+            gateway: None,
             max_upload_size: default_upload(),
             controller_namespace: default_ingress_namespace(),
             trusted_proxies: default_trusted_proxies(),

@@ -12,6 +12,7 @@ pub mod cache_pool;
 pub mod class;
 pub mod conditions;
 pub mod database_pool;
+pub mod gateway;
 pub mod labels;
 pub mod nextcloud;
 pub mod office_backend;

@@ -472,8 +472,9 @@ async fn background_jobs_cost(client: &Client, audit_log: &Path, spaces: f64) ->
 }
 
 /// The floor: the same Kubernetes objects for N spaces, written by a minimal client at full
-/// parallelism (no provisioning, no status, no waiting for pods), with its progress over time in
-/// `floor-N.csv` and where the CPU went.
+/// parallelism (no provisioning, no status), the install Job included (its pod run by the
+/// simulated nodes, the web written once it succeeded, the Job deleted), with its progress over
+/// time in `floor-N.csv` and where the CPU went.
 /// Tasks that serve one measurement, stopped when it ends, however it ends.
 struct Background(Vec<tokio::task::JoinHandle<()>>);
 
@@ -565,8 +566,10 @@ async fn floor(
     n: usize,
     complete: &Arc<std::sync::atomic::AtomicUsize>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use framaspace_operator::render::{bindings::Bindings, config, exposure, objects, resolve};
+    use framaspace_operator::render::bindings::{Bindings, DatabaseBinding};
+    use framaspace_operator::render::{config, exposure, jobs, nextcloud, objects, resolve};
     use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::Job;
     use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service};
     use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
     use k8s_openapi::api::rbac::v1::RoleBinding;
@@ -581,13 +584,27 @@ async fn floor(
                 let mut space =
                     resolve::resolve(&space(&name, &class.name_any()), &class).map_err(|e| kube::Error::Service(e.to_string().into()))?;
                 space.namespace = format!("floor-{i}");
-                let bindings = Bindings::default();
-                // The floor writes an installed space's objects (the install Job is the operator's cost).
+                // A database the install Job names (kwok plays its pod: nothing connects to it).
+                let bindings = Bindings {
+                    database: Some(DatabaseBinding {
+                        host: "floor.invalid".into(),
+                        port: 5432,
+                        database: name.clone(),
+                        user: name.clone(),
+                        ssl_mode: framaspace_operator::api::database_pool::SslMode::Prefer,
+                        server_major: Some(17),
+                        ca: None,
+                    }),
+                    ..Bindings::default()
+                };
+                // As the operator: the configuration and the install Job first, the web only once
+                // the Job succeeded, then the configuration of an installed space.
                 let installed = framaspace_operator::api::space::NextcloudStatus {
                     version: format!("{}.0", space.class.nextcloud.version),
                     version_string: space.class.nextcloud.version.clone(),
                     image: space.image.clone(),
                 };
+                let install_files = config::render(&space, &bindings, None);
                 let files = config::render(&space, &bindings, Some(&installed));
                 let access = objects::SecretAccess::for_user("bench".into(), "system:serviceaccount:bench:bench");
                 let ns = space.namespace.clone();
@@ -599,9 +616,8 @@ async fn floor(
                     o.meta_mut().labels = Some([("bench.frama.space/floor".to_string(), "1".to_string())].into_iter().collect());
                     o
                 }
-                Api::<Namespace>::all(client.clone())
-                    .patch(&ns, &params, &Patch::Apply(orphan(objects::namespace(&space, Default::default(), Some(&installed)))))
-                    .await?;
+                let namespace = |installed| orphan(objects::namespace(&space, Default::default(), installed));
+                Api::<Namespace>::all(client.clone()).patch(&ns, &params, &Patch::Apply(namespace(None))).await?;
                 let secret = objects::credentials_secret(
                     &space,
                     framaspace_operator::render::credentials::complete(
@@ -620,6 +636,27 @@ async fn floor(
                 }
                 put!(Secret, secret);
                 put!(RoleBinding, objects::operator_access(&space, &access));
+                put!(ConfigMap, objects::config_map(&space, install_files.clone()));
+                let plan = nextcloud::InstallPlan { apps: space.apps(), welcome: false };
+                if let Some(mut job) = jobs::install_job(&space, &bindings, &install_files, 1, &plan) {
+                    // Without the occ label kwok completes the pod (occ-sim plays only labelled ones).
+                    let template = job.spec.as_mut().map(|s| &mut s.template.metadata);
+                    if let Some(labels) = template.and_then(|m| m.as_mut()).and_then(|m| m.labels.as_mut()) {
+                        labels.remove(framaspace_operator::api::labels::OCC_LABEL);
+                    }
+                    let job_name = job.name_any();
+                    put!(Job, job);
+                    let jobs_api = Api::<Job>::namespaced(client.clone(), &ns);
+                    loop {
+                        let done = jobs_api.get_status(&job_name).await?.status.and_then(|s| s.succeeded).unwrap_or(0) > 0;
+                        if done {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1000)).await;
+                    }
+                    jobs_api.delete(&job_name, &kube::api::DeleteParams::background()).await?;
+                }
+                Api::<Namespace>::all(client.clone()).patch(&ns, &params, &Patch::Apply(namespace(Some(&installed)))).await?;
                 put!(ConfigMap, objects::config_map(&space, files.clone()));
                 put!(Deployment, objects::deployment(&space, &bindings, &files, &installed, false));
                 put!(Service, exposure::service(&space));

@@ -22,6 +22,7 @@ use super::apply::hash64;
 use super::compact::{self, CompactStore};
 use super::workload::{WorkloadObservation, observe_deployment};
 use crate::api::AssociationSpace;
+use crate::api::gateway::{HTTPRoute, RouteParentStatus};
 use crate::api::labels::{MANAGED_BY_SELECTOR, OWN_PREFIX, SPACE_LABEL};
 
 pub type MetaStore<K> = Store<PartialObjectMeta<K>>;
@@ -45,7 +46,13 @@ pub struct OwnedCaches {
     pub limit_ranges: OwnedCache<LimitRange>,
     /// The occ Jobs, with status (their pod template is dropped from the cache).
     pub jobs: Store<Job>,
+    /// The spaces' HTTPRoutes with what the Gateways reported of them (`status.parents`); `None`
+    /// when the cluster served no HTTPRoute kind at the operator's start.
+    pub routes: Option<RouteCache>,
 }
+
+/// The HTTPRoutes' cache: each route's parents' statuses.
+pub type RouteCache = CompactStore<HTTPRoute, Vec<RouteParentStatus>>;
 
 /// The space an owned object belongs to, from its label.
 pub fn owning_space<K: Resource>(obj: &K) -> Option<ObjectRef<AssociationSpace>> {
@@ -173,6 +180,16 @@ pub fn job_watch(client: &Client) -> (Store<Job>, Events<Job>) {
     })
 }
 
+/// The HTTPRoute watch keeps what the Gateways' controllers report (`status.parents`), which a
+/// space's IngressReady reads; not the spec, which only the operator writes.
+pub fn route_watch(client: &Client) -> (RouteCache, Events<HTTPRoute>) {
+    compact_owned_watch(
+        Api::all(client.clone()),
+        |r| r.spec = Default::default(),
+        |r| r.status.as_ref().map(|s| s.parents.clone()).unwrap_or_default(),
+    )
+}
+
 /// A cache of objects' metadata, looked up by namespace and name.
 pub trait MetaCache {
     fn get_meta(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>;
@@ -211,6 +228,9 @@ impl OwnedCaches {
         let _ = self.resource_quotas.wait_until_ready().await;
         let _ = self.limit_ranges.wait_until_ready().await;
         let _ = self.jobs.wait_until_ready().await;
+        if let Some(routes) = &self.routes {
+            let _ = routes.wait_until_ready().await;
+        }
     }
 }
 

@@ -179,6 +179,16 @@ where
     (store, news::news(events, applier.clone(), None))
 }
 
+/// Whether the API server serves Gateway API's HTTPRoute (gateway.networking.k8s.io/v1), looked up
+/// once at start as cert-manager does: a group it does not know is a 404.
+async fn gateway_api_served(client: &Client) -> Result<bool> {
+    match client.list_api_group_resources("gateway.networking.k8s.io/v1").await {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == "httproutes")),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Result<()> {
     let Shared { client, reporter, metrics, filled_tx, filled, stopping } = shared;
     let refusals = metrics.clone();
@@ -239,6 +249,14 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
     let (resource_quotas, rq_events) = caches::resource_quota_watch(&client);
     let rq_stream = news::news(rq_events, applier.clone(), Some(news::resource_quota_fingerprint));
     let (limit_ranges, lr_stream) = owned_news::<LimitRange>(&client, &applier);
+    // Gateway API is optional: its HTTPRoutes are watched only where the cluster serves them.
+    let (routes, route_stream) = if gateway_api_served(&client).await? {
+        let (routes, events) = caches::route_watch(&client);
+        (Some(routes), news::news(events, applier.clone(), None).boxed())
+    } else {
+        info!("the cluster serves no gateway.networking.k8s.io/v1 HTTPRoute: classes with spec.ingress.gateway wait for it");
+        (None, futures::stream::pending().boxed())
+    };
     let (jobs, job_events) = caches::job_watch(&client);
     let job_stream = news::news(job_events, applier.clone(), None);
     let class_jobs = jobs.clone();
@@ -253,6 +271,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         resource_quotas,
         limit_ranges,
         jobs,
+        routes,
     };
     let backend_stores = BackendStores { offices, previews, talks };
 
@@ -411,6 +430,7 @@ async fn run_controllers(shared: Shared, config: Config, gate: WriteGate) -> Res
         .watches_stream(svc_stream, triggers::owned_by(&spaces))
         .watches_stream(ing_stream, triggers::owned_by(&spaces))
         .watches_stream(np_stream, triggers::owned_by(&spaces))
+        .watches_stream(route_stream, triggers::owned_by(&spaces))
         .watches_stream(rq_stream, triggers::owned_by(&spaces))
         .watches_stream(lr_stream, triggers::owned_by(&spaces))
         .watches_stream(job_stream, triggers::owned_by(&spaces))

@@ -14,6 +14,7 @@ pub mod objects;
 #[cfg(test)]
 mod php_check;
 pub mod resolve;
+pub mod route;
 pub mod signaling;
 pub mod talk;
 pub mod upgrade;

@@ -4,7 +4,10 @@
 use kube::Api;
 
 use super::build::{ExposureObjects, WorkloadObjects};
+use super::edge::{self, Edge};
 use super::namespace::written;
+use crate::api::AssociationSpace;
+use crate::api::class::GatewayParent;
 use crate::controller::Context;
 use crate::controller::apply::ChangeSignal;
 use crate::controller::caches::{MetaCache, resource_quota_digest};
@@ -14,8 +17,8 @@ use crate::render::names;
 /// What the exposure step did.
 pub struct Exposed {
     pub writes: usize,
-    /// The Ingress was written now (the cache cannot show it yet).
-    pub ingress_written: bool,
+    /// What publishes the space now.
+    pub edge: Edge,
 }
 
 /// Configuration, Deployment (once installed), ResourceQuota, LimitRange; returns the number of writes.
@@ -38,18 +41,30 @@ pub async fn workload(ctx: &Context, ns: &str, objects: WorkloadObjects) -> Resu
     Ok(writes)
 }
 
-/// Service, Ingress, NetworkPolicy.
-pub async fn exposure(ctx: &Context, ns: &str, objects: ExposureObjects) -> Result<Exposed> {
-    let ExposureObjects { service, ingress, network_policy } = objects;
+/// Service, Ingress or HTTPRoute (see `edge`), NetworkPolicy.
+pub async fn exposure(
+    space: &AssociationSpace,
+    ctx: &Context,
+    ns: &str,
+    objects: ExposureObjects,
+    gateway: Option<&GatewayParent>,
+) -> Result<Exposed> {
+    let ExposureObjects { service, ingress, route, network_policy } = objects;
     let c = &ctx.owned;
     let live = c.services.get_meta(Some(ns), names::NEXTCLOUD);
     let mut writes = written(ctx.applier.apply(&ns_api(ctx, ns), service, live.as_ref(), ChangeSignal::ResourceVersion).await?);
-    let live = c.ingresses.get_meta(Some(ns), names::NEXTCLOUD);
-    let ingress = written(ctx.applier.apply(&ns_api(ctx, ns), ingress, live.as_ref(), ChangeSignal::Generation).await?);
-    writes += ingress;
     let live = c.network_policies.get_meta(Some(ns), names::NEXTCLOUD);
     writes += written(ctx.applier.apply(&ns_api(ctx, ns), network_policy, live.as_ref(), ChangeSignal::Generation).await?);
-    Ok(Exposed { writes, ingress_written: ingress > 0 })
+    let (edge, edge_writes) = match (gateway, route) {
+        (Some(gateway), Some(route)) => edge::through_gateway(space, ctx, ns, gateway, route).await?,
+        _ => {
+            let live = c.ingresses.get_meta(Some(ns), names::NEXTCLOUD);
+            let ingress = written(ctx.applier.apply(&ns_api(ctx, ns), ingress, live.as_ref(), ChangeSignal::Generation).await?);
+            let (edge, w) = edge::through_ingress(space, ctx, ns, ingress > 0).await?;
+            (edge, w + ingress)
+        }
+    };
+    Ok(Exposed { writes: writes + edge_writes, edge })
 }
 
 fn ns_api<K>(ctx: &Context, ns: &str) -> Api<K>

@@ -72,6 +72,8 @@ pub struct WorkloadObjects {
 pub struct ExposureObjects {
     pub service: Service,
     pub ingress: Ingress,
+    /// When the class publishes through a Gateway (then the Ingress is not applied).
+    pub route: Option<crate::api::gateway::HTTPRoute>,
     pub network_policy: NetworkPolicy,
 }
 
@@ -171,6 +173,7 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
         exposure: ExposureObjects {
             service: exposure::service(space),
             ingress: exposure::ingress(space),
+            route: crate::render::route::http_route(space),
             network_policy: exposure::network_policy(space, bindings),
         },
         apps: AppsWiring {

@@ -2,7 +2,9 @@
 //! function for a space being reconciled ([`compute`]) and one for a space being deleted
 //! ([`deleting`]), so every rule is unit-tested and the steps only gather observations.
 
+use super::edge::{Edge, RouteVerdict};
 use crate::api::adoption::{AdoptionPolicy, AdoptionState, AdoptionStatus};
+use crate::api::class::GatewayParent;
 use crate::api::conditions::{Condition, ConditionStatus, merge_conditions};
 use crate::api::labels::{ADOPTED, BACKED_UP, TALK_READY};
 use crate::api::labels::{
@@ -35,7 +37,8 @@ pub struct Observation<'a> {
     pub deleting: bool,
     pub resolved: Result<&'a ResolvedSpace, &'a SpecError>,
     pub workload: WorkloadObservation,
-    pub ingress_exists: bool,
+    /// What publishes the space (its Ingress or its HTTPRoute).
+    pub edge: Edge,
     pub failure: Option<StepFailure>,
     /// OfficeReady from the office step, when it ran.
     pub office: Option<Condition>,
@@ -80,6 +83,70 @@ pub fn workload_fingerprint(d: &Deployment) -> u64 {
         suspended,
         shown,
     ))
+}
+
+/// IngressReady: what publishes the space, and a move between Ingress and Gateway under way (the
+/// old object serves until the new one is taken, so the condition stays True through it).
+fn edge_condition(host: &str, edge: &Edge) -> Condition {
+    use ConditionStatus::{False, True};
+    let gateway_name = |g: &GatewayParent| format!("Gateway {}/{}", g.namespace, g.name);
+    let said = |v: &RouteVerdict| match v {
+        RouteVerdict::Refused { reason, message } => format!("it says {reason}: {message}"),
+        _ => "no word from it yet".to_string(),
+    };
+    match edge {
+        Edge::Ingress { exists: true, route_kept: false } => {
+            cond(INGRESS_READY, True, "Configured", format!("{host} is routed to the Nextcloud Service"))
+        }
+        Edge::Ingress { route_kept: true, exists } => cond(
+            INGRESS_READY,
+            True,
+            "MovingToIngress",
+            format!(
+                "{host} is still routed by its HTTPRoute until the Ingress {}; then the route is deleted",
+                if *exists { "is given an address by its controller" } else { "is created" }
+            ),
+        ),
+        Edge::Ingress { exists: false, route_kept: false } => cond(INGRESS_READY, False, "Creating", "the Ingress is being created"),
+        Edge::Route { gateway, verdict: RouteVerdict::Accepted, .. } => {
+            cond(INGRESS_READY, True, "Accepted", format!("{host} is routed by the HTTPRoute nextcloud through {}", gateway_name(gateway)))
+        }
+        Edge::Route { gateway, verdict: RouteVerdict::AcceptedEarlier, ingress_kept: false } => cond(
+            INGRESS_READY,
+            True,
+            "Accepted",
+            format!(
+                "{host} is routed by the HTTPRoute nextcloud through {} (as it read an earlier version of the route)",
+                gateway_name(gateway)
+            ),
+        ),
+        Edge::Route { gateway, verdict, ingress_kept: true } => cond(
+            INGRESS_READY,
+            True,
+            "MovingToGateway",
+            format!("{host} is still routed by its Ingress until {} accepts the HTTPRoute ({})", gateway_name(gateway), said(verdict)),
+        ),
+        Edge::Route { gateway, verdict: RouteVerdict::Pending, ingress_kept: false } => {
+            cond(INGRESS_READY, False, "WaitingForGateway", format!("{} has not accepted the HTTPRoute yet", gateway_name(gateway)))
+        }
+        Edge::Route { gateway, verdict: RouteVerdict::Refused { reason, message }, ingress_kept: false } => cond(
+            INGRESS_READY,
+            False,
+            "RouteNotAccepted",
+            format!("{} did not take the HTTPRoute: {reason}: {message}", gateway_name(gateway)),
+        ),
+        Edge::NoGatewayApi { gateway, ingress_kept } => {
+            let why = format!(
+                "the class names {}, but the cluster served no gateway.networking.k8s.io/v1 HTTPRoute when the operator started (install the Gateway API CRDs, then restart it)",
+                gateway_name(gateway)
+            );
+            if *ingress_kept {
+                cond(INGRESS_READY, True, "MovingToGateway", format!("{host} is still routed by its Ingress: {why}"))
+            } else {
+                cond(INGRESS_READY, False, "GatewayAPIMissing", why)
+            }
+        }
+    }
 }
 
 fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation, installed: bool) -> Condition {
@@ -234,11 +301,7 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             };
             conditions.extend(talk);
             conditions.push(workload_condition(space, &o.workload, o.nextcloud.is_some()));
-            conditions.push(if o.ingress_exists {
-                cond(INGRESS_READY, True, "Configured", format!("{} is routed to the Nextcloud Service", space.host))
-            } else {
-                cond(INGRESS_READY, False, "Creating", "the Ingress is being created")
-            });
+            conditions.push(edge_condition(&space.host, &o.edge));
             if let Some(c) = o.upgrade_condition.clone().or_else(|| o.previous.conditions.iter().find(|c| c.type_ == UP_TO_DATE).cloned())
                 && o.nextcloud.is_some()
             {

@@ -82,7 +82,7 @@ fn observe<'a>(space: &'a ResolvedSpace, previous: &'a AssociationSpaceStatus, w
         talk: None,
         resolved: Ok(space),
         workload,
-        ingress_exists: true,
+        edge: Edge::Ingress { exists: true, route_kept: false },
         failure: None,
         office: None,
         apps_condition: None,
@@ -294,7 +294,7 @@ fn invalid_spec_keeps_other_conditions_and_waits() {
         workload: ready_workload(),
         upgrade_condition: None,
         upgrade: None,
-        ingress_exists: true,
+        edge: Edge::Ingress { exists: true, route_kept: false },
         failure: None,
         office: None,
         apps_condition: None,
@@ -389,4 +389,37 @@ fn a_failed_backup_shows_in_backed_up_and_never_in_ready() {
     assert_eq!(s.backups, Some(done.clone()));
     let s = compute(&Observation { backups: Some(done), ..observe(&plain, &s, ready_workload()) }, NOW);
     assert!(find(&s.conditions, BACKED_UP).is_none(), "no policy, no condition");
+}
+
+#[test]
+fn a_move_between_ingress_and_gateway_keeps_the_space_ready_and_a_lone_route_waits_for_its_gateway() {
+    let space = resolved();
+    let prev = AssociationSpaceStatus::default();
+    let gateway = GatewayParent { name: "public".into(), namespace: "edge".into(), section_name: None };
+    let mut o = observe(&space, &prev, ready_workload());
+    let reason_of = |o: &Observation| {
+        let s = compute(o, NOW);
+        let c = find(&s.conditions, INGRESS_READY).cloned().expect("IngressReady");
+        (s.phase, c.status, c.reason)
+    };
+    o.edge = Edge::Route { gateway: gateway.clone(), verdict: RouteVerdict::Pending, ingress_kept: true };
+    assert_eq!(reason_of(&o), (Some(SpacePhase::Ready), ConditionStatus::True, "MovingToGateway".to_string()), "the Ingress still serves");
+    o.edge = Edge::Route { gateway: gateway.clone(), verdict: RouteVerdict::Accepted, ingress_kept: false };
+    assert_eq!(reason_of(&o), (Some(SpacePhase::Ready), ConditionStatus::True, "Accepted".to_string()));
+    o.edge = Edge::Route { gateway: gateway.clone(), verdict: RouteVerdict::Pending, ingress_kept: false };
+    assert_eq!(reason_of(&o).1, ConditionStatus::False, "a new space's route not accepted yet: not reachable");
+    assert_ne!(reason_of(&o).0, Some(SpacePhase::Ready));
+    o.edge = Edge::Route {
+        gateway: gateway.clone(),
+        verdict: RouteVerdict::Refused { reason: "NotAllowedByListeners".into(), message: "namespace not allowed".into() },
+        ingress_kept: false,
+    };
+    let s = compute(&o, NOW);
+    let c = find(&s.conditions, INGRESS_READY).expect("IngressReady");
+    assert_eq!(c.reason, "RouteNotAccepted");
+    assert!(c.message.contains("edge/public") && c.message.contains("NotAllowedByListeners"), "{}", c.message);
+    o.edge = Edge::Ingress { exists: true, route_kept: true };
+    assert_eq!(reason_of(&o), (Some(SpacePhase::Ready), ConditionStatus::True, "MovingToIngress".to_string()), "the route still serves");
+    o.edge = Edge::NoGatewayApi { gateway, ingress_kept: false };
+    assert_eq!(reason_of(&o).2, "GatewayAPIMissing");
 }

@@ -15,6 +15,7 @@ pub mod backup;
 pub mod build;
 pub mod conditions;
 pub mod credentials;
+pub mod edge;
 pub mod features;
 pub mod finalizer;
 pub mod install;
@@ -49,7 +50,6 @@ use crate::api::labels::{APPS_READY, BACKED_UP, INGRESS_READY, INSTALLED, OFFICE
 use crate::api::space::UpgradeStatus;
 use crate::api::space::{AppsStatus, NextcloudStatus, Placement};
 use crate::controller::Context;
-use crate::controller::caches::MetaCache;
 use crate::controller::workload::WorkloadObservation;
 use crate::error::{Error, Result};
 use crate::render::names;
@@ -121,7 +121,8 @@ struct Progress {
     upgrade: Option<upgrade::UpgradeOutcome>,
     backup: Option<backup::BackupOutcome>,
     restore: Option<restore::RestoreOutcome>,
-    ingress_written: bool,
+    /// What publishes the space, when the apply step ran.
+    edge: Option<edge::Edge>,
 }
 
 /// What a pass that changed what the space runs hands to the second: the record (the install
@@ -175,7 +176,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
                 deleting: false,
                 resolved: Err(&e),
                 workload: WorkloadObservation::default(),
-                ingress_exists: false,
+                edge: edge::Edge::Ingress { exists: false, route_kept: false },
                 failure: None,
                 office: None,
                 talk: None,
@@ -304,9 +305,9 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         progress.writes += measured.writes as usize;
         progress.usage = Some(measured);
         progress.writes += apply::workload(ctx, ns, workload).await.shows_in(WORKLOAD_READY)?;
-        let exposed = apply::exposure(ctx, ns, exposure).await.shows_in(INGRESS_READY)?;
+        let exposed = apply::exposure(space, ctx, ns, exposure, resolved.class.ingress.gateway.as_ref()).await.shows_in(INGRESS_READY)?;
         progress.writes += exposed.writes;
-        progress.ingress_written = exposed.ingress_written;
+        progress.edge = Some(exposed.edge);
         let inputs = install::InstallInputs {
             space,
             resolved: &resolved,
@@ -400,7 +401,10 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
 
     let failure =
         outcome.as_ref().err().map(|(condition, e)| StepFailure { condition, reason: e.reason().to_string(), message: e.to_string() });
-    let ingress_exists = progress.ingress_written || ctx.owned.ingresses.get_meta(Some(ns), names::NEXTCLOUD).is_some();
+    let edge = match progress.edge.take() {
+        Some(edge) => edge,
+        None => edge::observed(ctx, ns, resolved.class.ingress.gateway.as_ref()),
+    };
     let (backing, provision_failure) = match progress.provisioned {
         Some(p) => (p.conditions, p.failure),
         None => (previous.conditions.iter().filter(|c| conditions::is_backing(&c.type_)).cloned().collect(), None),
@@ -490,7 +494,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         deleting: false,
         resolved: Ok(&resolved),
         workload: ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default(),
-        ingress_exists,
+        edge,
         failure,
         office: progress.office,
         talk: progress.talk,

@@ -317,6 +317,7 @@ fn harness_with(gate: WriteGate) -> Harness {
         resource_quotas,
         limit_ranges,
         jobs,
+        routes: None,
     };
     let caches = Caches {
         classes,
@@ -438,8 +439,9 @@ async fn a_fresh_space_is_built_whole_then_a_second_pass_writes_nothing() {
             format!("PATCH {ns}/resourcequotas/space-quota"),
             format!("PATCH {ns}/limitranges/space-limits"),
             format!("PATCH {ns}/services/nextcloud"),
-            "PATCH /apis/networking.k8s.io/v1/namespaces/space-a/ingresses/nextcloud".to_string(),
+            // The NetworkPolicy before the Ingress: the space is fenced before it is published.
             "PATCH /apis/networking.k8s.io/v1/namespaces/space-a/networkpolicies/nextcloud".to_string(),
+            "PATCH /apis/networking.k8s.io/v1/namespaces/space-a/ingresses/nextcloud".to_string(),
             "PATCH /apis/frama.space/v1alpha1/associationspaces/a/status".to_string(),
         ],
         "finalizer, then every object once, then the status (a new space's progress is no Event)"
