@@ -387,7 +387,7 @@ give_address nc-edge-move
 : > "$STATE_DIR/edge-samples"
 ( while [ ! -e "$STATE_DIR/edge-samples.stop" ]; do serving nc-edge-move >> "$STATE_DIR/edge-samples"; sleep 0.1; done ) &
 sampler=$!
-since=$(date -u +%FT%TZ)
+since=$(date -u +%FT%T.%6NZ)   # the audit log's precision: the first steps may fall in the same second
 edge_class edge-move yes
 check "the class names the Gateway: the route is created beside the Ingress" eventually 60 kubectl -n space-nc-edge-move get httproute nextcloud
 check "while the Gateway has not taken it, the Ingress serves: IngressReady=True MovingToGateway, still Ready" eventually 30 bash -c \
@@ -410,7 +410,7 @@ check "sampled all along ($(wc -l < "$STATE_DIR/edge-samples") samples): never a
 check "the operator deleted the Ingress and the route, each after the other was taken (audit log)" bash -c "
   jq -sr --arg since '$since' '[.[] | select(.objectRef.namespace == \"space-nc-edge-move\" and .requestReceivedTimestamp >= \$since
       and (.objectRef.resource == \"ingresses\" or .objectRef.resource == \"httproutes\")
-      and (.verb == \"delete\" or .objectRef.subresource == \"status\"))
+      and (.verb == \"delete\" or .objectRef.subresource == \"status\") and .responseStatus.code < 300)
     | \"\(.verb)/\(.objectRef.resource)/\(.objectRef.subresource // \"-\")\"] | join(\" \")' '$STATE_DIR/logs/audit.log' \
   | grep -q 'patch/httproutes/status delete/ingresses/- patch/ingresses/status delete/httproutes/-'"
 kubectl delete space nc-edge-new nc-edge-move --wait=false >/dev/null 2>&1

@@ -358,7 +358,7 @@ pub struct IngressSettings {
     /// deleted only once the new one is taken (the Gateway reports the route `Accepted`; an
     /// Ingress has an address in its status), so a space is never left unreachable. The Gateway
     /// API CRDs must be installed before the operator starts (it looks for HTTPRoute once, at
-    /// start, as cert-manager does).
+    /// start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewayParent>,
     /// Namespace of the ingress controller (with a Gateway: of its data plane, the proxies), the

@@ -5,8 +5,8 @@
 //! - timeouts: `rules[].timeouts` (Extended support, standard channel since v1.2). One hour for the
 //!   whole request and for the backend's answer, the time Nextcloud itself gives a request:
 //!   `OC::init()` (nextcloud/server lib/base.php) raises `max_execution_time` and `max_input_time`
-//!   to 3600 s so that big uploads and long PROPFINDs finish. An implementation's default (Envoy's
-//!   route timeout is 15 s) would cut them.
+//!   to 3600 s so that big uploads and long PROPFINDs finish. An implementation's default would cut
+//!   them (Envoy's is 15 s: Envoy Gateway's "HTTP Timeouts" task).
 //! - headers: none to add. Nextcloud reads the client's address from `X-Forwarded-For` of its
 //!   `trusted_proxies` (the class's `trustedProxies`), which every Gateway implementation sets, and
 //!   its scheme and host from `overwriteprotocol` / `overwrite.cli.url` (render/config.rs), not
