@@ -8,11 +8,10 @@
 
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
-use kube::api::DeleteParams;
 
 use kube::runtime::events::EventType;
 
-use super::namespace::written;
+use super::namespace::{deleted, written};
 use super::status::publish;
 use crate::api::AssociationSpace;
 use crate::api::class::GatewayParent;
@@ -109,7 +108,7 @@ pub async fn through_gateway(
     };
     let mut ingress_kept = ingress_cached;
     if ingress_cached && verdict == RouteVerdict::Accepted {
-        let deleted = delete(ctx, &Api::<Ingress>::namespaced(ctx.client.clone(), ns)).await?;
+        let deleted = deleted(ctx, &Api::<Ingress>::namespaced(ctx.client.clone(), ns), names::NEXTCLOUD).await?;
         writes += deleted;
         ingress_kept = false;
         if deleted > 0 {
@@ -137,7 +136,7 @@ pub async fn through_ingress(space: &AssociationSpace, ctx: &Context, ns: &str, 
     if !addressed {
         return Ok((Edge::Ingress { exists, route_kept: true }, 0));
     }
-    let writes = delete(ctx, &Api::<HTTPRoute>::namespaced(ctx.client.clone(), ns)).await?;
+    let writes = deleted(ctx, &Api::<HTTPRoute>::namespaced(ctx.client.clone(), ns), names::NEXTCLOUD).await?;
     if writes > 0 {
         let note = "the Ingress nextcloud has an address: the HTTPRoute nextcloud is deleted";
         publish(space, ctx, EventType::Normal, "MovedToIngress", note, ACTION).await;
@@ -156,19 +155,6 @@ pub fn observed(ctx: &Context, ns: &str, gateway: Option<&GatewayParent>) -> Edg
             let verdict = route.map_or(RouteVerdict::Pending, |(meta, parents)| verdict(&parents, g, ns, meta.generation));
             Edge::Route { gateway: g.clone(), verdict, ingress_kept: ingress }
         }
-    }
-}
-
-/// Deletes the space's object of that kind (`nextcloud`); one already gone is no error.
-async fn delete<K>(ctx: &Context, api: &Api<K>) -> Result<usize>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    ctx.gate.allow(crate::gate::KUBERNETES)?;
-    match api.delete(names::NEXTCLOUD, &DeleteParams::background()).await {
-        Ok(_) => Ok(1),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
-        Err(e) => Err(e.into()),
     }
 }
 

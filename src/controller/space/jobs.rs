@@ -7,14 +7,13 @@ use std::sync::Arc;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::reflector::ObjectRef;
 
 use crate::api::labels::OCC_LABEL;
 use crate::controller::Context;
 use crate::controller::apply::{Applied, ChangeSignal};
 use crate::error::Result;
-use crate::gate::KUBERNETES;
 use crate::render::jobs::OCC_CONTAINER;
 
 /// Where a Job stands, from its status conditions.
@@ -101,13 +100,7 @@ pub async fn create(ctx: &Context, ns: &str, job: Job) -> Result<usize> {
 /// Deletes a Job and, in the background, its pods; one already gone is no error. Returns the
 /// number of writes.
 pub async fn delete(ctx: &Context, ns: &str, name: &str) -> Result<usize> {
-    let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
-    ctx.gate.allow(KUBERNETES)?;
-    match api.delete(name, &DeleteParams::background()).await {
-        Ok(_) => Ok(1),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
-        Err(e) => Err(e.into()),
-    }
+    super::namespace::deleted(ctx, &Api::<Job>::namespaced(ctx.client.clone(), ns), name).await
 }
 
 /// The Job named `name` in the space's namespace (cache).

@@ -59,6 +59,20 @@ pub(super) fn written(applied: Applied) -> usize {
     usize::from(applied == Applied::Written)
 }
 
+/// Deletes a space's object (its dependents in the background), through the write gate; one
+/// already gone is no error. Returns the number of writes.
+pub(super) async fn deleted<K>(ctx: &Context, api: &Api<K>, name: &str) -> Result<usize>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    ctx.gate.allow(crate::gate::KUBERNETES)?;
+    match api.delete(name, &kube::api::DeleteParams::background()).await {
+        Ok(_) => Ok(1),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
