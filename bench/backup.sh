@@ -39,14 +39,8 @@ spec:
   maxConcurrentOperations: 8
 YAML
 kubectl patch spaceclass bench --type merge -p '{"spec":{"backup":{"storagePool":"bench-backups","everyHours":24,"keep":3}}}' >/dev/null
-stop_process operator
-stop_process bench-operator
-mapfile -t cmd < <(OPERATOR_BIN="$REPO_DIR/target/release/framaspace-operator" operator_command \
-  --log-format json --identity bench --metrics-address 127.0.0.1:28084 --resync-seconds "$RESYNC" --concurrency 32)
-PROC_LOG="$OUT/operator-backup.log" start_process bench-operator "${cmd[@]}"
-read -r pid _ < "$STATE_DIR/pids/bench-operator"
-wait_for "bench-operator: its metrics endpoint" 60 curl -sf http://127.0.0.1:28084/readyz
-for p in dbpool/bench-pg cachepool/bench-redis stpool/bench-minio stpool/bench-backups; do kubectl wait --for=condition=Ready "$p" --timeout=120s >/dev/null; done
+start_bench_operator operator-backup.log
+kubectl wait --for=condition=Ready stpool/bench-backups --timeout=120s >/dev/null
 
 answered() { [ "$(jsonpath "space/$1" '{.status.backups.lastRequest}')" = "$2" ] && [ -z "$(jsonpath "space/$1" '{.status.backups.running.id}')" ]; }
 wait_answered() { local deadline=$(( $(date +%s) + $3 )); until answered "$1" "$2"; do [ "$(date +%s)" -lt "$deadline" ] || die "$1: no backup for $2"; sleep 0.5; done; }
@@ -92,13 +86,7 @@ YAML
 done
 
 say "== $N spaces asked for a backup at once"
-have=$(kubectl get spaces -l bench.frama.space/run=1 --no-headers 2>/dev/null | wc -l)
-if [ "$have" -lt "$N" ]; then
-  log "creating $N spaces first (make bench's creator, its figures in bench/out/figures-$N.txt)"
-  "$REPO_DIR/target/release/framaspace-bench" --count "$N" --rate "$RATE" --class bench --operator-pid "$pid" \
-    --metrics http://127.0.0.1:28084/metrics --audit-log "$STATE_DIR/logs/audit.log" --resync-seconds "$RESYNC" --out "$OUT" \
-    --no-floor --latency-samples 0 > "$OUT/figures-$N.txt"
-fi
+ensure_bench_spaces
 cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 t0=$(date +%s)
 token="fleet-$t0"

@@ -61,3 +61,28 @@ spec:
   ingress: { className: nginx, maxUploadSize: 1G, controllerNamespace: ingress-nginx }
   poolSelector: { matchLabels: { bench.frama.space/pool: "true" } }
 YAML
+
+# start_bench_operator LOG-FILE EXTRA-ARGS...: the release operator as the chart's ServiceAccount
+# (the one started before stopped), its metrics at :28084, the bench's pools Ready. Sets pid.
+start_bench_operator() {
+  local log_file=$1; shift
+  stop_process operator
+  stop_process bench-operator
+  mapfile -t cmd < <(OPERATOR_BIN="$REPO_DIR/target/release/framaspace-operator" operator_command \
+    --log-format json --identity bench --metrics-address 127.0.0.1:28084 --resync-seconds "$RESYNC" --concurrency 32 "$@")
+  PROC_LOG="$OUT/$log_file" start_process bench-operator "${cmd[@]}"
+  read -r pid _ < "$STATE_DIR/pids/bench-operator"
+  wait_for "bench-operator: its metrics endpoint" 60 curl -sf http://127.0.0.1:28084/readyz
+  for p in dbpool/bench-pg cachepool/bench-redis stpool/bench-minio; do kubectl wait --for=condition=Ready "$p" --timeout=120s >/dev/null; done
+}
+
+# ensure_bench_spaces: N spaces of the bench class, made by `make bench`'s creator when fewer are
+# there (its figures in bench/out/figures-N.txt).
+ensure_bench_spaces() {
+  local have; have=$(kubectl get spaces -l bench.frama.space/run=1 --no-headers 2>/dev/null | wc -l)
+  [ "$have" -lt "$N" ] || return 0
+  log "creating $N spaces first (make bench's creator, its figures in bench/out/figures-$N.txt)"
+  "$REPO_DIR/target/release/framaspace-bench" --count "$N" --rate "$RATE" --class bench --operator-pid "$pid" \
+    --metrics http://127.0.0.1:28084/metrics --audit-log "$STATE_DIR/logs/audit.log" --resync-seconds "$RESYNC" --out "$OUT" \
+    --no-floor --latency-samples 0 > "$OUT/figures-$N.txt"
+}

@@ -12,7 +12,7 @@ set -euo pipefail
 NS=${FRAMASPACE_NAMESPACE:-framaspace-system}
 RELEASE=framaspace-operator
 helm upgrade --install "$RELEASE" "$REPO_DIR/charts/framaspace-operator" --namespace "$NS" --create-namespace \
-  --set replicaCount=0 --wait --timeout 120s >/dev/null
+  --set replicaCount=0 --set wake.replicaCount=0 --wait --timeout 120s >/dev/null
 for crd in $(kubectl get crd -o name | grep '\.frama\.space$'); do
   kubectl wait --for=condition=Established "$crd" --timeout=60s >/dev/null
 done
@@ -26,25 +26,30 @@ YAML
 }
 wait_for "kube-apiserver: the admission policy to resolve SpaceClass" 90 probe
 
-# A kubeconfig with the ServiceAccount's token: the operator gets exactly the chart's rights.
-token=$(kubectl -n "$NS" create token "$RELEASE" --duration=24h)
+# Kubeconfigs with the ServiceAccounts' tokens: the operator (and the wake component) get
+# exactly the chart's rights, and its admission policies judge them.
 server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
 ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
 if [ -z "$ca" ]; then
   ca=$(base64 -w0 < "$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority}')")
 fi
 umask 077
-cat > "$STATE_DIR/operator.kubeconfig" <<YAML
+kubeconfig() { # SERVICE-ACCOUNT FILE
+  local token; token=$(kubectl -n "$NS" create token "$1" --duration=24h)
+  cat > "$2" <<YAML
 apiVersion: v1
 kind: Config
 clusters:
   - name: local
     cluster: { server: "$server", certificate-authority-data: "$ca" }
 users:
-  - name: $RELEASE
+  - name: $1
     user: { token: "$token" }
 contexts:
-  - name: $RELEASE
-    context: { cluster: local, user: $RELEASE, namespace: $NS }
-current-context: $RELEASE
+  - name: $1
+    context: { cluster: local, user: $1, namespace: $NS }
+current-context: $1
 YAML
+}
+kubeconfig "$RELEASE" "$STATE_DIR/operator.kubeconfig"
+kubeconfig framaspace-wake "$STATE_DIR/wake.kubeconfig"

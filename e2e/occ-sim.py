@@ -233,7 +233,26 @@ ACCOUNT_TABLES = (
     "expires integer, private_key text, public_key text, version smallint NOT NULL DEFAULT 1, password_invalid boolean DEFAULT false, "
     "password_hash varchar(255)); "
     "CREATE INDEX IF NOT EXISTS authtoken_last_activity_idx ON oc_authtoken (last_activity); "
+    # apps/dav Migration/Version1012Date20190808122342.php: the reminders cron.php sends.
+    "CREATE TABLE IF NOT EXISTS oc_calendar_reminders (id bigserial PRIMARY KEY, calendar_id bigint NOT NULL, "
+    "object_id bigint NOT NULL, is_recurring smallint NOT NULL, uid varchar(255) NOT NULL, recurrence_id bigint, "
+    "is_recurrence_exception smallint NOT NULL, event_hash varchar(255) NOT NULL, alarm_hash varchar(255) NOT NULL, "
+    "type varchar(255) NOT NULL, is_relative smallint NOT NULL, notification_date bigint NOT NULL, is_repeat_based smallint NOT NULL); "
 )
+
+
+def background(env, what):
+    """cron.php once (core/Service/CronService.php): the reminders whose date passed are sent and
+    their rows deleted (apps/dav CalDAV/Reminder/ReminderService.php, processReminders, for
+    reminders that do not repeat), then core/lastcron records the run's end. Silent on success."""
+    if what == "background-fail":
+        return 1, "Exception: the database is gone\n"
+    r = psql(env, "DELETE FROM oc_calendar_reminders WHERE notification_date <= extract(epoch from now())::bigint; "
+                  "INSERT INTO oc_appconfig (appid, configkey, configvalue) VALUES ('core', 'lastcron', "
+                  "extract(epoch from now())::bigint::text) ON CONFLICT (appid, configkey) DO UPDATE SET configvalue = EXCLUDED.configvalue;")
+    if r.returncode != 0:
+        return 1, r.stderr
+    return 0, ""
 
 
 def install(env, image, what, commands):
@@ -581,6 +600,8 @@ def play(pod, started):
             code, output = install(env, image, what, commands)
         elif purpose == "upgrade":
             code, output = upgrade(pod, db_env(env, ns), image, what)
+        elif purpose == "background":
+            code, output = background(db_env(env, ns), what)
         elif purpose in ("snapshot", "restore", "backup"):
             code, output, message = run_script(pod, env)
         else:

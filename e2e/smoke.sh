@@ -10,7 +10,8 @@
 # the next major or patch, pushed as its image, and checks the space's real upgrade: the snapshot
 # Job (images/snapshot), `occ upgrade` in the new image, the file still there. A SMOKE_CLASS whose
 # CachePool is a cluster checks Nextcloud's `redis.cluster` for real (TLS seeds included): its keys
-# on the masters, no ACL refusal on any node.
+# on the masters, no ACL refusal on any node. SMOKE_SLEEP=1, with a class that sleeps, waits for the
+# space to sleep and wakes it with a real WebDAV request through the edge and the wake component.
 set -euo pipefail
 : "${KUBECONFIG:?make smoke needs KUBECONFIG for a real cluster}"
 for t in kubectl curl jq; do command -v "$t" >/dev/null || { echo "smoke: $t is required"; exit 1; }; done
@@ -131,6 +132,19 @@ if [ -n "${SMOKE_UPGRADE_TO:-}" ]; then
   [ "$(kubectl get space "$name" -o jsonpath='{.status.nextcloud.versionString}')" = "$SMOKE_UPGRADE_TO" ] || { echo "smoke: not on $SMOKE_UPGRADE_TO"; exit 1; }
   [ "$(curl "${curl_opts[@]}" -u "admin:$password" "$dav")" = "$body" ] || { echo "smoke: the file differs after the upgrade"; exit 1; }
   step "upgraded to $SMOKE_UPGRADE_TO, snapshot $(kubectl get space "$name" -o jsonpath='{.status.upgrade.snapshotBytes}') bytes; the file is intact"
+fi
+
+if [ "${SMOKE_SLEEP:-0}" = 1 ]; then
+  # SMOKE_CLASS with `spec.sleep` and a short idleAfterSeconds, the chart's wake component on.
+  step "the space falls asleep once idle for its class's time: its web pod goes"
+  kubectl wait --for=jsonpath='{.status.sleep.state}'=Sleeping "space/$name" --timeout=30m
+  kubectl -n "$ns" wait --for=delete pod -l app.kubernetes.io/name=nextcloud --timeout=5m
+  step "a WebDAV GET through the real edge is held by the wake component and answered by the woken space"
+  t0=$(date +%s.%N)
+  [ "$(curl "${curl_opts[@]}" --max-time 300 -u "admin:$password" "$dav")" = "$body" ] || { echo "smoke: the file read through a wake differs"; exit 1; }
+  t1=$(date +%s.%N)
+  [ "$(kubectl get space "$name" -o jsonpath='{.status.sleep.state}')" = Awake ] || { echo "smoke: not awake after its request"; exit 1; }
+  step "woken and served in $(echo "$t1 - $t0" | bc) s (scheduling, the image's entrypoint, Apache, the readiness probe, a cold OPcache)"
 fi
 
 step "delete the space (Delete policy: database, cache user and bucket go)"

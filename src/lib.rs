@@ -13,3 +13,4 @@ pub mod provision;
 pub mod render;
 pub mod rollout;
 pub mod telemetry;
+pub mod wake;

@@ -1,4 +1,4 @@
-//! framaspace-operator: `run` the controllers, print the `crds`, or the `version`.
+//! framaspace-operator: `run` the controllers, the `wake` component, print the `crds`, or the `version`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,8 +57,33 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run the wake component: receive the requests of sleeping spaces, wake them, hold the
+    /// requests until the space serves (or give browsers a page that reloads).
+    Wake(WakeArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(clap::Args)]
+struct WakeArgs {
+    /// Log format.
+    #[arg(long, env = "FRAMASPACE_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Where the requests of sleeping spaces arrive.
+    #[arg(long, env = "FRAMASPACE_WAKE_ADDRESS", default_value = "0.0.0.0:8080")]
+    address: std::net::SocketAddr,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    #[arg(long, env = "FRAMASPACE_WAKE_PROBE_ADDRESS", default_value = "0.0.0.0:8081")]
+    probe_address: std::net::SocketAddr,
+    /// Where a space is served once awake; `{namespace}` stands for its namespace.
+    #[arg(long, env = "FRAMASPACE_WAKE_UPSTREAM", default_value = "http://nextcloud.{namespace}.svc.cluster.local")]
+    upstream: String,
+    /// Seconds a request is held while its space wakes (the desktop client waits 300).
+    #[arg(long, env = "FRAMASPACE_WAKE_HOLD_SECONDS", default_value_t = 90)]
+    hold_seconds: u64,
+    /// The Retry-After of the answers, and the waking page's reload, in seconds.
+    #[arg(long, env = "FRAMASPACE_WAKE_RETRY_SECONDS", default_value_t = 5)]
+    retry_seconds: u32,
 }
 
 #[derive(clap::Args)]
@@ -105,6 +130,13 @@ struct RunArgs {
     /// Identity in the lease (default: the pod name, or host and process id).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// The wake component's Service in the operator's namespace (the Helm chart's); empty: no
+    /// wake component, and no space sleeps whatever its class says.
+    #[arg(long, env = "FRAMASPACE_WAKE_SERVICE", default_value = "")]
+    wake_service: String,
+    /// The cluster's DNS domain, for the wake Service's name.
+    #[arg(long, env = "FRAMASPACE_CLUSTER_DOMAIN", default_value = "cluster.local")]
+    cluster_domain: String,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +160,30 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Wake(args) => {
+            let _telemetry = telemetry::init(args.log_format);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let config = framaspace_operator::wake::WakeConfig {
+                address: args.address,
+                probe_address: args.probe_address,
+                upstream: args.upstream,
+                hold: std::time::Duration::from_secs(args.hold_seconds),
+                retry_seconds: args.retry_seconds,
+            };
+            match runtime.block_on(framaspace_operator::wake::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "wake component stopped");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run(args) => {
             let leader_election = args.leader_elect.then(|| LeaderElection {
                 lease_name: args.lease_name.clone(),
@@ -154,6 +210,9 @@ fn main() -> ExitCode {
                 concurrency: args.concurrency,
                 resync: std::time::Duration::from_secs(args.resync_seconds),
                 external_check: std::time::Duration::from_secs(args.external_check_seconds.max(1)),
+                wake_service: Some(args.wake_service.trim())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| format!("{w}.{}.svc.{}", args.namespace, args.cluster_domain)),
                 namespace: args.namespace,
                 pool_check: std::time::Duration::from_secs(args.pool_check_seconds.max(1)),
                 metrics_address: args.metrics_address,

@@ -38,6 +38,8 @@ pub fn documents() -> Result<Vec<(String, String)>, ManifestError> {
     let reattach_binding = admission::reattach_binding().map_err(|e| ManifestError::Json(stem.into(), e))?;
     let hold = admission::hold_upgrade_policy().map_err(|e| ManifestError::Json(stem.into(), e))?;
     let hold_binding = admission::hold_upgrade_binding().map_err(|e| ManifestError::Json(stem.into(), e))?;
+    let wake = admission::wake_policy().map_err(|e| ManifestError::Json(stem.into(), e))?;
+    let wake_binding = admission::wake_binding().map_err(|e| ManifestError::Json(stem.into(), e))?;
     let version = admission::class_version_policy().map_err(|e| ManifestError::Json(stem.into(), e))?;
     let version_binding = admission::class_version_binding().map_err(|e| ManifestError::Json(stem.into(), e))?;
     let yaml = |r: Result<String, serde_yaml_ng::Error>| r.map_err(|e| ManifestError::Yaml(stem.into(), e));
@@ -48,6 +50,8 @@ pub fn documents() -> Result<Vec<(String, String)>, ManifestError> {
         yaml(serde_yaml_ng::to_string(&reattach_binding))?,
         yaml(serde_yaml_ng::to_string(&hold))?,
         yaml(serde_yaml_ng::to_string(&hold_binding))?,
+        yaml(serde_yaml_ng::to_string(&wake))?,
+        yaml(serde_yaml_ng::to_string(&wake_binding))?,
         yaml(serde_yaml_ng::to_string(&version))?,
         yaml(serde_yaml_ng::to_string(&version_binding))?,
     ];

@@ -14,8 +14,8 @@ section "lint and render"
 check "helm lint --strict" helm lint --strict "$CHART"
 all_options=(--set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,portal.serviceAccount=signup/portal)
 check "helm template renders with every option" bash -c "helm template framaspace-operator '$CHART' -n $NS --kube-version $KUBERNETES_VERSION ${all_options[*]} > '$STATE_DIR/chart.yaml'"
-check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployment, Service, PDB, ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, hold-upgrade, operator scope, version path, secret references)" \
-  "ClusterRole:4 ClusterRoleBinding:2 ConfigMap:1 CustomResourceDefinition:9 Deployment:1 PodDisruptionBudget:1 PrometheusRule:1 Role:1 RoleBinding:1 Service:1 ServiceAccount:1 ServiceMonitor:1 ValidatingAdmissionPolicy:6 ValidatingAdmissionPolicyBinding:6" \
+check_eq "it renders the CRDs, RBAC (the platform engineers' role too), Deployments, Services and PDBs (the operator's, the wake component's), ServiceMonitor, PrometheusRule, dashboard and the admission policies (class limits, re-attach, hold-upgrade, wake-only, operator scope, version path, secret references)" \
+  "ClusterRole:5 ClusterRoleBinding:3 ConfigMap:1 CustomResourceDefinition:9 Deployment:2 PodDisruptionBudget:2 PrometheusRule:1 Role:1 RoleBinding:1 Service:2 ServiceAccount:2 ServiceMonitor:1 ValidatingAdmissionPolicy:7 ValidatingAdmissionPolicyBinding:7" \
   "$(grep '^kind:' "$STATE_DIR/chart.yaml" | sort | uniq -c | awk '{printf "%s%s:%s", sep, $3, $1; sep=" "}')"
 helm template framaspace-operator "$CHART" -n $NS --kube-version "$KUBERNETES_VERSION" --show-only templates/prometheusrule.yaml "${all_options[@]}" \
   | sed -n '/^spec:/,$p' | tail -n +2 | sed 's/^  //' > "$STATE_DIR/rules.yaml"
@@ -38,13 +38,17 @@ kubectl label namespace chart-ha --overwrite pod-security.kubernetes.io/enforce=
 check "helm install --wait of a 2-replica release in a namespace enforcing the restricted Pod Security Standard" \
   helm upgrade --install ha "$CHART" -n chart-ha --set crds.install=false,admissionPolicy.enabled=false,portal.rbac.create=false --wait --timeout 120s
 check_eq "its two operator pods are Ready" "2" "$(kubectl -n chart-ha get deployment ha-framaspace-operator -o jsonpath='{.status.readyReplicas}')"
-check "the pods run as non-root with a read-only root file system, no privilege escalation and no capability" bash -c \
-  "kubectl -n chart-ha get pods -l app.kubernetes.io/instance=ha -o json | jq -e '[.items[].spec | .securityContext.runAsNonRoot == true and (.containers[0].securityContext | .readOnlyRootFilesystem == true and .allowPrivilegeEscalation == false and .capabilities.drop == [\"ALL\"])] | length == 2 and all'"
+check_eq "and its two wake component pods" "2" "$(kubectl -n chart-ha get deployment ha-framaspace-operator-wake -o jsonpath='{.status.readyReplicas}')"
+check "the pods (the operator's, the wake component's) run as non-root with a read-only root file system, no privilege escalation and no capability" bash -c \
+  "kubectl -n chart-ha get pods -l app.kubernetes.io/instance=ha -o json | jq -e '[.items[].spec | .securityContext.runAsNonRoot == true and (.containers[0].securityContext | .readOnlyRootFilesystem == true and .allowPrivilegeEscalation == false and .capabilities.drop == [\"ALL\"])] | length == 4 and all'"
 check "helm uninstall of that release" helm uninstall ha -n chart-ha --wait --timeout 60s
 kubectl delete namespace chart-ha --wait=false >/dev/null 2>&1
 
 section "the operator's rights are the least it needs"
 can() { kubectl auth can-i "$@" 2>/dev/null; }
+WAKE_SA="system:serviceaccount:$NS:framaspace-wake"
+check_eq "the wake component reads and patches spaces, and may do nothing else (list, patch; no create, delete, Secret)" "yes yes no no no no" \
+  "$(can list associationspaces --as "$WAKE_SA") $(can patch associationspaces --as "$WAKE_SA") $(can create associationspaces --as "$WAKE_SA") $(can delete associationspaces --as "$WAKE_SA") $(can get secrets -n $NS --as "$WAKE_SA") $(can patch associationspaces --subresource=status --as "$WAKE_SA")"
 check_eq "it cannot read Secrets in kube-system" "no" "$(can get secrets -n kube-system --as "$SA")"
 check_eq "it cannot list Secrets cluster-wide" "no" "$(can list secrets --all-namespaces --as "$SA")"
 check "a real request for a Secret of another namespace is refused (Forbidden)" bash -c \

@@ -30,7 +30,7 @@ check "the chart is installed" "$E2E_DIR/install.sh"
 check "admin Secrets of the pools" "$E2E_DIR/admin-secrets.sh"
 check "kubectl apply examples/pools.yaml and the class" kubectl apply -f "$REPO_DIR/examples/pools.yaml" -f "$REPO_DIR/examples/spaceclass-standard.yaml"
 mapfile -t cmd < <(operator_command --log-format json --identity nextcloud-operator --metrics-address "127.0.0.1:$METRICS_PORT" --pool-check-seconds 5 \
-  --external-check-seconds 5)
+  --external-check-seconds 5 --wake-service framaspace-operator-wake)
 start_process nextcloud-operator "${cmd[@]}"
 check "the pools are Ready" kubectl wait --for=condition=Ready databasepool/pg-1 cachepool/redis-1 storagepool/s3-minio storagepool/s3-garage --timeout=90s
 
@@ -414,6 +414,8 @@ check "the operator deleted the Ingress and the route, each after the other was 
     | \"\(.verb)/\(.objectRef.resource)/\(.objectRef.subresource // \"-\")\"] | join(\" \")' '$STATE_DIR/logs/audit.log' \
   | grep -q 'patch/httproutes/status delete/ingresses/- patch/ingresses/status delete/httproutes/-'"
 kubectl delete space nc-edge-new nc-edge-move --wait=false >/dev/null 2>&1
+
+. "$E2E_DIR/tests/sleep.sh"
 
 stop_process nextcloud-operator
 kubectl delete space nc-slow nc-fail nc-taken nc-apps-1 nc-apps-2 --wait=false >/dev/null 2>&1

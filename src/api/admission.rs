@@ -141,6 +141,49 @@ pub fn hold_upgrade_binding() -> Result<ValidatingAdmissionPolicyBinding, serde_
     deny_binding(HOLD_UPGRADE_POLICY_NAME, json!({}))
 }
 
+pub const WAKE_POLICY_NAME: &str = "associationspace-wake-only.frama.space";
+/// The wake component's ServiceAccount (the chart's), whatever its namespace.
+pub const WAKE_SERVICE_ACCOUNT: &str = "framaspace-wake";
+
+/// The wake component may patch spaces (RBAC cannot say which fields): this holds it to its one
+/// purpose, the annotation `frama.space/wake-requested`. Its spec, labels, finalizers and every
+/// other annotation stay as they were, and it creates nothing.
+pub fn wake_policy() -> Result<ValidatingAdmissionPolicy, serde_json::Error> {
+    let key = crate::api::labels::WAKE_REQUEST_ANNOTATION;
+    let annotations = |o: &str| format!("(has({o}.metadata.annotations) ? {o}.metadata.annotations : {{}})");
+    let (now, before) = (annotations("object"), annotations("oldObject"));
+    // Every other annotation kept, none added or removed (maps compared key by key: a map's
+    // iteration order is not fixed).
+    let others_kept =
+        format!("{now}.all(k, k == '{key}' || (k in {before} && {before}[k] == {now}[k])) && {before}.all(k, k == '{key}' || k in {now})");
+    let same = |field: &str| {
+        format!(
+            "(has(object.metadata.{field}) == has(oldObject.metadata.{field})) && (!has(object.metadata.{field}) || object.metadata.{field} == oldObject.metadata.{field})"
+        )
+    };
+    space_policy(
+        WAKE_POLICY_NAME,
+        json!({
+            "matchConditions": [{
+                "name": "wake-component",
+                "expression": format!("request.userInfo.username.startsWith('system:serviceaccount:') && request.userInfo.username.endsWith(':{WAKE_SERVICE_ACCOUNT}')")
+            }],
+            "validations": [
+                { "expression": "request.operation == 'UPDATE'", "message": "the wake component creates no space", "reason": "Forbidden" },
+                {
+                    "expression": format!("object.spec == oldObject.spec && {} && {} && {others_kept}", same("labels"), same("finalizers")),
+                    "message": format!("the wake component changes nothing of a space but metadata.annotations[{key}]"),
+                    "reason": "Forbidden"
+                }
+            ]
+        }),
+    )
+}
+
+pub fn wake_binding() -> Result<ValidatingAdmissionPolicyBinding, serde_json::Error> {
+    deny_binding(WAKE_POLICY_NAME, json!({}))
+}
+
 pub const CLASS_VERSION_POLICY_NAME: &str = "spaceclass-version-path.frama.space";
 
 /// `major*1000000 + minor*1000 + patch` of a `major.minor.patch` string, in CEL.

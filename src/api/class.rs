@@ -121,6 +121,9 @@ pub struct SpaceClassSpec {
     /// The spaces' backups: where, how often, how many kept. Without it, nothing is backed up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<crate::api::backup::BackupPolicy>,
+    /// Idle spaces sleep (no web pod) and wake on their first request. Without it, never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep: Option<crate::api::sleep::SleepPolicy>,
 }
 
 /// The SMTP server the spaces of a class send their mail through.

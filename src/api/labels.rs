@@ -93,6 +93,9 @@ pub const RESTORE_TEST_RESULT_ANNOTATION: &str = "frama.space/restore-test-resul
 pub const RESTORE_TEST_REQUEST_ANNOTATION: &str = "frama.space/restore-test-requested";
 /// On a space: a backup is taken now each time this value changes (any text, e.g. a date).
 pub const BACKUP_REQUEST_ANNOTATION: &str = "frama.space/backup-requested";
+/// On a sleeping space: a request came for it (RFC 3339, set by the wake component); the
+/// operator wakes the space when this is newer than its sleep.
+pub const WAKE_REQUEST_ANNOTATION: &str = "frama.space/wake-requested";
 
 // ---- condition types ------------------------------------------------------------------------
 /// Every kind's summary condition (`kubectl wait --for=condition=Ready`).

@@ -21,6 +21,7 @@ pub mod preview_backend;
 pub mod quantity;
 pub mod restore;
 pub mod rollout;
+pub mod sleep;
 pub mod space;
 pub mod talk_backend;
 

@@ -63,6 +63,7 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Features", type_ = "string", json_path = ".status.features.shown", description = "The promised features the space has (files, agendas, contacts, photos, kanban, wiki, calls, office)"),
     printcolumn(name = "Adoption", type_ = "string", json_path = ".status.adoption.state", description = "Where the adoption of an existing instance stands", priority = 1),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
+    printcolumn(name = "Since", type_ = "date", json_path = ".status.sleep.since", description = "When the space last fell asleep or woke", priority = 1),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the space serves its users"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     selectable = ".spec.spaceClassName",
@@ -116,6 +117,11 @@ pub struct AssociationSpaceSpec {
     /// rollout counts it as held); `false` lets it be upgraded in the wave it belongs to.
     #[serde(default)]
     pub hold_upgrade: bool,
+
+    /// Keeps the space awake whatever its class's sleep policy says (a space woken by this
+    /// stays awake until it is idle again once the field is false).
+    #[serde(default)]
+    pub keep_awake: bool,
 
     /// What deleting the space does to its data: `Retain` (default) revokes the space's credentials and
     /// keeps its database, cache keys and bucket; `Delete` removes them.
@@ -215,10 +221,14 @@ pub enum SpacePhase {
     Observing,
     /// Being restored to one of its backups (a SpaceRestore): in maintenance until done.
     Restoring,
+    /// Idle: no web pod; its first request wakes it (`status.sleep`).
+    Sleeping,
+    /// A request came while it slept: its web pod starts, the request is held.
+    Waking,
 }
 
 impl SpacePhase {
-    pub const ALL: [SpacePhase; 10] = [
+    pub const ALL: [SpacePhase; 12] = [
         SpacePhase::Pending,
         SpacePhase::Provisioning,
         SpacePhase::Installing,
@@ -229,6 +239,8 @@ impl SpacePhase {
         SpacePhase::Deleting,
         SpacePhase::Observing,
         SpacePhase::Restoring,
+        SpacePhase::Sleeping,
+        SpacePhase::Waking,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -243,6 +255,8 @@ impl SpacePhase {
             SpacePhase::Deleting => "Deleting",
             SpacePhase::Observing => "Observing",
             SpacePhase::Restoring => "Restoring",
+            SpacePhase::Sleeping => "Sleeping",
+            SpacePhase::Waking => "Waking",
         }
     }
 }
@@ -362,6 +376,10 @@ pub struct AssociationSpaceStatus {
     /// Its backups (see the class's `spec.backup`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backups: Option<crate::api::backup::BackupsStatus>,
+
+    /// Whether it sleeps (a class with `spec.sleep`), since when and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep: Option<crate::api::sleep::SleepStatus>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

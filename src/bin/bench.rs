@@ -81,6 +81,7 @@ fn space(name: &str, class: &str) -> AssociationSpace {
             max_accounts: None,
             suspended: false,
             hold_upgrade: false,
+            keep_awake: false,
             calls_backend: None,
             deletion_policy: Default::default(),
             adoption: None,
@@ -660,7 +661,7 @@ async fn floor(
                 put!(ConfigMap, objects::config_map(&space, files.clone()));
                 put!(Deployment, objects::deployment(&space, &bindings, &files, &installed, false));
                 put!(Service, exposure::service(&space));
-                put!(Ingress, exposure::ingress(&space));
+                put!(Ingress, exposure::ingress(&space, framaspace_operator::render::names::NEXTCLOUD));
                 put!(NetworkPolicy, exposure::network_policy(&space, &bindings));
                 put!(ResourceQuota, objects::resource_quota(&space));
                 put!(LimitRange, objects::limit_range(&space));

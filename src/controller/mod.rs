@@ -23,6 +23,7 @@ pub mod space;
 pub mod status;
 pub mod talk_backend;
 pub mod usage_census;
+pub mod wake_slots;
 pub mod workload;
 
 pub use runtime::run;
@@ -73,6 +74,9 @@ pub struct Config {
     /// namespace. `None` when the operator's own role already reaches them (an administrator's
     /// kubeconfig in development).
     pub secret_access_role: Option<String>,
+    /// The wake component's Service as a DNS name (`<service>.<namespace>.svc.<domain>`); `None`:
+    /// no wake component, and no space sleeps.
+    pub wake_service: Option<String>,
 }
 
 pub struct Context {
@@ -103,6 +107,8 @@ pub struct Context {
     pub restores: Store<crate::api::SpaceRestore>,
     /// The classes' rollouts: whose upgrade may start, and the slots per DatabasePool.
     pub rollouts: Arc<rollouts::RolloutBook>,
+    /// The wakes under way per DatabasePool (`wake_slots`).
+    pub wakes: wake_slots::WakeSlots,
     failures: Mutex<HashMap<String, usize>>,
 }
 
@@ -212,6 +218,7 @@ pub(crate) fn new_context(
         spaces,
         restores,
         rollouts: Arc::new(rollouts::RolloutBook::default()),
+        wakes: wake_slots::WakeSlots::default(),
         failures: Mutex::new(HashMap::new()),
     })
 }

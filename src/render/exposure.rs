@@ -17,6 +17,9 @@ use super::objects::{HTTP_PORT, meta};
 use super::resolve::ResolvedSpace;
 use crate::api::labels::COMPONENT_LABEL;
 
+/// The component label of the wake component's pods (the chart's).
+pub const WAKE_COMPONENT: &str = "wake";
+
 pub fn service(space: &ResolvedSpace) -> Service {
     Service {
         metadata: meta(space, names::NEXTCLOUD),
@@ -35,7 +38,31 @@ pub fn service(space: &ResolvedSpace) -> Service {
     }
 }
 
-pub fn ingress(space: &ResolvedSpace) -> Ingress {
+/// The Service a sleeping space's requests go to: a name in the space's namespace for the wake
+/// component's Service in the operator's (`target`, its cluster DNS name), so the space's
+/// Ingress (whose backends must be in its own namespace) and HTTPRoute name a Service that
+/// always exists. Applied for every space of a class with a sleep policy, before any route
+/// points at it.
+pub fn wake_service(space: &ResolvedSpace, target: &str) -> Service {
+    Service {
+        metadata: meta(space, names::WAKE_SERVICE),
+        spec: Some(ServiceSpec {
+            type_: Some("ExternalName".into()),
+            external_name: Some(target.to_string()),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: HTTP_PORT,
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// The space's Ingress, to `backend` (its own Service, or the wake Service while it sleeps).
+pub fn ingress(space: &ResolvedSpace, backend: &str) -> Ingress {
     let settings = &space.class.ingress;
     let mut annotations = BTreeMap::from([
         ("nginx.ingress.kubernetes.io/proxy-body-size".to_string(), settings.max_upload_size.clone()),
@@ -57,7 +84,7 @@ pub fn ingress(space: &ResolvedSpace) -> Ingress {
                 .map(|_| vec![IngressTLS { hosts: Some(vec![space.host.clone()]), secret_name: Some(names::TLS_SECRET.into()) }]),
             rules: Some(vec![super::ingress::host_rule(
                 &space.host,
-                names::NEXTCLOUD,
+                backend,
                 ServiceBackendPort { name: Some("http".into()), number: None },
             )]),
             ..IngressSpec::default()
@@ -95,8 +122,8 @@ fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
     NetworkPolicyPort { protocol: Some(protocol.into()), port: Some(IntOrString::Int(number)), end_port: None }
 }
 
-/// Least privilege on the network: in, only the ingress controller and the office backends (WOPI
-/// callbacks); out, DNS, the office and preview backends, and the TCP ports of the space's pools.
+/// Least privilege on the network: in, only the ingress controller, the office backends (WOPI
+/// callbacks) and the wake component (the requests it held while the space woke); out, DNS, the office and preview backends, and the TCP ports of the space's pools.
 pub fn network_policy(space: &ResolvedSpace, bindings: &Bindings) -> NetworkPolicy {
     let pool_ports = bindings.egress_ports();
     let mut egress = vec![
@@ -117,7 +144,7 @@ pub fn network_policy(space: &ResolvedSpace, bindings: &Bindings) -> NetworkPoli
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![
                     namespace_peer("kubernetes.io/metadata.name", &[space.class.ingress.controller_namespace.as_str()]),
-                    backend_pods_peer(&["office"]),
+                    backend_pods_peer(&["office", WAKE_COMPONENT]),
                 ]),
                 ports: Some(vec![port("TCP", HTTP_PORT)]),
             }]),
@@ -138,7 +165,7 @@ mod tests {
         let mut s = resolved();
         s.class.ingress.class_name = Some("nginx".into());
         s.class.ingress.tls_issuer = Some("letsencrypt".into());
-        let i = ingress(&s);
+        let i = ingress(&s, names::NEXTCLOUD);
         let ann = i.metadata.annotations.unwrap_or_default();
         assert_eq!(ann.get("cert-manager.io/cluster-issuer").map(String::as_str), Some("letsencrypt"));
         assert_eq!(ann.get("nginx.ingress.kubernetes.io/proxy-body-size").map(String::as_str), Some("16G"));
@@ -150,7 +177,7 @@ mod tests {
 
     #[test]
     fn ingress_without_issuer_has_no_tls() {
-        let i = ingress(&resolved());
+        let i = ingress(&resolved(), names::NEXTCLOUD);
         assert!(i.spec.and_then(|s| s.tls).is_none());
         assert!(!i.metadata.annotations.unwrap_or_default().contains_key("cert-manager.io/cluster-issuer"));
     }
@@ -177,7 +204,7 @@ mod tests {
             config_map(&s, files.clone()).metadata,
             deployment(&s, &files).metadata,
             service(&s).metadata,
-            ingress(&s).metadata,
+            ingress(&s, names::NEXTCLOUD).metadata,
             network_policy(&s, &Bindings::default()).metadata,
             resource_quota(&s).metadata,
             limit_range(&s).metadata,

@@ -273,6 +273,45 @@ pub fn occ_job_name(purpose: &str, commands: &[String]) -> String {
     format!("occ-{purpose}-{}", &config::hex(&digest[..5]))
 }
 
+/// The purpose label of a sleeping space's background runs.
+pub const BACKGROUND_PURPOSE: &str = "background";
+
+/// The name of the background run due at `due` (Unix seconds): one Job per due time, so a run is
+/// never made twice for the same reason.
+pub fn background_job_name(due: i64) -> String {
+    format!("nextcloud-background-{due}")
+}
+
+/// A sleeping space's background run (`nextcloud::background_script`) in its installed image,
+/// with its read-only configuration: its web stays at zero pods. Given up after 20 minutes
+/// (cron.php asks for no new job after 14); not retried by the Job controller: the operator
+/// plans the next run.
+pub fn background_job(
+    space: &ResolvedSpace,
+    bindings: &Bindings,
+    config_files: &BTreeMap<String, String>,
+    installed: &NextcloudStatus,
+    due: i64,
+) -> Job {
+    let name = background_job_name(due);
+    let pod = OccPod {
+        name: &name,
+        purpose: BACKGROUND_PURPOSE,
+        image: &installed.image,
+        writable: false,
+        upgrade_from: None,
+        env: nextcloud_env(bindings),
+        script: nextcloud::background_script(),
+        annotations: BTreeMap::new(),
+    };
+    let mut job = occ_job_object(space, config_files, pod);
+    if let Some(spec) = job.spec.as_mut() {
+        spec.backoff_limit = Some(0);
+        spec.active_deadline_seconds = Some(1200);
+    }
+    job
+}
+
 /// The purpose labels of an upgrade's Jobs (the local environment's kubelet plays them).
 pub const SNAPSHOT_PURPOSE: &str = "snapshot";
 pub const UPGRADE_PURPOSE: &str = "upgrade";

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use crate::api::labels::{FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL, NAME_LABEL, PART_OF_LABEL, SPACE_LABEL};
 
 pub const NEXTCLOUD: &str = "nextcloud";
+/// The Service a sleeping space is published through (to the wake component).
+pub const WAKE_SERVICE: &str = "nextcloud-wake";
 pub const CREDENTIALS_SECRET: &str = "nextcloud-credentials";
 pub const CONFIG_MAP: &str = "nextcloud-config";
 /// The RoleBinding that lets the operator read and write the Secrets of a space's namespace.

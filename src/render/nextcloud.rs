@@ -285,6 +285,15 @@ pub fn occ_script(commands: &[String]) -> String {
     s
 }
 
+/// One background run of a sleeping space: `cron.php` once, as the cron container runs it. It
+/// runs every job that is due, at most one pass over the job list or 14 minutes
+/// (`core/Service/CronService.php`, `runCli`), the time-insensitive ones only inside the space's
+/// maintenance window, and records its end in `core/lastcron` (`run`), which the operator reads.
+/// Without `-v` it prints nothing when it succeeds.
+pub fn background_script() -> String {
+    format!("set -eu\n{FORWARD_SIGNALS}cd {CODE_DIR}\nrun php -f cron.php\n")
+}
+
 /// The upgrade of a space to the image the Job runs (`core/Command/Upgrade.php`: exit 0 on
 /// success or when already at the code's version, 5 when the Updater failed, with maintenance
 /// kept on; 2 when in maintenance without an upgrade pending), then the indices, columns and

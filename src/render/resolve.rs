@@ -218,6 +218,7 @@ pub(crate) mod tests {
                 pool_selector: None,
                 rollout: Default::default(),
                 backup: None,
+                sleep: None,
             },
         )
     }
@@ -234,6 +235,7 @@ pub(crate) mod tests {
                 max_accounts: None,
                 suspended: false,
                 hold_upgrade: false,
+                keep_awake: false,
                 calls_backend: None,
                 deletion_policy: DeletionPolicy::Retain,
                 adoption: None,

@@ -26,8 +26,9 @@ use crate::api::gateway::{
 /// The time a request may take, as Nextcloud allows it (see the module's comment).
 pub const REQUEST_TIMEOUT: &str = "1h";
 
-/// The space's HTTPRoute, or none when its class publishes through Ingress.
-pub fn http_route(space: &ResolvedSpace) -> Option<HTTPRoute> {
+/// The space's HTTPRoute to `backend` (its Service, or the wake Service while it sleeps), or
+/// none when its class publishes through Ingress.
+pub fn http_route(space: &ResolvedSpace, backend: &str) -> Option<HTTPRoute> {
     let gateway = space.class.ingress.gateway.as_ref()?;
     let mut route = HTTPRoute::new(
         names::NEXTCLOUD,
@@ -36,7 +37,7 @@ pub fn http_route(space: &ResolvedSpace) -> Option<HTTPRoute> {
             hostnames: vec![space.host.clone()],
             rules: vec![HttpRouteRule {
                 matches: vec![HttpRouteMatch { path: HttpPathMatch { type_: "PathPrefix".into(), value: "/".into() } }],
-                backend_refs: vec![BackendRef { name: names::NEXTCLOUD.into(), port: HTTP_PORT }],
+                backend_refs: vec![BackendRef { name: backend.into(), port: HTTP_PORT }],
                 timeouts: Some(HttpRouteTimeouts { request: REQUEST_TIMEOUT.into(), backend_request: REQUEST_TIMEOUT.into() }),
             }],
         },
@@ -65,10 +66,10 @@ mod tests {
     #[test]
     fn a_class_with_a_gateway_routes_its_spaces_host_to_their_service() {
         let mut s = resolved();
-        assert!(http_route(&s).is_none(), "an Ingress class has no route");
+        assert!(http_route(&s, names::NEXTCLOUD).is_none(), "an Ingress class has no route");
         s.class.ingress.gateway =
             Some(GatewayParent { name: "public".into(), namespace: "edge".into(), section_name: Some("https".into()) });
-        let r = http_route(&s).expect("a route");
+        let r = http_route(&s, names::NEXTCLOUD).expect("a route");
         assert_eq!(r.metadata.namespace.as_deref(), Some(s.namespace.as_str()));
         assert_eq!(r.metadata.name.as_deref(), Some(names::NEXTCLOUD));
         assert_eq!(r.spec.hostnames, vec![s.host.clone()]);

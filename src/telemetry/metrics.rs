@@ -82,6 +82,9 @@ pub struct Metrics {
     writes_refused: Family<SystemLabels, Counter>,
     upgrades: Family<OutcomeLabels, Counter>,
     upgrade_downtime: Histogram,
+    sleep_transitions: Family<OutcomeLabels, Counter>,
+    wake_duration: Histogram,
+    background_runs: Family<OutcomeLabels, Counter>,
     snapshot_bytes: Histogram,
     upgrades_in_progress: Family<PoolNameLabels, Gauge>,
     apps_reenabled: Counter,
@@ -268,6 +271,27 @@ impl Metrics {
             "How long each upgraded space was not served (stop to ready on the new version)",
             upgrade_downtime.clone(),
         );
+        let sleep_transitions = Family::<OutcomeLabels, Counter>::default();
+        for result in ["fell_asleep", "wake_requested", "woke"] {
+            drop(sleep_transitions.get_or_create(&OutcomeLabels { result: result.to_string() }));
+        }
+        registry.register("space_sleep_transitions", "Spaces falling asleep, asked to wake, and awake again", sleep_transitions.clone());
+        // 0.5 s .. ~17 min
+        let wake_duration = Histogram::new(exponential_buckets(0.5, 2.0, 12));
+        registry.register(
+            "space_wake_seconds",
+            "From a sleeping space's wake request to its web pod ready (the time a held request waits)",
+            wake_duration.clone(),
+        );
+        let background_runs = Family::<OutcomeLabels, Counter>::default();
+        for result in ["succeeded", "failed"] {
+            drop(background_runs.get_or_create(&OutcomeLabels { result: result.to_string() }));
+        }
+        registry.register(
+            "space_background_runs",
+            "Background runs (cron.php Jobs) of sleeping spaces, by outcome",
+            background_runs.clone(),
+        );
         // 1 KiB .. 16 GiB
         let snapshot_bytes = Histogram::new(exponential_buckets(1024.0, 4.0, 13));
         registry.register("upgrade_snapshot_bytes", "Size of the database snapshots taken before upgrades", snapshot_bytes.clone());
@@ -372,6 +396,9 @@ impl Metrics {
             upgrade_longest,
             upgrades,
             upgrade_downtime,
+            sleep_transitions,
+            wake_duration,
+            background_runs,
             snapshot_bytes,
             upgrades_in_progress,
             apps_reenabled,
@@ -452,6 +479,19 @@ impl Metrics {
 
     pub fn storage_quota_action(&self, system: &str, action: &str, n: u64) {
         self.storage_quota_actions.get_or_create(&QuotaActionLabels { system: system.into(), action: action.into() }).inc_by(n);
+    }
+
+    pub fn sleep_transition(&self, result: &str) {
+        self.sleep_transitions.get_or_create(&OutcomeLabels { result: result.to_string() }).inc();
+    }
+
+    pub fn woke_after(&self, seconds: f64) {
+        self.wake_duration.observe(seconds);
+    }
+
+    pub fn background_run(&self, succeeded: bool) {
+        let result = if succeeded { "succeeded" } else { "failed" };
+        self.background_runs.get_or_create(&OutcomeLabels { result: result.into() }).inc();
     }
 
     pub fn upgrade_downtime(&self, seconds: u64) {

@@ -1,6 +1,7 @@
 //! Step "apply": the space's workload and exposure objects, server-side applied with the
 //! operator's field manager, each skipped when the cache shows it exactly as last applied.
 
+use k8s_openapi::api::core::v1::Service;
 use kube::Api;
 
 use super::build::{ExposureObjects, WorkloadObjects};
@@ -49,10 +50,18 @@ pub async fn exposure(
     objects: ExposureObjects,
     gateway: Option<&GatewayParent>,
 ) -> Result<Exposed> {
-    let ExposureObjects { service, ingress, route, network_policy } = objects;
+    let ExposureObjects { service, ingress, route, wake_service, network_policy } = objects;
     let c = &ctx.owned;
     let live = c.services.get_meta(Some(ns), names::NEXTCLOUD);
     let mut writes = written(ctx.applier.apply(&ns_api(ctx, ns), service, live.as_ref(), ChangeSignal::ResourceVersion).await?);
+    // The wake Service exists before the Ingress or route may name it (a class with a sleep
+    // policy), and goes once neither does (the policy removed, every space awake).
+    let live = c.services.get_meta(Some(ns), names::WAKE_SERVICE);
+    match wake_service {
+        Some(w) => writes += written(ctx.applier.apply(&ns_api(ctx, ns), w, live.as_ref(), ChangeSignal::ResourceVersion).await?),
+        None if live.is_some() => writes += super::namespace::deleted(ctx, &ns_api::<Service>(ctx, ns), names::WAKE_SERVICE).await?,
+        None => {}
+    }
     let live = c.network_policies.get_meta(Some(ns), names::NEXTCLOUD);
     writes += written(ctx.applier.apply(&ns_api(ctx, ns), network_policy, live.as_ref(), ChangeSignal::Generation).await?);
     let (edge, edge_writes) = match (gateway, route) {

@@ -13,13 +13,14 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 
 use super::placement;
+use crate::api::sleep::SleepState;
 use crate::api::space::{NextcloudStatus, Placement};
 use crate::render::bindings::{Bindings, office_commands};
-use crate::render::exposure;
 use crate::render::jobs::{self, occ_job_name};
 use crate::render::nextcloud::InstallPlan;
 use crate::render::objects::{self, SecretAccess};
 use crate::render::resolve::ResolvedSpace;
+use crate::render::{exposure, names};
 
 /// The purpose label of the office occ Jobs.
 pub const OFFICE_PURPOSE: &str = "office";
@@ -37,6 +38,8 @@ pub struct SpaceObjects {
     pub talk: TalkWiring,
     pub apps: AppsWiring,
     pub upgrade: UpgradeJobs,
+    /// The background run of a sleeping space, for its next due time.
+    pub background: Option<Job>,
     /// The dump Job of the backup under way.
     pub backup: Option<Job>,
     /// The database Job of the restore under way.
@@ -74,6 +77,8 @@ pub struct ExposureObjects {
     pub ingress: Ingress,
     /// When the class publishes through a Gateway (then the Ingress is not applied).
     pub route: Option<crate::api::gateway::HTTPRoute>,
+    /// The Service a sleeping space's requests go to (a class with a sleep policy).
+    pub wake_service: Option<Service>,
     pub network_policy: NetworkPolicy,
 }
 
@@ -143,12 +148,41 @@ pub struct BuildInputs<'a> {
     pub restore: Option<&'a crate::api::restore::SpaceRestoreState>,
     /// A clone whose data has not arrived yet: its web stays at zero.
     pub held: bool,
+    /// Its sleep as last decided (`status.sleep`): asleep, its web at zero and its requests to
+    /// the wake Service, and its background run built.
+    pub sleep: Option<&'a crate::api::sleep::SleepStatus>,
+    /// The wake component's Service (DNS name), when the operator was given one.
+    pub wake_target: Option<&'a str>,
 }
 
 pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObjects {
-    let BuildInputs { placement, bindings, access, installed, install_attempt, applied_apps, upgrade, backup, restore, held } = inputs;
+    let BuildInputs {
+        placement,
+        bindings,
+        access,
+        installed,
+        install_attempt,
+        applied_apps,
+        upgrade,
+        backup,
+        restore,
+        held,
+        sleep,
+        wake_target,
+    } = inputs;
     let upgrade = upgrade.filter(|u| u.phase.in_progress());
-    let stopped = upgrade.is_some_and(|u| u.phase.stops_the_web()) || restore.is_some() || held;
+    let state = sleep.and_then(|s| s.state);
+    let asleep = state == Some(SleepState::Sleeping);
+    let stopped = upgrade.is_some_and(|u| u.phase.stops_the_web()) || restore.is_some() || held || asleep;
+    // Asleep or waking, the space's requests go to the wake component, which holds them until
+    // its web serves; the route comes back to the space's own Service once it is awake.
+    let wake_service = wake_target.filter(|_| space.class.sleep.is_some()).map(|t| exposure::wake_service(space, t));
+    let backend = match state {
+        Some(SleepState::Sleeping | SleepState::Waking) if wake_service.is_some() => names::WAKE_SERVICE,
+        _ => names::NEXTCLOUD,
+    };
+    let background_due = sleep.filter(|_| asleep).and_then(|s| s.background.as_ref()).and_then(|b| b.next_run.as_deref());
+    let background_due = background_due.and_then(|t| t.parse::<jiff::Timestamp>().ok()).map(|t| t.as_second());
     let files: BTreeMap<String, String> = crate::render::config::render(space, bindings, installed);
     let commands = office_commands(space.office, bindings.office.as_ref());
     let talk_commands = crate::render::talk::talk_commands(bindings.talk.as_ref().filter(|_| space.has_talk()));
@@ -172,8 +206,9 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
         },
         exposure: ExposureObjects {
             service: exposure::service(space),
-            ingress: exposure::ingress(space),
-            route: crate::render::route::http_route(space),
+            ingress: exposure::ingress(space, backend),
+            route: crate::render::route::http_route(space, backend),
+            wake_service,
             network_policy: exposure::network_policy(space, bindings),
         },
         apps: AppsWiring {
@@ -205,6 +240,7 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
             },
             None => UpgradeJobs::default(),
         },
+        background: installed.zip(background_due).map(|(nc, due)| jobs::background_job(space, bindings, &files, nc, due)),
         backup: backup.filter(|_| installed.is_some()).and_then(|id| jobs::backup_job(space, bindings, id)),
         restore: restore
             .filter(|r| r.phase == crate::api::restore::RestorePhase::RestoringDatabase)
@@ -217,6 +253,66 @@ mod tests {
     use super::*;
     use crate::render::resolve::{resolve, tests as fixtures};
 
+    /// Inputs with nothing under way: what a test does not set.
+    fn plain<'a>(placement: &'a Placement, bindings: &'a Bindings, installed: Option<&'a NextcloudStatus>) -> BuildInputs<'a> {
+        BuildInputs {
+            placement,
+            bindings,
+            access: None,
+            installed,
+            install_attempt: 1,
+            applied_apps: &[],
+            upgrade: None,
+            backup: None,
+            restore: None,
+            held: false,
+            sleep: None,
+            wake_target: None,
+        }
+    }
+
+    #[test]
+    fn asleep_the_web_is_at_zero_its_host_goes_to_the_wake_service_and_its_background_run_is_built() {
+        use crate::api::sleep::{BackgroundRuns, SleepPolicy, SleepStatus};
+        let mut class = fixtures::class("c", true);
+        class.spec.sleep = Some(SleepPolicy { idle_after_seconds: 3600, max_waking_per_pool: 5 });
+        let space = resolve(&fixtures::space("a"), &class).expect("resolves");
+        let nc = NextcloudStatus { version: "33.0.7.2".into(), version_string: "33.0.7".into(), image: "nc:33.0.7".into() };
+        let (bindings, placement) = (Bindings::default(), Placement::default());
+        let runs = BackgroundRuns { next_run: Some("2026-12-07T02:10:00Z".into()), ..BackgroundRuns::default() };
+        let status = |state| SleepStatus { state: Some(state), background: Some(runs.clone()), ..SleepStatus::default() };
+        let build = |sleep: Option<&SleepStatus>| {
+            let inputs = BuildInputs {
+                sleep,
+                wake_target: Some("framaspace-wake.framaspace-system.svc.cluster.local"),
+                ..plain(&placement, &bindings, Some(&nc))
+            };
+            space_objects(&space, inputs)
+        };
+        let replicas = |o: &SpaceObjects| o.workload.deployment.as_ref().and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas);
+        let backend = |o: &SpaceObjects| {
+            let rules = o.exposure.ingress.spec.as_ref().and_then(|s| s.rules.clone()).unwrap_or_default();
+            rules[0].http.as_ref().and_then(|h| h.paths[0].backend.service.as_ref()).map(|s| s.name.clone())
+        };
+        let asleep = status(SleepState::Sleeping);
+        let o = build(Some(&asleep));
+        assert_eq!((replicas(&o), backend(&o).as_deref()), (Some(0), Some(names::WAKE_SERVICE)));
+        let wake = o.exposure.wake_service.as_ref().and_then(|s| s.spec.as_ref()).expect("the wake Service");
+        assert_eq!(
+            (wake.type_.as_deref(), wake.external_name.as_deref()),
+            (Some("ExternalName"), Some("framaspace-wake.framaspace-system.svc.cluster.local"))
+        );
+        let job = o.background.as_ref().expect("its background run");
+        assert_eq!(job.metadata.name.as_deref(), Some("nextcloud-background-1796609400"));
+        let waking = status(SleepState::Waking);
+        let o = build(Some(&waking));
+        assert_eq!((replicas(&o), backend(&o).as_deref()), (Some(1), Some(names::WAKE_SERVICE)), "held until its pod is ready");
+        assert!(o.background.is_none(), "no background Job beside its web");
+        let o = build(Some(&status(SleepState::Awake)));
+        assert_eq!((replicas(&o), backend(&o).as_deref()), (Some(1), Some(names::NEXTCLOUD)));
+        assert!(o.exposure.wake_service.is_some(), "kept while the class sleeps: a route may name it any time");
+    }
+
     #[test]
     fn every_object_lives_in_the_space_namespace_and_carries_its_label() {
         let space = resolve(&fixtures::space("a"), &fixtures::class("c", true)).expect("resolves");
@@ -224,18 +320,7 @@ mod tests {
         let bindings = Bindings::default();
         let placement = Placement::default();
         let applied = vec!["framaspace_quota".to_string()];
-        let inputs = |installed| BuildInputs {
-            placement: &placement,
-            bindings: &bindings,
-            access: None,
-            installed,
-            install_attempt: 1,
-            applied_apps: &applied,
-            upgrade: None,
-            backup: None,
-            restore: None,
-            held: false,
-        };
+        let inputs = |installed| BuildInputs { applied_apps: &applied, ..plain(&placement, &bindings, installed) };
         let fresh = space_objects(&space, inputs(None));
         assert!(fresh.workload.deployment.is_none() && fresh.office.job.is_none(), "nothing runs before the install");
         let o = space_objects(&space, inputs(Some(&nc)));
@@ -284,21 +369,7 @@ mod tests {
         let placement = Placement::default();
         let mut u = UpgradeStatus { phase: UpgradePhase::Snapshotting, ..UpgradeStatus::started("34.0.1", "nc:34.0.1", &nc, "") };
         let on = |installed: &NextcloudStatus, u: &UpgradeStatus| {
-            space_objects(
-                &space,
-                BuildInputs {
-                    placement: &placement,
-                    bindings: &bindings,
-                    access: None,
-                    installed: Some(installed),
-                    install_attempt: 1,
-                    applied_apps: &[],
-                    upgrade: Some(u),
-                    backup: None,
-                    restore: None,
-                    held: false,
-                },
-            )
+            space_objects(&space, BuildInputs { upgrade: Some(u), ..plain(&placement, &bindings, Some(installed)) })
         };
         let build = |u: &UpgradeStatus| on(&nc, u);
         let replicas = |o: &SpaceObjects| o.workload.deployment.as_ref().and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas);
@@ -334,21 +405,7 @@ mod tests {
             db.ssl_mode = crate::api::database_pool::SslMode::VerifyFull;
             db.ca = Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into());
         }
-        let t = space_objects(
-            &space,
-            BuildInputs {
-                placement: &placement,
-                bindings: &tls,
-                access: None,
-                installed: Some(&nc),
-                install_attempt: 1,
-                applied_apps: &[],
-                upgrade: Some(&u),
-                backup: None,
-                restore: None,
-                held: false,
-            },
-        );
+        let t = space_objects(&space, BuildInputs { upgrade: Some(&u), ..plain(&placement, &tls, Some(&nc)) });
         for job in [t.upgrade.snapshot.as_ref(), t.upgrade.restore.as_ref()].into_iter().flatten() {
             let c = &job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod").containers[0];
             let root = c.env.iter().flatten().find(|e| e.name == "PGSSLROOTCERT").and_then(|e| e.value.clone());
@@ -405,21 +462,7 @@ mod tests {
         let (bindings, placement) = (Bindings::default(), Placement::default());
         let applied = vec!["calendar".to_string()];
         let build = |installed, applied_apps: &[String]| {
-            space_objects(
-                &space,
-                BuildInputs {
-                    placement: &placement,
-                    bindings: &bindings,
-                    access: None,
-                    installed,
-                    install_attempt: 1,
-                    applied_apps,
-                    upgrade: None,
-                    backup: None,
-                    restore: None,
-                    held: false,
-                },
-            )
+            space_objects(&space, BuildInputs { applied_apps, ..plain(&placement, &bindings, installed) })
         };
         assert!(build(None, &applied).apps.job.is_none(), "before the install, the install Job enables the list");
         let changed = build(Some(&nc), &applied);
@@ -436,21 +479,7 @@ mod tests {
         let mut bare = fixtures::class("c", true);
         bare.spec.apps.clear();
         let before = resolve(&fixtures::space("a"), &bare).expect("resolves");
-        let upgraded = space_objects(
-            &before,
-            BuildInputs {
-                placement: &placement,
-                bindings: &bindings,
-                access: None,
-                installed: Some(&nc),
-                install_attempt: 1,
-                applied_apps: &[],
-                upgrade: None,
-                backup: None,
-                restore: None,
-                held: false,
-            },
-        );
+        let upgraded = space_objects(&before, plain(&placement, &bindings, Some(&nc)));
         assert_eq!(
             upgraded.apps.commands,
             ["app:enable framaspace_quota"],

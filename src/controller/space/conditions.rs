@@ -11,6 +11,7 @@ use crate::api::labels::{
     APPS_READY, CACHE_READY, DATABASE_READY, INGRESS_READY, INSTALLED, OCC_FAILED, OFFICE_READY, PLACED, READY, STORAGE_READY, UP_TO_DATE,
     WORKLOAD_READY,
 };
+use crate::api::sleep::{SleepState, SleepStatus};
 use crate::api::space::{AppsStatus, AssociationSpaceStatus, DeletionPolicy, NextcloudStatus, SpacePhase};
 use crate::controller::workload::{WorkloadObservation, observe_deployment};
 use crate::render::resolve::{ResolvedSpace, SpecError};
@@ -62,6 +63,8 @@ pub struct Observation<'a> {
     pub backups: Option<crate::api::backup::BackupsStatus>,
     /// The restore it is going through, from the restore step (or as it was).
     pub restore: Option<crate::api::restore::SpaceRestoreState>,
+    /// Its sleep, from the sleep step (or as it was).
+    pub sleep: Option<SleepStatus>,
     pub previous: &'a AssociationSpaceStatus,
 }
 
@@ -149,7 +152,7 @@ fn edge_condition(host: &str, edge: &Edge) -> Condition {
     }
 }
 
-fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation, installed: bool) -> Condition {
+fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation, installed: bool, sleep: Option<SleepState>) -> Condition {
     use ConditionStatus::*;
     if !installed && !w.exists {
         return cond(WORKLOAD_READY, False, "WaitingForInstall", "no web pod runs before Nextcloud is installed");
@@ -169,6 +172,16 @@ fn workload_condition(space: &ResolvedSpace, w: &WorkloadObservation, installed:
         } else {
             cond(WORKLOAD_READY, False, "ScalingDown", format!("{} Nextcloud pod(s) still running", w.replicas))
         };
+    }
+    if sleep == Some(SleepState::Sleeping) && !space.suspended {
+        return if w.replicas == 0 {
+            cond(WORKLOAD_READY, True, "Sleeping", "no web pod while the space sleeps; its first request wakes it")
+        } else {
+            cond(WORKLOAD_READY, False, "FallingAsleep", format!("{} Nextcloud pod(s) still running", w.replicas))
+        };
+    }
+    if sleep == Some(SleepState::Waking) && !w.pods_ready() {
+        return cond(WORKLOAD_READY, False, "Waking", format!("{}/1 Nextcloud pod(s) ready: the space wakes", w.ready_replicas));
     }
     if w.pods_ready() {
         cond(WORKLOAD_READY, True, "Available", format!("{}/{} Nextcloud pod(s) ready", w.ready_replicas, w.replicas.max(1)))
@@ -300,7 +313,9 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                 None => o.previous.conditions.iter().find(|c| c.type_ == TALK_READY).cloned(),
             };
             conditions.extend(talk);
-            conditions.push(workload_condition(space, &o.workload, o.nextcloud.is_some()));
+            let sleep = o.sleep.as_ref().and_then(|z| z.state);
+            status.sleep = o.sleep.clone();
+            conditions.push(workload_condition(space, &o.workload, o.nextcloud.is_some(), sleep));
             conditions.push(edge_condition(&space.host, &o.edge));
             if let Some(c) = o.upgrade_condition.clone().or_else(|| o.previous.conditions.iter().find(|c| c.type_ == UP_TO_DATE).cloned())
                 && o.nextcloud.is_some()
@@ -321,7 +336,11 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
             }
             // Down for its upgrade: that is the reason, whatever the workload shows meanwhile.
             let upgrading = conditions.iter().find(|c| is_upgrading(c) && c.status == False).cloned();
-            let blocking = upgrading.clone().or_else(|| conditions.iter().find(|c| blocks_readiness(c)).cloned());
+            // Asleep or waking, the web's state is the sleep's, said below.
+            let dozing = matches!(sleep, Some(SleepState::Sleeping | SleepState::Waking));
+            let blocking = upgrading
+                .clone()
+                .or_else(|| conditions.iter().find(|c| blocks_readiness(c) && !(dozing && c.type_ == WORKLOAD_READY)).cloned());
             let workload_ok = conditions.iter().any(|c| c.type_ == WORKLOAD_READY && c.is_true());
             let ingress_ok = conditions.iter().any(|c| c.type_ == INGRESS_READY && c.is_true());
             let (ready, phase) = if o.deleting {
@@ -348,6 +367,13 @@ pub fn compute(o: &Observation<'_>, now: &str) -> AssociationSpaceStatus {
                     SpacePhase::Provisioning
                 };
                 (cond(READY, False, &b.reason, format!("{}: {}", b.type_, b.message)), phase)
+            } else if let (Some(SleepState::Sleeping), Some(z), true) = (sleep, &o.sleep, ingress_ok) {
+                (
+                    cond(READY, True, "Sleeping", format!("asleep since {}: {}; its first request wakes it", z.since, z.message)),
+                    SpacePhase::Sleeping,
+                )
+            } else if let (Some(SleepState::Waking), Some(z)) = (sleep, &o.sleep) {
+                (cond(READY, False, "Waking", format!("waking since {} ({}): {}", z.since, z.reason, z.message)), SpacePhase::Waking)
             } else if workload_ok && ingress_ok {
                 (cond(READY, True, "SpaceReady", format!("{} serves its users", space.url())), SpacePhase::Ready)
             } else {

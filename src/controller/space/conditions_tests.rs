@@ -43,7 +43,7 @@ fn the_workload_fingerprint_follows_every_change_of_the_condition() {
                     ..Default::default()
                 }),
             };
-            let c = workload_condition(&space, &observe_deployment(&d), true);
+            let c = workload_condition(&space, &observe_deployment(&d), true, None);
             let shown = (c.status, c.reason.clone(), c.message.clone());
             let f = workload_fingerprint(&d);
             for (other, other_shown) in &seen {
@@ -95,6 +95,7 @@ fn observe<'a>(space: &'a ResolvedSpace, previous: &'a AssociationSpaceStatus, w
         adoption: None,
         backups: None,
         restore: None,
+        sleep: None,
         previous,
     }
 }
@@ -305,6 +306,7 @@ fn invalid_spec_keeps_other_conditions_and_waits() {
         adoption: None,
         backups: None,
         restore: None,
+        sleep: None,
         previous: &ready,
     };
     let s = compute(&o, NOW);

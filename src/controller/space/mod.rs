@@ -1,7 +1,7 @@
 //! The AssociationSpace reconcile, as a pipeline of named steps, one file each:
 //!
 //! resolve → adoption (an existing instance: read only until managed) → finalizer → placement → build (pure, every object) → namespace → credentials →
-//! provisioning (database, cache, bucket) → usage (the bucket against its quota) → apply (workload, exposure) → install → restore (a SpaceRestore) → upgrade → backup → apps → office →
+//! provisioning (database, cache, bucket) → usage (the bucket against its quota) → sleep (idle: zero web pods; woken on request) → apply (workload, exposure) → install → restore (a SpaceRestore) → upgrade → backup → apps → office →
 //! status (computed by `conditions`, written by `status`); and on deletion, `release`.
 //!
 //! The driver below only calls the steps in order. A step that fails stops the ones after it;
@@ -27,6 +27,7 @@ pub mod provisioning;
 pub mod release;
 pub mod resolve;
 pub mod restore;
+pub mod sleep;
 pub mod status;
 pub mod store;
 pub mod talk;
@@ -121,6 +122,7 @@ struct Progress {
     upgrade: Option<upgrade::UpgradeOutcome>,
     backup: Option<backup::BackupOutcome>,
     restore: Option<restore::RestoreOutcome>,
+    sleep: Option<sleep::Slept>,
     /// What publishes the space, when the apply step ran.
     edge: Option<edge::Edge>,
 }
@@ -138,6 +140,8 @@ struct Carried {
     restore: Option<crate::api::restore::SpaceRestoreState>,
     /// `status.backups` as the first pass left it (an upgrade's snapshot kept as a backup).
     backups: Option<crate::api::backup::BackupsStatus>,
+    /// `status.sleep` as the first pass decided it.
+    sleep: Option<crate::api::sleep::SleepStatus>,
 }
 
 /// What one pass of the pipeline ended with.
@@ -190,6 +194,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
                 adoption: previous.adoption.clone(),
                 backups: previous.backups.clone(),
                 restore: previous.restore.clone(),
+                sleep: previous.sleep.clone(),
                 previous: &previous,
             };
             status::write(space, ctx, conditions::compute(&o, &now_rfc3339())).await?;
@@ -224,9 +229,9 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
     let placed = placement::step(space, &resolved, ctx).await?;
     let bindings = placement::bindings(ctx, &resolved, &placed.placement);
     let ns = resolved.namespace.as_str();
-    let (carried_record, carried_apps, carried_upgrade, prior_restore, prior_backups) = match carried {
-        Some(c) => (c.record, c.apps, c.upgrade, c.restore, c.backups),
-        None => (None, None, None, previous.restore.clone(), previous.backups.clone()),
+    let (carried_record, carried_apps, carried_upgrade, prior_restore, prior_backups, prior_sleep) = match carried {
+        Some(c) => (c.record, c.apps, c.upgrade, c.restore, c.backups, c.sleep),
+        None => (None, None, None, previous.restore.clone(), previous.backups.clone(), previous.sleep.clone()),
     };
     let prior_upgrade = carried_upgrade.or_else(|| previous.upgrade.clone());
     // During and after an upgrade the status is the newer record (written with each phase, and
@@ -254,6 +259,8 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         backup: prior_backups.as_ref().and_then(|b| b.running.as_ref()).map(|r| r.id.as_str()),
         restore: prior_restore.as_ref(),
         held: restore::clone_waiting(ctx, space),
+        sleep: prior_sleep.as_ref(),
+        wake_target: ctx.config.wake_service.as_deref(),
     };
     let objects = build::space_objects(&resolved, inputs);
     let build::SpaceObjects {
@@ -267,6 +274,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         upgrade: upgrade_jobs,
         backup: backup_job,
         restore: restore_job,
+        background: background_job,
     } = objects;
 
     let mut progress = Progress::default();
@@ -304,6 +312,32 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         let measured = usage::step(ctx, inputs).await;
         progress.writes += measured.writes as usize;
         progress.usage = Some(measured);
+        let busy = match (&prior_upgrade, &prior_restore) {
+            (_, Some(_)) => Some("Restoring"),
+            (Some(u), _) if u.phase.in_progress() => Some("Upgrading"),
+            _ => None,
+        };
+        let observed = ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default();
+        let inputs = sleep::SleepInputs {
+            space,
+            resolved: &resolved,
+            previous: prior_sleep.as_ref(),
+            installed: record.is_some(),
+            busy,
+            workload: &observed,
+            database_pool: placed.placement.database_pool.as_deref().filter(|_| database_ready),
+            creds: &creds.data,
+            recorded_use: previous.usage.as_ref().and_then(|u| u.accounts.as_ref()).and_then(|a| a.last_activity.as_deref()),
+            job: background_job,
+        };
+        let slept = Box::pin(sleep::step(ctx, inputs)).await.shows_in(WORKLOAD_READY)?;
+        progress.writes += slept.writes;
+        let changed = slept.rebuild && !second_pass;
+        progress.sleep = Some(slept);
+        if changed {
+            // Its web, its route and its background run follow in the second pass.
+            return Ok(());
+        }
         progress.writes += apply::workload(ctx, ns, workload).await.shows_in(WORKLOAD_READY)?;
         let exposed = apply::exposure(space, ctx, ns, exposure, resolved.class.ingress.gateway.as_ref()).await.shows_in(INGRESS_READY)?;
         progress.writes += exposed.writes;
@@ -426,6 +460,22 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         Some(r) => r.state.clone(),
         None => prior_restore.clone(),
     };
+    let sleep_state = match &progress.sleep {
+        Some(s) => s.status.clone(),
+        None => prior_sleep.clone(),
+    };
+    if outcome.is_ok() && !second_pass && progress.sleep.as_ref().is_some_and(|s| s.rebuild) {
+        debug!(space = %space.name_any(), writes = progress.writes, "the space's sleep changed; building the space for it");
+        return Ok(Pass::Rebuild(Box::new(Carried {
+            record: record.clone(),
+            apps: carried_apps,
+            upgrade: prior_upgrade,
+            adoption: adoption.clone(),
+            restore: restore_state,
+            backups: backups_now,
+            sleep: sleep_state,
+        })));
+    }
     if outcome.is_ok()
         && !second_pass
         && let Some(r) = &progress.restore
@@ -439,6 +489,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             adoption: adoption.clone(),
             restore: restore_state,
             backups: backups_now,
+            sleep: sleep_state.clone(),
         })));
     }
     if outcome.is_ok()
@@ -455,6 +506,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             adoption: adoption.clone(),
             restore: restore_state.clone(),
             backups: backups_now.clone(),
+            sleep: sleep_state.clone(),
         })));
     }
     if outcome.is_ok()
@@ -471,6 +523,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             adoption: adoption.clone(),
             restore: restore_state.clone(),
             backups: backups_now.clone(),
+            sleep: sleep_state.clone(),
         })));
     }
     let (upgrade_condition, upgrade_status, upgrade_record, upgrade_soon, upgrade_apps) = match progress.upgrade {
@@ -478,6 +531,11 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         None => (None, prior_upgrade, None, None, None),
     };
     let backup_soon = progress.backup.as_ref().and_then(|b| b.retry_in).or(progress.restore.as_ref().and_then(|r| r.retry_in));
+    let sleep_soon = progress.sleep.as_ref().and_then(|s| s.retry_in);
+    let backup_soon = match (backup_soon, sleep_soon) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let upgrade_soon = match (upgrade_soon, backup_soon) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -506,6 +564,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         adoption,
         backups: backups_now,
         restore: restore_state,
+        sleep: sleep_state,
         previous: &previous,
     };
     let mut computed = conditions::compute(&o, &now_rfc3339());

@@ -305,6 +305,7 @@ fn harness_with(gate: WriteGate) -> Harness {
         metrics_address: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         leader_election: None,
         secret_access_role: None,
+        wake_service: None,
     };
     let owned = OwnedCaches {
         namespaces,

@@ -12,6 +12,11 @@
 //!   `updateLastLoginTimestamp`), indexed by `prefs_app_key_ind_fl_i (appid, configkey, ...)`;
 //! - the last use of a session or app password is `oc_authtoken.last_activity`, indexed by
 //!   `authtoken_last_activity_idx` (the table serverinfo counts active users from).
+//! - the end of the last background run is `core/lastcron` in `oc_appconfig`
+//!   (`core/Service/CronService.php`, `run`: `setValueInt('core', 'lastcron', time())`);
+//! - the calendar reminders still to send are the rows of `oc_calendar_reminders`, each with its
+//!   `notification_date` (apps/dav `Migration/Version1012Date20190808122342.php`); cron.php sends
+//!   every row whose date has passed (`CalDAV/Reminder/Backend.php`, `getRemindersToProcess`).
 
 use sqlx::Connection;
 
@@ -37,6 +42,18 @@ pub struct AccountFacts {
     pub accounts: i64,
     pub last_login: Option<i64>,
     pub last_activity: Option<i64>,
+}
+
+/// What decides a space's sleep, read as its role (Unix seconds).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActivityFacts {
+    /// The newest use of a browser session (type 0) or an app password (type 1); wipe tokens
+    /// (type 2) are not use.
+    pub last_use: Option<i64>,
+    /// When Nextcloud last finished a background run.
+    pub last_cron: Option<i64>,
+    /// The earliest calendar reminder still to send.
+    pub next_reminder: Option<i64>,
 }
 
 /// What the admin sees of an adopted database and role.
@@ -127,6 +144,37 @@ impl PgAdmin {
             let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM oc_users").fetch_one(&mut conn).await.map_err(op)?;
             let _ = conn.close().await;
             Ok(Some(InstanceFacts { installed, object_stores, appdata_found, enabled_apps, accounts }))
+        })
+        .await
+    }
+
+    /// The last use, the last background run and the next calendar reminder of a space, read as
+    /// its role: an index read, one row, and a small table (a space's reminders) when the dav
+    /// app's table exists.
+    pub async fn activity_facts(&self, names: &TenantNames, password: &str) -> Result<ActivityFacts, ProvisionError> {
+        let _permit = self.permit().await?;
+        bounded(System::Postgres, OPERATION_BOUND, async {
+            let mut conn = self.connect_as_space(names, password, "read the activity").await?;
+            let op = |e| classify("read the activity", e);
+            let (last_use, last_cron, reminders): (Option<i64>, Option<i64>, bool) = sqlx::query_as(
+                "SELECT (SELECT max(last_activity)::bigint FROM oc_authtoken WHERE type IN (0, 1)), \
+                 (SELECT configvalue::text::bigint FROM oc_appconfig WHERE appid = 'core' AND configkey = 'lastcron' \
+                  AND configvalue::text ~ '^[0-9]{1,18}$'), \
+                 to_regclass('oc_calendar_reminders') IS NOT NULL",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .map_err(op)?;
+            let next_reminder: Option<i64> = if reminders {
+                sqlx::query_scalar("SELECT min(notification_date)::bigint FROM oc_calendar_reminders")
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(op)?
+            } else {
+                None
+            };
+            let _ = conn.close().await;
+            Ok(ActivityFacts { last_use, last_cron, next_reminder })
         })
         .await
     }

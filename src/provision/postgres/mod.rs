@@ -10,7 +10,7 @@ mod instance_reads;
 mod server;
 mod space_reads;
 
-pub use instance_reads::{AccountFacts, DatabaseFacts, InstanceFacts};
+pub use instance_reads::{AccountFacts, ActivityFacts, DatabaseFacts, InstanceFacts};
 
 use super::{OPERATION_BOUND, ProvisionError, System, TenantNames, Writes, bounded};
 use crate::api::database_pool::{DatabaseIsolation, SslMode};
