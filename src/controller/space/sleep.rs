@@ -37,9 +37,10 @@ use crate::render::resolve::ResolvedSpace;
 
 const ACTION: &str = "Sleep";
 const DAY: i64 = 86_400;
-/// A background run is planned no sooner than this after the last one (the daily run lands in
-/// the next window, not in the same night's).
-const MIN_GAP: i64 = 20 * 3600;
+/// A background run is planned no sooner than this after the last one (a space that falls
+/// asleep just after its awake cron ran does not run again at once): the daily run then comes at
+/// most 25 h after the last.
+const MIN_GAP: i64 = 3600;
 /// A space whose jobs have not run for this long (a missed window) runs them at once.
 const OVERDUE: i64 = 2 * DAY;
 /// After a failed background run, the next try.

@@ -110,6 +110,11 @@ fn background_runs_come_daily_in_the_window_and_early_for_a_reminder() {
     let due = daily.next_run.as_deref().and_then(seconds).unwrap_or_default();
     assert!((NOW - 60 + MIN_GAP..=NOW + DAY + MIN_GAP).contains(&due), "the next night's window");
     assert_eq!(daily.next_reason, "MaintenanceWindow");
+    for hour in 0..48 {
+        let last = NOW + hour * 1800;
+        let next = next_window("velo", last + MIN_GAP);
+        assert!(next - last >= MIN_GAP && next - last <= DAY + MIN_GAP, "at least daily: {} h after the last run", (next - last) / 3600);
+    }
     let reminder = ActivityFacts { next_reminder: Some(NOW + 120), ..facts.clone() };
     let early = plan("velo", Some(&reminder), None, NOW, NOW);
     assert_eq!((early.next_run, early.next_reason.as_str()), (Some(rfc3339(NOW + 120)), "CalendarReminder"));

@@ -46,6 +46,10 @@ async fn announce(space: &AssociationSpace, ctx: &Context, previous: &Associatio
     if before.is_some_and(|b| b.status == after.status && b.reason == after.reason) {
         return;
     }
+    // Falling asleep and waking are told by the sleep step's own Events (FellAsleep, Waking).
+    if matches!(status.phase, Some(SpacePhase::Sleeping | SpacePhase::Waking)) {
+        return;
+    }
     let type_ = match (after.status, status.phase) {
         (ConditionStatus::True, _)
         | (
