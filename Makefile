@@ -5,7 +5,7 @@ CARGO ?= cargo
 STATE := e2e/.state
 OPERATOR := target/debug/framaspace-operator
 
-.PHONY: help build crds lint audit unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover bench-upgrade bench-backup bench-cache-cluster bench-sleep adoption-sample smoke
+.PHONY: help build crds lint audit unit test e2e demo demo-stop cluster-up cluster-down tools bench bench-failover bench-upgrade bench-backup bench-cache-cluster bench-sleep bench-talk adoption-sample smoke
 
 help:
 	@echo "make demo          local control plane + services, the operator, examples/ until Ready"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-backup N=1000   backup and restore of 10 MB, 100 MB, 1 GB databases; N spaces backed up at once"
 	@echo "make bench-cache-cluster N=1000  a cluster CachePool's check on six nodes with N users, and a node's heal"
 	@echo "make bench-sleep N=1000  N spaces, 30 % used daily: asleep, memory requested before and after, held requests' wait"
+	@echo "make bench-talk N=200  N spaces wired to a new calls backend at once: time, API writes per space, replicas, signaling configuration size"
 	@echo "make bench-upgrade N=1000  N spaces move to a new Nextcloud, P per DatabasePool (P=50): time, writes, downtime, chart"
 	@echo "make smoke         one real space on a real cluster (KUBECONFIG, pushed image): install, WebDAV, bucket, delete"
 
@@ -105,6 +106,10 @@ adoption-sample:
 # Sleeping spaces: N spaces, 30 % used daily, asleep and woken: `make cluster-up`, then `make bench-sleep N=1000`.
 bench-sleep:
 	bench/sleep.sh $(if $(filter command line,$(origin N)),$(N),1000)
+
+# Talk's wiring: N spaces wait for a calls backend, then one TalkBackend wires them all: `make cluster-up`, then `make bench-talk N=200`.
+bench-talk:
+	bench/talk.sh $(if $(filter command line,$(origin N)),$(N),200)
 
 # Leader failover with N spaces (fresh environment): `make cluster-down cluster-up bench-failover N=1000`.
 bench-failover:

@@ -17,9 +17,7 @@ RESYNC=${RESYNC:-120}
 SIZES=${SIZES:-"10 100 1000"}
 FEATURES=bench
 . "$(dirname "$0")/setup.sh"
-FIG="$OUT/backup-figures-$N.txt"
-: > "$FIG"
-say() { echo "$*" | tee -a "$FIG"; }
+figures backup
 jsonpath() { kubectl get "$1" -o "jsonpath=$2" 2>/dev/null; }
 psql_bench() { PGPASSWORD="$FRAMASPACE_PG_PASSWORD" psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U "$FRAMASPACE_PG_USER" -d framaspace_bench -qAt "$@"; }
 

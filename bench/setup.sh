@@ -3,6 +3,10 @@
 # N spaces. Expects N and FEATURES; sets OUT.
 OUT="$REPO_DIR/bench/out"
 mkdir -p "$OUT"
+# figures NAME: this run's figures file, bench/out/NAME-figures-N.txt, emptied; `say` prints a
+# line and keeps it there.
+figures() { FIG="$OUT/$1-figures-$N.txt"; : > "$FIG"; }
+say() { echo "$*" | tee -a "$FIG"; }
 
 log "building the release binaries"
 cargo build --release --locked --features "$FEATURES" --bins

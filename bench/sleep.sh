@@ -23,9 +23,7 @@ HELD=${HELD:-200}
 BOUND=${BOUND:-20}
 FEATURES=bench
 . "$(dirname "$0")/setup.sh"
-FIG="$OUT/sleep-figures-$N.txt"
-: > "$FIG"
-say() { echo "$*" | tee -a "$FIG"; }
+figures sleep
 psql_bench() { PGPASSWORD="$FRAMASPACE_PG_PASSWORD" psql -h 127.0.0.1 -p "$FRAMASPACE_PG_PORT" -U "$FRAMASPACE_PG_USER" -d framaspace_bench -qAt "$@"; }
 WAKE_PORT=28195; WAKE_PROBE_PORT=28196; UPSTREAM_PORT=28197
 

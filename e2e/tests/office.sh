@@ -205,12 +205,25 @@ spec:
   turn: { host: turn2.frama.space, port: 3479 }
   scaling: { spacesPerReplica: 2500, minReplicas: 1, maxReplicas: 4 }
 YAML
+# coturn's default relay range, as turn-1's: on the same nodes' network the scheduler would run
+# both (it sees no relay port), and each would fail relays on the ports the other holds.
+refused() {
+  [ "$(jsonpath talkbackend/turn-2 '{.status.conditions[?(@.type=="Ready")].reason} {.status.desiredReplicas} {.status.readyReplicas}')" = "PortConflict 0 0" ] &&
+    jsonpath talkbackend/turn-2 '{.status.conditions[?(@.type=="Ready")].message}' |
+      grep -qF 'its relay ports 49152-65535 overlap the relay ports 49152-65535 of TalkBackend turn-1 on the same nodes (frama.space/node-pool=turn)' &&
+    [ "$(kubectl -n $NS get deployment talk-turn-2 -o jsonpath='{.spec.replicas}')" = 0 ]
+}
+check "on turn-1's nodes with turn-1's relay ports, it is refused: Ready False PortConflict naming turn-1, no pod" eventually 30 refused
+check "given relay ports of its own (not turn-1's relay nor its signaling media 20000-40000)" \
+  kubectl patch talkbackend turn-2 --type merge -p '{"spec":{"turn":{"relayPorts":{"min":41000,"max":44999}}}}'
 check "talkbackend/turn-2 becomes Ready" kubectl wait --for=condition=Ready talkbackend/turn-2 --timeout=90s
 secret2=$(turn_secret turn-2)
 check "each backend has its own secret" test -n "$secret2" -a "$secret1" != "$secret2"
 old_job=$(talk_jobs office-3 | jq -r '.items[0].metadata.name')
 check "kubectl patch space office-3 spec.callsBackend=turn-2" kubectl patch space office-3 --type merge -p '{"spec":{"callsBackend":"turn-2"}}'
 check "TalkReady comes back Configured on turn-2" eventually 60 talk_is office-3 "Configured turn-2"
+check "kubectl describe tells the move by an Event of its own naming turn-2, turn-1's still there (not a count on it)" eventually 20 bash -c \
+  "kubectl get events -n default --field-selector involvedObject.name=office-3 -o json | jq -e '[.items[] | select(.reason == \"TalkConfigured\") | .message] | any(contains(\"TalkBackend turn-2\")) and any(contains(\"TalkBackend turn-1\"))'"
 check "rewired once: one talk Job, a new one, for turn-2's secret" bash -c \
   "j=\$(kubectl -n space-office-3 get jobs -l frama.space/occ=talk -o json); echo \"\$j\" | jq -e --arg old '$old_job' '.items | length == 1 and .[0].metadata.name != \$old and .[0].status.succeeded == 1'"
 check_eq "Talk's TURN list: turn-2 only, with its secret" "turn2.frama.space:3479 $secret2" \
@@ -244,7 +257,7 @@ apiVersion: frama.space/v1alpha1
 kind: TalkBackend
 metadata: { name: turn-9 }
 spec:
-  turn: { host: turn9.frama.space, port: 3481 }
+  turn: { host: turn9.frama.space, port: 3481, relayPorts: { min: 45000, max: 48999 } }
   scaling: { spacesPerReplica: 2500, minReplicas: 1, maxReplicas: 1 }
 YAML
 for _ in \$(seq 40); do [ \"\$(kubectl get space office-7 -o jsonpath='{.status.conditions[?(@.type==\"TalkReady\")].reason} {.status.placement.talkBackend}')\" = 'Configured turn-9' ] && exit 0; sleep 0.5; done; exit 1"

@@ -71,6 +71,19 @@ check "the Ingress carries the class's TLS issuer" bash -c "kubectl -n space-col
 check "the config sets the account limit of the space (its 25 people and the operator's admin)" bash -c "kubectl -n space-collectif-velo get configmap nextcloud-config -o jsonpath='{.data.framaspace\.config\.php}' | grep -q \"'one-click-instance.user-limit' => 26,\""
 class_counts() { test "$(jsonpath "spaceclass/$1" '{.status.spaces}/{.status.conditions[?(@.type=="Ready")].status}')" = "$2/True"; }
 check "SpaceClass standard counts its 2 spaces and is Ready" eventually 60 class_counts standard 2
+# What Framaspace promises, on the example spaces as a platform engineer applies them: the apps
+# Nextcloud reports enabled (the last occ Job's app:list) and Talk wired to the example TalkBackend.
+promised() {
+  kubectl get space "$1" -o json | jq -e '
+    (.status.apps.enabled // []) as $e
+    | all("calendar", "contacts", "deck", "collectives", "circles", "text", "spreed"; . as $a | $e | index($a))
+    and .status.features.shown == "8/8"
+    and .status.placement.talkBackend == "turn-1"
+    and ([.status.conditions[] | select(.type == "TalkReady") | .reason] == ["Configured"])' >/dev/null
+}
+for s in collectif-velo jardins-partages; do
+  check "space/$s reports calendar, contacts, deck, collectives and spreed enabled, Talk wired to turn-1, 8/8 features" eventually 90 promised "$s"
+done
 check "an Event tells the space is ready" bash -c "kubectl get events -n default --field-selector involvedObject.name=collectif-velo -o json | jq -e '[.items[] | select(.reason==\"SpaceReady\")] | length >= 1'"
 
 section "GitOps tools and the operator do not fight"

@@ -50,9 +50,23 @@ impl Condition {
     }
 }
 
-/// Current time as Kubernetes prints it: RFC 3339 in UTC with second precision.
+/// How Kubernetes prints a time: RFC 3339 in UTC with second precision.
+const KUBERNETES_TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// Current time as Kubernetes prints it.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now().strftime(KUBERNETES_TIME).to_string()
+}
+
+/// A time in seconds since the epoch as Kubernetes prints it; `None` out of jiff's range.
+pub fn rfc3339_at(seconds: i64) -> Option<String> {
+    jiff::Timestamp::from_second(seconds).ok().map(|t| t.strftime(KUBERNETES_TIME).to_string())
+}
+
+/// Seconds since the epoch of a time a status or an annotation holds; `None` when it is not
+/// RFC 3339.
+pub fn epoch_seconds(t: &str) -> Option<i64> {
+    t.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 /// Merges freshly computed conditions into the previous ones. A condition whose status did not

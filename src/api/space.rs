@@ -164,8 +164,15 @@ impl AssociationSpace {
 
     /// Whether the space (not being deleted) is served at `host`, as its status says.
     pub fn served_at(&self, host: &str) -> bool {
-        self.metadata.deletion_timestamp.is_none()
-            && self.status.as_ref().and_then(|s| s.url.as_deref()).and_then(|u| u.split_once("://")).is_some_and(|(_, h)| h == host)
+        self.served_host() == Some(host)
+    }
+
+    /// The host the space is served at: its URL's, unless it is being deleted.
+    pub fn served_host(&self) -> Option<&str> {
+        if self.metadata.deletion_timestamp.is_some() {
+            return None;
+        }
+        self.status.as_ref().and_then(|s| s.url.as_deref()).and_then(|u| u.split_once("://")).map(|(_, h)| h)
     }
 }
 

@@ -121,6 +121,11 @@ pub trait BackendKind: Placeable + Clone + DeserializeOwned + Serialize + std::f
     fn more_conditions(&self, _ctx: &Context) -> Vec<Condition> {
         Vec::new()
     }
+    /// Why the backend cannot serve whatever its replicas say (Ready False with this reason
+    /// and message, so no space is placed on it).
+    fn refusal(&self, _ctx: &Context) -> Option<(&'static str, String)> {
+        None
+    }
 }
 
 /// A backend's Deployment, as the owned Deployments' cache keeps it (the watch that triggers the
@@ -270,12 +275,16 @@ async fn reconcile_once<K: BackendKind>(backend: Arc<K>, ctx: Arc<Context>) -> R
     }
     let name = backend.name_any();
     let assigned = super::pools::assignments(&ctx.owned.namespaces, K::ANNOTATION).get(&name).copied().unwrap_or(0);
-    let replicas = desired::desired_replicas(assigned, backend.scaling());
+    let refusal = backend.refusal(&ctx);
+    let replicas = if refusal.is_some() { 0 } else { desired::desired_replicas(assigned, backend.scaling()) };
     backend.apply(&ctx, replicas).await?;
     let deployment = live_deployment(&ctx, &backend.workload()).map(|(_, w)| w);
     let ready_replicas = deployment.as_ref().map(|w| w.ready_replicas).unwrap_or(0);
     let observed = deployment.as_ref().is_some_and(|w| w.observed_generation >= w.generation && w.desired_replicas == replicas);
-    let ready = ready_condition(replicas, ready_replicas, observed);
+    let ready = match refusal {
+        Some((reason, message)) => Condition::new("Ready", ConditionStatus::False, reason, message),
+        None => ready_condition(replicas, ready_replicas, observed),
+    };
     ctx.metrics.set_pool(K::KIND, &name, desired::capacity(backend.scaling()), assigned, ready.is_true());
     ctx.metrics.set_backend_replicas(K::KIND, &name, replicas, ready_replicas);
     let previous = backend.backend_status().cloned().unwrap_or_default();

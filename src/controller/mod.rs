@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 use kube::{Api, Client};
 
@@ -87,7 +87,7 @@ pub struct Context {
     pub applier: Arc<ApplyTracker>,
     /// Asked before every write (see `crate::gate`).
     pub gate: WriteGate,
-    pub recorder: Recorder,
+    pub recorder: Arc<events::EventRecorder>,
     pub pools: Arc<pools::PoolRegistry>,
     /// Becomes true once every cache has its initial list.
     pub ready: tokio::sync::watch::Receiver<bool>,
@@ -202,7 +202,7 @@ pub(crate) fn new_context(
     Arc::new(Context {
         backends,
         secret_access,
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: Arc::new(events::EventRecorder::new(client.clone(), reporter)),
         client,
         config,
         classes,

@@ -314,7 +314,7 @@ pub type LostTenant = Arc<dyn Fn(&str, &PartialObjectMeta<Namespace>) + Send + S
 
 struct PoolContext {
     client: Client,
-    recorder: kube::runtime::events::Recorder,
+    recorder: Arc<super::events::EventRecorder>,
     gate: WriteGate,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
     ready: tokio::sync::watch::Receiver<bool>,
@@ -477,7 +477,7 @@ pub struct PoolControllerArgs {
     pub gate: WriteGate,
     pub lost: LostTenant,
     /// Events on the pools (a cluster's node lost, back, given its users back).
-    pub recorder: kube::runtime::events::Recorder,
+    pub recorder: Arc<super::events::EventRecorder>,
 }
 
 /// Runs the status controller of one pool kind, on the runtime's one watch of that kind.

@@ -36,14 +36,24 @@ impl BackendKind for TalkBackend {
     fn workload(&self) -> String {
         talk::turn_workload(&self.name_any())
     }
+    /// A backend refused its ports runs no pod (`replicas` is then 0): started, it would take
+    /// relay or media ports another backend's calls hold on the same nodes.
     async fn apply(&self, ctx: &Context, replicas: i32) -> Result<usize> {
+        let runs = self.refusal(ctx).is_none();
         let mut writes = ensure_turn_secret(self, ctx).await?;
         let name = self.workload();
         let deployment = talk::turn_deployment(self, &ctx.pools.namespace, replicas);
         let live = live_deployment(ctx, &name).map(|(meta, _)| meta);
         writes += written(ctx.applier.apply(&api(ctx), deployment, live.as_ref(), ChangeSignal::Generation).await?);
-        writes += apply_signaling(self, ctx).await?;
+        writes += apply_signaling(self, ctx, runs).await?;
         Ok(writes)
+    }
+    /// Its ports overlap those of a TalkBackend that came before it on the same nodes: its
+    /// pods would run (the scheduler does not see the relay and media ranges) and fail calls.
+    fn refusal(&self, ctx: &Context) -> Option<(&'static str, String)> {
+        let others = ctx.backends.talks.state();
+        crate::render::talk_ports::port_conflict(self, others.iter().map(|b| b.as_ref()))
+            .map(|why| ("PortConflict", format!("{why}; it runs no pod until then")))
     }
     /// `SignalingReady`, with a High-performance backend: its one pod ready or not. Not part of
     /// Ready (the TURN servers serve calls without it, peer to peer).
@@ -182,7 +192,7 @@ fn signaling_spaces(ctx: &Context, backend: &str, master: &[u8]) -> Vec<Signalin
 
 /// The High-performance backend: its Secret (keys generated once; the configuration with every
 /// assigned space), Deployment, Service and Ingress; all deleted when `spec.signaling` goes.
-async fn apply_signaling(backend: &TalkBackend, ctx: &Context) -> Result<usize> {
+async fn apply_signaling(backend: &TalkBackend, ctx: &Context, runs: bool) -> Result<usize> {
     let ns = ctx.pools.namespace.as_str();
     let name = signaling::signaling_workload(&backend.name_any());
     let secret_name = signaling::signaling_secret_name(&backend.name_any());
@@ -222,7 +232,7 @@ async fn apply_signaling(backend: &TalkBackend, ctx: &Context) -> Result<usize> 
         (signaling::CONFIG_KEY, conf),
     ];
     let mut writes = write_secret(ctx, backend, &secret_name, data.into(), live.as_ref()).await?;
-    let (deployment, service, ingress) = signaling::signaling_objects(backend, settings, ns);
+    let (deployment, service, ingress) = signaling::signaling_objects(backend, settings, ns, runs);
     writes += apply_workload(ctx, &name, deployment, service).await?;
     let live = ctx.owned.ingresses.get_meta(Some(ns), &name);
     writes += written(ctx.applier.apply(&api(ctx), ingress, live.as_ref(), ChangeSignal::Generation).await?);

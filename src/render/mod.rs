@@ -17,4 +17,5 @@ pub mod resolve;
 pub mod route;
 pub mod signaling;
 pub mod talk;
+pub mod talk_ports;
 pub mod upgrade;

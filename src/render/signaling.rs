@@ -125,8 +125,9 @@ fn port(name: &str, number: i32, protocol: &str) -> ContainerPort {
 
 /// The signaling server's objects: one pod of signaling, Janus and NATS on the node's network
 /// (Janus's media ports are public; TURN refuses private peers, so it could not relay to a pod
-/// address), on the TURN nodes; its Service and Ingress (websockets: long timeouts).
-pub fn signaling_objects(backend: &TalkBackend, s: &SignalingSettings, namespace: &str) -> (Deployment, Service, Ingress) {
+/// address), on the TURN nodes; its Service and Ingress (websockets: long timeouts). `runs`
+/// false: no pod (a backend refused its ports).
+pub fn signaling_objects(backend: &TalkBackend, s: &SignalingSettings, namespace: &str, runs: bool) -> (Deployment, Service, Ingress) {
     let name = signaling_workload(&backend.name_any());
     let probe = |period: i32| Probe {
         http_get: Some(HTTPGetAction {
@@ -179,7 +180,7 @@ pub fn signaling_objects(backend: &TalkBackend, s: &SignalingSettings, namespace
         name: &name,
         component: "signaling",
         namespace,
-        replicas: 1,
+        replicas: i32::from(runs),
         container: signaling,
         pods: &backend.spec.pods,
         node_pool: "turn",

@@ -8,6 +8,7 @@
 //! chart runs two behind one Service.
 
 pub mod classify;
+mod hosts;
 mod metrics;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
 use self::classify::{RequestFacts, Treatment, treatment};
+use self::hosts::HostIndex;
 use crate::api::AssociationSpace;
 use crate::api::labels::WAKE_REQUEST_ANNOTATION;
 use crate::api::sleep::SleepState;
@@ -72,13 +74,22 @@ struct Shared {
     metrics: metrics::WakeMetrics,
     /// The sleep (its `since`) each space was asked to wake from by this replica.
     asked: Mutex<HashMap<String, String>>,
+    /// Counts the changes the watch brought: held requests wait on it instead of polling.
+    changes: tokio::sync::watch::Sender<u64>,
+    hosts: Mutex<HostIndex>,
 }
 
 pub async fn run(config: WakeConfig) -> Result<(), WakeError> {
     let client = Client::try_default().await?;
     let (spaces, writer) = reflector::store();
     let watch = watcher(Api::<AssociationSpace>::all(client.clone()), watcher::Config::default()).default_backoff().reflect(writer);
-    tokio::spawn(watch.applied_objects().for_each(|_| futures::future::ready(())));
+    // The store holds each change before it is counted, so a request woken by the count reads it.
+    let (changes, _) = tokio::sync::watch::channel(0u64);
+    let counted = changes.clone();
+    tokio::spawn(watch.for_each(move |_| {
+        counted.send_modify(|n| *n += 1);
+        futures::future::ready(())
+    }));
     // Redirects are the space's to give to the client, never to follow here.
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).connect_timeout(Duration::from_secs(5)).build()?;
     let shared = Arc::new(Shared {
@@ -88,6 +99,8 @@ pub async fn run(config: WakeConfig) -> Result<(), WakeError> {
         config: config.clone(),
         metrics: metrics::WakeMetrics::new(),
         asked: Mutex::default(),
+        changes,
+        hosts: Mutex::default(),
     });
     let probes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -135,10 +148,6 @@ fn host_of(headers: &HeaderMap) -> Option<String> {
     Some(h.trim_end_matches('.').to_ascii_lowercase())
 }
 
-fn space_at(spaces: &Store<AssociationSpace>, host: &str) -> Option<Arc<AssociationSpace>> {
-    spaces.state().into_iter().find(|s| s.served_at(host))
-}
-
 /// Where a space stands for the wake component: serving (awake and ready, or not a sleeping
 /// space any more), or not.
 fn serving(space: &AssociationSpace) -> bool {
@@ -157,7 +166,7 @@ fn plain(status: StatusCode, retry: Option<u32>, body: &'static str) -> Response
 async fn handle(State(s): State<Arc<Shared>>, request: Request) -> Response {
     let started = Instant::now();
     let Some(host) = host_of(request.headers()) else { return plain(StatusCode::BAD_REQUEST, None, "no Host header\n") };
-    let Some(space) = space_at(&s.spaces, &host) else {
+    let Some(space) = HostIndex::space_at(&s.hosts, &s.spaces, *s.changes.borrow(), &host) else {
         s.metrics.request("unknown_host");
         return plain(StatusCode::NOT_FOUND, None, "no space is served at this host\n");
     };
@@ -198,16 +207,19 @@ async fn handle(State(s): State<Arc<Shared>>, request: Request) -> Response {
         }
         return r;
     }
-    // Held until the space serves, or the hold runs out.
+    // Held until the space serves, or the hold runs out: looked at again at each change the
+    // watch brings (subscribed before the first look, so no change is missed between the two).
     let name = space.name_any();
-    let deadline = started + s.config.hold;
+    let deadline = tokio::time::Instant::from_std(started + s.config.hold);
+    let mut changes = s.changes.subscribe();
     let ready = loop {
-        let now = s.spaces.get(&reflector::ObjectRef::new(&name));
-        match now {
+        match s.spaces.get(&reflector::ObjectRef::new(&name)) {
             Some(sp) if serving(&sp) => break Some(sp),
             None => break None,
-            Some(_) if Instant::now() >= deadline => break None,
-            Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Some(_) => {}
+        }
+        if !matches!(tokio::time::timeout_at(deadline, changes.changed()).await, Ok(Ok(()))) {
+            break None;
         }
     };
     let Some(space) = ready else {

@@ -182,7 +182,7 @@ pub fn space_objects(space: &ResolvedSpace, inputs: BuildInputs<'_>) -> SpaceObj
         _ => names::NEXTCLOUD,
     };
     let background_due = sleep.filter(|_| asleep).and_then(|s| s.background.as_ref()).and_then(|b| b.next_run.as_deref());
-    let background_due = background_due.and_then(|t| t.parse::<jiff::Timestamp>().ok()).map(|t| t.as_second());
+    let background_due = background_due.and_then(crate::api::conditions::epoch_seconds);
     let files: BTreeMap<String, String> = crate::render::config::render(space, bindings, installed);
     let commands = office_commands(space.office, bindings.office.as_ref());
     let talk_commands = crate::render::talk::talk_commands(bindings.talk.as_ref().filter(|_| space.has_talk()));

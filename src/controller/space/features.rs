@@ -12,7 +12,9 @@ pub const PROMISED: &[(&str, &[&str])] = &[
     ("contacts", &["contacts"]),
     ("photos", &["photos"]),
     ("kanban", &["deck"]),
-    ("wiki", &["collectives", "circles", "text"]),
+    // Collectives opens only with these enabled (collectives v4.5.0
+    // lib/Controller/StartController.php `checkDependencies`).
+    ("wiki", &["collectives", "circles", "files_versions", "text", "viewer"]),
     ("calls", &["spreed"]),
     ("office", &[]),
 ];
@@ -66,7 +68,20 @@ mod tests {
         AppsStatus { requested: Vec::new(), enabled: list.iter().map(|a| a.to_string()).collect() }
     }
 
-    const ALL: &[&str] = &["files", "calendar", "contacts", "photos", "deck", "collectives", "circles", "text", "spreed", "richdocuments"];
+    const ALL: &[&str] = &[
+        "files",
+        "calendar",
+        "contacts",
+        "photos",
+        "deck",
+        "collectives",
+        "circles",
+        "files_versions",
+        "text",
+        "viewer",
+        "spreed",
+        "richdocuments",
+    ];
 
     fn wired() -> Vec<Condition> {
         vec![
@@ -91,6 +106,8 @@ mod tests {
         let f = of(Some(&apps(&no_deck)), &conditions);
         assert_eq!(f.shown, "5/8 (no kanban,wiki,calls)");
         assert_eq!(f.missing, ["kanban: deck not enabled", "wiki: text not enabled", "calls: TalkReady NoBackendAssigned"]);
+        let no_viewer: Vec<&str> = ALL.iter().copied().filter(|a| *a != "viewer").collect();
+        assert_eq!(of(Some(&apps(&no_viewer)), &wired()).missing, ["wiki: viewer not enabled"], "Collectives opens only with the viewer");
         let f = of(Some(&apps(ALL)), &wired()[1..]);
         assert_eq!(f.missing, ["calls: no TalkReady"], "a class without Talk has no calls");
         let disabled = vec![wired()[0].clone(), Condition::new(OFFICE_READY, ConditionStatus::True, "Disabled", "office: none")];

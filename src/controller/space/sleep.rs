@@ -25,6 +25,7 @@ use super::jobs::{self, JobState, job_state};
 use super::provisioning::text;
 use super::status::publish;
 use crate::api::AssociationSpace;
+use crate::api::conditions::{epoch_seconds, rfc3339_at};
 use crate::api::labels::WAKE_REQUEST_ANNOTATION;
 use crate::api::sleep::{BackgroundRuns, SleepPolicy, SleepState, SleepStatus};
 use crate::controller::Context;
@@ -72,12 +73,9 @@ pub struct Decide<'a> {
     pub now: i64,
 }
 
+/// The status's times: every one this step writes is a time it computed, within jiff's range.
 pub fn rfc3339(seconds: i64) -> String {
-    jiff::Timestamp::from_second(seconds).map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
-}
-
-pub fn seconds(t: &str) -> Option<i64> {
-    t.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+    rfc3339_at(seconds).unwrap_or_default()
 }
 
 fn state_of(s: Option<&SleepStatus>) -> SleepState {
@@ -103,7 +101,7 @@ fn held_awake(d: &Decide<'_>) -> Option<(&'static str, &'static str)> {
 /// the space last woke (a space woken by a request stays awake for the idle time).
 fn last_use(d: &Decide<'_>, awake_since: i64) -> i64 {
     let used = d.facts.map(|f| f.last_use).unwrap_or(d.recorded_use);
-    let recorded = d.previous.and_then(|p| p.last_use.as_deref()).and_then(seconds);
+    let recorded = d.previous.and_then(|p| p.last_use.as_deref()).and_then(epoch_seconds);
     used.into_iter().chain(recorded).fold(awake_since, i64::max)
 }
 
@@ -113,7 +111,7 @@ pub fn may_be_idle(d: &Decide<'_>) -> bool {
         return false;
     }
     let Some(policy) = d.policy else { return false };
-    let since = d.previous.and_then(|p| seconds(&p.since)).unwrap_or(d.now);
+    let since = d.previous.and_then(|p| epoch_seconds(&p.since)).unwrap_or(d.now);
     d.now - last_use(d, since) >= i64::from(policy.idle_after_seconds)
 }
 
@@ -128,7 +126,7 @@ pub fn next(d: &Decide<'_>) -> Option<SleepStatus> {
         return None;
     }
     let previous = d.previous;
-    let since = previous.and_then(|p| seconds(&p.since)).unwrap_or(d.now);
+    let since = previous.and_then(|p| epoch_seconds(&p.since)).unwrap_or(d.now);
     let held = held_awake(d);
     let keep = |reason: &str, message: String| -> SleepStatus {
         let mut s = previous.cloned().unwrap_or_default();
@@ -275,8 +273,8 @@ pub async fn step(ctx: &Context, inputs: SleepInputs<'_>) -> Result<Slept, Error
         installed,
         busy,
         previous,
-        wake_request: space.annotations().get(WAKE_REQUEST_ANNOTATION).and_then(|v| seconds(v)),
-        recorded_use: recorded_use.and_then(seconds),
+        wake_request: space.annotations().get(WAKE_REQUEST_ANNOTATION).and_then(|v| epoch_seconds(v)),
+        recorded_use: recorded_use.and_then(epoch_seconds),
         facts: None,
         web_ready: workload.available() && workload.desired_replicas > 0,
         slot: false,
@@ -297,7 +295,7 @@ pub async fn step(ctx: &Context, inputs: SleepInputs<'_>) -> Result<Slept, Error
             None if previous
                 .and_then(|p| p.background.as_ref())
                 .and_then(|b| b.next_run.as_deref())
-                .and_then(seconds)
+                .and_then(epoch_seconds)
                 .is_none_or(|due| now - due > 60) =>
             {
                 finished = Some(false)
@@ -316,7 +314,7 @@ pub async fn step(ctx: &Context, inputs: SleepInputs<'_>) -> Result<Slept, Error
     };
     d.facts = facts.as_ref();
     if state_of(previous) == SleepState::Sleeping
-        && d.wake_request.is_some_and(|r| previous.and_then(|p| seconds(&p.since)).is_some_and(|s| r >= s))
+        && d.wake_request.is_some_and(|r| previous.and_then(|p| epoch_seconds(&p.since)).is_some_and(|s| r >= s))
     {
         d.slot = take_slot(ctx, name, database_pool, policy);
     }
@@ -338,7 +336,7 @@ pub async fn step(ctx: &Context, inputs: SleepInputs<'_>) -> Result<Slept, Error
                 ACTION,
             )
             .await;
-            runs = plan(name, d.facts, Some(&runs), previous.and_then(|p| seconds(&p.since)).unwrap_or(now), now);
+            runs = plan(name, d.facts, Some(&runs), previous.and_then(|p| epoch_seconds(&p.since)).unwrap_or(now), now);
         } else {
             publish(
                 space,
@@ -360,10 +358,10 @@ pub async fn step(ctx: &Context, inputs: SleepInputs<'_>) -> Result<Slept, Error
     if let Some(s) = next_status.as_mut().filter(|s| s.state == Some(SleepState::Sleeping))
         && let Some(runs) = s.background.as_mut()
         && runs.job.is_none()
-        && runs.next_run.as_deref().and_then(seconds).is_some_and(|due| due <= now)
+        && runs.next_run.as_deref().and_then(epoch_seconds).is_some_and(|due| due <= now)
         && let Some(job) = job.filter(|j| {
             j.metadata.name.as_deref()
-                == runs.next_run.as_deref().and_then(seconds).map(crate::render::jobs::background_job_name).as_deref()
+                == runs.next_run.as_deref().and_then(epoch_seconds).map(crate::render::jobs::background_job_name).as_deref()
         })
     {
         let job_name = job.name_any();
@@ -391,12 +389,14 @@ fn retry_in(d: &Decide<'_>, s: Option<&SleepStatus>, now: i64) -> Option<Duratio
     match s.state? {
         SleepState::Awake => {
             let policy = d.policy?;
-            let since = seconds(&s.since).unwrap_or(now);
+            let since = epoch_seconds(&s.since).unwrap_or(now);
             let used = last_use(d, since);
             Some(secs(used + i64::from(policy.idle_after_seconds) - now))
         }
         SleepState::Sleeping if s.reason == "WakeQueued" => Some(Duration::from_secs(2)),
-        SleepState::Sleeping => s.background.as_ref().and_then(|b| b.next_run.as_deref()).and_then(seconds).map(|due| secs(due - now)),
+        SleepState::Sleeping => {
+            s.background.as_ref().and_then(|b| b.next_run.as_deref()).and_then(epoch_seconds).map(|due| secs(due - now))
+        }
         SleepState::Waking => Some(Duration::from_secs(5)),
     }
 }
@@ -412,7 +412,7 @@ fn take_slot(ctx: &Context, name: &str, pool: Option<&str>, policy: Option<&Slee
         .filter(|s| {
             let st = s.status.as_ref();
             st.and_then(|st| st.sleep.as_ref())
-                .is_some_and(|z| z.state == Some(SleepState::Waking) && seconds(&z.since).is_some_and(|t| t >= horizon))
+                .is_some_and(|z| z.state == Some(SleepState::Waking) && epoch_seconds(&z.since).is_some_and(|t| t >= horizon))
                 && st.and_then(|st| st.placement.as_ref()).and_then(|p| p.database_pool.as_deref()) == Some(pool)
         })
         .map(|s| s.name_any())
@@ -455,7 +455,7 @@ async fn announce(
         }
         (SleepState::Waking, SleepState::Awake) => {
             ctx.metrics.sleep_transition("woke");
-            if let Some(t) = previous.and_then(|p| seconds(&p.since)) {
+            if let Some(t) = previous.and_then(|p| epoch_seconds(&p.since)) {
                 ctx.metrics.woke_after((jiff::Timestamp::now().as_second() - t).max(0) as f64);
             }
             publish(space, ctx, EventType::Normal, "Woke", &message, ACTION).await;

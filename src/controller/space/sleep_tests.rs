@@ -107,7 +107,7 @@ fn background_runs_come_daily_in_the_window_and_early_for_a_reminder() {
     assert!((start..start + 3).contains(&hour), "inside the first three hours of its window: {hour} vs {start}");
     let facts = ActivityFacts { last_use: None, last_cron: Some(NOW - 60), next_reminder: None };
     let daily = plan("velo", Some(&facts), None, NOW, NOW);
-    let due = daily.next_run.as_deref().and_then(seconds).unwrap_or_default();
+    let due = daily.next_run.as_deref().and_then(epoch_seconds).unwrap_or_default();
     assert!((NOW - 60 + MIN_GAP..=NOW + DAY + MIN_GAP).contains(&due), "the next night's window");
     assert_eq!(daily.next_reason, "MaintenanceWindow");
     for hour in 0..48 {

@@ -17,6 +17,7 @@ use super::provisioning::text;
 use super::status::publish;
 use super::tenant::bucket_name;
 use crate::api::AssociationSpace;
+use crate::api::conditions::rfc3339_at;
 use crate::api::space::{AccountUsageStatus, Placement, SpaceUsage, StorageUsageStatus};
 use crate::controller::Context;
 use crate::error::Error;
@@ -290,18 +291,13 @@ fn storage_shown(s: &StorageUsageStatus) -> String {
     format!("{}/{}", n(s.used_bytes), n(s.quota_bytes))
 }
 
-fn rfc3339(seconds: i64) -> Option<String> {
-    let t = jiff::Timestamp::from_second(seconds).ok()?;
-    Some(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-}
-
 /// The status figures of an account count; `measuredAt` kept when nothing else changed.
 pub fn account_figures(f: &AccountFacts, max_accounts: i32, previous: Option<&AccountUsageStatus>, now: &str) -> AccountUsageStatus {
     let mut a = AccountUsageStatus {
         accounts: f.accounts,
         max_accounts: i64::from(max_accounts),
-        last_login: f.last_login.and_then(rfc3339),
-        last_activity: f.last_activity.and_then(rfc3339),
+        last_login: f.last_login.and_then(rfc3339_at),
+        last_activity: f.last_activity.and_then(rfc3339_at),
         measured_at: now.to_string(),
     };
     if let Some(p) = previous {
