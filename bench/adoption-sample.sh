@@ -3,10 +3,7 @@
 # database, Garage bucket, Redis user, config.php) adopted step by step on the local environment
 # (`make cluster-up` first), printing what a platform engineer types and sees.
 set -uo pipefail
-. "$(dirname "$0")/../e2e/lib.sh"
-. "$E2E_DIR/proc.sh"
-[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
-. "$STATE_DIR/env"
+. "$(dirname "$0")/env.sh"
 N=${1:-50}
 OUT="$REPO_DIR/bench/out/adoption-$N"; rm -rf "$OUT"; mkdir -p "$OUT"
 . "$E2E_DIR/legacy-instances.sh"

@@ -7,10 +7,7 @@
 # not there) all asked for a backup at once: how long the fleet takes, and what that makes of
 # 10,000 spaces in a night. Run `make cluster-up` first; the spaces stay until `make cluster-down`.
 set -euo pipefail
-. "$(dirname "$0")/../e2e/lib.sh"
-. "$E2E_DIR/proc.sh"
-[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
-. "$STATE_DIR/env"
+. "$(dirname "$0")/env.sh"
 N=${1:-1000}
 RATE=${RATE:-25}
 RESYNC=${RESYNC:-120}

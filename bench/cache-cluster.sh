@@ -5,10 +5,7 @@
 # (its base file: the admin only) and the check that gives it every user back. Run
 # `make cluster-up` first; the users stay until `make cluster-down`.
 set -euo pipefail
-. "$(dirname "$0")/../e2e/lib.sh"
-. "$E2E_DIR/proc.sh"
-[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
-. "$STATE_DIR/env"
+. "$(dirname "$0")/env.sh"
 N=${1:-1000}
 OUT="$REPO_DIR/bench/out"; mkdir -p "$OUT"
 FIG="$OUT/cache-cluster-figures-$N.txt"; : > "$FIG"

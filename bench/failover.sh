@@ -6,10 +6,7 @@
 # not have sent (a SIGKILLed process sends nothing, so the count is the standby's refused writes
 # while it waited: 0). Run on a fresh environment (`make cluster-down cluster-up`).
 set -euo pipefail
-. "$(dirname "$0")/../e2e/lib.sh"
-. "$E2E_DIR/proc.sh"
-[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
-. "$STATE_DIR/env"
+. "$(dirname "$0")/env.sh"
 N=${1:-1000}
 LEASE=${LEASE:-15}
 GRACE=${GRACE:-5}

@@ -6,10 +6,7 @@
 # floor, on a fresh environment, and compares it with the operator's figures-N.txt; FLOOR=0 leaves
 # the floor out of the operator's run.
 set -euo pipefail
-. "$(dirname "$0")/../e2e/lib.sh"
-. "$E2E_DIR/proc.sh"
-[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
-. "$STATE_DIR/env"
+. "$(dirname "$0")/env.sh"
 N=${1:-10000}
 RATE=${RATE:-25}
 RESYNC=${RESYNC:-120}

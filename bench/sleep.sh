@@ -10,10 +10,7 @@
 # `wake`, in front of a stand-in upstream: no Nextcloud runs here) and their wait, p50 and p95.
 # Run `make cluster-up` first; the spaces stay until `make cluster-down`.
 set -euo pipefail
-. "$(dirname "$0")/../e2e/lib.sh"
-. "$E2E_DIR/proc.sh"
-[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
-. "$STATE_DIR/env"
+. "$(dirname "$0")/env.sh"
 N=${1:-1000}
 RATE=${RATE:-25}
 RESYNC=${RESYNC:-120}

@@ -9,10 +9,7 @@
 # first, on an environment where no TalkBackend was made; the spaces stay until
 # `make cluster-down`.
 set -euo pipefail
-. "$(dirname "$0")/../e2e/lib.sh"
-. "$E2E_DIR/proc.sh"
-[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
-. "$STATE_DIR/env"
+. "$(dirname "$0")/env.sh"
 N=${1:-200}
 NS=framaspace-system
 RATE=${RATE:-25}

@@ -4,10 +4,7 @@
 # that costs is printed one figure a line; the CSV and the PNG (spaces by version over time) go
 # to bench/out/. Run `make cluster-up` first; the spaces stay until `make cluster-down`.
 set -euo pipefail
-. "$(dirname "$0")/../e2e/lib.sh"
-. "$E2E_DIR/proc.sh"
-[ -s "$STATE_DIR/env" ] || die "no environment: run 'make cluster-up' first"
-. "$STATE_DIR/env"
+. "$(dirname "$0")/env.sh"
 N=${1:-1000}
 P=${P:-50}
 TARGET=${TARGET:-34.0.1}

@@ -4,6 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use thiserror::Error;
 
+/// Whether `other` came before `this` and keeps what both claim (a server, node ports): the
+/// older, or the first by name (creation times have one-second precision).
+pub fn came_first<K: kube::ResourceExt>(other: &K, this: &K) -> bool {
+    let created = |k: &K| k.meta().creation_timestamp.as_ref().map(|t| t.0);
+    (created(other), other.name_any()) < (created(this), this.name_any())
+}
+
 /// What placement needs of a pool or backend kind.
 pub trait Placeable: kube::Resource<DynamicType = ()> {
     const KIND: &'static str;

@@ -59,7 +59,7 @@ spec:
   capacity: { maxSpaces: 10000 }
   maxMemory: 64Mi
 YAML
-out=$(kubectl apply --dry-run=server -f - 2>&1 <<YAML
+check_refused "a seed that is not host:port is refused by the CRD" "spec.cluster.seeds are host:port" <<YAML
 apiVersion: frama.space/v1alpha1
 kind: CachePool
 metadata: { name: bad-seeds }
@@ -69,8 +69,6 @@ spec:
   adminSecretRef: { name: redis-cluster-admin }
   capacity: { maxSpaces: 1 }
 YAML
-)
-check "a seed that is not host:port is refused by the CRD" grep -q "spec.cluster.seeds are host:port" <<<"$out"
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: frama.space/v1alpha1
 kind: SpaceClass

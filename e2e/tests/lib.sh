@@ -24,6 +24,13 @@ check_eq() {
   if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "actual:   $3"; fi
 }
 
+# check_refused DESCRIPTION TEXT < MANIFEST: the API server refuses the manifest (a server-side
+# dry run: nothing is created), with a message that contains TEXT.
+check_refused() {
+  local out
+  if out=$(kubectl apply --dry-run=server -f - 2>&1); then fail "$1" "accepted: $out"; else check "$1" grep -qF -- "$2" <<<"$out"; fi
+}
+
 # eventually SECONDS COMMAND... : retries COMMAND until it succeeds (for state that converges).
 eventually() {
   local seconds=$1; shift

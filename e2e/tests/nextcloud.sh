@@ -302,7 +302,8 @@ section "the edge: Gateway API, an HTTPRoute per space behind the class's Gatewa
 # No Gateway or ingress controller runs here: accept_route and give_address answer as theirs would
 # (the route's status.parents for its generation; the Ingress's status.loadBalancer).
 check "the API server serves HTTPRoute (the Gateway API CRDs of versions.env)" kubectl wait --for=condition=Established crd/httproutes.gateway.networking.k8s.io --timeout=10s
-out=$(kubectl apply --dry-run=server -f - 2>&1 <<YAML
+check_refused "a class with a Gateway and an IngressClass is refused, naming spec.ingress.gateway" \
+  "spec.ingress.gateway: with a Gateway, TLS ends at its listener" <<YAML
 apiVersion: frama.space/v1alpha1
 kind: SpaceClass
 metadata: { name: edge-refused }
@@ -312,7 +313,6 @@ spec:
   limits: { maxQuota: 10Gi, defaultQuota: 1Gi, maxAccounts: 10, defaultMaxAccounts: 5 }
   ingress: { className: nginx, gateway: { name: public, namespace: e2e-edge } }
 YAML
-) && fail "a class with a Gateway and an IngressClass is refused" "$out" || check "a class with a Gateway and an IngressClass is refused, naming spec.ingress.gateway" grep -qF "spec.ingress.gateway: with a Gateway, TLS ends at its listener" <<<"$out"
 kubectl create namespace e2e-edge >/dev/null 2>&1
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: gateway.networking.k8s.io/v1

@@ -29,6 +29,7 @@ use crate::api::pool::PoolStatus;
 use crate::api::{CachePool, DatabasePool, StoragePool};
 use crate::error::{Error, Result};
 use crate::gate::WriteGate;
+use crate::placement::came_first;
 use crate::provision::ProvisionError;
 use crate::provision::cache::CacheAdmin;
 
@@ -123,7 +124,7 @@ impl PoolKind for CachePool {
                     .state()
                     .iter()
                     .filter(|o| o.name_any() != name)
-                    .find(|o| (shares_cluster(&pool, o) || shares_cluster(o, &pool)) && claimed_first(o, &pool))
+                    .find(|o| (shares_cluster(&pool, o) || shares_cluster(o, &pool)) && came_first::<CachePool>(o, &pool))
                 {
                     return Err(pool_error(
                         "CachePool",
@@ -154,7 +155,7 @@ impl PoolKind for CachePool {
         let others = registry.caches.state();
         if let Some((other, how)) = others.iter().filter(|o| o.name_any() != name).find_map(|o| {
             let how = shares_server(&pool, o, &info.run_id)?;
-            claimed_first(o, &pool).then(|| (o.name_any(), how))
+            came_first::<CachePool>(o, &pool).then(|| (o.name_any(), how))
         }) {
             return Err(pool_error(
                 "CachePool",
@@ -233,12 +234,6 @@ pub fn shares_cluster(pool: &CachePool, other: &CachePool) -> bool {
         .chain(other.status.iter().flat_map(|s| s.nodes.iter().map(|n| norm(&n.address))))
         .collect();
     pool.spec.seeds().iter().any(|a| theirs.contains(&norm(a)))
-}
-
-/// Whether `other` came first, and keeps the server: the older pool, or the first by name.
-pub fn claimed_first(other: &CachePool, pool: &CachePool) -> bool {
-    let created = |p: &CachePool| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    (created(other), other.name_any()) < (created(pool), pool.name_any())
 }
 
 /// A declared capacity capped by what the server holds: a CachePool's databases (one per space,
@@ -528,7 +523,7 @@ mod tests {
         let first = cache_pool("redis-1", "valkey.example", 6379, 100, Some("abc"));
         let twin = cache_pool("redis-twin", "VALKEY.example", 6379, 200, None);
         assert_eq!(shares_server(&twin, &first, "abc"), Some("the same host and port"));
-        assert!(claimed_first(&first, &twin) && !claimed_first(&twin, &first));
+        assert!(came_first(&first, &twin) && !came_first(&twin, &first));
         let aliased = cache_pool("redis-alias", "10.0.0.7", 6379, 300, None);
         assert_eq!(shares_server(&aliased, &first, "abc"), Some("the same run_id under another address"));
         assert_eq!(shares_server(&first, &aliased, "abc"), None, "a refused pool records no run_id: the first is never refused for it");

@@ -18,18 +18,24 @@ pub struct WakeSlots {
 
 impl WakeSlots {
     /// Takes a slot of `pool` for `space` when fewer than `bound` others hold one (here, or
-    /// waking in the cache: `waking_elsewhere`). A space holding one keeps it.
-    pub fn try_take(&self, pool: &str, space: &str, bound: u32, waking_elsewhere: &[String]) -> bool {
+    /// waking in the cache: `waking_elsewhere`, asked only when the slots held here leave room,
+    /// so a queued space in a flood costs no walk over the spaces). A space holding one keeps it.
+    pub fn try_take(&self, pool: &str, space: &str, bound: u32, waking_elsewhere: impl FnOnce() -> Vec<String>) -> bool {
         let Ok(mut held) = self.held.lock() else { return false };
         held.retain(|_, (_, at)| at.elapsed() < SLOT_TIMEOUT);
         if held.contains_key(space) {
             return true;
         }
+        let bound = usize::try_from(bound).unwrap_or(usize::MAX);
         let mut others: Vec<&str> = held.iter().filter(|(s, (p, _))| p == pool && s.as_str() != space).map(|(s, _)| s.as_str()).collect();
-        others.extend(waking_elsewhere.iter().map(String::as_str).filter(|s| *s != space));
+        if others.len() >= bound {
+            return false;
+        }
+        let elsewhere = waking_elsewhere();
+        others.extend(elsewhere.iter().map(String::as_str).filter(|s| *s != space));
         others.sort_unstable();
         others.dedup();
-        if others.len() >= usize::try_from(bound).unwrap_or(usize::MAX) {
+        if others.len() >= bound {
             return false;
         }
         held.insert(space.to_string(), (pool.to_string(), Instant::now()));
@@ -51,13 +57,14 @@ mod tests {
     #[test]
     fn at_most_the_bound_wake_per_pool_counting_the_cache() {
         let slots = WakeSlots::default();
-        assert!(slots.try_take("pg-1", "a", 2, &[]));
-        assert!(slots.try_take("pg-1", "b", 2, &["a".into()]), "a is counted once, here and in the cache");
-        assert!(!slots.try_take("pg-1", "c", 2, &[]), "the bound is reached");
-        assert!(slots.try_take("pg-2", "c", 2, &[]), "another pool has its own");
-        assert!(slots.try_take("pg-1", "a", 2, &[]), "a holder keeps its slot");
+        let none = Vec::new;
+        assert!(slots.try_take("pg-1", "a", 2, none));
+        assert!(slots.try_take("pg-1", "b", 2, || vec!["a".into()]), "a is counted once, here and in the cache");
+        assert!(!slots.try_take("pg-1", "c", 2, none), "the bound is reached");
+        assert!(slots.try_take("pg-2", "c", 2, none), "another pool has its own");
+        assert!(slots.try_take("pg-1", "a", 2, none), "a holder keeps its slot");
         slots.release("a");
-        assert!(!slots.try_take("pg-1", "d", 2, &["x".into()]), "a space waking in the cache counts");
-        assert!(slots.try_take("pg-1", "d", 2, &[]));
+        assert!(!slots.try_take("pg-1", "d", 2, || vec!["x".into()]), "a space waking in the cache counts");
+        assert!(slots.try_take("pg-1", "d", 2, none));
     }
 }

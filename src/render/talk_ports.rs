@@ -13,6 +13,7 @@ use kube::ResourceExt;
 use super::signaling::SIGNALING_PORT;
 use crate::api::labels::NODE_POOL_LABEL;
 use crate::api::talk_backend::{TalkBackend, TalkBackendSpec};
+use crate::placement::came_first;
 
 /// A run of ports a backend's pods hold on a node, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +57,6 @@ fn nodes(backend: &TalkBackend) -> BTreeMap<String, String> {
     if selector.is_empty() { [(NODE_POOL_LABEL.to_string(), "turn".to_string())].into() } else { selector.clone() }
 }
 
-/// Whether `other` came before `backend` and keeps its ports: the older, or the first by name.
-fn came_first(other: &TalkBackend, backend: &TalkBackend) -> bool {
-    let created = |b: &TalkBackend| b.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    (created(other), other.name_any()) < (created(backend), backend.name_any())
-}
-
 /// Why `backend` cannot have its ports: the first overlap with a TalkBackend that came before it
 /// on the same nodes (the same node selector), said for its PortConflict condition.
 pub fn port_conflict<'a>(backend: &TalkBackend, others: impl IntoIterator<Item = &'a TalkBackend>) -> Option<String> {
@@ -70,7 +65,7 @@ pub fn port_conflict<'a>(backend: &TalkBackend, others: impl IntoIterator<Item =
     others
         .into_iter()
         .filter(|o| o.name_any() != backend.name_any() && o.metadata.deletion_timestamp.is_none())
-        .filter(|o| nodes(o) == here && came_first(o, backend))
+        .filter(|o| nodes(o) == here && came_first::<TalkBackend>(o, backend))
         .find_map(|o| {
             let theirs = node_ports(&o.spec);
             mine.iter().find_map(|m| theirs.iter().find(|t| m.overlaps(t)).map(|t| (m, t))).map(|(m, t)| {

@@ -317,7 +317,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             (Some(u), _) if u.phase.in_progress() => Some("Upgrading"),
             _ => None,
         };
-        let observed = ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default();
+        let observed = web_observed(ctx, ns);
         let inputs = sleep::SleepInputs {
             space,
             resolved: &resolved,
@@ -377,7 +377,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
             // Nothing runs against a space whose data is being replaced.
             return Ok(());
         }
-        let observed = ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default();
+        let observed = web_observed(ctx, ns);
         let inputs = upgrade::UpgradeInputs {
             space,
             resolved: &resolved,
@@ -551,7 +551,7 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
         backing,
         deleting: false,
         resolved: Ok(&resolved),
-        workload: ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default(),
+        workload: web_observed(ctx, ns),
         edge,
         failure,
         office: progress.office,
@@ -581,6 +581,11 @@ async fn converge(space: &AssociationSpace, ctx: &Context, carried: Option<Carri
 }
 
 /// The space's bucket and its own key, for the snapshot and backup steps.
+/// The space's web Deployment as the cache shows it now (an empty observation before it exists).
+fn web_observed(ctx: &Context, ns: &str) -> WorkloadObservation {
+    ctx.owned.deployments.get_with_content(Some(ns), names::NEXTCLOUD).map(|(_, w)| w).unwrap_or_default()
+}
+
 fn space_store<'a>(
     ctx: &Context,
     resolved: &crate::render::resolve::ResolvedSpace,

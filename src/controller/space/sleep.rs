@@ -78,6 +78,11 @@ pub fn rfc3339(seconds: i64) -> String {
     rfc3339_at(seconds).unwrap_or_default()
 }
 
+/// When the space entered its recorded sleep state (Unix seconds), if one is recorded.
+fn entered(s: Option<&SleepStatus>) -> Option<i64> {
+    s.and_then(|s| epoch_seconds(&s.since))
+}
+
 fn state_of(s: Option<&SleepStatus>) -> SleepState {
     s.and_then(|s| s.state).unwrap_or(SleepState::Awake)
 }
@@ -111,7 +116,7 @@ pub fn may_be_idle(d: &Decide<'_>) -> bool {
         return false;
     }
     let Some(policy) = d.policy else { return false };
-    let since = d.previous.and_then(|p| epoch_seconds(&p.since)).unwrap_or(d.now);
+    let since = entered(d.previous).unwrap_or(d.now);
     d.now - last_use(d, since) >= i64::from(policy.idle_after_seconds)
 }
 
@@ -126,7 +131,7 @@ pub fn next(d: &Decide<'_>) -> Option<SleepStatus> {
         return None;
     }
     let previous = d.previous;
-    let since = previous.and_then(|p| epoch_seconds(&p.since)).unwrap_or(d.now);
+    let since = entered(previous).unwrap_or(d.now);
     let held = held_awake(d);
     let keep = |reason: &str, message: String| -> SleepStatus {
         let mut s = previous.cloned().unwrap_or_default();
@@ -313,9 +318,7 @@ pub async fn step(ctx: &Context, inputs: SleepInputs<'_>) -> Result<Slept, Error
         None
     };
     d.facts = facts.as_ref();
-    if state_of(previous) == SleepState::Sleeping
-        && d.wake_request.is_some_and(|r| previous.and_then(|p| epoch_seconds(&p.since)).is_some_and(|s| r >= s))
-    {
+    if state_of(previous) == SleepState::Sleeping && d.wake_request.is_some_and(|r| entered(previous).is_some_and(|s| r >= s)) {
         d.slot = take_slot(ctx, name, database_pool, policy);
     }
     let mut next_status = next(&d);
@@ -336,7 +339,7 @@ pub async fn step(ctx: &Context, inputs: SleepInputs<'_>) -> Result<Slept, Error
                 ACTION,
             )
             .await;
-            runs = plan(name, d.facts, Some(&runs), previous.and_then(|p| epoch_seconds(&p.since)).unwrap_or(now), now);
+            runs = plan(name, d.facts, Some(&runs), entered(previous).unwrap_or(now), now);
         } else {
             publish(
                 space,
@@ -405,19 +408,20 @@ fn retry_in(d: &Decide<'_>, s: Option<&SleepStatus>, now: i64) -> Option<Duratio
 fn take_slot(ctx: &Context, name: &str, pool: Option<&str>, policy: Option<&SleepPolicy>) -> bool {
     let (Some(pool), Some(policy)) = (pool, policy) else { return true };
     let horizon = jiff::Timestamp::now().as_second() - i64::try_from(crate::controller::wake_slots::SLOT_TIMEOUT.as_secs()).unwrap_or(600);
-    let waking: Vec<String> = ctx
-        .spaces
-        .state()
-        .iter()
-        .filter(|s| {
-            let st = s.status.as_ref();
-            st.and_then(|st| st.sleep.as_ref())
-                .is_some_and(|z| z.state == Some(SleepState::Waking) && epoch_seconds(&z.since).is_some_and(|t| t >= horizon))
-                && st.and_then(|st| st.placement.as_ref()).and_then(|p| p.database_pool.as_deref()) == Some(pool)
-        })
-        .map(|s| s.name_any())
-        .collect();
-    ctx.wakes.try_take(pool, name, policy.max_waking_per_pool, &waking)
+    let waking = || -> Vec<String> {
+        ctx.spaces
+            .state()
+            .iter()
+            .filter(|s| {
+                let st = s.status.as_ref();
+                st.and_then(|st| st.sleep.as_ref())
+                    .is_some_and(|z| z.state == Some(SleepState::Waking) && epoch_seconds(&z.since).is_some_and(|t| t >= horizon))
+                    && st.and_then(|st| st.placement.as_ref()).and_then(|p| p.database_pool.as_deref()) == Some(pool)
+            })
+            .map(|s| s.name_any())
+            .collect()
+    };
+    ctx.wakes.try_take(pool, name, policy.max_waking_per_pool, waking)
 }
 
 async fn read(
@@ -455,7 +459,7 @@ async fn announce(
         }
         (SleepState::Waking, SleepState::Awake) => {
             ctx.metrics.sleep_transition("woke");
-            if let Some(t) = previous.and_then(|p| epoch_seconds(&p.since)) {
+            if let Some(t) = entered(previous) {
                 ctx.metrics.woke_after((jiff::Timestamp::now().as_second() - t).max(0) as f64);
             }
             publish(space, ctx, EventType::Normal, "Woke", &message, ACTION).await;
